@@ -1,0 +1,23 @@
+//! latchkey's route families as pure translations.
+//!
+//! A request's parts and bytes go in ([`Request`]); a typed [`Operation`] (or a reply
+//! already shaped in the family's error format) comes out. The service runs the operation;
+//! its [`Outcome`] or [`Failure`] comes back here and the same family renders it as a
+//! [`Reply`]. Nothing in this crate touches the store, the signer or the network, so every
+//! family is testable and fuzzable as plain functions.
+//!
+//! The adapter [`table`] maps mount prefixes to families; adding a family is one module
+//! and one entry in [`table::FAMILIES`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+pub mod input;
+pub mod oauth;
+pub mod ops;
+pub mod reply;
+pub mod table;
+
+pub use input::Request;
+pub use ops::{Bearer, Call, ClientCredentials, Failure, NewUser, Operation, Outcome, Secret, Tokens, UserView, View};
+pub use reply::Reply;

@@ -1,0 +1,363 @@
+//! Family `oauth` (seed 001): OAuth2-style password grant, mounted at `/` by default.
+//!
+//! `POST /users` signs up; `POST /auth/token` speaks both the seed's JSON dialect and
+//! RFC 6749 form encoding (password and refresh_token grants, client authentication by
+//! HTTP Basic); `POST /auth/refresh-token` is the seed's client-less refresh;
+//! `GET /users/me` is the bearer-authenticated call. Errors follow RFC 6749 §5.2.
+
+use http::{header, HeaderValue, Method, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::input::{parse_form, parse_json, valid_email, valid_username, BodyKind, Request};
+use crate::ops::{Call, Failure, NewUser, Operation, Outcome, Secret, Tokens, UserView, View};
+use crate::reply::{rfc3339_ms, Reply};
+use crate::table::{Family, Route};
+
+/// The family's entry for the adapter table.
+pub static FAMILY: Family = Family {
+    name: "oauth",
+    default_mount: "/",
+    routes: ROUTES,
+    decode,
+    render,
+    reject: error,
+};
+
+static ROUTES: &[Route] = &[
+    Route { method: Method::POST, path: "/users", name: "signup", credential: true },
+    Route { method: Method::POST, path: "/auth/token", name: "token", credential: true },
+    Route { method: Method::POST, path: "/auth/refresh-token", name: "refresh", credential: true },
+    Route { method: Method::GET, path: "/users/me", name: "me", credential: false },
+];
+
+fn invalid_request(description: impl Into<String>) -> Reply {
+    Reply::json(
+        StatusCode::BAD_REQUEST,
+        &json!({"error": "invalid_request", "error_description": description.into()}),
+    )
+    .no_store()
+}
+
+fn invalid_client() -> Reply {
+    Reply::json(StatusCode::UNAUTHORIZED, &json!({"error": "invalid_client"}))
+        .with(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="latchkey""#))
+        .no_store()
+}
+
+fn required(v: Option<String>, name: &str) -> Result<String, Reply> {
+    match v {
+        Some(s) if !s.is_empty() => Ok(s),
+        _ => Err(invalid_request(format!("`{name}` is required"))),
+    }
+}
+
+#[derive(Deserialize)]
+struct SignUpBody {
+    email: Option<String>,
+    password: Option<String>,
+    role: Option<String>,
+    user_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    grant_type: Option<String>,
+    #[serde(alias = "username")]
+    user_name: Option<String>,
+    password: Option<String>,
+    refresh_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    refresh_token: Option<String>,
+}
+
+fn decode(route: &Route, req: &Request) -> Result<Call, Reply> {
+    match route.name {
+        "signup" => {
+            let b: SignUpBody = req.json().map_err(invalid_request)?;
+            let email = required(b.email, "email")?;
+            if !valid_email(&email) {
+                return Err(invalid_request("`email` is not a valid email address"));
+            }
+            let user_name = required(b.user_name, "user_name")?;
+            if !valid_username(&user_name) {
+                return Err(invalid_request(
+                    "`user_name` must be 1 to 64 characters without `@` or spaces",
+                ));
+            }
+            let password = required(b.password, "password")?;
+            let role = match b.role {
+                Some(r) if r.is_empty() => return Err(invalid_request("`role` is empty")),
+                r => r,
+            };
+            Ok(Call {
+                op: Operation::SignUp {
+                    user: NewUser {
+                        email: Some(email),
+                        username: Some(user_name),
+                        password: Some(Secret(password)),
+                        role,
+                        ..NewUser::default()
+                    },
+                    sign_in: false,
+                },
+                view: View::OAuthCreated,
+            })
+        }
+        "token" => {
+            let client = req.basic().ok_or_else(invalid_client)?;
+            let (body, view) = match req.body_kind() {
+                BodyKind::Json => (parse_json::<TokenBody>(req.body).map_err(invalid_request)?, View::OAuthSeedToken),
+                BodyKind::Form => {
+                    let mut f = parse_form(req.body).map_err(invalid_request)?;
+                    let body = TokenBody {
+                        grant_type: f.remove("grant_type"),
+                        user_name: f.remove("username"),
+                        password: f.remove("password"),
+                        refresh_token: f.remove("refresh_token"),
+                    };
+                    (body, View::OAuthRfcToken)
+                }
+                BodyKind::Missing => return Err(invalid_request("a Content-Type is required")),
+                BodyKind::Other => {
+                    return Err(invalid_request(
+                        "send application/x-www-form-urlencoded or application/json",
+                    ))
+                }
+            };
+            let op = match required(body.grant_type, "grant_type")?.as_str() {
+                "password" => {
+                    let login_field = if view == View::OAuthRfcToken { "username" } else { "user_name" };
+                    Operation::PasswordSignIn {
+                        login: required(body.user_name, login_field)?,
+                        password: Secret(required(body.password, "password")?),
+                        client: Some(client),
+                    }
+                }
+                "refresh_token" => Operation::Refresh {
+                    refresh_token: required(body.refresh_token, "refresh_token")?,
+                    client: Some(client),
+                },
+                _ => {
+                    return Err(Reply::json(
+                        StatusCode::BAD_REQUEST,
+                        &json!({"error": "unsupported_grant_type"}),
+                    )
+                    .no_store())
+                }
+            };
+            Ok(Call { op, view })
+        }
+        "refresh" => {
+            // The seed's own example posts JSON with curl's default form Content-Type, so
+            // a JSON document is accepted whatever the declared type, and a form too.
+            let body: RefreshBody = match req.body_kind() {
+                BodyKind::Form if !req.body.starts_with(b"{") => {
+                    let mut f = parse_form(req.body).map_err(invalid_request)?;
+                    RefreshBody { refresh_token: f.remove("refresh_token") }
+                }
+                BodyKind::Missing if req.body.is_empty() => {
+                    return Err(invalid_request("`refresh_token` is required"))
+                }
+                _ => parse_json(req.body).map_err(invalid_request)?,
+            };
+            Ok(Call {
+                op: Operation::Refresh {
+                    refresh_token: required(body.refresh_token, "refresh_token")?,
+                    client: None,
+                },
+                view: View::OAuthSeedToken,
+            })
+        }
+        // "me"
+        _ => Ok(Call {
+            op: Operation::CurrentUser { bearer: req.bearer() },
+            view: View::OAuthUser,
+        }),
+    }
+}
+
+fn user_json(u: &UserView) -> serde_json::Value {
+    json!({
+        "id": u.id,
+        "created_at": rfc3339_ms(u.created_at),
+        "updated_at": rfc3339_ms(u.updated_at),
+        "user_name": u.username,
+        "email": u.email,
+        "role": u.role,
+    })
+}
+
+fn seed_tokens(t: &Tokens) -> serde_json::Value {
+    json!({
+        "created_at": rfc3339_ms(t.family_created_at),
+        "updated_at": rfc3339_ms(t.issued_at),
+        "access_token": t.access_token,
+        "expires_at": rfc3339_ms(t.expires_at),
+        "expires_in": t.expires_in,
+        "refresh_token": t.refresh_token,
+        "token_type": "Bearer",
+        "user_name": t.user.username.as_ref().or(t.user.email.as_ref()),
+        "_id": t.family_id,
+    })
+}
+
+fn rfc_tokens(t: &Tokens) -> serde_json::Value {
+    json!({
+        "access_token": t.access_token,
+        "token_type": "Bearer",
+        "expires_in": t.expires_in,
+        "refresh_token": t.refresh_token,
+    })
+}
+
+fn render(view: View, result: Result<Outcome, Failure>) -> Reply {
+    match (view, result) {
+        (View::OAuthCreated, Ok(Outcome::User(u))) => Reply::json(StatusCode::CREATED, &user_json(&u)),
+        (_, Ok(Outcome::User(u))) => Reply::json(StatusCode::OK, &user_json(&u)),
+        (View::OAuthRfcToken, Ok(Outcome::Tokens(t))) => Reply::json(StatusCode::OK, &rfc_tokens(&t)).no_store(),
+        (_, Ok(Outcome::Tokens(t))) => Reply::json(StatusCode::OK, &seed_tokens(&t)).no_store(),
+        (_, Ok(Outcome::Done)) => Reply::empty(StatusCode::NO_CONTENT),
+        (_, Err(f)) => error(f),
+    }
+}
+
+/// Every failure in this family's format (RFC 6749 §5.2 for the token routes, RFC 6750
+/// §3 for the bearer-authenticated one).
+fn error(f: Failure) -> Reply {
+    let e = |status: StatusCode, code: &str, description: &str| {
+        Reply::json(status, &json!({"error": code, "error_description": description})).no_store()
+    };
+    match f {
+        Failure::WeakPassword => e(StatusCode::BAD_REQUEST, "weak_password", "the password is too weak"),
+        Failure::EmailTaken | Failure::UsernameTaken => {
+            e(StatusCode::CONFLICT, "user_exists", "user_name or email already taken")
+        }
+        Failure::RoleNotAllowed => e(StatusCode::FORBIDDEN, "role_not_allowed", "this role cannot be chosen at sign-up"),
+        Failure::InvalidClient => invalid_client(),
+        Failure::InvalidCredentials => e(StatusCode::BAD_REQUEST, "invalid_grant", "invalid user_name or password"),
+        Failure::Disabled | Failure::Blocked | Failure::Unverified => {
+            e(StatusCode::BAD_REQUEST, "invalid_grant", "the account cannot sign in")
+        }
+        Failure::RefreshInvalid => e(StatusCode::BAD_REQUEST, "invalid_grant", "invalid refresh token"),
+        Failure::RefreshExpired => e(StatusCode::BAD_REQUEST, "invalid_grant", "expired refresh token"),
+        Failure::MissingToken => {
+            e(StatusCode::UNAUTHORIZED, "missing_token", "a bearer token is required").bearer_challenge(false)
+        }
+        Failure::TokenInvalid => e(StatusCode::UNAUTHORIZED, "invalid_token", "invalid access token").bearer_challenge(true),
+        Failure::TokenExpired => e(StatusCode::UNAUTHORIZED, "invalid_token", "the access token expired").bearer_challenge(true),
+        Failure::LockedOut { retry_after } => {
+            e(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "too many failed sign-ins; try later").retry_after(retry_after)
+        }
+        Failure::RateLimited { retry_after } => {
+            e(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; try later").retry_after(retry_after)
+        }
+        Failure::Overloaded { retry_after } => {
+            e(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "the server is busy; try later").retry_after(retry_after)
+        }
+        Failure::PayloadTooLarge => e(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "request body too large"),
+        Failure::Timeout => e(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "the request took too long").retry_after(1),
+        Failure::Internal => e(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error"),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::ops::Bearer;
+    use http::HeaderMap;
+
+    fn req<'a>(method: &'a Method, path: &'a str, headers: &'a HeaderMap, body: &'a [u8]) -> Request<'a> {
+        Request { method, path, query: None, headers, body }
+    }
+
+    fn route(name: &str) -> &'static Route {
+        ROUTES.iter().find(|r| r.name == name).unwrap()
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    fn body_json(r: &Reply) -> serde_json::Value {
+        serde_json::from_slice(&r.body).unwrap()
+    }
+
+    const BASIC: &str = "Basic d2ViOmNoYW5nZS1tZQ=="; // web:change-me
+
+    #[test]
+    fn signup_fields() {
+        let h = headers(&[("content-type", "application/json")]);
+        let ok = br#"{"email":"a@example.com","password":"pw","user_name":"a","role":"manager"}"#;
+        let c = decode(route("signup"), &req(&Method::POST, "/users", &h, ok)).unwrap();
+        assert_eq!(c.view, View::OAuthCreated);
+        let bad = br#"{"email":"nope","password":"pw","user_name":"a"}"#;
+        let r = decode(route("signup"), &req(&Method::POST, "/users", &h, bad)).unwrap_err();
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert_eq!(body_json(&r)["error"], "invalid_request");
+        let dup = br#"{"email":"a@example.com","email":"b@example.com","password":"pw","user_name":"a"}"#;
+        assert!(decode(route("signup"), &req(&Method::POST, "/users", &h, dup)).is_err());
+        let none = HeaderMap::new();
+        assert!(decode(route("signup"), &req(&Method::POST, "/users", &none, ok)).is_err());
+    }
+
+    #[test]
+    fn token_dialects() {
+        let json_h = headers(&[("content-type", "application/json"), ("authorization", BASIC)]);
+        let c = decode(
+            route("token"),
+            &req(&Method::POST, "/auth/token", &json_h, br#"{"grant_type":"password","user_name":"a","password":"p"}"#),
+        )
+        .unwrap();
+        assert_eq!(c.view, View::OAuthSeedToken);
+        assert!(matches!(c.op, Operation::PasswordSignIn { ref login, .. } if login == "a"));
+
+        let form_h = headers(&[("content-type", "application/x-www-form-urlencoded"), ("authorization", BASIC)]);
+        let c = decode(route("token"), &req(&Method::POST, "/auth/token", &form_h, b"grant_type=refresh_token&refresh_token=abc")).unwrap();
+        assert_eq!(c.view, View::OAuthRfcToken);
+        assert!(matches!(c.op, Operation::Refresh { ref refresh_token, client: Some(_) } if refresh_token == "abc"));
+
+        let r = decode(route("token"), &req(&Method::POST, "/auth/token", &form_h, b"grant_type=client_credentials")).unwrap_err();
+        assert_eq!(body_json(&r)["error"], "unsupported_grant_type");
+        let r = decode(route("token"), &req(&Method::POST, "/auth/token", &form_h, b"grant_type=password&username=a")).unwrap_err();
+        assert_eq!(body_json(&r)["error"], "invalid_request");
+
+        let no_client = headers(&[("content-type", "application/x-www-form-urlencoded")]);
+        let r = decode(route("token"), &req(&Method::POST, "/auth/token", &no_client, b"grant_type=password")).unwrap_err();
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        assert!(r.headers.iter().any(|(k, _)| k == header::WWW_AUTHENTICATE));
+    }
+
+    #[test]
+    fn refresh_accepts_the_seeds_curl() {
+        // curl -d '{"refresh_token": "x"}' sends form Content-Type with a JSON body.
+        let h = headers(&[("content-type", "application/x-www-form-urlencoded")]);
+        let c = decode(route("refresh"), &req(&Method::POST, "/auth/refresh-token", &h, br#"{"refresh_token": "x"}"#)).unwrap();
+        assert!(matches!(c.op, Operation::Refresh { ref refresh_token, client: None } if refresh_token == "x"));
+        let r = decode(route("refresh"), &req(&Method::POST, "/auth/refresh-token", &h, b"{}")).unwrap_err();
+        assert_eq!(body_json(&r)["error"], "invalid_request");
+    }
+
+    #[test]
+    fn me_and_errors() {
+        let h = HeaderMap::new();
+        let c = decode(route("me"), &req(&Method::GET, "/users/me", &h, b"")).unwrap();
+        assert_eq!(c.op, Operation::CurrentUser { bearer: Bearer::Missing });
+        let r = render(View::OAuthUser, Err(Failure::MissingToken));
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        let r = render(View::OAuthUser, Err(Failure::TokenInvalid));
+        let www = r.headers.iter().find(|(k, _)| k == header::WWW_AUTHENTICATE).unwrap();
+        assert!(www.1.to_str().unwrap().contains("invalid_token"));
+        let r = render(View::OAuthSeedToken, Err(Failure::RateLimited { retry_after: 7 }));
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(r.headers.iter().any(|(k, v)| k == header::RETRY_AFTER && v == "7"));
+    }
+}

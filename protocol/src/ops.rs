@@ -1,0 +1,223 @@
+//! What the families ask of the service ([`Operation`]) and what it answers ([`Outcome`],
+//! [`Failure`]). Family-neutral: each family translates to and from these.
+
+/// A secret given by a client (password, client secret). Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// OAuth client credentials from an `Authorization: Basic` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCredentials {
+    /// Client id.
+    pub id: String,
+    /// Client secret.
+    pub secret: Secret,
+}
+
+/// The bearer token of a request, as far as the header goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bearer {
+    /// No bearer credentials at all.
+    Missing,
+    /// An `Authorization: Bearer` header that is not a well-formed token.
+    Malformed,
+    /// A syntactically acceptable token (not yet verified).
+    Token(String),
+}
+
+/// A user to create.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewUser {
+    /// Email, already checked for syntax.
+    pub email: Option<String>,
+    /// Username, already checked for syntax.
+    pub username: Option<String>,
+    /// Password (strength is the service's to judge).
+    pub password: Option<Secret>,
+    /// Requested role; `None` means the default role.
+    pub role: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Given names.
+    pub first_name: Option<String>,
+    /// Surname.
+    pub last_name: Option<String>,
+}
+
+/// An operation for the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    /// Create an account; with `sign_in`, also start a refresh family and answer tokens.
+    SignUp {
+        /// The account.
+        user: NewUser,
+        /// Start a session at once.
+        sign_in: bool,
+    },
+    /// Check a password and start a refresh family.
+    PasswordSignIn {
+        /// Username or email.
+        login: String,
+        /// The password.
+        password: Secret,
+        /// Client credentials, when the route requires client authentication.
+        client: Option<ClientCredentials>,
+    },
+    /// Rotate a refresh token.
+    Refresh {
+        /// The presented refresh token.
+        refresh_token: String,
+        /// Client credentials, when the route requires client authentication.
+        client: Option<ClientCredentials>,
+    },
+    /// The user the bearer token belongs to.
+    CurrentUser {
+        /// The presented access token.
+        bearer: Bearer,
+    },
+}
+
+/// A user as the families may show it: never a password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserView {
+    /// Opaque id (`sub`).
+    pub id: String,
+    /// Integer id (`v0`).
+    pub num: u64,
+    /// Email.
+    pub email: Option<String>,
+    /// Username.
+    pub username: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Given names.
+    pub first_name: Option<String>,
+    /// Surname.
+    pub last_name: Option<String>,
+    /// Role.
+    pub role: String,
+    /// `active`, `unverified`, `disabled` or `blocked`.
+    pub state: &'static str,
+    /// Created, Unix milliseconds.
+    pub created_at: i64,
+    /// Updated, Unix milliseconds.
+    pub updated_at: i64,
+    /// Last sign-in, Unix milliseconds.
+    pub last_login_at: Option<i64>,
+}
+
+/// A freshly issued token pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tokens {
+    /// The access token (JWT or PASETO).
+    pub access_token: String,
+    /// Lifetime of the access token in seconds.
+    pub expires_in: u64,
+    /// When the access token was issued, Unix milliseconds.
+    pub issued_at: i64,
+    /// When the access token expires, Unix milliseconds.
+    pub expires_at: i64,
+    /// The new refresh token.
+    pub refresh_token: String,
+    /// The refresh family (`sid`).
+    pub family_id: String,
+    /// When the family started, Unix milliseconds.
+    pub family_created_at: i64,
+    /// The user.
+    pub user: UserView,
+}
+
+/// What the service answers on success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A user.
+    User(UserView),
+    /// A token pair.
+    Tokens(Box<Tokens>),
+    /// Done; nothing to show.
+    Done,
+}
+
+/// Why the service refused. Each family maps every variant to its wire format in exactly
+/// one function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The password does not meet the policy.
+    WeakPassword,
+    /// The email is taken.
+    EmailTaken,
+    /// The username is taken.
+    UsernameTaken,
+    /// The requested role may not be chosen at sign-up.
+    RoleNotAllowed,
+    /// Client authentication failed.
+    InvalidClient,
+    /// Unknown user or wrong password (one answer for both).
+    InvalidCredentials,
+    /// The refresh token is unknown, revoked, spent or otherwise unusable.
+    RefreshInvalid,
+    /// The refresh token expired.
+    RefreshExpired,
+    /// No bearer token.
+    MissingToken,
+    /// The access token is invalid (bad signature, wrong issuer, revoked, user gone...).
+    TokenInvalid,
+    /// The access token expired.
+    TokenExpired,
+    /// The account is disabled.
+    Disabled,
+    /// The account is blocked.
+    Blocked,
+    /// The account is not verified yet.
+    Unverified,
+    /// Too many failures for this account; sign-in is locked for a while.
+    LockedOut {
+        /// Seconds until it may be tried again.
+        retry_after: u64,
+    },
+    /// Too many requests from this client.
+    RateLimited {
+        /// Seconds until it may be tried again.
+        retry_after: u64,
+    },
+    /// The server sheds load.
+    Overloaded {
+        /// Seconds until it may be tried again.
+        retry_after: u64,
+    },
+    /// The request body is over `server.max_body`.
+    PayloadTooLarge,
+    /// The request took longer than the server allows.
+    Timeout,
+    /// Something failed inside the server (details only in its log).
+    Internal,
+}
+
+/// Which response shape a family renders an outcome in (a family may answer one
+/// operation in several dialects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// `oauth`: the user record, 201 (sign-up).
+    OAuthCreated,
+    /// `oauth`: the user record, 200.
+    OAuthUser,
+    /// `oauth`: the seed's JSON token response.
+    OAuthSeedToken,
+    /// `oauth`: the RFC 6749 token response.
+    OAuthRfcToken,
+}
+
+/// A decoded request: what to do and how to answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The operation.
+    pub op: Operation,
+    /// The response shape.
+    pub view: View,
+}

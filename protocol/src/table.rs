@@ -1,0 +1,177 @@
+//! The protocol-adapter table: mount prefix -> route family -> route.
+//!
+//! A family is a static description ([`Family`]): its routes and two pure functions,
+//! `decode` (request -> [`Call`] or a reply in the family's error format) and `render`
+//! (outcome or failure -> reply). To add a family, write its module and add one entry to
+//! [`FAMILIES`].
+
+use http::Method;
+
+use crate::input::Request;
+use crate::ops::{Call, Failure, Outcome, View};
+use crate::reply::Reply;
+
+/// One route of a family.
+#[derive(Debug)]
+pub struct Route {
+    /// Method.
+    pub method: Method,
+    /// Path below the mount prefix, starting with `/`.
+    pub path: &'static str,
+    /// Short name for logs and metrics.
+    pub name: &'static str,
+    /// Whether the route checks credentials (per-IP rate limit applies).
+    pub credential: bool,
+}
+
+/// A route family.
+#[derive(Debug)]
+pub struct Family {
+    /// Name as in `auth.toml` `[families]`.
+    pub name: &'static str,
+    /// Default mount prefix.
+    pub default_mount: &'static str,
+    /// Routes.
+    pub routes: &'static [Route],
+    /// Decodes a request for one of `routes`.
+    pub decode: fn(&Route, &Request) -> Result<Call, Reply>,
+    /// Renders what the service answered, in the shape `View` names.
+    pub render: fn(View, Result<Outcome, Failure>) -> Reply,
+    /// Renders a failure that happened before a request was decoded (too large, rate
+    /// limited, timeout, internal error).
+    pub reject: fn(Failure) -> Reply,
+}
+
+/// Every family latchkey knows. One entry per family.
+pub static FAMILIES: &[&Family] = &[&crate::oauth::FAMILY];
+
+/// The families as mounted by the configuration.
+#[derive(Debug, Clone)]
+pub struct Table {
+    // Longest prefix first, so `/api/auth` wins over `/`.
+    mounts: Vec<(String, &'static Family)>,
+}
+
+/// Where a request goes.
+#[derive(Debug)]
+pub enum Resolved<'t> {
+    /// A route of a family.
+    Route {
+        /// The family.
+        family: &'static Family,
+        /// The route.
+        route: &'static Route,
+        /// The path below the mount prefix.
+        rest: &'t str,
+    },
+    /// A known path with another method.
+    MethodNotAllowed(Vec<Method>),
+    /// Nothing here.
+    NotFound,
+}
+
+fn normalize_prefix(p: &str) -> String {
+    let t = p.trim_end_matches('/');
+    if t.is_empty() {
+        String::new()
+    } else if t.starts_with('/') {
+        t.to_owned()
+    } else {
+        format!("/{t}")
+    }
+}
+
+impl Table {
+    /// Builds the table from `(family name, mount prefix)` pairs; families not listed are
+    /// off. Unknown names are refused, as are two families on the same prefix.
+    pub fn new(mounts: &[(&str, &str)]) -> Result<Table, String> {
+        let mut out: Vec<(String, &'static Family)> = Vec::new();
+        for (name, prefix) in mounts {
+            let family = FAMILIES
+                .iter()
+                .find(|f| f.name == *name)
+                .ok_or_else(|| format!("unknown route family `{name}`"))?;
+            let prefix = normalize_prefix(prefix);
+            if let Some((_, other)) = out.iter().find(|(p, _)| *p == prefix) {
+                return Err(format!(
+                    "families `{}` and `{name}` are both mounted at `{}`",
+                    other.name,
+                    if prefix.is_empty() { "/" } else { &prefix }
+                ));
+            }
+            out.push((prefix, family));
+        }
+        out.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        Ok(Table { mounts: out })
+    }
+
+    /// The mounted families with their prefixes (`""` is the root).
+    pub fn mounts(&self) -> impl Iterator<Item = (&str, &'static Family)> {
+        self.mounts.iter().map(|(p, f)| (p.as_str(), *f))
+    }
+
+    /// Finds the route for `method` and `path`.
+    pub fn resolve<'p>(&self, method: &Method, path: &'p str) -> Resolved<'p> {
+        let mut allow: Vec<Method> = Vec::new();
+        for (prefix, family) in &self.mounts {
+            let Some(rest) = path.strip_prefix(prefix.as_str()) else {
+                continue;
+            };
+            if !rest.starts_with('/') {
+                continue;
+            }
+            for route in family.routes {
+                if route.path == rest {
+                    if route.method == *method {
+                        return Resolved::Route { family, route, rest };
+                    }
+                    allow.push(route.method.clone());
+                }
+            }
+            if !allow.is_empty() {
+                return Resolved::MethodNotAllowed(allow);
+            }
+        }
+        Resolved::NotFound
+    }
+
+    /// The family mounted at the longest prefix of `path`, if any (for replies to
+    /// requests that never reach a route, in the family's format).
+    pub fn family_of(&self, path: &str) -> Option<&'static Family> {
+        self.mounts
+            .iter()
+            .find(|(p, _)| {
+                path.strip_prefix(p.as_str())
+                    .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+            })
+            .map(|(_, f)| *f)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_resolve_by_prefix_and_method() {
+        let t = Table::new(&[("oauth", "/")]).unwrap();
+        match t.resolve(&Method::POST, "/users") {
+            Resolved::Route { family, route, .. } => {
+                assert_eq!(family.name, "oauth");
+                assert_eq!(route.name, "signup");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            t.resolve(&Method::DELETE, "/users"),
+            Resolved::MethodNotAllowed(m) if m == vec![Method::POST]
+        ));
+        assert!(matches!(t.resolve(&Method::GET, "/nope"), Resolved::NotFound));
+        let t = Table::new(&[("oauth", "/v1/")]).unwrap();
+        assert!(matches!(t.resolve(&Method::POST, "/users"), Resolved::NotFound));
+        assert!(matches!(t.resolve(&Method::POST, "/v1/users"), Resolved::Route { .. }));
+        assert!(matches!(t.resolve(&Method::POST, "/v1users"), Resolved::NotFound));
+        assert!(Table::new(&[("nope", "/")]).is_err());
+    }
+}

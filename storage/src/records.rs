@@ -1,0 +1,116 @@
+//! The records kept in the store. They are plain data, serialised as JSON values inside
+//! redb; the service decides what they mean.
+
+use serde::{Deserialize, Serialize};
+
+/// Whether an account may sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountState {
+    /// Normal account.
+    Active,
+    /// Created through a family that wants a verification step first (`v0`).
+    Unverified,
+    /// Switched off by an administrator.
+    Disabled,
+    /// Blocked by an administrator (families that tell blocked from disabled say so).
+    Blocked,
+}
+
+/// One user. The same record serves every route family.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// Opaque id (`sub` of every token), 32 lowercase hex digits.
+    pub id: String,
+    /// Small integer id, unique and never reused (the `v0` family shows it).
+    pub num: u64,
+    /// Email as given at sign-up; uniqueness is case-insensitive.
+    pub email: Option<String>,
+    /// Username as given at sign-up; uniqueness is case-insensitive.
+    pub username: Option<String>,
+    /// Display name (`toolkit`), if any.
+    pub display_name: Option<String>,
+    /// Given names (`v0`), if any.
+    pub first_name: Option<String>,
+    /// Surname (`v0`), if any.
+    pub last_name: Option<String>,
+    /// Role claim of the user's tokens.
+    pub role: String,
+    /// Password hash as a PHC string; `None` for passwordless accounts.
+    pub password_hash: Option<String>,
+    /// Account state.
+    pub state: AccountState,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+    /// Last change, Unix milliseconds.
+    pub updated_at: i64,
+    /// Last successful sign-in, Unix milliseconds.
+    pub last_login_at: Option<i64>,
+}
+
+/// Why a family stopped being usable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    /// When, Unix milliseconds.
+    pub at: i64,
+    /// Why: `reuse`, `logout`, `user_deleted`, `user_disabled`, ...
+    pub reason: String,
+}
+
+/// A refresh-token family: one sign-in and every token rotated out of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilyRecord {
+    /// Family id (`sid` claim), 32 lowercase hex digits.
+    pub id: String,
+    /// Owner.
+    pub user_id: String,
+    /// Authentication methods of the sign-in that started it (`amr` claim).
+    pub amr: Vec<String>,
+    /// Start of the family, Unix milliseconds.
+    pub created_at: i64,
+    /// Last rotation, Unix milliseconds.
+    pub rotated_at: i64,
+    /// The family's newest token stops working at this time, Unix milliseconds.
+    pub expires_at: i64,
+    /// Set once the family is revoked; a revoked family never comes back.
+    pub revoked: Option<Revocation>,
+}
+
+/// What the store knows of one refresh token, keyed by the SHA-256 of the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshEntry {
+    /// The family it belongs to.
+    pub family_id: String,
+    /// When it was issued, Unix milliseconds.
+    pub issued_at: i64,
+    /// When it was rotated out (spent), Unix milliseconds; `None` while it is current.
+    pub spent_at: Option<i64>,
+}
+
+/// A signing key. `alg` fixes the algorithm the key may be used with.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningKeyRecord {
+    /// Key id: the JWT `kid`, or the PASERK id for PASETO keys.
+    pub kid: String,
+    /// `jwt:EdDSA`, `jwt:ES256`, `jwt:HS256`, `paseto:v4.public` or `paseto:v4.local`.
+    pub alg: String,
+    /// Secret key material (PKCS#8 document, or raw secret for symmetric keys).
+    pub secret: Vec<u8>,
+    /// Creation time, Unix milliseconds.
+    pub created_at: i64,
+    /// When the key stopped signing, Unix milliseconds; it still verifies for one
+    /// access-token lifetime after that.
+    pub retired_at: Option<i64>,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("secret", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
+}

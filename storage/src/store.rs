@@ -1,0 +1,607 @@
+//! The redb store: every table definition, the schema version, and typed access.
+
+use std::path::{Path, PathBuf};
+
+use redb::{
+    Database, MultimapTableDefinition, ReadTransaction, ReadableMultimapTable, ReadableTable,
+    ReadableTableMetadata, TableDefinition, WriteTransaction,
+};
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::records::{FamilyRecord, RefreshEntry, SigningKeyRecord, UserRecord};
+
+/// Version of the layout below. Bump it, and add a step to [`migrate`], whenever a table
+/// or a record changes incompatibly.
+pub const SCHEMA_VERSION: u64 = 1;
+
+// ---- every table of the store, in one place -------------------------------------------
+/// Small counters and settings: `schema_version`, `next_user_num`.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// User id -> [`UserRecord`] (JSON).
+const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+/// Lowercased email -> user id.
+const USER_BY_EMAIL: TableDefinition<&str, &str> = TableDefinition::new("users_by_email");
+/// Lowercased username -> user id.
+const USER_BY_NAME: TableDefinition<&str, &str> = TableDefinition::new("users_by_name");
+/// Integer user number -> user id.
+const USER_BY_NUM: TableDefinition<u64, &str> = TableDefinition::new("users_by_num");
+/// Family id -> [`FamilyRecord`] (JSON).
+const FAMILIES: TableDefinition<&str, &[u8]> = TableDefinition::new("families");
+/// User id -> ids of that user's families.
+const USER_FAMILIES: MultimapTableDefinition<&str, &str> =
+    MultimapTableDefinition::new("user_families");
+/// SHA-256 of a refresh token -> [`RefreshEntry`] (JSON).
+const REFRESH: TableDefinition<&[u8], &[u8]> = TableDefinition::new("refresh_tokens");
+/// Family id -> hashes of every token issued in it (to sweep them with the family).
+const FAMILY_TOKENS: MultimapTableDefinition<&str, &[u8]> =
+    MultimapTableDefinition::new("family_tokens");
+/// Key id -> [`SigningKeyRecord`] (JSON).
+const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("signing_keys");
+
+/// Which unique index a write collided with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    /// The email is taken.
+    Email,
+    /// The username is taken.
+    Username,
+}
+
+/// What can go wrong in the store.
+#[derive(Debug)]
+pub enum StoreError {
+    /// Another process holds the store file.
+    Locked(PathBuf),
+    /// The file was written by a newer latchkey (its schema version is given).
+    TooNew(u64),
+    /// A unique index already holds the value.
+    Conflict(Unique),
+    /// A record could not be decoded: the file is damaged or was changed by hand.
+    Corrupt(String),
+    /// redb or the file system failed.
+    Db(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Locked(p) => write!(
+                f,
+                "the store {} is held by another process (is a server running?)",
+                p.display()
+            ),
+            StoreError::TooNew(v) => write!(
+                f,
+                "the store has schema version {v}, newer than this latchkey ({SCHEMA_VERSION})"
+            ),
+            StoreError::Conflict(Unique::Email) => f.write_str("email already taken"),
+            StoreError::Conflict(Unique::Username) => f.write_str("username already taken"),
+            StoreError::Corrupt(m) => write!(f, "corrupt record: {m}"),
+            StoreError::Db(m) => write!(f, "store error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::Db(e.to_string()) }
+        }
+    )*};
+}
+db_err!(
+    redb::Error,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+impl From<redb::DatabaseError> for StoreError {
+    fn from(e: redb::DatabaseError) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The key under which an email or username is unique: case-insensitive.
+fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// The one-file store. Cheap to clone; clones share the open database.
+#[derive(Clone)]
+pub struct Store {
+    db: std::sync::Arc<Database>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it (and every table) when it does not exist,
+    /// and migrating an older schema. Fails with [`StoreError::Locked`] when another
+    /// process has it open.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = match Database::create(path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(StoreError::Locked(path.to_path_buf()))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let store = Store {
+            db: std::sync::Arc::new(db),
+            path: path.to_path_buf(),
+        };
+        store.write(|w| {
+            // Creating every table up front lets read transactions assume they exist.
+            w.tx.open_table(USERS)?;
+            w.tx.open_table(USER_BY_EMAIL)?;
+            w.tx.open_table(USER_BY_NAME)?;
+            w.tx.open_table(USER_BY_NUM)?;
+            w.tx.open_table(FAMILIES)?;
+            w.tx.open_multimap_table(USER_FAMILIES)?;
+            w.tx.open_table(REFRESH)?;
+            w.tx.open_multimap_table(FAMILY_TOKENS)?;
+            w.tx.open_table(KEYS)?;
+            let mut meta = w.tx.open_table(META)?;
+            let version = meta.get("schema_version")?.map(|v| v.value());
+            match version {
+                None => {
+                    meta.insert("schema_version", SCHEMA_VERSION)?;
+                }
+                Some(v) if v > SCHEMA_VERSION => return Err(StoreError::TooNew(v)),
+                Some(v) if v < SCHEMA_VERSION => {
+                    drop(meta);
+                    migrate(w, v)?;
+                }
+                Some(_) => {}
+            }
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    /// Path of the store file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in a read transaction (a consistent snapshot).
+    pub fn read<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Reader) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self.db.begin_read().map_err(StoreError::from)?;
+        f(&Reader { tx })
+    }
+
+    /// Runs `f` in one write transaction. Its writes are committed (durably: fsync) only
+    /// when it returns `Ok`; on `Err` nothing of it remains.
+    pub fn write<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Writer) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self.db.begin_write().map_err(StoreError::from)?;
+        let mut w = Writer { tx };
+        match f(&mut w) {
+            Ok(v) => {
+                w.tx.commit().map_err(StoreError::from)?;
+                Ok(v)
+            }
+            Err(e) => {
+                w.tx.abort().map_err(StoreError::from)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Size of the store file in bytes.
+    pub fn file_size(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+/// Brings a store of schema version `from` up to [`SCHEMA_VERSION`].
+fn migrate(w: &mut Writer, from: u64) -> Result<(), StoreError> {
+    // Version 1 is the first layout: nothing older exists yet. Each later version adds
+    // one step here, `if from < N { ... }`, and they run in order.
+    let _ = from;
+    w.tx.open_table(META)?
+        .insert("schema_version", SCHEMA_VERSION)?;
+    Ok(())
+}
+
+/// Read access in a snapshot.
+pub struct Reader {
+    tx: ReadTransaction,
+}
+
+/// Read and write access inside one write transaction.
+pub struct Writer {
+    tx: WriteTransaction,
+}
+
+// The read side is the same for both transaction kinds; redb gives them different table
+// types, so the methods are written once here and instantiated twice.
+macro_rules! read_methods {
+    ($t:ty) => {
+        impl $t {
+            /// The user with this id.
+            pub fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+                let t = self.tx.open_table(USERS)?;
+                let v = t.get(id)?;
+                v.map(|g| decode(g.value())).transpose()
+            }
+
+            /// The id of the user with this email (case-insensitive).
+            pub fn user_id_by_email(&self, email: &str) -> Result<Option<String>, StoreError> {
+                let t = self.tx.open_table(USER_BY_EMAIL)?;
+                let v = t.get(fold(email).as_str())?;
+                Ok(v.map(|g| g.value().to_owned()))
+            }
+
+            /// The id of the user with this username (case-insensitive).
+            pub fn user_id_by_username(&self, name: &str) -> Result<Option<String>, StoreError> {
+                let t = self.tx.open_table(USER_BY_NAME)?;
+                let v = t.get(fold(name).as_str())?;
+                Ok(v.map(|g| g.value().to_owned()))
+            }
+
+            /// The id of the user with this integer number.
+            pub fn user_id_by_num(&self, num: u64) -> Result<Option<String>, StoreError> {
+                let t = self.tx.open_table(USER_BY_NUM)?;
+                let v = t.get(num)?;
+                Ok(v.map(|g| g.value().to_owned()))
+            }
+
+            /// Users in id order, starting after `after`, at most `limit`.
+            pub fn users(
+                &self,
+                after: Option<&str>,
+                limit: usize,
+            ) -> Result<Vec<UserRecord>, StoreError> {
+                let t = self.tx.open_table(USERS)?;
+                let mut out = Vec::new();
+                let range = match after {
+                    Some(a) => t.range::<&str>((
+                        std::ops::Bound::Excluded(a),
+                        std::ops::Bound::Unbounded,
+                    ))?,
+                    None => t.range::<&str>(..)?,
+                };
+                for item in range.take(limit) {
+                    let (_, v) = item?;
+                    out.push(decode(v.value())?);
+                }
+                Ok(out)
+            }
+
+            /// Number of users.
+            pub fn user_count(&self) -> Result<u64, StoreError> {
+                Ok(self.tx.open_table(USERS)?.len()?)
+            }
+
+            /// The family with this id.
+            pub fn family(&self, id: &str) -> Result<Option<FamilyRecord>, StoreError> {
+                let t = self.tx.open_table(FAMILIES)?;
+                let v = t.get(id)?;
+                v.map(|g| decode(g.value())).transpose()
+            }
+
+            /// Ids of every family of a user (live or not yet swept).
+            pub fn family_ids_of_user(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+                let t = self.tx.open_multimap_table(USER_FAMILIES)?;
+                let mut out = Vec::new();
+                for v in t.get(user_id)? {
+                    out.push(v?.value().to_owned());
+                }
+                Ok(out)
+            }
+
+            /// What is known of the refresh token with this SHA-256 hash.
+            pub fn refresh(&self, hash: &[u8]) -> Result<Option<RefreshEntry>, StoreError> {
+                let t = self.tx.open_table(REFRESH)?;
+                let v = t.get(hash)?;
+                v.map(|g| decode(g.value())).transpose()
+            }
+
+            /// Every signing key, oldest first.
+            pub fn keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+                let t = self.tx.open_table(KEYS)?;
+                let mut out: Vec<SigningKeyRecord> = Vec::new();
+                for item in t.iter()? {
+                    let (_, v) = item?;
+                    out.push(decode(v.value())?);
+                }
+                out.sort_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)));
+                Ok(out)
+            }
+
+            /// The store's schema version.
+            pub fn schema_version(&self) -> Result<u64, StoreError> {
+                let t = self.tx.open_table(META)?;
+                let v = t.get("schema_version")?;
+                Ok(v.map(|g| g.value()).unwrap_or(0))
+            }
+        }
+    };
+}
+
+read_methods!(Reader);
+read_methods!(Writer);
+
+impl Writer {
+    /// Hands out the next integer user number (never reused, even after deletion).
+    pub fn allocate_user_num(&mut self) -> Result<u64, StoreError> {
+        let mut t = self.tx.open_table(META)?;
+        let next = t.get("next_user_num")?.map(|g| g.value()).unwrap_or(1);
+        t.insert("next_user_num", next + 1)?;
+        Ok(next)
+    }
+
+    /// Inserts a new user. Fails with [`StoreError::Conflict`] when its email or username
+    /// is taken (case-insensitively); the caller's transaction is then aborted.
+    pub fn insert_user(&mut self, user: &UserRecord) -> Result<(), StoreError> {
+        {
+            let mut by_email = self.tx.open_table(USER_BY_EMAIL)?;
+            if let Some(email) = &user.email {
+                let key = fold(email);
+                if by_email.get(key.as_str())?.is_some() {
+                    return Err(StoreError::Conflict(Unique::Email));
+                }
+                by_email.insert(key.as_str(), user.id.as_str())?;
+            }
+        }
+        {
+            let mut by_name = self.tx.open_table(USER_BY_NAME)?;
+            if let Some(name) = &user.username {
+                let key = fold(name);
+                if by_name.get(key.as_str())?.is_some() {
+                    return Err(StoreError::Conflict(Unique::Username));
+                }
+                by_name.insert(key.as_str(), user.id.as_str())?;
+            }
+        }
+        self.tx
+            .open_table(USER_BY_NUM)?
+            .insert(user.num, user.id.as_str())?;
+        let bytes = encode(user)?;
+        self.tx
+            .open_table(USERS)?
+            .insert(user.id.as_str(), bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// Replaces an existing user record. Email and username must not change here.
+    pub fn update_user(&mut self, user: &UserRecord) -> Result<(), StoreError> {
+        let bytes = encode(user)?;
+        self.tx
+            .open_table(USERS)?
+            .insert(user.id.as_str(), bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// Removes a user and frees its email, username and number index entries (the number
+    /// itself is never handed out again). Returns whether the user existed.
+    pub fn delete_user(&mut self, id: &str) -> Result<bool, StoreError> {
+        let Some(user) = self.user(id)? else {
+            return Ok(false);
+        };
+        if let Some(email) = &user.email {
+            self.tx
+                .open_table(USER_BY_EMAIL)?
+                .remove(fold(email).as_str())?;
+        }
+        if let Some(name) = &user.username {
+            self.tx
+                .open_table(USER_BY_NAME)?
+                .remove(fold(name).as_str())?;
+        }
+        self.tx.open_table(USER_BY_NUM)?.remove(user.num)?;
+        self.tx.open_table(USERS)?.remove(id)?;
+        Ok(true)
+    }
+
+    /// Inserts or replaces a family.
+    pub fn put_family(&mut self, family: &FamilyRecord) -> Result<(), StoreError> {
+        let bytes = encode(family)?;
+        self.tx
+            .open_table(FAMILIES)?
+            .insert(family.id.as_str(), bytes.as_slice())?;
+        self.tx
+            .open_multimap_table(USER_FAMILIES)?
+            .insert(family.user_id.as_str(), family.id.as_str())?;
+        Ok(())
+    }
+
+    /// Inserts or replaces what is known of the refresh token with this hash.
+    pub fn put_refresh(&mut self, hash: &[u8], entry: &RefreshEntry) -> Result<(), StoreError> {
+        let bytes = encode(entry)?;
+        self.tx
+            .open_table(REFRESH)?
+            .insert(hash, bytes.as_slice())?;
+        self.tx
+            .open_multimap_table(FAMILY_TOKENS)?
+            .insert(entry.family_id.as_str(), hash)?;
+        Ok(())
+    }
+
+    /// Removes every family whose tokens all expired before `now` (revoked or not), with
+    /// their token hashes. Returns how many families went.
+    pub fn sweep_families(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
+        let mut dead: Vec<(String, String)> = Vec::new();
+        {
+            let t = self.tx.open_table(FAMILIES)?;
+            for item in t.iter()? {
+                let (k, v) = item?;
+                let f: FamilyRecord = decode(v.value())?;
+                if f.expires_at < now {
+                    dead.push((k.value().to_owned(), f.user_id));
+                    if dead.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        for (family_id, user_id) in &dead {
+            self.remove_family(family_id, user_id)?;
+        }
+        Ok(dead.len())
+    }
+
+    fn remove_family(&mut self, family_id: &str, user_id: &str) -> Result<(), StoreError> {
+        let hashes: Vec<Vec<u8>> = {
+            let t = self.tx.open_multimap_table(FAMILY_TOKENS)?;
+            let mut out = Vec::new();
+            for v in t.get(family_id)? {
+                out.push(v?.value().to_vec());
+            }
+            out
+        };
+        {
+            let mut refresh = self.tx.open_table(REFRESH)?;
+            for h in &hashes {
+                refresh.remove(h.as_slice())?;
+            }
+        }
+        self.tx
+            .open_multimap_table(FAMILY_TOKENS)?
+            .remove_all(family_id)?;
+        self.tx
+            .open_multimap_table(USER_FAMILIES)?
+            .remove(user_id, family_id)?;
+        self.tx.open_table(FAMILIES)?.remove(family_id)?;
+        Ok(())
+    }
+
+    /// Inserts or replaces a signing key.
+    pub fn put_key(&mut self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let bytes = encode(key)?;
+        self.tx
+            .open_table(KEYS)?
+            .insert(key.kid.as_str(), bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// Removes a signing key.
+    pub fn delete_key(&mut self, kid: &str) -> Result<(), StoreError> {
+        self.tx.open_table(KEYS)?.remove(kid)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::AccountState;
+
+    fn user(id: &str, num: u64, email: &str, name: &str) -> UserRecord {
+        UserRecord {
+            id: id.into(),
+            num,
+            email: Some(email.into()),
+            username: Some(name.into()),
+            display_name: None,
+            first_name: None,
+            last_name: None,
+            role: "user".into(),
+            password_hash: None,
+            state: AccountState::Active,
+            created_at: 1,
+            updated_at: 1,
+            last_login_at: None,
+        }
+    }
+
+    #[test]
+    fn failed_write_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        store
+            .write(|w| w.insert_user(&user("a", 1, "A@x.org", "alice")))
+            .unwrap();
+        // Second user: its email index entry is written, then the username collides.
+        let err = store
+            .write(|w| w.insert_user(&user("b", 2, "b@x.org", "ALICE")))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(Unique::Username)));
+        store
+            .read(|r| {
+                assert!(r.user("b")?.is_none());
+                assert!(r.user_id_by_email("b@x.org")?.is_none());
+                assert_eq!(r.user_id_by_email("a@X.ORG")?.as_deref(), Some("a"));
+                assert_eq!(r.user_count()?, 1);
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn schema_version_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        {
+            let store = Store::open(&path).unwrap();
+            assert!(matches!(Store::open(&path), Err(StoreError::Locked(_))));
+            store.write(|w| w.allocate_user_num().map(|_| ())).unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let v = store.read(|r| r.schema_version()).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        assert_eq!(store.write(|w| w.allocate_user_num()).unwrap(), 2);
+    }
+
+    #[test]
+    fn sweep_removes_expired_families_and_their_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let fam = |id: &str, exp| FamilyRecord {
+            id: id.into(),
+            user_id: "u".into(),
+            amr: vec!["pwd".into()],
+            created_at: 0,
+            rotated_at: 0,
+            expires_at: exp,
+            revoked: None,
+        };
+        let entry = |f: &str| RefreshEntry {
+            family_id: f.into(),
+            issued_at: 0,
+            spent_at: None,
+        };
+        store
+            .write(|w| {
+                w.put_family(&fam("old", 10))?;
+                w.put_family(&fam("new", 1000))?;
+                w.put_refresh(b"h-old", &entry("old"))?;
+                w.put_refresh(b"h-new", &entry("new"))?;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        assert_eq!(store.write(|w| w.sweep_families(500, 100)).unwrap(), 1);
+        store
+            .read(|r| {
+                assert!(r.family("old")?.is_none());
+                assert!(r.refresh(b"h-old")?.is_none());
+                assert!(r.refresh(b"h-new")?.is_some());
+                assert_eq!(r.family_ids_of_user("u")?, vec!["new".to_string()]);
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+}
