@@ -1,0 +1,271 @@
+//! The HTTP server: hyper 1.x on tokio, HTTP/1.1 (keep-alive) and HTTP/2 (h2c), bounded
+//! bodies, a per-request timeout, panics turned into 500s, graceful shutdown.
+//!
+//! A request reaches a family through the protocol-adapter table: `table.resolve` picks
+//! the family and route by mount prefix, the family decodes an operation, the service
+//! runs it, the family renders the answer. Nothing else is routed here but `/healthz` and
+//! the two well-known key sets.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use protocol::table::{Family, Resolved, Table};
+use protocol::{Failure, Reply};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::service::Service;
+
+/// Everything a request handler needs.
+#[derive(Debug)]
+pub struct App {
+    /// The service.
+    pub service: Service,
+    /// The mounted families.
+    pub table: Table,
+    max_body: u64,
+    timeout: Duration,
+}
+
+impl App {
+    /// Builds the app from the service and its configuration.
+    pub fn new(service: Service) -> Result<App, String> {
+        let cfg = service.config();
+        let pairs: Vec<(&str, &str)> = cfg.mounts.iter().map(|(n, p)| (*n, p.as_str())).collect();
+        let table = Table::new(&pairs)?;
+        Ok(App {
+            max_body: cfg.raw.server.max_body,
+            timeout: Duration::from_secs(cfg.raw.server.request_timeout),
+            table,
+            service,
+        })
+    }
+}
+
+fn to_response(reply: Reply) -> Response<Full<Bytes>> {
+    let has_body = !reply.body.is_empty();
+    let mut resp = Response::new(Full::new(Bytes::from(reply.body)));
+    *resp.status_mut() = reply.status;
+    let h = resp.headers_mut();
+    if has_body {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    }
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    for (k, v) in reply.headers {
+        h.append(k, v);
+    }
+    resp
+}
+
+/// A generic error for requests that belong to no family.
+fn plain_error(status: StatusCode, code: &str) -> Reply {
+    Reply::json(status, &json!({"error": code}))
+}
+
+fn reject(family: Option<&'static Family>, f: Failure) -> Reply {
+    match family {
+        Some(fam) => (fam.reject)(f),
+        None => match f {
+            Failure::PayloadTooLarge => plain_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Failure::Timeout => plain_error(StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            _ => plain_error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        },
+    }
+}
+
+/// Serves `GET` routes that are the server's own (health, key sets).
+fn builtin(app: &App, method: &Method, path: &str) -> Option<Reply> {
+    let body = match path {
+        "/healthz" => json!({"status": "ok"}),
+        "/.well-known/jwks.json" => json!({"keys": app.service.public_keys().jwks}),
+        "/.well-known/paserk.json" => json!({"keys": app.service.public_keys().paserks}),
+        _ => return None,
+    };
+    if method != Method::GET && method != Method::HEAD {
+        return Some(Reply::method_not_allowed(&[Method::GET]));
+    }
+    let reply = Reply::json(StatusCode::OK, &body);
+    Some(if path == "/healthz" {
+        reply.with(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
+    } else {
+        reply.with(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"))
+    })
+}
+
+/// What one request did, for the request log line.
+struct Trace {
+    family: &'static str,
+    route: &'static str,
+}
+
+async fn dispatch(app: Arc<App>, req: Request<Incoming>, trace: &mut Trace) -> Reply {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    if let Some(r) = builtin(&app, &parts.method, path) {
+        trace.route = "builtin";
+        return r;
+    }
+    let (family, route) = match app.table.resolve(&parts.method, path) {
+        Resolved::Route { family, route, .. } => (family, route),
+        Resolved::MethodNotAllowed(allow) => return Reply::method_not_allowed(&allow),
+        Resolved::NotFound => return Reply::not_found(),
+    };
+    trace.family = family.name;
+    trace.route = route.name;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > app.max_body) {
+        return (family.reject)(Failure::PayloadTooLarge);
+    }
+    let limit = usize::try_from(app.max_body).unwrap_or(usize::MAX);
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return (family.reject)(Failure::PayloadTooLarge),
+        Err(_) => return (family.reject)(Failure::Timeout),
+    };
+    let rest = match app.table.resolve(&parts.method, path) {
+        Resolved::Route { rest, .. } => rest,
+        _ => path,
+    };
+    let request = protocol::Request {
+        method: &parts.method,
+        path: rest,
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &bytes,
+    };
+    let call = match (family.decode)(route, &request) {
+        Ok(c) => c,
+        Err(reply) => return reply,
+    };
+    let result = app.service.execute(call.op).await;
+    (family.render)(call.view, result)
+}
+
+/// Handles one request: timeout, panic containment, the request log line.
+async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let family = app.table.family_of(req.uri().path());
+    let timeout = app.timeout;
+    // The handler runs as its own task so that a panic in it becomes a 500 here instead of
+    // a dropped connection.
+    let task = tokio::spawn(async move {
+        let mut trace = Trace { family: "-", route: "-" };
+        let reply = dispatch(app, req, &mut trace).await;
+        (reply, trace)
+    });
+    let abort = task.abort_handle();
+    let (reply, trace) = match tokio::time::timeout(timeout, task).await {
+        Ok(Ok(done)) => done,
+        Ok(Err(e)) => {
+            tracing::error!(panic = e.is_panic(), "request handler failed");
+            (reject(family, Failure::Internal), Trace { family: family.map_or("-", |f| f.name), route: "-" })
+        }
+        Err(_) => {
+            abort.abort();
+            (reject(family, Failure::Timeout), Trace { family: family.map_or("-", |f| f.name), route: "-" })
+        }
+    };
+    // Never the path's query string, never a header or body: only what routed it.
+    tracing::info!(
+        target: "latchkey::request",
+        method = %method,
+        family = trace.family,
+        route = trace.route,
+        status = reply.status.as_u16(),
+        micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX),
+    );
+    Ok(to_response(reply))
+}
+
+/// Serves `listener` until `shutdown` resolves, then lets in-flight requests finish (up
+/// to 30 s) and returns.
+pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let sweeper = tokio::spawn(sweep_loop(app.service.clone()));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _peer): (_, SocketAddr) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let app = app.clone();
+                let svc = service_fn(move |req| handle(app.clone(), req));
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    sweeper.abort();
+    tracing::info!("shutting down: finishing in-flight requests");
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
+        tracing::warn!("in-flight requests did not finish within 30 s");
+    }
+}
+
+/// Removes expired refresh families once a minute.
+async fn sweep_loop(service: Service) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let store = service.store().clone();
+        let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
+        match tokio::task::spawn_blocking(move || store.write(|w| w.sweep_families(now, 1000))).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!(families = n, "swept expired refresh families"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "sweep failed"),
+            _ => {}
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,225 @@
+//! The service: executes the families' [`Operation`]s against the store, the signer and
+//! the password hasher. The only module that combines them; the only place that reads the
+//! clock. Every operation's writes happen in one store transaction, run on a blocking
+//! thread; a failure anywhere leaves nothing behind.
+
+mod accounts;
+mod refresh;
+
+use std::sync::Arc;
+
+use protocol::{Failure, Operation, Outcome, UserView};
+use storage::{AccountState, Store, StoreError, UserRecord, Writer};
+
+use crate::clock::Clock;
+use crate::config::Checked;
+use crate::password::Hasher;
+use crate::signer::keys::KeyRing;
+use crate::signer::{b64url, random_bytes, Claims, PublicKeys};
+
+/// A failure inside a transaction: either the store broke, or the request is refused.
+#[derive(Debug)]
+pub(crate) enum Abort {
+    Store(StoreError),
+    Refuse(Failure),
+}
+
+impl From<StoreError> for Abort {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(storage::Unique::Email) => Abort::Refuse(Failure::EmailTaken),
+            StoreError::Conflict(storage::Unique::Username) => Abort::Refuse(Failure::UsernameTaken),
+            e => Abort::Store(e),
+        }
+    }
+}
+
+impl From<Failure> for Abort {
+    fn from(f: Failure) -> Self {
+        Abort::Refuse(f)
+    }
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> Failure {
+    tracing::error!(error = %e, "{what}");
+    Failure::Internal
+}
+
+impl From<Abort> for Failure {
+    fn from(a: Abort) -> Self {
+        match a {
+            Abort::Refuse(f) => f,
+            Abort::Store(e) => internal("store", e),
+        }
+    }
+}
+
+struct Inner {
+    cfg: Checked,
+    store: Store,
+    keys: KeyRing,
+    hasher: Hasher,
+    clock: Arc<dyn Clock>,
+    /// SHA-256 of each configured client secret, by client id.
+    clients: Vec<(String, [u8; 32])>,
+}
+
+/// The service. Cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("store", &self.inner.store).finish()
+    }
+}
+
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new random id: 128 bits as 32 lowercase hex digits.
+pub(crate) fn new_id() -> Result<String, Failure> {
+    Ok(hex(&random_bytes::<16>().map_err(|e| internal("randomness", e))?))
+}
+
+impl Service {
+    /// Opens the service over an open store: loads (or makes) the signing keys.
+    pub fn new(cfg: Checked, store: Store, clock: Arc<dyn Clock>) -> Result<Service, String> {
+        let access_ttl = i64::try_from(cfg.raw.tokens.access_ttl).map_err(|e| e.to_string())?;
+        let keys = KeyRing::open(&store, cfg.alg, clock.now_ms(), access_ttl).map_err(|e| e.to_string())?;
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let hasher = Hasher::new(&cfg.raw.password.scrypt, cores).map_err(|e| e.to_string())?;
+        let clients = cfg
+            .raw
+            .oauth
+            .clients
+            .iter()
+            .map(|c| (c.id.clone(), sha256(c.secret.as_bytes())))
+            .collect();
+        Ok(Service { inner: Arc::new(Inner { cfg, store, keys, hasher, clock, clients }) })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Checked {
+        &self.inner.cfg
+    }
+
+    /// The key ring.
+    pub fn keys(&self) -> &KeyRing {
+        &self.inner.keys
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
+    /// The public keys for the well-known endpoints.
+    pub fn public_keys(&self) -> PublicKeys {
+        self.inner.keys.signer().public_keys(self.now_ms() / 1000)
+    }
+
+    /// Runs one operation.
+    pub async fn execute(&self, op: Operation) -> Result<Outcome, Failure> {
+        match op {
+            Operation::SignUp { user, sign_in } => self.sign_up(user, sign_in).await,
+            Operation::PasswordSignIn { login, password, client } => {
+                if let Some(c) = &client {
+                    self.check_client(c)?;
+                }
+                self.password_sign_in(login, password).await
+            }
+            Operation::Refresh { refresh_token, client } => {
+                if let Some(c) = &client {
+                    self.check_client(c)?;
+                }
+                self.refresh(refresh_token).await
+            }
+            Operation::CurrentUser { bearer } => self.current_user(bearer).map(Outcome::User),
+        }
+    }
+
+    /// Constant-time check of OAuth client credentials (the same work for unknown ids).
+    fn check_client(&self, c: &protocol::ClientCredentials) -> Result<(), Failure> {
+        use subtle::ConstantTimeEq as _;
+        let given = sha256(c.secret.0.as_bytes());
+        let mut ok = subtle::Choice::from(0u8);
+        for (id, secret) in &self.inner.clients {
+            let id_eq = sha256(id.as_bytes()).ct_eq(&sha256(c.id.as_bytes()));
+            ok |= id_eq & secret.ct_eq(&given);
+        }
+        if bool::from(ok) {
+            Ok(())
+        } else {
+            Err(Failure::InvalidClient)
+        }
+    }
+
+    /// Runs `f` in one write transaction on a blocking thread.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Writer, &Service) -> Result<T, Abort> + Send + 'static,
+    ) -> Result<T, Failure> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.inner.store.write(|w| f(w, &this)))
+            .await
+            .map_err(|e| internal("write task", e))?
+            .map_err(Failure::from)
+    }
+
+    /// Signs an access token for `user` in family `sid`.
+    fn access_token(&self, user: &UserRecord, sid: &str, amr: &[String], now_ms: i64) -> Result<(String, Claims), Failure> {
+        let now = now_ms / 1000;
+        let ttl = i64::try_from(self.inner.cfg.raw.tokens.access_ttl).unwrap_or(i64::MAX / 2);
+        let claims = Claims {
+            iss: self.inner.cfg.raw.tokens.issuer.clone(),
+            sub: user.id.clone(),
+            iat: now,
+            exp: now.saturating_add(ttl),
+            nbf: None,
+            jti: b64url(&random_bytes::<16>().map_err(|e| internal("randomness", e))?),
+            sid: sid.to_owned(),
+            role: user.role.clone(),
+            amr: amr.to_vec(),
+        };
+        let token = self.inner.keys.signer().sign(&claims).map_err(|e| internal("signing", e))?;
+        Ok((token, claims))
+    }
+}
+
+/// What a user looks like to the families.
+pub(crate) fn view(u: &UserRecord) -> UserView {
+    UserView {
+        id: u.id.clone(),
+        num: u.num,
+        email: u.email.clone(),
+        username: u.username.clone(),
+        display_name: u.display_name.clone(),
+        first_name: u.first_name.clone(),
+        last_name: u.last_name.clone(),
+        role: u.role.clone(),
+        state: match u.state {
+            AccountState::Active => "active",
+            AccountState::Unverified => "unverified",
+            AccountState::Disabled => "disabled",
+            AccountState::Blocked => "blocked",
+        },
+        created_at: u.created_at,
+        updated_at: u.updated_at,
+        last_login_at: u.last_login_at,
+    }
+}

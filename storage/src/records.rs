@@ -72,6 +72,8 @@ pub struct FamilyRecord {
     pub rotated_at: i64,
     /// The family's newest token stops working at this time, Unix milliseconds.
     pub expires_at: i64,
+    /// Hex SHA-256 of the family's current (newest, unspent) refresh token.
+    pub current_token: String,
     /// Set once the family is revoked; a revoked family never comes back.
     pub revoked: Option<Revocation>,
 }

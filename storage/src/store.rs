@@ -577,6 +577,7 @@ mod tests {
             created_at: 0,
             rotated_at: 0,
             expires_at: exp,
+            current_token: String::new(),
             revoked: None,
         };
         let entry = |f: &str| RefreshEntry {
