@@ -94,7 +94,10 @@ pub fn keys_list(cfg: &Checked) -> Result<String, String> {
     let store = open_store(cfg)?;
     let records = store.read(|r| r.keys()).map_err(|e| e.to_string())?;
     let now = SystemClock.now_ms();
-    let mut out = format!("{:<46} {:<17} {:<25} state\n", "kid", "algorithm", "created");
+    let mut out = format!(
+        "{:<46} {:<17} {:<25} state\n",
+        "kid", "algorithm", "created"
+    );
     for k in records {
         let state = match k.retired_at {
             None if k.alg == cfg.alg.id() => "signing".to_string(),
@@ -108,7 +111,12 @@ pub fn keys_list(cfg: &Checked) -> Result<String, String> {
                 }
             }
         };
-        out.push_str(&format!("{:<46} {:<17} {:<25} {state}\n", k.kid, k.alg, protocol::reply::rfc3339_ms(k.created_at)));
+        out.push_str(&format!(
+            "{:<46} {:<17} {:<25} {state}\n",
+            k.kid,
+            k.alg,
+            protocol::reply::rfc3339_ms(k.created_at)
+        ));
     }
     Ok(out)
 }
@@ -116,9 +124,15 @@ pub fn keys_list(cfg: &Checked) -> Result<String, String> {
 /// `keys rotate`.
 pub fn keys_rotate(cfg: &Checked) -> Result<String, String> {
     let store = open_store(cfg)?;
-    let kid = keys::rotate(&store, cfg.alg, SystemClock.now_ms(), access_ttl(cfg), false)
-        .map_err(|e| e.to_string())?
-        .unwrap_or_default();
+    let kid = keys::rotate(
+        &store,
+        cfg.alg,
+        SystemClock.now_ms(),
+        access_ttl(cfg),
+        false,
+    )
+    .map_err(|e| e.to_string())?
+    .unwrap_or_default();
     Ok(format!("new signing key {kid} ({})\n", cfg.alg.id()))
 }
 
@@ -138,19 +152,27 @@ pub fn token_inspect(cfg: &Checked, token: &str) -> Result<String, String> {
     let signer = keys::build(alg, &records, access_ttl(cfg))
         .or_else(|_| keys::build(cfg.alg, &records, access_ttl(cfg)))
         .map_err(|e| format!("refused: {e}"))?;
-    let claims = signer.verify(token, now).map_err(|e| format!("refused: {e}"))?;
+    let claims = signer
+        .verify(token, now)
+        .map_err(|e| format!("refused: {e}"))?;
     let pretty = serde_json::to_string_pretty(&claims).unwrap_or_default();
     claims
         .check(&cfg.raw.tokens.issuer, now)
         .map_err(|e| format!("refused: {e}\n{pretty}"))?;
-    let family = store.read(|r| r.family(&claims.sid)).map_err(|e| e.to_string())?;
-    let user = store.read(|r| r.user(&claims.sub)).map_err(|e| e.to_string())?;
+    let family = store
+        .read(|r| r.family(&claims.sid))
+        .map_err(|e| e.to_string())?;
+    let user = store
+        .read(|r| r.user(&claims.sub))
+        .map_err(|e| e.to_string())?;
     match (family, user) {
         (Some(f), _) if f.revoked.is_some() => Err(format!(
             "refused: its refresh family was revoked ({})\n{pretty}",
             f.revoked.map(|r| r.reason).unwrap_or_default()
         )),
-        (None, _) => Err(format!("refused: its refresh family no longer exists\n{pretty}")),
+        (None, _) => Err(format!(
+            "refused: its refresh family no longer exists\n{pretty}"
+        )),
         (_, None) => Err(format!("refused: its user no longer exists\n{pretty}")),
         (_, Some(u)) if u.state != storage::AccountState::Active => {
             Err(format!("refused: the account is {:?}\n{pretty}", u.state))

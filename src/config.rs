@@ -336,10 +336,16 @@ impl Config {
         if !(self.server.public_url.starts_with("http://")
             || self.server.public_url.starts_with("https://"))
         {
-            return Err(bad("server.public_url", "must start with http:// or https://"));
+            return Err(bad(
+                "server.public_url",
+                "must start with http:// or https://",
+            ));
         }
         if !(1024..=16 * 1024 * 1024).contains(&self.server.max_body) {
-            return Err(bad("server.max_body", "must be between 1024 and 16777216 bytes"));
+            return Err(bad(
+                "server.max_body",
+                "must be between 1024 and 16777216 bytes",
+            ));
         }
         if self.server.request_timeout == 0 {
             return Err(bad("server.request_timeout", "must be at least 1 second"));
@@ -353,9 +359,24 @@ impl Config {
             ("jwt", "HS256") => TokenAlg::JwtHs256,
             ("paseto", "v4.public") => TokenAlg::PasetoV4Public,
             ("paseto", "v4.local") => TokenAlg::PasetoV4Local,
-            ("jwt", a) => return Err(bad("tokens.algorithm", format!("`{a}` is not one of EdDSA, ES256, HS256 (format jwt)"))),
-            ("paseto", a) => return Err(bad("tokens.algorithm", format!("`{a}` is not one of v4.public, v4.local (format paseto)"))),
-            (f, _) => return Err(bad("tokens.format", format!("`{f}` is not one of jwt, paseto"))),
+            ("jwt", a) => {
+                return Err(bad(
+                    "tokens.algorithm",
+                    format!("`{a}` is not one of EdDSA, ES256, HS256 (format jwt)"),
+                ))
+            }
+            ("paseto", a) => {
+                return Err(bad(
+                    "tokens.algorithm",
+                    format!("`{a}` is not one of v4.public, v4.local (format paseto)"),
+                ))
+            }
+            (f, _) => {
+                return Err(bad(
+                    "tokens.format",
+                    format!("`{f}` is not one of jwt, paseto"),
+                ))
+            }
         };
         if self.tokens.issuer.is_empty() {
             return Err(bad("tokens.issuer", "must not be empty"));
@@ -375,13 +396,19 @@ impl Config {
             }
         }
         if self.tokens.access_ttl < 60 {
-            warnings.push(format!("tokens.access_ttl is only {} s", self.tokens.access_ttl));
+            warnings.push(format!(
+                "tokens.access_ttl is only {} s",
+                self.tokens.access_ttl
+            ));
         }
         if self.tokens.refresh_ttl < self.tokens.access_ttl {
             warnings.push("tokens.refresh_ttl is shorter than tokens.access_ttl".into());
         }
         if self.tokens.reuse_interval > self.tokens.refresh_ttl {
-            return Err(bad("tokens.reuse_interval", "must not exceed tokens.refresh_ttl"));
+            return Err(bad(
+                "tokens.reuse_interval",
+                "must not exceed tokens.refresh_ttl",
+            ));
         }
         if self.tokens.reuse_interval > 300 {
             warnings.push("tokens.reuse_interval over 5 minutes weakens reuse detection".into());
@@ -391,10 +418,16 @@ impl Config {
             return Err(bad("password.scrypt", e));
         }
         if s.log_n > 22 || u64::from(s.r) * u64::from(s.p) > 64 {
-            return Err(bad("password.scrypt", "costs above log_n 22 or r*p 64 are refused"));
+            return Err(bad(
+                "password.scrypt",
+                "costs above log_n 22 or r*p 64 are refused",
+            ));
         }
         if s.log_n < 14 {
-            warnings.push(format!("password.scrypt.log_n = {} is cheap; use 15 or more in production", s.log_n));
+            warnings.push(format!(
+                "password.scrypt.log_n = {} is cheap; use 15 or more in production",
+                s.log_n
+            ));
         }
         if !(1..=1024).contains(&self.password.min_length) {
             return Err(bad("password.min_length", "must be between 1 and 1024"));
@@ -402,8 +435,14 @@ impl Config {
         if !matches!(self.mail.transport.as_str(), "log" | "smtp") {
             return Err(bad("mail.transport", "must be `log` or `smtp`"));
         }
-        if !matches!(self.mail.smtp.tls.as_str(), "none" | "starttls" | "implicit") {
-            return Err(bad("mail.smtp.tls", "must be `none`, `starttls` or `implicit`"));
+        if !matches!(
+            self.mail.smtp.tls.as_str(),
+            "none" | "starttls" | "implicit"
+        ) {
+            return Err(bad(
+                "mail.smtp.tls",
+                "must be `none`, `starttls` or `implicit`",
+            ));
         }
         if self.mfa.issuer.is_empty() || self.mfa.issuer.contains(':') {
             return Err(bad("mfa.issuer", "must be non-empty and without `:`"));
@@ -413,18 +452,30 @@ impl Config {
         }
         for (i, c) in self.oauth.clients.iter().enumerate() {
             if c.id.is_empty() || c.id.contains(':') {
-                return Err(bad(&format!("oauth.clients[{i}].id"), "must be non-empty and without `:`"));
+                return Err(bad(
+                    &format!("oauth.clients[{i}].id"),
+                    "must be non-empty and without `:`",
+                ));
             }
             if c.secret.is_empty() {
-                return Err(bad(&format!("oauth.clients[{i}].secret"), "must not be empty"));
+                return Err(bad(
+                    &format!("oauth.clients[{i}].secret"),
+                    "must not be empty",
+                ));
             }
             if c.secret == "change-me" {
-                warnings.push(format!("oauth client `{}` still has the sample secret", c.id));
+                warnings.push(format!(
+                    "oauth client `{}` still has the sample secret",
+                    c.id
+                ));
             }
         }
         for (i, r) in self.oauth.signup_roles.iter().enumerate() {
             if r.is_empty() {
-                return Err(bad(&format!("oauth.signup_roles[{i}]"), "must not be empty"));
+                return Err(bad(
+                    &format!("oauth.signup_roles[{i}]"),
+                    "must not be empty",
+                ));
             }
         }
         let mut mounts = Vec::new();
@@ -441,7 +492,12 @@ impl Config {
                     None => continue,
                 },
                 Mount::At(p) if p.starts_with('/') && !p.contains(['?', '#', ' ']) => p.clone(),
-                Mount::At(_) => return Err(bad(&format!("families.{name}"), "must be a path starting with `/`, or false")),
+                Mount::At(_) => {
+                    return Err(bad(
+                        &format!("families.{name}"),
+                        "must be a path starting with `/`, or false",
+                    ))
+                }
             };
             // Families not implemented by this build are accepted in the file (so one
             // auth.toml serves every release) but cannot be mounted.
@@ -452,9 +508,19 @@ impl Config {
         let pairs: Vec<(&str, &str)> = mounts.iter().map(|(n, p)| (*n, p.as_str())).collect();
         protocol::table::Table::new(&pairs).map_err(|e| bad("families", e))?;
         if !self.admin.token.is_empty() && self.admin.token.len() < 16 {
-            return Err(bad("admin.token", "must be at least 16 characters (or empty: admin API off)"));
+            return Err(bad(
+                "admin.token",
+                "must be at least 16 characters (or empty: admin API off)",
+            ));
         }
-        Ok(Checked { raw: self, listen, admin_listen, alg, mounts, warnings })
+        Ok(Checked {
+            raw: self,
+            listen,
+            admin_listen,
+            alg,
+            mounts,
+            warnings,
+        })
     }
 
     /// The configuration as TOML with every secret masked.
@@ -492,7 +558,11 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("auth.toml");
         let text = std::fs::read_to_string(&path).unwrap();
         let from_file: Config = toml::from_str(&text).unwrap();
-        assert_eq!(from_file, Config::default(), "auth.toml documents the defaults");
+        assert_eq!(
+            from_file,
+            Config::default(),
+            "auth.toml documents the defaults"
+        );
         from_file.validate().unwrap();
     }
 

@@ -6,7 +6,12 @@
 //! against the `storage` crate's store with the [`signer`] and [`password`] modules.
 //! See `docs/architecture.md` for the map and the path of a request.
 #![forbid(unsafe_code)]
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 pub mod cli;
 pub mod clock;

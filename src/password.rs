@@ -46,7 +46,9 @@ pub struct Hasher {
 
 impl std::fmt::Debug for Hasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hasher").field("params", &self.params).finish()
+        f.debug_struct("Hasher")
+            .field("params", &self.params)
+            .finish()
     }
 }
 
@@ -71,14 +73,17 @@ impl Hasher {
         ring::rand::SystemRandom::new()
             .fill(&mut out)
             .map_err(|_| HashError("no randomness".into()))?;
-        let output = scrypt::password_hash::Output::new(&out).map_err(|e| HashError(e.to_string()))?;
+        let output =
+            scrypt::password_hash::Output::new(&out).map_err(|e| HashError(e.to_string()))?;
         let dummy = format!(
             "$scrypt$ln={},r={},p={}${}${}",
             cfg.log_n,
             cfg.r,
             cfg.p,
             salt.as_str(),
-            output.b64_encode(&mut [0u8; 64]).map_err(|e| HashError(e.to_string()))?
+            output
+                .b64_encode(&mut [0u8; 64])
+                .map_err(|e| HashError(e.to_string()))?
         );
         PasswordHash::new(&dummy).map_err(|e| HashError(e.to_string()))?;
         Ok(Hasher {
@@ -117,7 +122,11 @@ impl Hasher {
 
     /// Checks `password` against `stored` (a PHC string), or against a dummy hash when
     /// there is no stored hash (unknown user): the cost is the same either way.
-    pub async fn verify(&self, password: Secret, stored: Option<String>) -> Result<Verdict, HashError> {
+    pub async fn verify(
+        &self,
+        password: Secret,
+        stored: Option<String>,
+    ) -> Result<Verdict, HashError> {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| self.dummy.as_str().to_owned());
         let params = self.params;
@@ -125,10 +134,15 @@ impl Hasher {
             let Ok(hash) = PasswordHash::new(&phc) else {
                 return Err(HashError("stored hash is not a PHC string".into()));
             };
-            let ok = scrypt::Scrypt.verify_password(password.0.as_bytes(), &hash).is_ok() && known;
+            let ok = scrypt::Scrypt
+                .verify_password(password.0.as_bytes(), &hash)
+                .is_ok()
+                && known;
             let needs_rehash = ok
                 && scrypt::Params::try_from(&hash)
-                    .map(|p| p.log_n() != params.log_n() || p.r() != params.r() || p.p() != params.p())
+                    .map(|p| {
+                        p.log_n() != params.log_n() || p.r() != params.r() || p.p() != params.p()
+                    })
                     .unwrap_or(true);
             Ok(Verdict { ok, needs_rehash })
         })
@@ -146,7 +160,7 @@ pub fn is_weak(password: &str, min_length: usize, identities: &[&str]) -> bool {
     let lower = password.to_lowercase();
     password.chars().count() < min_length
         || password.len() > MAX_PASSWORD_BYTES
-        || password.chars().all(|c| Some(c) == password.chars().next())
+        || password.chars().all(|c| password.starts_with(c))
         || COMMON.lines().any(|l| l == lower)
         || identities.iter().any(|i| i.to_lowercase() == lower)
 }
@@ -156,7 +170,11 @@ mod tests {
     use super::*;
 
     fn cheap() -> config::Scrypt {
-        config::Scrypt { log_n: 8, r: 8, p: 1 }
+        config::Scrypt {
+            log_n: 8,
+            r: 8,
+            p: 1,
+        }
     }
 
     #[tokio::test]
@@ -164,14 +182,43 @@ mod tests {
         let h = Hasher::new(&cheap(), 2).unwrap();
         let phc = h.hash(Secret("correct horse".into())).await.unwrap();
         assert!(phc.starts_with("$scrypt$ln=8,r=8,p=1$"));
-        let v = h.verify(Secret("correct horse".into()), Some(phc.clone())).await.unwrap();
-        assert_eq!(v, Verdict { ok: true, needs_rehash: false });
-        let v = h.verify(Secret("wrong".into()), Some(phc.clone())).await.unwrap();
+        let v = h
+            .verify(Secret("correct horse".into()), Some(phc.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            v,
+            Verdict {
+                ok: true,
+                needs_rehash: false
+            }
+        );
+        let v = h
+            .verify(Secret("wrong".into()), Some(phc.clone()))
+            .await
+            .unwrap();
         assert!(!v.ok);
         // Parameters changed in the config: the old hash verifies and asks for an upgrade.
-        let stronger = Hasher::new(&config::Scrypt { log_n: 9, r: 8, p: 1 }, 1).unwrap();
-        let v = stronger.verify(Secret("correct horse".into()), Some(phc)).await.unwrap();
-        assert_eq!(v, Verdict { ok: true, needs_rehash: true });
+        let stronger = Hasher::new(
+            &config::Scrypt {
+                log_n: 9,
+                r: 8,
+                p: 1,
+            },
+            1,
+        )
+        .unwrap();
+        let v = stronger
+            .verify(Secret("correct horse".into()), Some(phc))
+            .await
+            .unwrap();
+        assert_eq!(
+            v,
+            Verdict {
+                ok: true,
+                needs_rehash: true
+            }
+        );
         // Unknown user: the dummy never matches, whatever the password.
         let v = h.verify(Secret(String::new()), None).await.unwrap();
         assert!(!v.ok);

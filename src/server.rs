@@ -58,9 +58,15 @@ fn to_response(reply: Reply) -> Response<Full<Bytes>> {
     *resp.status_mut() = reply.status;
     let h = resp.headers_mut();
     if has_body {
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
     }
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     for (k, v) in reply.headers {
         h.append(k, v);
     }
@@ -76,7 +82,9 @@ fn reject(family: Option<&'static Family>, f: Failure) -> Reply {
     match family {
         Some(fam) => (fam.reject)(f),
         None => match f {
-            Failure::PayloadTooLarge => plain_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Failure::PayloadTooLarge => {
+                plain_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            }
             Failure::Timeout => plain_error(StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             _ => plain_error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         },
@@ -98,7 +106,10 @@ fn builtin(app: &App, method: &Method, path: &str) -> Option<Reply> {
     Some(if path == "/healthz" {
         reply.with(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
     } else {
-        reply.with(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"))
+        reply.with(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300"),
+        )
     })
 }
 
@@ -133,7 +144,9 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>, trace: &mut Trace) -> R
     let limit = usize::try_from(app.max_body).unwrap_or(usize::MAX);
     let bytes = match Limited::new(body, limit).collect().await {
         Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return (family.reject)(Failure::PayloadTooLarge),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return (family.reject)(Failure::PayloadTooLarge)
+        }
         Err(_) => return (family.reject)(Failure::Timeout),
     };
     let rest = match app.table.resolve(&parts.method, path) {
@@ -155,29 +168,52 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>, trace: &mut Trace) -> R
     (family.render)(call.view, result)
 }
 
+/// Runs `fut` as its own task, so that a panic in it becomes [`Failure::Internal`] (a 500)
+/// instead of a dropped connection, and stops it after `timeout` ([`Failure::Timeout`]).
+async fn contained<T: Send + 'static>(
+    fut: impl Future<Output = T> + Send + 'static,
+    timeout: Duration,
+) -> Result<T, Failure> {
+    let task = tokio::spawn(fut);
+    let abort = task.abort_handle();
+    match tokio::time::timeout(timeout, task).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) => {
+            tracing::error!(panic = e.is_panic(), "request handler failed");
+            Err(Failure::Internal)
+        }
+        Err(_) => {
+            abort.abort();
+            Err(Failure::Timeout)
+        }
+    }
+}
+
 /// Handles one request: timeout, panic containment, the request log line.
-async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    app: Arc<App>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let start = Instant::now();
     let method = req.method().clone();
     let family = app.table.family_of(req.uri().path());
     let timeout = app.timeout;
-    // The handler runs as its own task so that a panic in it becomes a 500 here instead of
-    // a dropped connection.
-    let task = tokio::spawn(async move {
-        let mut trace = Trace { family: "-", route: "-" };
+    let handler = async move {
+        let mut trace = Trace {
+            family: "-",
+            route: "-",
+        };
         let reply = dispatch(app, req, &mut trace).await;
         (reply, trace)
-    });
-    let abort = task.abort_handle();
-    let (reply, trace) = match tokio::time::timeout(timeout, task).await {
-        Ok(Ok(done)) => done,
-        Ok(Err(e)) => {
-            tracing::error!(panic = e.is_panic(), "request handler failed");
-            (reject(family, Failure::Internal), Trace { family: family.map_or("-", |f| f.name), route: "-" })
-        }
-        Err(_) => {
-            abort.abort();
-            (reject(family, Failure::Timeout), Trace { family: family.map_or("-", |f| f.name), route: "-" })
+    };
+    let (reply, trace) = match contained(handler, timeout).await {
+        Ok(done) => done,
+        Err(failure) => {
+            let trace = Trace {
+                family: family.map_or("-", |f| f.name),
+                route: "-",
+            };
+            (reject(family, failure), trace)
         }
     };
     // Never the path's query string, never a header or body: only what routed it.
@@ -202,7 +238,7 @@ pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Out
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _peer): (_, SocketAddr) = match accepted {
+                let (stream, peer): (_, SocketAddr) = match accepted {
                     Ok(a) => a,
                     Err(e) => {
                         // Out of file descriptors and the like: back off, keep serving.
@@ -211,6 +247,7 @@ pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Out
                         continue;
                     }
                 };
+                tracing::debug!(%peer, "connection accepted");
                 let _ = stream.set_nodelay(true);
                 let app = app.clone();
                 let svc = service_fn(move |req| handle(app.clone(), req));
@@ -228,7 +265,10 @@ pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Out
     drop(listener);
     sweeper.abort();
     tracing::info!("shutting down: finishing in-flight requests");
-    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("in-flight requests did not finish within 30 s");
     }
 }
@@ -240,7 +280,9 @@ async fn sweep_loop(service: Service) {
         tick.tick().await;
         let store = service.store().clone();
         let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
-        match tokio::task::spawn_blocking(move || store.write(|w| w.sweep_families(now, 1000))).await {
+        match tokio::task::spawn_blocking(move || store.write(|w| w.sweep_families(now, 1000)))
+            .await
+        {
             Ok(Ok(n)) if n > 0 => tracing::info!(families = n, "swept expired refresh families"),
             Ok(Err(e)) => tracing::warn!(error = %e, "sweep failed"),
             _ => {}
@@ -267,5 +309,25 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn panics_and_timeouts_are_contained() {
+        let r = contained(async { panic!("boom") }, Duration::from_secs(5)).await;
+        assert_eq!(r.err(), Some(Failure::Internal));
+        let r = contained(std::future::pending::<()>(), Duration::from_millis(20)).await;
+        assert_eq!(r.err(), Some(Failure::Timeout));
+        assert_eq!(contained(async { 7 }, Duration::from_secs(1)).await, Ok(7));
+        let reply = reject(Some(&protocol::oauth::FAMILY), Failure::Internal);
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            reject(None, Failure::Timeout).status,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
     }
 }

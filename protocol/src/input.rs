@@ -121,9 +121,9 @@ fn split_scheme(value: &str) -> (&str, &str) {
 fn is_b64token(t: &str) -> bool {
     let body = t.trim_end_matches('=');
     !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 /// The bearer token of the `Authorization` header.
@@ -152,7 +152,9 @@ pub fn parse_basic(headers: &HeaderMap) -> Option<ClientCredentials> {
     if !scheme.eq_ignore_ascii_case("basic") || b64.len() > 1024 {
         return None;
     }
-    let raw = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
     let text = String::from_utf8(raw).ok()?;
     let (id, secret) = text.split_once(':')?;
     Some(ClientCredentials {
@@ -183,9 +185,9 @@ pub fn valid_email(s: &str) -> bool {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b)
-        });
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b));
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
         && labels.iter().all(|l| {
@@ -202,7 +204,9 @@ pub fn valid_email(s: &str) -> bool {
 /// never ambiguous between username and email), no white space or control characters.
 pub fn valid_username(s: &str) -> bool {
     let n = s.chars().count();
-    (1..=64).contains(&n) && !s.contains('@') && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+    (1..=64).contains(&n)
+        && !s.contains('@')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 #[cfg(test)]
@@ -221,8 +225,14 @@ mod tests {
     fn bearer_forms() {
         assert_eq!(parse_bearer(&HeaderMap::new()), Bearer::Missing);
         assert_eq!(parse_bearer(&auth("Basic abc")), Bearer::Missing);
-        assert_eq!(parse_bearer(&auth("Bearer a.b-c_d~")), Bearer::Token("a.b-c_d~".into()));
-        assert_eq!(parse_bearer(&auth("bearer xyz==")), Bearer::Token("xyz==".into()));
+        assert_eq!(
+            parse_bearer(&auth("Bearer a.b-c_d~")),
+            Bearer::Token("a.b-c_d~".into())
+        );
+        assert_eq!(
+            parse_bearer(&auth("bearer xyz==")),
+            Bearer::Token("xyz==".into())
+        );
         assert_eq!(parse_bearer(&auth("Bearer ")), Bearer::Malformed);
         assert_eq!(parse_bearer(&auth("Bearer a b")), Bearer::Malformed);
         assert_eq!(parse_bearer(&auth("Bearer =abc")), Bearer::Malformed);
@@ -255,10 +265,16 @@ mod tests {
 
     #[test]
     fn emails_and_usernames() {
-        for ok in ["a@example.com", "first.last+tag@sub.example.org", "x@a-b.io"] {
+        for ok in [
+            "a@example.com",
+            "first.last+tag@sub.example.org",
+            "x@a-b.io",
+        ] {
             assert!(valid_email(ok), "{ok}");
         }
-        for bad in ["", "a", "a@", "@b.c", "a@b", "a b@c.d", "a@-b.c", "a..b@c.d", "a@b..c"] {
+        for bad in [
+            "", "a", "a@", "@b.c", "a@b", "a b@c.d", "a@-b.c", "a..b@c.d", "a@b..c",
+        ] {
             assert!(!valid_email(bad), "{bad}");
         }
         assert!(valid_username("jimcarrey"));

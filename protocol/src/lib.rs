@@ -10,7 +10,12 @@
 //! and one entry in [`table::FAMILIES`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 pub mod input;
 pub mod oauth;
@@ -19,5 +24,8 @@ pub mod reply;
 pub mod table;
 
 pub use input::Request;
-pub use ops::{Bearer, Call, ClientCredentials, Failure, NewUser, Operation, Outcome, Secret, Tokens, UserView, View};
+pub use ops::{
+    Bearer, Call, ClientCredentials, Failure, NewUser, Operation, Outcome, Secret, Tokens,
+    UserView, View,
+};
 pub use reply::Reply;

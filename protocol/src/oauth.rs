@@ -25,10 +25,30 @@ pub static FAMILY: Family = Family {
 };
 
 static ROUTES: &[Route] = &[
-    Route { method: Method::POST, path: "/users", name: "signup", credential: true },
-    Route { method: Method::POST, path: "/auth/token", name: "token", credential: true },
-    Route { method: Method::POST, path: "/auth/refresh-token", name: "refresh", credential: true },
-    Route { method: Method::GET, path: "/users/me", name: "me", credential: false },
+    Route {
+        method: Method::POST,
+        path: "/users",
+        name: "signup",
+        credential: true,
+    },
+    Route {
+        method: Method::POST,
+        path: "/auth/token",
+        name: "token",
+        credential: true,
+    },
+    Route {
+        method: Method::POST,
+        path: "/auth/refresh-token",
+        name: "refresh",
+        credential: true,
+    },
+    Route {
+        method: Method::GET,
+        path: "/users/me",
+        name: "me",
+        credential: false,
+    },
 ];
 
 fn invalid_request(description: impl Into<String>) -> Reply {
@@ -40,9 +60,15 @@ fn invalid_request(description: impl Into<String>) -> Reply {
 }
 
 fn invalid_client() -> Reply {
-    Reply::json(StatusCode::UNAUTHORIZED, &json!({"error": "invalid_client"}))
-        .with(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="latchkey""#))
-        .no_store()
+    Reply::json(
+        StatusCode::UNAUTHORIZED,
+        &json!({"error": "invalid_client"}),
+    )
+    .with(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(r#"Basic realm="latchkey""#),
+    )
+    .no_store()
 }
 
 fn required(v: Option<String>, name: &str) -> Result<String, Reply> {
@@ -110,7 +136,10 @@ fn decode(route: &Route, req: &Request) -> Result<Call, Reply> {
         "token" => {
             let client = req.basic().ok_or_else(invalid_client)?;
             let (body, view) = match req.body_kind() {
-                BodyKind::Json => (parse_json::<TokenBody>(req.body).map_err(invalid_request)?, View::OAuthSeedToken),
+                BodyKind::Json => (
+                    parse_json::<TokenBody>(req.body).map_err(invalid_request)?,
+                    View::OAuthSeedToken,
+                ),
                 BodyKind::Form => {
                     let mut f = parse_form(req.body).map_err(invalid_request)?;
                     let body = TokenBody {
@@ -130,7 +159,11 @@ fn decode(route: &Route, req: &Request) -> Result<Call, Reply> {
             };
             let op = match required(body.grant_type, "grant_type")?.as_str() {
                 "password" => {
-                    let login_field = if view == View::OAuthRfcToken { "username" } else { "user_name" };
+                    let login_field = if view == View::OAuthRfcToken {
+                        "username"
+                    } else {
+                        "user_name"
+                    };
                     Operation::PasswordSignIn {
                         login: required(body.user_name, login_field)?,
                         password: Secret(required(body.password, "password")?),
@@ -157,7 +190,9 @@ fn decode(route: &Route, req: &Request) -> Result<Call, Reply> {
             let body: RefreshBody = match req.body_kind() {
                 BodyKind::Form if !req.body.starts_with(b"{") => {
                     let mut f = parse_form(req.body).map_err(invalid_request)?;
-                    RefreshBody { refresh_token: f.remove("refresh_token") }
+                    RefreshBody {
+                        refresh_token: f.remove("refresh_token"),
+                    }
                 }
                 BodyKind::Missing if req.body.is_empty() => {
                     return Err(invalid_request("`refresh_token` is required"))
@@ -174,7 +209,9 @@ fn decode(route: &Route, req: &Request) -> Result<Call, Reply> {
         }
         // "me"
         _ => Ok(Call {
-            op: Operation::CurrentUser { bearer: req.bearer() },
+            op: Operation::CurrentUser {
+                bearer: req.bearer(),
+            },
             view: View::OAuthUser,
         }),
     }
@@ -216,9 +253,13 @@ fn rfc_tokens(t: &Tokens) -> serde_json::Value {
 
 fn render(view: View, result: Result<Outcome, Failure>) -> Reply {
     match (view, result) {
-        (View::OAuthCreated, Ok(Outcome::User(u))) => Reply::json(StatusCode::CREATED, &user_json(&u)),
+        (View::OAuthCreated, Ok(Outcome::User(u))) => {
+            Reply::json(StatusCode::CREATED, &user_json(&u))
+        }
         (_, Ok(Outcome::User(u))) => Reply::json(StatusCode::OK, &user_json(&u)),
-        (View::OAuthRfcToken, Ok(Outcome::Tokens(t))) => Reply::json(StatusCode::OK, &rfc_tokens(&t)).no_store(),
+        (View::OAuthRfcToken, Ok(Outcome::Tokens(t))) => {
+            Reply::json(StatusCode::OK, &rfc_tokens(&t)).no_store()
+        }
         (_, Ok(Outcome::Tokens(t))) => Reply::json(StatusCode::OK, &seed_tokens(&t)).no_store(),
         (_, Ok(Outcome::Done)) => Reply::empty(StatusCode::NO_CONTENT),
         (_, Err(f)) => error(f),
@@ -229,38 +270,101 @@ fn render(view: View, result: Result<Outcome, Failure>) -> Reply {
 /// §3 for the bearer-authenticated one).
 fn error(f: Failure) -> Reply {
     let e = |status: StatusCode, code: &str, description: &str| {
-        Reply::json(status, &json!({"error": code, "error_description": description})).no_store()
+        Reply::json(
+            status,
+            &json!({"error": code, "error_description": description}),
+        )
+        .no_store()
     };
     match f {
-        Failure::WeakPassword => e(StatusCode::BAD_REQUEST, "weak_password", "the password is too weak"),
-        Failure::EmailTaken | Failure::UsernameTaken => {
-            e(StatusCode::CONFLICT, "user_exists", "user_name or email already taken")
-        }
-        Failure::RoleNotAllowed => e(StatusCode::FORBIDDEN, "role_not_allowed", "this role cannot be chosen at sign-up"),
+        Failure::WeakPassword => e(
+            StatusCode::BAD_REQUEST,
+            "weak_password",
+            "the password is too weak",
+        ),
+        Failure::EmailTaken | Failure::UsernameTaken => e(
+            StatusCode::CONFLICT,
+            "user_exists",
+            "user_name or email already taken",
+        ),
+        Failure::RoleNotAllowed => e(
+            StatusCode::FORBIDDEN,
+            "role_not_allowed",
+            "this role cannot be chosen at sign-up",
+        ),
         Failure::InvalidClient => invalid_client(),
-        Failure::InvalidCredentials => e(StatusCode::BAD_REQUEST, "invalid_grant", "invalid user_name or password"),
-        Failure::Disabled | Failure::Blocked | Failure::Unverified => {
-            e(StatusCode::BAD_REQUEST, "invalid_grant", "the account cannot sign in")
-        }
-        Failure::RefreshInvalid => e(StatusCode::BAD_REQUEST, "invalid_grant", "invalid refresh token"),
-        Failure::RefreshExpired => e(StatusCode::BAD_REQUEST, "invalid_grant", "expired refresh token"),
-        Failure::MissingToken => {
-            e(StatusCode::UNAUTHORIZED, "missing_token", "a bearer token is required").bearer_challenge(false)
-        }
-        Failure::TokenInvalid => e(StatusCode::UNAUTHORIZED, "invalid_token", "invalid access token").bearer_challenge(true),
-        Failure::TokenExpired => e(StatusCode::UNAUTHORIZED, "invalid_token", "the access token expired").bearer_challenge(true),
-        Failure::LockedOut { retry_after } => {
-            e(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", "too many failed sign-ins; try later").retry_after(retry_after)
-        }
-        Failure::RateLimited { retry_after } => {
-            e(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; try later").retry_after(retry_after)
-        }
-        Failure::Overloaded { retry_after } => {
-            e(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "the server is busy; try later").retry_after(retry_after)
-        }
-        Failure::PayloadTooLarge => e(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "request body too large"),
-        Failure::Timeout => e(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "the request took too long").retry_after(1),
-        Failure::Internal => e(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error"),
+        Failure::InvalidCredentials => e(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "invalid user_name or password",
+        ),
+        Failure::Disabled | Failure::Blocked | Failure::Unverified => e(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "the account cannot sign in",
+        ),
+        Failure::RefreshInvalid => e(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "invalid refresh token",
+        ),
+        Failure::RefreshExpired => e(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "expired refresh token",
+        ),
+        Failure::MissingToken => e(
+            StatusCode::UNAUTHORIZED,
+            "missing_token",
+            "a bearer token is required",
+        )
+        .bearer_challenge(false),
+        Failure::TokenInvalid => e(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "invalid access token",
+        )
+        .bearer_challenge(true),
+        Failure::TokenExpired => e(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the access token expired",
+        )
+        .bearer_challenge(true),
+        Failure::LockedOut { retry_after } => e(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many failed sign-ins; try later",
+        )
+        .retry_after(retry_after),
+        Failure::RateLimited { retry_after } => e(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests; try later",
+        )
+        .retry_after(retry_after),
+        Failure::Overloaded { retry_after } => e(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the server is busy; try later",
+        )
+        .retry_after(retry_after),
+        Failure::PayloadTooLarge => e(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            "request body too large",
+        ),
+        Failure::Timeout => e(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the request took too long",
+        )
+        .retry_after(1),
+        Failure::Internal => e(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        ),
     }
 }
 
@@ -271,8 +375,19 @@ mod tests {
     use crate::ops::Bearer;
     use http::HeaderMap;
 
-    fn req<'a>(method: &'a Method, path: &'a str, headers: &'a HeaderMap, body: &'a [u8]) -> Request<'a> {
-        Request { method, path, query: None, headers, body }
+    fn req<'a>(
+        method: &'a Method,
+        path: &'a str,
+        headers: &'a HeaderMap,
+        body: &'a [u8],
+    ) -> Request<'a> {
+        Request {
+            method,
+            path,
+            query: None,
+            headers,
+            body,
+        }
     }
 
     fn route(name: &str) -> &'static Route {
@@ -282,7 +397,10 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+            h.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
         }
         h
     }
@@ -303,7 +421,8 @@ mod tests {
         let r = decode(route("signup"), &req(&Method::POST, "/users", &h, bad)).unwrap_err();
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
         assert_eq!(body_json(&r)["error"], "invalid_request");
-        let dup = br#"{"email":"a@example.com","email":"b@example.com","password":"pw","user_name":"a"}"#;
+        let dup =
+            br#"{"email":"a@example.com","email":"b@example.com","password":"pw","user_name":"a"}"#;
         assert!(decode(route("signup"), &req(&Method::POST, "/users", &h, dup)).is_err());
         let none = HeaderMap::new();
         assert!(decode(route("signup"), &req(&Method::POST, "/users", &none, ok)).is_err());
@@ -311,27 +430,76 @@ mod tests {
 
     #[test]
     fn token_dialects() {
-        let json_h = headers(&[("content-type", "application/json"), ("authorization", BASIC)]);
+        let json_h = headers(&[
+            ("content-type", "application/json"),
+            ("authorization", BASIC),
+        ]);
         let c = decode(
             route("token"),
-            &req(&Method::POST, "/auth/token", &json_h, br#"{"grant_type":"password","user_name":"a","password":"p"}"#),
+            &req(
+                &Method::POST,
+                "/auth/token",
+                &json_h,
+                br#"{"grant_type":"password","user_name":"a","password":"p"}"#,
+            ),
         )
         .unwrap();
         assert_eq!(c.view, View::OAuthSeedToken);
         assert!(matches!(c.op, Operation::PasswordSignIn { ref login, .. } if login == "a"));
 
-        let form_h = headers(&[("content-type", "application/x-www-form-urlencoded"), ("authorization", BASIC)]);
-        let c = decode(route("token"), &req(&Method::POST, "/auth/token", &form_h, b"grant_type=refresh_token&refresh_token=abc")).unwrap();
+        let form_h = headers(&[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("authorization", BASIC),
+        ]);
+        let c = decode(
+            route("token"),
+            &req(
+                &Method::POST,
+                "/auth/token",
+                &form_h,
+                b"grant_type=refresh_token&refresh_token=abc",
+            ),
+        )
+        .unwrap();
         assert_eq!(c.view, View::OAuthRfcToken);
-        assert!(matches!(c.op, Operation::Refresh { ref refresh_token, client: Some(_) } if refresh_token == "abc"));
+        assert!(
+            matches!(c.op, Operation::Refresh { ref refresh_token, client: Some(_) } if refresh_token == "abc")
+        );
 
-        let r = decode(route("token"), &req(&Method::POST, "/auth/token", &form_h, b"grant_type=client_credentials")).unwrap_err();
+        let r = decode(
+            route("token"),
+            &req(
+                &Method::POST,
+                "/auth/token",
+                &form_h,
+                b"grant_type=client_credentials",
+            ),
+        )
+        .unwrap_err();
         assert_eq!(body_json(&r)["error"], "unsupported_grant_type");
-        let r = decode(route("token"), &req(&Method::POST, "/auth/token", &form_h, b"grant_type=password&username=a")).unwrap_err();
+        let r = decode(
+            route("token"),
+            &req(
+                &Method::POST,
+                "/auth/token",
+                &form_h,
+                b"grant_type=password&username=a",
+            ),
+        )
+        .unwrap_err();
         assert_eq!(body_json(&r)["error"], "invalid_request");
 
         let no_client = headers(&[("content-type", "application/x-www-form-urlencoded")]);
-        let r = decode(route("token"), &req(&Method::POST, "/auth/token", &no_client, b"grant_type=password")).unwrap_err();
+        let r = decode(
+            route("token"),
+            &req(
+                &Method::POST,
+                "/auth/token",
+                &no_client,
+                b"grant_type=password",
+            ),
+        )
+        .unwrap_err();
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         assert!(r.headers.iter().any(|(k, _)| k == header::WWW_AUTHENTICATE));
     }
@@ -340,9 +508,24 @@ mod tests {
     fn refresh_accepts_the_seeds_curl() {
         // curl -d '{"refresh_token": "x"}' sends form Content-Type with a JSON body.
         let h = headers(&[("content-type", "application/x-www-form-urlencoded")]);
-        let c = decode(route("refresh"), &req(&Method::POST, "/auth/refresh-token", &h, br#"{"refresh_token": "x"}"#)).unwrap();
-        assert!(matches!(c.op, Operation::Refresh { ref refresh_token, client: None } if refresh_token == "x"));
-        let r = decode(route("refresh"), &req(&Method::POST, "/auth/refresh-token", &h, b"{}")).unwrap_err();
+        let c = decode(
+            route("refresh"),
+            &req(
+                &Method::POST,
+                "/auth/refresh-token",
+                &h,
+                br#"{"refresh_token": "x"}"#,
+            ),
+        )
+        .unwrap();
+        assert!(
+            matches!(c.op, Operation::Refresh { ref refresh_token, client: None } if refresh_token == "x")
+        );
+        let r = decode(
+            route("refresh"),
+            &req(&Method::POST, "/auth/refresh-token", &h, b"{}"),
+        )
+        .unwrap_err();
         assert_eq!(body_json(&r)["error"], "invalid_request");
     }
 
@@ -350,14 +533,29 @@ mod tests {
     fn me_and_errors() {
         let h = HeaderMap::new();
         let c = decode(route("me"), &req(&Method::GET, "/users/me", &h, b"")).unwrap();
-        assert_eq!(c.op, Operation::CurrentUser { bearer: Bearer::Missing });
+        assert_eq!(
+            c.op,
+            Operation::CurrentUser {
+                bearer: Bearer::Missing
+            }
+        );
         let r = render(View::OAuthUser, Err(Failure::MissingToken));
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         let r = render(View::OAuthUser, Err(Failure::TokenInvalid));
-        let www = r.headers.iter().find(|(k, _)| k == header::WWW_AUTHENTICATE).unwrap();
+        let www = r
+            .headers
+            .iter()
+            .find(|(k, _)| k == header::WWW_AUTHENTICATE)
+            .unwrap();
         assert!(www.1.to_str().unwrap().contains("invalid_token"));
-        let r = render(View::OAuthSeedToken, Err(Failure::RateLimited { retry_after: 7 }));
+        let r = render(
+            View::OAuthSeedToken,
+            Err(Failure::RateLimited { retry_after: 7 }),
+        );
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
-        assert!(r.headers.iter().any(|(k, v)| k == header::RETRY_AFTER && v == "7"));
+        assert!(r
+            .headers
+            .iter()
+            .any(|(k, v)| k == header::RETRY_AFTER && v == "7"));
     }
 }

@@ -139,7 +139,7 @@ pub enum Outcome {
     /// A user.
     User(UserView),
     /// A token pair.
-    Tokens(Box<Tokens>),
+    Tokens(Tokens),
     /// Done; nothing to show.
     Done,
 }

@@ -64,7 +64,10 @@ impl Reply {
 
     /// The contract's 404.
     pub fn not_found() -> Reply {
-        Reply::json(StatusCode::NOT_FOUND, &serde_json::json!({"error": "not_found"}))
+        Reply::json(
+            StatusCode::NOT_FOUND,
+            &serde_json::json!({"error": "not_found"}),
+        )
     }
 
     /// The contract's 405 with `Allow`.
@@ -83,8 +86,7 @@ impl Reply {
 
 /// Formats Unix milliseconds as RFC 3339 UTC with milliseconds: `2024-09-12T13:57:28.148Z`.
 pub fn rfc3339_ms(ms: i64) -> String {
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-    else {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
         return String::new();
     };
     format!(
@@ -103,7 +105,10 @@ pub fn rfc3339_ms(ms: i64) -> String {
 mod tests {
     #[test]
     fn rfc3339() {
-        assert_eq!(super::rfc3339_ms(1_726_149_448_148), "2024-09-12T13:57:28.148Z");
+        assert_eq!(
+            super::rfc3339_ms(1_726_149_448_148),
+            "2024-09-12T13:57:28.148Z"
+        );
         assert_eq!(super::rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
     }
 }

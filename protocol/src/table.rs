@@ -101,7 +101,7 @@ impl Table {
             }
             out.push((prefix, family));
         }
-        out.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        out.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
         Ok(Table { mounts: out })
     }
 
@@ -123,7 +123,11 @@ impl Table {
             for route in family.routes {
                 if route.path == rest {
                     if route.method == *method {
-                        return Resolved::Route { family, route, rest };
+                        return Resolved::Route {
+                            family,
+                            route,
+                            rest,
+                        };
                     }
                     allow.push(route.method.clone());
                 }
@@ -167,11 +171,23 @@ mod tests {
             t.resolve(&Method::DELETE, "/users"),
             Resolved::MethodNotAllowed(m) if m == vec![Method::POST]
         ));
-        assert!(matches!(t.resolve(&Method::GET, "/nope"), Resolved::NotFound));
+        assert!(matches!(
+            t.resolve(&Method::GET, "/nope"),
+            Resolved::NotFound
+        ));
         let t = Table::new(&[("oauth", "/v1/")]).unwrap();
-        assert!(matches!(t.resolve(&Method::POST, "/users"), Resolved::NotFound));
-        assert!(matches!(t.resolve(&Method::POST, "/v1/users"), Resolved::Route { .. }));
-        assert!(matches!(t.resolve(&Method::POST, "/v1users"), Resolved::NotFound));
+        assert!(matches!(
+            t.resolve(&Method::POST, "/users"),
+            Resolved::NotFound
+        ));
+        assert!(matches!(
+            t.resolve(&Method::POST, "/v1/users"),
+            Resolved::Route { .. }
+        ));
+        assert!(matches!(
+            t.resolve(&Method::POST, "/v1users"),
+            Resolved::NotFound
+        ));
         assert!(Table::new(&[("nope", "/")]).is_err());
     }
 }

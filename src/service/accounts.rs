@@ -11,7 +11,10 @@ impl Service {
     pub(super) async fn sign_up(&self, new: NewUser, sign_in: bool) -> Result<Outcome, Failure> {
         let cfg = &self.inner.cfg.raw;
         let password = new.password.clone().ok_or(Failure::WeakPassword)?;
-        let identities: Vec<&str> = [new.username.as_deref(), new.email.as_deref()].into_iter().flatten().collect();
+        let identities: Vec<&str> = [new.username.as_deref(), new.email.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
         if is_weak(&password.0, cfg.password.min_length, &identities) {
             return Err(Failure::WeakPassword);
         }
@@ -37,7 +40,12 @@ impl Service {
                 Ok::<_, storage::StoreError>(Ok(()))
             })
             .map_err(|e| internal("store", e))??;
-        let hash = self.inner.hasher.hash(password).await.map_err(|e| internal("hash", e))?;
+        let hash = self
+            .inner
+            .hasher
+            .hash(password)
+            .await
+            .map_err(|e| internal("hash", e))?;
         let id = new_id()?;
         let now = self.now_ms();
         self.write(move |w, svc| {
@@ -59,7 +67,7 @@ impl Service {
             w.insert_user(&user)?;
             if sign_in {
                 let tokens = svc.start_family(w, &user, vec!["pwd".into()], now)?;
-                Ok(Outcome::Tokens(Box::new(tokens)))
+                Ok(Outcome::Tokens(tokens))
             } else {
                 Ok(Outcome::User(view(&user)))
             }
@@ -67,12 +75,20 @@ impl Service {
         .await
     }
 
-    pub(super) async fn password_sign_in(&self, login: String, password: Secret) -> Result<Outcome, Failure> {
+    pub(super) async fn password_sign_in(
+        &self,
+        login: String,
+        password: Secret,
+    ) -> Result<Outcome, Failure> {
         let user = self
             .inner
             .store
             .read(|r| {
-                let id = if login.contains('@') { r.user_id_by_email(&login)? } else { r.user_id_by_username(&login)? };
+                let id = if login.contains('@') {
+                    r.user_id_by_email(&login)?
+                } else {
+                    r.user_id_by_username(&login)?
+                };
                 match id {
                     Some(id) => r.user(&id),
                     None => Ok(None),
@@ -80,7 +96,12 @@ impl Service {
             })
             .map_err(|e| internal("store", e))?;
         let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-        let verdict = self.inner.hasher.verify(password.clone(), stored).await.map_err(|e| internal("verify", e))?;
+        let verdict = self
+            .inner
+            .hasher
+            .verify(password.clone(), stored)
+            .await
+            .map_err(|e| internal("verify", e))?;
         let Some(user) = user.filter(|_| verdict.ok) else {
             return Err(Failure::InvalidCredentials);
         };
@@ -92,7 +113,13 @@ impl Service {
             AccountState::Unverified => return Err(Failure::Unverified),
         }
         let upgraded = if verdict.needs_rehash {
-            Some(self.inner.hasher.hash(password).await.map_err(|e| internal("hash", e))?)
+            Some(
+                self.inner
+                    .hasher
+                    .hash(password)
+                    .await
+                    .map_err(|e| internal("hash", e))?,
+            )
         } else {
             None
         };
@@ -113,7 +140,7 @@ impl Service {
             }
             w.update_user(&user)?;
             let tokens = svc.start_family(w, &user, vec!["pwd".into()], now)?;
-            Ok(Outcome::Tokens(Box::new(tokens)))
+            Ok(Outcome::Tokens(tokens))
         })
         .await
     }
@@ -132,7 +159,10 @@ impl Service {
             .keys
             .signer()
             .verify(&token, now / 1000)
-            .and_then(|c| c.check(&self.inner.cfg.raw.tokens.issuer, now / 1000).map(|()| c))
+            .and_then(|c| {
+                c.check(&self.inner.cfg.raw.tokens.issuer, now / 1000)
+                    .map(|()| c)
+            })
             .map_err(|e| {
                 tracing::debug!(reason = %e, "access token refused");
                 match e {

@@ -28,7 +28,9 @@ impl From<StoreError> for Abort {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(storage::Unique::Email) => Abort::Refuse(Failure::EmailTaken),
-            StoreError::Conflict(storage::Unique::Username) => Abort::Refuse(Failure::UsernameTaken),
+            StoreError::Conflict(storage::Unique::Username) => {
+                Abort::Refuse(Failure::UsernameTaken)
+            }
             e => Abort::Store(e),
         }
     }
@@ -72,7 +74,9 @@ pub struct Service {
 
 impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Service").field("store", &self.inner.store).finish()
+        f.debug_struct("Service")
+            .field("store", &self.inner.store)
+            .finish()
     }
 }
 
@@ -89,15 +93,20 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// A new random id: 128 bits as 32 lowercase hex digits.
 pub(crate) fn new_id() -> Result<String, Failure> {
-    Ok(hex(&random_bytes::<16>().map_err(|e| internal("randomness", e))?))
+    Ok(hex(
+        &random_bytes::<16>().map_err(|e| internal("randomness", e))?
+    ))
 }
 
 impl Service {
     /// Opens the service over an open store: loads (or makes) the signing keys.
     pub fn new(cfg: Checked, store: Store, clock: Arc<dyn Clock>) -> Result<Service, String> {
         let access_ttl = i64::try_from(cfg.raw.tokens.access_ttl).map_err(|e| e.to_string())?;
-        let keys = KeyRing::open(&store, cfg.alg, clock.now_ms(), access_ttl).map_err(|e| e.to_string())?;
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let keys = KeyRing::open(&store, cfg.alg, clock.now_ms(), access_ttl)
+            .map_err(|e| e.to_string())?;
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         let hasher = Hasher::new(&cfg.raw.password.scrypt, cores).map_err(|e| e.to_string())?;
         let clients = cfg
             .raw
@@ -106,7 +115,16 @@ impl Service {
             .iter()
             .map(|c| (c.id.clone(), sha256(c.secret.as_bytes())))
             .collect();
-        Ok(Service { inner: Arc::new(Inner { cfg, store, keys, hasher, clock, clients }) })
+        Ok(Service {
+            inner: Arc::new(Inner {
+                cfg,
+                store,
+                keys,
+                hasher,
+                clock,
+                clients,
+            }),
+        })
     }
 
     /// The store.
@@ -137,13 +155,20 @@ impl Service {
     pub async fn execute(&self, op: Operation) -> Result<Outcome, Failure> {
         match op {
             Operation::SignUp { user, sign_in } => self.sign_up(user, sign_in).await,
-            Operation::PasswordSignIn { login, password, client } => {
+            Operation::PasswordSignIn {
+                login,
+                password,
+                client,
+            } => {
                 if let Some(c) = &client {
                     self.check_client(c)?;
                 }
                 self.password_sign_in(login, password).await
             }
-            Operation::Refresh { refresh_token, client } => {
+            Operation::Refresh {
+                refresh_token,
+                client,
+            } => {
                 if let Some(c) = &client {
                     self.check_client(c)?;
                 }
@@ -182,7 +207,13 @@ impl Service {
     }
 
     /// Signs an access token for `user` in family `sid`.
-    fn access_token(&self, user: &UserRecord, sid: &str, amr: &[String], now_ms: i64) -> Result<(String, Claims), Failure> {
+    fn access_token(
+        &self,
+        user: &UserRecord,
+        sid: &str,
+        amr: &[String],
+        now_ms: i64,
+    ) -> Result<(String, Claims), Failure> {
         let now = now_ms / 1000;
         let ttl = i64::try_from(self.inner.cfg.raw.tokens.access_ttl).unwrap_or(i64::MAX / 2);
         let claims = Claims {
@@ -196,7 +227,12 @@ impl Service {
             role: user.role.clone(),
             amr: amr.to_vec(),
         };
-        let token = self.inner.keys.signer().sign(&claims).map_err(|e| internal("signing", e))?;
+        let token = self
+            .inner
+            .keys
+            .signer()
+            .sign(&claims)
+            .map_err(|e| internal("signing", e))?;
         Ok((token, claims))
     }
 }

@@ -28,12 +28,19 @@ fn new_refresh_token() -> Result<(String, [u8; 32]), Failure> {
 
 impl Service {
     fn refresh_ttl_ms(&self) -> i64 {
-        i64::try_from(self.inner.cfg.raw.tokens.refresh_ttl.saturating_mul(1000)).unwrap_or(i64::MAX / 2)
+        i64::try_from(self.inner.cfg.raw.tokens.refresh_ttl.saturating_mul(1000))
+            .unwrap_or(i64::MAX / 2)
     }
 
     /// Starts a family for `user` inside the caller's transaction and issues its first
     /// token pair.
-    pub(super) fn start_family(&self, w: &mut Writer, user: &UserRecord, amr: Vec<String>, now: i64) -> Result<Tokens, Abort> {
+    pub(super) fn start_family(
+        &self,
+        w: &mut Writer,
+        user: &UserRecord,
+        amr: Vec<String>,
+        now: i64,
+    ) -> Result<Tokens, Abort> {
         let (refresh_token, hash) = new_refresh_token()?;
         let family = FamilyRecord {
             id: new_id()?,
@@ -46,11 +53,24 @@ impl Service {
             revoked: None,
         };
         w.put_family(&family)?;
-        w.put_refresh(&hash, &RefreshEntry { family_id: family.id.clone(), issued_at: now, spent_at: None })?;
+        w.put_refresh(
+            &hash,
+            &RefreshEntry {
+                family_id: family.id.clone(),
+                issued_at: now,
+                spent_at: None,
+            },
+        )?;
         self.token_pair(user, &family, refresh_token, now)
     }
 
-    fn token_pair(&self, user: &UserRecord, family: &FamilyRecord, refresh_token: String, now: i64) -> Result<Tokens, Abort> {
+    fn token_pair(
+        &self,
+        user: &UserRecord,
+        family: &FamilyRecord,
+        refresh_token: String,
+        now: i64,
+    ) -> Result<Tokens, Abort> {
         let (access_token, claims) = self.access_token(user, &family.id, &family.amr, now)?;
         Ok(Tokens {
             access_token,
@@ -70,7 +90,15 @@ impl Service {
         }
         let hash = sha256(presented.as_bytes());
         let now = self.now_ms();
-        let reuse_ms = i64::try_from(self.inner.cfg.raw.tokens.reuse_interval.saturating_mul(1000)).unwrap_or(0);
+        let reuse_ms = i64::try_from(
+            self.inner
+                .cfg
+                .raw
+                .tokens
+                .reuse_interval
+                .saturating_mul(1000),
+        )
+        .unwrap_or(0);
         // The inner Result carries refusals that must still commit (a revocation).
         let result = self
             .write(move |w, svc| {
@@ -124,7 +152,7 @@ impl Service {
                 family.expires_at = now.saturating_add(svc.refresh_ttl_ms());
                 family.current_token = hex(&new_hash);
                 w.put_family(&family)?;
-                Ok(Ok(Outcome::Tokens(Box::new(svc.token_pair(&user, &family, refresh_token, now)?))))
+                Ok(Ok(Outcome::Tokens(svc.token_pair(&user, &family, refresh_token, now)?)))
             })
             .await?;
         result

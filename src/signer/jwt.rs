@@ -60,7 +60,10 @@ impl JwsKey for EdDsa {
         let doc = signature::Ed25519KeyPair::generate_pkcs8(&rng()).map_err(|e| e.to_string())?;
         let key = Self::load(doc.as_ref())?;
         let x = b64url(key.pair.public_key().as_ref());
-        Ok((thumbprint(&format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#)), doc.as_ref().to_vec()))
+        Ok((
+            thumbprint(&format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#)),
+            doc.as_ref().to_vec(),
+        ))
     }
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, String> {
         Ok(self.pair.sign(msg).as_ref().to_vec())
@@ -71,8 +74,10 @@ impl JwsKey for EdDsa {
             .is_ok()
     }
     fn jwk(&self, kid: &str) -> Option<serde_json::Value> {
-        Some(json!({"kty": "OKP", "crv": "Ed25519", "x": b64url(self.pair.public_key().as_ref()),
-                    "kid": kid, "alg": "EdDSA", "use": "sig"}))
+        Some(
+            json!({"kty": "OKP", "crv": "Ed25519", "x": b64url(self.pair.public_key().as_ref()),
+                    "kid": kid, "alg": "EdDSA", "use": "sig"}),
+        )
     }
 }
 
@@ -85,7 +90,10 @@ impl Es256 {
     fn xy(&self) -> (String, String) {
         // Uncompressed point: 0x04 || X (32) || Y (32).
         let p = self.pair.public_key().as_ref();
-        (b64url(p.get(1..33).unwrap_or_default()), b64url(p.get(33..65).unwrap_or_default()))
+        (
+            b64url(p.get(1..33).unwrap_or_default()),
+            b64url(p.get(33..65).unwrap_or_default()),
+        )
     }
 }
 
@@ -93,29 +101,49 @@ impl JwsKey for Es256 {
     const ALG: &'static str = "ES256";
     const TOKEN_ALG: TokenAlg = TokenAlg::JwtEs256;
     fn load(secret: &[u8]) -> Result<Self, String> {
-        let pair = signature::EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, secret, &rng())
-            .map_err(|e| e.to_string())?;
+        let pair = signature::EcdsaKeyPair::from_pkcs8(
+            &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            secret,
+            &rng(),
+        )
+        .map_err(|e| e.to_string())?;
         Ok(Es256 { pair })
     }
     fn generate() -> Result<(String, Vec<u8>), String> {
-        let doc = signature::EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng())
-            .map_err(|e| e.to_string())?;
+        let doc = signature::EcdsaKeyPair::generate_pkcs8(
+            &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &rng(),
+        )
+        .map_err(|e| e.to_string())?;
         let key = Self::load(doc.as_ref())?;
         let (x, y) = key.xy();
-        Ok((thumbprint(&format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#)), doc.as_ref().to_vec()))
+        Ok((
+            thumbprint(&format!(
+                r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#
+            )),
+            doc.as_ref().to_vec(),
+        ))
     }
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, String> {
-        self.pair.sign(&rng(), msg).map(|s| s.as_ref().to_vec()).map_err(|e| e.to_string())
+        self.pair
+            .sign(&rng(), msg)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|e| e.to_string())
     }
     fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
         // ring rejects r or s of zero and out-of-range values (no CVE-2022-21449 here).
-        signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, self.pair.public_key().as_ref())
-            .verify(msg, sig)
-            .is_ok()
+        signature::UnparsedPublicKey::new(
+            &signature::ECDSA_P256_SHA256_FIXED,
+            self.pair.public_key().as_ref(),
+        )
+        .verify(msg, sig)
+        .is_ok()
     }
     fn jwk(&self, kid: &str) -> Option<serde_json::Value> {
         let (x, y) = self.xy();
-        Some(json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig"}))
+        Some(
+            json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig"}),
+        )
     }
 }
 
@@ -131,7 +159,9 @@ impl JwsKey for Hs256 {
         if secret.len() < 32 {
             return Err("HS256 key shorter than 256 bits".into());
         }
-        Ok(Hs256 { key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret) })
+        Ok(Hs256 {
+            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret),
+        })
     }
     fn generate() -> Result<(String, Vec<u8>), String> {
         let secret = super::random_bytes::<32>()?;
@@ -174,22 +204,35 @@ pub fn parse(token: &str) -> Result<Untrusted<'_>, VerifyError> {
         return Err(VerifyError::TooLarge);
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(VerifyError::Malformed("a JWS has exactly three dot-separated parts".into()));
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(VerifyError::Malformed(
+            "a JWS has exactly three dot-separated parts".into(),
+        ));
     };
     if h.is_empty() || p.is_empty() || s.is_empty() {
         return Err(VerifyError::Malformed("empty JWS segment".into()));
     }
     let dec = |x: &str, what: &str| {
-        b64url_decode(x).ok_or_else(|| VerifyError::Malformed(format!("{what} is not canonical unpadded base64url")))
+        b64url_decode(x).ok_or_else(|| {
+            VerifyError::Malformed(format!("{what} is not canonical unpadded base64url"))
+        })
     };
     let header_bytes = dec(h, "header")?;
     let payload = dec(p, "payload")?;
     let signature = dec(s, "signature")?;
     let header: Header = serde_json::from_slice(&header_bytes)
         .map_err(|e| VerifyError::Malformed(format!("header: {e}")))?;
-    let signing_input = token.get(..h.len() + 1 + p.len()).ok_or_else(|| VerifyError::Malformed("split".into()))?;
-    Ok(Untrusted { signing_input, header, payload, signature })
+    let signing_input = token
+        .get(..h.len() + 1 + p.len())
+        .ok_or_else(|| VerifyError::Malformed("split".into()))?;
+    Ok(Untrusted {
+        signing_input,
+        header,
+        payload,
+        signature,
+    })
 }
 
 impl Untrusted<'_> {
@@ -206,15 +249,26 @@ impl Untrusted<'_> {
 
     fn check_header<K: JwsKey>(&self) -> Result<(), VerifyError> {
         if self.header.alg != K::ALG {
-            return Err(VerifyError::Algorithm(format!("token says `{}`, the key is {}", self.header.alg, K::ALG)));
+            return Err(VerifyError::Algorithm(format!(
+                "token says `{}`, the key is {}",
+                self.header.alg,
+                K::ALG
+            )));
         }
         if self.header.crit.is_some() {
             return Err(VerifyError::Crit);
         }
         if self.header.b64.is_some() {
-            return Err(VerifyError::Malformed("unencoded payloads (b64) are not supported".into()));
+            return Err(VerifyError::Malformed(
+                "unencoded payloads (b64) are not supported".into(),
+            ));
         }
-        if self.header.typ.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("JWT")) {
+        if self
+            .header
+            .typ
+            .as_deref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case("JWT"))
+        {
             return Err(VerifyError::Malformed("typ must be JWT".into()));
         }
         Ok(())
@@ -224,7 +278,11 @@ impl Untrusted<'_> {
 /// Signs `payload` as a compact JWS with header `{"alg","typ":"JWT","kid"}`.
 pub fn sign_compact<K: JwsKey>(key: &K, kid: &str, payload: &[u8]) -> Result<String, String> {
     let header = json!({"alg": K::ALG, "typ": "JWT", "kid": kid});
-    let input = format!("{}.{}", b64url(header.to_string().as_bytes()), b64url(payload));
+    let input = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(payload)
+    );
     let sig = key.sign(input.as_bytes())?;
     Ok(format!("{input}.{}", b64url(&sig)))
 }
@@ -239,7 +297,10 @@ pub struct Jwt<K: JwsKey> {
 impl<K: JwsKey> std::fmt::Debug for Jwt<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kids: Vec<&str> = self.keys.iter().map(|(k, _, _)| k.as_str()).collect();
-        f.debug_struct("Jwt").field("alg", &K::ALG).field("kids", &kids).finish()
+        f.debug_struct("Jwt")
+            .field("alg", &K::ALG)
+            .field("kids", &kids)
+            .finish()
     }
 }
 
@@ -258,7 +319,11 @@ impl<K: JwsKey> Jwt<K> {
             keys.push((r.kid.clone(), key, Window { verify_until }));
         }
         let signing = signing.ok_or_else(|| format!("no active {} key", K::ALG))?;
-        Ok(Jwt { keys, signing, _alg: PhantomData })
+        Ok(Jwt {
+            keys,
+            signing,
+            _alg: PhantomData,
+        })
     }
 }
 
@@ -288,7 +353,12 @@ impl<K: JwsKey> Signer for Jwt<K> {
 
     fn public_keys(&self, now: i64) -> PublicKeys {
         PublicKeys {
-            jwks: self.keys.iter().filter(|(_, _, w)| w.live(now)).filter_map(|(kid, k, _)| k.jwk(kid)).collect(),
+            jwks: self
+                .keys
+                .iter()
+                .filter(|(_, _, w)| w.live(now))
+                .filter_map(|(kid, k, _)| k.jwk(kid))
+                .collect(),
             paserks: Vec::new(),
         }
     }

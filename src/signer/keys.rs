@@ -22,7 +22,11 @@ pub fn generate(alg: TokenAlg) -> Result<(String, Vec<u8>), String> {
 }
 
 /// Builds the signer for `alg` from the stored keys.
-pub fn build(alg: TokenAlg, records: &[SigningKeyRecord], access_ttl: i64) -> Result<Arc<dyn Signer>, String> {
+pub fn build(
+    alg: TokenAlg,
+    records: &[SigningKeyRecord],
+    access_ttl: i64,
+) -> Result<Arc<dyn Signer>, String> {
     Ok(match alg {
         TokenAlg::JwtEdDsa => Arc::new(Jwt::<EdDsa>::from_records(records, access_ttl)?),
         TokenAlg::JwtEs256 => Arc::new(Jwt::<Es256>::from_records(records, access_ttl)?),
@@ -59,10 +63,18 @@ impl std::fmt::Display for KeyError {
 /// Retires every signing key (of any algorithm) and adds a new one of `alg`, in one
 /// transaction; also drops keys that can no longer verify anything. With
 /// `only_if_missing`, does nothing when a key of `alg` already signs.
-pub fn rotate(store: &Store, alg: TokenAlg, now_ms: i64, access_ttl: i64, only_if_missing: bool) -> Result<Option<String>, KeyError> {
+pub fn rotate(
+    store: &Store,
+    alg: TokenAlg,
+    now_ms: i64,
+    access_ttl: i64,
+    only_if_missing: bool,
+) -> Result<Option<String>, KeyError> {
     store.write(|w| {
         let keys = w.keys()?;
-        let active_same = keys.iter().any(|k| k.alg == alg.id() && k.retired_at.is_none());
+        let active_same = keys
+            .iter()
+            .any(|k| k.alg == alg.id() && k.retired_at.is_none());
         if only_if_missing && active_same {
             return Ok(None);
         }
@@ -79,7 +91,13 @@ pub fn rotate(store: &Store, alg: TokenAlg, now_ms: i64, access_ttl: i64, only_i
             }
         }
         let (kid, secret) = generate(alg).map_err(KeyError::Key)?;
-        w.put_key(&SigningKeyRecord { kid: kid.clone(), alg: alg.id().into(), secret, created_at: now_ms, retired_at: None })?;
+        w.put_key(&SigningKeyRecord {
+            kid: kid.clone(),
+            alg: alg.id().into(),
+            secret,
+            created_at: now_ms,
+            retired_at: None,
+        })?;
         Ok(Some(kid))
     })
 }
@@ -94,11 +112,20 @@ pub struct KeyRing {
 
 impl KeyRing {
     /// Makes sure a key of `alg` signs (generating one on first start) and loads the ring.
-    pub fn open(store: &Store, alg: TokenAlg, now_ms: i64, access_ttl: i64) -> Result<KeyRing, KeyError> {
+    pub fn open(
+        store: &Store,
+        alg: TokenAlg,
+        now_ms: i64,
+        access_ttl: i64,
+    ) -> Result<KeyRing, KeyError> {
         rotate(store, alg, now_ms, access_ttl, true)?;
         let records = store.read(|r| r.keys())?;
         let signer = build(alg, &records, access_ttl).map_err(KeyError::Key)?;
-        Ok(KeyRing { alg, access_ttl, current: RwLock::new(signer) })
+        Ok(KeyRing {
+            alg,
+            access_ttl,
+            current: RwLock::new(signer),
+        })
     }
 
     /// The current signer.

@@ -154,7 +154,9 @@ pub fn b64url(bytes: &[u8]) -> String {
 /// Strict base64url decoding: no padding, canonical trailing bits only.
 pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()
 }
 
 /// A live verification key: usable until `verify_until` (Unix seconds), `None` = while

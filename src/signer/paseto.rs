@@ -6,7 +6,9 @@
 //! v4.public verifier is refused by its header); the footer is parsed strictly before
 //! any key is chosen, and then authenticated as part of the token.
 
-use pasetors::keys::{AsymmetricKeyPair, AsymmetricPublicKey, AsymmetricSecretKey, Generate, SymmetricKey};
+use pasetors::keys::{
+    AsymmetricKeyPair, AsymmetricPublicKey, AsymmetricSecretKey, Generate, SymmetricKey,
+};
 use pasetors::paserk::{FormatAsPaserk, Id};
 use pasetors::token::UntrustedToken;
 use pasetors::version4::{LocalToken, PublicToken, V4};
@@ -65,11 +67,16 @@ fn encode_claims(c: &Claims) -> Result<Vec<u8>, String> {
 }
 
 fn decode_claims(bytes: &[u8]) -> Result<Claims, VerifyError> {
-    let w: WireClaims = serde_json::from_slice(bytes).map_err(|e| VerifyError::Claims(e.to_string()))?;
+    let w: WireClaims =
+        serde_json::from_slice(bytes).map_err(|e| VerifyError::Claims(e.to_string()))?;
     Ok(Claims {
         iat: from_rfc3339(&w.iat, "iat")?,
         exp: from_rfc3339(&w.exp, "exp")?,
-        nbf: w.nbf.as_deref().map(|n| from_rfc3339(n, "nbf")).transpose()?,
+        nbf: w
+            .nbf
+            .as_deref()
+            .map(|n| from_rfc3339(n, "nbf"))
+            .transpose()?,
         iss: w.iss,
         sub: w.sub,
         jti: w.jti,
@@ -116,7 +123,10 @@ fn check_len(token: &str) -> Result<(), VerifyError> {
 fn check_header(token: &str, header: &str) -> Result<(), VerifyError> {
     if !token.starts_with(header) {
         let got: String = token.split('.').take(2).collect::<Vec<_>>().join(".");
-        return Err(VerifyError::Algorithm(format!("token is `{got}`, the key is {}", header.trim_end_matches('.'))));
+        return Err(VerifyError::Algorithm(format!(
+            "token is `{got}`, the key is {}",
+            header.trim_end_matches('.')
+        )));
     }
     Ok(())
 }
@@ -149,21 +159,36 @@ impl V4Public {
     /// Makes a new key: `(PASERK id, secret)`.
     pub fn generate() -> Result<(String, Vec<u8>), String> {
         let pair = AsymmetricKeyPair::<V4>::generate().map_err(|e| format!("{e:?}"))?;
-        Ok((paserk(&Id::from(&pair.public)), pair.secret.as_bytes().to_vec()))
+        Ok((
+            paserk(&Id::from(&pair.public)),
+            pair.secret.as_bytes().to_vec(),
+        ))
     }
 
     /// Builds the signer from the stored v4.public keys.
     pub fn from_records(records: &[SigningKeyRecord], access_ttl: i64) -> Result<Self, String> {
         let mut keys = Vec::new();
         let mut signing = None;
-        for r in records.iter().filter(|r| r.alg == TokenAlg::PasetoV4Public.id()) {
-            let secret = AsymmetricSecretKey::<V4>::from(&r.secret).map_err(|e| format!("key {}: {e:?}", r.kid))?;
-            let public = AsymmetricPublicKey::<V4>::try_from(&secret).map_err(|e| format!("key {}: {e:?}", r.kid))?;
+        for r in records
+            .iter()
+            .filter(|r| r.alg == TokenAlg::PasetoV4Public.id())
+        {
+            let secret = AsymmetricSecretKey::<V4>::from(&r.secret)
+                .map_err(|e| format!("key {}: {e:?}", r.kid))?;
+            let public = AsymmetricPublicKey::<V4>::try_from(&secret)
+                .map_err(|e| format!("key {}: {e:?}", r.kid))?;
             if r.retired_at.is_none() {
                 signing = Some(keys.len());
             }
-            let window = Window { verify_until: r.retired_at.map(|t| t / 1000 + access_ttl) };
-            keys.push(PublicKeyEntry { kid: r.kid.clone(), secret, public, window });
+            let window = Window {
+                verify_until: r.retired_at.map(|t| t / 1000 + access_ttl),
+            };
+            keys.push(PublicKeyEntry {
+                kid: r.kid.clone(),
+                secret,
+                public,
+                window,
+            });
         }
         let signing = signing.ok_or("no active v4.public key")?;
         Ok(V4Public { keys, signing })
@@ -177,7 +202,13 @@ impl Signer for V4Public {
 
     fn sign(&self, claims: &Claims) -> Result<String, String> {
         let k = self.keys.get(self.signing).ok_or("no signing key")?;
-        PublicToken::sign(&k.secret, &encode_claims(claims)?, Some(&footer_json(&k.kid)), None).map_err(|e| format!("{e:?}"))
+        PublicToken::sign(
+            &k.secret,
+            &encode_claims(claims)?,
+            Some(&footer_json(&k.kid)),
+            None,
+        )
+        .map_err(|e| format!("{e:?}"))
     }
 
     fn verify(&self, token: &str, now: i64) -> Result<Claims, VerifyError> {
@@ -190,7 +221,8 @@ impl Signer for V4Public {
             .iter()
             .find(|k| k.kid == kid && k.window.live(now))
             .ok_or(VerifyError::UnknownKey(kid))?;
-        let trusted = PublicToken::verify(&k.public, &t, None, None).map_err(|_| VerifyError::Signature)?;
+        let trusted =
+            PublicToken::verify(&k.public, &t, None, None).map_err(|_| VerifyError::Signature)?;
         decode_claims(trusted.payload().as_bytes())
     }
 
@@ -231,12 +263,22 @@ impl V4Local {
     pub fn from_records(records: &[SigningKeyRecord], access_ttl: i64) -> Result<Self, String> {
         let mut keys = Vec::new();
         let mut signing = None;
-        for r in records.iter().filter(|r| r.alg == TokenAlg::PasetoV4Local.id()) {
-            let key = SymmetricKey::<V4>::from(&r.secret).map_err(|e| format!("key {}: {e:?}", r.kid))?;
+        for r in records
+            .iter()
+            .filter(|r| r.alg == TokenAlg::PasetoV4Local.id())
+        {
+            let key =
+                SymmetricKey::<V4>::from(&r.secret).map_err(|e| format!("key {}: {e:?}", r.kid))?;
             if r.retired_at.is_none() {
                 signing = Some(keys.len());
             }
-            keys.push((r.kid.clone(), key, Window { verify_until: r.retired_at.map(|t| t / 1000 + access_ttl) }));
+            keys.push((
+                r.kid.clone(),
+                key,
+                Window {
+                    verify_until: r.retired_at.map(|t| t / 1000 + access_ttl),
+                },
+            ));
         }
         let signing = signing.ok_or("no active v4.local key")?;
         Ok(V4Local { keys, signing })
@@ -250,7 +292,8 @@ impl Signer for V4Local {
 
     fn sign(&self, claims: &Claims) -> Result<String, String> {
         let (kid, key, _) = self.keys.get(self.signing).ok_or("no signing key")?;
-        LocalToken::encrypt(key, &encode_claims(claims)?, Some(&footer_json(kid)), None).map_err(|e| format!("{e:?}"))
+        LocalToken::encrypt(key, &encode_claims(claims)?, Some(&footer_json(kid)), None)
+            .map_err(|e| format!("{e:?}"))
     }
 
     fn verify(&self, token: &str, now: i64) -> Result<Claims, VerifyError> {
@@ -263,7 +306,8 @@ impl Signer for V4Local {
             .iter()
             .find(|(k, _, w)| *k == kid && w.live(now))
             .ok_or(VerifyError::UnknownKey(kid))?;
-        let trusted = LocalToken::decrypt(key, &t, None, None).map_err(|_| VerifyError::Signature)?;
+        let trusted =
+            LocalToken::decrypt(key, &t, None, None).map_err(|_| VerifyError::Signature)?;
         decode_claims(trusted.payload().as_bytes())
     }
 

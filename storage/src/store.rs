@@ -278,10 +278,9 @@ macro_rules! read_methods {
                 let t = self.tx.open_table(USERS)?;
                 let mut out = Vec::new();
                 let range = match after {
-                    Some(a) => t.range::<&str>((
-                        std::ops::Bound::Excluded(a),
-                        std::ops::Bound::Unbounded,
-                    ))?,
+                    Some(a) => {
+                        t.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
+                    }
                     None => t.range::<&str>(..)?,
                 };
                 for item in range.take(limit) {

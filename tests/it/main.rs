@@ -1,0 +1,7 @@
+//! Integration tests: the real `latchkey` binary over real sockets with a real store.
+
+mod cli;
+mod oauth;
+mod refresh;
+mod server;
+mod support;
