@@ -1,6 +1,7 @@
 //! Integration tests: the real `latchkey` binary over real sockets with a real store.
 
 mod cli;
+mod interop;
 mod oauth;
 mod refresh;
 mod server;
