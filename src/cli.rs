@@ -1,14 +1,24 @@
-//! The command line: `serve`, `config check`, `keys list|rotate`, `token inspect`.
+//! The command line: `serve`, `config check`, `user ...`, `keys ...`, `token inspect`.
+//!
+//! The user, keys and token commands run the service's admin operations. When no server
+//! holds the store they open it directly; when a server does, they go through its admin
+//! API (address from `<storage.path>.admin-url`, written by the server, or `admin.listen`;
+//! bearer `admin.token`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use clap::{Parser, Subcommand};
-use storage::Store;
+use http::Method;
+use http_body_util::{BodyExt, Full};
+use serde_json::{json, Value};
+use storage::{Store, StoreError};
 
-use crate::clock::{Clock, SystemClock};
-use crate::config::{self, Checked, TokenAlg};
-use crate::signer::keys;
+use crate::clock::SystemClock;
+use crate::config::{self, Checked};
+use crate::service::admin::StateChange;
+use crate::service::Service;
 
 /// latchkey: a single-binary authentication server.
 #[derive(Debug, Parser)]
@@ -30,7 +40,10 @@ pub enum Command {
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCmd),
-    /// Signing keys (on a stopped server: the store is opened directly).
+    /// Users (through the admin API while a server runs).
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Signing keys (through the admin API while a server runs).
     #[command(subcommand)]
     Keys(KeysCmd),
     /// Access tokens.
@@ -43,6 +56,50 @@ pub enum Command {
 pub enum ConfigCmd {
     /// Print the effective configuration (secrets masked), or the error.
     Check,
+}
+
+/// `user` subcommands. KEY is a user id, integer id, email or username.
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// List users.
+    List {
+        /// Start after this user id.
+        #[arg(long)]
+        after: Option<String>,
+        /// At most this many (1..=1000).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Show one user.
+    Show {
+        /// id, integer id, email or username
+        key: String,
+    },
+    /// Disable sign-in and revoke every session.
+    Disable {
+        /// id, integer id, email or username
+        key: String,
+    },
+    /// Enable a disabled (or unverified) account.
+    Enable {
+        /// id, integer id, email or username
+        key: String,
+    },
+    /// Block and revoke every session.
+    Block {
+        /// id, integer id, email or username
+        key: String,
+    },
+    /// Unblock.
+    Unblock {
+        /// id, integer id, email or username
+        key: String,
+    },
+    /// Delete the account and revoke every session.
+    Delete {
+        /// id, integer id, email or username
+        key: String,
+    },
 }
 
 /// `keys` subcommands.
@@ -64,20 +121,162 @@ pub enum TokenCmd {
     },
 }
 
+/// One administrative call, runnable against the store or a running server.
+#[derive(Debug, Clone)]
+pub enum AdminCall {
+    /// `user list`
+    ListUsers(Option<String>, usize),
+    /// `user show`
+    ShowUser(String),
+    /// `user disable|enable|block|unblock`
+    Change(String, StateChange),
+    /// `user delete`
+    Delete(String),
+    /// `keys list`
+    Keys,
+    /// `keys rotate`
+    Rotate,
+    /// `token inspect`
+    Inspect(String),
+}
+
+fn seg(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+impl AdminCall {
+    fn http(&self) -> (Method, String, Option<Value>) {
+        match self {
+            AdminCall::ListUsers(after, limit) => {
+                let mut q = format!("?limit={limit}");
+                if let Some(a) = after {
+                    q.push_str(&format!("&after={}", seg(a)));
+                }
+                (Method::GET, format!("/admin/users{q}"), None)
+            }
+            AdminCall::ShowUser(k) => (Method::GET, format!("/admin/users/{}", seg(k)), None),
+            AdminCall::Change(k, c) => {
+                let action = match c {
+                    StateChange::Disable => "disable",
+                    StateChange::Enable => "enable",
+                    StateChange::Block => "block",
+                    StateChange::Unblock => "unblock",
+                };
+                (
+                    Method::POST,
+                    format!("/admin/users/{}/{action}", seg(k)),
+                    None,
+                )
+            }
+            AdminCall::Delete(k) => (Method::DELETE, format!("/admin/users/{}", seg(k)), None),
+            AdminCall::Keys => (Method::GET, "/admin/keys".into(), None),
+            AdminCall::Rotate => (Method::POST, "/admin/keys/rotate".into(), None),
+            AdminCall::Inspect(t) => (
+                Method::POST,
+                "/admin/tokens/inspect".into(),
+                Some(json!({"token": t})),
+            ),
+        }
+    }
+
+    async fn direct(&self, svc: &Service) -> Result<Value, String> {
+        let r = match self {
+            AdminCall::ListUsers(after, limit) => svc.admin_list_users(after.as_deref(), *limit),
+            AdminCall::ShowUser(k) => svc.admin_show_user(k),
+            AdminCall::Change(k, c) => svc.admin_change(k, *c).await,
+            AdminCall::Delete(k) => svc.admin_delete(k).await,
+            AdminCall::Keys => svc.admin_keys(),
+            AdminCall::Rotate => svc.admin_rotate_keys().await,
+            AdminCall::Inspect(t) => svc.admin_inspect(t),
+        };
+        r.map_err(|e| e.to_string())
+    }
+}
+
 /// Loads the configuration or explains why not.
 pub fn load_config(cli: &Cli) -> Result<Checked, String> {
     config::load(cli.config.as_deref())
 }
 
-fn open_store(cfg: &Checked) -> Result<Store, String> {
-    Store::open(&cfg.raw.storage.path).map_err(|e| match e {
-        storage::StoreError::Locked(_) => format!("{e}; stop the server first"),
-        e => format!("cannot open {}: {e}", cfg.raw.storage.path.display()),
-    })
+/// Where a running server writes the address of its admin listener.
+pub fn admin_url_file(store_path: &Path) -> PathBuf {
+    let mut p = store_path.as_os_str().to_owned();
+    p.push(".admin-url");
+    PathBuf::from(p)
 }
 
-fn access_ttl(cfg: &Checked) -> i64 {
-    i64::try_from(cfg.raw.tokens.access_ttl).unwrap_or(i64::MAX / 4)
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+async fn remote(cfg: &Checked, call: &AdminCall) -> Result<Value, String> {
+    let token = &cfg.raw.admin.token;
+    if token.is_empty() {
+        return Err(
+            "a server holds the store and its admin API is off (admin.token is empty); \
+                    stop the server or set admin.token"
+                .into(),
+        );
+    }
+    let base = std::fs::read_to_string(admin_url_file(&cfg.raw.storage.path))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| format!("http://{}", cfg.admin_listen));
+    let (method, path, body) = call.http();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+    if body.is_some() {
+        req = req.header(http::header::CONTENT_TYPE, "application/json");
+    }
+    let req = req
+        .body(Full::new(Bytes::from(
+            body.map(|b| b.to_string()).unwrap_or_default(),
+        )))
+        .map_err(|e| e.to_string())?;
+    let resp = client
+        .request(req)
+        .await
+        .map_err(|e| format!("admin API at {base}: {e}"))?;
+    let status = resp.status();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    let v: Value =
+        serde_json::from_slice(&bytes).map_err(|_| format!("admin API answered {status}"))?;
+    if status.is_success() {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{} ({status})",
+            at(&v, "message").as_str().unwrap_or("admin API error")
+        ))
+    }
+}
+
+/// Runs an administrative call: directly on the store when it is free, else through the
+/// running server's admin API.
+pub fn admin(cfg: &Checked, call: &AdminCall) -> Result<Value, String> {
+    let rt = runtime()?;
+    match Store::open(&cfg.raw.storage.path) {
+        Ok(store) => rt.block_on(async {
+            let svc = Service::new(cfg.clone(), store, Arc::new(SystemClock))?;
+            call.direct(&svc).await
+        }),
+        Err(StoreError::Locked(_)) => rt.block_on(remote(cfg, call)),
+        Err(e) => Err(format!(
+            "cannot open {}: {e}",
+            cfg.raw.storage.path.display()
+        )),
+    }
 }
 
 /// `config check`.
@@ -89,95 +288,85 @@ pub fn config_check(cfg: &Checked) -> String {
     out
 }
 
-/// `keys list`.
-pub fn keys_list(cfg: &Checked) -> Result<String, String> {
-    let store = open_store(cfg)?;
-    let records = store.read(|r| r.keys()).map_err(|e| e.to_string())?;
-    let now = SystemClock.now_ms();
-    let mut out = format!(
-        "{:<46} {:<17} {:<25} state\n",
-        "kid", "algorithm", "created"
-    );
-    for k in records {
-        let state = match k.retired_at {
-            None if k.alg == cfg.alg.id() => "signing".to_string(),
-            None => "inactive (other algorithm)".to_string(),
-            Some(t) => {
-                let until = t + access_ttl(cfg) * 1000;
-                if until > now {
-                    format!("verifies until {}", protocol::reply::rfc3339_ms(until))
-                } else {
-                    "expired".to_string()
-                }
-            }
-        };
-        out.push_str(&format!(
-            "{:<46} {:<17} {:<25} {state}\n",
-            k.kid,
-            k.alg,
-            protocol::reply::rfc3339_ms(k.created_at)
-        ));
+/// A member of a JSON object, `Null` when absent (indexing without a panic path).
+fn at<'a>(v: &'a Value, key: &str) -> &'a Value {
+    static NULL: Value = Value::Null;
+    v.get(key).unwrap_or(&NULL)
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
     }
-    Ok(out)
 }
 
-/// `keys rotate`.
-pub fn keys_rotate(cfg: &Checked) -> Result<String, String> {
-    let store = open_store(cfg)?;
-    let kid = keys::rotate(
-        &store,
-        cfg.alg,
-        SystemClock.now_ms(),
-        access_ttl(cfg),
-        false,
-    )
-    .map_err(|e| e.to_string())?
-    .unwrap_or_default();
-    Ok(format!("new signing key {kid} ({})\n", cfg.alg.id()))
-}
-
-/// `token inspect`: `Ok` with the claims when the token is valid, `Err` with the reason.
-pub fn token_inspect(cfg: &Checked, token: &str) -> Result<String, String> {
-    let store = open_store(cfg)?;
-    let records = store.read(|r| r.keys()).map_err(|e| e.to_string())?;
-    let now = SystemClock.now_ms() / 1000;
-    // The token's own shape says which signer to try; that signer's key then decides.
-    let alg = if token.starts_with("v4.local.") {
-        TokenAlg::PasetoV4Local
-    } else if token.starts_with("v4.public.") {
-        TokenAlg::PasetoV4Public
-    } else {
-        cfg.alg
-    };
-    let signer = keys::build(alg, &records, access_ttl(cfg))
-        .or_else(|_| keys::build(cfg.alg, &records, access_ttl(cfg)))
-        .map_err(|e| format!("refused: {e}"))?;
-    let claims = signer
-        .verify(token, now)
-        .map_err(|e| format!("refused: {e}"))?;
-    let pretty = serde_json::to_string_pretty(&claims).unwrap_or_default();
-    claims
-        .check(&cfg.raw.tokens.issuer, now)
-        .map_err(|e| format!("refused: {e}\n{pretty}"))?;
-    let family = store
-        .read(|r| r.family(&claims.sid))
-        .map_err(|e| e.to_string())?;
-    let user = store
-        .read(|r| r.user(&claims.sub))
-        .map_err(|e| e.to_string())?;
-    match (family, user) {
-        (Some(f), _) if f.revoked.is_some() => Err(format!(
-            "refused: its refresh family was revoked ({})\n{pretty}",
-            f.revoked.map(|r| r.reason).unwrap_or_default()
-        )),
-        (None, _) => Err(format!(
-            "refused: its refresh family no longer exists\n{pretty}"
-        )),
-        (_, None) => Err(format!("refused: its user no longer exists\n{pretty}")),
-        (_, Some(u)) if u.state != storage::AccountState::Active => {
-            Err(format!("refused: the account is {:?}\n{pretty}", u.state))
+/// Prints the answer of `call` for a person.
+pub fn format(call: &AdminCall, v: &Value) -> Result<String, String> {
+    match call {
+        AdminCall::Keys => {
+            let mut out = format!(
+                "{:<46} {:<17} {:<25} state\n",
+                "kid", "algorithm", "created"
+            );
+            for k in at(v, "keys").as_array().into_iter().flatten() {
+                out.push_str(&format!(
+                    "{:<46} {:<17} {:<25} {}\n",
+                    s(at(k, "kid")),
+                    s(at(k, "alg")),
+                    s(at(k, "created_at")),
+                    s(at(k, "state"))
+                ));
+            }
+            Ok(out)
         }
-        _ => Ok(format!("valid ({})\n{pretty}\n", signer.alg().id())),
+        AdminCall::Rotate => Ok(format!(
+            "new signing key {} ({})\n",
+            s(at(v, "kid")),
+            s(at(v, "alg"))
+        )),
+        AdminCall::ListUsers(..) => {
+            let mut out = format!(
+                "{:<33} {:>6} {:<28} {:<20} {:<10} {:<11}\n",
+                "id", "num", "email", "username", "role", "state"
+            );
+            for u in at(v, "users").as_array().into_iter().flatten() {
+                out.push_str(&format!(
+                    "{:<33} {:>6} {:<28} {:<20} {:<10} {:<11}\n",
+                    s(at(u, "id")),
+                    s(at(u, "num")),
+                    s(at(u, "email")),
+                    s(at(u, "username")),
+                    s(at(u, "role")),
+                    s(at(u, "state"))
+                ));
+            }
+            out.push_str(&format!(
+                "{} of {} users",
+                at(v, "users").as_array().map_or(0, Vec::len),
+                s(at(v, "total"))
+            ));
+            if let Some(next) = at(v, "next").as_str() {
+                out.push_str(&format!("; more with --after {next}"));
+            }
+            out.push('\n');
+            Ok(out)
+        }
+        AdminCall::Inspect(_) => {
+            let claims = serde_json::to_string_pretty(at(v, "claims")).unwrap_or_default();
+            if at(v, "valid") == &json!(true) {
+                Ok(format!("valid ({})\n{claims}\n", s(at(v, "alg"))))
+            } else if at(v, "claims").is_null() {
+                Err(format!("refused: {}", s(at(v, "reason"))))
+            } else {
+                Err(format!("refused: {}\n{claims}", s(at(v, "reason"))))
+            }
+        }
+        _ => Ok(format!(
+            "{}\n",
+            serde_json::to_string_pretty(v).unwrap_or_default()
+        )),
     }
 }
 
@@ -191,18 +380,38 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let store = open_store(&cfg)?;
+        let store = Store::open(&cfg.raw.storage.path).map_err(|e| match e {
+            StoreError::Locked(_) => format!("{e}"),
+            e => format!("cannot open {}: {e}", cfg.raw.storage.path.display()),
+        })?;
         let listen = cfg.listen;
-        let service = crate::service::Service::new(cfg, store, Arc::new(SystemClock))?;
+        let admin_listen = cfg.admin_listen;
+        let url_file = admin_url_file(&cfg.raw.storage.path);
+        let service = Service::new(cfg, store, Arc::new(SystemClock))?;
+        let admin = match crate::admin::Admin::new(service.clone()) {
+            Some(a) => {
+                let l = tokio::net::TcpListener::bind(admin_listen)
+                    .await
+                    .map_err(|e| format!("cannot listen on {admin_listen} (admin.listen): {e}"))?;
+                let addr = l.local_addr().map_err(|e| e.to_string())?;
+                std::fs::write(&url_file, format!("http://{addr}\n"))
+                    .map_err(|e| format!("{}: {e}", url_file.display()))?;
+                tracing::info!(%addr, "admin API listening");
+                println!("latchkey admin listening on http://{addr}");
+                Some((l, a))
+            }
+            None => None,
+        };
         let app = Arc::new(crate::server::App::new(service)?);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+            .map_err(|e| format!("cannot listen on {listen} (server.listen): {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(%addr, "listening");
         // One line on stdout that scripts (and the tests) can wait for.
         println!("latchkey listening on http://{addr}");
-        crate::server::run(app, listener, crate::server::shutdown_signal()).await;
+        crate::server::run(app, listener, admin, crate::server::shutdown_signal()).await;
+        let _ = std::fs::remove_file(&url_file);
         tracing::info!("store closed, bye");
         Ok(())
     })

@@ -506,7 +506,11 @@ impl Config {
             }
         }
         let pairs: Vec<(&str, &str)> = mounts.iter().map(|(n, p)| (*n, p.as_str())).collect();
-        protocol::table::Table::new(&pairs).map_err(|e| bad("families", e))?;
+        protocol::table::Table::new(&pairs, &self.server.public_url, self.password.min_length)
+            .map_err(|e| bad("families", e))?;
+        if !self.admin.token.is_empty() && admin_listen == listen && listen.port() != 0 {
+            return Err(bad("admin.listen", "must differ from server.listen"));
+        }
         if !self.admin.token.is_empty() && self.admin.token.len() < 16 {
             return Err(bad(
                 "admin.token",

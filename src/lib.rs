@@ -13,9 +13,11 @@
     clippy::indexing_slicing
 )]
 
+pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod limits;
 pub mod password;
 pub mod server;
 pub mod service;

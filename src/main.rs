@@ -1,7 +1,8 @@
 //! The `latchkey` binary: command line -> configuration -> the library.
 
 use clap::Parser as _;
-use latchkey::cli::{self, Cli, Command, ConfigCmd, KeysCmd, TokenCmd};
+use latchkey::cli::{self, AdminCall, Cli, Command, ConfigCmd, KeysCmd, TokenCmd, UserCmd};
+use latchkey::service::admin::StateChange;
 
 fn main() {
     let cli = Cli::parse();
@@ -20,14 +21,32 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let result = match &cli.command {
-        Command::Serve => cli::serve(cfg).map(|()| String::new()),
-        Command::Config(ConfigCmd::Check) => Ok(cli::config_check(&cfg)),
-        Command::Keys(KeysCmd::List) => cli::keys_list(&cfg),
-        Command::Keys(KeysCmd::Rotate) => cli::keys_rotate(&cfg),
-        Command::Token(TokenCmd::Inspect { token }) => cli::token_inspect(&cfg, token),
+    let call = match &cli.command {
+        Command::Serve => {
+            if let Err(e) = cli::serve(cfg) {
+                eprintln!("latchkey: {e}");
+                std::process::exit(1);
+            }
+            return;
+        }
+        Command::Config(ConfigCmd::Check) => {
+            print!("{}", cli::config_check(&cfg));
+            return;
+        }
+        Command::User(u) => match u {
+            UserCmd::List { after, limit } => AdminCall::ListUsers(after.clone(), *limit),
+            UserCmd::Show { key } => AdminCall::ShowUser(key.clone()),
+            UserCmd::Disable { key } => AdminCall::Change(key.clone(), StateChange::Disable),
+            UserCmd::Enable { key } => AdminCall::Change(key.clone(), StateChange::Enable),
+            UserCmd::Block { key } => AdminCall::Change(key.clone(), StateChange::Block),
+            UserCmd::Unblock { key } => AdminCall::Change(key.clone(), StateChange::Unblock),
+            UserCmd::Delete { key } => AdminCall::Delete(key.clone()),
+        },
+        Command::Keys(KeysCmd::List) => AdminCall::Keys,
+        Command::Keys(KeysCmd::Rotate) => AdminCall::Rotate,
+        Command::Token(TokenCmd::Inspect { token }) => AdminCall::Inspect(token.clone()),
     };
-    match result {
+    match cli::admin(&cfg, &call).and_then(|v| cli::format(&call, &v)) {
         Ok(out) => print!("{out}"),
         Err(e) => {
             eprintln!("latchkey: {e}");

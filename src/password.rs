@@ -1,5 +1,6 @@
 //! Passwords: scrypt hashes in PHC string form, computed on blocking threads (never on
-//! the reactor) under a bound of one hash per core, plus the weak-password policy.
+//! the reactor) under a bound of one hash per core. The weak-password policy is
+//! `protocol::input::is_weak_password` (pure, so families can report it with other errors).
 //!
 //! Unknown users cost one scrypt too ([`Hasher::verify`] with `None` checks against a
 //! dummy hash), so timing does not tell whether an account exists. Hashes made with other
@@ -13,9 +14,6 @@ use scrypt::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use tokio::sync::Semaphore;
 
 use crate::config;
-
-/// Longest password accepted, bytes (bounds the work one request can ask for).
-pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// Outcome of a verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,21 +148,6 @@ impl Hasher {
     }
 }
 
-/// A few hundred of the most common passwords; any of them is "weak" whatever its length.
-static COMMON: &str = include_str!("../fixtures/common-passwords.txt");
-
-/// Whether a new password is too weak: shorter than `min_length` characters, longer than
-/// [`MAX_PASSWORD_BYTES`], one repeated character, a very common password, or the same
-/// as the account's own username or email.
-pub fn is_weak(password: &str, min_length: usize, identities: &[&str]) -> bool {
-    let lower = password.to_lowercase();
-    password.chars().count() < min_length
-        || password.len() > MAX_PASSWORD_BYTES
-        || password.chars().all(|c| password.starts_with(c))
-        || COMMON.lines().any(|l| l == lower)
-        || identities.iter().any(|i| i.to_lowercase() == lower)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,15 +205,5 @@ mod tests {
         // Unknown user: the dummy never matches, whatever the password.
         let v = h.verify(Secret(String::new()), None).await.unwrap();
         assert!(!v.ok);
-    }
-
-    #[test]
-    fn weak_passwords() {
-        assert!(is_weak("short", 8, &[]));
-        assert!(is_weak("password", 8, &[]));
-        assert!(is_weak("aaaaaaaaaaaa", 8, &[]));
-        assert!(is_weak("Jimcarrey99", 8, &["jimcarrey99"]));
-        assert!(is_weak(&"x1".repeat(600), 8, &[]));
-        assert!(!is_weak("correct horse battery", 8, &["jim"]));
     }
 }

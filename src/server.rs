@@ -8,7 +8,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use protocol::table::{Family, Resolved, Table};
 use protocol::{Failure, Reply};
 use serde_json::json;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::service::Service;
 
@@ -42,7 +43,11 @@ impl App {
     pub fn new(service: Service) -> Result<App, String> {
         let cfg = service.config();
         let pairs: Vec<(&str, &str)> = cfg.mounts.iter().map(|(n, p)| (*n, p.as_str())).collect();
-        let table = Table::new(&pairs)?;
+        let table = Table::new(
+            &pairs,
+            &cfg.raw.server.public_url,
+            cfg.raw.password.min_length,
+        )?;
         Ok(App {
             max_body: cfg.raw.server.max_body,
             timeout: Duration::from_secs(cfg.raw.server.request_timeout),
@@ -52,7 +57,7 @@ impl App {
     }
 }
 
-fn to_response(reply: Reply) -> Response<Full<Bytes>> {
+pub(crate) fn to_response(reply: Reply) -> Response<Full<Bytes>> {
     let has_body = !reply.body.is_empty();
     let mut resp = Response::new(Full::new(Bytes::from(reply.body)));
     *resp.status_mut() = reply.status;
@@ -119,20 +124,30 @@ struct Trace {
     route: &'static str,
 }
 
-async fn dispatch(app: Arc<App>, req: Request<Incoming>, trace: &mut Trace) -> Reply {
+async fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: IpAddr, trace: &mut Trace) -> Reply {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     if let Some(r) = builtin(&app, &parts.method, path) {
         trace.route = "builtin";
         return r;
     }
-    let (family, route) = match app.table.resolve(&parts.method, path) {
-        Resolved::Route { family, route, .. } => (family, route),
+    let (family, route, ctx, rest) = match app.table.resolve(&parts.method, path) {
+        Resolved::Route {
+            family,
+            route,
+            ctx,
+            rest,
+        } => (family, route, ctx, rest),
         Resolved::MethodNotAllowed(allow) => return Reply::method_not_allowed(&allow),
         Resolved::NotFound => return Reply::not_found(),
     };
     trace.family = family.name;
     trace.route = route.name;
+    if route.credential {
+        if let Err(f) = app.service.rate_limit(peer) {
+            return (family.reject)(f);
+        }
+    }
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -149,11 +164,8 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>, trace: &mut Trace) -> R
         }
         Err(_) => return (family.reject)(Failure::Timeout),
     };
-    let rest = match app.table.resolve(&parts.method, path) {
-        Resolved::Route { rest, .. } => rest,
-        _ => path,
-    };
     let request = protocol::Request {
+        ctx,
         method: &parts.method,
         path: rest,
         query: parts.uri.query(),
@@ -165,12 +177,12 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>, trace: &mut Trace) -> R
         Err(reply) => return reply,
     };
     let result = app.service.execute(call.op).await;
-    (family.render)(call.view, result)
+    (family.render)(ctx, call.view, result)
 }
 
 /// Runs `fut` as its own task, so that a panic in it becomes [`Failure::Internal`] (a 500)
 /// instead of a dropped connection, and stops it after `timeout` ([`Failure::Timeout`]).
-async fn contained<T: Send + 'static>(
+pub(crate) async fn contained<T: Send + 'static>(
     fut: impl Future<Output = T> + Send + 'static,
     timeout: Duration,
 ) -> Result<T, Failure> {
@@ -189,10 +201,11 @@ async fn contained<T: Send + 'static>(
     }
 }
 
-/// Handles one request: timeout, panic containment, the request log line.
+/// Handles one public request: timeout, panic containment, the request log line.
 async fn handle(
     app: Arc<App>,
     req: Request<Incoming>,
+    peer: SocketAddr,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let start = Instant::now();
     let method = req.method().clone();
@@ -203,7 +216,7 @@ async fn handle(
             family: "-",
             route: "-",
         };
-        let reply = dispatch(app, req, &mut trace).await;
+        let reply = dispatch(app, req, peer.ip(), &mut trace).await;
         (reply, trace)
     };
     let (reply, trace) = match contained(handler, timeout).await {
@@ -228,13 +241,15 @@ async fn handle(
     Ok(to_response(reply))
 }
 
-/// Serves `listener` until `shutdown` resolves, then lets in-flight requests finish (up
-/// to 30 s) and returns.
-pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+/// Serves connections of `listener` with `handler` until `shutdown` turns true, then
+/// lets in-flight requests finish (up to 30 s).
+async fn serve<F, Fut>(listener: TcpListener, handler: F, mut shutdown: watch::Receiver<bool>)
+where
+    F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
+{
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
-    let sweeper = tokio::spawn(sweep_loop(app.service.clone()));
-    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -249,8 +264,8 @@ pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Out
                 };
                 tracing::debug!(%peer, "connection accepted");
                 let _ = stream.set_nodelay(true);
-                let app = app.clone();
-                let svc = service_fn(move |req| handle(app.clone(), req));
+                let handler = handler.clone();
+                let svc = service_fn(move |req| handler(req, peer));
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
@@ -259,18 +274,44 @@ pub async fn run(app: Arc<App>, listener: TcpListener, shutdown: impl Future<Out
                     }
                 });
             }
-            () = &mut shutdown => break,
+            _ = shutdown.changed() => break,
         }
     }
     drop(listener);
-    sweeper.abort();
-    tracing::info!("shutting down: finishing in-flight requests");
     if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
         .await
         .is_err()
     {
         tracing::warn!("in-flight requests did not finish within 30 s");
     }
+}
+
+/// Serves the public listener (and the admin listener, when given) until `shutdown`
+/// resolves, then lets in-flight requests finish (up to 30 s each) and returns.
+pub async fn run(
+    app: Arc<App>,
+    listener: TcpListener,
+    admin: Option<(TcpListener, crate::admin::Admin)>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let sweeper = tokio::spawn(sweep_loop(app.service.clone()));
+    let admin_task = admin.map(|(l, admin)| {
+        let admin = Arc::new(admin);
+        let handler = move |req, peer| crate::admin::handle(admin.clone(), req, peer);
+        tokio::spawn(serve(l, handler, stop_rx.clone()))
+    });
+    let public_app = app.clone();
+    let handler = move |req, peer| handle(public_app.clone(), req, peer);
+    let public_task = tokio::spawn(serve(listener, handler, stop_rx));
+    shutdown.await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    let _ = stop_tx.send(true);
+    let _ = public_task.await;
+    if let Some(t) = admin_task {
+        let _ = t.await;
+    }
+    sweeper.abort();
 }
 
 /// Removes expired refresh families once a minute.

@@ -12,9 +12,20 @@ use crate::ops::{Bearer, ClientCredentials, Secret};
 /// Longest bearer token accepted; anything longer is refused unread.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
+/// What a family knows of where it is mounted and of the policies it may check itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ctx {
+    /// `server.public_url` + the family's mount prefix, without a trailing slash.
+    pub base_url: String,
+    /// `password.min_length`.
+    pub min_password_length: usize,
+}
+
 /// A request as the families see it.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
+    /// Where the family is mounted.
+    pub ctx: &'a Ctx,
     /// Method.
     pub method: &'a Method,
     /// Path below the family's mount prefix, starting with `/`.
@@ -144,22 +155,28 @@ pub fn parse_bearer(headers: &HeaderMap) -> Bearer {
     Bearer::Token(token.to_owned())
 }
 
-/// Client credentials of an `Authorization: Basic` header. Per RFC 6749 §2.3.1 both
-/// parts are form-urlencoded before base64; they are decoded here.
-pub fn parse_basic(headers: &HeaderMap) -> Option<ClientCredentials> {
+/// The user and password of an `Authorization: Basic` header (RFC 7617), as sent.
+pub fn parse_basic_raw(headers: &HeaderMap) -> Option<(String, Secret)> {
     let value = single_authorization(headers).ok()??;
     let (scheme, b64) = split_scheme(value);
-    if !scheme.eq_ignore_ascii_case("basic") || b64.len() > 1024 {
+    if !scheme.eq_ignore_ascii_case("basic") || b64.len() > 4096 {
         return None;
     }
     let raw = base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
         .ok()?;
     let text = String::from_utf8(raw).ok()?;
-    let (id, secret) = text.split_once(':')?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), Secret(password.to_owned())))
+}
+
+/// OAuth client credentials of an `Authorization: Basic` header. Per RFC 6749 §2.3.1 both
+/// parts are form-urlencoded before base64; they are decoded here.
+pub fn parse_basic(headers: &HeaderMap) -> Option<ClientCredentials> {
+    let (id, secret) = parse_basic_raw(headers)?;
     Some(ClientCredentials {
-        id: form_decode(id)?,
-        secret: Secret(form_decode(secret)?),
+        id: form_decode(&id)?,
+        secret: Secret(form_decode(&secret.0)?),
     })
 }
 
@@ -198,6 +215,24 @@ pub fn valid_email(s: &str) -> bool {
                 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
     local_ok && domain_ok
+}
+
+/// A few hundred of the most common passwords; any of them is weak whatever its length.
+static COMMON_PASSWORDS: &str = include_str!("../../fixtures/common-passwords.txt");
+
+/// Longest password accepted, bytes (bounds the work one request can ask for).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Whether a new password is too weak: shorter than `min_length` characters, longer than
+/// [`MAX_PASSWORD_BYTES`], one repeated character, a very common password, or the same
+/// as the account's own username or email (`identities`).
+pub fn is_weak_password(password: &str, min_length: usize, identities: &[&str]) -> bool {
+    let lower = password.to_lowercase();
+    password.chars().count() < min_length
+        || password.len() > MAX_PASSWORD_BYTES
+        || password.chars().all(|c| password.starts_with(c))
+        || COMMON_PASSWORDS.lines().any(|l| l == lower)
+        || identities.iter().any(|i| i.to_lowercase() == lower)
 }
 
 /// Whether `s` is an acceptable username: 1 to 64 characters, no `@` (so a login is
@@ -282,5 +317,16 @@ mod tests {
         assert!(!valid_username(""));
         assert!(!valid_username("a b"));
         assert!(!valid_username(&"x".repeat(65)));
+    }
+
+    #[test]
+    fn weak_passwords() {
+        assert!(is_weak_password("short", 8, &[]));
+        assert!(is_weak_password("password", 8, &[]));
+        assert!(is_weak_password("P@ssw0rd!", 8, &[]));
+        assert!(is_weak_password("aaaaaaaaaaaa", 8, &[]));
+        assert!(is_weak_password("Jimcarrey99", 8, &["jimcarrey99"]));
+        assert!(is_weak_password(&"x1".repeat(600), 8, &[]));
+        assert!(!is_weak_password("correct horse battery", 8, &["jim"]));
     }
 }

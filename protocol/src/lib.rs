@@ -22,8 +22,10 @@ pub mod oauth;
 pub mod ops;
 pub mod reply;
 pub mod table;
+pub mod toolkit;
+pub mod v0;
 
-pub use input::Request;
+pub use input::{Ctx, Request};
 pub use ops::{
     Bearer, Call, ClientCredentials, Failure, NewUser, Operation, Outcome, Secret, Tokens,
     UserView, View,

@@ -9,7 +9,7 @@ use http::{header, HeaderValue, Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::input::{parse_form, parse_json, valid_email, valid_username, BodyKind, Request};
+use crate::input::{parse_form, parse_json, valid_email, valid_username, BodyKind, Ctx, Request};
 use crate::ops::{Call, Failure, NewUser, Operation, Outcome, Secret, Tokens, UserView, View};
 use crate::reply::{rfc3339_ms, Reply};
 use crate::table::{Family, Route};
@@ -168,6 +168,7 @@ fn decode(route: &Route, req: &Request) -> Result<Call, Reply> {
                         login: required(body.user_name, login_field)?,
                         password: Secret(required(body.password, "password")?),
                         client: Some(client),
+                        activate: false,
                     }
                 }
                 "refresh_token" => Operation::Refresh {
@@ -251,7 +252,7 @@ fn rfc_tokens(t: &Tokens) -> serde_json::Value {
     })
 }
 
-fn render(view: View, result: Result<Outcome, Failure>) -> Reply {
+fn render(_ctx: &Ctx, view: View, result: Result<Outcome, Failure>) -> Reply {
     match (view, result) {
         (View::OAuthCreated, Ok(Outcome::User(u))) => {
             Reply::json(StatusCode::CREATED, &user_json(&u))
@@ -298,10 +299,20 @@ fn error(f: Failure) -> Reply {
             "invalid_grant",
             "invalid user_name or password",
         ),
-        Failure::Disabled | Failure::Blocked | Failure::Unverified => e(
+        Failure::Disabled => e(
             StatusCode::BAD_REQUEST,
             "invalid_grant",
-            "the account cannot sign in",
+            "the account is disabled",
+        ),
+        Failure::Blocked => e(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "the account is blocked",
+        ),
+        Failure::Unverified => e(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "the account is not activated yet",
         ),
         Failure::RefreshInvalid => e(
             StatusCode::BAD_REQUEST,
@@ -381,7 +392,13 @@ mod tests {
         headers: &'a HeaderMap,
         body: &'a [u8],
     ) -> Request<'a> {
+        static CTX: std::sync::OnceLock<Ctx> = std::sync::OnceLock::new();
+        let ctx = CTX.get_or_init(|| Ctx {
+            base_url: "http://x".into(),
+            min_password_length: 8,
+        });
         Request {
+            ctx,
             method,
             path,
             query: None,
@@ -539,9 +556,23 @@ mod tests {
                 bearer: Bearer::Missing
             }
         );
-        let r = render(View::OAuthUser, Err(Failure::MissingToken));
+        let r = render(
+            &Ctx {
+                base_url: String::new(),
+                min_password_length: 8,
+            },
+            View::OAuthUser,
+            Err(Failure::MissingToken),
+        );
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-        let r = render(View::OAuthUser, Err(Failure::TokenInvalid));
+        let r = render(
+            &Ctx {
+                base_url: String::new(),
+                min_password_length: 8,
+            },
+            View::OAuthUser,
+            Err(Failure::TokenInvalid),
+        );
         let www = r
             .headers
             .iter()
@@ -549,6 +580,10 @@ mod tests {
             .unwrap();
         assert!(www.1.to_str().unwrap().contains("invalid_token"));
         let r = render(
+            &Ctx {
+                base_url: String::new(),
+                min_password_length: 8,
+            },
             View::OAuthSeedToken,
             Err(Failure::RateLimited { retry_after: 7 }),
         );

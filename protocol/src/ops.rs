@@ -48,6 +48,8 @@ pub struct NewUser {
     pub first_name: Option<String>,
     /// Surname.
     pub last_name: Option<String>,
+    /// Created unverified: it must be activated (`v0` verify) before it can sign in.
+    pub unverified: bool,
 }
 
 /// An operation for the service.
@@ -68,6 +70,8 @@ pub enum Operation {
         password: Secret,
         /// Client credentials, when the route requires client authentication.
         client: Option<ClientCredentials>,
+        /// Activate an unverified account on success (`v0` verify).
+        activate: bool,
     },
     /// Rotate a refresh token.
     Refresh {
@@ -78,6 +82,11 @@ pub enum Operation {
     },
     /// The user the bearer token belongs to.
     CurrentUser {
+        /// The presented access token.
+        bearer: Bearer,
+    },
+    /// Delete the account the bearer token belongs to, with all its families.
+    DeleteAccount {
         /// The presented access token.
         bearer: Bearer,
     },
@@ -211,6 +220,22 @@ pub enum View {
     OAuthSeedToken,
     /// `oauth`: the RFC 6749 token response.
     OAuthRfcToken,
+    /// `toolkit`: `AuthResponse`, 201 (sign-up).
+    ToolkitSignUp,
+    /// `toolkit`: `AuthResponse`, 200.
+    ToolkitAuth,
+    /// `toolkit`: `User`.
+    ToolkitUser,
+    /// `toolkit`: 204 (delete).
+    ToolkitDeleted,
+    /// `v0`: "Account registered!" message.
+    V0Registered,
+    /// `v0`: the profile plus both tokens (verify).
+    V0Session,
+    /// `v0`: access token, refresh token, expiry.
+    V0Token,
+    /// `v0`: the profile.
+    V0Profile,
 }
 
 /// A decoded request: what to do and how to answer.

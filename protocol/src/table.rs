@@ -7,7 +7,7 @@
 
 use http::Method;
 
-use crate::input::Request;
+use crate::input::{Ctx, Request};
 use crate::ops::{Call, Failure, Outcome, View};
 use crate::reply::Reply;
 
@@ -36,20 +36,24 @@ pub struct Family {
     /// Decodes a request for one of `routes`.
     pub decode: fn(&Route, &Request) -> Result<Call, Reply>,
     /// Renders what the service answered, in the shape `View` names.
-    pub render: fn(View, Result<Outcome, Failure>) -> Reply,
+    pub render: fn(&Ctx, View, Result<Outcome, Failure>) -> Reply,
     /// Renders a failure that happened before a request was decoded (too large, rate
     /// limited, timeout, internal error).
     pub reject: fn(Failure) -> Reply,
 }
 
 /// Every family latchkey knows. One entry per family.
-pub static FAMILIES: &[&Family] = &[&crate::oauth::FAMILY];
+pub static FAMILIES: &[&Family] = &[
+    &crate::oauth::FAMILY,
+    &crate::toolkit::FAMILY,
+    &crate::v0::FAMILY,
+];
 
 /// The families as mounted by the configuration.
 #[derive(Debug, Clone)]
 pub struct Table {
     // Longest prefix first, so `/api/auth` wins over `/`.
-    mounts: Vec<(String, &'static Family)>,
+    mounts: Vec<(String, &'static Family, Ctx)>,
 }
 
 /// Where a request goes.
@@ -63,6 +67,8 @@ pub enum Resolved<'t> {
         route: &'static Route,
         /// The path below the mount prefix.
         rest: &'t str,
+        /// The family's context at this mount.
+        ctx: &'t Ctx,
     },
     /// A known path with another method.
     MethodNotAllowed(Vec<Method>),
@@ -84,36 +90,45 @@ fn normalize_prefix(p: &str) -> String {
 impl Table {
     /// Builds the table from `(family name, mount prefix)` pairs; families not listed are
     /// off. Unknown names are refused, as are two families on the same prefix.
-    pub fn new(mounts: &[(&str, &str)]) -> Result<Table, String> {
-        let mut out: Vec<(String, &'static Family)> = Vec::new();
+    /// `public_url` and `min_password_length` go into each family's [`Ctx`].
+    pub fn new(
+        mounts: &[(&str, &str)],
+        public_url: &str,
+        min_password_length: usize,
+    ) -> Result<Table, String> {
+        let mut out: Vec<(String, &'static Family, Ctx)> = Vec::new();
         for (name, prefix) in mounts {
             let family = FAMILIES
                 .iter()
                 .find(|f| f.name == *name)
                 .ok_or_else(|| format!("unknown route family `{name}`"))?;
             let prefix = normalize_prefix(prefix);
-            if let Some((_, other)) = out.iter().find(|(p, _)| *p == prefix) {
+            if let Some((_, other, _)) = out.iter().find(|(p, _, _)| *p == prefix) {
                 return Err(format!(
                     "families `{}` and `{name}` are both mounted at `{}`",
                     other.name,
                     if prefix.is_empty() { "/" } else { &prefix }
                 ));
             }
-            out.push((prefix, family));
+            let ctx = Ctx {
+                base_url: format!("{}{prefix}", public_url.trim_end_matches('/')),
+                min_password_length,
+            };
+            out.push((prefix, family, ctx));
         }
-        out.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        out.sort_by_key(|(p, _, _)| std::cmp::Reverse(p.len()));
         Ok(Table { mounts: out })
     }
 
     /// The mounted families with their prefixes (`""` is the root).
     pub fn mounts(&self) -> impl Iterator<Item = (&str, &'static Family)> {
-        self.mounts.iter().map(|(p, f)| (p.as_str(), *f))
+        self.mounts.iter().map(|(p, f, _)| (p.as_str(), *f))
     }
 
     /// Finds the route for `method` and `path`.
-    pub fn resolve<'p>(&self, method: &Method, path: &'p str) -> Resolved<'p> {
+    pub fn resolve<'p>(&'p self, method: &Method, path: &'p str) -> Resolved<'p> {
         let mut allow: Vec<Method> = Vec::new();
-        for (prefix, family) in &self.mounts {
+        for (prefix, family, ctx) in &self.mounts {
             let Some(rest) = path.strip_prefix(prefix.as_str()) else {
                 continue;
             };
@@ -127,6 +142,7 @@ impl Table {
                             family,
                             route,
                             rest,
+                            ctx,
                         };
                     }
                     allow.push(route.method.clone());
@@ -144,11 +160,11 @@ impl Table {
     pub fn family_of(&self, path: &str) -> Option<&'static Family> {
         self.mounts
             .iter()
-            .find(|(p, _)| {
+            .find(|(p, _, _)| {
                 path.strip_prefix(p.as_str())
                     .is_some_and(|r| r.is_empty() || r.starts_with('/'))
             })
-            .map(|(_, f)| *f)
+            .map(|(_, f, _)| *f)
     }
 }
 
@@ -159,7 +175,7 @@ mod tests {
 
     #[test]
     fn routes_resolve_by_prefix_and_method() {
-        let t = Table::new(&[("oauth", "/")]).unwrap();
+        let t = Table::new(&[("oauth", "/")], "http://x", 8).unwrap();
         match t.resolve(&Method::POST, "/users") {
             Resolved::Route { family, route, .. } => {
                 assert_eq!(family.name, "oauth");
@@ -175,7 +191,7 @@ mod tests {
             t.resolve(&Method::GET, "/nope"),
             Resolved::NotFound
         ));
-        let t = Table::new(&[("oauth", "/v1/")]).unwrap();
+        let t = Table::new(&[("oauth", "/v1/")], "http://x", 8).unwrap();
         assert!(matches!(
             t.resolve(&Method::POST, "/users"),
             Resolved::NotFound
@@ -188,6 +204,6 @@ mod tests {
             t.resolve(&Method::POST, "/v1users"),
             Resolved::NotFound
         ));
-        assert!(Table::new(&[("nope", "/")]).is_err());
+        assert!(Table::new(&[("nope", "/")], "http://x", 8).is_err());
     }
 }

@@ -1,11 +1,44 @@
-//! Accounts: sign-up, password sign-in, and the bearer-authenticated current user.
+//! Accounts: sign-up, password sign-in (lockout, activation), the bearer-authenticated
+//! current user, and deleting one's own account.
 
+use protocol::input::is_weak_password;
 use protocol::{Bearer, Failure, NewUser, Outcome, Secret};
-use storage::{AccountState, UserRecord};
+use storage::{AccountState, Revocation, UserRecord, Writer};
 
 use super::{internal, new_id, view, Abort, Service};
-use crate::password::is_weak;
-use crate::signer::VerifyError;
+use crate::signer::{Claims, VerifyError};
+
+/// The lockout key of a sign-in: the account when it exists, else the login as typed
+/// (case-folded), so unknown accounts are counted and locked the same way.
+fn lockout_key(user: Option<&UserRecord>, login: &str) -> String {
+    match user {
+        Some(u) => format!("user:{}", u.id),
+        None => format!("login:{}", login.to_lowercase()),
+    }
+}
+
+/// Revokes every live family of `user_id` inside the caller's transaction.
+pub(super) fn revoke_all(
+    w: &mut Writer,
+    user_id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<usize, Abort> {
+    let mut n = 0;
+    for id in w.family_ids_of_user(user_id)? {
+        if let Some(mut f) = w.family(&id)? {
+            if f.revoked.is_none() {
+                f.revoked = Some(Revocation {
+                    at: now,
+                    reason: reason.into(),
+                });
+                w.put_family(&f)?;
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}
 
 impl Service {
     pub(super) async fn sign_up(&self, new: NewUser, sign_in: bool) -> Result<Outcome, Failure> {
@@ -15,7 +48,7 @@ impl Service {
             .into_iter()
             .flatten()
             .collect();
-        if is_weak(&password.0, cfg.password.min_length, &identities) {
+        if is_weak_password(&password.0, cfg.password.min_length, &identities) {
             return Err(Failure::WeakPassword);
         }
         let role = match new.role.clone() {
@@ -59,7 +92,11 @@ impl Service {
                 last_name: new.last_name,
                 role,
                 password_hash: Some(hash),
-                state: AccountState::Active,
+                state: if new.unverified {
+                    AccountState::Unverified
+                } else {
+                    AccountState::Active
+                },
                 created_at: now,
                 updated_at: now,
                 last_login_at: sign_in.then_some(now),
@@ -79,6 +116,7 @@ impl Service {
         &self,
         login: String,
         password: Secret,
+        activate: bool,
     ) -> Result<Outcome, Failure> {
         let user = self
             .inner
@@ -95,6 +133,10 @@ impl Service {
                 }
             })
             .map_err(|e| internal("store", e))?;
+        let key = lockout_key(user.as_ref(), &login);
+        if let Some(retry_after) = self.inner.lockouts.locked(&key, self.now_ms()) {
+            return Err(Failure::LockedOut { retry_after });
+        }
         let stored = user.as_ref().and_then(|u| u.password_hash.clone());
         let verdict = self
             .inner
@@ -103,14 +145,20 @@ impl Service {
             .await
             .map_err(|e| internal("verify", e))?;
         let Some(user) = user.filter(|_| verdict.ok) else {
+            if self.inner.lockouts.fail(&key, self.now_ms()) {
+                tracing::warn!(target: "latchkey::audit", event = "lockout", "sign-in locked after repeated failures");
+            }
+            tracing::info!(target: "latchkey::audit", event = "sign_in_failed");
             return Err(Failure::InvalidCredentials);
         };
+        self.inner.lockouts.clear(&key);
         // The account state is told only to whoever knows the password.
         match user.state {
             AccountState::Active => {}
+            AccountState::Unverified if activate => {}
+            AccountState::Unverified => return Err(Failure::Unverified),
             AccountState::Disabled => return Err(Failure::Disabled),
             AccountState::Blocked => return Err(Failure::Blocked),
-            AccountState::Unverified => return Err(Failure::Unverified),
         }
         let upgraded = if verdict.needs_rehash {
             Some(
@@ -125,51 +173,66 @@ impl Service {
         };
         let now = self.now_ms();
         let user_id = user.id;
-        self.write(move |w, svc| {
-            // Re-read inside the transaction: the user may have changed meanwhile.
-            let Some(mut user) = w.user(&user_id)? else {
-                return Err(Abort::Refuse(Failure::InvalidCredentials));
-            };
-            if user.state != AccountState::Active {
-                return Err(Abort::Refuse(Failure::Disabled));
-            }
-            user.last_login_at = Some(now);
-            if let Some(h) = upgraded {
-                user.password_hash = Some(h);
-                user.updated_at = now;
-            }
-            w.update_user(&user)?;
-            let tokens = svc.start_family(w, &user, vec!["pwd".into()], now)?;
-            Ok(Outcome::Tokens(tokens))
-        })
-        .await
+        let uid = user_id.clone();
+        let result = self
+            .write(move |w, svc| {
+                // Re-read inside the transaction: the user may have changed meanwhile.
+                let Some(mut user) = w.user(&uid)? else {
+                    return Err(Abort::Refuse(Failure::InvalidCredentials));
+                };
+                match user.state {
+                    AccountState::Active => {}
+                    AccountState::Unverified if activate => {
+                        user.state = AccountState::Active;
+                        user.updated_at = now;
+                    }
+                    AccountState::Unverified => return Err(Abort::Refuse(Failure::Unverified)),
+                    AccountState::Disabled => return Err(Abort::Refuse(Failure::Disabled)),
+                    AccountState::Blocked => return Err(Abort::Refuse(Failure::Blocked)),
+                }
+                user.last_login_at = Some(now);
+                if let Some(h) = upgraded {
+                    user.password_hash = Some(h);
+                    user.updated_at = now;
+                }
+                w.update_user(&user)?;
+                let tokens = svc.start_family(w, &user, vec!["pwd".into()], now)?;
+                Ok(Outcome::Tokens(tokens))
+            })
+            .await;
+        if result.is_ok() {
+            tracing::info!(target: "latchkey::audit", event = "sign_in", user = %user_id);
+        }
+        result
     }
 
-    /// The user a bearer token belongs to, if the token verifies, its family is live and
-    /// the account is active.
-    pub(super) fn current_user(&self, bearer: Bearer) -> Result<protocol::UserView, Failure> {
+    /// Verifies an access token: signature, time, issuer. Revocation is checked by the
+    /// callers against the store.
+    fn verified_claims(&self, bearer: Bearer) -> Result<Claims, Failure> {
         let token = match bearer {
             Bearer::Missing => return Err(Failure::MissingToken),
             Bearer::Malformed => return Err(Failure::TokenInvalid),
             Bearer::Token(t) => t,
         };
-        let now = self.now_ms();
-        let claims = self
-            .inner
+        let now = self.now_ms() / 1000;
+        self.inner
             .keys
             .signer()
-            .verify(&token, now / 1000)
-            .and_then(|c| {
-                c.check(&self.inner.cfg.raw.tokens.issuer, now / 1000)
-                    .map(|()| c)
-            })
+            .verify(&token, now)
+            .and_then(|c| c.check(&self.inner.cfg.raw.tokens.issuer, now).map(|()| c))
             .map_err(|e| {
                 tracing::debug!(reason = %e, "access token refused");
                 match e {
                     VerifyError::Expired => Failure::TokenExpired,
                     _ => Failure::TokenInvalid,
                 }
-            })?;
+            })
+    }
+
+    /// The user a bearer token belongs to, if the token verifies, its family is live and
+    /// the account is active.
+    pub(super) fn current_user(&self, bearer: Bearer) -> Result<protocol::UserView, Failure> {
+        let claims = self.verified_claims(bearer)?;
         let user = self
             .inner
             .store
@@ -186,5 +249,35 @@ impl Service {
             Some(u) if u.state == AccountState::Active => Ok(view(&u)),
             _ => Err(Failure::TokenInvalid),
         }
+    }
+
+    /// Deletes the account of a bearer token: the user goes, its username and email are
+    /// free again, every family is revoked.
+    pub(super) async fn delete_account(&self, bearer: Bearer) -> Result<Outcome, Failure> {
+        let claims = self.verified_claims(bearer)?;
+        let now = self.now_ms();
+        let user_id = claims.sub.clone();
+        self.write(move |w, _| {
+            let live = w
+                .family(&claims.sid)?
+                .is_some_and(|f| f.revoked.is_none() && f.user_id == claims.sub);
+            let active = w
+                .user(&claims.sub)?
+                .is_some_and(|u| u.state == AccountState::Active);
+            if !live || !active {
+                return Err(Abort::Refuse(Failure::TokenInvalid));
+            }
+            revoke_all(w, &claims.sub, "user_deleted", now)?;
+            w.delete_user(&claims.sub)?;
+            Ok(Outcome::Done)
+        })
+        .await?;
+        tracing::info!(target: "latchkey::audit", event = "account_deleted", user = %user_id);
+        Ok(Outcome::Done)
+    }
+
+    /// Clears the lockout of a user (administrator's enable/unblock).
+    pub(super) fn clear_lockout(&self, user_id: &str) {
+        self.inner.lockouts.clear(&format!("user:{user_id}"));
     }
 }

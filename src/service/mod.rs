@@ -4,6 +4,7 @@
 //! thread; a failure anywhere leaves nothing behind.
 
 mod accounts;
+pub mod admin;
 mod refresh;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use storage::{AccountState, Store, StoreError, UserRecord, Writer};
 
 use crate::clock::Clock;
 use crate::config::Checked;
+use crate::limits::{IpBuckets, Lockouts};
 use crate::password::Hasher;
 use crate::signer::keys::KeyRing;
 use crate::signer::{b64url, random_bytes, Claims, PublicKeys};
@@ -64,6 +66,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// SHA-256 of each configured client secret, by client id.
     clients: Vec<(String, [u8; 32])>,
+    lockouts: Lockouts,
+    ip_buckets: IpBuckets,
 }
 
 /// The service. Cheap to clone.
@@ -80,7 +84,7 @@ impl std::fmt::Debug for Service {
     }
 }
 
-pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+pub fn sha256(data: &[u8]) -> [u8; 32] {
     let d = ring::digest::digest(&ring::digest::SHA256, data);
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());
@@ -115,6 +119,9 @@ impl Service {
             .iter()
             .map(|c| (c.id.clone(), sha256(c.secret.as_bytes())))
             .collect();
+        let l = &cfg.raw.limits;
+        let lockouts = Lockouts::new(l.lockout_failures, l.lockout_window, l.lockout_duration);
+        let ip_buckets = IpBuckets::new(l.per_ip_per_minute);
         Ok(Service {
             inner: Arc::new(Inner {
                 cfg,
@@ -123,6 +130,8 @@ impl Service {
                 hasher,
                 clock,
                 clients,
+                lockouts,
+                ip_buckets,
             }),
         })
     }
@@ -142,8 +151,18 @@ impl Service {
         &self.inner.keys
     }
 
-    fn now_ms(&self) -> i64 {
+    /// Now, from the service's clock (Unix milliseconds).
+    pub fn now_ms(&self) -> i64 {
         self.inner.clock.now_ms()
+    }
+
+    /// Takes one request of `ip` from its bucket (credential routes), or says how many
+    /// seconds to wait.
+    pub fn rate_limit(&self, ip: std::net::IpAddr) -> Result<(), Failure> {
+        self.inner
+            .ip_buckets
+            .take(ip, self.now_ms())
+            .map_err(|retry_after| Failure::RateLimited { retry_after })
     }
 
     /// The public keys for the well-known endpoints.
@@ -159,11 +178,12 @@ impl Service {
                 login,
                 password,
                 client,
+                activate,
             } => {
                 if let Some(c) = &client {
                     self.check_client(c)?;
                 }
-                self.password_sign_in(login, password).await
+                self.password_sign_in(login, password, activate).await
             }
             Operation::Refresh {
                 refresh_token,
@@ -175,6 +195,7 @@ impl Service {
                 self.refresh(refresh_token).await
             }
             Operation::CurrentUser { bearer } => self.current_user(bearer).map(Outcome::User),
+            Operation::DeleteAccount { bearer } => self.delete_account(bearer).await,
         }
     }
 

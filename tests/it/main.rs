@@ -6,3 +6,5 @@ mod oauth;
 mod refresh;
 mod server;
 mod support;
+mod toolkit;
+mod v0;

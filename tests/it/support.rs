@@ -32,6 +32,8 @@ pub const SIGNERS: [(&str, &str); 5] = [
 pub struct Server {
     pub dir: tempfile::TempDir,
     pub base: String,
+    /// The admin API's base URL, when `admin.token` is set.
+    pub admin: Option<String>,
     child: Option<Child>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
@@ -107,6 +109,7 @@ impl Server {
         let mut s = Server {
             dir,
             base: String::new(),
+            admin: None,
             child: None,
             client: Client::builder(TokioExecutor::new()).build_http(),
         };
@@ -138,8 +141,15 @@ impl Server {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
+        reader.read_line(&mut line).unwrap();
+        self.admin = None;
+        if let Some(admin) = line.trim().strip_prefix("latchkey admin listening on ") {
+            self.admin = Some(admin.to_string());
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+        }
         let addr = line
             .trim()
             .strip_prefix("latchkey listening on ")

@@ -1,0 +1,385 @@
+//! Family `toolkit` (seed 002): identity-toolkit style, mounted at `/api/auth` by default.
+//!
+//! Errors are `{"error":{"code":<status>,"message":"<CODE>"}}`; `AuthResponse` carries
+//! `expiresIn` as a string of seconds, as the identity-toolkit convention has it.
+
+use http::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::input::{valid_email, valid_username, Ctx, Request};
+use crate::ops::{
+    Bearer, Call, Failure, NewUser, Operation, Outcome, Secret, Tokens, UserView, View,
+};
+use crate::reply::{rfc3339_ms, Reply};
+use crate::table::{Family, Route};
+
+/// The family's entry for the adapter table.
+pub static FAMILY: Family = Family {
+    name: "toolkit",
+    default_mount: "/api/auth",
+    routes: ROUTES,
+    decode,
+    render,
+    reject: error,
+};
+
+static ROUTES: &[Route] = &[
+    Route {
+        method: Method::POST,
+        path: "/accounts:signUp",
+        name: "signup",
+        credential: true,
+    },
+    Route {
+        method: Method::POST,
+        path: "/accounts:signInWithPassword",
+        name: "signin",
+        credential: true,
+    },
+    Route {
+        method: Method::POST,
+        path: "/token:refresh",
+        name: "refresh",
+        credential: true,
+    },
+    Route {
+        method: Method::POST,
+        path: "/accounts:lookup",
+        name: "lookup",
+        credential: false,
+    },
+    Route {
+        method: Method::POST,
+        path: "/accounts:delete",
+        name: "delete",
+        credential: false,
+    },
+];
+
+/// `{"error":{"code":<status>,"message":"<CODE>"}}`.
+fn fail(status: StatusCode, message: &str) -> Reply {
+    Reply::json(
+        status,
+        &json!({"error": {"code": status.as_u16(), "message": message}}),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignUpBody {
+    username: Option<String>,
+    password: Option<String>,
+    display_name: Option<String>,
+    email: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SignInBody {
+    username: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefreshBody {
+    refresh_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdTokenBody {
+    id_token: Option<String>,
+}
+
+fn present(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
+fn bad_request(_: String) -> Reply {
+    fail(StatusCode::BAD_REQUEST, "INVALID_REQUEST")
+}
+
+/// The id token from the body (`idToken`) or, failing that, the bearer header.
+fn id_token(req: &Request) -> Result<Bearer, Reply> {
+    if !req.body.is_empty() {
+        let b: IdTokenBody = req.json().map_err(bad_request)?;
+        if let Some(t) = b.id_token {
+            return Ok(if t.is_empty() || t.len() > crate::input::MAX_TOKEN_LEN {
+                Bearer::Malformed
+            } else {
+                Bearer::Token(t)
+            });
+        }
+    }
+    Ok(req.bearer())
+}
+
+fn decode(route: &Route, req: &Request) -> Result<Call, Reply> {
+    match route.name {
+        "signup" => {
+            let b: SignUpBody = req.json().map_err(bad_request)?;
+            let username = present(b.username)
+                .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_USERNAME"))?;
+            if !valid_username(&username) {
+                return Err(fail(StatusCode::BAD_REQUEST, "INVALID_USERNAME"));
+            }
+            let password = b
+                .password
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_PASSWORD"))?;
+            let email = present(b.email);
+            if email.as_deref().is_some_and(|e| !valid_email(e)) {
+                return Err(fail(StatusCode::BAD_REQUEST, "INVALID_EMAIL"));
+            }
+            Ok(Call {
+                op: Operation::SignUp {
+                    user: NewUser {
+                        email,
+                        username: Some(username),
+                        password: Some(Secret(password)),
+                        display_name: present(b.display_name),
+                        ..NewUser::default()
+                    },
+                    sign_in: true,
+                },
+                view: View::ToolkitSignUp,
+            })
+        }
+        "signin" => {
+            let b: SignInBody = req.json().map_err(bad_request)?;
+            let login = present(b.username)
+                .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_USERNAME"))?;
+            let password = b
+                .password
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_PASSWORD"))?;
+            Ok(Call {
+                op: Operation::PasswordSignIn {
+                    login,
+                    password: Secret(password),
+                    client: None,
+                    activate: false,
+                },
+                view: View::ToolkitAuth,
+            })
+        }
+        "refresh" => {
+            let b: RefreshBody = req.json().map_err(bad_request)?;
+            let refresh_token = present(b.refresh_token)
+                .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_REFRESH_TOKEN"))?;
+            Ok(Call {
+                op: Operation::Refresh {
+                    refresh_token,
+                    client: None,
+                },
+                view: View::ToolkitAuth,
+            })
+        }
+        "lookup" => Ok(Call {
+            op: Operation::CurrentUser {
+                bearer: id_token(req)?,
+            },
+            view: View::ToolkitUser,
+        }),
+        // "delete"
+        _ => Ok(Call {
+            op: Operation::DeleteAccount {
+                bearer: id_token(req)?,
+            },
+            view: View::ToolkitDeleted,
+        }),
+    }
+}
+
+fn auth_response(t: &Tokens) -> serde_json::Value {
+    json!({
+        "localId": t.user.id,
+        "username": t.user.username,
+        "displayName": t.user.display_name,
+        "email": t.user.email,
+        "idToken": t.access_token,
+        "refreshToken": t.refresh_token,
+        "expiresIn": t.expires_in.to_string(),
+        "tokenType": "Bearer",
+    })
+}
+
+fn user(u: &UserView) -> serde_json::Value {
+    json!({
+        "localId": u.id,
+        "username": u.username,
+        "displayName": u.display_name,
+        "email": u.email,
+        "createdAt": rfc3339_ms(u.created_at),
+        "lastLoginAt": u.last_login_at.map(rfc3339_ms),
+        "disabled": u.state == "disabled" || u.state == "blocked",
+    })
+}
+
+fn render(_ctx: &Ctx, view: View, result: Result<Outcome, Failure>) -> Reply {
+    match (view, result) {
+        (View::ToolkitSignUp, Ok(Outcome::Tokens(t))) => {
+            Reply::json(StatusCode::CREATED, &auth_response(&t)).no_store()
+        }
+        (_, Ok(Outcome::Tokens(t))) => Reply::json(StatusCode::OK, &auth_response(&t)).no_store(),
+        (_, Ok(Outcome::User(u))) => Reply::json(StatusCode::OK, &user(&u)),
+        (_, Ok(Outcome::Done)) => Reply::empty(StatusCode::NO_CONTENT),
+        (_, Err(f)) => error(f),
+    }
+}
+
+/// Every failure in this family's format.
+fn error(f: Failure) -> Reply {
+    let s = StatusCode::BAD_REQUEST;
+    let u = StatusCode::UNAUTHORIZED;
+    match f {
+        Failure::WeakPassword => fail(s, "WEAK_PASSWORD"),
+        Failure::EmailTaken => fail(s, "EMAIL_ALREADY_EXISTS"),
+        Failure::UsernameTaken => fail(s, "USERNAME_ALREADY_EXISTS"),
+        Failure::RoleNotAllowed => fail(StatusCode::FORBIDDEN, "ROLE_NOT_ALLOWED"),
+        Failure::InvalidClient | Failure::InvalidCredentials => fail(u, "WRONG_CREDENTIALS"),
+        Failure::RefreshInvalid => fail(u, "INVALID_REFRESH_TOKEN"),
+        Failure::RefreshExpired => fail(u, "EXPIRED_REFRESH_TOKEN"),
+        Failure::MissingToken => fail(u, "INVALID_ID_TOKEN").bearer_challenge(false),
+        Failure::TokenInvalid => fail(u, "INVALID_ID_TOKEN").bearer_challenge(true),
+        Failure::TokenExpired => fail(u, "EXPIRED_ID_TOKEN").bearer_challenge(true),
+        Failure::Disabled | Failure::Blocked => fail(StatusCode::FORBIDDEN, "USER_DISABLED"),
+        Failure::Unverified => fail(StatusCode::FORBIDDEN, "USER_NOT_VERIFIED"),
+        Failure::LockedOut { retry_after } | Failure::RateLimited { retry_after } => {
+            fail(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS_TRY_LATER")
+                .retry_after(retry_after)
+        }
+        Failure::Overloaded { retry_after } => {
+            fail(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE").retry_after(retry_after)
+        }
+        Failure::PayloadTooLarge => fail(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+        Failure::Timeout => {
+            fail(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE").retry_after(1)
+        }
+        Failure::Internal => fail(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderMap, HeaderValue};
+
+    fn call(name: &str, headers: &HeaderMap, body: &[u8]) -> Result<Call, Reply> {
+        let ctx = Ctx {
+            base_url: "http://x/api/auth".into(),
+            min_password_length: 8,
+        };
+        let route = ROUTES.iter().find(|r| r.name == name).unwrap();
+        decode(
+            route,
+            &Request {
+                ctx: &ctx,
+                method: &Method::POST,
+                path: route.path,
+                query: None,
+                headers,
+                body,
+            },
+        )
+    }
+
+    fn json_headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        h
+    }
+
+    fn message(r: &Reply) -> String {
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["error"]["code"], r.status.as_u16());
+        v["error"]["message"].as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn signup_errors() {
+        let h = json_headers();
+        assert_eq!(
+            message(&call("signup", &h, br#"{"password":"x"}"#).unwrap_err()),
+            "MISSING_USERNAME"
+        );
+        assert_eq!(
+            message(&call("signup", &h, br#"{"username":"a"}"#).unwrap_err()),
+            "MISSING_PASSWORD"
+        );
+        assert_eq!(
+            message(
+                &call(
+                    "signup",
+                    &h,
+                    br#"{"username":"a","password":"p","email":"x"}"#
+                )
+                .unwrap_err()
+            ),
+            "INVALID_EMAIL"
+        );
+        assert_eq!(
+            message(&call("signup", &h, b"{").unwrap_err()),
+            "INVALID_REQUEST"
+        );
+        let c = call(
+            "signup",
+            &h,
+            br#"{"username":"a","password":"p","displayName":"A"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.view, View::ToolkitSignUp);
+        assert!(matches!(c.op, Operation::SignUp { sign_in: true, .. }));
+    }
+
+    #[test]
+    fn id_token_from_body_or_header() {
+        let h = json_headers();
+        let c = call("lookup", &h, br#"{"idToken":"abc"}"#).unwrap();
+        assert_eq!(
+            c.op,
+            Operation::CurrentUser {
+                bearer: Bearer::Token("abc".into())
+            }
+        );
+        let mut h2 = HeaderMap::new();
+        h2.insert(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer xyz"),
+        );
+        let c = call("delete", &h2, b"").unwrap();
+        assert_eq!(
+            c.op,
+            Operation::DeleteAccount {
+                bearer: Bearer::Token("xyz".into())
+            }
+        );
+        let c = call("lookup", &HeaderMap::new(), b"").unwrap();
+        assert_eq!(
+            c.op,
+            Operation::CurrentUser {
+                bearer: Bearer::Missing
+            }
+        );
+    }
+
+    #[test]
+    fn error_codes() {
+        assert_eq!(
+            error(Failure::InvalidCredentials).status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(message(&error(Failure::MissingToken)), "INVALID_ID_TOKEN");
+        assert_eq!(message(&error(Failure::Blocked)), "USER_DISABLED");
+        let r = error(Failure::LockedOut { retry_after: 60 });
+        assert_eq!(message(&r), "TOO_MANY_ATTEMPTS_TRY_LATER");
+        assert!(r
+            .headers
+            .iter()
+            .any(|(k, v)| k == http::header::RETRY_AFTER && v == "60"));
+    }
+}

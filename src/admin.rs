@@ -1,0 +1,215 @@
+//! The admin API, on its own listener (`admin.listen`), behind `Authorization: Bearer
+//! <admin.token>`; off when the token is empty. Every route is a thin wrapper around the
+//! service's `admin_*` operations, which the command line also calls directly.
+//!
+//! ```text
+//! GET    /admin/users[?after=<id>&limit=<n>]     list
+//! GET    /admin/users/{key}                      show (key: id, number, email or username)
+//! POST   /admin/users/{key}/disable|enable|block|unblock
+//! DELETE /admin/users/{key}
+//! GET    /admin/keys                             signing keys and their state
+//! POST   /admin/keys/rotate                      new signing key
+//! POST   /admin/tokens/inspect  {"token": ...}   verify a token, say why it is refused
+//! ```
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use protocol::{Failure, Reply};
+use serde_json::{json, Value};
+
+use crate::service::admin::{AdminError, StateChange};
+use crate::service::Service;
+
+/// The admin API's state.
+#[derive(Debug)]
+pub struct Admin {
+    service: Service,
+    token_hash: [u8; 32],
+}
+
+impl Admin {
+    /// The admin API over `service`, or `None` when `admin.token` is empty (off).
+    pub fn new(service: Service) -> Option<Admin> {
+        let token = service.config().raw.admin.token.clone();
+        if token.is_empty() {
+            return None;
+        }
+        Some(Admin {
+            token_hash: crate::service::sha256(token.as_bytes()),
+            service,
+        })
+    }
+
+    fn authorized(&self, req: &Request<Incoming>) -> bool {
+        use subtle::ConstantTimeEq as _;
+        match protocol::input::parse_bearer(req.headers()) {
+            protocol::Bearer::Token(t) => {
+                bool::from(crate::service::sha256(t.as_bytes()).ct_eq(&self.token_hash))
+            }
+            _ => false,
+        }
+    }
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Reply {
+    Reply::json(status, &json!({"error": code, "message": message}))
+}
+
+fn admin_error(e: AdminError) -> Reply {
+    match e {
+        AdminError::NotFound => error(
+            StatusCode::NOT_FOUND,
+            "user_not_found",
+            "no user with that id, number, email or username",
+        ),
+        AdminError::Conflict(m) => error(StatusCode::CONFLICT, "conflict", &m),
+        AdminError::BadRequest(m) => error(StatusCode::BAD_REQUEST, "bad_request", &m),
+        AdminError::Internal(m) => {
+            tracing::error!(error = %m, "admin operation failed");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "internal error",
+            )
+        }
+    }
+}
+
+fn ok(v: Result<Value, AdminError>) -> Reply {
+    match v {
+        Ok(v) => Reply::json(StatusCode::OK, &v).no_store(),
+        Err(e) => admin_error(e),
+    }
+}
+
+fn decode_segment(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
+    if !admin.authorized(&req) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid admin bearer token is required",
+        )
+        .with(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Bearer realm="latchkey-admin""#),
+        );
+    }
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, 64 * 1024).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "body over 64 KiB",
+            )
+        }
+    };
+    let svc = &admin.service;
+    let segments: Vec<&str> = parts
+        .uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .collect();
+    let m = &parts.method;
+    match segments.as_slice() {
+        ["admin", "users"] if m == Method::GET => {
+            let mut after = None;
+            let mut limit = 100;
+            for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+                match k.as_ref() {
+                    "after" => after = Some(v.into_owned()),
+                    "limit" => match v.parse() {
+                        Ok(n) => limit = n,
+                        Err(_) => {
+                            return error(
+                                StatusCode::BAD_REQUEST,
+                                "bad_request",
+                                "limit must be a number",
+                            )
+                        }
+                    },
+                    _ => {}
+                }
+            }
+            ok(svc.admin_list_users(after.as_deref(), limit))
+        }
+        ["admin", "users", key] if m == Method::GET => {
+            ok(svc.admin_show_user(&decode_segment(key)))
+        }
+        ["admin", "users", key] if m == Method::DELETE => {
+            ok(svc.admin_delete(&decode_segment(key)).await)
+        }
+        ["admin", "users", key, action] if m == Method::POST => match StateChange::parse(action) {
+            Some(change) => ok(svc.admin_change(&decode_segment(key), change).await),
+            None => Reply::not_found(),
+        },
+        ["admin", "keys"] if m == Method::GET => ok(svc.admin_keys()),
+        ["admin", "keys", "rotate"] if m == Method::POST => ok(svc.admin_rotate_keys().await),
+        ["admin", "tokens", "inspect"] if m == Method::POST => {
+            match serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v.get("token").and_then(Value::as_str).map(str::to_owned))
+            {
+                Some(t) => ok(svc.admin_inspect(&t)),
+                None => error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "send {\"token\": \"...\"}",
+                ),
+            }
+        }
+        ["admin", "users"] | ["admin", "users", _] => {
+            Reply::method_not_allowed(&[Method::GET, Method::DELETE])
+        }
+        ["admin", "users", _, _] | ["admin", "keys", "rotate"] | ["admin", "tokens", "inspect"] => {
+            Reply::method_not_allowed(&[Method::POST])
+        }
+        ["admin", "keys"] => Reply::method_not_allowed(&[Method::GET]),
+        _ => Reply::not_found(),
+    }
+}
+
+/// Handles one admin request.
+pub async fn handle(
+    admin: Arc<Admin>,
+    req: Request<Incoming>,
+    _peer: SocketAddr,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let reply = match crate::server::contained(route(admin, req), Duration::from_secs(60)).await {
+        Ok(r) => r,
+        Err(Failure::Timeout) => error(StatusCode::SERVICE_UNAVAILABLE, "timeout", "took too long"),
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error",
+        ),
+    };
+    // Admin paths carry user keys (emails): log only the route's shape.
+    let shape = path.split('/').take(3).collect::<Vec<_>>().join("/");
+    tracing::info!(
+        target: "latchkey::admin",
+        method = %method,
+        route = %shape,
+        status = reply.status.as_u16(),
+        micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX),
+    );
+    Ok(crate::server::to_response(reply))
+}

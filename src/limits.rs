@@ -1,0 +1,181 @@
+//! Attempt limits, in memory, time as a parameter:
+//!
+//! - [`Lockouts`]: failed sign-ins per account (per login string for unknown accounts, so
+//!   a lockout looks the same whether the account exists or not). `max` failures within
+//!   `window` lock sign-in for `duration`; a success clears the count.
+//! - [`IpBuckets`]: a token bucket per client IP over the credential routes.
+//!
+//! Both are bounded in memory: entries that carry no information any more are pruned, and
+//! past a hard cap the oldest are dropped.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+/// Entries kept at most in each table.
+const CAP: usize = 200_000;
+
+#[derive(Debug, Default)]
+struct Account {
+    failures: VecDeque<i64>,
+    locked_until: i64,
+}
+
+/// Failed sign-ins per account.
+#[derive(Debug)]
+pub struct Lockouts {
+    max: usize,
+    window_ms: i64,
+    duration_ms: i64,
+    table: Mutex<HashMap<String, Account>>,
+}
+
+fn secs_until(now: i64, t: i64) -> u64 {
+    u64::try_from((t - now + 999) / 1000).unwrap_or(1).max(1)
+}
+
+impl Lockouts {
+    /// `max` failures within `window_secs` lock for `duration_secs`.
+    pub fn new(max: u32, window_secs: u64, duration_secs: u64) -> Lockouts {
+        Lockouts {
+            max: usize::try_from(max).unwrap_or(usize::MAX).max(1),
+            window_ms: i64::try_from(window_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+            duration_ms: i64::try_from(duration_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+            table: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Account>> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Seconds until `key` may try again, if it is locked.
+    pub fn locked(&self, key: &str, now: i64) -> Option<u64> {
+        let t = self.table();
+        t.get(key)
+            .filter(|a| a.locked_until > now)
+            .map(|a| secs_until(now, a.locked_until))
+    }
+
+    /// Records a failure; returns whether `key` is locked now.
+    pub fn fail(&self, key: &str, now: i64) -> bool {
+        let mut t = self.table();
+        if t.len() >= CAP && !t.contains_key(key) {
+            let window = self.window_ms;
+            t.retain(|_, a| {
+                a.locked_until > now || a.failures.back().is_some_and(|f| now - f < window)
+            });
+            if t.len() >= CAP {
+                // Still full of live entries: forget the one whose last failure is oldest.
+                if let Some(oldest) = t
+                    .iter()
+                    .min_by_key(|(_, a)| a.failures.back().copied().unwrap_or(0))
+                    .map(|(k, _)| k.clone())
+                {
+                    t.remove(&oldest);
+                }
+            }
+        }
+        let a = t.entry(key.to_owned()).or_default();
+        while a
+            .failures
+            .front()
+            .is_some_and(|f| now - f >= self.window_ms)
+        {
+            a.failures.pop_front();
+        }
+        a.failures.push_back(now);
+        if a.failures.len() >= self.max {
+            a.failures.clear();
+            a.locked_until = now.saturating_add(self.duration_ms);
+            return true;
+        }
+        false
+    }
+
+    /// Clears `key` (successful sign-in, or an administrator's unblock).
+    pub fn clear(&self, key: &str) {
+        self.table().remove(key);
+    }
+}
+
+/// Token buckets per client IP.
+#[derive(Debug)]
+pub struct IpBuckets {
+    per_minute: f64,
+    table: Mutex<HashMap<IpAddr, (f64, i64)>>,
+}
+
+impl IpBuckets {
+    /// `per_minute` requests per minute per IP, bursting to the same number; 0 = off.
+    pub fn new(per_minute: u32) -> IpBuckets {
+        IpBuckets {
+            per_minute: f64::from(per_minute),
+            table: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a token for `ip`, or says in how many seconds one will be there.
+    pub fn take(&self, ip: IpAddr, now: i64) -> Result<(), u64> {
+        if self.per_minute <= 0.0 {
+            return Ok(());
+        }
+        let rate_per_ms = self.per_minute / 60_000.0;
+        let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        if t.len() >= CAP && !t.contains_key(&ip) {
+            // A bucket that has refilled is the same as no bucket.
+            let full = self.per_minute;
+            t.retain(|_, (tokens, last)| *tokens + (now - *last) as f64 * rate_per_ms < full);
+            if t.len() >= CAP {
+                return Err(1);
+            }
+        }
+        let (tokens, last) = t.entry(ip).or_insert((self.per_minute, now));
+        *tokens = (*tokens + (now - *last).max(0) as f64 * rate_per_ms).min(self.per_minute);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait_ms = (1.0 - *tokens) / rate_per_ms;
+            Err(((wait_ms / 1000.0).ceil() as u64).max(1))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lockout_counts_within_the_window_and_expires() {
+        let l = Lockouts::new(3, 60, 120);
+        assert!(!l.fail("a", 0));
+        assert!(!l.fail("a", 30_000));
+        // The first failure falls out of the window: still two.
+        assert!(!l.fail("a", 61_000));
+        assert_eq!(l.locked("a", 61_000), None);
+        assert!(l.fail("a", 62_000));
+        assert_eq!(l.locked("a", 62_000), Some(120));
+        assert_eq!(l.locked("a", 62_000 + 119_500), Some(1));
+        assert_eq!(l.locked("a", 62_000 + 120_000), None);
+        assert_eq!(l.locked("b", 62_000), None);
+        l.fail("b", 0);
+        l.fail("b", 0);
+        l.clear("b");
+        assert!(!l.fail("b", 0));
+    }
+
+    #[test]
+    fn buckets_refill() {
+        let b = IpBuckets::new(60); // one per second, burst 60
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        for _ in 0..60 {
+            b.take(ip, 0).unwrap();
+        }
+        assert_eq!(b.take(ip, 0), Err(1));
+        assert_eq!(b.take(ip, 1_000), Ok(()));
+        assert!(b.take("::1".parse().unwrap(), 1_000).is_ok());
+        assert!(IpBuckets::new(0).take(ip, 0).is_ok());
+    }
+}
