@@ -1,10 +1,13 @@
 //! Integration tests: the real `latchkey` binary over real sockets with a real store.
 
 mod cli;
+mod cross;
 mod interop;
+mod limits;
 mod oauth;
 mod refresh;
 mod server;
+mod states;
 mod support;
 mod toolkit;
 mod v0;
