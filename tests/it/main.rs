@@ -5,6 +5,7 @@ mod cross;
 mod interop;
 mod limits;
 mod oauth;
+mod readme;
 mod refresh;
 mod server;
 mod states;
