@@ -6,10 +6,16 @@ use std::process::Command;
 
 use crate::support::*;
 
-const SECTIONS: [&str; 4] = ["## Family `oauth`", "## Family `toolkit`", "## Family `v0`", "## Administration"];
+const SECTIONS: [&str; 4] = [
+    "## Family `oauth`",
+    "## Family `toolkit`",
+    "## Family `v0`",
+    "## Administration",
+];
 
 fn blocks() -> Vec<String> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let mut out = Vec::new();
     let mut section_on = false;
     let mut in_block = false;
@@ -39,14 +45,28 @@ fn blocks() -> Vec<String> {
 #[tokio::test]
 async fn readme_curl_examples_work_as_printed() {
     for tool in ["curl", "jq"] {
-        let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).status().unwrap().success();
-        assert!(found, "{tool} is needed by the README examples (apt-get install {tool})");
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .status()
+            .unwrap()
+            .success();
+        assert!(
+            found,
+            "{tool} is needed by the README examples (apt-get install {tool})"
+        );
     }
-    let s = Server::start("[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"please-change-this-admin-token\"\n").await;
+    let s = Server::start(
+        "[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"please-change-this-admin-token\"\n",
+    )
+    .await;
     let admin = s.admin.clone().unwrap();
     let work = tempfile::tempdir().unwrap();
     let blocks = blocks();
-    assert!(blocks.len() >= 13, "found only {} example blocks", blocks.len());
+    assert!(
+        blocks.len() >= 13,
+        "found only {} example blocks",
+        blocks.len()
+    );
     let mut ran = 0;
     for block in blocks {
         // Starting the server and placeholder commands are not runnable as such.
@@ -56,18 +76,36 @@ async fn readme_curl_examples_work_as_printed() {
         let script = block
             .replace("http://localhost:8080", &s.base)
             .replace("http://localhost:8081", &admin)
-            .replace("./target/release/latchkey", &format!("{BIN} --config {}", s.config_path().display()));
+            .replace(
+                "./target/release/latchkey",
+                &format!("{BIN} --config {}", s.config_path().display()),
+            );
         let out = tokio::task::spawn_blocking({
             let dir = work.path().to_path_buf();
-            move || Command::new("bash").args(["-c", &format!("set -euo pipefail\n{script}")]).current_dir(dir).output().unwrap()
+            move || {
+                Command::new("bash")
+                    .args(["-c", &format!("set -euo pipefail\n{script}")])
+                    .current_dir(dir)
+                    .output()
+                    .unwrap()
+            }
         })
         .await
         .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "block failed:\n{block}\nstdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
-        let shows_error = block.lines().any(|l| l.trim_start().starts_with('#') && l.contains("error"));
+        assert!(
+            out.status.success(),
+            "block failed:\n{block}\nstdout: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shows_error = block
+            .lines()
+            .any(|l| l.trim_start().starts_with('#') && l.contains("error"));
         if !shows_error {
-            assert!(!stdout.contains("\"error\""), "block printed an error:\n{block}\n{stdout}");
+            assert!(
+                !stdout.contains("\"error\""),
+                "block printed an error:\n{block}\n{stdout}"
+            );
         }
         assert!(!stdout.trim().is_empty(), "block printed nothing:\n{block}");
         ran += 1;

@@ -121,6 +121,11 @@ async fn parallel_refreshes_of_one_token_stay_within_the_reuse_rule() {
     // Exactly one token of the family is current afterwards: the family still works, and
     // the original token, presented after the interval, would be theft (checked
     // elsewhere); here the family has one live session.
-    let me = s.get("/users/me", &[("authorization", &bearer(&field(&t, "access_token")))]).await;
+    let me = s
+        .get(
+            "/users/me",
+            &[("authorization", &bearer(&field(&t, "access_token")))],
+        )
+        .await;
     me.expect(200);
 }
