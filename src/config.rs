@@ -43,6 +43,9 @@ section!(
     Storage {
         /// Path of the redb file.
         path: PathBuf = PathBuf::from("latchkey.redb"),
+        /// The server key file (session-code MACs, TOTP secret sealing); empty: the
+        /// store's path + `.key`. Kept out of the store on purpose.
+        key_file: PathBuf = PathBuf::new(),
     }
 );
 
@@ -121,6 +124,8 @@ section!(
         code_ttl: u64 = 600,
         /// Create accounts on first code redemption.
         allow_signup: bool = true,
+        /// A new login for an address spends the codes mailed to it before.
+        invalidate_previous: bool = false,
     }
 );
 
@@ -319,6 +324,17 @@ fn bad(key: &str, why: impl std::fmt::Display) -> String {
     format!("invalid value for `{key}`: {why}")
 }
 
+impl Checked {
+    /// The server key file: `storage.key_file`, or the store's path + `.key`.
+    pub fn key_file(&self) -> PathBuf {
+        if self.raw.storage.key_file.as_os_str().is_empty() {
+            crate::secrets::default_path(&self.raw.storage.path)
+        } else {
+            self.raw.storage.key_file.clone()
+        }
+    }
+}
+
 impl Config {
     /// Checks every value for sense and parses addresses; the error names the key.
     pub fn validate(self) -> Result<Checked, String> {
@@ -446,6 +462,9 @@ impl Config {
         }
         if self.mfa.issuer.is_empty() || self.mfa.issuer.contains(':') {
             return Err(bad("mfa.issuer", "must be non-empty and without `:`"));
+        }
+        if self.limits.mails_per_hour == 0 {
+            return Err(bad("limits.mails_per_hour", "must be at least 1"));
         }
         if self.limits.lockout_failures == 0 {
             return Err(bad("limits.lockout_failures", "must be at least 1"));

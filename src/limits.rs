@@ -99,6 +99,47 @@ impl Lockouts {
     }
 }
 
+/// At most `max` events per key within a sliding window (mails per address per hour).
+#[derive(Debug)]
+pub struct Quota {
+    max: usize,
+    window_ms: i64,
+    table: Mutex<HashMap<String, VecDeque<i64>>>,
+}
+
+impl Quota {
+    /// `max` events per `window_secs`.
+    pub fn new(max: u32, window_secs: u64) -> Quota {
+        Quota {
+            max: usize::try_from(max).unwrap_or(usize::MAX).max(1),
+            window_ms: i64::try_from(window_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+            table: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Records an event for `key`, or says in how many seconds one is allowed again.
+    pub fn take(&self, key: &str, now: i64) -> Result<(), u64> {
+        let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        if t.len() >= CAP && !t.contains_key(key) {
+            let window = self.window_ms;
+            t.retain(|_, q| q.back().is_some_and(|last| now - last < window));
+            if t.len() >= CAP {
+                return Err(60);
+            }
+        }
+        let q = t.entry(key.to_owned()).or_default();
+        while q.front().is_some_and(|f| now - f >= self.window_ms) {
+            q.pop_front();
+        }
+        if q.len() >= self.max {
+            let oldest = q.front().copied().unwrap_or(now);
+            return Err(secs_until(now, oldest.saturating_add(self.window_ms)));
+        }
+        q.push_back(now);
+        Ok(())
+    }
+}
+
 /// Token buckets per client IP.
 #[derive(Debug)]
 pub struct IpBuckets {
@@ -164,6 +205,16 @@ mod tests {
         l.fail("b", 0);
         l.clear("b");
         assert!(!l.fail("b", 0));
+    }
+
+    #[test]
+    fn quota_slides() {
+        let q = Quota::new(2, 3600);
+        assert!(q.take("a", 0).is_ok());
+        assert!(q.take("a", 1_000).is_ok());
+        assert_eq!(q.take("a", 2_000), Err(3598));
+        assert!(q.take("b", 2_000).is_ok());
+        assert!(q.take("a", 3_600_000).is_ok());
     }
 
     #[test]

@@ -314,17 +314,27 @@ pub async fn run(
     sweeper.abort();
 }
 
-/// Removes expired refresh families once a minute.
+/// Removes expired refresh families and session codes once a minute.
 async fn sweep_loop(service: Service) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
         let store = service.store().clone();
         let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
-        match tokio::task::spawn_blocking(move || store.write(|w| w.sweep_families(now, 1000)))
-            .await
-        {
-            Ok(Ok(n)) if n > 0 => tracing::info!(families = n, "swept expired refresh families"),
+        let swept = tokio::task::spawn_blocking(move || {
+            store.write(|w| {
+                Ok::<_, storage::StoreError>((
+                    w.sweep_families(now, 1000)?,
+                    w.sweep_session_codes(now, 1000)?,
+                ))
+            })
+        });
+        match swept.await {
+            Ok(Ok((f, c))) if f + c > 0 => tracing::info!(
+                families = f,
+                codes = c,
+                "swept expired refresh families and session codes"
+            ),
             Ok(Err(e)) => tracing::warn!(error = %e, "sweep failed"),
             _ => {}
         }

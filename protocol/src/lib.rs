@@ -21,6 +21,7 @@ pub mod input;
 pub mod oauth;
 pub mod ops;
 pub mod reply;
+pub mod session;
 pub mod table;
 pub mod toolkit;
 pub mod v0;

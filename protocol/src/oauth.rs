@@ -263,6 +263,8 @@ fn render(_ctx: &Ctx, view: View, result: Result<Outcome, Failure>) -> Reply {
         }
         (_, Ok(Outcome::Tokens(t))) => Reply::json(StatusCode::OK, &seed_tokens(&t)).no_store(),
         (_, Ok(Outcome::Done)) => Reply::empty(StatusCode::NO_CONTENT),
+        // Outcomes of other families' operations never reach this one.
+        (_, Ok(_)) => error(Failure::Internal),
         (_, Err(f)) => error(f),
     }
 }
@@ -371,6 +373,21 @@ fn error(f: Failure) -> Reply {
             "the request took too long",
         )
         .retry_after(1),
+        Failure::InvalidEmail => e(StatusCode::BAD_REQUEST, "invalid_request", "invalid email"),
+        Failure::MailUnavailable => e(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "mail server unavailable",
+        ),
+        Failure::InvalidSessionCode
+        | Failure::InvalidMfaCode
+        | Failure::MfaNotPending
+        | Failure::MfaAlreadyEnabled
+        | Failure::MfaNotEnabled => e(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "not supported here",
+        ),
         Failure::Internal => e(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",

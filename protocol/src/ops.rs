@@ -90,6 +90,42 @@ pub enum Operation {
         /// The presented access token.
         bearer: Bearer,
     },
+    /// Mail a one-time session code to `email`.
+    RequestCode {
+        /// The address (syntax already checked).
+        email: String,
+    },
+    /// Redeem a session code, with the TOTP code when the account has MFA.
+    RedeemCode {
+        /// The session code as typed.
+        code: String,
+        /// The TOTP code, if given.
+        mfa_code: Option<String>,
+    },
+    /// Revoke the family of a refresh token.
+    Logout {
+        /// The presented refresh token.
+        refresh_token: String,
+    },
+    /// Start TOTP enrolment for the bearer's account.
+    TotpEnroll {
+        /// The presented access token.
+        bearer: Bearer,
+    },
+    /// Confirm a pending TOTP enrolment with a first code.
+    TotpConfirm {
+        /// The presented access token.
+        bearer: Bearer,
+        /// The TOTP code.
+        code: String,
+    },
+    /// Switch TOTP off, proven by a current code.
+    TotpDisable {
+        /// The presented access token.
+        bearer: Bearer,
+        /// The TOTP code.
+        code: String,
+    },
 }
 
 /// A user as the families may show it: never a password hash.
@@ -119,6 +155,8 @@ pub struct UserView {
     pub updated_at: i64,
     /// Last sign-in, Unix milliseconds.
     pub last_login_at: Option<i64>,
+    /// Whether TOTP is on.
+    pub mfa_enabled: bool,
 }
 
 /// A freshly issued token pair.
@@ -151,6 +189,19 @@ pub enum Outcome {
     Tokens(Tokens),
     /// Done; nothing to show.
     Done,
+    /// A session code was mailed (or, for an unknown address, an explanation).
+    CodeSent,
+    /// The session code is good; the account wants its TOTP code too.
+    MfaRequired,
+    /// A TOTP secret to enrol, shown once.
+    TotpEnrollment {
+        /// The secret in base32.
+        secret: String,
+        /// The `otpauth://` URL for authenticator apps.
+        otpauth_url: String,
+    },
+    /// TOTP is on now.
+    MfaEnabled,
 }
 
 /// Why the service refused. Each family maps every variant to its wire format in exactly
@@ -206,6 +257,20 @@ pub enum Failure {
     Timeout,
     /// Something failed inside the server (details only in its log).
     Internal,
+    /// The email address is malformed, or the mail server refused it.
+    InvalidEmail,
+    /// The mail server cannot be reached or failed.
+    MailUnavailable,
+    /// The session code is unknown, expired or spent.
+    InvalidSessionCode,
+    /// The TOTP code is wrong or was used already.
+    InvalidMfaCode,
+    /// There is no pending TOTP enrolment to confirm.
+    MfaNotPending,
+    /// TOTP is on already.
+    MfaAlreadyEnabled,
+    /// TOTP is not on.
+    MfaNotEnabled,
 }
 
 /// Which response shape a family renders an outcome in (a family may answer one
@@ -236,6 +301,16 @@ pub enum View {
     V0Token,
     /// `v0`: the profile.
     V0Profile,
+    /// `session`: login (202 code sent).
+    SessionLogin,
+    /// `session`: verify (authenticated / mfa_required).
+    SessionVerify,
+    /// `session`: token.
+    SessionToken,
+    /// `session`: the authenticated call.
+    SessionMe,
+    /// `session`: MFA management (enrol, confirm, disable) and logout.
+    SessionMfa,
 }
 
 /// A decoded request: what to do and how to answer.

@@ -44,6 +44,7 @@ pub struct Family {
 
 /// Every family latchkey knows. One entry per family.
 pub static FAMILIES: &[&Family] = &[
+    &crate::session::FAMILY,
     &crate::oauth::FAMILY,
     &crate::toolkit::FAMILY,
     &crate::v0::FAMILY,

@@ -225,6 +225,8 @@ fn render(_ctx: &Ctx, view: View, result: Result<Outcome, Failure>) -> Reply {
         (_, Ok(Outcome::Tokens(t))) => Reply::json(StatusCode::OK, &auth_response(&t)).no_store(),
         (_, Ok(Outcome::User(u))) => Reply::json(StatusCode::OK, &user(&u)),
         (_, Ok(Outcome::Done)) => Reply::empty(StatusCode::NO_CONTENT),
+        // Outcomes of other families' operations never reach this one.
+        (_, Ok(_)) => error(Failure::Internal),
         (_, Err(f)) => error(f),
     }
 }
@@ -258,6 +260,13 @@ fn error(f: Failure) -> Reply {
             fail(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE").retry_after(1)
         }
         Failure::Internal => fail(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
+        Failure::InvalidEmail => fail(s, "INVALID_EMAIL"),
+        Failure::MailUnavailable => fail(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
+        Failure::InvalidSessionCode
+        | Failure::InvalidMfaCode
+        | Failure::MfaNotPending
+        | Failure::MfaAlreadyEnabled
+        | Failure::MfaNotEnabled => fail(s, "INVALID_REQUEST"),
     }
 }
 

@@ -311,6 +311,8 @@ fn render(ctx: &Ctx, view: View, result: Result<Outcome, Failure>) -> Reply {
         (_, Ok(Outcome::Tokens(t))) => Reply::json(StatusCode::OK, &session(&t)).no_store(),
         (_, Ok(Outcome::User(u))) => Reply::json(StatusCode::OK, &Value::Object(profile(&u))),
         (_, Ok(Outcome::Done)) => Reply::empty(StatusCode::NO_CONTENT),
+        // Outcomes of other families' operations never reach this one.
+        (_, Ok(_)) => error(Failure::Internal),
         (_, Err(f)) => error(f),
     }
 }
@@ -355,6 +357,13 @@ fn error(f: Failure) -> Reply {
             StatusCode::INTERNAL_SERVER_ERROR,
             &json!({"error": INTERNAL_MESSAGE}),
         ),
+        Failure::InvalidEmail => one(bad, "email", ERR_INVALID),
+        Failure::MailUnavailable => one(StatusCode::SERVICE_UNAVAILABLE, "system", ERR_UNAVAILABLE),
+        Failure::InvalidSessionCode
+        | Failure::InvalidMfaCode
+        | Failure::MfaNotPending
+        | Failure::MfaAlreadyEnabled
+        | Failure::MfaNotEnabled => one(bad, "body", ERR_INVALID),
     }
 }
 

@@ -100,6 +100,7 @@ impl Service {
                 created_at: now,
                 updated_at: now,
                 last_login_at: sign_in.then_some(now),
+                mfa: None,
             };
             w.insert_user(&user)?;
             if sign_in {
@@ -231,7 +232,7 @@ impl Service {
 
     /// The user a bearer token belongs to, if the token verifies, its family is live and
     /// the account is active.
-    pub(super) fn current_user(&self, bearer: Bearer) -> Result<protocol::UserView, Failure> {
+    pub(super) fn authenticated_user(&self, bearer: Bearer) -> Result<UserRecord, Failure> {
         let claims = self.verified_claims(bearer)?;
         let user = self
             .inner
@@ -246,9 +247,14 @@ impl Service {
             })
             .map_err(|e| internal("store", e))?;
         match user {
-            Some(u) if u.state == AccountState::Active => Ok(view(&u)),
+            Some(u) if u.state == AccountState::Active => Ok(u),
             _ => Err(Failure::TokenInvalid),
         }
+    }
+
+    /// The user of a bearer token, as the families show it.
+    pub(super) fn current_user(&self, bearer: Bearer) -> Result<protocol::UserView, Failure> {
+        self.authenticated_user(bearer).map(|u| view(&u))
     }
 
     /// Deletes the account of a bearer token: the user goes, its username and email are

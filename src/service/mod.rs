@@ -6,6 +6,7 @@
 mod accounts;
 pub mod admin;
 mod refresh;
+mod session;
 
 use std::sync::Arc;
 
@@ -14,8 +15,10 @@ use storage::{AccountState, Store, StoreError, UserRecord, Writer};
 
 use crate::clock::Clock;
 use crate::config::Checked;
-use crate::limits::{IpBuckets, Lockouts};
+use crate::limits::{IpBuckets, Lockouts, Quota};
+use crate::mail::Mailer;
 use crate::password::Hasher;
+use crate::secrets::ServerKey;
 use crate::signer::keys::KeyRing;
 use crate::signer::{b64url, random_bytes, Claims, PublicKeys};
 
@@ -68,6 +71,10 @@ struct Inner {
     clients: Vec<(String, [u8; 32])>,
     lockouts: Lockouts,
     ip_buckets: IpBuckets,
+    /// Session codes mailed per address per hour.
+    mail_quota: Quota,
+    key: ServerKey,
+    mailer: Mailer,
 }
 
 /// The service. Cheap to clone.
@@ -91,7 +98,7 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -122,6 +129,9 @@ impl Service {
         let l = &cfg.raw.limits;
         let lockouts = Lockouts::new(l.lockout_failures, l.lockout_window, l.lockout_duration);
         let ip_buckets = IpBuckets::new(l.per_ip_per_minute);
+        let mail_quota = Quota::new(l.mails_per_hour, 3600);
+        let key = ServerKey::load_or_create(&cfg.key_file())?;
+        let mailer = Mailer::new(&cfg.raw.mail, &cfg.raw.mfa.issuer)?;
         Ok(Service {
             inner: Arc::new(Inner {
                 cfg,
@@ -132,6 +142,9 @@ impl Service {
                 clients,
                 lockouts,
                 ip_buckets,
+                mail_quota,
+                key,
+                mailer,
             }),
         })
     }
@@ -196,6 +209,12 @@ impl Service {
             }
             Operation::CurrentUser { bearer } => self.current_user(bearer).map(Outcome::User),
             Operation::DeleteAccount { bearer } => self.delete_account(bearer).await,
+            Operation::RequestCode { email } => self.request_code(email).await,
+            Operation::RedeemCode { code, mfa_code } => self.redeem_code(code, mfa_code).await,
+            Operation::Logout { refresh_token } => self.logout(refresh_token).await,
+            Operation::TotpEnroll { bearer } => self.totp_enroll(bearer).await,
+            Operation::TotpConfirm { bearer, code } => self.totp_change(bearer, code, true).await,
+            Operation::TotpDisable { bearer, code } => self.totp_change(bearer, code, false).await,
         }
     }
 
@@ -278,5 +297,6 @@ pub(crate) fn view(u: &UserRecord) -> UserView {
         created_at: u.created_at,
         updated_at: u.updated_at,
         last_login_at: u.last_login_at,
+        mfa_enabled: u.mfa.as_ref().is_some_and(|m| m.enabled),
     }
 }

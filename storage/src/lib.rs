@@ -14,6 +14,7 @@ mod records;
 mod store;
 
 pub use records::{
-    AccountState, FamilyRecord, RefreshEntry, Revocation, SigningKeyRecord, UserRecord,
+    AccountState, FamilyRecord, MfaRecord, RefreshEntry, Revocation, SessionCodeRecord,
+    SigningKeyRecord, UserRecord,
 };
 pub use store::{Reader, Store, StoreError, Unique, Writer, SCHEMA_VERSION};

@@ -46,6 +46,45 @@ pub struct UserRecord {
     pub updated_at: i64,
     /// Last successful sign-in, Unix milliseconds.
     pub last_login_at: Option<i64>,
+    /// TOTP second factor, pending or enabled (absent in records of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa: Option<MfaRecord>,
+}
+
+/// A user's TOTP second factor.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaRecord {
+    /// The TOTP secret, sealed (AEAD) with the server's key file: the store alone does not
+    /// give it away.
+    pub sealed_secret: String,
+    /// `false` while enrolment waits for its first code.
+    pub enabled: bool,
+    /// The last TOTP time step accepted for this user (a code is accepted once).
+    pub last_step: u64,
+    /// When the secret was made, Unix milliseconds.
+    pub enrolled_at: i64,
+}
+
+impl std::fmt::Debug for MfaRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaRecord")
+            .field("enabled", &self.enabled)
+            .field("last_step", &self.last_step)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A mailed session code, keyed by the keyed hash (HMAC) of the code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionCodeRecord {
+    /// The address it was mailed to, as given.
+    pub email: String,
+    /// When it was made, Unix milliseconds.
+    pub created_at: i64,
+    /// When it stops working, Unix milliseconds.
+    pub expires_at: i64,
+    /// Wrong MFA codes given with it so far.
+    pub mfa_failures: u32,
 }
 
 /// Why a family stopped being usable.

@@ -8,7 +8,7 @@ use redb::{
 };
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::records::{FamilyRecord, RefreshEntry, SigningKeyRecord, UserRecord};
+use crate::records::{FamilyRecord, RefreshEntry, SessionCodeRecord, SigningKeyRecord, UserRecord};
 
 /// Version of the layout below. Bump it, and add a step to [`migrate`], whenever a table
 /// or a record changes incompatibly.
@@ -37,6 +37,11 @@ const FAMILY_TOKENS: MultimapTableDefinition<&str, &[u8]> =
     MultimapTableDefinition::new("family_tokens");
 /// Key id -> [`SigningKeyRecord`] (JSON).
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("signing_keys");
+/// Keyed hash of a session code -> [`SessionCodeRecord`] (JSON).
+const SESSION_CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("session_codes");
+/// Lowercased email -> keyed hashes of the codes mailed to it.
+const EMAIL_CODES: MultimapTableDefinition<&str, &[u8]> =
+    MultimapTableDefinition::new("email_codes");
 
 /// Which unique index a write collided with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +163,8 @@ impl Store {
             w.tx.open_table(REFRESH)?;
             w.tx.open_multimap_table(FAMILY_TOKENS)?;
             w.tx.open_table(KEYS)?;
+            w.tx.open_table(SESSION_CODES)?;
+            w.tx.open_multimap_table(EMAIL_CODES)?;
             let mut meta = w.tx.open_table(META)?;
             let version = meta.get("schema_version")?.map(|v| v.value());
             match version {
@@ -331,6 +338,21 @@ macro_rules! read_methods {
                 Ok(out)
             }
 
+            /// The session code with this keyed hash.
+            pub fn session_code(
+                &self,
+                hash: &[u8],
+            ) -> Result<Option<SessionCodeRecord>, StoreError> {
+                let t = self.tx.open_table(SESSION_CODES)?;
+                let v = t.get(hash)?;
+                v.map(|g| decode(g.value())).transpose()
+            }
+
+            /// Number of session codes in the store (live or not yet swept).
+            pub fn session_code_count(&self) -> Result<u64, StoreError> {
+                Ok(self.tx.open_table(SESSION_CODES)?.len()?)
+            }
+
             /// The store's schema version.
             pub fn schema_version(&self) -> Result<u64, StoreError> {
                 let t = self.tx.open_table(META)?;
@@ -488,6 +510,72 @@ impl Writer {
         Ok(())
     }
 
+    /// Inserts or replaces a session code.
+    pub fn put_session_code(
+        &mut self,
+        hash: &[u8],
+        code: &SessionCodeRecord,
+    ) -> Result<(), StoreError> {
+        let bytes = encode(code)?;
+        self.tx
+            .open_table(SESSION_CODES)?
+            .insert(hash, bytes.as_slice())?;
+        self.tx
+            .open_multimap_table(EMAIL_CODES)?
+            .insert(fold(&code.email).as_str(), hash)?;
+        Ok(())
+    }
+
+    /// Removes a session code. Returns whether it existed.
+    pub fn delete_session_code(&mut self, hash: &[u8]) -> Result<bool, StoreError> {
+        let Some(code) = self.session_code(hash)? else {
+            return Ok(false);
+        };
+        self.tx.open_table(SESSION_CODES)?.remove(hash)?;
+        self.tx
+            .open_multimap_table(EMAIL_CODES)?
+            .remove(fold(&code.email).as_str(), hash)?;
+        Ok(true)
+    }
+
+    /// Removes every session code mailed to `email`; returns how many.
+    pub fn delete_session_codes_of(&mut self, email: &str) -> Result<usize, StoreError> {
+        let hashes: Vec<Vec<u8>> = {
+            let t = self.tx.open_multimap_table(EMAIL_CODES)?;
+            let mut out = Vec::new();
+            for v in t.get(fold(email).as_str())? {
+                out.push(v?.value().to_vec());
+            }
+            out
+        };
+        for h in &hashes {
+            self.delete_session_code(h)?;
+        }
+        Ok(hashes.len())
+    }
+
+    /// Removes session codes that expired before `now`, at most `limit`.
+    pub fn sweep_session_codes(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
+        let mut dead = Vec::new();
+        {
+            let t = self.tx.open_table(SESSION_CODES)?;
+            for item in t.iter()? {
+                let (k, v) = item?;
+                let c: SessionCodeRecord = decode(v.value())?;
+                if c.expires_at <= now {
+                    dead.push(k.value().to_vec());
+                    if dead.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        for h in &dead {
+            self.delete_session_code(h)?;
+        }
+        Ok(dead.len())
+    }
+
     /// Inserts or replaces a signing key.
     pub fn put_key(&mut self, key: &SigningKeyRecord) -> Result<(), StoreError> {
         let bytes = encode(key)?;
@@ -524,6 +612,7 @@ mod tests {
             created_at: 1,
             updated_at: 1,
             last_login_at: None,
+            mfa: None,
         }
     }
 
@@ -563,6 +652,41 @@ mod tests {
         let v = store.read(|r| r.schema_version()).unwrap();
         assert_eq!(v, SCHEMA_VERSION);
         assert_eq!(store.write(|w| w.allocate_user_num()).unwrap(), 2);
+    }
+
+    #[test]
+    fn session_codes_index_and_sweep() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let code = |email: &str, exp| SessionCodeRecord {
+            email: email.into(),
+            created_at: 0,
+            expires_at: exp,
+            mfa_failures: 0,
+        };
+        store
+            .write(|w| {
+                w.put_session_code(b"c1", &code("A@x.io", 100))?;
+                w.put_session_code(b"c2", &code("a@x.io", 1000))?;
+                w.put_session_code(b"c3", &code("b@x.io", 1000))?;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        assert_eq!(store.write(|w| w.sweep_session_codes(500, 10)).unwrap(), 1);
+        assert_eq!(
+            store
+                .write(|w| w.delete_session_codes_of("A@X.IO"))
+                .unwrap(),
+            1
+        );
+        store
+            .read(|r| {
+                assert!(r.session_code(b"c2")?.is_none());
+                assert!(r.session_code(b"c3")?.is_some());
+                assert_eq!(r.session_code_count()?, 1);
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
     }
 
     #[test]

@@ -1,0 +1,373 @@
+//! Family `session` (seed 000): passwordless email codes and TOTP MFA, mounted at
+//! `/session` by default.
+//!
+//! `POST /login` mails a session code; `POST /verify` redeems it (authenticated,
+//! mfa_required, or invalid_session_code); `POST /token` turns a refresh token into an
+//! access token (rotating it); `GET /me` is the authenticated call; `POST /logout` ends the
+//! family; `/mfa/totp` enrols, confirms and disables TOTP. Errors are
+//! `{"error":"<code>"}`, with `error_description` where the seed has a sentence.
+
+use http::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::input::{valid_email, Ctx, Request};
+use crate::ops::{Call, Failure, Operation, Outcome, View};
+use crate::reply::{rfc3339_ms, Reply};
+use crate::table::{Family, Route};
+
+/// The family's entry for the adapter table.
+pub static FAMILY: Family = Family {
+    name: "session",
+    default_mount: "/session",
+    routes: ROUTES,
+    decode,
+    render,
+    reject: |f| error(View::SessionMfa, f),
+};
+
+static ROUTES: &[Route] = &[
+    Route {
+        method: Method::POST,
+        path: "/login",
+        name: "login",
+        credential: true,
+    },
+    Route {
+        method: Method::POST,
+        path: "/verify",
+        name: "verify",
+        credential: true,
+    },
+    Route {
+        method: Method::POST,
+        path: "/token",
+        name: "token",
+        credential: true,
+    },
+    Route {
+        method: Method::GET,
+        path: "/me",
+        name: "me",
+        credential: false,
+    },
+    Route {
+        method: Method::POST,
+        path: "/logout",
+        name: "logout",
+        credential: false,
+    },
+    Route {
+        method: Method::POST,
+        path: "/mfa/totp",
+        name: "totp_enroll",
+        credential: false,
+    },
+    Route {
+        method: Method::POST,
+        path: "/mfa/totp/confirm",
+        name: "totp_confirm",
+        credential: true,
+    },
+    Route {
+        method: Method::DELETE,
+        path: "/mfa/totp",
+        name: "totp_disable",
+        credential: true,
+    },
+];
+
+fn code(status: StatusCode, code: &str) -> Reply {
+    Reply::json(status, &json!({"error": code}))
+}
+
+fn invalid_request() -> Reply {
+    code(StatusCode::BAD_REQUEST, "invalid_request")
+}
+
+fn invalid_email() -> Reply {
+    Reply::json(
+        StatusCode::BAD_REQUEST,
+        &json!({"error": "invalid_email", "error_description": "invalid email... try again !"}),
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    email: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct VerifyBody {
+    session_code: Option<String>,
+    mfa_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    refresh_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CodeBody {
+    code: Option<String>,
+}
+
+fn nonblank(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
+fn decode(route: &Route, req: &Request) -> Result<Call, Reply> {
+    let call = |op, view| Ok(Call { op, view });
+    match route.name {
+        "login" => {
+            let b: LoginBody = req.json().map_err(|_| invalid_email())?;
+            let email = nonblank(b.email)
+                .map(|e| e.trim().to_owned())
+                .ok_or_else(invalid_email)?;
+            if !valid_email(&email) {
+                return Err(invalid_email());
+            }
+            call(Operation::RequestCode { email }, View::SessionLogin)
+        }
+        "verify" => {
+            let b: VerifyBody = req.json().map_err(|_| invalid_request())?;
+            let session_code = nonblank(b.session_code)
+                .ok_or_else(|| code(StatusCode::BAD_REQUEST, "invalid_session_code"))?;
+            call(
+                Operation::RedeemCode {
+                    code: session_code,
+                    mfa_code: nonblank(b.mfa_code),
+                },
+                View::SessionVerify,
+            )
+        }
+        "token" => {
+            let b: RefreshBody = req.json().map_err(|_| invalid_request())?;
+            let refresh_token = nonblank(b.refresh_token).ok_or_else(invalid_request)?;
+            call(
+                Operation::Refresh {
+                    refresh_token,
+                    client: None,
+                },
+                View::SessionToken,
+            )
+        }
+        "me" => call(
+            Operation::CurrentUser {
+                bearer: req.bearer(),
+            },
+            View::SessionMe,
+        ),
+        "logout" => {
+            let b: RefreshBody = req.json().map_err(|_| invalid_request())?;
+            let refresh_token = nonblank(b.refresh_token).ok_or_else(invalid_request)?;
+            call(Operation::Logout { refresh_token }, View::SessionMfa)
+        }
+        "totp_enroll" => call(
+            Operation::TotpEnroll {
+                bearer: req.bearer(),
+            },
+            View::SessionMfa,
+        ),
+        name => {
+            // totp_confirm, totp_disable: a bearer token and {"code"}.
+            let b: CodeBody = req.json().map_err(|_| invalid_request())?;
+            let c = nonblank(b.code).ok_or_else(invalid_request)?;
+            let bearer = req.bearer();
+            if name == "totp_confirm" {
+                call(Operation::TotpConfirm { bearer, code: c }, View::SessionMfa)
+            } else {
+                call(Operation::TotpDisable { bearer, code: c }, View::SessionMfa)
+            }
+        }
+    }
+}
+
+fn render(_ctx: &Ctx, view: View, result: Result<Outcome, Failure>) -> Reply {
+    match (view, result) {
+        (_, Ok(Outcome::CodeSent)) => Reply::json(StatusCode::ACCEPTED, &json!({"status": "code_sent"})),
+        (_, Ok(Outcome::MfaRequired)) => Reply::json(StatusCode::OK, &json!({"status": "mfa_required"})),
+        (View::SessionVerify, Ok(Outcome::Tokens(t))) => Reply::json(
+            StatusCode::OK,
+            &json!({"status": "authenticated", "refresh_token": t.refresh_token, "user_id": t.user.id}),
+        )
+        .no_store(),
+        (_, Ok(Outcome::Tokens(t))) => Reply::json(
+            StatusCode::OK,
+            &json!({"access_token": t.access_token, "token_type": "Bearer", "expires_in": t.expires_in, "refresh_token": t.refresh_token}),
+        )
+        .no_store(),
+        (_, Ok(Outcome::User(u))) => Reply::json(
+            StatusCode::OK,
+            &json!({"id": u.id, "email": u.email, "mfa_enabled": u.mfa_enabled, "created_at": rfc3339_ms(u.created_at)}),
+        ),
+        (_, Ok(Outcome::TotpEnrollment { secret, otpauth_url })) => {
+            Reply::json(StatusCode::OK, &json!({"secret": secret, "otpauth_url": otpauth_url})).no_store()
+        }
+        (_, Ok(Outcome::MfaEnabled)) => Reply::json(StatusCode::OK, &json!({"mfa_enabled": true})),
+        (_, Ok(Outcome::Done)) => Reply::empty(StatusCode::NO_CONTENT),
+        (view, Err(f)) => error(view, f),
+    }
+}
+
+/// Every failure in this family's format.
+fn error(view: View, f: Failure) -> Reply {
+    let bad = StatusCode::BAD_REQUEST;
+    let unauthorized = StatusCode::UNAUTHORIZED;
+    match f {
+        Failure::InvalidEmail => invalid_email(),
+        Failure::MailUnavailable => code(StatusCode::SERVICE_UNAVAILABLE, "mail_unavailable"),
+        Failure::InvalidSessionCode => code(bad, "invalid_session_code"),
+        Failure::InvalidMfaCode if view == View::SessionVerify => Reply::json(
+            unauthorized,
+            &json!({"status": "mfa_required", "error": "invalid_mfa_code"}),
+        ),
+        Failure::InvalidMfaCode => code(bad, "invalid_mfa_code"),
+        Failure::MfaNotPending => code(StatusCode::CONFLICT, "mfa_not_pending"),
+        Failure::MfaAlreadyEnabled => code(StatusCode::CONFLICT, "mfa_already_enabled"),
+        Failure::MfaNotEnabled => code(StatusCode::CONFLICT, "mfa_not_enabled"),
+        Failure::RefreshInvalid | Failure::RefreshExpired => code(unauthorized, "invalid_token"),
+        Failure::MissingToken => code(unauthorized, "missing_token").bearer_challenge(false),
+        Failure::TokenInvalid | Failure::TokenExpired => {
+            code(unauthorized, "invalid_token").bearer_challenge(true)
+        }
+        Failure::Disabled | Failure::Unverified => code(StatusCode::FORBIDDEN, "account_disabled"),
+        Failure::Blocked => code(StatusCode::FORBIDDEN, "account_blocked"),
+        Failure::LockedOut { retry_after } => {
+            code(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").retry_after(retry_after)
+        }
+        Failure::RateLimited { retry_after } => {
+            code(StatusCode::TOO_MANY_REQUESTS, "rate_limited").retry_after(retry_after)
+        }
+        Failure::Overloaded { retry_after } => {
+            code(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+                .retry_after(retry_after)
+        }
+        Failure::Timeout => {
+            code(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable").retry_after(1)
+        }
+        Failure::PayloadTooLarge => code(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
+        Failure::Internal => code(StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
+        Failure::WeakPassword
+        | Failure::EmailTaken
+        | Failure::UsernameTaken
+        | Failure::RoleNotAllowed
+        | Failure::InvalidClient
+        | Failure::InvalidCredentials => invalid_request(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::Bearer;
+    use http::{HeaderMap, HeaderValue};
+
+    fn call(name: &str, headers: &HeaderMap, body: &[u8]) -> Result<Call, Reply> {
+        let ctx = Ctx {
+            base_url: "http://x/session".into(),
+            min_password_length: 8,
+        };
+        let route = ROUTES.iter().find(|r| r.name == name).unwrap();
+        decode(
+            route,
+            &Request {
+                ctx: &ctx,
+                method: &route.method,
+                path: route.path,
+                query: None,
+                headers,
+                body,
+            },
+        )
+    }
+
+    fn json_headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        h
+    }
+
+    fn body(r: &Reply) -> serde_json::Value {
+        serde_json::from_slice(&r.body).unwrap()
+    }
+
+    #[test]
+    fn login_checks_the_address() {
+        let h = json_headers();
+        let r = call("login", &h, br#"{"email":"nope"}"#).unwrap_err();
+        assert_eq!(
+            body(&r),
+            json!({"error": "invalid_email", "error_description": "invalid email... try again !"})
+        );
+        assert!(call("login", &h, b"{}").is_err());
+        let c = call("login", &h, br#"{"email":" a@example.com "}"#).unwrap();
+        assert_eq!(
+            c.op,
+            Operation::RequestCode {
+                email: "a@example.com".into()
+            }
+        );
+    }
+
+    #[test]
+    fn verify_token_and_errors() {
+        let h = json_headers();
+        let c = call(
+            "verify",
+            &h,
+            br#"{"session_code":"ABCD-EFGH-JKMN","mfa_code":"123456"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.op,
+            Operation::RedeemCode {
+                code: "ABCD-EFGH-JKMN".into(),
+                mfa_code: Some("123456".into())
+            }
+        );
+        assert_eq!(
+            body(&call("verify", &h, b"{}").unwrap_err())["error"],
+            "invalid_session_code"
+        );
+        assert_eq!(
+            body(&call("token", &h, br#"{"refresh_token":""}"#).unwrap_err())["error"],
+            "invalid_request"
+        );
+        assert_eq!(
+            body(&call("token", &h, b"[").unwrap_err())["error"],
+            "invalid_request"
+        );
+        let r = error(View::SessionVerify, Failure::InvalidMfaCode);
+        assert_eq!(
+            (r.status, body(&r)),
+            (
+                StatusCode::UNAUTHORIZED,
+                json!({"status": "mfa_required", "error": "invalid_mfa_code"})
+            )
+        );
+        assert_eq!(
+            error(View::SessionMfa, Failure::InvalidMfaCode).status,
+            StatusCode::BAD_REQUEST
+        );
+        let r = error(View::SessionMe, Failure::MissingToken);
+        assert_eq!(body(&r)["error"], "missing_token");
+        assert!(
+            r.headers
+                .iter()
+                .any(|(k, v)| k == http::header::WWW_AUTHENTICATE
+                    && v == r#"Bearer realm="latchkey""#)
+        );
+        let c = call("me", &HeaderMap::new(), b"").unwrap();
+        assert_eq!(
+            c.op,
+            Operation::CurrentUser {
+                bearer: Bearer::Missing
+            }
+        );
+    }
+}
