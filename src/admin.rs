@@ -8,6 +8,7 @@
 //! POST   /admin/users/{key}/disable|enable|block|unblock
 //! DELETE /admin/users/{key}
 //! GET    /admin/keys                             signing keys and their state
+//! GET    /admin/stats                            users, families, session codes, store bytes
 //! POST   /admin/keys/rotate                      new signing key
 //! POST   /admin/tokens/inspect  {"token": ...}   verify a token, say why it is refused
 //! ```
@@ -159,6 +160,7 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
             None => Reply::not_found(),
         },
         ["admin", "keys"] if m == Method::GET => ok(svc.admin_keys()),
+        ["admin", "stats"] if m == Method::GET => ok(svc.admin_stats()),
         ["admin", "keys", "rotate"] if m == Method::POST => ok(svc.admin_rotate_keys().await),
         ["admin", "tokens", "inspect"] if m == Method::POST => {
             match serde_json::from_slice::<Value>(&body)
@@ -179,7 +181,7 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
         ["admin", "users", _, _] | ["admin", "keys", "rotate"] | ["admin", "tokens", "inspect"] => {
             Reply::method_not_allowed(&[Method::POST])
         }
-        ["admin", "keys"] => Reply::method_not_allowed(&[Method::GET]),
+        ["admin", "keys"] | ["admin", "stats"] => Reply::method_not_allowed(&[Method::GET]),
         _ => Reply::not_found(),
     }
 }

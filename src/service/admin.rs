@@ -246,6 +246,19 @@ impl Service {
         Ok(json!({"deleted": id}))
     }
 
+    /// Counts and sizes: users, refresh families, session codes, store file bytes.
+    pub fn admin_stats(&self) -> Result<Value, AdminError> {
+        let (users, families, codes) = self.store().read(|r| {
+            Ok::<_, StoreError>((r.user_count()?, r.family_count()?, r.session_code_count()?))
+        })?;
+        Ok(json!({
+            "users": users,
+            "families": families,
+            "session_codes": codes,
+            "store_bytes": self.store().file_size(),
+        }))
+    }
+
     /// Every signing key with its state.
     pub fn admin_keys(&self) -> Result<Value, AdminError> {
         let records = self.store().read(|r| r.keys())?;

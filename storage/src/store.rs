@@ -302,6 +302,11 @@ macro_rules! read_methods {
                 Ok(self.tx.open_table(USERS)?.len()?)
             }
 
+            /// Number of refresh families (live or not yet swept).
+            pub fn family_count(&self) -> Result<u64, StoreError> {
+                Ok(self.tx.open_table(FAMILIES)?.len()?)
+            }
+
             /// The family with this id.
             pub fn family(&self, id: &str) -> Result<Option<FamilyRecord>, StoreError> {
                 let t = self.tx.open_table(FAMILIES)?;

@@ -8,6 +8,7 @@ mod oauth;
 mod readme;
 mod refresh;
 mod server;
+mod session;
 mod states;
 mod support;
 mod toolkit;

@@ -12,35 +12,6 @@ fn admin_config() -> String {
     format!("[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN}\"\n")
 }
 
-async fn admin(s: &Server, method: http::Method, path: &str, token: Option<&str>) -> Resp {
-    let url = format!("{}{path}", s.admin.as_ref().unwrap());
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<bytes::Bytes>>();
-    let mut req = http::Request::builder().method(method).uri(url);
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let resp = client
-        .request(
-            req.body(http_body_util::Full::new(bytes::Bytes::new()))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Resp {
-        status,
-        headers,
-        body,
-    }
-}
-
 /// Sign-in answers of the three password families for `name`.
 async fn sign_ins(s: &Server, name: &str) -> (Value, Value, Value) {
     let o = oauth_login(s, name, PW).await;
@@ -91,28 +62,28 @@ async fn authenticated_calls(s: &Server, access: &str) -> Vec<u16> {
 #[tokio::test]
 async fn admin_api_requires_its_token() {
     let s = Server::start(&admin_config()).await;
-    let r = admin(&s, http::Method::GET, "/admin/users", None).await;
+    let r = s.admin_req(http::Method::GET, "/admin/users", None).await;
     assert_eq!(r.expect(401)["error"], "unauthorized");
     assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
-    admin(
-        &s,
+    s.admin_req(
         http::Method::GET,
         "/admin/users",
         Some("admin-token-0123456789abcdeX"),
     )
     .await
     .expect(401);
-    let v = admin(&s, http::Method::GET, "/admin/users", Some(ADMIN))
+    let v = s
+        .admin_req(http::Method::GET, "/admin/users", Some(ADMIN))
         .await
         .expect(200);
     assert_eq!(v["users"], json!([]));
-    admin(&s, http::Method::GET, "/admin/nothing", Some(ADMIN))
+    s.admin_req(http::Method::GET, "/admin/nothing", Some(ADMIN))
         .await
         .expect(404);
-    admin(&s, http::Method::PUT, "/admin/keys", Some(ADMIN))
+    s.admin_req(http::Method::PUT, "/admin/keys", Some(ADMIN))
         .await
         .expect(405);
-    admin(&s, http::Method::GET, "/admin/users/ghost", Some(ADMIN))
+    s.admin_req(http::Method::GET, "/admin/users/ghost", Some(ADMIN))
         .await
         .expect(404);
     // The admin API is not on the public listener.
@@ -142,14 +113,10 @@ async fn each_state_in_each_family() {
     assert_eq!(authenticated_calls(&s, &access).await, vec![200, 200, 200]);
 
     // Disabled.
-    let d = admin(
-        &s,
-        http::Method::POST,
-        "/admin/users/sam/disable",
-        Some(ADMIN),
-    )
-    .await
-    .expect(200);
+    let d = s
+        .admin_req(http::Method::POST, "/admin/users/sam/disable", Some(ADMIN))
+        .await
+        .expect(200);
     assert_eq!(d["state"], "disabled");
     assert_eq!(d["families_revoked"], 3, "one family per sign-in above");
     assert_eq!(authenticated_calls(&s, &access).await, vec![401, 401, 401]);
@@ -188,8 +155,7 @@ async fn each_state_in_each_family() {
     assert_eq!(r.expect(401)["error"]["message"], "WRONG_CREDENTIALS");
 
     // Enabled again.
-    admin(
-        &s,
+    s.admin_req(
         http::Method::POST,
         "/admin/users/sam@example.com/enable",
         Some(ADMIN),
@@ -207,14 +173,10 @@ async fn each_state_in_each_family() {
     );
 
     // Blocked.
-    let b = admin(
-        &s,
-        http::Method::POST,
-        "/admin/users/sam/block",
-        Some(ADMIN),
-    )
-    .await
-    .expect(200);
+    let b = s
+        .admin_req(http::Method::POST, "/admin/users/sam/block", Some(ADMIN))
+        .await
+        .expect(200);
     assert_eq!(b["state"], "blocked");
     let (o, t, v) = sign_ins(&s, "sam").await;
     assert_eq!(o["body"]["error_description"], "the account is blocked");
@@ -229,33 +191,24 @@ async fn each_state_in_each_family() {
         ),
         (Some(403), Some("ERR_BLOCKED"))
     );
-    let r = admin(
-        &s,
-        http::Method::POST,
-        "/admin/users/sam/enable",
-        Some(ADMIN),
-    )
-    .await;
+    let r = s
+        .admin_req(http::Method::POST, "/admin/users/sam/enable", Some(ADMIN))
+        .await;
     assert_eq!(r.expect(409)["error"], "conflict");
-    admin(
-        &s,
-        http::Method::POST,
-        "/admin/users/sam/unblock",
-        Some(ADMIN),
-    )
-    .await
-    .expect(200);
+    s.admin_req(http::Method::POST, "/admin/users/sam/unblock", Some(ADMIN))
+        .await
+        .expect(200);
     let (o, _, _) = sign_ins(&s, "sam").await;
     assert_eq!(o["status"], 200);
     let access = o["body"]["access_token"].as_str().unwrap().to_string();
 
     // Deleted.
-    let id = admin(&s, http::Method::GET, "/admin/users/sam", Some(ADMIN))
+    let id = s
+        .admin_req(http::Method::GET, "/admin/users/sam", Some(ADMIN))
         .await
         .expect(200)["id"]
         .clone();
-    admin(
-        &s,
+    s.admin_req(
         http::Method::DELETE,
         &format!("/admin/users/{}", id.as_str().unwrap()),
         Some(ADMIN),
@@ -272,7 +225,7 @@ async fn each_state_in_each_family() {
         ),
         (Some(400), Some(401), Some(401))
     );
-    admin(&s, http::Method::GET, "/admin/users/sam", Some(ADMIN))
+    s.admin_req(http::Method::GET, "/admin/users/sam", Some(ADMIN))
         .await
         .expect(404);
 }

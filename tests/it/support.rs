@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -276,4 +277,213 @@ pub async fn oauth_login(s: &Server, name: &str, password: &str) -> Resp {
         &serde_json::json!({"grant_type": "password", "user_name": name, "password": password}),
     )
     .await
+}
+
+impl Server {
+    /// A request to the admin API, with `token` as bearer when given.
+    pub async fn admin_req(&self, method: Method, path: &str, token: Option<&str>) -> Resp {
+        let url = format!("{}{path}", self.admin.as_ref().expect("admin API is off"));
+        let mut req = Request::builder().method(method).uri(url);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let resp = self
+            .client
+            .request(req.body(Full::new(Bytes::new())).unwrap())
+            .await
+            .unwrap();
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.unwrap().to_bytes().to_vec();
+        Resp {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+}
+
+static VENV: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// The Python of a virtualenv under `target/tmp` holding `tests/interop/requirements.txt`
+/// (real clients and a real SMTP server), made on first use.
+pub fn python() -> PathBuf {
+    let mut guard = VENV.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = guard.as_ref() {
+        return p.clone();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let reqs = root.join("tests/interop/requirements.txt");
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-venv");
+    let py = venv.join("bin/python");
+    let stamp = venv.join("requirements.txt");
+    let wanted = std::fs::read_to_string(&reqs).unwrap();
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "python3 -m venv failed");
+        let out = Command::new(&py)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&reqs)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pip install failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::write(&stamp, wanted).unwrap();
+    }
+    *guard = Some(py.clone());
+    py
+}
+
+/// Runs `tests/interop/<script>` with `args` and returns its trimmed stdout.
+pub fn py(script: &str, args: &[&str]) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop")
+        .join(script);
+    let out = Command::new(python())
+        .arg(path)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A free TCP port on loopback (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real SMTP server (aiosmtpd, `tests/interop/smtp_sink.py`) on a free port. It refuses
+/// recipients at `refused.example` with 550 and keeps every accepted message.
+pub struct Smtp {
+    child: Option<Child>,
+    pub port: u16,
+    pub maildir: tempfile::TempDir,
+}
+
+impl Smtp {
+    /// Starts the sink; `extra` are its options (`--starttls CERT KEY`, `--auth U P`, ...).
+    pub fn start(extra: &[&str]) -> Smtp {
+        let py = python();
+        let maildir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/smtp_sink.py");
+        let mut child = Command::new(py)
+            .arg(script)
+            .arg(port.to_string())
+            .arg(maildir.path())
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "SMTP sink did not start");
+        Smtp {
+            child: Some(child),
+            port,
+            maildir,
+        }
+    }
+
+    /// The `[mail]` section that points latchkey at this server.
+    pub fn config(&self, tls: &str) -> String {
+        format!("[mail]\ntransport = \"smtp\"\nfrom = \"latchkey test <auth@latchkey.test>\"\nsmtp = {{ host = \"127.0.0.1\", port = {}, tls = \"{tls}\" }}\n", self.port)
+    }
+
+    /// Envelopes of the messages received so far, in order: (file stem, recipients).
+    fn received(&self) -> Vec<(String, Value)> {
+        let mut names: Vec<String> = std::fs::read_dir(self.maildir.path())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".eml"))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|n| {
+                let stem = n.trim_end_matches(".eml").to_string();
+                let env = std::fs::read_to_string(self.maildir.path().join(format!("{stem}.json")))
+                    .unwrap();
+                (stem, serde_json::from_str(&env).unwrap())
+            })
+            .collect()
+    }
+
+    /// How many messages went to `to`.
+    pub fn count_to(&self, to: &str) -> usize {
+        self.received()
+            .iter()
+            .filter(|(_, e)| e["to"].as_array().unwrap().iter().any(|r| r == to))
+            .count()
+    }
+
+    /// The `n`-th message (1-based) to `to`, parsed by Python's MIME parser, waiting for it
+    /// up to 10 s. Its envelope is under `"envelope"`.
+    pub async fn wait_mail(&self, to: &str, n: usize) -> Value {
+        for _ in 0..200 {
+            let mine: Vec<(String, Value)> = self
+                .received()
+                .into_iter()
+                .filter(|(_, e)| e["to"].as_array().unwrap().iter().any(|r| r == to))
+                .collect();
+            if let Some((stem, envelope)) = mine.get(n - 1) {
+                let file = self.maildir.path().join(format!("{stem}.eml"));
+                let mut parsed: Value =
+                    serde_json::from_str(&py("read_mail.py", &[file.to_str().unwrap()])).unwrap();
+                parsed["envelope"] = envelope.clone();
+                return parsed;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no message {n} to {to} arrived");
+    }
+
+    /// Stops the server (connections to its port are refused from then on).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The session code in a mail's text: the one `XXXX-XXXX-XXXX` group.
+pub fn session_code_of(mail: &Value) -> String {
+    let text = mail["text"].as_str().unwrap();
+    text.split_whitespace()
+        .find(|w| w.len() == 14 && w.chars().filter(|c| *c == '-').count() == 2)
+        .unwrap_or_else(|| panic!("no code in {text}"))
+        .to_string()
 }

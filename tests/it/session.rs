@@ -1,0 +1,583 @@
+//! Family `session` against the real binary and a real SMTP server: the mail arrives, the
+//! code is read from it, the flow completes; every error path of the seed's diagrams;
+//! TOTP with an authenticator-style generator (pyotp) reading the otpauth URL.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+const ADMIN: &str = "admin-token-0123456789abcdef";
+
+async fn start(smtp: &Smtp, extra: &str) -> Server {
+    Server::start(&format!(
+        "{}[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN}\"\n{extra}",
+        smtp.config("none")
+    ))
+    .await
+}
+
+async fn login(s: &Server, email: &str) -> Resp {
+    s.post_json("/session/login", &[], &json!({"email": email}))
+        .await
+}
+
+async fn verify(s: &Server, code: &str, mfa: Option<&str>) -> Resp {
+    let body = match mfa {
+        Some(m) => json!({"session_code": code, "mfa_code": m}),
+        None => json!({"session_code": code}),
+    };
+    s.post_json("/session/verify", &[], &body).await
+}
+
+async fn stats(s: &Server) -> Value {
+    s.admin_req(http::Method::GET, "/admin/stats", Some(ADMIN))
+        .await
+        .expect(200)
+}
+
+/// Mails a code to `email` and reads it from the `n`-th message that arrives there.
+async fn mailed_code(s: &Server, smtp: &Smtp, email: &str, n: usize) -> String {
+    assert_eq!(
+        login(s, email).await.expect(202),
+        json!({"status": "code_sent"})
+    );
+    session_code_of(&smtp.wait_mail(email, n).await)
+}
+
+/// Signs in by code (no MFA) and returns (refresh token, access token).
+async fn signed_in(s: &Server, smtp: &Smtp, email: &str, n: usize) -> (String, String) {
+    let code = mailed_code(s, smtp, email, n).await;
+    let v = verify(s, &code, None).await.expect(200);
+    assert_eq!(v["status"], "authenticated");
+    let t = s
+        .post_json(
+            "/session/token",
+            &[],
+            &json!({"refresh_token": v["refresh_token"]}),
+        )
+        .await
+        .expect(200);
+    (
+        t["refresh_token"].as_str().unwrap().into(),
+        t["access_token"].as_str().unwrap().into(),
+    )
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Waits until at least 20 s remain in the current TOTP step and returns that step.
+async fn fresh_step() -> u64 {
+    while now() % 30 > 10 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    now() / 30
+}
+
+fn totp_at(url: &str, step: u64) -> String {
+    py("totp_code.py", &[url, &(step * 30).to_string()])
+}
+
+fn claims(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&latchkey::signer::b64url_decode(payload).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn whole_flow_over_real_smtp() {
+    let smtp = Smtp::start(&[]);
+    let s = start(&smtp, "").await;
+    let code = mailed_code(&s, &smtp, "sue@example.com", 1).await;
+    // A real, readable email.
+    let mail = smtp.wait_mail("sue@example.com", 1).await;
+    assert_eq!(mail["from"], "latchkey test <auth@latchkey.test>");
+    assert!(mail["subject"].as_str().unwrap().contains(&code));
+    let text = mail["text"].as_str().unwrap();
+    assert!(text.contains("expires in 10 minutes"), "{text}");
+    assert!(mail["html"].as_str().unwrap().contains(&code));
+    assert!(!mail["date"].as_str().unwrap().is_empty());
+    assert_eq!(code.len(), 14);
+
+    let v = verify(&s, &code, None).await;
+    assert_eq!(v.header("cache-control"), Some("no-store"));
+    let v = v.expect(200);
+    assert_eq!(v["status"], "authenticated");
+    assert_eq!(v["user_id"].as_str().unwrap().len(), 32);
+    // Single use.
+    assert_eq!(
+        verify(&s, &code, None).await.expect(400),
+        json!({"error": "invalid_session_code"})
+    );
+
+    let t = s
+        .post_json(
+            "/session/token",
+            &[],
+            &json!({"refresh_token": v["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(t.header("cache-control"), Some("no-store"));
+    let t = t.expect(200);
+    assert_eq!(t["token_type"], "Bearer");
+    assert_eq!(t["expires_in"], 1800);
+    assert_ne!(t["refresh_token"], v["refresh_token"], "rotated");
+    assert_eq!(
+        claims(t["access_token"].as_str().unwrap())["amr"],
+        json!(["otp"])
+    );
+    let access = t["access_token"].as_str().unwrap();
+    let me = s
+        .get("/session/me", &[("authorization", &bearer(access))])
+        .await
+        .expect(200);
+    assert_eq!(me["id"], v["user_id"]);
+    assert_eq!(me["email"], "sue@example.com");
+    assert_eq!(me["mfa_enabled"], false);
+    assert!(me["created_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(me.as_object().unwrap().len(), 4);
+
+    // Logout ends the family: its refresh and access tokens stop working.
+    s.post_json(
+        "/session/logout",
+        &[],
+        &json!({"refresh_token": t["refresh_token"]}),
+    )
+    .await
+    .expect(204);
+    let r = s
+        .post_json(
+            "/session/token",
+            &[],
+            &json!({"refresh_token": t["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(r.expect(401), json!({"error": "invalid_token"}));
+    s.get("/session/me", &[("authorization", &bearer(access))])
+        .await
+        .expect(401);
+
+    // The next sign-in finds the same account; it works in the other families' routes too.
+    let (_, access2) = signed_in(&s, &smtp, "sue@example.com", 2).await;
+    let me2 = s
+        .get("/session/me", &[("authorization", &bearer(&access2))])
+        .await
+        .expect(200);
+    assert_eq!(me2["id"], me["id"]);
+    s.post_json(
+        "/api/auth/accounts:lookup",
+        &[],
+        &json!({"idToken": access2}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(stats(&s).await["users"], 1);
+}
+
+#[tokio::test]
+async fn error_paths_of_the_seed() {
+    let mut smtp = Smtp::start(&[]);
+    let s = start(&smtp, "").await;
+    let invalid_email =
+        json!({"error": "invalid_email", "error_description": "invalid email... try again !"});
+    // Wrong email: malformed, or refused by the mail server (550 on RCPT).
+    assert_eq!(login(&s, "not-an-email").await.expect(400), invalid_email);
+    assert_eq!(
+        s.post_json("/session/login", &[], &json!({}))
+            .await
+            .expect(400),
+        invalid_email
+    );
+    assert_eq!(
+        login(&s, "bob@refused.example").await.expect(400),
+        invalid_email
+    );
+    assert_eq!(smtp.count_to("bob@refused.example"), 0);
+    assert_eq!(
+        stats(&s).await["session_codes"],
+        0,
+        "no code left for a refused address"
+    );
+
+    // Invalid session code: unknown, malformed, missing.
+    assert_eq!(
+        verify(&s, "ABCD-EFGH-JKMN", None).await.expect(400),
+        json!({"error": "invalid_session_code"})
+    );
+    assert_eq!(
+        verify(&s, "not a code", None).await.expect(400)["error"],
+        "invalid_session_code"
+    );
+    assert_eq!(
+        s.post_json("/session/verify", &[], &json!({}))
+            .await
+            .expect(400)["error"],
+        "invalid_session_code"
+    );
+
+    // Missing / invalid refresh token.
+    assert_eq!(
+        s.post_json("/session/token", &[], &json!({}))
+            .await
+            .expect(400),
+        json!({"error": "invalid_request"})
+    );
+    assert_eq!(
+        s.post_json("/session/token", &[], &json!({"refresh_token": ""}))
+            .await
+            .expect(400)["error"],
+        "invalid_request"
+    );
+    assert_eq!(
+        s.send(
+            http::Method::POST,
+            "/session/token",
+            &[("content-type", "application/json")],
+            "{"
+        )
+        .await
+        .expect(400)["error"],
+        "invalid_request"
+    );
+    assert_eq!(
+        s.post_json(
+            "/session/token",
+            &[],
+            &json!({"refresh_token": "A".repeat(43)})
+        )
+        .await
+        .expect(401),
+        json!({"error": "invalid_token"})
+    );
+
+    // Missing / invalid access token, with RFC 6750 challenges.
+    let r = s.get("/session/me", &[]).await;
+    assert_eq!(r.expect(401), json!({"error": "missing_token"}));
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some(r#"Bearer realm="latchkey""#)
+    );
+    let r = s
+        .get("/session/me", &[("authorization", "Bearer not-a-token")])
+        .await;
+    assert_eq!(r.expect(401), json!({"error": "invalid_token"}));
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some(r#"Bearer realm="latchkey", error="invalid_token""#)
+    );
+
+    // The mail server goes down: 503, and no usable code is left.
+    smtp.stop();
+    let r = login(&s, "sue@example.com").await;
+    assert_eq!(r.expect(503), json!({"error": "mail_unavailable"}));
+    assert_eq!(stats(&s).await["session_codes"], 0);
+}
+
+#[tokio::test]
+async fn totp_enrol_login_replay_and_disable() {
+    let smtp = Smtp::start(&[]);
+    let s = start(&smtp, "").await;
+    let (_, access) = signed_in(&s, &smtp, "mia@example.com", 1).await;
+    let auth = bearer(&access);
+
+    let e = s
+        .send(
+            http::Method::POST,
+            "/session/mfa/totp",
+            &[("authorization", &auth)],
+            "",
+        )
+        .await;
+    assert_eq!(e.header("cache-control"), Some("no-store"));
+    let e = e.expect(200);
+    let secret = e["secret"].as_str().unwrap().to_string();
+    let url = e["otpauth_url"].as_str().unwrap().to_string();
+    assert_eq!(
+        url,
+        format!("otpauth://totp/latchkey:mia%40example.com?secret={secret}&issuer=latchkey")
+    );
+    s.send(
+        http::Method::POST,
+        "/session/mfa/totp/confirm",
+        &[("authorization", &auth)],
+        "",
+    )
+    .await
+    .expect(400);
+
+    let t = fresh_step().await;
+    // Codes come from pyotp reading the otpauth URL, as an authenticator app would.
+    let (prev, cur, next) = (totp_at(&url, t - 1), totp_at(&url, t), totp_at(&url, t + 1));
+    let wrong = ["000000", "111111", "222222"]
+        .into_iter()
+        .find(|c| ![&prev, &cur, &next].contains(&&c.to_string()))
+        .unwrap();
+    let confirm = |code: String| {
+        let (s, auth) = (&s, auth.clone());
+        async move {
+            s.post_json(
+                "/session/mfa/totp/confirm",
+                &[("authorization", &auth)],
+                &json!({"code": code}),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        confirm(wrong.to_string()).await.expect(400),
+        json!({"error": "invalid_mfa_code"})
+    );
+    assert_eq!(
+        confirm(prev.clone()).await.expect(200),
+        json!({"mfa_enabled": true})
+    );
+    let again = s
+        .send(
+            http::Method::POST,
+            "/session/mfa/totp",
+            &[("authorization", &auth)],
+            "",
+        )
+        .await;
+    assert_eq!(again.expect(409)["error"], "mfa_already_enabled");
+    assert_eq!(
+        s.get("/session/me", &[("authorization", &auth)])
+            .await
+            .expect(200)["mfa_enabled"],
+        true
+    );
+
+    // Login: mfa_required, the code stays valid; a wrong code loops back to mfa_required.
+    let code = mailed_code(&s, &smtp, "mia@example.com", 2).await;
+    assert_eq!(
+        verify(&s, &code, None).await.expect(200),
+        json!({"status": "mfa_required"})
+    );
+    let looped = json!({"status": "mfa_required", "error": "invalid_mfa_code"});
+    assert_eq!(verify(&s, &code, Some(wrong)).await.expect(401), looped);
+    // The confirmation's code is spent: replay refused on the login path.
+    assert_eq!(verify(&s, &code, Some(&prev)).await.expect(401), looped);
+    let ok = verify(&s, &code, Some(&cur)).await.expect(200);
+    assert_eq!(ok["status"], "authenticated");
+    let t2 = s
+        .post_json(
+            "/session/token",
+            &[],
+            &json!({"refresh_token": ok["refresh_token"]}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        claims(t2["access_token"].as_str().unwrap())["amr"],
+        json!(["otp", "mfa"])
+    );
+
+    // Disable: the login's code is spent there too; the next step's code works.
+    let disable = |code: String| {
+        let (s, auth) = (&s, auth.clone());
+        async move {
+            s.send(
+                http::Method::DELETE,
+                "/session/mfa/totp",
+                &[
+                    ("authorization", &auth),
+                    ("content-type", "application/json"),
+                ],
+                json!({"code": code}).to_string(),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        disable(cur.clone()).await.expect(400),
+        json!({"error": "invalid_mfa_code"})
+    );
+    disable(next).await.expect(204);
+    assert_eq!(
+        s.get("/session/me", &[("authorization", &auth)])
+            .await
+            .expect(200)["mfa_enabled"],
+        false
+    );
+    assert_eq!(
+        disable("123456".into()).await.expect(409)["error"],
+        "mfa_not_enabled"
+    );
+    // Without MFA the next login is one step again.
+    let code = mailed_code(&s, &smtp, "mia@example.com", 3).await;
+    assert_eq!(
+        verify(&s, &code, None).await.expect(200)["status"],
+        "authenticated"
+    );
+}
+
+#[tokio::test]
+async fn five_wrong_mfa_codes_spend_the_session_code() {
+    let smtp = Smtp::start(&[]);
+    let s = start(&smtp, "").await;
+    let (_, access) = signed_in(&s, &smtp, "kit@example.com", 1).await;
+    let auth = bearer(&access);
+    let url = s
+        .send(
+            http::Method::POST,
+            "/session/mfa/totp",
+            &[("authorization", &auth)],
+            "",
+        )
+        .await
+        .expect(200)["otpauth_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = fresh_step().await;
+    s.post_json(
+        "/session/mfa/totp/confirm",
+        &[("authorization", &auth)],
+        &json!({"code": totp_at(&url, t - 1)}),
+    )
+    .await
+    .expect(200);
+    let good = totp_at(&url, t);
+    let valid: Vec<String> = (t - 1..=t + 1).map(|st| totp_at(&url, st)).collect();
+    let wrongs: Vec<String> = (0..10)
+        .map(|i| format!("{:06}", 100_000 + i * 7919))
+        .filter(|c| !valid.contains(c))
+        .take(5)
+        .collect();
+    let code = mailed_code(&s, &smtp, "kit@example.com", 2).await;
+    for w in &wrongs {
+        verify(&s, &code, Some(w)).await.expect(401);
+    }
+    // Spent after five failures, even with the right TOTP code now.
+    assert_eq!(
+        verify(&s, &code, Some(&good)).await.expect(400),
+        json!({"error": "invalid_session_code"})
+    );
+}
+
+#[tokio::test]
+async fn codes_expire_and_mail_is_rate_limited() {
+    let smtp = Smtp::start(&[]);
+    let s = start(
+        &smtp,
+        "[session]\ncode_ttl = 1\n[limits]\nmails_per_hour = 2\n",
+    )
+    .await;
+    let code = mailed_code(&s, &smtp, "exp@example.com", 1).await;
+    let mail = smtp.wait_mail("exp@example.com", 1).await;
+    assert!(mail["text"]
+        .as_str()
+        .unwrap()
+        .contains("expires in 1 minute"));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        verify(&s, &code, None).await.expect(400)["error"],
+        "invalid_session_code"
+    );
+    login(&s, "exp@example.com").await.expect(202);
+    // No mail bomb: the third message to one address within the hour is refused.
+    let r = login(&s, "EXP@example.com").await;
+    assert_eq!(r.expect(429), json!({"error": "rate_limited"}));
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!(retry > 3000, "{retry}");
+    assert_eq!(smtp.count_to("exp@example.com"), 2);
+    login(&s, "other@example.com").await.expect(202);
+}
+
+#[tokio::test]
+async fn a_new_code_leaves_earlier_ones_unless_configured() {
+    let smtp = Smtp::start(&[]);
+    let s = start(&smtp, "").await;
+    let a = mailed_code(&s, &smtp, "two@example.com", 1).await;
+    let b = mailed_code(&s, &smtp, "two@example.com", 2).await;
+    verify(&s, &a, None).await.expect(200);
+    verify(&s, &b, None).await.expect(200);
+
+    let smtp2 = Smtp::start(&[]);
+    let s2 = start(&smtp2, "[session]\ninvalidate_previous = true\n").await;
+    let a = mailed_code(&s2, &smtp2, "two@example.com", 1).await;
+    let b = mailed_code(&s2, &smtp2, "two@example.com", 2).await;
+    verify(&s2, &a, None).await.expect(400);
+    verify(&s2, &b, None).await.expect(200);
+}
+
+#[tokio::test]
+async fn without_signup_unknown_addresses_get_a_notice_not_a_code() {
+    let smtp = Smtp::start(&[]);
+    let s = start(&smtp, "[session]\nallow_signup = false\n").await;
+    // Same answer as for a known address.
+    assert_eq!(
+        login(&s, "stranger@example.com").await.expect(202),
+        json!({"status": "code_sent"})
+    );
+    let mail = smtp.wait_mail("stranger@example.com", 1).await;
+    assert!(
+        mail["text"]
+            .as_str()
+            .unwrap()
+            .contains("there is no account"),
+        "{mail}"
+    );
+    assert_eq!(stats(&s).await["session_codes"], 0);
+    // A known account (made in another family) signs in by code.
+    oauth_signup(&s, "known", "correct horse battery").await;
+    let code = mailed_code(&s, &smtp, "known@example.com", 1).await;
+    assert_eq!(
+        verify(&s, &code, None).await.expect(200)["status"],
+        "authenticated"
+    );
+    assert_eq!(stats(&s).await["users"], 1);
+}
+
+#[tokio::test]
+async fn the_store_file_alone_holds_no_code_and_no_totp_secret() {
+    let smtp = Smtp::start(&[]);
+    let mut s = start(&smtp, "").await;
+    let (_, access) = signed_in(&s, &smtp, "vault@example.com", 1).await;
+    let e = s
+        .send(
+            http::Method::POST,
+            "/session/mfa/totp",
+            &[("authorization", &bearer(&access))],
+            "",
+        )
+        .await
+        .expect(200);
+    let secret_b32 = e["secret"].as_str().unwrap().to_string();
+    let code = mailed_code(&s, &smtp, "vault@example.com", 2).await;
+    s.stop();
+    let store = std::fs::read(s.dir.path().join("store.redb")).unwrap();
+    let contains = |needle: &[u8]| store.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        !contains(code.as_bytes()) && !contains(code.replace('-', "").as_bytes()),
+        "session code in clear"
+    );
+    assert!(
+        !contains(secret_b32.as_bytes()),
+        "TOTP secret (base32) in clear"
+    );
+    let raw = py("totp_code.py", &["--raw", &secret_b32]);
+    assert!(!contains(&hex_decode(&raw)), "TOTP secret (raw) in clear");
+    // The key that protects them lives beside the store, readable by its owner only.
+    let key = s.dir.path().join("store.redb.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}
+
+fn hex_decode(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
