@@ -6,10 +6,11 @@ use std::process::Command;
 
 use crate::support::*;
 
-const SECTIONS: [&str; 4] = [
+const SECTIONS: [&str; 5] = [
     "## Family `oauth`",
     "## Family `toolkit`",
     "## Family `v0`",
+    "## Family `session`",
     "## Administration",
 ];
 
@@ -42,9 +43,20 @@ fn blocks() -> Vec<String> {
     out
 }
 
+/// The last `XXXX-XXXX-XXXX` word in the server's log, if any.
+fn last_session_code(log: &str) -> String {
+    log.split_whitespace()
+        .filter(|w| {
+            w.len() == 14 && w.split('-').count() == 3 && w.split('-').all(|p| p.len() == 4)
+        })
+        .last()
+        .unwrap_or("none-none-none")
+        .to_string()
+}
+
 #[tokio::test]
 async fn readme_curl_examples_work_as_printed() {
-    for tool in ["curl", "jq"] {
+    for tool in ["curl", "jq", "oathtool"] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .status()
@@ -73,7 +85,10 @@ async fn readme_curl_examples_work_as_printed() {
         if block.contains(" serve\n") || block.contains("<id|") {
             continue;
         }
+        // The session code the README reads from the log (log transport) is this run's.
+        let code = last_session_code(&s.log());
         let script = block
+            .replace("ABCD-EFGH-JKMN", &code)
             .replace("http://localhost:8080", &s.base)
             .replace("http://localhost:8081", &admin)
             .replace(
@@ -110,5 +125,5 @@ async fn readme_curl_examples_work_as_printed() {
         assert!(!stdout.trim().is_empty(), "block printed nothing:\n{block}");
         ran += 1;
     }
-    assert!(ran >= 11, "ran only {ran} blocks");
+    assert!(ran >= 15, "ran only {ran} blocks");
 }
