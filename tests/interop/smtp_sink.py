@@ -18,8 +18,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class Sink:
-    def __init__(self, maildir):
+    def __init__(self, maildir, implicit_tls):
         self.maildir = maildir
+        self.implicit_tls = implicit_tls
         self.n = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -35,7 +36,8 @@ class Sink:
             f.write(envelope.original_content or envelope.content)
         with open(base + ".json", "w") as f:
             json.dump({"from": envelope.mail_from, "to": envelope.rcpt_tos,
-                       "tls": session.ssl is not None,
+                       # An implicit-TLS listener only ever speaks TLS.
+                       "tls": self.implicit_tls or session.ssl is not None,
                        "auth": session.authenticated}, f)
         os.rename(base + ".eml.tmp", base + ".eml")
         return "250 Message accepted"
@@ -65,9 +67,11 @@ def main():
 
         kwargs["authenticator"] = authenticator
         kwargs["auth_required"] = True
-        # Plain-text auth over a connection that is TLS from the start or after STARTTLS.
-        kwargs["auth_require_tls"] = tls is not None
-    controller = Controller(Sink(maildir), hostname="127.0.0.1", port=port, **kwargs)
+        # Plain-text auth only over TLS: after STARTTLS (aiosmtpd checks that itself), or on
+        # an implicit-TLS listener (where aiosmtpd's check does not see the TLS layer).
+        kwargs["auth_require_tls"] = bool(tls) and tls[0] == "--starttls"
+    implicit = bool(tls) and tls[0] == "--implicit"
+    controller = Controller(Sink(maildir, implicit), hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     print("ready", flush=True)
     try:

@@ -581,3 +581,89 @@ fn hex_decode(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
+
+/// A CA and a server certificate for 127.0.0.1, made fresh.
+fn certificates() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    py("make_cert.py", &[dir.path().to_str().unwrap()]);
+    dir
+}
+
+async fn tls_round_trip(mode: &str, sink_flag: &str) {
+    let certs = certificates();
+    let p = |f: &str| certs.path().join(f).to_str().unwrap().to_string();
+    let smtp = Smtp::start(&[
+        sink_flag,
+        &p("server.pem"),
+        &p("server.key"),
+        "--auth",
+        "mailer",
+        "s3cret-pw",
+    ]);
+    let config = format!(
+        "[mail]\ntransport = \"smtp\"\nsmtp = {{ host = \"127.0.0.1\", port = {}, tls = \"{mode}\", username = \"mailer\", password = \"s3cret-pw\" }}\n",
+        smtp.port
+    );
+    // The test CA is trusted the way an operator trusts a private CA: through the system's
+    // trust store settings (SSL_CERT_FILE), not by switching verification off.
+    let ca = p("ca.pem");
+    let s = Server::start_with_env(&config, &[("SSL_CERT_FILE", &ca)]).await;
+    login(&s, "tls@example.com").await.expect(202);
+    let mail = smtp.wait_mail("tls@example.com", 1).await;
+    assert_eq!(mail["envelope"]["tls"], true, "{mode}: delivered over TLS");
+    assert_eq!(mail["envelope"]["auth"], true, "{mode}: authenticated");
+    let code = session_code_of(&mail);
+    assert_eq!(
+        verify(&s, &code, None).await.expect(200)["status"],
+        "authenticated"
+    );
+
+    // Without trusting the CA, the certificate is refused: no mail, 503, no code left.
+    let untrusted = Server::start_with_env(
+        &format!("{config}[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN}\"\n"),
+        &[
+            ("SSL_CERT_FILE", "/nonexistent.pem"),
+            ("SSL_CERT_DIR", "/nonexistent"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        login(&untrusted, "tls2@example.com").await.expect(503)["error"],
+        "mail_unavailable"
+    );
+    assert_eq!(stats(&untrusted).await["session_codes"], 0);
+    assert_eq!(smtp.count_to("tls2@example.com"), 0);
+}
+
+#[tokio::test]
+async fn starttls_with_authentication() {
+    tls_round_trip("starttls", "--starttls").await;
+}
+
+#[tokio::test]
+async fn implicit_tls_with_authentication() {
+    tls_round_trip("implicit", "--implicit").await;
+}
+
+#[tokio::test]
+async fn wrong_smtp_password_is_mail_unavailable() {
+    let certs = certificates();
+    let p = |f: &str| certs.path().join(f).to_str().unwrap().to_string();
+    let smtp = Smtp::start(&[
+        "--starttls",
+        &p("server.pem"),
+        &p("server.key"),
+        "--auth",
+        "mailer",
+        "s3cret-pw",
+    ]);
+    let config = format!(
+        "[mail]\ntransport = \"smtp\"\nsmtp = {{ host = \"127.0.0.1\", port = {}, tls = \"starttls\", username = \"mailer\", password = \"wrong\" }}\n",
+        smtp.port
+    );
+    let s = Server::start_with_env(&config, &[("SSL_CERT_FILE", &p("ca.pem"))]).await;
+    assert_eq!(
+        login(&s, "pw@example.com").await.expect(503)["error"],
+        "mail_unavailable"
+    );
+}

@@ -35,6 +35,8 @@ pub struct Server {
     pub base: String,
     /// The admin API's base URL, when `admin.token` is set.
     pub admin: Option<String>,
+    /// Extra environment of the server process.
+    pub env: Vec<(String, String)>,
     child: Option<Child>,
     client: Client<HttpConnector, Full<Bytes>>,
 }
@@ -105,12 +107,27 @@ impl Server {
         Self::start_in(dir).await
     }
 
+    /// Starts the binary with the test config plus `extra` TOML and environment `env`.
+    pub async fn start_with_env(extra: &str, env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("auth.toml"), config_text(dir.path(), extra)).unwrap();
+        Self::start_in_with_env(dir, env).await
+    }
+
     /// Starts the binary on an existing directory (its auth.toml and store).
     pub async fn start_in(dir: tempfile::TempDir) -> Server {
+        Self::start_in_with_env(dir, &[]).await
+    }
+
+    async fn start_in_with_env(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Server {
         let mut s = Server {
             dir,
             base: String::new(),
             admin: None,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             child: None,
             client: Client::builder(TokioExecutor::new()).build_http(),
         };
@@ -137,6 +154,7 @@ impl Server {
             .arg(self.config_path())
             .arg("serve")
             .env("RUST_LOG", "debug")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
