@@ -49,7 +49,7 @@ fn last_session_code(log: &str) -> String {
         .filter(|w| {
             w.len() == 14 && w.split('-').count() == 3 && w.split('-').all(|p| p.len() == 4)
         })
-        .last()
+        .next_back()
         .unwrap_or("none-none-none")
         .to_string()
 }
