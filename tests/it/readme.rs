@@ -46,10 +46,7 @@ fn blocks() -> Vec<String> {
 /// The last `XXXX-XXXX-XXXX` word in the server's log, if any.
 fn last_session_code(log: &str) -> String {
     log.split_whitespace()
-        .filter(|w| {
-            w.len() == 14 && w.split('-').count() == 3 && w.split('-').all(|p| p.len() == 4)
-        })
-        .next_back()
+        .rfind(|w| w.len() == 14 && w.split('-').count() == 3 && w.split('-').all(|p| p.len() == 4))
         .unwrap_or("none-none-none")
         .to_string()
 }
