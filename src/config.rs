@@ -112,6 +112,8 @@ section!(
         transport: String = "log".into(),
         /// From header.
         from: String = "latchkey <no-reply@localhost>".into(),
+        /// Longest one delivery may take (connection included), seconds.
+        timeout: u64 = 10,
         /// SMTP settings.
         smtp: Smtp = Smtp::default(),
     }

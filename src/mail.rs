@@ -14,9 +14,6 @@ use mail_send::SmtpClientBuilder;
 
 use crate::config;
 
-/// How long one delivery may take, connection included.
-pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Why a message was not delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailError {
@@ -157,7 +154,8 @@ impl Mailer {
             .html_body(msg.html.as_str())
             .write_to_vec()
             .map_err(|e| MailError::Unavailable(e.to_string()))?;
-        match tokio::time::timeout(SEND_TIMEOUT, self.deliver(to, &body)).await {
+        let limit = Duration::from_secs(self.cfg.timeout);
+        match tokio::time::timeout(limit, self.deliver(to, &body)).await {
             Ok(r) => r,
             Err(_) => Err(MailError::Unavailable("timed out".into())),
         }
@@ -167,7 +165,7 @@ impl Mailer {
         let smtp = &self.cfg.smtp;
         let mut builder = SmtpClientBuilder::new(smtp.host.clone(), smtp.port)
             .map_err(MailError::Unavailable)?
-            .timeout(SEND_TIMEOUT)
+            .timeout(Duration::from_secs(self.cfg.timeout))
             .helo_host("latchkey")
             .implicit_tls(smtp.tls == "implicit");
         if !smtp.username.is_empty() {

@@ -667,3 +667,48 @@ async fn wrong_smtp_password_is_mail_unavailable() {
         "mail_unavailable"
     );
 }
+
+#[tokio::test]
+async fn a_silent_mail_server_delays_only_its_own_request() {
+    // Accepts connections, never says a word.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        loop {
+            if let Ok((c, _)) = silent.accept().await {
+                conns.push(c);
+            }
+        }
+    });
+    let config = format!(
+        "[mail]\ntransport = \"smtp\"\ntimeout = 2\nsmtp = {{ host = \"127.0.0.1\", port = {port} }}\n[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN}\"\n"
+    );
+    let s = std::sync::Arc::new(Server::start(&config).await);
+    let started = std::time::Instant::now();
+    let pending = {
+        let s = s.clone();
+        tokio::spawn(async move { login(&s, "slow@example.com").await.status.as_u16() })
+    };
+    // Meanwhile the server answers everything else at once.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        s.get("/healthz", &[]).await.expect(200);
+        oauth_login(&s, "nobody", "correct horse battery")
+            .await
+            .expect(400);
+        assert!(
+            t.elapsed() < Duration::from_millis(1500),
+            "blocked behind the mail server"
+        );
+    }
+    assert_eq!(pending.await.unwrap(), 503);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    assert_eq!(stats(&s).await["session_codes"], 0);
+    held.abort();
+}
