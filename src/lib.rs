@@ -17,6 +17,7 @@ pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod fuzzing;
 pub mod limits;
 pub mod mail;
 pub mod password;

@@ -8,6 +8,9 @@ pub mod admin;
 mod refresh;
 mod session;
 
+pub use refresh::{parse_refresh_token, REFRESH_TOKEN_LEN};
+pub use session::{normalize_code, CODE_LEN};
+
 use std::sync::Arc;
 
 use protocol::{Failure, Operation, Outcome, UserView};

@@ -1,5 +1,6 @@
 //! Integration tests: the real `latchkey` binary over real sockets with a real store.
 
+mod adversarial;
 mod cli;
 mod cross;
 mod interop;
@@ -11,5 +12,6 @@ mod server;
 mod session;
 mod states;
 mod support;
+mod timing;
 mod toolkit;
 mod v0;

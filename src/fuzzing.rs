@@ -1,0 +1,508 @@
+//! Entry points for the fuzz targets in `fuzz/` — one per parser of untrusted input —
+//! and for the normal test that replays the committed corpus through the same code.
+//! Each asserts properties beyond "does not panic".
+//!
+//! The keys are fixed (`fixtures/fuzz/keys.json`), so the seed corpus can hold real tokens
+//! that verify.
+#![doc(hidden)]
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use std::sync::{Arc, OnceLock};
+
+use http::{HeaderMap, HeaderValue, Method};
+use protocol::table::{Family, FAMILIES};
+use protocol::{Bearer, Ctx, Failure, Outcome, Request, View};
+use storage::SigningKeyRecord;
+
+use crate::config::TokenAlg;
+use crate::signer::{keys, Claims, Signer, VerifyError, MAX_TOKEN_LEN};
+
+/// The fixed time the fuzz targets verify at (tokens in the corpus are valid then).
+pub const NOW: i64 = 1_800_000_000;
+/// Issuer of the corpus tokens.
+pub const ISSUER: &str = "https://fuzz.latchkey.test";
+
+const ALL: [TokenAlg; 5] = [
+    TokenAlg::JwtEdDsa,
+    TokenAlg::JwtEs256,
+    TokenAlg::JwtHs256,
+    TokenAlg::PasetoV4Public,
+    TokenAlg::PasetoV4Local,
+];
+
+/// The fixed fuzzing keys, one signer per algorithm.
+pub fn signers() -> &'static [(TokenAlg, Arc<dyn Signer>)] {
+    static S: OnceLock<Vec<(TokenAlg, Arc<dyn Signer>)>> = OnceLock::new();
+    S.get_or_init(|| {
+        let records: Vec<SigningKeyRecord> =
+            serde_json::from_str(include_str!("../fixtures/fuzz/keys.json")).expect("fuzz keys");
+        ALL.iter()
+            .map(|a| (*a, keys::build(*a, &records, 3600).expect("fuzz signer")))
+            .collect()
+    })
+}
+
+fn signer(alg: TokenAlg) -> &'static Arc<dyn Signer> {
+    &signers().iter().find(|(a, _)| *a == alg).expect("signer").1
+}
+
+fn verify_with(alg: TokenAlg, data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let r = signer(alg).verify(text, NOW);
+    if text.len() > MAX_TOKEN_LEN {
+        assert_eq!(r, Err(VerifyError::TooLarge));
+    }
+    if let Ok(claims) = r {
+        // What verifies is a token of exactly this algorithm, made by our key; its claims
+        // are complete, and every other signer refuses it.
+        let _ = claims.check(ISSUER, NOW);
+        for (other, s) in signers() {
+            if *other != alg {
+                assert!(
+                    s.verify(text, NOW).is_err(),
+                    "{other:?} accepted a {alg:?} token"
+                );
+            }
+        }
+    }
+}
+
+/// JWT compact parsing and verification, for each JWT algorithm.
+pub fn jwt(data: &[u8]) {
+    for alg in [TokenAlg::JwtEdDsa, TokenAlg::JwtEs256, TokenAlg::JwtHs256] {
+        verify_with(alg, data);
+    }
+}
+
+/// PASETO parsing and verification, v4.public and v4.local.
+pub fn paseto(data: &[u8]) {
+    for alg in [TokenAlg::PasetoV4Public, TokenAlg::PasetoV4Local] {
+        verify_with(alg, data);
+    }
+}
+
+/// Refresh-token parsing: what is accepted is canonical unpadded base64url of 32 bytes.
+pub fn refresh_token(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Some(bytes) = crate::service::parse_refresh_token(text) {
+        assert_eq!(crate::signer::b64url(&bytes), text);
+    }
+}
+
+/// Session-code parsing: what is accepted normalizes to 12 characters, idempotently.
+pub fn session_code(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Some(n) = crate::service::normalize_code(text) {
+        assert_eq!(n.len(), crate::service::CODE_LEN);
+        assert_eq!(
+            crate::service::normalize_code(&n).as_deref(),
+            Some(n.as_str())
+        );
+    }
+}
+
+/// `Authorization` header parsing: Bearer, Basic (OAuth client) and Basic (RFC 7617).
+pub fn authorization(data: &[u8]) {
+    let Ok(value) = HeaderValue::from_bytes(data) else {
+        return;
+    };
+    let mut h = HeaderMap::new();
+    h.insert(http::header::AUTHORIZATION, value);
+    if let Bearer::Token(t) = protocol::input::parse_bearer(&h) {
+        assert!(!t.is_empty() && t.len() <= protocol::input::MAX_TOKEN_LEN);
+        assert!(!t.contains(' '));
+    }
+    let _ = protocol::input::parse_basic(&h);
+    if let Some((user, _)) = protocol::input::parse_basic_raw(&h) {
+        assert!(!user.contains(':'));
+    }
+}
+
+fn family(name: &str) -> &'static Family {
+    FAMILIES.iter().find(|f| f.name == name).expect("family")
+}
+
+/// A family's request decoding (JSON, form, query, headers) and rendering. The first
+/// bytes choose the route, the content type and the `Authorization` header; the rest is
+/// split at the first 0xff into query string and body.
+pub fn family_request(name: &str, data: &[u8]) {
+    let fam = family(name);
+    let (Some(&r), Some(&ct), Some(&auth)) = (data.first(), data.get(1), data.get(2)) else {
+        return;
+    };
+    let rest = &data[3..];
+    let route = &fam.routes[usize::from(r) % fam.routes.len()];
+    let (query, body) = match rest.iter().position(|b| *b == 0xff) {
+        Some(i) => (std::str::from_utf8(&rest[..i]).ok(), &rest[i + 1..]),
+        None => (None, rest),
+    };
+    let mut headers = HeaderMap::new();
+    let content_type = match ct % 4 {
+        0 => Some("application/json"),
+        1 => Some("application/x-www-form-urlencoded"),
+        2 => Some("text/plain; charset=utf-8"),
+        _ => None,
+    };
+    if let Some(c) = content_type {
+        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(c));
+    }
+    match auth % 4 {
+        0 => {}
+        1 => {
+            headers.insert(
+                http::header::AUTHORIZATION,
+                HeaderValue::from_static("Basic d2ViOmNoYW5nZS1tZQ=="),
+            );
+        }
+        2 => {
+            headers.insert(
+                http::header::AUTHORIZATION,
+                HeaderValue::from_static("Bearer abc.def.ghi"),
+            );
+        }
+        _ => {
+            if let Ok(v) = HeaderValue::from_bytes(body) {
+                headers.insert(http::header::AUTHORIZATION, v);
+            }
+        }
+    }
+    let ctx = Ctx {
+        base_url: "http://localhost:8080/x".into(),
+        min_password_length: 8,
+    };
+    let method: &Method = &route.method;
+    let req = Request {
+        ctx: &ctx,
+        method,
+        path: route.path,
+        query,
+        headers: &headers,
+        body,
+    };
+    match (fam.decode)(route, &req) {
+        Ok(call) => {
+            // Every way the service can answer renders without panicking, in this view.
+            for f in [
+                Failure::InvalidCredentials,
+                Failure::TokenInvalid,
+                Failure::MissingToken,
+                Failure::Internal,
+                Failure::RateLimited { retry_after: 3 },
+            ] {
+                let reply = (fam.render)(&ctx, call.view, Err(f));
+                assert!(reply.status.is_client_error() || reply.status.is_server_error());
+            }
+            let _ = (fam.render)(&ctx, call.view, Ok(Outcome::Done));
+            let _: View = call.view;
+        }
+        Err(reply) => {
+            assert!(
+                reply.status.is_client_error(),
+                "{name}/{}: {}",
+                route.name,
+                reply.status
+            );
+            assert!(
+                serde_json::from_slice::<serde_json::Value>(&reply.body).is_ok(),
+                "error body is JSON"
+            );
+        }
+    }
+}
+
+/// Sign arbitrary claims with every signer, verify, get the same claims back.
+pub fn roundtrip(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let mut parts = text.split('\u{1}');
+    let mut field = || parts.next().unwrap_or("").to_string();
+    let num = |s: &str| {
+        s.bytes().fold(0i64, |acc, b| {
+            acc.wrapping_mul(31).wrapping_add(i64::from(b))
+        })
+    };
+    let iat_raw = field();
+    let claims = Claims {
+        iss: ISSUER.to_string(),
+        sub: field(),
+        iat: NOW + num(&iat_raw) % 1000,
+        exp: NOW + 1 + num(&field()).rem_euclid(1_000_000),
+        nbf: None,
+        jti: field(),
+        sid: field(),
+        role: field(),
+        amr: field().split(',').map(str::to_string).collect(),
+    };
+    for (alg, s) in signers() {
+        let Ok(token) = s.sign(&claims) else {
+            panic!("{alg:?} could not sign {claims:?}");
+        };
+        if token.len() > MAX_TOKEN_LEN {
+            assert_eq!(s.verify(&token, NOW), Err(VerifyError::TooLarge));
+            continue;
+        }
+        assert_eq!(s.verify(&token, NOW).as_ref(), Ok(&claims), "{alg:?}");
+    }
+}
+
+/// A fuzz target's entry point.
+pub type Target = fn(&[u8]);
+
+/// Every target by name, for the corpus replay.
+pub const TARGETS: [(&str, Target); 10] = [
+    ("jwt", jwt),
+    ("paseto", paseto),
+    ("refresh_token", refresh_token),
+    ("session_code", session_code),
+    ("authorization", authorization),
+    ("family_session", |d| family_request("session", d)),
+    ("family_oauth", |d| family_request("oauth", d)),
+    ("family_toolkit", |d| family_request("toolkit", d)),
+    ("family_v0", |d| family_request("v0", d)),
+    ("roundtrip", roundtrip),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn corpus_dir() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus")
+    }
+
+    /// The committed corpus of every target, replayed through the same entry points (so
+    /// CI catches regressions without a fuzzer), plus every saved crash in
+    /// `fuzz/regressions/<target>/`.
+    #[test]
+    fn corpus_and_regressions_replay() {
+        let mut n = 0;
+        for (name, f) in TARGETS {
+            for dir in [
+                corpus_dir().join(name),
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("fuzz/regressions")
+                    .join(name),
+            ] {
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for e in entries {
+                    let data = std::fs::read(e.unwrap().path()).unwrap();
+                    f(&data);
+                    n += 1;
+                }
+            }
+            assert!(
+                corpus_dir().join(name).is_dir(),
+                "no seed corpus for {name}"
+            );
+        }
+        assert!(n >= 35, "only {n} corpus entries");
+    }
+
+    /// Writes the seed corpus from real tokens and requests (run by hand:
+    /// `cargo test --lib write_seed_corpus -- --ignored`).
+    #[test]
+    #[ignore]
+    fn write_seed_corpus() {
+        let write = |target: &str, name: &str, data: &[u8]| {
+            let dir = corpus_dir().join(target);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(name), data).unwrap();
+        };
+        let claims = Claims {
+            iss: ISSUER.into(),
+            sub: "0123456789abcdef0123456789abcdef".into(),
+            iat: NOW - 10,
+            exp: NOW + 1800,
+            nbf: None,
+            jti: "j-1".into(),
+            sid: "fedcba9876543210fedcba9876543210".into(),
+            role: "user".into(),
+            amr: vec!["pwd".into()],
+        };
+        for (alg, s) in signers() {
+            let t = s.sign(&claims).unwrap();
+            let target = if t.starts_with("v4.") {
+                "paseto"
+            } else {
+                "jwt"
+            };
+            write(
+                target,
+                &format!("valid-{}", alg.id().replace([':', '.'], "-")),
+                t.as_bytes(),
+            );
+        }
+        write("jwt", "alg-none", b"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.");
+        write(
+            "jwt",
+            "rfc7515-a1",
+            include_str!("../fixtures/jws/rfc7515-a1.json")
+                .split("\"token\": \"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .as_bytes(),
+        );
+        write(
+            "paseto",
+            "local-as-public",
+            b"v4.public.AAAA.eyJraWQiOiJrNC5waWQueCJ9",
+        );
+        let (rt, _) = (crate::signer::b64url(&[7u8; 32]), 0);
+        write("refresh_token", "valid", rt.as_bytes());
+        write("refresh_token", "padded", format!("{rt}=").as_bytes());
+        write("session_code", "shown", b"ABCD-EFGH-JKMN");
+        write("session_code", "typed", b"abcd efgh jkmn");
+        write("session_code", "ambiguous", b"OIL0-0000-0000");
+        for (i, v) in [
+            "Bearer abc.def-ghi_jkl~",
+            "bearer x==",
+            "Basic d2ViOmNoYW5nZS1tZQ==",
+            "Basic bXklMjBpZDpwJTNBc3Mrdw==",
+            "Basic YStiQHguaW86cCt3",
+            "Digest x",
+        ]
+        .iter()
+        .enumerate()
+        {
+            write("authorization", &format!("seed-{i}"), v.as_bytes());
+        }
+        let reqs: [(&str, u8, u8, u8, &str, &str); 16] = [
+            (
+                "oauth",
+                0,
+                0,
+                0,
+                "",
+                r#"{"email":"jim@example.com","password":"correct horse battery","role":"manager","user_name":"jimcarrey"}"#,
+            ),
+            (
+                "oauth",
+                1,
+                0,
+                1,
+                "",
+                r#"{"grant_type":"password","user_name":"jimcarrey","password":"correct horse battery"}"#,
+            ),
+            (
+                "oauth",
+                1,
+                1,
+                1,
+                "",
+                "grant_type=password&username=jim%40example.com&password=correct+horse",
+            ),
+            (
+                "oauth",
+                1,
+                1,
+                1,
+                "",
+                "grant_type=refresh_token&refresh_token=abc",
+            ),
+            ("oauth", 2, 1, 0, "", r#"{"refresh_token": "abc"}"#),
+            ("oauth", 3, 3, 2, "", ""),
+            (
+                "toolkit",
+                0,
+                0,
+                0,
+                "",
+                r#"{"username":"tina","password":"correct horse battery","displayName":"Tina","email":"tina@example.com"}"#,
+            ),
+            (
+                "toolkit",
+                1,
+                0,
+                0,
+                "",
+                r#"{"username":"tina","password":"correct horse battery"}"#,
+            ),
+            ("toolkit", 3, 0, 0, "", r#"{"idToken":"abc"}"#),
+            (
+                "v0",
+                0,
+                0,
+                0,
+                "",
+                r#"{"email":"john@example.com","first_name":"John","last_name":"Doe","password":"correct horse battery","password_confirmation":"correct horse battery"}"#,
+            ),
+            (
+                "v0",
+                1,
+                3,
+                0,
+                "email=john%40example.com&password=correct+horse",
+                "",
+            ),
+            ("v0", 1, 3, 3, "", "Basic am9objpwdw=="),
+            ("v0", 2, 0, 0, "", r#"{"refresh_token":"abc"}"#),
+            ("session", 0, 0, 0, "", r#"{"email":"sue@example.com"}"#),
+            (
+                "session",
+                1,
+                0,
+                0,
+                "",
+                r#"{"session_code":"ABCD-EFGH-JKMN","mfa_code":"123456"}"#,
+            ),
+            ("session", 6, 0, 2, "", r#"{"code":"123456"}"#),
+        ];
+        for (i, (fam, route, ct, auth, query, body)) in reqs.iter().enumerate() {
+            let mut data = vec![*route, *ct, *auth];
+            if !query.is_empty() {
+                data.extend_from_slice(query.as_bytes());
+                data.push(0xff);
+            }
+            data.extend_from_slice(body.as_bytes());
+            write(&format!("family_{fam}"), &format!("seed-{i}"), &data);
+        }
+        write(
+            "roundtrip",
+            "plain",
+            "sub\u{1}5\u{1}1800\u{1}jti\u{1}sid\u{1}user\u{1}pwd,otp".as_bytes(),
+        );
+        write(
+            "roundtrip",
+            "unicode",
+            "ü\u{1}-999\u{1}\u{1}\"quoted\"\u{1}\\\u{1}\u{0}\u{1}".as_bytes(),
+        );
+    }
+
+    /// Makes `fixtures/fuzz/keys.json` (run by hand once).
+    #[test]
+    #[ignore]
+    fn write_fuzz_keys() {
+        let records: Vec<SigningKeyRecord> = ALL
+            .iter()
+            .map(|a| {
+                let (kid, secret) = keys::generate(*a).unwrap();
+                SigningKeyRecord {
+                    kid,
+                    alg: a.id().into(),
+                    secret,
+                    created_at: 0,
+                    retired_at: None,
+                }
+            })
+            .collect();
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fuzz/keys.json");
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, serde_json::to_string_pretty(&records).unwrap()).unwrap();
+    }
+}

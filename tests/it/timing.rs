@@ -1,0 +1,50 @@
+//! No timing oracle: signing in as an unknown user costs the same as a wrong password for
+//! a real one (both spend one scrypt), in every password family.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::*;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[tokio::test]
+async fn unknown_user_and_wrong_password_take_the_same_time() {
+    // A hash cost that dominates the request; lockout out of the way.
+    let s = Server::start("[password]\nscrypt = { log_n = 11, r = 8, p = 1 }\n[limits]\nlockout_failures = 10000\nper_ip_per_minute = 0\n").await;
+    oauth_signup(&s, "real", "correct horse battery").await;
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for i in 0..20 {
+        // Alternate, so drift in machine load hits both sides alike.
+        for (who, into) in [("real", &mut known), ("ghost", &mut unknown)] {
+            let started = Instant::now();
+            let r = if i % 2 == 0 {
+                oauth_login(&s, who, "wrong password!").await
+            } else {
+                s.post_json(
+                    "/api/auth/accounts:signInWithPassword",
+                    &[],
+                    &json!({"username": who, "password": "wrong password!"}),
+                )
+                .await
+            };
+            into.push(started.elapsed());
+            assert!(r.status == 400 || r.status == 401, "{}", r.status);
+        }
+    }
+    let (k, u) = (median(known), median(unknown));
+    let ratio = k.as_secs_f64() / u.as_secs_f64();
+    eprintln!("median wrong-password {k:?}, unknown-user {u:?}, ratio {ratio:.3}");
+    assert!(
+        k > Duration::from_millis(2),
+        "the hash should dominate: {k:?}"
+    );
+    assert!(
+        (0.67..1.5).contains(&ratio),
+        "timing differs: known {k:?} vs unknown {u:?}"
+    );
+}
