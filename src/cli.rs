@@ -100,6 +100,12 @@ pub enum UserCmd {
         /// id, integer id, email or username
         key: String,
     },
+    /// Bulk-load users from JSON lines ({"email","username","display_name",
+    /// "password_hash","role"}); the server must be stopped.
+    Import {
+        /// The JSON-lines file.
+        file: PathBuf,
+    },
 }
 
 /// `keys` subcommands.
@@ -277,6 +283,15 @@ pub fn admin(cfg: &Checked, call: &AdminCall) -> Result<Value, String> {
             cfg.raw.storage.path.display()
         )),
     }
+}
+
+/// `user import`: opens the store directly (a running server must be stopped first).
+pub fn import(cfg: &Checked, file: &Path) -> Result<String, String> {
+    let store = Store::open(&cfg.raw.storage.path).map_err(|e| match e {
+        StoreError::Locked(_) => format!("{e}; stop the server to import"),
+        e => format!("cannot open {}: {e}", cfg.raw.storage.path.display()),
+    })?;
+    crate::import::import(&store, file)
 }
 
 /// `config check`.

@@ -64,6 +64,8 @@ section!(
         refresh_ttl: u64 = 2_592_000,
         /// Grace period for presenting a spent refresh token again, seconds.
         reuse_interval: u64 = 10,
+        /// Verified access tokens remembered (signature checks saved); 0 = off.
+        cache_size: usize = 10_000,
     }
 );
 
@@ -86,6 +88,10 @@ section!(
         min_length: usize = 8,
         /// scrypt parameters for new hashes.
         scrypt: Scrypt = Scrypt::default(),
+        /// Hashes computed at once; 0 = one per core.
+        hash_threads: usize = 0,
+        /// Requests allowed to wait for a hashing thread; beyond: 503 with Retry-After.
+        hash_queue: usize = 16,
     }
 );
 

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod fuzzing;
+pub mod import;
 pub mod limits;
 pub mod mail;
 pub mod password;

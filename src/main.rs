@@ -41,6 +41,16 @@ fn main() {
             UserCmd::Block { key } => AdminCall::Change(key.clone(), StateChange::Block),
             UserCmd::Unblock { key } => AdminCall::Change(key.clone(), StateChange::Unblock),
             UserCmd::Delete { key } => AdminCall::Delete(key.clone()),
+            UserCmd::Import { file } => {
+                match cli::import(&cfg, file) {
+                    Ok(out) => print!("{out}"),
+                    Err(e) => {
+                        eprintln!("latchkey: {e}");
+                        std::process::exit(1);
+                    }
+                }
+                return;
+            }
         },
         Command::Keys(KeysCmd::List) => AdminCall::Keys,
         Command::Keys(KeysCmd::Rotate) => AdminCall::Rotate,

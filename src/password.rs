@@ -1,11 +1,14 @@
 //! Passwords: scrypt hashes in PHC string form, computed on blocking threads (never on
-//! the reactor) under a bound of one hash per core. The weak-password policy is
+//! the reactor), `threads` at a time, with at most `queue` more waiting: beyond that the
+//! request is shed at once ([`HashError::Overloaded`], a 503 with `Retry-After`) instead
+//! of queueing without bound. The weak-password policy is
 //! `protocol::input::is_weak_password` (pure, so families can report it with other errors).
 //!
 //! Unknown users cost one scrypt too ([`Hasher::verify`] with `None` checks against a
 //! dummy hash), so timing does not tell whether an account exists. Hashes made with other
 //! parameters keep verifying and are reported for upgrade.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use protocol::Secret;
@@ -26,11 +29,33 @@ pub struct Verdict {
 
 /// Errors of the hashing machinery (never of a wrong password).
 #[derive(Debug)]
-pub struct HashError(pub String);
+pub enum HashError {
+    /// Every hashing thread is busy and the queue is full: shed this request.
+    Overloaded,
+    /// Hashing itself failed.
+    Failed(String),
+}
 
 impl std::fmt::Display for HashError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "password hashing failed: {}", self.0)
+        match self {
+            HashError::Overloaded => f.write_str("password hashing queue full"),
+            HashError::Failed(m) => write!(f, "password hashing failed: {m}"),
+        }
+    }
+}
+
+#[allow(non_snake_case)]
+fn HashError(m: String) -> HashError {
+    HashError::Failed(m)
+}
+
+/// Decrements the admission count when a request leaves the hasher (done or cancelled).
+struct Admitted(Arc<AtomicUsize>);
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -39,6 +64,11 @@ impl std::fmt::Display for HashError {
 pub struct Hasher {
     params: scrypt::Params,
     permits: Arc<Semaphore>,
+    /// Requests running or waiting.
+    admitted: Arc<AtomicUsize>,
+    /// Most requests running or waiting at once: threads + queue.
+    capacity: usize,
+    threads: usize,
     dummy: Arc<String>,
 }
 
@@ -59,9 +89,9 @@ fn random_salt() -> Result<SaltString, HashError> {
 }
 
 impl Hasher {
-    /// A hasher with the configured scrypt parameters, running at most `concurrency`
-    /// hashes at once.
-    pub fn new(cfg: &config::Scrypt, concurrency: usize) -> Result<Hasher, HashError> {
+    /// A hasher with the configured scrypt parameters, running at most `threads` hashes
+    /// at once with at most `queue` more waiting.
+    pub fn new(cfg: &config::Scrypt, threads: usize, queue: usize) -> Result<Hasher, HashError> {
         let params = scrypt::Params::new(cfg.log_n, cfg.r, cfg.p, scrypt::Params::RECOMMENDED_LEN)
             .map_err(|e| HashError(e.to_string()))?;
         // A hash of nothing anybody knows, with the configured parameters: verifying
@@ -84,17 +114,33 @@ impl Hasher {
                 .map_err(|e| HashError(e.to_string()))?
         );
         PasswordHash::new(&dummy).map_err(|e| HashError(e.to_string()))?;
+        let threads = threads.max(1);
         Ok(Hasher {
             params,
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            permits: Arc::new(Semaphore::new(threads)),
+            admitted: Arc::new(AtomicUsize::new(0)),
+            capacity: threads + queue,
+            threads,
             dummy: Arc::new(dummy),
         })
+    }
+
+    /// Requests waiting for a hashing thread now.
+    pub fn queued(&self) -> usize {
+        self.admitted
+            .load(Ordering::Acquire)
+            .saturating_sub(self.threads)
     }
 
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
+        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.admitted.fetch_sub(1, Ordering::AcqRel);
+            return Err(HashError::Overloaded);
+        }
+        let _admitted = Admitted(self.admitted.clone());
         let _permit = self
             .permits
             .acquire()
@@ -162,7 +208,7 @@ mod tests {
 
     #[tokio::test]
     async fn hash_verify_and_upgrade() {
-        let h = Hasher::new(&cheap(), 2).unwrap();
+        let h = Hasher::new(&cheap(), 2, 4).unwrap();
         let phc = h.hash(Secret("correct horse".into())).await.unwrap();
         assert!(phc.starts_with("$scrypt$ln=8,r=8,p=1$"));
         let v = h
@@ -189,6 +235,7 @@ mod tests {
                 p: 1,
             },
             1,
+            0,
         )
         .unwrap();
         let v = stronger
@@ -205,5 +252,42 @@ mod tests {
         // Unknown user: the dummy never matches, whatever the password.
         let v = h.verify(Secret(String::new()), None).await.unwrap();
         assert!(!v.ok);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn overload_is_shed_not_queued() {
+        // One thread, one waiting place: of many at once, two are served, the rest shed.
+        let h = Hasher::new(
+            &config::Scrypt {
+                log_n: 14,
+                r: 8,
+                p: 1,
+            },
+            1,
+            1,
+        )
+        .unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let h = h.clone();
+            tasks.push(tokio::spawn(
+                async move { h.hash(Secret("x".into())).await },
+            ));
+        }
+        let mut ok = 0;
+        let mut shed = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(HashError::Overloaded) => shed += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!((ok, shed), (2, 6));
+        assert_eq!(h.queued(), 0);
+        assert!(
+            h.hash(Secret("x".into())).await.is_ok(),
+            "capacity comes back"
+        );
     }
 }

@@ -5,7 +5,7 @@ use protocol::input::is_weak_password;
 use protocol::{Bearer, Failure, NewUser, Outcome, Secret};
 use storage::{AccountState, Revocation, UserRecord, Writer};
 
-use super::{internal, new_id, view, Abort, Service};
+use super::{hash_failure, internal, new_id, view, Abort, Service};
 use crate::signer::{Claims, VerifyError};
 
 /// The lockout key of a sign-in: the account when it exists, else the login as typed
@@ -78,7 +78,7 @@ impl Service {
             .hasher
             .hash(password)
             .await
-            .map_err(|e| internal("hash", e))?;
+            .map_err(hash_failure)?;
         let id = new_id()?;
         let now = self.now_ms();
         self.write(move |w, svc| {
@@ -144,7 +144,7 @@ impl Service {
             .hasher
             .verify(password.clone(), stored)
             .await
-            .map_err(|e| internal("verify", e))?;
+            .map_err(hash_failure)?;
         let Some(user) = user.filter(|_| verdict.ok) else {
             if self.inner.lockouts.fail(&key, self.now_ms()) {
                 tracing::warn!(target: "latchkey::audit", event = "lockout", "sign-in locked after repeated failures");
@@ -167,7 +167,7 @@ impl Service {
                     .hasher
                     .hash(password)
                     .await
-                    .map_err(|e| internal("hash", e))?,
+                    .map_err(hash_failure)?,
             )
         } else {
             None
@@ -216,18 +216,27 @@ impl Service {
             Bearer::Token(t) => t,
         };
         let now = self.now_ms() / 1000;
-        self.inner
+        let issuer = &self.inner.cfg.raw.tokens.issuer;
+        let refuse = |e: VerifyError| {
+            tracing::debug!(reason = %e, "access token refused");
+            match e {
+                VerifyError::Expired => Failure::TokenExpired,
+                _ => Failure::TokenInvalid,
+            }
+        };
+        if let Some(c) = self.inner.token_cache.get(&token, now) {
+            c.check(issuer, now).map_err(refuse)?;
+            return Ok(c);
+        }
+        let claims = self
+            .inner
             .keys
             .signer()
             .verify(&token, now)
-            .and_then(|c| c.check(&self.inner.cfg.raw.tokens.issuer, now).map(|()| c))
-            .map_err(|e| {
-                tracing::debug!(reason = %e, "access token refused");
-                match e {
-                    VerifyError::Expired => Failure::TokenExpired,
-                    _ => Failure::TokenInvalid,
-                }
-            })
+            .and_then(|c| c.check(issuer, now).map(|()| c))
+            .map_err(refuse)?;
+        self.inner.token_cache.put(&token, &claims, now);
+        Ok(claims)
     }
 
     /// The user a bearer token belongs to, if the token verifies, its family is live and

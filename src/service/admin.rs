@@ -256,6 +256,8 @@ impl Service {
             "families": families,
             "session_codes": codes,
             "store_bytes": self.store().file_size(),
+            "hash_queue": self.hasher().queued(),
+            "token_cache": self.token_cache_len(),
         }))
     }
 

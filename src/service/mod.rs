@@ -5,6 +5,7 @@
 
 mod accounts;
 pub mod admin;
+mod cache;
 mod refresh;
 mod session;
 
@@ -50,6 +51,14 @@ impl From<Failure> for Abort {
     }
 }
 
+/// The failure for a hashing error: shed load is a 503 to retry, anything else internal.
+fn hash_failure(e: crate::password::HashError) -> Failure {
+    match e {
+        crate::password::HashError::Overloaded => Failure::Overloaded { retry_after: 1 },
+        e => internal("hash", e),
+    }
+}
+
 fn internal(what: &str, e: impl std::fmt::Display) -> Failure {
     tracing::error!(error = %e, "{what}");
     Failure::Internal
@@ -78,6 +87,7 @@ struct Inner {
     mail_quota: Quota,
     key: ServerKey,
     mailer: Mailer,
+    token_cache: cache::TokenCache,
 }
 
 /// The service. Cheap to clone.
@@ -121,7 +131,13 @@ impl Service {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
-        let hasher = Hasher::new(&cfg.raw.password.scrypt, cores).map_err(|e| e.to_string())?;
+        let pw = &cfg.raw.password;
+        let threads = if pw.hash_threads == 0 {
+            cores
+        } else {
+            pw.hash_threads
+        };
+        let hasher = Hasher::new(&pw.scrypt, threads, pw.hash_queue).map_err(|e| e.to_string())?;
         let clients = cfg
             .raw
             .oauth
@@ -133,6 +149,7 @@ impl Service {
         let lockouts = Lockouts::new(l.lockout_failures, l.lockout_window, l.lockout_duration);
         let ip_buckets = IpBuckets::new(l.per_ip_per_minute);
         let mail_quota = Quota::new(l.mails_per_hour, 3600);
+        let cfg_cache_size = cfg.raw.tokens.cache_size;
         let key = ServerKey::load_or_create(&cfg.key_file())?;
         let mailer = Mailer::new(&cfg.raw.mail, &cfg.raw.mfa.issuer)?;
         Ok(Service {
@@ -148,6 +165,7 @@ impl Service {
                 mail_quota,
                 key,
                 mailer,
+                token_cache: cache::TokenCache::new(cfg_cache_size),
             }),
         })
     }
@@ -160,6 +178,16 @@ impl Service {
     /// The configuration.
     pub fn config(&self) -> &Checked {
         &self.inner.cfg
+    }
+
+    /// Verified access tokens in the cache now.
+    pub fn token_cache_len(&self) -> usize {
+        self.inner.token_cache.entries()
+    }
+
+    /// The password hasher.
+    pub fn hasher(&self) -> &Hasher {
+        &self.inner.hasher
     }
 
     /// The key ring.

@@ -380,6 +380,58 @@ impl Writer {
         Ok(next)
     }
 
+    /// Hands out `n` consecutive user numbers; returns the first.
+    pub fn allocate_user_nums(&mut self, n: u64) -> Result<u64, StoreError> {
+        let mut t = self.tx.open_table(META)?;
+        let next = t.get("next_user_num")?.map(|g| g.value()).unwrap_or(1);
+        t.insert("next_user_num", next + n)?;
+        Ok(next)
+    }
+
+    /// Inserts many new users at once (bulk import), opening each table once. On a taken
+    /// email or username, returns the index of the user at fault and the conflict; the
+    /// caller's transaction is then aborted.
+    pub fn insert_users(&mut self, users: &[UserRecord]) -> Result<(), (usize, StoreError)> {
+        let at = |i: usize| move |e: redb::StorageError| (i, StoreError::from(e));
+        let mut by_email = self
+            .tx
+            .open_table(USER_BY_EMAIL)
+            .map_err(|e| (0, e.into()))?;
+        let mut by_name = self
+            .tx
+            .open_table(USER_BY_NAME)
+            .map_err(|e| (0, e.into()))?;
+        let mut by_num = self.tx.open_table(USER_BY_NUM).map_err(|e| (0, e.into()))?;
+        let mut all = self.tx.open_table(USERS).map_err(|e| (0, e.into()))?;
+        for (i, user) in users.iter().enumerate() {
+            if let Some(email) = &user.email {
+                let key = fold(email);
+                if by_email
+                    .insert(key.as_str(), user.id.as_str())
+                    .map_err(at(i))?
+                    .is_some()
+                {
+                    return Err((i, StoreError::Conflict(Unique::Email)));
+                }
+            }
+            if let Some(name) = &user.username {
+                let key = fold(name);
+                if by_name
+                    .insert(key.as_str(), user.id.as_str())
+                    .map_err(at(i))?
+                    .is_some()
+                {
+                    return Err((i, StoreError::Conflict(Unique::Username)));
+                }
+            }
+            by_num.insert(user.num, user.id.as_str()).map_err(at(i))?;
+            let bytes = encode(user).map_err(|e| (i, e))?;
+            all.insert(user.id.as_str(), bytes.as_slice())
+                .map_err(at(i))?;
+        }
+        Ok(())
+    }
+
     /// Inserts a new user. Fails with [`StoreError::Conflict`] when its email or username
     /// is taken (case-insensitively); the caller's transaction is then aborted.
     pub fn insert_user(&mut self, user: &UserRecord) -> Result<(), StoreError> {

@@ -347,7 +347,7 @@ async fn seed_curl_examples_work() {
 
 #[tokio::test]
 async fn parallel_signups_of_one_username_leave_no_partial_user() {
-    let s = std::sync::Arc::new(Server::start("").await);
+    let s = std::sync::Arc::new(Server::start("[password]\nhash_queue = 100\n").await);
     let mut tasks = Vec::new();
     for i in 0..20 {
         let s = s.clone();
