@@ -49,6 +49,13 @@ pub enum Command {
     /// Access tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Measure the hashing and verification bounds of this machine (for bench/run.sh).
+    #[command(hide = true)]
+    BenchBounds {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
 }
 
 /// `config` subcommands.

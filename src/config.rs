@@ -91,7 +91,7 @@ section!(
         /// Hashes computed at once; 0 = one per core.
         hash_threads: usize = 0,
         /// Requests allowed to wait for a hashing thread; beyond: 503 with Retry-After.
-        hash_queue: usize = 16,
+        hash_queue: usize = 64,
     }
 );
 

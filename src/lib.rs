@@ -14,6 +14,7 @@
 )]
 
 pub mod admin;
+pub mod bounds;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -29,6 +29,16 @@ fn main() {
             }
             return;
         }
+        Command::BenchBounds { seconds } => {
+            match latchkey::bounds::measure(&cfg, *seconds) {
+                Ok(v) => println!("{v}"),
+                Err(e) => {
+                    eprintln!("latchkey: {e}");
+                    std::process::exit(1);
+                }
+            }
+            return;
+        }
         Command::Config(ConfigCmd::Check) => {
             print!("{}", cli::config_check(&cfg));
             return;

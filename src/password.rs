@@ -141,14 +141,21 @@ impl Hasher {
             return Err(HashError::Overloaded);
         }
         let _admitted = Admitted(self.admitted.clone());
-        let _permit = self
+        let permit = self
             .permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| HashError("hasher closed".into()))?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| HashError(e.to_string()))
+        // The permit travels with the computation: if the request is abandoned meanwhile,
+        // the thread stays counted until the hash it started is done.
+        tokio::task::spawn_blocking(move || {
+            let out = f();
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| HashError(e.to_string()))
     }
 
     /// Hashes a new password (PHC string).

@@ -180,24 +180,33 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: IpAddr, trace: &m
     (family.render)(ctx, call.view, result)
 }
 
+/// Aborts a task when dropped: the request's client has gone, so has its work (a store
+/// transaction already running on a blocking thread still commits or aborts whole).
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Runs `fut` as its own task, so that a panic in it becomes [`Failure::Internal`] (a 500)
-/// instead of a dropped connection, and stops it after `timeout` ([`Failure::Timeout`]).
+/// instead of a dropped connection, and stops it after `timeout` ([`Failure::Timeout`]) or
+/// when the caller goes away.
 pub(crate) async fn contained<T: Send + 'static>(
     fut: impl Future<Output = T> + Send + 'static,
     timeout: Duration,
 ) -> Result<T, Failure> {
     let task = tokio::spawn(fut);
-    let abort = task.abort_handle();
+    let _abort = AbortOnDrop(task.abort_handle());
     match tokio::time::timeout(timeout, task).await {
         Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) if e.is_cancelled() => Err(Failure::Timeout),
         Ok(Err(e)) => {
             tracing::error!(panic = e.is_panic(), "request handler failed");
             Err(Failure::Internal)
         }
-        Err(_) => {
-            abort.abort();
-            Err(Failure::Timeout)
-        }
+        Err(_) => Err(Failure::Timeout),
     }
 }
 

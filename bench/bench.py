@@ -1,0 +1,345 @@
+#!/usr/bin/env python3
+"""latchkey's load benchmark (driven by bench/run.sh).
+
+Starts the release binary on loopback with a bench config (limits out of the way,
+default scrypt), prepares users and tokens, drives every scenario with wrk (Lua scripts
+in bench/lua), measures the machine's bounds with `latchkey bench-bounds`, and writes a
+markdown table to bench/results/latest.md (and stdout).
+
+usage: bench.py [--smoke] [--no-big]   (--smoke: 1 s per scenario, for CI)
+"""
+import concurrent.futures as cf
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "latchkey")
+SMOKE = "--smoke" in sys.argv
+BIG = not SMOKE and "--no-big" not in sys.argv
+DURATION = 1 if SMOKE else 10
+WARMUP = 0 if SMOKE else 2
+CONNS = 64
+THREADS = 2
+USERS = 16 if SMOKE else 64
+ROTATIONS = 4 if SMOKE else 40  # distinct access tokens per family
+FAMILIES = 4  # refresh families per user (several per connection, see bench/lua/refresh.lua)
+
+CONFIG = """
+[server]
+listen = "127.0.0.1:0"
+request_timeout = 60
+[storage]
+path = "{dir}/bench.redb"
+[limits]
+per_ip_per_minute = 0
+lockout_failures = 1000000000
+[admin]
+listen = "127.0.0.1:0"
+token = "bench-admin-token-0123456789"
+"""
+
+
+class Server:
+    def __init__(self, workdir, env=None):
+        self.workdir = workdir
+        self.env = env or {}
+        self.proc = None
+
+    def start(self, log_requests=False):
+        env = dict(os.environ, RUST_LOG="info" if log_requests else "warn", **self.env)
+        self.log = open(os.path.join(self.workdir, "server.log"), "w")
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen([BIN, "--config", os.path.join(self.workdir, "auth.toml"), "serve"],
+                                     stdout=subprocess.PIPE, stderr=self.log, env=env, text=True)
+        for line in self.proc.stdout:
+            if line.startswith("latchkey admin listening on "):
+                self.admin = line.split()[-1]
+            if line.startswith("latchkey listening on "):
+                self.base = line.split()[-1]
+                break
+        self.startup_s = time.monotonic() - t0
+        return self
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(60)
+        self.log.close()
+
+    def rss_mb(self, field="VmRSS"):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def reset_peak(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass
+
+
+def call(base, method, path, body=None, headers=None, form=False):
+    data = None
+    h = dict(headers or {})
+    if body is not None:
+        if form:
+            data = body.encode()
+            h["Content-Type"] = "application/x-www-form-urlencoded"
+        else:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+    req = urllib.request.Request(base + path, data=data, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def wait_idle(server):
+    """Until no hash is queued (work of a previous scenario's clients is over)."""
+    for _ in range(100):
+        req = urllib.request.Request(server.admin + "/admin/stats",
+                                     headers={"Authorization": "Bearer bench-admin-token-0123456789"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            if json.loads(r.read())["hash_queue"] == 0:
+                break
+        time.sleep(0.1)
+    time.sleep(0.3)
+
+
+def wrk(server, script, args=(), conns=CONNS, duration=DURATION, warmup=WARMUP):
+    wait_idle(server)
+    cmd_base = ["wrk", "-t", str(THREADS), "-c", str(conns), "--latency", "-s", os.path.join("bench/lua", script)]
+    if warmup:
+        subprocess.run(cmd_base + ["-d", f"{warmup}s", server.base, "--", *args], cwd=ROOT, capture_output=True)
+        wait_idle(server)
+    server.reset_peak()
+    out = subprocess.run(cmd_base + ["-d", f"{duration}s", server.base, "--", *args], cwd=ROOT,
+                         capture_output=True, text=True)
+    m = re.search(r"^BENCH (\{.*\})$", out.stdout, re.M)
+    if not m:
+        raise SystemExit(f"wrk {script} failed:\n{out.stdout}\n{out.stderr}")
+    r = json.loads(m.group(1))
+    r["rss_mb"] = server.rss_mb("VmHWM")
+    r["conns"] = conns
+    return r
+
+
+def prepare(server, work, users):
+    """Users, one family each, and many distinct access tokens per family."""
+    names = [f"u{i:05d}" for i in range(users)]
+    with cf.ThreadPoolExecutor(8) as ex:
+        list(ex.map(lambda n: call(server.base, "POST", "/api/auth/accounts:signUp",
+                                   {"username": n, "password": f"bench password {n}", "displayName": n}), names))
+    path = os.path.join(work, "users.txt")
+    with open(path, "w") as f:
+        f.write("\n".join(names) + "\n")
+    return path
+
+
+def tokens(server, work, names_path, tag):
+    """Signs every user in once; rotates each family to collect distinct access tokens."""
+    names = open(names_path).read().split()
+
+    def one(n):
+        st, t = call(server.base, "POST", "/auth/token",
+                     {"grant_type": "password", "user_name": n, "password": f"bench password {n}"},
+                     headers={"Authorization": "Basic d2ViOmNoYW5nZS1tZQ=="})
+        assert st == 200, (st, t)
+        access = [t["access_token"]]
+        refresh = t["refresh_token"]
+        for _ in range(ROTATIONS):
+            st, t = call(server.base, "POST", "/auth/refresh-token", {"refresh_token": refresh})
+            assert st == 200, (st, t)
+            access.append(t["access_token"])
+            refresh = t["refresh_token"]
+        return access, refresh
+
+    with cf.ThreadPoolExecutor(8) as ex:
+        got = list(ex.map(one, names))
+
+    def family(n):
+        st, t = call(server.base, "POST", "/auth/token",
+                     {"grant_type": "password", "user_name": n, "password": f"bench password {n}"},
+                     headers={"Authorization": "Basic d2ViOmNoYW5nZS1tZQ=="})
+        assert st == 200, (st, t)
+        return t["refresh_token"]
+
+    with cf.ThreadPoolExecutor(8) as ex:
+        extra = list(ex.map(family, names * (FAMILIES - 1)))
+    same = os.path.join(work, f"same-{tag}.txt")
+    distinct = os.path.join(work, f"distinct-{tag}.txt")
+    refresh = os.path.join(work, f"refresh-{tag}.txt")
+    with open(same, "w") as f:
+        f.write("\n".join(a[0] for a, _ in got) + "\n")
+    with open(distinct, "w") as f:
+        f.write("\n".join(t for a, _ in got for t in a) + "\n")
+    with open(refresh, "w") as f:
+        f.write("\n".join([r for _, r in got] + extra) + "\n")
+    return same, distinct, refresh
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="latchkey-bench-")
+    with open(os.path.join(work, "auth.toml"), "w") as f:
+        f.write(CONFIG.format(dir=work))
+    bounds = json.loads(subprocess.run([BIN, "--config", os.path.join(work, "auth.toml"), "bench-bounds",
+                                        "--seconds", "1" if SMOKE else "5"],
+                                       capture_output=True, text=True, check=True).stdout)
+    rows = {}
+    notes = {}
+    s = Server(work).start()
+    notes["idle_rss_mb"] = s.rss_mb()
+    notes["startup_s"] = s.startup_s
+    users = prepare(s, work, USERS)
+    same, distinct, refresh = tokens(s, work, users, "jwt")
+    rows["GET /healthz"] = wrk(s, "healthz.lua")
+    rows["sign-up (toolkit, unique users)"] = wrk(s, "signup.lua")
+    rows["sign-in (toolkit signInWithPassword)"] = wrk(s, "signin_toolkit.lua", [users])
+    rows["sign-in (oauth password grant, form)"] = wrk(s, "signin_oauth.lua", [users])
+    rows["refresh rotation (4 families per connection)"] = wrk(s, "refresh.lua", [refresh, str(THREADS)], warmup=0)
+    rows["GET /users/me, EdDSA, same token"] = wrk(s, "auth.lua", [same, "same"])
+    idle32 = wrk(s, "auth.lua", [same, "same"], conns=32)
+    # Mixed: a login storm beside a stream of authenticated calls.
+    storm = subprocess.Popen(["wrk", "-t", "1", "-c", "32", "-d", f"{DURATION + 2}s", "-s", "bench/lua/signin_toolkit.lua",
+                              s.base, "--", users], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    mixed = wrk(s, "auth.lua", [same, "same"], conns=32, warmup=0)
+    storm.wait()
+    rows["mixed: /users/me during a sign-in storm (32+32 conns)"] = mixed
+    s.stop()
+    # Overload: 256 connections of sign-in; the accepted ones' latency from the server log.
+    s = Server(work).start(log_requests=True)
+    shed = wrk(s, "signin_toolkit.lua", [users], conns=256, warmup=0)
+    s.stop()
+    accepted = sorted(int(m.group(1)) for m in re.finditer(r'route="signin" status=200 micros=(\d+)',
+                                                            open(os.path.join(work, "server.log")).read()))
+    shed_codes = re.findall(r'route="signin" status=(\d+)', open(os.path.join(work, "server.log")).read())
+    shed["accepted"] = len(accepted)
+    shed["shed_503"] = sum(1 for c in shed_codes if c == "503")
+    shed["accepted_p99_ms"] = accepted[int(len(accepted) * 0.99) - 1] / 1000 if accepted else 0
+    rows["sign-in, 256 connections (overload shed)"] = shed
+    # Distinct tokens: the cache off, so every request checks a signature.
+    s = Server(work, {"LATCHKEY_TOKENS__CACHE_SIZE": "0"}).start()
+    rows["GET /users/me, EdDSA, distinct tokens"] = wrk(s, "auth.lua", [distinct, "distinct"])
+    s.stop()
+    # PASETO v4.public: a new key; tokens come from rotating the families again.
+    paseto = {"LATCHKEY_TOKENS__FORMAT": "paseto", "LATCHKEY_TOKENS__ALGORITHM": "v4.public"}
+    s = Server(work, paseto).start()
+    same4, distinct4, _ = tokens(s, work, users, "paseto")
+    rows["GET /users/me, v4.public, same token"] = wrk(s, "auth.lua", [same4, "same"])
+    s.stop()
+    s = Server(work, dict(paseto, LATCHKEY_TOKENS__CACHE_SIZE="0")).start()
+    rows["GET /users/me, v4.public, distinct tokens"] = wrk(s, "auth.lua", [distinct4, "distinct"])
+    s.stop()
+    big = None
+    if BIG:
+        big = store_size(work, users, same)
+    write(bounds, rows, notes, idle32, big)
+
+
+def store_size(work, users, same):
+    """1,000,000 users imported; sign-in and authenticated calls against the big store."""
+    phc = "$scrypt$ln=15,r=8,p=1$YmVuY2hzYWx0YmVuY2hzYWx0$" + "A" * 43
+    path = os.path.join(work, "million.jsonl")
+    with open(path, "w") as f:
+        for i in range(1_000_000):
+            f.write(f'{{"email":"m{i}@bench.example","username":"m{i}","password_hash":"{phc}"}}\n')
+    t0 = time.monotonic()
+    out = subprocess.run([BIN, "--config", os.path.join(work, "auth.toml"), "user", "import", path],
+                         capture_output=True, text=True)
+    import_s = time.monotonic() - t0
+    assert out.returncode == 0, out.stderr
+    s = Server(work).start()
+    startup = s.startup_s
+    r = {
+        "import_s": import_s,
+        "startup_s": startup,
+        "store_mb": os.path.getsize(os.path.join(work, "bench.redb")) / 1e6,
+        "signin": wrk(s, "signin_toolkit.lua", [users]),
+        "auth": wrk(s, "auth.lua", [same, "same"]),
+    }
+    s.stop()
+    return r
+
+
+def fmt(r, extra=""):
+    return (f"| {r['conns']} | {r['ok_rps']:,.0f} | {r['rps']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+            f"{r['non2xx']:,} | {r['rss_mb']:.1f} | {extra} |")
+
+
+def write(bounds, rows, notes, idle32, big):
+    cores = bounds["cores"]
+    hb = bounds["hashes_per_sec"]
+    vb = bounds["verify_per_sec_per_core"]
+    health = rows["GET /healthz"]["rps"]
+    ratios = {
+        "sign-up (toolkit, unique users)": f"{rows['sign-up (toolkit, unique users)']['ok_rps'] / hb:.0%} of hashing bound (≥ 95%)",
+        "sign-in (toolkit signInWithPassword)": f"{rows['sign-in (toolkit signInWithPassword)']['ok_rps'] / hb:.0%} of hashing bound (≥ 95%)",
+        "sign-in (oauth password grant, form)": f"{rows['sign-in (oauth password grant, form)']['ok_rps'] / hb:.0%} of hashing bound (≥ 95%)",
+        "refresh rotation (4 families per connection)": f"{rows['refresh rotation (4 families per connection)']['ok_rps']:,.0f}/s durable (≥ 5,000/s)",
+        "GET /users/me, EdDSA, same token": f"{rows['GET /users/me, EdDSA, same token']['rps'] / health:.0%} of /healthz (≥ 50%)",
+        "GET /users/me, EdDSA, distinct tokens": f"{rows['GET /users/me, EdDSA, distinct tokens']['rps'] / (cores * vb['jwt:EdDSA']):.0%} of cores × verify bound (≥ 80%)",
+        "GET /users/me, v4.public, same token": f"{rows['GET /users/me, v4.public, same token']['rps'] / health:.0%} of /healthz (≥ 50%)",
+        "GET /users/me, v4.public, distinct tokens": f"{rows['GET /users/me, v4.public, distinct tokens']['rps'] / (cores * vb['paseto:v4.public']):.0%} of cores × verify bound (≥ 80%)",
+        "mixed: /users/me during a sign-in storm (32+32 conns)": f"{rows['mixed: /users/me during a sign-in storm (32+32 conns)']['rps'] / idle32['rps']:.0%} of idle ({idle32['rps']:,.0f}/s, ≥ 50%), p99 ≤ 50 ms",
+    }
+    shed = rows["sign-in, 256 connections (overload shed)"]
+    queue_bound = 2 * bounds["one_hash_ms"] * 64
+    ratios["sign-in, 256 connections (overload shed)"] = (
+        f"{shed['accepted']:,} accepted, {shed['shed_503']:,} shed (503); accepted p99 {shed['accepted_p99_ms']:.0f} ms "
+        f"(≤ 2 × {bounds['one_hash_ms']:.0f} ms × queue 64 = {queue_bound:.0f} ms)")
+    cpu = ""
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    lines = [
+        f"# latchkey benchmark — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        f"Machine: {cores} cores ({cpu}), {platform.system()} {platform.release()}; "
+        f"wrk, {THREADS} threads, {DURATION} s per scenario after a {WARMUP} s warm-up"
+        + (" (SMOKE RUN: figures meaningless)" if SMOKE else "") + ".",
+        "",
+        f"Bounds (`latchkey bench-bounds`, same run): scrypt ln={bounds['scrypt']['log_n']} r={bounds['scrypt']['r']} "
+        f"p={bounds['scrypt']['p']}: **{hb:.1f} hashes/s** with {bounds['hash_threads']} threads, one hash "
+        f"{bounds['one_hash_ms']:.0f} ms; one-verify bound per core: **{vb['jwt:EdDSA']:,.0f}/s** EdDSA, "
+        f"**{vb['paseto:v4.public']:,.0f}/s** v4.public.",
+        "",
+        "| scenario | conns | 2xx/s | all req/s | p50 ms | p99 ms | non-2xx | RSS peak MB | against the target |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name, r in rows.items():
+        lines.append(f"| {name} " + fmt(r, ratios.get(name, "")))
+    lines += ["", f"Idle RSS after start: {notes['idle_rss_mb']:.1f} MB; start-up {notes['startup_s'] * 1000:.0f} ms (empty store)."]
+    if big:
+        lines += [
+            "",
+            f"Store size: 1,000,000 users imported in {big['import_s']:.1f} s (`latchkey user import`); "
+            f"store file {big['store_mb']:.0f} MB; start-up {big['startup_s'] * 1000:.0f} ms; "
+            f"sign-in {big['signin']['rps']:,.1f}/s "
+            f"({big['signin']['rps'] / rows['sign-in (toolkit signInWithPassword)']['rps']:.0%} of the small store), "
+            f"/users/me same token {big['auth']['rps']:,.0f}/s "
+            f"({big['auth']['rps'] / rows['GET /users/me, EdDSA, same token']['rps']:.0%} of the small store).",
+        ]
+    text = "\n".join(lines) + "\n"
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    out = os.path.join(ROOT, "bench", "results", "smoke.md" if SMOKE else "latest.md")
+    with open(out, "w") as f:
+        f.write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+//! `latchkey bench-bounds`: the machine's limits the load benchmark compares against,
+//! measured through the same modules the server uses.
+//!
+//! - hashing bound: scrypt hashes per second at the configured parameters with one thread
+//!   per core (the password module's own hasher);
+//! - one-verify bound: access-token verifications per second on one core, for JWT EdDSA
+//!   and PASETO v4.public (the signer module's own verifiers).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use protocol::Secret;
+use serde_json::{json, Value};
+use storage::SigningKeyRecord;
+
+use crate::config::{Checked, TokenAlg};
+use crate::password::Hasher;
+use crate::signer::{keys, Claims};
+
+fn verify_rate(alg: TokenAlg, for_how_long: Duration) -> Result<f64, String> {
+    let (kid, secret) = keys::generate(alg)?;
+    let signer = keys::build(
+        alg,
+        &[SigningKeyRecord {
+            kid,
+            alg: alg.id().into(),
+            secret,
+            created_at: 0,
+            retired_at: None,
+        }],
+        1800,
+    )?;
+    let now = 1_800_000_000;
+    let claims = Claims {
+        iss: "http://localhost:8080".into(),
+        sub: "0123456789abcdef0123456789abcdef".into(),
+        iat: now,
+        exp: now + 1800,
+        nbf: None,
+        jti: "bench".into(),
+        sid: "fedcba9876543210fedcba9876543210".into(),
+        role: "user".into(),
+        amr: vec!["pwd".into()],
+    };
+    let token = signer.sign(&claims)?;
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < for_how_long {
+        for _ in 0..100 {
+            signer.verify(&token, now).map_err(|e| e.to_string())?;
+        }
+        n += 100;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Measures both bounds; `seconds` per measurement.
+pub fn measure(cfg: &Checked, seconds: f64) -> Result<Value, String> {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let threads = if cfg.raw.password.hash_threads == 0 {
+        cores
+    } else {
+        cfg.raw.password.hash_threads
+    };
+    let per = Duration::from_secs_f64(seconds);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let (hashes, one_hash_ms) = rt.block_on(async {
+        let hasher = Arc::new(
+            Hasher::new(&cfg.raw.password.scrypt, threads, threads).map_err(|e| e.to_string())?,
+        );
+        // One hash alone, for its latency.
+        let t = Instant::now();
+        hasher
+            .hash(Secret("bench password".into()))
+            .await
+            .map_err(|e| e.to_string())?;
+        let one = t.elapsed().as_secs_f64() * 1000.0;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..threads {
+            let h = hasher.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0u64;
+                while started.elapsed() < per {
+                    if h.hash(Secret("bench password".into())).await.is_ok() {
+                        n += 1;
+                    }
+                }
+                n
+            }));
+        }
+        let mut total = 0;
+        for t in tasks {
+            total += t.await.map_err(|e| e.to_string())?;
+        }
+        Ok::<_, String>((total as f64 / started.elapsed().as_secs_f64(), one))
+    })?;
+    Ok(json!({
+        "cores": cores,
+        "hash_threads": threads,
+        "scrypt": {"log_n": cfg.raw.password.scrypt.log_n, "r": cfg.raw.password.scrypt.r, "p": cfg.raw.password.scrypt.p},
+        "hashes_per_sec": hashes,
+        "one_hash_ms": one_hash_ms,
+        "verify_per_sec_per_core": {
+            "jwt:EdDSA": verify_rate(TokenAlg::JwtEdDsa, per)?,
+            "paseto:v4.public": verify_rate(TokenAlg::PasetoV4Public, per)?,
+        },
+    }))
+}
