@@ -82,16 +82,17 @@ impl Service {
         let id = new_id()?;
         let now = self.now_ms();
         self.write(move |w, svc| {
+            let new = new.clone();
             let user = UserRecord {
-                id,
+                id: id.clone(),
                 num: w.allocate_user_num()?,
                 email: new.email,
                 username: new.username,
                 display_name: new.display_name,
                 first_name: new.first_name,
                 last_name: new.last_name,
-                role,
-                password_hash: Some(hash),
+                role: role.clone(),
+                password_hash: Some(hash.clone()),
                 state: if new.unverified {
                     AccountState::Unverified
                 } else {
@@ -192,7 +193,7 @@ impl Service {
                     AccountState::Blocked => return Err(Abort::Refuse(Failure::Blocked)),
                 }
                 user.last_login_at = Some(now);
-                if let Some(h) = upgraded {
+                if let Some(h) = upgraded.clone() {
                     user.password_hash = Some(h);
                     user.updated_at = now;
                 }

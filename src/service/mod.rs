@@ -6,6 +6,7 @@
 mod accounts;
 pub mod admin;
 mod cache;
+mod committer;
 mod refresh;
 mod session;
 
@@ -88,6 +89,7 @@ struct Inner {
     key: ServerKey,
     mailer: Mailer,
     token_cache: cache::TokenCache,
+    committer: committer::Committer,
 }
 
 /// The service. Cheap to clone.
@@ -150,6 +152,7 @@ impl Service {
         let ip_buckets = IpBuckets::new(l.per_ip_per_minute);
         let mail_quota = Quota::new(l.mails_per_hour, 3600);
         let cfg_cache_size = cfg.raw.tokens.cache_size;
+        let store_for_commits = store.clone();
         let key = ServerKey::load_or_create(&cfg.key_file())?;
         let mailer = Mailer::new(&cfg.raw.mail, &cfg.raw.mfa.issuer)?;
         Ok(Service {
@@ -166,6 +169,7 @@ impl Service {
                 key,
                 mailer,
                 token_cache: cache::TokenCache::new(cfg_cache_size),
+                committer: committer::Committer::start(store_for_commits)?,
             }),
         })
     }
@@ -265,16 +269,30 @@ impl Service {
         }
     }
 
-    /// Runs `f` in one write transaction on a blocking thread.
+    /// Runs `f` in a write transaction, grouped with other requests' writes (one commit,
+    /// one fsync, for the group); resolves once its writes are durable. `f` may run more
+    /// than once (see `committer`): it must not have effects outside the transaction.
     async fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Writer, &Service) -> Result<T, Abort> + Send + 'static,
+        mut f: impl FnMut(&mut Writer, &Service) -> Result<T, Abort> + Send + 'static,
     ) -> Result<T, Failure> {
+        let slot = Arc::new(std::sync::Mutex::new(None));
+        let out = slot.clone();
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.inner.store.write(|w| f(w, &this)))
+        let job: committer::Job = Box::new(move |w| {
+            let v = f(w, &this)?;
+            if let Ok(mut g) = out.lock() {
+                *g = Some(v);
+            }
+            Ok(())
+        });
+        self.inner
+            .committer
+            .submit(job)
             .await
-            .map_err(|e| internal("write task", e))?
-            .map_err(Failure::from)
+            .map_err(Failure::from)?;
+        let value = slot.lock().ok().and_then(|mut g| g.take());
+        value.ok_or_else(|| internal("write", "no result"))
     }
 
     /// Signs an access token for `user` in family `sid`.

@@ -294,7 +294,7 @@ impl Service {
             }
             let last_step = u.mfa.as_ref().map_or(0, |m| m.last_step);
             u.mfa = Some(MfaRecord {
-                sealed_secret: sealed,
+                sealed_secret: sealed.clone(),
                 enabled: false,
                 last_step,
                 enrolled_at: now,

@@ -2,6 +2,7 @@
 
 mod adversarial;
 mod cli;
+mod crash;
 mod cross;
 mod interop;
 mod limits;

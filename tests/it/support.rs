@@ -192,6 +192,19 @@ impl Server {
         }
     }
 
+    /// Kills the server (SIGKILL: no shutdown at all, as in a power cut for the process).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Starts again after `stop` or `kill`.
+    pub fn start_again(&mut self) {
+        self.spawn();
+    }
+
     /// Stops and starts again on the same store and config.
     pub fn restart(&mut self) {
         self.stop();
