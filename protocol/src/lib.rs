@@ -28,7 +28,7 @@ pub mod v0;
 
 pub use input::{Ctx, Request};
 pub use ops::{
-    Bearer, Call, ClientCredentials, Failure, NewUser, Operation, Outcome, Secret, Tokens,
-    UserView, View,
+    Bearer, Call, ClientCredentials, Failure, Introspection, NewUser, Operation, Outcome, Secret,
+    Tokens, UserView, View,
 };
 pub use reply::Reply;

@@ -49,6 +49,18 @@ static ROUTES: &[Route] = &[
         name: "me",
         credential: false,
     },
+    Route {
+        method: Method::POST,
+        path: "/oauth/introspect",
+        name: "introspect",
+        credential: true,
+    },
+    Route {
+        method: Method::POST,
+        path: "/oauth/revoke",
+        name: "revoke",
+        credential: true,
+    },
 ];
 
 fn invalid_request(description: impl Into<String>) -> Reply {
@@ -208,6 +220,29 @@ fn decode(route: &Route, req: &Request) -> Result<Call, Reply> {
                 view: View::OAuthSeedToken,
             })
         }
+        "introspect" | "revoke" => {
+            // RFC 7662 §2.1 / RFC 7009 §2.1: a form body, client authentication required.
+            let client = req.basic().ok_or_else(invalid_client)?;
+            if req.body_kind() != BodyKind::Form {
+                return Err(invalid_request("send application/x-www-form-urlencoded"));
+            }
+            let mut f = parse_form(req.body).map_err(invalid_request)?;
+            let token = required(f.remove("token"), "token")?;
+            let hint = f.remove("token_type_hint");
+            let (op, view) = if route.name == "introspect" {
+                (
+                    Operation::Introspect {
+                        token,
+                        hint,
+                        client,
+                    },
+                    View::OAuthIntrospect,
+                )
+            } else {
+                (Operation::Revoke { token, client }, View::OAuthRevoke)
+            };
+            Ok(Call { op, view })
+        }
         // "me"
         _ => Ok(Call {
             op: Operation::CurrentUser {
@@ -252,8 +287,32 @@ fn rfc_tokens(t: &Tokens) -> serde_json::Value {
     })
 }
 
+fn introspection(i: Option<&crate::ops::Introspection>) -> serde_json::Value {
+    match i {
+        None => json!({"active": false}),
+        Some(i) => json!({
+            "active": true,
+            "token_type": i.token_type,
+            "sub": i.sub,
+            "username": i.username,
+            "sid": i.sid,
+            "exp": i.exp,
+            "iat": i.iat,
+            "iss": i.iss,
+            "jti": i.jti,
+            "role": i.role,
+            "amr": i.amr,
+            "client_id": i.client_id,
+        }),
+    }
+}
+
 fn render(_ctx: &Ctx, view: View, result: Result<Outcome, Failure>) -> Reply {
     match (view, result) {
+        (_, Ok(Outcome::Introspection(i))) => {
+            Reply::json(StatusCode::OK, &introspection(i.as_deref())).no_store()
+        }
+        (View::OAuthRevoke, Ok(Outcome::Done)) => Reply::empty(StatusCode::OK).no_store(),
         (View::OAuthCreated, Ok(Outcome::User(u))) => {
             Reply::json(StatusCode::CREATED, &user_json(&u))
         }

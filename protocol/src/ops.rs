@@ -119,6 +119,22 @@ pub enum Operation {
         /// The TOTP code.
         code: String,
     },
+    /// RFC 7662: what is this token (access or refresh), and is it active?
+    Introspect {
+        /// The token.
+        token: String,
+        /// `access_token` or `refresh_token`, if the client said.
+        hint: Option<String>,
+        /// Client credentials (required).
+        client: ClientCredentials,
+    },
+    /// RFC 7009: revoke this token (its whole refresh family).
+    Revoke {
+        /// The token.
+        token: String,
+        /// Client credentials (required).
+        client: ClientCredentials,
+    },
     /// Switch TOTP off, proven by a current code.
     TotpDisable {
         /// The presented access token.
@@ -202,6 +218,35 @@ pub enum Outcome {
     },
     /// TOTP is on now.
     MfaEnabled,
+    /// RFC 7662 answer; `None`: not active.
+    Introspection(Option<Box<Introspection>>),
+}
+
+/// An active token, as RFC 7662 describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Introspection {
+    /// `access_token` or `refresh_token`.
+    pub token_type: &'static str,
+    /// The user id.
+    pub sub: String,
+    /// The user's username or email.
+    pub username: Option<String>,
+    /// The refresh family.
+    pub sid: String,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+    /// Issue time, Unix seconds.
+    pub iat: i64,
+    /// Issuer.
+    pub iss: String,
+    /// Token id (access tokens).
+    pub jti: Option<String>,
+    /// Role.
+    pub role: String,
+    /// Authentication methods of the sign-in.
+    pub amr: Vec<String>,
+    /// The client that asked.
+    pub client_id: String,
 }
 
 /// Why the service refused. Each family maps every variant to its wire format in exactly
@@ -285,6 +330,10 @@ pub enum View {
     OAuthSeedToken,
     /// `oauth`: the RFC 6749 token response.
     OAuthRfcToken,
+    /// `oauth`: RFC 7662 introspection.
+    OAuthIntrospect,
+    /// `oauth`: RFC 7009 revocation.
+    OAuthRevoke,
     /// `toolkit`: `AuthResponse`, 201 (sign-up).
     ToolkitSignUp,
     /// `toolkit`: `AuthResponse`, 200.

@@ -207,6 +207,8 @@ fn render(_ctx: &Ctx, view: View, result: Result<Outcome, Failure>) -> Reply {
         }
         (_, Ok(Outcome::MfaEnabled)) => Reply::json(StatusCode::OK, &json!({"mfa_enabled": true})),
         (_, Ok(Outcome::Done)) => Reply::empty(StatusCode::NO_CONTENT),
+        // Outcomes of other families' operations never reach this one.
+        (_, Ok(Outcome::Introspection(_))) => error(view, Failure::Internal),
         (view, Err(f)) => error(view, f),
     }
 }

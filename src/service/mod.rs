@@ -7,6 +7,7 @@ mod accounts;
 pub mod admin;
 mod cache;
 mod committer;
+mod introspect;
 mod refresh;
 mod session;
 
@@ -248,6 +249,12 @@ impl Service {
             Operation::RedeemCode { code, mfa_code } => self.redeem_code(code, mfa_code).await,
             Operation::Logout { refresh_token } => self.logout(refresh_token).await,
             Operation::TotpEnroll { bearer } => self.totp_enroll(bearer).await,
+            Operation::Introspect {
+                token,
+                hint,
+                client,
+            } => self.introspect(&token, hint.as_deref(), &client),
+            Operation::Revoke { token, client } => self.revoke(token, &client).await,
             Operation::TotpConfirm { bearer, code } => self.totp_change(bearer, code, true).await,
             Operation::TotpDisable { bearer, code } => self.totp_change(bearer, code, false).await,
         }

@@ -44,6 +44,15 @@ assert refreshed["refresh_token"] != first_refresh
 access = refreshed["access_token"]
 assert client.get(f"{base}/users/me").status_code == 200
 
+# RFC 7662 / RFC 7009 through Authlib's own helpers.
+info = client.introspect_token(f"{base}/oauth/introspect", token=access).json()
+assert info["active"] is True and info["token_type"] == "access_token", info
+spare = client.fetch_token(f"{base}/auth/token", username=name, password=password)
+assert client.revoke_token(f"{base}/oauth/revoke", token=spare["refresh_token"],
+                           token_type_hint="refresh_token").status_code == 200
+info = client.introspect_token(f"{base}/oauth/introspect", token=spare["refresh_token"]).json()
+assert info == {"active": False}, info
+
 # A wrong client secret is refused the way OAuth2 clients expect.
 bad = OAuth2Session("web", "wrong", token_endpoint_auth_method="client_secret_basic")
 try:

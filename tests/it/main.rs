@@ -5,6 +5,7 @@ mod cli;
 mod crash;
 mod cross;
 mod interop;
+mod introspection;
 mod limits;
 mod oauth;
 mod readme;

@@ -1,0 +1,177 @@
+//! RFC 7662 token introspection and RFC 7009 revocation, for sidecars that cannot (or
+//! would rather not) verify tokens themselves. Both require OAuth client credentials.
+//!
+//! A token is active when latchkey itself would accept it now: an access token whose
+//! signature and claims verify, whose family is live and whose user is active; a refresh
+//! token that is its family's current one, unexpired, in a live family of an active user.
+
+use protocol::{ClientCredentials, Failure, Introspection, Outcome};
+use storage::{AccountState, Revocation, StoreError, UserRecord};
+
+use super::{internal, refresh::parse_refresh_token, sha256, Service};
+use crate::signer::Claims;
+
+impl Service {
+    pub(super) fn introspect(
+        &self,
+        token: &str,
+        hint: Option<&str>,
+        client: &ClientCredentials,
+    ) -> Result<Outcome, Failure> {
+        self.check_client(client)?;
+        let refresh_first = hint == Some("refresh_token");
+        let found = if refresh_first {
+            self.introspect_refresh(token, client)?
+                .or(self.introspect_access(token, client)?)
+        } else {
+            self.introspect_access(token, client)?
+                .or(self.introspect_refresh(token, client)?)
+        };
+        Ok(Outcome::Introspection(found.map(Box::new)))
+    }
+
+    fn active_user(&self, family_id: &str, user_id: &str) -> Result<Option<UserRecord>, Failure> {
+        let now = self.now_ms();
+        self.inner
+            .store
+            .read(|r| {
+                let live = r.family(family_id)?.is_some_and(|f| {
+                    f.revoked.is_none() && f.user_id == user_id && f.expires_at > now
+                });
+                if !live {
+                    return Ok(None);
+                }
+                Ok(r.user(user_id)?.filter(|u| u.state == AccountState::Active))
+            })
+            .map_err(|e: StoreError| internal("store", e))
+    }
+
+    fn introspect_access(
+        &self,
+        token: &str,
+        client: &ClientCredentials,
+    ) -> Result<Option<Introspection>, Failure> {
+        let now = self.now_ms() / 1000;
+        let issuer = &self.inner.cfg.raw.tokens.issuer;
+        let Ok(c): Result<Claims, _> = self
+            .inner
+            .keys
+            .signer()
+            .verify(token, now)
+            .and_then(|c| c.check(issuer, now).map(|()| c))
+        else {
+            return Ok(None);
+        };
+        let Some(user) = self.active_user(&c.sid, &c.sub)? else {
+            return Ok(None);
+        };
+        Ok(Some(Introspection {
+            token_type: "access_token",
+            username: user.username.or(user.email),
+            sub: c.sub,
+            sid: c.sid,
+            exp: c.exp,
+            iat: c.iat,
+            iss: c.iss,
+            jti: Some(c.jti),
+            role: c.role,
+            amr: c.amr,
+            client_id: client.id.clone(),
+        }))
+    }
+
+    fn introspect_refresh(
+        &self,
+        token: &str,
+        client: &ClientCredentials,
+    ) -> Result<Option<Introspection>, Failure> {
+        if parse_refresh_token(token).is_none() {
+            return Ok(None);
+        }
+        let hash = sha256(token.as_bytes());
+        let now = self.now_ms();
+        let ttl = i64::try_from(self.inner.cfg.raw.tokens.refresh_ttl.saturating_mul(1000))
+            .unwrap_or(i64::MAX / 2);
+        let found = self
+            .inner
+            .store
+            .read(|r| {
+                let Some(entry) = r.refresh(&hash)? else {
+                    return Ok(None);
+                };
+                if entry.spent_at.is_some() || entry.issued_at.saturating_add(ttl) <= now {
+                    return Ok(None);
+                }
+                Ok(r.family(&entry.family_id)?.map(|f| (entry, f)))
+            })
+            .map_err(|e: StoreError| internal("store", e))?;
+        let Some((entry, family)) = found else {
+            return Ok(None);
+        };
+        let Some(user) = self.active_user(&family.id, &family.user_id)? else {
+            return Ok(None);
+        };
+        Ok(Some(Introspection {
+            token_type: "refresh_token",
+            username: user.username.or(user.email),
+            sub: user.id,
+            sid: family.id,
+            exp: entry.issued_at.saturating_add(ttl) / 1000,
+            iat: entry.issued_at / 1000,
+            iss: self.inner.cfg.raw.tokens.issuer.clone(),
+            jti: None,
+            role: user.role,
+            amr: family.amr,
+            client_id: client.id.clone(),
+        }))
+    }
+
+    /// Revokes the family of a refresh token or of an access token. Unknown, invalid or
+    /// already revoked tokens answer the same (RFC 7009 §2.2).
+    pub(super) async fn revoke(
+        &self,
+        token: String,
+        client: &ClientCredentials,
+    ) -> Result<Outcome, Failure> {
+        self.check_client(client)?;
+        let now = self.now_ms();
+        let family_id = if parse_refresh_token(&token).is_some() {
+            let hash = sha256(token.as_bytes());
+            self.inner
+                .store
+                .read(|r| r.refresh(&hash))
+                .map_err(|e: StoreError| internal("store", e))?
+                .map(|e| e.family_id)
+        } else {
+            let issuer = &self.inner.cfg.raw.tokens.issuer;
+            // An expired access token can still name a family worth ending.
+            self.inner
+                .keys
+                .signer()
+                .verify(&token, now / 1000)
+                .ok()
+                .filter(|c| &c.iss == issuer)
+                .map(|c| c.sid)
+        };
+        let Some(family_id) = family_id else {
+            return Ok(Outcome::Done);
+        };
+        let revoked = self
+            .write(move |w, _| match w.family(&family_id)? {
+                Some(mut f) if f.revoked.is_none() => {
+                    f.revoked = Some(Revocation {
+                        at: now,
+                        reason: "revoked".into(),
+                    });
+                    w.put_family(&f)?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            })
+            .await?;
+        if revoked {
+            tracing::info!(target: "latchkey::audit", event = "family_revoked", cause = "rfc7009", client = %client.id);
+        }
+        Ok(Outcome::Done)
+    }
+}
