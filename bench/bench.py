@@ -44,6 +44,8 @@ lockout_failures = 1000000000
 [admin]
 listen = "127.0.0.1:0"
 token = "bench-admin-token-0123456789"
+[log]
+format = "human"
 """
 
 

@@ -206,6 +206,14 @@ section!(
 );
 
 section!(
+    /// `[log]`
+    Log {
+        /// `auto` (human on a terminal, JSON lines otherwise), `human` or `json`.
+        format: String = "auto".into(),
+    }
+);
+
+section!(
     /// `[admin]`
     Admin {
         /// Address of the admin listener.
@@ -240,6 +248,8 @@ section!(
         oauth: OAuth = OAuth::default(),
         /// `[admin]`
         admin: Admin = Admin::default(),
+        /// `[log]`
+        log: Log = Log::default(),
     }
 );
 
@@ -467,6 +477,9 @@ impl Config {
                 "mail.smtp.tls",
                 "must be `none`, `starttls` or `implicit`",
             ));
+        }
+        if !matches!(self.log.format.as_str(), "auto" | "human" | "json") {
+            return Err(bad("log.format", "must be `auto`, `human` or `json`"));
         }
         if self.mfa.issuer.is_empty() || self.mfa.issuer.contains(':') {
             return Err(bad("mfa.issuer", "must be non-empty and without `:`"));

@@ -4,16 +4,26 @@ use clap::Parser as _;
 use latchkey::cli::{self, AdminCall, Cli, Command, ConfigCmd, KeysCmd, TokenCmd, UserCmd};
 use latchkey::service::admin::StateChange;
 
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" || (format == "auto" && !terminal) {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init();
+    } else {
+        builder.with_ansi(terminal).init();
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let cfg = match cli::load_config(&cli) {
         Ok(c) => c,
         Err(e) => {
@@ -21,6 +31,7 @@ fn main() {
             std::process::exit(2);
         }
     };
+    init_logging(&cfg.raw.log.format);
     let call = match &cli.command {
         Command::Serve => {
             if let Err(e) = cli::serve(cfg) {

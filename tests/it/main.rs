@@ -7,6 +7,7 @@ mod cross;
 mod interop;
 mod introspection;
 mod limits;
+mod logs;
 mod oauth;
 mod readme;
 mod refresh;

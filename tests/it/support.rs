@@ -91,7 +91,7 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 /// merged over it.
 pub fn config_text(dir: &Path, extra: &str) -> String {
     let mut base: toml::Table = toml::from_str(&format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\npath = \"{}\"\n[password]\nscrypt = {{ log_n = 10, r = 8, p = 1 }}\n",
+        "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\npath = \"{}\"\n[password]\nscrypt = {{ log_n = 10, r = 8, p = 1 }}\n[log]\nformat = \"human\"\n",
         dir.join("store.redb").display()
     ))
     .unwrap();
