@@ -9,6 +9,7 @@
 //! DELETE /admin/users/{key}
 //! GET    /admin/keys                             signing keys and their state
 //! GET    /admin/stats                            users, families, session codes, store bytes
+//! GET    /metrics                                Prometheus text format
 //! POST   /admin/keys/rotate                      new signing key
 //! POST   /admin/tokens/inspect  {"token": ...}   verify a token, say why it is refused
 //! ```
@@ -159,6 +160,14 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
             Some(change) => ok(svc.admin_change(&decode_segment(key), change).await),
             None => Reply::not_found(),
         },
+        ["metrics"] if m == Method::GET => {
+            let mut r = Reply::empty(StatusCode::OK);
+            r.body = svc.metrics().render(svc.gauges()).into_bytes();
+            r.with(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            )
+        }
         ["admin", "keys"] if m == Method::GET => ok(svc.admin_keys()),
         ["admin", "stats"] if m == Method::GET => ok(svc.admin_stats()),
         ["admin", "keys", "rotate"] if m == Method::POST => ok(svc.admin_rotate_keys().await),
@@ -181,7 +190,9 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
         ["admin", "users", _, _] | ["admin", "keys", "rotate"] | ["admin", "tokens", "inspect"] => {
             Reply::method_not_allowed(&[Method::POST])
         }
-        ["admin", "keys"] | ["admin", "stats"] => Reply::method_not_allowed(&[Method::GET]),
+        ["admin", "keys"] | ["admin", "stats"] | ["metrics"] => {
+            Reply::method_not_allowed(&[Method::GET])
+        }
         _ => Reply::not_found(),
     }
 }

@@ -22,6 +22,7 @@ pub mod fuzzing;
 pub mod import;
 pub mod limits;
 pub mod mail;
+pub mod metrics;
 pub mod password;
 pub mod secrets;
 pub mod server;

@@ -73,7 +73,7 @@ pub(crate) fn to_response(reply: Reply) -> Response<Full<Bytes>> {
         HeaderValue::from_static("nosniff"),
     );
     for (k, v) in reply.headers {
-        h.append(k, v);
+        h.insert(k, v);
     }
     resp
 }
@@ -220,6 +220,7 @@ async fn handle(
     let method = req.method().clone();
     let family = app.table.family_of(req.uri().path());
     let timeout = app.timeout;
+    let service = app.service.clone();
     let handler = async move {
         let mut trace = Trace {
             family: "-",
@@ -238,6 +239,13 @@ async fn handle(
             (reject(family, failure), trace)
         }
     };
+    let elapsed = start.elapsed();
+    service.metrics().request(
+        trace.family,
+        trace.route,
+        reply.status.as_u16(),
+        elapsed.as_secs_f64(),
+    );
     // Never the path's query string, never a header or body: only what routed it.
     tracing::info!(
         target: "latchkey::request",
@@ -245,7 +253,7 @@ async fn handle(
         family = trace.family,
         route = trace.route,
         status = reply.status.as_u16(),
-        micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX),
+        micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
     );
     Ok(to_response(reply))
 }

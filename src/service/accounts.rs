@@ -5,7 +5,7 @@ use protocol::input::is_weak_password;
 use protocol::{Bearer, Failure, NewUser, Outcome, Secret};
 use storage::{AccountState, Revocation, UserRecord, Writer};
 
-use super::{hash_failure, internal, new_id, view, Abort, Service};
+use super::{internal, new_id, view, Abort, Service};
 use crate::signer::{Claims, VerifyError};
 
 /// The lockout key of a sign-in: the account when it exists, else the login as typed
@@ -78,7 +78,7 @@ impl Service {
             .hasher
             .hash(password)
             .await
-            .map_err(hash_failure)?;
+            .map_err(|e| self.hash_failure(e))?;
         let id = new_id()?;
         let now = self.now_ms();
         self.write(move |w, svc| {
@@ -145,11 +145,13 @@ impl Service {
             .hasher
             .verify(password.clone(), stored)
             .await
-            .map_err(hash_failure)?;
+            .map_err(|e| self.hash_failure(e))?;
         let Some(user) = user.filter(|_| verdict.ok) else {
             if self.inner.lockouts.fail(&key, self.now_ms()) {
+                self.inner.metrics.lockout();
                 tracing::warn!(target: "latchkey::audit", event = "lockout", "sign-in locked after repeated failures");
             }
+            self.inner.metrics.sign_in("pwd", "failed");
             tracing::info!(target: "latchkey::audit", event = "sign_in_failed");
             return Err(Failure::InvalidCredentials);
         };
@@ -168,7 +170,7 @@ impl Service {
                     .hasher
                     .hash(password)
                     .await
-                    .map_err(hash_failure)?,
+                    .map_err(|e| self.hash_failure(e))?,
             )
         } else {
             None
@@ -203,6 +205,7 @@ impl Service {
             })
             .await;
         if result.is_ok() {
+            self.inner.metrics.sign_in("pwd", "ok");
             tracing::info!(target: "latchkey::audit", event = "sign_in", user = %user_id);
         }
         result
@@ -288,6 +291,7 @@ impl Service {
             Ok(Outcome::Done)
         })
         .await?;
+        self.inner.metrics.revoked("user_deleted");
         tracing::info!(target: "latchkey::audit", event = "account_deleted", user = %user_id);
         Ok(Outcome::Done)
     }

@@ -217,6 +217,14 @@ impl Service {
         if matches!(change, StateChange::Enable | StateChange::Unblock) {
             self.clear_lockout(&user.id);
         }
+        let cause = if user.state == AccountState::Blocked {
+            "user_blocked"
+        } else {
+            "user_disabled"
+        };
+        for _ in 0..revoked {
+            self.metrics().revoked(cause);
+        }
         tracing::info!(target: "latchkey::audit", event = "admin_state_change", user = %user.id, state = state_name(user.state), families_revoked = revoked);
         let mut v = self.admin_show_user(&user.id)?;
         if let Some(m) = v.as_object_mut() {
@@ -242,6 +250,7 @@ impl Service {
         })
         .await
         .map_err(|e| AdminError::Internal(e.to_string()))??;
+        self.metrics().revoked("user_deleted");
         tracing::info!(target: "latchkey::audit", event = "admin_delete", user = %id);
         Ok(json!({"deleted": id}))
     }

@@ -170,6 +170,7 @@ impl Service {
             })
             .await?;
         if revoked {
+            self.inner.metrics.revoked("rfc7009");
             tracing::info!(target: "latchkey::audit", event = "family_revoked", cause = "rfc7009", client = %client.id);
         }
         Ok(Outcome::Done)

@@ -53,14 +53,6 @@ impl From<Failure> for Abort {
     }
 }
 
-/// The failure for a hashing error: shed load is a 503 to retry, anything else internal.
-fn hash_failure(e: crate::password::HashError) -> Failure {
-    match e {
-        crate::password::HashError::Overloaded => Failure::Overloaded { retry_after: 1 },
-        e => internal("hash", e),
-    }
-}
-
 fn internal(what: &str, e: impl std::fmt::Display) -> Failure {
     tracing::error!(error = %e, "{what}");
     Failure::Internal
@@ -91,6 +83,7 @@ struct Inner {
     mailer: Mailer,
     token_cache: cache::TokenCache,
     committer: committer::Committer,
+    metrics: crate::metrics::Metrics,
 }
 
 /// The service. Cheap to clone.
@@ -171,6 +164,7 @@ impl Service {
                 mailer,
                 token_cache: cache::TokenCache::new(cfg_cache_size),
                 committer: committer::Committer::start(store_for_commits)?,
+                metrics: crate::metrics::Metrics::default(),
             }),
         })
     }
@@ -183,6 +177,32 @@ impl Service {
     /// The configuration.
     pub fn config(&self) -> &Checked {
         &self.inner.cfg
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    /// The live gauges for a metrics scrape.
+    pub fn gauges(&self) -> crate::metrics::Gauges {
+        crate::metrics::Gauges {
+            hash_queue: self.inner.hasher.queued() as u64,
+            store_bytes: self.inner.store.file_size(),
+            users: self.inner.store.read(|r| r.user_count()).unwrap_or(0),
+            token_cache: self.inner.token_cache.entries() as u64,
+        }
+    }
+
+    /// The failure for a hashing error: shed load is a 503 to retry, anything else internal.
+    fn hash_failure(&self, e: crate::password::HashError) -> Failure {
+        match e {
+            crate::password::HashError::Overloaded => {
+                self.inner.metrics.shed();
+                Failure::Overloaded { retry_after: 1 }
+            }
+            e => internal("hash", e),
+        }
     }
 
     /// Verified access tokens in the cache now.

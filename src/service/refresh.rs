@@ -100,6 +100,8 @@ impl Service {
         )
         .unwrap_or(0);
         // The inner Result carries refusals that must still commit (a revocation).
+        let theft = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let theft_seen = theft.clone();
         let result = self
             .write(move |w, svc| {
                 let Some(mut entry) = w.refresh(&hash)? else {
@@ -128,6 +130,7 @@ impl Service {
                         tracing::warn!(family = %family.id, user = %family.user_id, "refresh token reuse: family revoked");
                         family.revoked = Some(Revocation { at: now, reason: "reuse".into() });
                         w.put_family(&family)?;
+                        theft_seen.store(true, std::sync::atomic::Ordering::Relaxed);
                         return Ok(Err(Failure::RefreshInvalid));
                     }
                 } else {
@@ -155,6 +158,11 @@ impl Service {
                 Ok(Ok(Outcome::Tokens(svc.token_pair(&user, &family, refresh_token, now)?)))
             })
             .await?;
+        if result.is_ok() {
+            self.inner.metrics.rotation();
+        } else if theft.load(std::sync::atomic::Ordering::Relaxed) {
+            self.inner.metrics.revoked("reuse");
+        }
         result
     }
 }

@@ -80,8 +80,12 @@ impl Service {
             // Same work and same answer as for a known address: no enumeration. The mail
             // tells the owner of the address what happened.
             return match self.inner.mailer.send(&email, Purpose::NoAccount).await {
-                Ok(()) => Ok(Outcome::CodeSent),
+                Ok(()) => {
+                    self.inner.metrics.mail(true);
+                    Ok(Outcome::CodeSent)
+                }
                 Err(e) => {
+                    self.inner.metrics.mail(false);
                     tracing::warn!(error = %e, "mail not sent");
                     Err(mail_failure(&e))
                 }
@@ -250,21 +254,27 @@ impl Service {
         }
         let hash = super::sha256(refresh_token.as_bytes());
         let now = self.now_ms();
-        self.write(move |w, _| {
-            if let Some(entry) = w.refresh(&hash)? {
-                if let Some(mut f) = w.family(&entry.family_id)? {
-                    if f.revoked.is_none() {
-                        f.revoked = Some(Revocation {
-                            at: now,
-                            reason: "logout".into(),
-                        });
-                        w.put_family(&f)?;
+        let revoked = self
+            .write(move |w, _| {
+                if let Some(entry) = w.refresh(&hash)? {
+                    if let Some(mut f) = w.family(&entry.family_id)? {
+                        if f.revoked.is_none() {
+                            f.revoked = Some(Revocation {
+                                at: now,
+                                reason: "logout".into(),
+                            });
+                            w.put_family(&f)?;
+                            return Ok(true);
+                        }
                     }
                 }
-            }
-            Ok(Outcome::Done)
-        })
-        .await
+                Ok(false)
+            })
+            .await?;
+        if revoked {
+            self.inner.metrics.revoked("logout");
+        }
+        Ok(Outcome::Done)
     }
 
     pub(super) async fn totp_enroll(&self, bearer: Bearer) -> Result<Outcome, Failure> {

@@ -8,6 +8,7 @@ mod interop;
 mod introspection;
 mod limits;
 mod logs;
+mod metrics;
 mod oauth;
 mod readme;
 mod refresh;
