@@ -206,6 +206,15 @@ section!(
 );
 
 section!(
+    /// `[forward_auth]`
+    ForwardAuth {
+        /// Cookie that may carry the access token for `GET /auth/forward` when no
+        /// `Authorization` header is sent; empty: header only.
+        cookie: String = String::new(),
+    }
+);
+
+section!(
     /// `[log]`
     Log {
         /// `auto` (human on a terminal, JSON lines otherwise), `human` or `json`.
@@ -250,6 +259,8 @@ section!(
         admin: Admin = Admin::default(),
         /// `[log]`
         log: Log = Log::default(),
+        /// `[forward_auth]`
+        forward_auth: ForwardAuth = ForwardAuth::default(),
     }
 );
 
@@ -476,6 +487,17 @@ impl Config {
             return Err(bad(
                 "mail.smtp.tls",
                 "must be `none`, `starttls` or `implicit`",
+            ));
+        }
+        if !self
+            .forward_auth
+            .cookie
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        {
+            return Err(bad(
+                "forward_auth.cookie",
+                "must be a cookie name (a token of RFC 6265)",
             ));
         }
         if !matches!(self.log.format.as_str(), "auto" | "human" | "json") {

@@ -124,9 +124,80 @@ struct Trace {
     route: &'static str,
 }
 
+/// The access token of a forward-auth request: the bearer header, or the configured cookie.
+fn forward_bearer(headers: &http::HeaderMap, cookie: &str) -> protocol::Bearer {
+    let from_header = protocol::input::parse_bearer(headers);
+    if from_header != protocol::Bearer::Missing || cookie.is_empty() {
+        return from_header;
+    }
+    for v in headers.get_all(header::COOKIE) {
+        let Ok(v) = v.to_str() else { continue };
+        for pair in v.split(';') {
+            if let Some((k, t)) = pair.trim().split_once('=') {
+                if k == cookie {
+                    let t = t.trim_matches('"');
+                    let mut h = http::HeaderMap::new();
+                    if let Ok(hv) = HeaderValue::from_str(&format!("Bearer {t}")) {
+                        h.insert(header::AUTHORIZATION, hv);
+                    }
+                    return protocol::input::parse_bearer(&h);
+                }
+            }
+        }
+    }
+    protocol::Bearer::Missing
+}
+
+/// `GET /auth/forward`: 200 with `X-Auth-User`, `X-Auth-Email`, `X-Auth-Role` (and
+/// `X-Auth-Username`) for a token latchkey accepts, 401 otherwise. For reverse proxies.
+async fn forward_auth(app: &App, headers: &http::HeaderMap) -> Reply {
+    let bearer = forward_bearer(headers, &app.service.config().raw.forward_auth.cookie);
+    let given = !matches!(bearer, protocol::Bearer::Missing);
+    match app
+        .service
+        .execute(protocol::Operation::CurrentUser { bearer })
+        .await
+    {
+        Ok(protocol::Outcome::User(u)) => {
+            let mut r = Reply::empty(StatusCode::OK)
+                .with(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            for (name, value) in [
+                ("x-auth-user", Some(u.id)),
+                ("x-auth-email", u.email),
+                ("x-auth-username", u.username),
+                ("x-auth-role", Some(u.role)),
+            ] {
+                if let Some(v) = value.and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok()) {
+                    r = r.with(http::HeaderName::from_static(name), v);
+                }
+            }
+            r
+        }
+        Err(Failure::Overloaded { .. } | Failure::Internal) => {
+            plain_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+        }
+        _ => plain_error(
+            StatusCode::UNAUTHORIZED,
+            if given {
+                "invalid_token"
+            } else {
+                "missing_token"
+            },
+        )
+        .bearer_challenge(given),
+    }
+}
+
 async fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: IpAddr, trace: &mut Trace) -> Reply {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
+    if path == "/auth/forward" {
+        trace.route = "forward_auth";
+        if parts.method != Method::GET && parts.method != Method::HEAD {
+            return Reply::method_not_allowed(&[Method::GET, Method::HEAD]);
+        }
+        return forward_auth(&app, &parts.headers).await;
+    }
     if let Some(r) = builtin(&app, &parts.method, path) {
         trace.route = "builtin";
         return r;

@@ -4,6 +4,7 @@ mod adversarial;
 mod cli;
 mod crash;
 mod cross;
+mod forward;
 mod interop;
 mod introspection;
 mod limits;
