@@ -135,6 +135,13 @@ pub enum Operation {
         /// Client credentials (required).
         client: ClientCredentials,
     },
+    /// Replace the recovery codes, proven by a current TOTP code.
+    RecoveryCodes {
+        /// The presented access token.
+        bearer: Bearer,
+        /// The TOTP code.
+        code: String,
+    },
     /// Switch TOTP off, proven by a current code.
     TotpDisable {
         /// The presented access token.
@@ -216,8 +223,13 @@ pub enum Outcome {
         /// The `otpauth://` URL for authenticator apps.
         otpauth_url: String,
     },
-    /// TOTP is on now.
-    MfaEnabled,
+    /// TOTP is on now; the recovery codes, shown this once.
+    MfaEnabled {
+        /// Single-use codes accepted in place of a TOTP code.
+        recovery_codes: Vec<String>,
+    },
+    /// A new set of recovery codes (the old ones are void), shown this once.
+    RecoveryCodes(Vec<String>),
     /// RFC 7662 answer; `None`: not active.
     Introspection(Option<Box<Introspection>>),
 }

@@ -75,6 +75,12 @@ static ROUTES: &[Route] = &[
         name: "totp_disable",
         credential: true,
     },
+    Route {
+        method: Method::POST,
+        path: "/mfa/recovery-codes",
+        name: "recovery_codes",
+        credential: true,
+    },
 ];
 
 fn code(status: StatusCode, code: &str) -> Reply {
@@ -171,14 +177,19 @@ fn decode(route: &Route, req: &Request) -> Result<Call, Reply> {
             View::SessionMfa,
         ),
         name => {
-            // totp_confirm, totp_disable: a bearer token and {"code"}.
+            // totp_confirm, totp_disable, recovery_codes: a bearer token and {"code"}.
             let b: CodeBody = req.json().map_err(|_| invalid_request())?;
             let c = nonblank(b.code).ok_or_else(invalid_request)?;
             let bearer = req.bearer();
-            if name == "totp_confirm" {
-                call(Operation::TotpConfirm { bearer, code: c }, View::SessionMfa)
-            } else {
-                call(Operation::TotpDisable { bearer, code: c }, View::SessionMfa)
+            match name {
+                "totp_confirm" => {
+                    call(Operation::TotpConfirm { bearer, code: c }, View::SessionMfa)
+                }
+                "recovery_codes" => call(
+                    Operation::RecoveryCodes { bearer, code: c },
+                    View::SessionMfa,
+                ),
+                _ => call(Operation::TotpDisable { bearer, code: c }, View::SessionMfa),
             }
         }
     }
@@ -205,7 +216,14 @@ fn render(_ctx: &Ctx, view: View, result: Result<Outcome, Failure>) -> Reply {
         (_, Ok(Outcome::TotpEnrollment { secret, otpauth_url })) => {
             Reply::json(StatusCode::OK, &json!({"secret": secret, "otpauth_url": otpauth_url})).no_store()
         }
-        (_, Ok(Outcome::MfaEnabled)) => Reply::json(StatusCode::OK, &json!({"mfa_enabled": true})),
+        (_, Ok(Outcome::MfaEnabled { recovery_codes })) => Reply::json(
+            StatusCode::OK,
+            &json!({"mfa_enabled": true, "recovery_codes": recovery_codes}),
+        )
+        .no_store(),
+        (_, Ok(Outcome::RecoveryCodes(codes))) => {
+            Reply::json(StatusCode::OK, &json!({"recovery_codes": codes})).no_store()
+        }
         (_, Ok(Outcome::Done)) => Reply::empty(StatusCode::NO_CONTENT),
         // Outcomes of other families' operations never reach this one.
         (_, Ok(Outcome::Introspection(_))) => error(view, Failure::Internal),

@@ -275,8 +275,18 @@ impl Service {
                 client,
             } => self.introspect(&token, hint.as_deref(), &client),
             Operation::Revoke { token, client } => self.revoke(token, &client).await,
-            Operation::TotpConfirm { bearer, code } => self.totp_change(bearer, code, true).await,
-            Operation::TotpDisable { bearer, code } => self.totp_change(bearer, code, false).await,
+            Operation::TotpConfirm { bearer, code } => {
+                self.mfa_change(bearer, code, session::MfaAction::Confirm)
+                    .await
+            }
+            Operation::TotpDisable { bearer, code } => {
+                self.mfa_change(bearer, code, session::MfaAction::Disable)
+                    .await
+            }
+            Operation::RecoveryCodes { bearer, code } => {
+                self.mfa_change(bearer, code, session::MfaAction::Regenerate)
+                    .await
+            }
         }
     }
 

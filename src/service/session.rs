@@ -34,12 +34,21 @@ pub fn new_code() -> Result<(String, String), Failure> {
     Ok((shown, plain))
 }
 
-/// Normalizes a typed code, or `None` when it cannot be one.
+/// Normalizes a typed session code, or `None` when it cannot be one.
 pub fn normalize_code(typed: &str) -> Option<String> {
+    normalize(typed, CODE_LEN)
+}
+
+/// Characters of a recovery code (5 bits each: 50 bits).
+pub const RECOVERY_LEN: usize = 10;
+/// Recovery codes made at a time.
+pub const RECOVERY_CODES: usize = 10;
+
+fn normalize(typed: &str, len: usize) -> Option<String> {
     if typed.len() > 64 {
         return None;
     }
-    let mut out = String::with_capacity(CODE_LEN);
+    let mut out = String::with_capacity(len);
     for c in typed.chars() {
         let c = match c.to_ascii_uppercase() {
             '-' | ' ' => continue,
@@ -52,7 +61,82 @@ pub fn normalize_code(typed: &str) -> Option<String> {
         }
         out.push(c);
     }
-    (out.len() == CODE_LEN).then_some(out)
+    (out.len() == len).then_some(out)
+}
+
+fn recovery_hash(key: &crate::secrets::ServerKey, user_id: &str, normalized: &str) -> String {
+    super::hex(&key.code_hash(&format!("recovery:{user_id}:{normalized}")))
+}
+
+/// New recovery codes for `user_id`: (as shown, keyed hashes to store).
+fn new_recovery_codes(
+    key: &crate::secrets::ServerKey,
+    user_id: &str,
+) -> Result<(Vec<String>, Vec<String>), Failure> {
+    let mut shown = Vec::with_capacity(RECOVERY_CODES);
+    let mut hashes = Vec::with_capacity(RECOVERY_CODES);
+    for _ in 0..RECOVERY_CODES {
+        let (_, plain) = new_code()?;
+        let plain: String = plain.chars().take(RECOVERY_LEN).collect();
+        shown.push(format!("{}-{}", &plain[..5], &plain[5..]));
+        hashes.push(recovery_hash(key, user_id, &plain));
+    }
+    Ok((shown, hashes))
+}
+
+/// Checks a second factor for a user with TOTP on: a TOTP code (accepted once), or else
+/// one of the user's recovery codes (spent by its use). Updates the record on success.
+fn second_factor(
+    key: &crate::secrets::ServerKey,
+    u: &mut UserRecord,
+    given: &str,
+    now_s: u64,
+) -> Result<bool, Abort> {
+    use subtle::ConstantTimeEq as _;
+    let id = u.id.clone();
+    let Some(mfa) = u.mfa.as_mut().filter(|m| m.enabled) else {
+        return Ok(false);
+    };
+    if given.len() == totp::DIGITS && given.bytes().all(|b| b.is_ascii_digit()) {
+        let secret = key
+            .open(&mfa.sealed_secret, &id)
+            .map_err(|e| Abort::Refuse(internal("mfa secret", e)))?;
+        return Ok(match totp::check(&secret, given, now_s, mfa.last_step) {
+            Some(step) => {
+                mfa.last_step = step;
+                true
+            }
+            None => false,
+        });
+    }
+    let Some(n) = normalize(given, RECOVERY_LEN) else {
+        return Ok(false);
+    };
+    let h = recovery_hash(key, &id, &n);
+    let mut found = None;
+    for (i, stored) in mfa.recovery.iter().enumerate() {
+        if bool::from(stored.as_bytes().ct_eq(h.as_bytes())) {
+            found = Some(i);
+        }
+    }
+    Ok(match found {
+        Some(i) => {
+            mfa.recovery.remove(i);
+            true
+        }
+        None => false,
+    })
+}
+
+/// What to do with a user's TOTP, proven by a current code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MfaAction {
+    /// Confirm a pending enrolment (TOTP code only); makes recovery codes.
+    Confirm,
+    /// Switch TOTP off (TOTP or recovery code).
+    Disable,
+    /// Replace the recovery codes (TOTP or recovery code).
+    Regenerate,
 }
 
 fn mail_failure(e: &MailError) -> Failure {
@@ -202,23 +286,15 @@ impl Service {
                     }
                 }
                 let mut amr = vec!["otp".to_string()];
-                if let Some(mfa) = user.mfa.as_mut().filter(|m| m.enabled) {
+                if user.mfa.as_ref().is_some_and(|m| m.enabled) {
                     let Some(given) = mfa_code.as_deref() else {
                         // The code stays valid for the second step.
                         return Ok(Ok(Outcome::MfaRequired));
                     };
-                    let secret = svc
-                        .inner
-                        .key
-                        .open(&mfa.sealed_secret, &user.id)
-                        .map_err(|e| Abort::Refuse(internal("mfa secret", e)))?;
                     let now_s = u64::try_from(now / 1000).unwrap_or(0);
-                    match totp::check(&secret, given, now_s, mfa.last_step) {
-                        Some(step) => {
-                            mfa.last_step = step;
-                            amr.push("mfa".into());
-                        }
-                        None => {
+                    match second_factor(&svc.inner.key, &mut user, given, now_s)? {
+                        true => amr.push("mfa".into()),
+                        false => {
                             rec.mfa_failures += 1;
                             if rec.mfa_failures >= MAX_MFA_FAILURES {
                                 w.delete_session_code(&hash)?;
@@ -308,6 +384,7 @@ impl Service {
                 enabled: false,
                 last_step,
                 enrolled_at: now,
+                recovery: Vec::new(),
             });
             w.update_user(&u)?;
             Ok(())
@@ -319,12 +396,12 @@ impl Service {
         })
     }
 
-    /// Confirms (`enable`) or switches off (`!enable`) TOTP with a current code.
-    pub(super) async fn totp_change(
+    /// Confirms, switches off, or renews the recovery codes of TOTP, with a current code.
+    pub(super) async fn mfa_change(
         &self,
         bearer: Bearer,
         code: String,
-        enable: bool,
+        action: MfaAction,
     ) -> Result<Outcome, Failure> {
         let user = self.authenticated_user(bearer)?;
         let lock_key = format!("mfa:{}", user.id);
@@ -333,49 +410,72 @@ impl Service {
         }
         let now = self.now_ms();
         let user_id = user.id.clone();
+        // Made before the transaction (which may run more than once): what is shown is
+        // what is stored.
+        let (shown, hashes) = match action {
+            MfaAction::Disable => (Vec::new(), Vec::new()),
+            _ => new_recovery_codes(&self.inner.key, &user_id)?,
+        };
         let result = self
             .write(move |w, svc| {
                 let Some(mut u) = w.user(&user_id)? else {
                     return Err(Abort::Refuse(Failure::TokenInvalid));
                 };
-                let Some(mfa) = u.mfa.as_mut() else {
-                    return Ok(Err(if enable {
-                        Failure::MfaNotPending
-                    } else {
-                        Failure::MfaNotEnabled
-                    }));
+                let now_s = u64::try_from(now / 1000).unwrap_or(0);
+                let enabled = match u.mfa.as_ref() {
+                    None if action == MfaAction::Confirm => return Ok(Err(Failure::MfaNotPending)),
+                    None => return Ok(Err(Failure::MfaNotEnabled)),
+                    Some(m) => m.enabled,
                 };
-                match (enable, mfa.enabled) {
-                    (true, true) => return Ok(Err(Failure::MfaAlreadyEnabled)),
-                    (false, false) => return Ok(Err(Failure::MfaNotEnabled)),
+                match (action, enabled) {
+                    (MfaAction::Confirm, true) => return Ok(Err(Failure::MfaAlreadyEnabled)),
+                    (MfaAction::Disable | MfaAction::Regenerate, false) => {
+                        return Ok(Err(Failure::MfaNotEnabled))
+                    }
                     _ => {}
                 }
-                let secret = svc
-                    .inner
-                    .key
-                    .open(&mfa.sealed_secret, &u.id)
-                    .map_err(|e| Abort::Refuse(internal("mfa secret", e)))?;
-                let Some(step) = totp::check(
-                    &secret,
-                    &code,
-                    u64::try_from(now / 1000).unwrap_or(0),
-                    mfa.last_step,
-                ) else {
-                    return Ok(Err(Failure::InvalidMfaCode));
-                };
-                if enable {
-                    mfa.enabled = true;
-                    mfa.last_step = step;
+                let proven = if action == MfaAction::Confirm {
+                    // Confirmation proves the device works: a TOTP code, nothing else.
+                    match u.mfa.as_mut() {
+                        Some(mfa) => {
+                            let secret = svc
+                                .inner
+                                .key
+                                .open(&mfa.sealed_secret, &u.id)
+                                .map_err(|e| Abort::Refuse(internal("mfa secret", e)))?;
+                            match totp::check(&secret, &code, now_s, mfa.last_step) {
+                                Some(step) => {
+                                    mfa.enabled = true;
+                                    mfa.last_step = step;
+                                    true
+                                }
+                                None => false,
+                            }
+                        }
+                        None => false,
+                    }
                 } else {
-                    u.mfa = None;
+                    second_factor(&svc.inner.key, &mut u, &code, now_s)?
+                };
+                if !proven {
+                    return Ok(Err(Failure::InvalidMfaCode));
+                }
+                let outcome = match action {
+                    MfaAction::Disable => {
+                        u.mfa = None;
+                        Outcome::Done
+                    }
+                    MfaAction::Confirm => Outcome::MfaEnabled {
+                        recovery_codes: shown.clone(),
+                    },
+                    MfaAction::Regenerate => Outcome::RecoveryCodes(shown.clone()),
+                };
+                if let Some(m) = u.mfa.as_mut() {
+                    m.recovery = hashes.clone();
                 }
                 u.updated_at = now;
                 w.update_user(&u)?;
-                Ok(Ok(if enable {
-                    Outcome::MfaEnabled
-                } else {
-                    Outcome::Done
-                }))
+                Ok(Ok(outcome))
             })
             .await?;
         match &result {
@@ -384,7 +484,12 @@ impl Service {
             }
             Ok(_) => {
                 self.inner.lockouts.clear(&lock_key);
-                tracing::info!(target: "latchkey::audit", event = if enable { "mfa_enabled" } else { "mfa_disabled" }, user = %user.id);
+                let event = match action {
+                    MfaAction::Confirm => "mfa_enabled",
+                    MfaAction::Disable => "mfa_disabled",
+                    MfaAction::Regenerate => "mfa_recovery_codes_renewed",
+                };
+                tracing::info!(target: "latchkey::audit", event, user = %user.id);
             }
             Err(_) => {}
         }

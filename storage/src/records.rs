@@ -63,6 +63,9 @@ pub struct MfaRecord {
     pub last_step: u64,
     /// When the secret was made, Unix milliseconds.
     pub enrolled_at: i64,
+    /// Keyed hashes (hex) of the unused recovery codes.
+    #[serde(default)]
+    pub recovery: Vec<String>,
 }
 
 impl std::fmt::Debug for MfaRecord {

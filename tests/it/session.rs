@@ -332,10 +332,9 @@ async fn totp_enrol_login_replay_and_disable() {
         confirm(wrong.to_string()).await.expect(400),
         json!({"error": "invalid_mfa_code"})
     );
-    assert_eq!(
-        confirm(prev.clone()).await.expect(200),
-        json!({"mfa_enabled": true})
-    );
+    let confirmed = confirm(prev.clone()).await.expect(200);
+    assert_eq!(confirmed["mfa_enabled"], true);
+    assert_eq!(confirmed["recovery_codes"].as_array().unwrap().len(), 10);
     let again = s
         .send(
             http::Method::POST,
@@ -711,4 +710,104 @@ async fn a_silent_mail_server_delays_only_its_own_request() {
     );
     assert_eq!(stats(&s).await["session_codes"], 0);
     held.abort();
+}
+
+#[tokio::test]
+async fn recovery_codes_replace_a_lost_device() {
+    let smtp = Smtp::start(&[]);
+    let mut s = start(&smtp, "").await;
+    let (_, access) = signed_in(&s, &smtp, "rec@example.com", 1).await;
+    let auth = bearer(&access);
+    let url = s
+        .send(
+            http::Method::POST,
+            "/session/mfa/totp",
+            &[("authorization", &auth)],
+            "",
+        )
+        .await
+        .expect(200)["otpauth_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = fresh_step().await;
+    let c = s
+        .post_json(
+            "/session/mfa/totp/confirm",
+            &[("authorization", &auth)],
+            &json!({"code": totp_at(&url, t - 1)}),
+        )
+        .await;
+    assert_eq!(c.header("cache-control"), Some("no-store"));
+    let codes: Vec<String> = c.expect(200)["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    assert!(codes
+        .iter()
+        .all(|c| c.len() == 11 && c.as_bytes()[5] == b'-'));
+
+    // The device is lost: a recovery code signs in, once.
+    let code = mailed_code(&s, &smtp, "rec@example.com", 2).await;
+    let ok = verify(&s, &code, Some(&codes[0])).await.expect(200);
+    assert_eq!(ok["status"], "authenticated");
+    let code = mailed_code(&s, &smtp, "rec@example.com", 3).await;
+    assert_eq!(
+        verify(&s, &code, Some(&codes[0])).await.expect(401)["error"],
+        "invalid_mfa_code"
+    );
+    // Typed loosely, another one works.
+    assert_eq!(
+        verify(&s, &code, Some(&codes[1].to_lowercase().replace('-', " ")))
+            .await
+            .expect(200)["status"],
+        "authenticated"
+    );
+
+    // Regenerating (proven by a recovery code here) voids the old set.
+    let r = s
+        .post_json(
+            "/session/mfa/recovery-codes",
+            &[("authorization", &auth)],
+            &json!({"code": codes[2]}),
+        )
+        .await
+        .expect(200);
+    let fresh: Vec<String> = r["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(fresh.len(), 10);
+    let code = mailed_code(&s, &smtp, "rec@example.com", 4).await;
+    assert_eq!(
+        verify(&s, &code, Some(&codes[3])).await.expect(401)["error"],
+        "invalid_mfa_code"
+    );
+    // A recovery code can switch TOTP off.
+    s.send(
+        http::Method::DELETE,
+        "/session/mfa/totp",
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        json!({"code": fresh[0]}).to_string(),
+    )
+    .await
+    .expect(204);
+    // Stored only as keyed hashes.
+    s.stop();
+    let store = std::fs::read(s.dir.path().join("store.redb")).unwrap();
+    for c in fresh.iter().chain(codes.iter()) {
+        let plain = c.replace('-', "");
+        assert!(
+            !store.windows(plain.len()).any(|w| w == plain.as_bytes()),
+            "recovery code in clear"
+        );
+    }
 }
