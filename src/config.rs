@@ -280,6 +280,15 @@ pub enum TokenAlg {
 }
 
 impl TokenAlg {
+    /// Every algorithm.
+    pub const ALL: [TokenAlg; 5] = [
+        TokenAlg::JwtEdDsa,
+        TokenAlg::JwtEs256,
+        TokenAlg::JwtHs256,
+        TokenAlg::PasetoV4Public,
+        TokenAlg::PasetoV4Local,
+    ];
+
     /// The name stored with a key (`jwt:EdDSA`, `paseto:v4.public`, ...).
     pub fn id(self) -> &'static str {
         match self {
@@ -293,15 +302,7 @@ impl TokenAlg {
 
     /// Parses [`TokenAlg::id`].
     pub fn from_id(s: &str) -> Option<TokenAlg> {
-        [
-            TokenAlg::JwtEdDsa,
-            TokenAlg::JwtEs256,
-            TokenAlg::JwtHs256,
-            TokenAlg::PasetoV4Public,
-            TokenAlg::PasetoV4Local,
-        ]
-        .into_iter()
-        .find(|a| a.id() == s)
+        TokenAlg::ALL.into_iter().find(|a| a.id() == s)
     }
 }
 

@@ -86,27 +86,6 @@ fn state_name(s: AccountState) -> &'static str {
     }
 }
 
-/// Finds a user by id, integer number, email or username (in that order).
-fn find(r: &Reader, key: &str) -> Result<Option<UserRecord>, StoreError> {
-    if let Some(u) = r.user(key)? {
-        return Ok(Some(u));
-    }
-    let id = if key.contains('@') {
-        r.user_id_by_email(key)?
-    } else if let Ok(n) = key.parse::<u64>() {
-        match r.user_id_by_num(n)? {
-            Some(id) => Some(id),
-            None => r.user_id_by_username(key)?,
-        }
-    } else {
-        r.user_id_by_username(key)?
-    };
-    match id {
-        Some(id) => r.user(&id),
-        None => Ok(None),
-    }
-}
-
 fn user_json(u: &UserRecord, live_families: usize) -> Value {
     json!({
         "id": u.id,
@@ -160,7 +139,7 @@ impl Service {
     /// One user by id, number, email or username.
     pub fn admin_show_user(&self, key: &str) -> Result<Value, AdminError> {
         let now = self.now_ms();
-        self.store().read(|r| match find(r, key)? {
+        self.store().read(|r| match r.find_user(key)? {
             Some(u) => Ok(user_json(&u, live_families(r, &u.id, now)?)),
             None => Err(AdminError::NotFound),
         })
@@ -173,7 +152,7 @@ impl Service {
         let this = self.clone();
         let (user, revoked) = tokio::task::spawn_blocking(move || {
             this.store().write(|w| {
-                let Some(mut u) = find_in_writer(w, &key)? else {
+                let Some(mut u) = w.find_user(&key)? else {
                     return Err(AdminError::NotFound);
                 };
                 let from = u.state;
@@ -240,7 +219,7 @@ impl Service {
         let this = self.clone();
         let id = tokio::task::spawn_blocking(move || {
             this.store().write(|w| {
-                let Some(u) = find_in_writer(w, &key)? else {
+                let Some(u) = w.find_user(&key)? else {
                     return Err(AdminError::NotFound);
                 };
                 revoke_all(w, &u.id, "user_deleted", now)?;
@@ -353,25 +332,5 @@ impl Service {
             Some(r) => refused(r, shown),
             None => Ok(json!({"valid": true, "alg": signer.alg().id(), "claims": shown})),
         }
-    }
-}
-
-fn find_in_writer(w: &storage::Writer, key: &str) -> Result<Option<UserRecord>, StoreError> {
-    if let Some(u) = w.user(key)? {
-        return Ok(Some(u));
-    }
-    let id = if key.contains('@') {
-        w.user_id_by_email(key)?
-    } else if let Ok(n) = key.parse::<u64>() {
-        match w.user_id_by_num(n)? {
-            Some(id) => Some(id),
-            None => w.user_id_by_username(key)?,
-        }
-    } else {
-        w.user_id_by_username(key)?
-    };
-    match id {
-        Some(id) => w.user(&id),
-        None => Ok(None),
     }
 }

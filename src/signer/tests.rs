@@ -13,13 +13,7 @@ use super::*;
 use crate::config::TokenAlg;
 use storage::SigningKeyRecord;
 
-const ALL: [TokenAlg; 5] = [
-    TokenAlg::JwtEdDsa,
-    TokenAlg::JwtEs256,
-    TokenAlg::JwtHs256,
-    TokenAlg::PasetoV4Public,
-    TokenAlg::PasetoV4Local,
-];
+const ALL: [TokenAlg; 5] = TokenAlg::ALL;
 
 fn record(alg: TokenAlg, created: i64, retired: Option<i64>) -> SigningKeyRecord {
     let (kid, secret) = keys::generate(alg).unwrap();

@@ -276,6 +276,28 @@ macro_rules! read_methods {
                 Ok(v.map(|g| g.value().to_owned()))
             }
 
+            /// The user named by `key`: an id, an integer number, an email or a username
+            /// (tried in that order).
+            pub fn find_user(&self, key: &str) -> Result<Option<UserRecord>, StoreError> {
+                if let Some(u) = self.user(key)? {
+                    return Ok(Some(u));
+                }
+                let id = if key.contains('@') {
+                    self.user_id_by_email(key)?
+                } else if let Ok(n) = key.parse::<u64>() {
+                    match self.user_id_by_num(n)? {
+                        Some(id) => Some(id),
+                        None => self.user_id_by_username(key)?,
+                    }
+                } else {
+                    self.user_id_by_username(key)?
+                };
+                match id {
+                    Some(id) => self.user(&id),
+                    None => Ok(None),
+                }
+            }
+
             /// Users in id order, starting after `after`, at most `limit`.
             pub fn users(
                 &self,
