@@ -36,6 +36,8 @@ pub struct App {
     pub table: Table,
     max_body: u64,
     timeout: Duration,
+    /// `GET /openapi.json`, made once from the table.
+    openapi: serde_json::Value,
 }
 
 impl App {
@@ -48,7 +50,9 @@ impl App {
             &cfg.raw.server.public_url,
             cfg.raw.password.min_length,
         )?;
+        let openapi = protocol::openapi::document(&table, "/", env!("CARGO_PKG_VERSION"));
         Ok(App {
+            openapi,
             max_body: cfg.raw.server.max_body,
             timeout: Duration::from_secs(cfg.raw.server.request_timeout),
             table,
@@ -102,6 +106,7 @@ fn builtin(app: &App, method: &Method, path: &str) -> Option<Reply> {
         "/healthz" => json!({"status": "ok"}),
         "/.well-known/jwks.json" => json!({"keys": app.service.public_keys().jwks}),
         "/.well-known/paserk.json" => json!({"keys": app.service.public_keys().paserks}),
+        "/openapi.json" => app.openapi.clone(),
         _ => return None,
     };
     if method != Method::GET && method != Method::HEAD {

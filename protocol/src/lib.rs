@@ -19,6 +19,7 @@
 
 pub mod input;
 pub mod oauth;
+pub mod openapi;
 pub mod ops;
 pub mod reply;
 pub mod session;

@@ -127,7 +127,7 @@ impl Service {
                 if let Some(spent_at) = entry.spent_at {
                     if now.saturating_sub(spent_at) > reuse_ms {
                         // A token spent long ago came back: assume theft, end the family.
-                        tracing::warn!(family = %family.id, user = %family.user_id, "refresh token reuse: family revoked");
+                        tracing::warn!(target: "latchkey::audit", event = "family_revoked", cause = "reuse", family = %family.id, user = %family.user_id, "refresh token reuse: family revoked");
                         family.revoked = Some(Revocation { at: now, reason: "reuse".into() });
                         w.put_family(&family)?;
                         theft_seen.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -11,6 +11,7 @@ mod limits;
 mod logs;
 mod metrics;
 mod oauth;
+mod openapi;
 mod readme;
 mod refresh;
 mod server;
