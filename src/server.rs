@@ -256,30 +256,39 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: IpAddr, trace: &m
     (family.render)(ctx, call.view, result)
 }
 
-/// Aborts a task when dropped: the request's client has gone, so has its work (a store
-/// transaction already running on a blocking thread still commits or aborts whole).
-struct AbortOnDrop(tokio::task::AbortHandle);
+/// Polls a future, turning a panic inside it into `Err` instead of unwinding further.
+/// (Once it has panicked it is never polled again: it answers `Ready(Err)`.)
+struct CatchUnwind<F: Future>(std::pin::Pin<Box<F>>);
 
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, ()>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Err(_) => std::task::Poll::Ready(Err(())),
+        }
     }
 }
 
-/// Runs `fut` as its own task, so that a panic in it becomes [`Failure::Internal`] (a 500)
-/// instead of a dropped connection, and stops it after `timeout` ([`Failure::Timeout`]) or
-/// when the caller goes away.
+/// Runs `fut` in place (in the connection's own task: no task per request), turning a
+/// panic in it into [`Failure::Internal`] (a 500) instead of a dropped connection, and
+/// stopping it after `timeout` ([`Failure::Timeout`]). If the client goes away, hyper drops
+/// this future and the work with it (a store transaction already handed to the committer
+/// still commits or aborts whole).
 pub(crate) async fn contained<T: Send + 'static>(
     fut: impl Future<Output = T> + Send + 'static,
     timeout: Duration,
 ) -> Result<T, Failure> {
-    let task = tokio::spawn(fut);
-    let _abort = AbortOnDrop(task.abort_handle());
-    match tokio::time::timeout(timeout, task).await {
+    match tokio::time::timeout(timeout, CatchUnwind(Box::pin(fut))).await {
         Ok(Ok(done)) => Ok(done),
-        Ok(Err(e)) if e.is_cancelled() => Err(Failure::Timeout),
-        Ok(Err(e)) => {
-            tracing::error!(panic = e.is_panic(), "request handler failed");
+        Ok(Err(())) => {
+            tracing::error!(panic = true, "request handler failed");
             Err(Failure::Internal)
         }
         Err(_) => Err(Failure::Timeout),
