@@ -66,13 +66,16 @@ impl Lockouts {
                 a.locked_until > now || a.failures.back().is_some_and(|f| now - f < window)
             });
             if t.len() >= CAP {
-                // Still full of live entries: forget the one whose last failure is oldest.
-                if let Some(oldest) = t
+                // Still full of live entries: forget an eighth of those not locked now, so
+                // the next new keys do not each pay for a full scan.
+                let drop: Vec<String> = t
                     .iter()
-                    .min_by_key(|(_, a)| a.failures.back().copied().unwrap_or(0))
+                    .filter(|(_, a)| a.locked_until <= now)
+                    .take(CAP / 8)
                     .map(|(k, _)| k.clone())
-                {
-                    t.remove(&oldest);
+                    .collect();
+                for k in drop {
+                    t.remove(&k);
                 }
             }
         }

@@ -10,10 +10,15 @@ use crate::signer::{Claims, VerifyError};
 
 /// The lockout key of a sign-in: the account when it exists, else the login as typed
 /// (case-folded), so unknown accounts are counted and locked the same way.
+/// The key is fixed-size whatever the login's length (a digest of it), so the in-memory
+/// lockout table stays small however long the logins an attacker sends.
 fn lockout_key(user: Option<&UserRecord>, login: &str) -> String {
     match user {
         Some(u) => format!("user:{}", u.id),
-        None => format!("login:{}", login.to_lowercase()),
+        None => format!(
+            "login:{}",
+            super::hex(&super::sha256(login.to_lowercase().as_bytes()))
+        ),
     }
 }
 
@@ -299,5 +304,17 @@ impl Service {
     /// Clears the lockout of a user (administrator's enable/unblock).
     pub(super) fn clear_lockout(&self, user_id: &str) {
         self.inner.lockouts.clear(&format!("user:{user_id}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unknown_login_keys_are_bounded_and_case_folded() {
+        let long = "A".repeat(60_000);
+        let k = super::lockout_key(None, &long);
+        assert_eq!(k.len(), "login:".len() + 64);
+        assert_eq!(k, super::lockout_key(None, &long.to_lowercase()));
+        assert_ne!(k, super::lockout_key(None, "other"));
     }
 }
