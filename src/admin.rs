@@ -39,12 +39,10 @@ pub struct Admin {
 impl Admin {
     /// The admin API over `service`, or `None` when `admin.token` is empty (off).
     pub fn new(service: Service) -> Option<Admin> {
-        let token = service.config().raw.admin.token.clone();
-        if token.is_empty() {
-            return None;
-        }
+        let token_hash =
+            crate::primitives::sha256(service.config().admin.token.as_ref()?.as_bytes());
         Some(Admin {
-            token_hash: crate::service::sha256(token.as_bytes()),
+            token_hash,
             service,
         })
     }
@@ -53,7 +51,7 @@ impl Admin {
         use subtle::ConstantTimeEq as _;
         match protocol::input::parse_bearer(req.headers()) {
             protocol::Bearer::Token(t) => {
-                bool::from(crate::service::sha256(t.as_bytes()).ct_eq(&self.token_hash))
+                bool::from(crate::primitives::sha256(t.as_bytes()).ct_eq(&self.token_hash))
             }
             _ => false,
         }
@@ -71,10 +69,10 @@ fn admin_error(e: AdminError) -> Reply {
             "user_not_found",
             "no user with that id, number, email or username",
         ),
-        AdminError::Conflict(m) => error(StatusCode::CONFLICT, "conflict", &m),
+        AdminError::Conflict(m) => error(StatusCode::CONFLICT, "conflict", m),
         AdminError::BadRequest(m) => error(StatusCode::BAD_REQUEST, "bad_request", &m),
-        AdminError::Internal(m) => {
-            tracing::error!(error = %m, "admin operation failed");
+        e @ (AdminError::Store(_) | AdminError::Keys(_) | AdminError::Thread(_)) => {
+            tracing::error!(error = %e, "admin operation failed");
             error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
@@ -148,10 +146,10 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
                     _ => {}
                 }
             }
-            ok(svc.admin_list_users(after.as_deref(), limit))
+            ok(svc.reads().list_users(after.as_deref(), limit))
         }
         ["admin", "users", key] if m == Method::GET => {
-            ok(svc.admin_show_user(&decode_segment(key)))
+            ok(svc.reads().show_user(&decode_segment(key)))
         }
         ["admin", "users", key] if m == Method::DELETE => {
             ok(svc.admin_delete(&decode_segment(key)).await)
@@ -168,7 +166,7 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
                 HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
             )
         }
-        ["admin", "keys"] if m == Method::GET => ok(svc.admin_keys()),
+        ["admin", "keys"] if m == Method::GET => ok(svc.reads().keys()),
         ["admin", "stats"] if m == Method::GET => ok(svc.admin_stats()),
         ["admin", "keys", "rotate"] if m == Method::POST => ok(svc.admin_rotate_keys().await),
         ["admin", "tokens", "inspect"] if m == Method::POST => {
@@ -176,7 +174,7 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
                 .ok()
                 .and_then(|v| v.get("token").and_then(Value::as_str).map(str::to_owned))
             {
-                Some(t) => ok(svc.admin_inspect(&t)),
+                Some(t) => ok(svc.reads().inspect(&t)),
                 None => error(
                     StatusCode::BAD_REQUEST,
                     "bad_request",
@@ -206,7 +204,7 @@ pub async fn handle(
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let reply = match crate::server::contained(route(admin, req), Duration::from_secs(60)).await {
+    let reply = match crate::http::contained(route(admin, req), Duration::from_secs(60)).await {
         Ok(r) => r,
         Err(Failure::Timeout) => error(StatusCode::SERVICE_UNAVAILABLE, "timeout", "took too long"),
         Err(_) => error(
@@ -224,5 +222,5 @@ pub async fn handle(
         status = reply.status.as_u16(),
         micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX),
     );
-    Ok(crate::server::to_response(reply))
+    Ok(crate::http::to_response(reply))
 }

@@ -13,12 +13,13 @@ use protocol::Secret;
 use serde_json::{json, Value};
 use storage::SigningKeyRecord;
 
-use crate::config::{Checked, TokenAlg};
+use crate::config::Checked;
 use crate::password::Hasher;
-use crate::signer::{keys, Claims};
+use crate::signer::TokenAlg;
+use crate::signer::{keys, Claims, Rules};
 
 fn verify_rate(alg: TokenAlg, for_how_long: Duration) -> Result<f64, String> {
-    let (kid, secret) = keys::generate(alg)?;
+    let (kid, secret) = keys::generate(alg).map_err(|e| e.to_string())?;
     let signer = keys::build(
         alg,
         &[SigningKeyRecord {
@@ -29,7 +30,8 @@ fn verify_rate(alg: TokenAlg, for_how_long: Duration) -> Result<f64, String> {
             retired_at: None,
         }],
         1800,
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     let now = 1_800_000_000;
     let claims = Claims {
         iss: "http://localhost:8080".into(),
@@ -42,12 +44,13 @@ fn verify_rate(alg: TokenAlg, for_how_long: Duration) -> Result<f64, String> {
         role: "user".into(),
         amr: vec!["pwd".into()],
     };
-    let token = signer.sign(&claims)?;
+    let token = signer.sign(&claims).map_err(|e| e.to_string())?;
+    let rules = Rules::new("http://localhost:8080", now);
     let started = Instant::now();
     let mut n = 0u64;
     while started.elapsed() < for_how_long {
         for _ in 0..100 {
-            signer.verify(&token, now).map_err(|e| e.to_string())?;
+            signer.verify(&token, &rules).map_err(|e| e.to_string())?;
         }
         n += 100;
     }
@@ -59,20 +62,15 @@ pub fn measure(cfg: &Checked, seconds: f64) -> Result<Value, String> {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let threads = if cfg.raw.password.hash_threads == 0 {
-        cores
-    } else {
-        cfg.raw.password.hash_threads
-    };
+    let threads = cfg.password.hash_threads;
+    let scrypt = &cfg.password.scrypt;
     let per = Duration::from_secs_f64(seconds);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     let (hashes, one_hash_ms) = rt.block_on(async {
-        let hasher = Arc::new(
-            Hasher::new(&cfg.raw.password.scrypt, threads, threads).map_err(|e| e.to_string())?,
-        );
+        let hasher = Arc::new(Hasher::new(scrypt, threads, threads).map_err(|e| e.to_string())?);
         // One hash alone, for its latency.
         let t = Instant::now();
         hasher
@@ -103,7 +101,7 @@ pub fn measure(cfg: &Checked, seconds: f64) -> Result<Value, String> {
     Ok(json!({
         "cores": cores,
         "hash_threads": threads,
-        "scrypt": {"log_n": cfg.raw.password.scrypt.log_n, "r": cfg.raw.password.scrypt.r, "p": cfg.raw.password.scrypt.p},
+        "scrypt": {"log_n": scrypt.log_n, "r": scrypt.r, "p": scrypt.p},
         "hashes_per_sec": hashes,
         "one_hash_ms": one_hash_ms,
         "verify_per_sec_per_core": {

@@ -15,10 +15,11 @@ use http_body_util::{BodyExt, Full};
 use serde_json::{json, Value};
 use storage::{Store, StoreError};
 
-use crate::clock::SystemClock;
+use crate::clock::{Clock as _, SystemClock};
 use crate::config::{self, Checked};
-use crate::service::admin::StateChange;
+use crate::service::admin::{self, StateChange};
 use crate::service::Service;
+use crate::signer::keys;
 
 /// latchkey: a single-binary authentication server.
 #[derive(Debug, Parser)]
@@ -192,15 +193,35 @@ impl AdminCall {
         }
     }
 
-    async fn direct(&self, svc: &Service) -> Result<Value, String> {
+    fn writes(&self) -> bool {
+        matches!(
+            self,
+            AdminCall::Change(..) | AdminCall::Delete(_) | AdminCall::Rotate
+        )
+    }
+
+    /// Runs the call on the store itself (no server holds it). Reads open it read-only
+    /// and change nothing; no call builds a whole service.
+    fn direct(&self, store: &Store, cfg: &Checked) -> Result<Value, String> {
+        let now = SystemClock.now_ms();
+        let reads = admin::Reads::new(store, cfg, now);
         let r = match self {
-            AdminCall::ListUsers(after, limit) => svc.admin_list_users(after.as_deref(), *limit),
-            AdminCall::ShowUser(k) => svc.admin_show_user(k),
-            AdminCall::Change(k, c) => svc.admin_change(k, *c).await,
-            AdminCall::Delete(k) => svc.admin_delete(k).await,
-            AdminCall::Keys => svc.admin_keys(),
-            AdminCall::Rotate => svc.admin_rotate_keys().await,
-            AdminCall::Inspect(t) => svc.admin_inspect(t),
+            AdminCall::ListUsers(after, limit) => reads.list_users(after.as_deref(), *limit),
+            AdminCall::ShowUser(k) => reads.show_user(k),
+            AdminCall::Change(k, c) => admin::change_state(store, k, *c, now)
+                .and_then(|ch| admin::changed_json(&reads, &ch)),
+            AdminCall::Delete(k) => {
+                admin::delete_user(store, k, now).map(|(id, _)| json!({"deleted": id}))
+            }
+            AdminCall::Keys => reads.keys(),
+            AdminCall::Rotate => {
+                let alg = cfg.tokens.alg;
+                let ttl = crate::service::secs_i64(cfg.tokens.access_ttl);
+                keys::rotate(store, alg, now, ttl, false)
+                    .map(|kid| json!({"kid": kid.unwrap_or_default(), "alg": alg.id()}))
+                    .map_err(admin::AdminError::from)
+            }
+            AdminCall::Inspect(t) => reads.inspect(t),
         };
         r.map_err(|e| e.to_string())
     }
@@ -226,17 +247,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 async fn remote(cfg: &Checked, call: &AdminCall) -> Result<Value, String> {
-    let token = &cfg.raw.admin.token;
-    if token.is_empty() {
+    let Some(token) = &cfg.admin.token else {
         return Err(
             "a server holds the store and its admin API is off (admin.token is empty); \
                     stop the server or set admin.token"
                 .into(),
         );
-    }
-    let base = std::fs::read_to_string(admin_url_file(&cfg.raw.storage.path))
+    };
+    let base = std::fs::read_to_string(admin_url_file(&cfg.storage.path))
         .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| format!("http://{}", cfg.admin_listen));
+        .unwrap_or_else(|_| format!("http://{}", cfg.admin.listen));
     let (method, path, body) = call.http();
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Full<Bytes>>();
@@ -278,32 +298,34 @@ async fn remote(cfg: &Checked, call: &AdminCall) -> Result<Value, String> {
 /// Runs an administrative call: directly on the store when it is free, else through the
 /// running server's admin API.
 pub fn admin(cfg: &Checked, call: &AdminCall) -> Result<Value, String> {
-    let rt = runtime()?;
-    match Store::open(&cfg.raw.storage.path) {
-        Ok(store) => rt.block_on(async {
-            let svc = Service::new(cfg.clone(), store, Arc::new(SystemClock))?;
-            call.direct(&svc).await
-        }),
-        Err(StoreError::Locked(_)) => rt.block_on(remote(cfg, call)),
-        Err(e) => Err(format!(
-            "cannot open {}: {e}",
-            cfg.raw.storage.path.display()
-        )),
+    let path = &cfg.storage.path;
+    let opened = if call.writes() {
+        Store::open(path)
+    } else {
+        Store::open_existing(path)
+    };
+    match opened {
+        Ok(store) => call.direct(&store, cfg),
+        Err(StoreError::Locked(_)) => runtime()?.block_on(remote(cfg, call)),
+        Err(e @ (StoreError::Missing(_) | StoreError::Outdated(_) | StoreError::TooNew(_))) => {
+            Err(e.to_string())
+        }
+        Err(e) => Err(format!("cannot open {}: {e}", path.display())),
     }
 }
 
 /// `user import`: opens the store directly (a running server must be stopped first).
 pub fn import(cfg: &Checked, file: &Path) -> Result<String, String> {
-    let store = Store::open(&cfg.raw.storage.path).map_err(|e| match e {
+    let store = Store::open(&cfg.storage.path).map_err(|e| match e {
         StoreError::Locked(_) => format!("{e}; stop the server to import"),
-        e => format!("cannot open {}: {e}", cfg.raw.storage.path.display()),
+        e => format!("cannot open {}: {e}", cfg.storage.path.display()),
     })?;
-    crate::import::import(&store, file)
+    crate::import::import(&store, file, &SystemClock)
 }
 
 /// `config check`.
 pub fn config_check(cfg: &Checked) -> String {
-    let mut out = cfg.raw.masked_toml();
+    let mut out = cfg.masked_toml();
     for w in &cfg.warnings {
         out.push_str(&format!("# warning: {w}\n"));
     }
@@ -392,7 +414,8 @@ pub fn format(call: &AdminCall, v: &Value) -> Result<String, String> {
     }
 }
 
-/// `serve`: runs until SIGINT/SIGTERM.
+/// `serve`: runs until SIGINT/SIGTERM. Composes the public listener, the admin listener
+/// (when `admin.token` is set) and the sweeper over one service.
 pub fn serve(cfg: Checked) -> Result<(), String> {
     for w in &cfg.warnings {
         tracing::warn!("{w}");
@@ -402,29 +425,34 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        let store = Store::open(&cfg.raw.storage.path).map_err(|e| match e {
+        let store = Store::open(&cfg.storage.path).map_err(|e| match e {
             StoreError::Locked(_) => format!("{e}"),
-            e => format!("cannot open {}: {e}", cfg.raw.storage.path.display()),
+            e => format!("cannot open {}: {e}", cfg.storage.path.display()),
         })?;
-        let listen = cfg.listen;
-        let admin_listen = cfg.admin_listen;
-        let url_file = admin_url_file(&cfg.raw.storage.path);
-        let service = Service::new(cfg, store, Arc::new(SystemClock))?;
-        let admin = match crate::admin::Admin::new(service.clone()) {
-            Some(a) => {
-                let l = tokio::net::TcpListener::bind(admin_listen)
-                    .await
-                    .map_err(|e| format!("cannot listen on {admin_listen} (admin.listen): {e}"))?;
-                let addr = l.local_addr().map_err(|e| e.to_string())?;
-                std::fs::write(&url_file, format!("http://{addr}\n"))
-                    .map_err(|e| format!("{}: {e}", url_file.display()))?;
-                tracing::info!(%addr, "admin API listening");
-                println!("latchkey admin listening on http://{addr}");
-                Some((l, a))
-            }
-            None => None,
-        };
-        let app = Arc::new(crate::server::App::new(service)?);
+        let listen = cfg.server.listen;
+        let admin_listen = cfg.admin.listen;
+        let url_file = admin_url_file(&cfg.storage.path);
+        let service = Service::new(cfg, store, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut tasks = Vec::new();
+        if let Some(admin) = crate::admin::Admin::new(service.clone()) {
+            let l = tokio::net::TcpListener::bind(admin_listen)
+                .await
+                .map_err(|e| format!("cannot listen on {admin_listen} (admin.listen): {e}"))?;
+            let addr = l.local_addr().map_err(|e| e.to_string())?;
+            std::fs::write(&url_file, format!("http://{addr}\n"))
+                .map_err(|e| format!("{}: {e}", url_file.display()))?;
+            tracing::info!(%addr, "admin API listening");
+            println!("latchkey admin listening on http://{addr}");
+            let admin = Arc::new(admin);
+            let handler = move |req, peer| crate::admin::handle(admin.clone(), req, peer);
+            tasks.push(tokio::spawn(crate::http::serve(
+                l,
+                handler,
+                stop_rx.clone(),
+            )));
+        }
+        let app = Arc::new(crate::server::App::new(service.clone())?);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| format!("cannot listen on {listen} (server.listen): {e}"))?;
@@ -432,9 +460,35 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
         tracing::info!(%addr, "listening");
         // One line on stdout that scripts (and the tests) can wait for.
         println!("latchkey listening on http://{addr}");
-        crate::server::run(app, listener, admin, crate::server::shutdown_signal()).await;
+        let handler = move |req, peer| crate::server::handle(app.clone(), req, peer);
+        tasks.push(tokio::spawn(crate::http::serve(listener, handler, stop_rx)));
+        let sweeper = tokio::spawn(sweep_loop(service));
+        crate::http::shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stop_tx.send(true);
+        for t in tasks {
+            let _ = t.await;
+        }
+        sweeper.abort();
         let _ = std::fs::remove_file(&url_file);
         tracing::info!("store closed, bye");
         Ok(())
     })
+}
+
+/// Removes expired refresh families and session codes once a minute.
+async fn sweep_loop(service: Service) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match service.sweep().await {
+            Ok((f, c)) if f + c > 0 => tracing::info!(
+                families = f,
+                codes = c,
+                "swept expired refresh families and session codes"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        }
+    }
 }

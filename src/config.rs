@@ -4,10 +4,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+
+use crate::signer::TokenAlg;
 
 /// Prefix of the environment overrides.
 pub const ENV_PREFIX: &str = "LATCHKEY_";
@@ -171,19 +174,16 @@ pub enum Mount {
     At(String),
 }
 
-section!(
-    /// `[families]`
-    Families {
-        /// Passwordless email codes + TOTP.
-        session: Mount = Mount::At("/session".into()),
-        /// OAuth2-style password grant.
-        oauth: Mount = Mount::At("/".into()),
-        /// Identity-toolkit style.
-        toolkit: Mount = Mount::At("/api/auth".into()),
-        /// Registration API with field errors.
-        v0: Mount = Mount::At("/api/v0".into()),
-    }
-);
+/// `[families]`: the mount point of each route family of the adapter table, by name.
+/// Defaults come from the table itself (`protocol::table::FAMILIES`).
+pub type Families = std::collections::BTreeMap<String, Mount>;
+
+fn default_families() -> Families {
+    protocol::table::FAMILIES
+        .iter()
+        .map(|f| (f.name.to_owned(), Mount::At(f.default_mount.to_owned())))
+        .collect()
+}
 
 section!(
     /// One `[[oauth.clients]]` entry.
@@ -252,7 +252,7 @@ section!(
         /// `[limits]`
         limits: Limits = Limits::default(),
         /// `[families]`
-        families: Families = Families::default(),
+        families: Families = default_families(),
         /// `[oauth]`
         oauth: OAuth = OAuth::default(),
         /// `[admin]`
@@ -264,61 +264,210 @@ section!(
     }
 );
 
-/// The token format and algorithm, as one value.
+/// `[mail] transport` with what it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailTransport {
+    /// Messages are written to the log (the shipped default: nothing leaves the machine).
+    Log,
+    /// Messages go to an SMTP server.
+    Smtp(SmtpSettings),
+}
+
+/// `mail.smtp.tls`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenAlg {
-    /// JWT, Ed25519.
-    JwtEdDsa,
-    /// JWT, ECDSA P-256 SHA-256.
-    JwtEs256,
-    /// JWT, HMAC SHA-256.
-    JwtHs256,
-    /// PASETO v4.public (Ed25519).
-    PasetoV4Public,
-    /// PASETO v4.local (XChaCha20 + BLAKE2b).
-    PasetoV4Local,
+pub enum SmtpTls {
+    /// Plain SMTP.
+    None,
+    /// STARTTLS after connecting.
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Implicit,
 }
 
-impl TokenAlg {
-    /// Every algorithm.
-    pub const ALL: [TokenAlg; 5] = [
-        TokenAlg::JwtEdDsa,
-        TokenAlg::JwtEs256,
-        TokenAlg::JwtHs256,
-        TokenAlg::PasetoV4Public,
-        TokenAlg::PasetoV4Local,
-    ];
+/// `mail.smtp`, checked.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpSettings {
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// TLS mode.
+    pub tls: SmtpTls,
+    /// User name and password, when the server wants authentication.
+    pub credentials: Option<(String, String)>,
+}
 
-    /// The name stored with a key (`jwt:EdDSA`, `paseto:v4.public`, ...).
-    pub fn id(self) -> &'static str {
-        match self {
-            TokenAlg::JwtEdDsa => "jwt:EdDSA",
-            TokenAlg::JwtEs256 => "jwt:ES256",
-            TokenAlg::JwtHs256 => "jwt:HS256",
-            TokenAlg::PasetoV4Public => "paseto:v4.public",
-            TokenAlg::PasetoV4Local => "paseto:v4.local",
-        }
-    }
-
-    /// Parses [`TokenAlg::id`].
-    pub fn from_id(s: &str) -> Option<TokenAlg> {
-        TokenAlg::ALL.into_iter().find(|a| a.id() == s)
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("credentials", &self.credentials.as_ref().map(|(u, _)| u))
+            .finish()
     }
 }
 
-/// A configuration that passed [`Config::validate`], with its parsed values.
+/// `[log] format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human on a terminal, JSON lines otherwise.
+    Auto,
+    /// Always human.
+    Human,
+    /// Always JSON lines.
+    Json,
+}
+
+/// `[server]`, checked.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// The public listener's address.
+    pub listen: SocketAddr,
+    /// The public base URL, without a trailing slash.
+    pub public_url: String,
+    /// Largest accepted request body, bytes.
+    pub max_body: u64,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
+}
+
+/// `[storage]`, checked.
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    /// The redb file.
+    pub path: PathBuf,
+    /// The server key file (`storage.key_file`, or the store's path + `.key`).
+    pub key_file: PathBuf,
+}
+
+/// `[tokens]`, checked.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// Format and algorithm of access tokens.
+    pub alg: TokenAlg,
+    /// `iss` of every token.
+    pub issuer: String,
+    /// Access-token lifetime.
+    pub access_ttl: Duration,
+    /// Refresh-token lifetime.
+    pub refresh_ttl: Duration,
+    /// How long a spent refresh token is tolerated.
+    pub reuse_interval: Duration,
+    /// Verified access tokens remembered; 0 = off.
+    pub cache_size: usize,
+}
+
+/// `[password]`, checked.
+#[derive(Debug, Clone)]
+pub struct PasswordSettings {
+    /// Shortest accepted password, characters.
+    pub min_length: usize,
+    /// scrypt parameters for new hashes.
+    pub scrypt: Scrypt,
+    /// Hashes computed at once (`0` in the file is resolved to the number of cores).
+    pub hash_threads: usize,
+    /// Requests that may wait for a hashing thread.
+    pub hash_queue: usize,
+}
+
+/// `[mail]`, checked.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// Where messages go.
+    pub transport: MailTransport,
+    /// Display name of the sender (may be empty).
+    pub from_name: String,
+    /// Address of the sender.
+    pub from_address: String,
+    /// Longest one delivery may take.
+    pub timeout: Duration,
+}
+
+/// `[session]`, checked.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// Session-code lifetime.
+    pub code_ttl: Duration,
+    /// The first redemption of a code for an unknown address creates the account.
+    pub allow_signup: bool,
+    /// A new code for an address spends the ones mailed to it before.
+    pub invalidate_previous: bool,
+}
+
+/// `[limits]`, checked.
+#[derive(Debug, Clone)]
+pub struct LimitSettings {
+    /// Token bucket per client IP over the credential routes; 0 = off.
+    pub per_ip_per_minute: u32,
+    /// Failures within `lockout_window` that lock.
+    pub lockout_failures: u32,
+    /// Window for counting failures.
+    pub lockout_window: Duration,
+    /// How long a lock lasts.
+    pub lockout_duration: Duration,
+    /// Codes mailed to one address per hour.
+    pub mails_per_hour: u32,
+}
+
+/// `[oauth]`, checked.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// Roles a user may pick at sign-up.
+    pub signup_roles: Vec<String>,
+    /// Clients allowed on the token, introspection and revocation endpoints.
+    pub clients: Vec<Client>,
+}
+
+/// `[admin]`, checked.
+#[derive(Clone)]
+pub struct AdminSettings {
+    /// The admin listener's address.
+    pub listen: SocketAddr,
+    /// The admin API's bearer token; `None`: the admin API is off.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for AdminSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminSettings")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+/// A configuration that passed [`Config::validate`]: every value parsed into the type it
+/// stands for. Nothing outside this module reads the raw file values.
 #[derive(Debug, Clone)]
 pub struct Checked {
-    /// The raw values.
-    pub raw: Config,
-    /// `server.listen`.
-    pub listen: SocketAddr,
-    /// `admin.listen`.
-    pub admin_listen: SocketAddr,
-    /// `tokens.format` + `tokens.algorithm`.
-    pub alg: TokenAlg,
+    raw: Config,
+    /// `[server]`
+    pub server: ServerSettings,
+    /// `[storage]`
+    pub storage: StorageSettings,
+    /// `[tokens]`
+    pub tokens: TokenSettings,
+    /// `[password]`
+    pub password: PasswordSettings,
+    /// `[mail]`
+    pub mail: MailSettings,
+    /// `[session]`
+    pub session: SessionSettings,
+    /// `mfa.issuer`: the issuer authenticator apps show.
+    pub mfa_issuer: String,
+    /// `[limits]`
+    pub limits: LimitSettings,
     /// `(family, prefix)` of every family switched on.
     pub mounts: Vec<(&'static str, String)>,
+    /// `[oauth]`
+    pub oauth: OAuthSettings,
+    /// `[admin]`
+    pub admin: AdminSettings,
+    /// `forward_auth.cookie`: a cookie that may carry the access token; `None`: header only.
+    pub forward_auth_cookie: Option<String>,
+    /// `log.format`
+    pub log_format: LogFormat,
     /// Things that work but are unwise (short TTLs, cheap scrypt), for the log.
     pub warnings: Vec<String>,
 }
@@ -354,19 +503,47 @@ fn bad(key: &str, why: impl std::fmt::Display) -> String {
     format!("invalid value for `{key}`: {why}")
 }
 
+/// Where the server key file of a store lives when `storage.key_file` is empty.
+fn default_key_file(store: &Path) -> PathBuf {
+    let mut p = store.as_os_str().to_owned();
+    p.push(".key");
+    PathBuf::from(p)
+}
+
 impl Checked {
-    /// The server key file: `storage.key_file`, or the store's path + `.key`.
-    pub fn key_file(&self) -> PathBuf {
-        if self.raw.storage.key_file.as_os_str().is_empty() {
-            crate::secrets::default_path(&self.raw.storage.path)
-        } else {
-            self.raw.storage.key_file.clone()
+    /// The configuration as TOML with every secret masked (`latchkey config check`).
+    pub fn masked_toml(&self) -> String {
+        self.raw.masked_toml()
+    }
+}
+
+/// Splits `Name <address>` (or a bare address) into its parts.
+pub fn parse_mailbox(s: &str) -> Option<(String, String)> {
+    let s = s.trim();
+    match (s.rfind('<'), s.ends_with('>')) {
+        (Some(i), true) => {
+            let name = s.get(..i)?.trim().trim_matches('"').to_owned();
+            let addr = s.get(i + 1..s.len() - 1)?.trim().to_owned();
+            (addr.contains('@') && !addr.contains(['<', '>', ' '])).then_some((name, addr))
+        }
+        _ => {
+            (s.contains('@') && !s.contains(['<', '>', ' '])).then(|| (String::new(), s.to_owned()))
         }
     }
 }
 
+fn seconds(key: &str, v: u64) -> Result<Duration, String> {
+    if v == 0 {
+        return Err(bad(key, "must be at least 1 second"));
+    }
+    if v > 10 * 365 * 86400 {
+        return Err(bad(key, "must be at most ten years"));
+    }
+    Ok(Duration::from_secs(v))
+}
+
 impl Config {
-    /// Checks every value for sense and parses addresses; the error names the key.
+    /// Checks every value for sense and parses it; the error names the key.
     pub fn validate(self) -> Result<Checked, String> {
         let mut warnings = Vec::new();
         let listen: SocketAddr = self
@@ -393,12 +570,15 @@ impl Config {
                 "must be between 1024 and 16777216 bytes",
             ));
         }
-        if self.server.request_timeout == 0 {
-            return Err(bad("server.request_timeout", "must be at least 1 second"));
-        }
+        let request_timeout = seconds("server.request_timeout", self.server.request_timeout)?;
         if self.storage.path.as_os_str().is_empty() {
             return Err(bad("storage.path", "must not be empty"));
         }
+        let key_file = if self.storage.key_file.as_os_str().is_empty() {
+            default_key_file(&self.storage.path)
+        } else {
+            self.storage.key_file.clone()
+        };
         let alg = match (self.tokens.format.as_str(), self.tokens.algorithm.as_str()) {
             ("jwt", "EdDSA") => TokenAlg::JwtEdDsa,
             ("jwt", "ES256") => TokenAlg::JwtEs256,
@@ -427,27 +607,18 @@ impl Config {
         if self.tokens.issuer.is_empty() {
             return Err(bad("tokens.issuer", "must not be empty"));
         }
-        for (key, v) in [
-            ("tokens.access_ttl", self.tokens.access_ttl),
-            ("tokens.refresh_ttl", self.tokens.refresh_ttl),
-            ("session.code_ttl", self.session.code_ttl),
-            ("limits.lockout_window", self.limits.lockout_window),
-            ("limits.lockout_duration", self.limits.lockout_duration),
-        ] {
-            if v == 0 {
-                return Err(bad(key, "must be at least 1 second"));
-            }
-            if v > 10 * 365 * 86400 {
-                return Err(bad(key, "must be at most ten years"));
-            }
-        }
-        if self.tokens.access_ttl < 60 {
+        let access_ttl = seconds("tokens.access_ttl", self.tokens.access_ttl)?;
+        let refresh_ttl = seconds("tokens.refresh_ttl", self.tokens.refresh_ttl)?;
+        let code_ttl = seconds("session.code_ttl", self.session.code_ttl)?;
+        let lockout_window = seconds("limits.lockout_window", self.limits.lockout_window)?;
+        let lockout_duration = seconds("limits.lockout_duration", self.limits.lockout_duration)?;
+        if access_ttl < Duration::from_secs(60) {
             warnings.push(format!(
                 "tokens.access_ttl is only {} s",
                 self.tokens.access_ttl
             ));
         }
-        if self.tokens.refresh_ttl < self.tokens.access_ttl {
+        if refresh_ttl < access_ttl {
             warnings.push("tokens.refresh_ttl is shorter than tokens.access_ttl".into());
         }
         if self.tokens.reuse_interval > self.tokens.refresh_ttl {
@@ -478,18 +649,39 @@ impl Config {
         if !(1..=1024).contains(&self.password.min_length) {
             return Err(bad("password.min_length", "must be between 1 and 1024"));
         }
-        if !matches!(self.mail.transport.as_str(), "log" | "smtp") {
-            return Err(bad("mail.transport", "must be `log` or `smtp`"));
-        }
-        if !matches!(
-            self.mail.smtp.tls.as_str(),
-            "none" | "starttls" | "implicit"
-        ) {
-            return Err(bad(
-                "mail.smtp.tls",
-                "must be `none`, `starttls` or `implicit`",
-            ));
-        }
+        let hash_threads = match self.password.hash_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let tls = match self.mail.smtp.tls.as_str() {
+            "none" => SmtpTls::None,
+            "starttls" => SmtpTls::StartTls,
+            "implicit" => SmtpTls::Implicit,
+            _ => {
+                return Err(bad(
+                    "mail.smtp.tls",
+                    "must be `none`, `starttls` or `implicit`",
+                ))
+            }
+        };
+        let transport = match self.mail.transport.as_str() {
+            "log" => MailTransport::Log,
+            "smtp" => MailTransport::Smtp(SmtpSettings {
+                host: self.mail.smtp.host.clone(),
+                port: self.mail.smtp.port,
+                tls,
+                credentials: (!self.mail.smtp.username.is_empty()).then(|| {
+                    (
+                        self.mail.smtp.username.clone(),
+                        self.mail.smtp.password.clone(),
+                    )
+                }),
+            }),
+            _ => return Err(bad("mail.transport", "must be `log` or `smtp`")),
+        };
+        let (from_name, from_address) = parse_mailbox(&self.mail.from)
+            .ok_or_else(|| bad("mail.from", "must be `Name <address>` or an address"))?;
+        let mail_timeout = seconds("mail.timeout", self.mail.timeout)?;
         if !self
             .forward_auth
             .cookie
@@ -501,9 +693,12 @@ impl Config {
                 "must be a cookie name (a token of RFC 6265)",
             ));
         }
-        if !matches!(self.log.format.as_str(), "auto" | "human" | "json") {
-            return Err(bad("log.format", "must be `auto`, `human` or `json`"));
-        }
+        let log_format = match self.log.format.as_str() {
+            "auto" => LogFormat::Auto,
+            "human" => LogFormat::Human,
+            "json" => LogFormat::Json,
+            _ => return Err(bad("log.format", "must be `auto`, `human` or `json`")),
+        };
         if self.mfa.issuer.is_empty() || self.mfa.issuer.contains(':') {
             return Err(bad("mfa.issuer", "must be non-empty and without `:`"));
         }
@@ -542,18 +737,17 @@ impl Config {
             }
         }
         let mut mounts = Vec::new();
-        for (name, m) in [
-            ("session", &self.families.session),
-            ("oauth", &self.families.oauth),
-            ("toolkit", &self.families.toolkit),
-            ("v0", &self.families.v0),
-        ] {
+        for (name, m) in &self.families {
+            let Some(family) = protocol::table::FAMILIES.iter().find(|f| f.name == name) else {
+                let known: Vec<&str> = protocol::table::FAMILIES.iter().map(|f| f.name).collect();
+                return Err(bad(
+                    &format!("families.{name}"),
+                    format!("no such route family (known: {})", known.join(", ")),
+                ));
+            };
             let prefix = match m {
                 Mount::Switch(false) => continue,
-                Mount::Switch(true) => match Families::default_mount(name) {
-                    Some(p) => p,
-                    None => continue,
-                },
+                Mount::Switch(true) => family.default_mount.to_owned(),
                 Mount::At(p) if p.starts_with('/') && !p.contains(['?', '#', ' ']) => p.clone(),
                 Mount::At(_) => {
                     return Err(bad(
@@ -562,31 +756,79 @@ impl Config {
                     ))
                 }
             };
-            // Families not implemented by this build are accepted in the file (so one
-            // auth.toml serves every release) but cannot be mounted.
-            if protocol::table::FAMILIES.iter().any(|f| f.name == name) {
-                mounts.push((name, prefix));
-            }
+            mounts.push((family.name, prefix));
         }
         let pairs: Vec<(&str, &str)> = mounts.iter().map(|(n, p)| (*n, p.as_str())).collect();
         protocol::table::Table::new(&pairs, &self.server.public_url, self.password.min_length)
             .map_err(|e| bad("families", e))?;
-        if !self.admin.token.is_empty() && admin_listen == listen && listen.port() != 0 {
+        let admin_token = (!self.admin.token.is_empty()).then(|| self.admin.token.clone());
+        if admin_token.is_some() && admin_listen == listen && listen.port() != 0 {
             return Err(bad("admin.listen", "must differ from server.listen"));
         }
-        if !self.admin.token.is_empty() && self.admin.token.len() < 16 {
+        if admin_token.as_ref().is_some_and(|t| t.len() < 16) {
             return Err(bad(
                 "admin.token",
                 "must be at least 16 characters (or empty: admin API off)",
             ));
         }
         Ok(Checked {
-            raw: self,
-            listen,
-            admin_listen,
-            alg,
+            server: ServerSettings {
+                listen,
+                public_url: self.server.public_url.trim_end_matches('/').to_owned(),
+                max_body: self.server.max_body,
+                request_timeout,
+            },
+            storage: StorageSettings {
+                path: self.storage.path.clone(),
+                key_file,
+            },
+            tokens: TokenSettings {
+                alg,
+                issuer: self.tokens.issuer.clone(),
+                access_ttl,
+                refresh_ttl,
+                reuse_interval: Duration::from_secs(self.tokens.reuse_interval),
+                cache_size: self.tokens.cache_size,
+            },
+            password: PasswordSettings {
+                min_length: self.password.min_length,
+                scrypt: self.password.scrypt.clone(),
+                hash_threads,
+                hash_queue: self.password.hash_queue,
+            },
+            mail: MailSettings {
+                transport,
+                from_name,
+                from_address,
+                timeout: mail_timeout,
+            },
+            session: SessionSettings {
+                code_ttl,
+                allow_signup: self.session.allow_signup,
+                invalidate_previous: self.session.invalidate_previous,
+            },
+            mfa_issuer: self.mfa.issuer.clone(),
+            limits: LimitSettings {
+                per_ip_per_minute: self.limits.per_ip_per_minute,
+                lockout_failures: self.limits.lockout_failures,
+                lockout_window,
+                lockout_duration,
+                mails_per_hour: self.limits.mails_per_hour,
+            },
             mounts,
+            oauth: OAuthSettings {
+                signup_roles: self.oauth.signup_roles.clone(),
+                clients: self.oauth.clients.clone(),
+            },
+            admin: AdminSettings {
+                listen: admin_listen,
+                token: admin_token,
+            },
+            forward_auth_cookie: (!self.forward_auth.cookie.is_empty())
+                .then(|| self.forward_auth.cookie.clone()),
+            log_format,
             warnings,
+            raw: self,
         })
     }
 
@@ -604,15 +846,6 @@ impl Config {
             mask(&mut client.secret);
         }
         toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# cannot print: {e}"))
-    }
-}
-
-impl Families {
-    fn default_mount(name: &str) -> Option<String> {
-        protocol::table::FAMILIES
-            .iter()
-            .find(|f| f.name == name)
-            .map(|f| f.default_mount.to_string())
     }
 }
 
@@ -646,6 +879,24 @@ mod tests {
         assert!(c.validate().unwrap_err().contains("password.scrypt"));
         let err = toml::from_str::<Config>("[server]\nlisten_at = 1\n").unwrap_err();
         assert!(err.to_string().contains("listen_at"));
+    }
+
+    #[test]
+    fn mailboxes() {
+        assert_eq!(
+            parse_mailbox("latchkey <no-reply@localhost>"),
+            Some(("latchkey".into(), "no-reply@localhost".into()))
+        );
+        assert_eq!(
+            parse_mailbox("a@b.c"),
+            Some((String::new(), "a@b.c".into()))
+        );
+        assert_eq!(
+            parse_mailbox("\"X Y\" <x@y.z>"),
+            Some(("X Y".into(), "x@y.z".into()))
+        );
+        assert_eq!(parse_mailbox("nope"), None);
+        assert_eq!(parse_mailbox("a <b>"), None);
     }
 
     #[test]

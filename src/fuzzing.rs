@@ -19,8 +19,8 @@ use protocol::table::{Family, FAMILIES};
 use protocol::{Bearer, Ctx, Failure, Outcome, Request, View};
 use storage::SigningKeyRecord;
 
-use crate::config::TokenAlg;
-use crate::signer::{keys, Claims, Signer, VerifyError, MAX_TOKEN_LEN};
+use crate::signer::TokenAlg;
+use crate::signer::{keys, Claims, Rules, Signer, VerifyError, MAX_TOKEN_LEN};
 
 /// The fixed time the fuzz targets verify at (tokens in the corpus are valid then).
 pub const NOW: i64 = 1_800_000_000;
@@ -49,21 +49,32 @@ fn verify_with(alg: TokenAlg, data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let r = signer(alg).verify(text, NOW);
+    let r = signer(alg).verify_signature(text, NOW);
     if text.len() > MAX_TOKEN_LEN {
         assert_eq!(r, Err(VerifyError::TooLarge));
     }
-    if let Ok(claims) = r {
-        // What verifies is a token of exactly this algorithm, made by our key; its claims
-        // are complete, and every other signer refuses it.
-        let _ = claims.check(ISSUER, NOW);
+    if let Ok(unchecked) = r {
+        // What verifies is a token of exactly this algorithm, made by our key: every other
+        // signer refuses it, and the rules decide on its claims exactly as written.
         for (other, s) in signers() {
             if *other != alg {
                 assert!(
-                    s.verify(text, NOW).is_err(),
+                    s.verify_signature(text, NOW).is_err(),
                     "{other:?} accepted a {alg:?} token"
                 );
             }
+        }
+        let c = unchecked.for_display().clone();
+        let skew = crate::signer::SKEW_SECS;
+        let acceptable = c.iss == ISSUER
+            && NOW < c.exp
+            && c.nbf.is_none_or(|n| n <= NOW + skew)
+            && c.iat <= NOW + skew
+            && !(c.sub.is_empty() || c.sid.is_empty() || c.jti.is_empty());
+        let checked = unchecked.check(&Rules::new(ISSUER, NOW));
+        assert_eq!(checked.is_ok(), acceptable, "{checked:?} for {c:?}");
+        if let Ok(claims) = checked {
+            assert_eq!(claims, c);
         }
     }
 }
@@ -88,7 +99,7 @@ pub fn refresh_token(data: &[u8]) {
         return;
     };
     if let Some(bytes) = crate::service::parse_refresh_token(text) {
-        assert_eq!(crate::signer::b64url(&bytes), text);
+        assert_eq!(crate::primitives::b64url(&bytes), text);
     }
 }
 
@@ -242,10 +253,15 @@ pub fn roundtrip(data: &[u8]) {
             panic!("{alg:?} could not sign {claims:?}");
         };
         if token.len() > MAX_TOKEN_LEN {
-            assert_eq!(s.verify(&token, NOW), Err(VerifyError::TooLarge));
+            assert_eq!(s.verify_signature(&token, NOW), Err(VerifyError::TooLarge));
             continue;
         }
-        assert_eq!(s.verify(&token, NOW).as_ref(), Ok(&claims), "{alg:?}");
+        let back = s.verify_signature(&token, NOW);
+        assert_eq!(
+            back.as_ref().map(|u| u.for_display()),
+            Ok(&claims),
+            "{alg:?}"
+        );
     }
 }
 
@@ -357,7 +373,7 @@ mod tests {
             "local-as-public",
             b"v4.public.AAAA.eyJraWQiOiJrNC5waWQueCJ9",
         );
-        let (rt, _) = (crate::signer::b64url(&[7u8; 32]), 0);
+        let (rt, _) = (crate::primitives::b64url(&[7u8; 32]), 0);
         write("refresh_token", "valid", rt.as_bytes());
         write("refresh_token", "padded", format!("{rt}=").as_bytes());
         write("session_code", "shown", b"ABCD-EFGH-JKMN");

@@ -15,7 +15,7 @@ use scrypt::password_hash::PasswordHash;
 use serde::Deserialize;
 use storage::{AccountState, Store, StoreError, Unique, UserRecord};
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 
 /// Users per write transaction.
 pub const BATCH: usize = 20_000;
@@ -54,7 +54,7 @@ fn check(line: &str) -> Result<Line, String> {
 }
 
 /// Imports `path` into `store`; returns a summary, or the error with its line number.
-pub fn import(store: &Store, path: &Path) -> Result<String, String> {
+pub fn import(store: &Store, path: &Path, clock: &dyn Clock) -> Result<String, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let started = Instant::now();
     let mut imported = 0usize;
@@ -77,7 +77,7 @@ pub fn import(store: &Store, path: &Path) -> Result<String, String> {
             }
         }
         if batch.len() >= BATCH || (next.is_none() && !batch.is_empty()) {
-            imported += write_batch(store, std::mem::take(&mut batch))
+            imported += write_batch(store, std::mem::take(&mut batch), clock.now_ms())
                 .map_err(|e| format!("{e}; {imported} users imported before it"))?;
             progress(imported);
         }
@@ -101,12 +101,11 @@ impl From<StoreError> for Failed {
     }
 }
 
-fn write_batch(store: &Store, batch: Vec<(usize, Line)>) -> Result<usize, String> {
-    let now = SystemClock.now_ms();
+fn write_batch(store: &Store, batch: Vec<(usize, Line)>, now: i64) -> Result<usize, String> {
     let n = batch.len();
     let mut ids = Vec::with_capacity(n);
     for _ in 0..n {
-        ids.push(crate::service::hex(&crate::signer::random_bytes::<16>()?));
+        ids.push(crate::primitives::random_id().map_err(|e| e.to_string())?);
     }
     let line_of: Vec<usize> = batch.iter().map(|(ln, _)| *ln).collect();
     store
@@ -165,7 +164,9 @@ mod tests {
             .collect();
         let f = dir.path().join("ok.jsonl");
         std::fs::write(&f, &good).unwrap();
-        assert!(import(&store, &f).unwrap().starts_with("imported 5 users"));
+        assert!(import(&store, &f, &crate::clock::SystemClock)
+            .unwrap()
+            .starts_with("imported 5 users"));
         assert_eq!(store.read(|r| r.user_count()).unwrap(), 5);
 
         let bad = format!(
@@ -179,7 +180,7 @@ mod tests {
                 + "\n"
         );
         std::fs::write(&f, bad).unwrap();
-        let e = import(&store, &f).unwrap_err();
+        let e = import(&store, &f, &crate::clock::SystemClock).unwrap_err();
         assert!(e.starts_with("line 2: password_hash"), "{e}");
         assert_eq!(
             store.read(|r| r.user_count()).unwrap(),
@@ -188,7 +189,7 @@ mod tests {
         );
 
         std::fs::write(&f, format!("{{\"email\":\"new@example.com\",\"password_hash\":\"{hash}\"}}\n{{\"username\":\"U3\",\"password_hash\":\"{hash}\"}}\n")).unwrap();
-        let e = import(&store, &f).unwrap_err();
+        let e = import(&store, &f, &crate::clock::SystemClock).unwrap_err();
         assert!(e.starts_with("line 2: username already taken"), "{e}");
         assert_eq!(store.read(|r| r.user_count()).unwrap(), 5);
         assert!(store

@@ -11,6 +11,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::clock::ms;
 
 /// Entries kept at most in each table.
 const CAP: usize = 200_000;
@@ -35,12 +38,12 @@ fn secs_until(now: i64, t: i64) -> u64 {
 }
 
 impl Lockouts {
-    /// `max` failures within `window_secs` lock for `duration_secs`.
-    pub fn new(max: u32, window_secs: u64, duration_secs: u64) -> Lockouts {
+    /// `max` failures within `window` lock for `duration`.
+    pub fn new(max: u32, window: Duration, duration: Duration) -> Lockouts {
         Lockouts {
             max: usize::try_from(max).unwrap_or(usize::MAX).max(1),
-            window_ms: i64::try_from(window_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
-            duration_ms: i64::try_from(duration_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+            window_ms: ms(window),
+            duration_ms: ms(duration),
             table: Mutex::new(HashMap::new()),
         }
     }
@@ -111,11 +114,11 @@ pub struct Quota {
 }
 
 impl Quota {
-    /// `max` events per `window_secs`.
-    pub fn new(max: u32, window_secs: u64) -> Quota {
+    /// `max` events per `window`.
+    pub fn new(max: u32, window: Duration) -> Quota {
         Quota {
             max: usize::try_from(max).unwrap_or(usize::MAX).max(1),
-            window_ms: i64::try_from(window_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+            window_ms: ms(window),
             table: Mutex::new(HashMap::new()),
         }
     }
@@ -193,7 +196,7 @@ mod tests {
 
     #[test]
     fn lockout_counts_within_the_window_and_expires() {
-        let l = Lockouts::new(3, 60, 120);
+        let l = Lockouts::new(3, Duration::from_secs(60), Duration::from_secs(120));
         assert!(!l.fail("a", 0));
         assert!(!l.fail("a", 30_000));
         // The first failure falls out of the window: still two.
@@ -212,7 +215,7 @@ mod tests {
 
     #[test]
     fn quota_slides() {
-        let q = Quota::new(2, 3600);
+        let q = Quota::new(2, Duration::from_secs(3600));
         assert!(q.take("a", 0).is_ok());
         assert!(q.take("a", 1_000).is_ok());
         assert_eq!(q.take("a", 2_000), Err(3598));

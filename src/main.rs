@@ -2,16 +2,17 @@
 
 use clap::Parser as _;
 use latchkey::cli::{self, AdminCall, Cli, Command, ConfigCmd, KeysCmd, TokenCmd, UserCmd};
+use latchkey::config::LogFormat;
 use latchkey::service::admin::StateChange;
 
-fn init_logging(format: &str) {
+fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if format == "json" || (format == "auto" && !terminal) {
+    if format == LogFormat::Json || (format == LogFormat::Auto && !terminal) {
         builder
             .json()
             .flatten_event(true)
@@ -31,7 +32,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    init_logging(&cfg.raw.log.format);
+    init_logging(cfg.log_format);
     let call = match &cli.command {
         Command::Serve => {
             if let Err(e) = cli::serve(cfg) {

@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use protocol::Secret;
-use ring::rand::SecureRandom;
 use scrypt::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use tokio::sync::Semaphore;
 
 use crate::config;
+use crate::primitives::{random_bytes, NoRandomness};
 
 /// Outcome of a verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,22 +32,50 @@ pub struct Verdict {
 pub enum HashError {
     /// Every hashing thread is busy and the queue is full: shed this request.
     Overloaded,
-    /// Hashing itself failed.
-    Failed(String),
+    /// The parameters, a salt or a stored hash were refused by the hash crate.
+    Hash(scrypt::password_hash::Error),
+    /// The scrypt parameters are out of range.
+    Params(scrypt::errors::InvalidParams),
+    /// The system's random number generator failed.
+    Randomness(NoRandomness),
+    /// The hashing thread died (a panic in the hash crate).
+    Thread(tokio::task::JoinError),
 }
 
 impl std::fmt::Display for HashError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             HashError::Overloaded => f.write_str("password hashing queue full"),
-            HashError::Failed(m) => write!(f, "password hashing failed: {m}"),
+            HashError::Hash(e) => write!(f, "password hashing failed: {e}"),
+            HashError::Params(e) => write!(f, "scrypt parameters refused: {e}"),
+            HashError::Randomness(e) => e.fmt(f),
+            HashError::Thread(e) => write!(f, "hashing thread failed: {e}"),
         }
     }
 }
 
-#[allow(non_snake_case)]
-fn HashError(m: String) -> HashError {
-    HashError::Failed(m)
+impl std::error::Error for HashError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            HashError::Hash(e) => Some(e),
+            HashError::Params(e) => Some(e),
+            HashError::Randomness(e) => Some(e),
+            HashError::Thread(e) => Some(e),
+            HashError::Overloaded => None,
+        }
+    }
+}
+
+impl From<scrypt::password_hash::Error> for HashError {
+    fn from(e: scrypt::password_hash::Error) -> Self {
+        HashError::Hash(e)
+    }
+}
+
+impl From<NoRandomness> for HashError {
+    fn from(e: NoRandomness) -> Self {
+        HashError::Randomness(e)
+    }
 }
 
 /// Decrements the admission count when a request leaves the hasher (done or cancelled).
@@ -81,11 +109,7 @@ impl std::fmt::Debug for Hasher {
 }
 
 fn random_salt() -> Result<SaltString, HashError> {
-    let mut bytes = [0u8; 16];
-    ring::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| HashError("no randomness".into()))?;
-    SaltString::encode_b64(&bytes).map_err(|e| HashError(e.to_string()))
+    Ok(SaltString::encode_b64(&random_bytes::<16>()?)?)
 }
 
 impl Hasher {
@@ -93,27 +117,21 @@ impl Hasher {
     /// at once with at most `queue` more waiting.
     pub fn new(cfg: &config::Scrypt, threads: usize, queue: usize) -> Result<Hasher, HashError> {
         let params = scrypt::Params::new(cfg.log_n, cfg.r, cfg.p, scrypt::Params::RECOMMENDED_LEN)
-            .map_err(|e| HashError(e.to_string()))?;
+            .map_err(HashError::Params)?;
         // A hash of nothing anybody knows, with the configured parameters: verifying
         // against it costs one scrypt and always fails. Built, not computed: no start-up cost.
         let salt = random_salt()?;
-        let mut out = [0u8; scrypt::Params::RECOMMENDED_LEN];
-        ring::rand::SystemRandom::new()
-            .fill(&mut out)
-            .map_err(|_| HashError("no randomness".into()))?;
-        let output =
-            scrypt::password_hash::Output::new(&out).map_err(|e| HashError(e.to_string()))?;
+        let out = random_bytes::<{ scrypt::Params::RECOMMENDED_LEN }>()?;
+        let output = scrypt::password_hash::Output::new(&out)?;
         let dummy = format!(
             "$scrypt$ln={},r={},p={}${}${}",
             cfg.log_n,
             cfg.r,
             cfg.p,
             salt.as_str(),
-            output
-                .b64_encode(&mut [0u8; 64])
-                .map_err(|e| HashError(e.to_string()))?
+            output.b64_encode(&mut [0u8; 64])?
         );
-        PasswordHash::new(&dummy).map_err(|e| HashError(e.to_string()))?;
+        PasswordHash::new(&dummy)?;
         let threads = threads.max(1);
         Ok(Hasher {
             params,
@@ -146,7 +164,7 @@ impl Hasher {
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| HashError("hasher closed".into()))?;
+            .map_err(|_| HashError::Overloaded)?;
         // The permit travels with the computation: if the request is abandoned meanwhile,
         // the thread stays counted until the hash it started is done.
         tokio::task::spawn_blocking(move || {
@@ -155,7 +173,7 @@ impl Hasher {
             out
         })
         .await
-        .map_err(|e| HashError(e.to_string()))
+        .map_err(HashError::Thread)
     }
 
     /// Hashes a new password (PHC string).
@@ -163,10 +181,9 @@ impl Hasher {
         let params = self.params;
         self.blocking(move || {
             let salt = random_salt()?;
-            scrypt::Scrypt
-                .hash_password_customized(password.0.as_bytes(), None, None, params, &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| HashError(e.to_string()))
+            Ok(scrypt::Scrypt
+                .hash_password_customized(password.0.as_bytes(), None, None, params, &salt)?
+                .to_string())
         })
         .await?
     }
@@ -182,9 +199,7 @@ impl Hasher {
         let phc = stored.unwrap_or_else(|| self.dummy.as_str().to_owned());
         let params = self.params;
         self.blocking(move || {
-            let Ok(hash) = PasswordHash::new(&phc) else {
-                return Err(HashError("stored hash is not a PHC string".into()));
-            };
+            let hash = PasswordHash::new(&phc)?;
             let ok = scrypt::Scrypt
                 .verify_password(password.0.as_bytes(), &hash)
                 .is_ok()

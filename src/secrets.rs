@@ -9,9 +9,10 @@
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use ring::aead;
 use ring::hmac;
+
+use crate::primitives::{b64url, b64url_decode, hex, hex_decode, random_bytes, NoRandomness};
 
 /// Keys derived from the server key.
 pub struct ServerKey {
@@ -25,37 +26,72 @@ impl std::fmt::Debug for ServerKey {
     }
 }
 
-/// Where the key file of a store lives when `storage.key_file` is empty.
-pub fn default_path(store: &Path) -> PathBuf {
-    let mut p = store.as_os_str().to_owned();
-    p.push(".key");
-    PathBuf::from(p)
+/// What can go wrong with the server key and what it protects.
+#[derive(Debug)]
+pub enum SecretsError {
+    /// The key file could not be read or written.
+    Io {
+        /// The key file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The key file does not hold 64 hex digits.
+    Malformed(PathBuf),
+    /// The system's random number generator failed.
+    Randomness(NoRandomness),
+    /// A sealed value is not one this server made.
+    Sealed(&'static str),
 }
 
-fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
+impl std::fmt::Display for SecretsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretsError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            SecretsError::Malformed(p) => write!(f, "{}: not 64 hex digits", p.display()),
+            SecretsError::Randomness(e) => e.fmt(f),
+            SecretsError::Sealed(why) => f.write_str(why),
+        }
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+}
+
+impl std::error::Error for SecretsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SecretsError::Io { source, .. } => Some(source),
+            SecretsError::Randomness(e) => Some(e),
+            SecretsError::Malformed(_) | SecretsError::Sealed(_) => None,
+        }
+    }
+}
+
+impl From<NoRandomness> for SecretsError {
+    fn from(e: NoRandomness) -> Self {
+        SecretsError::Randomness(e)
+    }
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> SecretsError + '_ {
+    move |source| SecretsError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl ServerKey {
     /// Loads the key file, or makes it (0600) when it does not exist.
-    pub fn load_or_create(path: &Path) -> Result<ServerKey, String> {
+    pub fn load_or_create(path: &Path) -> Result<ServerKey, SecretsError> {
         let master = match std::fs::read_to_string(path) {
             Ok(text) => hex_decode(text.trim())
                 .filter(|k| k.len() == 32)
-                .ok_or_else(|| format!("{}: not 64 hex digits", path.display()))?,
+                .ok_or_else(|| SecretsError::Malformed(path.to_path_buf()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = crate::signer::random_bytes::<32>()?;
-                write_private(path, &crate::service::hex(&key))?;
+                let key = random_bytes::<32>()?;
+                write_private(path, &hex(&key))?;
                 tracing::info!(path = %path.display(), "created the server key file; back it up with the store");
                 key.to_vec()
             }
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            Err(e) => return Err(io(path)(e)),
         };
         Ok(ServerKey::from_master(&master))
     }
@@ -87,8 +123,8 @@ impl ServerKey {
     }
 
     /// Seals `plain` bound to `context` (the user id): base64url(nonce || ciphertext).
-    pub fn seal(&self, plain: &[u8], context: &str) -> Result<String, String> {
-        let nonce_bytes = crate::signer::random_bytes::<12>()?;
+    pub fn seal(&self, plain: &[u8], context: &str) -> Result<String, SecretsError> {
+        let nonce_bytes = random_bytes::<12>()?;
         let mut buf = plain.to_vec();
         self.seal
             .seal_in_place_append_tag(
@@ -96,24 +132,30 @@ impl ServerKey {
                 aead::Aad::from(context.as_bytes()),
                 &mut buf,
             )
-            .map_err(|_| "seal failed".to_string())?;
+            .map_err(|_| SecretsError::Sealed("sealing failed"))?;
         let mut out = nonce_bytes.to_vec();
         out.extend_from_slice(&buf);
-        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out))
+        Ok(b64url(&out))
     }
 
     /// Opens what [`ServerKey::seal`] sealed for `context`.
-    pub fn open(&self, sealed: &str, context: &str) -> Result<Vec<u8>, String> {
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(sealed)
-            .map_err(|_| "sealed value is not base64url")?;
-        let (nonce, ct) = raw.split_at_checked(12).ok_or("sealed value too short")?;
-        let nonce = aead::Nonce::try_assume_unique_for_key(nonce).map_err(|_| "bad nonce")?;
+    pub fn open(&self, sealed: &str, context: &str) -> Result<Vec<u8>, SecretsError> {
+        let raw =
+            b64url_decode(sealed).ok_or(SecretsError::Sealed("sealed value is not base64url"))?;
+        let (nonce, ct) = raw
+            .split_at_checked(12)
+            .ok_or(SecretsError::Sealed("sealed value too short"))?;
+        let nonce = aead::Nonce::try_assume_unique_for_key(nonce)
+            .map_err(|_| SecretsError::Sealed("bad nonce"))?;
         let mut buf = ct.to_vec();
         let plain = self
             .seal
             .open_in_place(nonce, aead::Aad::from(context.as_bytes()), &mut buf)
-            .map_err(|_| "sealed value does not open with this server key (wrong key file?)")?;
+            .map_err(|_| {
+                SecretsError::Sealed(
+                    "sealed value does not open with this server key (wrong key file?)",
+                )
+            })?;
         Ok(plain.to_vec())
     }
 }
@@ -127,7 +169,7 @@ fn unreachable_key() -> aead::UnboundKey {
 }
 
 #[cfg(unix)]
-fn write_private(path: &Path, text: &str) -> Result<(), String> {
+fn write_private(path: &Path, text: &str) -> Result<(), SecretsError> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut f = std::fs::OpenOptions::new()
@@ -135,15 +177,15 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(io(path))?;
     f.write_all(format!("{text}\n").as_bytes())
         .and_then(|()| f.sync_all())
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(io(path))
 }
 
 #[cfg(not(unix))]
-fn write_private(path: &Path, text: &str) -> Result<(), String> {
-    std::fs::write(path, format!("{text}\n")).map_err(|e| format!("{}: {e}", path.display()))
+fn write_private(path: &Path, text: &str) -> Result<(), SecretsError> {
+    std::fs::write(path, format!("{text}\n")).map_err(io(path))
 }
 
 #[cfg(test)]

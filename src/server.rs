@@ -1,5 +1,5 @@
-//! The HTTP server: hyper 1.x on tokio, HTTP/1.1 (keep-alive) and HTTP/2 (h2c), bounded
-//! bodies, a per-request timeout, panics turned into 500s, graceful shutdown.
+//! The public listener's requests: bounded bodies, the per-IP limit of credential routes,
+//! and dispatch. (The accept loop, containment and shutdown are [`crate::http`]'s.)
 //!
 //! A request reaches a family through the protocol-adapter table: `table.resolve` picks
 //! the family and route by mount prefix, the family decodes an operation, the service
@@ -7,7 +7,6 @@
 //! the two well-known key sets.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,14 +15,9 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use protocol::table::{Family, Resolved, Table};
 use protocol::{Failure, Reply};
 use serde_json::json;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use crate::service::Service;
 
@@ -45,41 +39,16 @@ impl App {
     pub fn new(service: Service) -> Result<App, String> {
         let cfg = service.config();
         let pairs: Vec<(&str, &str)> = cfg.mounts.iter().map(|(n, p)| (*n, p.as_str())).collect();
-        let table = Table::new(
-            &pairs,
-            &cfg.raw.server.public_url,
-            cfg.raw.password.min_length,
-        )?;
+        let table = Table::new(&pairs, &cfg.server.public_url, cfg.password.min_length)?;
         let openapi = protocol::openapi::document(&table, "/", env!("CARGO_PKG_VERSION"));
         Ok(App {
             openapi,
-            max_body: cfg.raw.server.max_body,
-            timeout: Duration::from_secs(cfg.raw.server.request_timeout),
+            max_body: cfg.server.max_body,
+            timeout: cfg.server.request_timeout,
             table,
             service,
         })
     }
-}
-
-pub(crate) fn to_response(reply: Reply) -> Response<Full<Bytes>> {
-    let has_body = !reply.body.is_empty();
-    let mut resp = Response::new(Full::new(Bytes::from(reply.body)));
-    *resp.status_mut() = reply.status;
-    let h = resp.headers_mut();
-    if has_body {
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-    }
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    for (k, v) in reply.headers {
-        h.insert(k, v);
-    }
-    resp
 }
 
 /// A generic error for requests that belong to no family.
@@ -130,11 +99,11 @@ struct Trace {
 }
 
 /// The access token of a forward-auth request: the bearer header, or the configured cookie.
-fn forward_bearer(headers: &http::HeaderMap, cookie: &str) -> protocol::Bearer {
+fn forward_bearer(headers: &http::HeaderMap, cookie: Option<&str>) -> protocol::Bearer {
     let from_header = protocol::input::parse_bearer(headers);
-    if from_header != protocol::Bearer::Missing || cookie.is_empty() {
+    let Some(cookie) = cookie.filter(|_| from_header == protocol::Bearer::Missing) else {
         return from_header;
-    }
+    };
     for v in headers.get_all(header::COOKIE) {
         let Ok(v) = v.to_str() else { continue };
         for pair in v.split(';') {
@@ -156,7 +125,7 @@ fn forward_bearer(headers: &http::HeaderMap, cookie: &str) -> protocol::Bearer {
 /// `GET /auth/forward`: 200 with `X-Auth-User`, `X-Auth-Email`, `X-Auth-Role` (and
 /// `X-Auth-Username`) for a token latchkey accepts, 401 otherwise. For reverse proxies.
 async fn forward_auth(app: &App, headers: &http::HeaderMap) -> Reply {
-    let bearer = forward_bearer(headers, &app.service.config().raw.forward_auth.cookie);
+    let bearer = forward_bearer(headers, app.service.config().forward_auth_cookie.as_deref());
     let given = !matches!(bearer, protocol::Bearer::Missing);
     match app
         .service
@@ -256,47 +225,8 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: IpAddr, trace: &m
     (family.render)(ctx, call.view, result)
 }
 
-/// Polls a future, turning a panic inside it into `Err` instead of unwinding further.
-/// (Once it has panicked it is never polled again: it answers `Ready(Err)`.)
-struct CatchUnwind<F: Future>(std::pin::Pin<Box<F>>);
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, ()>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        let inner = self.0.as_mut();
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
-            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
-            Err(_) => std::task::Poll::Ready(Err(())),
-        }
-    }
-}
-
-/// Runs `fut` in place (in the connection's own task: no task per request), turning a
-/// panic in it into [`Failure::Internal`] (a 500) instead of a dropped connection, and
-/// stopping it after `timeout` ([`Failure::Timeout`]). If the client goes away, hyper drops
-/// this future and the work with it (a store transaction already handed to the committer
-/// still commits or aborts whole).
-pub(crate) async fn contained<T: Send + 'static>(
-    fut: impl Future<Output = T> + Send + 'static,
-    timeout: Duration,
-) -> Result<T, Failure> {
-    match tokio::time::timeout(timeout, CatchUnwind(Box::pin(fut))).await {
-        Ok(Ok(done)) => Ok(done),
-        Ok(Err(())) => {
-            tracing::error!(panic = true, "request handler failed");
-            Err(Failure::Internal)
-        }
-        Err(_) => Err(Failure::Timeout),
-    }
-}
-
 /// Handles one public request: timeout, panic containment, the request log line.
-async fn handle(
+pub async fn handle(
     app: Arc<App>,
     req: Request<Incoming>,
     peer: SocketAddr,
@@ -314,7 +244,7 @@ async fn handle(
         let reply = dispatch(app, req, peer.ip(), &mut trace).await;
         (reply, trace)
     };
-    let (reply, trace) = match contained(handler, timeout).await {
+    let (reply, trace) = match crate::http::contained(handler, timeout).await {
         Ok(done) => done,
         Err(failure) => {
             let trace = Trace {
@@ -340,129 +270,7 @@ async fn handle(
         status = reply.status.as_u16(),
         micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
     );
-    Ok(to_response(reply))
-}
-
-/// Serves connections of `listener` with `handler` until `shutdown` turns true, then
-/// lets in-flight requests finish (up to 30 s).
-async fn serve<F, Fut>(listener: TcpListener, handler: F, mut shutdown: watch::Receiver<bool>)
-where
-    F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
-{
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer): (_, SocketAddr) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off, keep serving.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                tracing::debug!(%peer, "connection accepted");
-                let _ = stream.set_nodelay(true);
-                let handler = handler.clone();
-                let svc = service_fn(move |req| handler(req, peer));
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
-            }
-            _ = shutdown.changed() => break,
-        }
-    }
-    drop(listener);
-    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("in-flight requests did not finish within 30 s");
-    }
-}
-
-/// Serves the public listener (and the admin listener, when given) until `shutdown`
-/// resolves, then lets in-flight requests finish (up to 30 s each) and returns.
-pub async fn run(
-    app: Arc<App>,
-    listener: TcpListener,
-    admin: Option<(TcpListener, crate::admin::Admin)>,
-    shutdown: impl Future<Output = ()>,
-) {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let sweeper = tokio::spawn(sweep_loop(app.service.clone()));
-    let admin_task = admin.map(|(l, admin)| {
-        let admin = Arc::new(admin);
-        let handler = move |req, peer| crate::admin::handle(admin.clone(), req, peer);
-        tokio::spawn(serve(l, handler, stop_rx.clone()))
-    });
-    let public_app = app.clone();
-    let handler = move |req, peer| handle(public_app.clone(), req, peer);
-    let public_task = tokio::spawn(serve(listener, handler, stop_rx));
-    shutdown.await;
-    tracing::info!("shutting down: finishing in-flight requests");
-    let _ = stop_tx.send(true);
-    let _ = public_task.await;
-    if let Some(t) = admin_task {
-        let _ = t.await;
-    }
-    sweeper.abort();
-}
-
-/// Removes expired refresh families and session codes once a minute.
-async fn sweep_loop(service: Service) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        tick.tick().await;
-        let store = service.store().clone();
-        let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
-        let swept = tokio::task::spawn_blocking(move || {
-            store.write(|w| {
-                Ok::<_, storage::StoreError>((
-                    w.sweep_families(now, 1000)?,
-                    w.sweep_session_codes(now, 1000)?,
-                ))
-            })
-        });
-        match swept.await {
-            Ok(Ok((f, c))) if f + c > 0 => tracing::info!(
-                families = f,
-                codes = c,
-                "swept expired refresh families and session codes"
-            ),
-            Ok(Err(e)) => tracing::warn!(error = %e, "sweep failed"),
-            _ => {}
-        }
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
+    Ok(crate::http::to_response(reply))
 }
 
 #[cfg(test)]
@@ -471,6 +279,7 @@ mod tests {
 
     #[tokio::test]
     async fn panics_and_timeouts_are_contained() {
+        use crate::http::contained;
         let r = contained(async { panic!("boom") }, Duration::from_secs(5)).await;
         assert_eq!(r.err(), Some(Failure::Internal));
         let r = contained(std::future::pending::<()>(), Duration::from_millis(20)).await;

@@ -31,8 +31,8 @@ fn totp(
 }
 
 /// A new random secret.
-pub fn new_secret() -> Result<Vec<u8>, String> {
-    Ok(crate::signer::random_bytes::<SECRET_LEN>()?.to_vec())
+pub fn new_secret() -> Result<Vec<u8>, crate::primitives::NoRandomness> {
+    Ok(crate::primitives::random_bytes::<SECRET_LEN>()?.to_vec())
 }
 
 /// The secret in base32 (what authenticator apps take by hand).

@@ -6,6 +6,7 @@ use protocol::{Bearer, Failure, NewUser, Outcome, Secret};
 use storage::{AccountState, Revocation, UserRecord, Writer};
 
 use super::{internal, new_id, view, Abort, Service};
+use crate::primitives::{hex, sha256};
 use crate::signer::{Claims, VerifyError};
 
 /// The lockout key of a sign-in: the account when it exists, else the login as typed
@@ -15,10 +16,7 @@ use crate::signer::{Claims, VerifyError};
 fn lockout_key(user: Option<&UserRecord>, login: &str) -> String {
     match user {
         Some(u) => format!("user:{}", u.id),
-        None => format!(
-            "login:{}",
-            super::hex(&super::sha256(login.to_lowercase().as_bytes()))
-        ),
+        None => format!("login:{}", hex(&sha256(login.to_lowercase().as_bytes()))),
     }
 }
 
@@ -28,7 +26,7 @@ pub(super) fn revoke_all(
     user_id: &str,
     reason: &str,
     now: i64,
-) -> Result<usize, Abort> {
+) -> Result<usize, storage::StoreError> {
     let mut n = 0;
     for id in w.family_ids_of_user(user_id)? {
         if let Some(mut f) = w.family(&id)? {
@@ -47,7 +45,7 @@ pub(super) fn revoke_all(
 
 impl Service {
     pub(super) async fn sign_up(&self, new: NewUser, sign_in: bool) -> Result<Outcome, Failure> {
-        let cfg = &self.inner.cfg.raw;
+        let cfg = &self.inner.cfg;
         let password = new.password.clone().ok_or(Failure::WeakPassword)?;
         let identities: Vec<&str> = [new.username.as_deref(), new.email.as_deref()]
             .into_iter()
@@ -224,40 +222,29 @@ impl Service {
             Bearer::Malformed => return Err(Failure::TokenInvalid),
             Bearer::Token(t) => t,
         };
-        let now = self.now_ms() / 1000;
-        let issuer = &self.inner.cfg.raw.tokens.issuer;
-        let refuse = |e: VerifyError| {
-            tracing::debug!(reason = %e, "access token refused");
-            match e {
-                VerifyError::Expired => Failure::TokenExpired,
-                _ => Failure::TokenInvalid,
-            }
-        };
-        if let Some(c) = self.inner.token_cache.get(&token, now) {
-            c.check(issuer, now).map_err(refuse)?;
-            return Ok(c);
-        }
-        let claims = self
-            .inner
+        self.inner
             .keys
-            .signer()
-            .verify(&token, now)
-            .and_then(|c| c.check(issuer, now).map(|()| c))
-            .map_err(refuse)?;
-        self.inner.token_cache.put(&token, &claims, now);
-        Ok(claims)
+            .verify(&token, self.now_ms() / 1000)
+            .map_err(|e| {
+                tracing::debug!(reason = %e, "access token refused");
+                match e {
+                    VerifyError::Expired => Failure::TokenExpired,
+                    _ => Failure::TokenInvalid,
+                }
+            })
     }
 
     /// The user a bearer token belongs to, if the token verifies, its family is live and
     /// the account is active.
     pub(super) fn authenticated_user(&self, bearer: Bearer) -> Result<UserRecord, Failure> {
         let claims = self.verified_claims(bearer)?;
+        let now = self.now_ms();
         let user = self
             .inner
             .store
             .read(|r| {
                 let family = r.family(&claims.sid)?;
-                let live = family.is_some_and(|f| f.revoked.is_none() && f.user_id == claims.sub);
+                let live = family.is_some_and(|f| f.is_live(now) && f.user_id == claims.sub);
                 if !live {
                     return Ok(None);
                 }
@@ -284,7 +271,7 @@ impl Service {
         self.write(move |w, _| {
             let live = w
                 .family(&claims.sid)?
-                .is_some_and(|f| f.revoked.is_none() && f.user_id == claims.sub);
+                .is_some_and(|f| f.is_live(now) && f.user_id == claims.sub);
             let active = w
                 .user(&claims.sub)?
                 .is_some_and(|u| u.state == AccountState::Active);

@@ -5,48 +5,66 @@
 
 use protocol::reply::rfc3339_ms;
 use serde_json::{json, Value};
-use storage::{AccountState, Reader, StoreError, UserRecord};
+use storage::{AccountState, Reader, Store, StoreError, UserRecord};
 
 use super::accounts::revoke_all;
-use super::{Abort, Service};
-use crate::config::TokenAlg;
-use crate::signer::keys;
+use super::{secs_i64, Service};
+use crate::clock::ms;
+use crate::config::Checked;
+use crate::signer::{keys, KeyError, Rules, TokenAlg};
 
 /// Why an administrative request failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum AdminError {
     /// No user matches the key.
     NotFound,
     /// The request makes no sense in the current state.
-    Conflict(String),
+    Conflict(&'static str),
     /// The request is malformed.
     BadRequest(String),
-    /// Something broke (details in the log).
-    Internal(String),
+    /// The store failed.
+    Store(StoreError),
+    /// The signing keys could not be made or loaded.
+    Keys(KeyError),
+    /// The blocking task that ran the operation failed.
+    Thread(tokio::task::JoinError),
 }
 
 impl std::fmt::Display for AdminError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             AdminError::NotFound => f.write_str("no such user"),
-            AdminError::Conflict(m) | AdminError::BadRequest(m) | AdminError::Internal(m) => {
-                f.write_str(m)
-            }
+            AdminError::Conflict(m) => f.write_str(m),
+            AdminError::BadRequest(m) => f.write_str(m),
+            AdminError::Store(e) => e.fmt(f),
+            AdminError::Keys(e) => e.fmt(f),
+            AdminError::Thread(e) => write!(f, "operation failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AdminError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AdminError::Store(e) => Some(e),
+            AdminError::Keys(e) => Some(e),
+            AdminError::Thread(e) => Some(e),
+            AdminError::NotFound | AdminError::Conflict(_) | AdminError::BadRequest(_) => None,
         }
     }
 }
 
 impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
-        AdminError::Internal(e.to_string())
+        AdminError::Store(e)
     }
 }
 
-impl From<Abort> for AdminError {
-    fn from(a: Abort) -> Self {
-        match a {
-            Abort::Store(e) => e.into(),
-            Abort::Refuse(f) => AdminError::Conflict(format!("{f:?}")),
+impl From<KeyError> for AdminError {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::Store(e) => AdminError::Store(e),
+            e => AdminError::Keys(e),
         }
     }
 }
@@ -107,21 +125,32 @@ fn user_json(u: &UserRecord, live_families: usize) -> Value {
 fn live_families(r: &Reader, user_id: &str, now: i64) -> Result<usize, StoreError> {
     let mut n = 0;
     for id in r.family_ids_of_user(user_id)? {
-        if r.family(&id)?
-            .is_some_and(|f| f.revoked.is_none() && f.expires_at > now)
-        {
+        if r.family(&id)?.is_some_and(|f| f.is_live(now)) {
             n += 1;
         }
     }
     Ok(n)
 }
 
-impl Service {
+/// The administrative reads: they need only the store (opened read-only by the command
+/// line when no server runs), the configuration and the time, never a whole service.
+#[derive(Debug, Clone, Copy)]
+pub struct Reads<'a> {
+    store: &'a Store,
+    cfg: &'a Checked,
+    now_ms: i64,
+}
+
+impl<'a> Reads<'a> {
+    /// Reads of `store` at `now_ms` (Unix milliseconds).
+    pub fn new(store: &'a Store, cfg: &'a Checked, now_ms: i64) -> Reads<'a> {
+        Reads { store, cfg, now_ms }
+    }
+
     /// Users in id order after `after`, at most `limit` (1..=1000).
-    pub fn admin_list_users(&self, after: Option<&str>, limit: usize) -> Result<Value, AdminError> {
+    pub fn list_users(&self, after: Option<&str>, limit: usize) -> Result<Value, AdminError> {
         let limit = limit.clamp(1, 1000);
-        let now = self.now_ms();
-        self.store().read(|r| {
+        self.store.read(|r| {
             let users = r.users(after, limit)?;
             let next = if users.len() == limit {
                 users.last().map(|u| u.id.clone())
@@ -130,138 +159,47 @@ impl Service {
             };
             let mut list = Vec::new();
             for u in &users {
-                list.push(user_json(u, live_families(r, &u.id, now)?));
+                list.push(user_json(u, live_families(r, &u.id, self.now_ms)?));
             }
             Ok(json!({"users": list, "next": next, "total": r.user_count()?}))
         })
     }
 
     /// One user by id, number, email or username.
-    pub fn admin_show_user(&self, key: &str) -> Result<Value, AdminError> {
-        let now = self.now_ms();
-        self.store().read(|r| match r.find_user(key)? {
-            Some(u) => Ok(user_json(&u, live_families(r, &u.id, now)?)),
+    pub fn show_user(&self, key: &str) -> Result<Value, AdminError> {
+        self.store.read(|r| match r.find_user(key)? {
+            Some(u) => Ok(user_json(&u, live_families(r, &u.id, self.now_ms)?)),
             None => Err(AdminError::NotFound),
         })
     }
 
-    /// Changes a user's state. Disabling and blocking revoke every family at once.
-    pub async fn admin_change(&self, key: &str, change: StateChange) -> Result<Value, AdminError> {
-        let key = key.to_owned();
-        let now = self.now_ms();
-        let this = self.clone();
-        let (user, revoked) = tokio::task::spawn_blocking(move || {
-            this.store().write(|w| {
-                let Some(mut u) = w.find_user(&key)? else {
-                    return Err(AdminError::NotFound);
-                };
-                let from = u.state;
-                u.state = match (change, from) {
-                    (StateChange::Disable, AccountState::Blocked) => {
-                        return Err(AdminError::Conflict(
-                            "user is blocked; unblock first".into(),
-                        ))
-                    }
-                    (StateChange::Disable, _) => AccountState::Disabled,
-                    (StateChange::Enable, AccountState::Blocked) => {
-                        return Err(AdminError::Conflict("user is blocked; use unblock".into()))
-                    }
-                    (StateChange::Enable, _) => AccountState::Active,
-                    (StateChange::Block, _) => AccountState::Blocked,
-                    (StateChange::Unblock, AccountState::Blocked) => AccountState::Active,
-                    (StateChange::Unblock, s) => s,
-                };
-                if u.state != from {
-                    u.updated_at = now;
-                    w.update_user(&u)?;
-                }
-                let revoked = match u.state {
-                    AccountState::Disabled | AccountState::Blocked => revoke_all(
-                        w,
-                        &u.id,
-                        if u.state == AccountState::Blocked {
-                            "user_blocked"
-                        } else {
-                            "user_disabled"
-                        },
-                        now,
-                    )?,
-                    _ => 0,
-                };
-                Ok((u, revoked))
-            })
-        })
-        .await
-        .map_err(|e| AdminError::Internal(e.to_string()))??;
-        if matches!(change, StateChange::Enable | StateChange::Unblock) {
-            self.clear_lockout(&user.id);
-        }
-        let cause = if user.state == AccountState::Blocked {
-            "user_blocked"
-        } else {
-            "user_disabled"
-        };
-        for _ in 0..revoked {
-            self.metrics().revoked(cause);
-        }
-        tracing::info!(target: "latchkey::audit", event = "admin_state_change", user = %user.id, state = state_name(user.state), families_revoked = revoked);
-        let mut v = self.admin_show_user(&user.id)?;
-        if let Some(m) = v.as_object_mut() {
-            m.insert("families_revoked".into(), json!(revoked));
-        }
-        Ok(v)
-    }
-
-    /// Deletes a user and revokes every family.
-    pub async fn admin_delete(&self, key: &str) -> Result<Value, AdminError> {
-        let key = key.to_owned();
-        let now = self.now_ms();
-        let this = self.clone();
-        let id = tokio::task::spawn_blocking(move || {
-            this.store().write(|w| {
-                let Some(u) = w.find_user(&key)? else {
-                    return Err(AdminError::NotFound);
-                };
-                revoke_all(w, &u.id, "user_deleted", now)?;
-                w.delete_user(&u.id)?;
-                Ok(u.id)
-            })
-        })
-        .await
-        .map_err(|e| AdminError::Internal(e.to_string()))??;
-        self.metrics().revoked("user_deleted");
-        tracing::info!(target: "latchkey::audit", event = "admin_delete", user = %id);
-        Ok(json!({"deleted": id}))
-    }
-
     /// Counts and sizes: users, refresh families, session codes, store file bytes.
-    pub fn admin_stats(&self) -> Result<Value, AdminError> {
-        let (users, families, codes) = self.store().read(|r| {
+    pub fn stats(&self) -> Result<Value, AdminError> {
+        let (users, families, codes) = self.store.read(|r| {
             Ok::<_, StoreError>((r.user_count()?, r.family_count()?, r.session_code_count()?))
         })?;
         Ok(json!({
             "users": users,
             "families": families,
             "session_codes": codes,
-            "store_bytes": self.store().file_size(),
-            "hash_queue": self.hasher().queued(),
-            "token_cache": self.token_cache_len(),
+            "store_bytes": self.store.file_size(),
         }))
     }
 
     /// Every signing key with its state.
-    pub fn admin_keys(&self) -> Result<Value, AdminError> {
-        let records = self.store().read(|r| r.keys())?;
-        let now = self.now_ms();
-        let ttl = i64::try_from(self.config().raw.tokens.access_ttl).unwrap_or(i64::MAX / 4);
-        let current = self.config().alg.id();
+    pub fn keys(&self) -> Result<Value, AdminError> {
+        let records = self.store.read(|r| r.keys())?;
+        let verifies_for = ms(self.cfg.tokens.access_ttl);
+        let current = self.cfg.tokens.alg.id();
         let keys: Vec<Value> = records
             .iter()
             .map(|k| {
                 let state = match k.retired_at {
                     None if k.alg == current => "signing".to_string(),
                     None => "inactive (other algorithm)".to_string(),
-                    Some(t) if t + ttl * 1000 > now => format!("verifies until {}", rfc3339_ms(t + ttl * 1000)),
+                    Some(t) if t + verifies_for > self.now_ms => {
+                        format!("verifies until {}", rfc3339_ms(t + verifies_for))
+                    }
                     Some(_) => "expired".to_string(),
                 };
                 json!({"kid": k.kid, "alg": k.alg, "created_at": rfc3339_ms(k.created_at), "state": state})
@@ -270,57 +208,49 @@ impl Service {
         Ok(json!({"keys": keys}))
     }
 
-    /// A new signing key; the old ones verify until their last token expires.
-    pub async fn admin_rotate_keys(&self) -> Result<Value, AdminError> {
-        let this = self.clone();
-        let kid =
-            tokio::task::spawn_blocking(move || this.keys().rotate(this.store(), this.now_ms()))
-                .await
-                .map_err(|e| AdminError::Internal(e.to_string()))?
-                .map_err(|e| AdminError::Internal(e.to_string()))?;
-        tracing::info!(target: "latchkey::audit", event = "keys_rotated", kid = %kid);
-        Ok(json!({"kid": kid, "alg": self.config().alg.id()}))
-    }
-
     /// Verifies a token as the server would, and says exactly why it is refused.
-    pub fn admin_inspect(&self, token: &str) -> Result<Value, AdminError> {
-        let cfg = self.config();
-        let records = self.store().read(|r| r.keys())?;
-        let now = self.now_ms() / 1000;
-        let ttl = i64::try_from(cfg.raw.tokens.access_ttl).unwrap_or(i64::MAX / 4);
+    pub fn inspect(&self, token: &str) -> Result<Value, AdminError> {
+        let records = self.store.read(|r| r.keys())?;
+        let now = self.now_ms / 1000;
+        let ttl = secs_i64(self.cfg.tokens.access_ttl);
+        let configured = self.cfg.tokens.alg;
         // The token's own shape says which signer to try; that signer's key then decides.
         let alg = if token.starts_with("v4.local.") {
             TokenAlg::PasetoV4Local
         } else if token.starts_with("v4.public.") {
             TokenAlg::PasetoV4Public
         } else {
-            cfg.alg
+            configured
         };
         let refused = |reason: String, claims: Option<Value>| {
             Ok(json!({"valid": false, "reason": reason, "claims": claims}))
         };
         let signer = match keys::build(alg, &records, ttl)
-            .or_else(|_| keys::build(cfg.alg, &records, ttl))
+            .or_else(|_| keys::build(configured, &records, ttl))
         {
             Ok(s) => s,
-            Err(e) => return refused(e, None),
+            Err(e) => return refused(e.to_string(), None),
         };
-        let claims = match signer.verify(token, now) {
+        let unchecked = match signer.verify_signature(token, now) {
             Ok(c) => c,
             Err(e) => return refused(e.to_string(), None),
         };
-        let shown = serde_json::to_value(&claims).ok();
-        if let Err(e) = claims.check(&cfg.raw.tokens.issuer, now) {
-            return refused(e.to_string(), shown);
-        }
+        let shown = serde_json::to_value(unchecked.for_display()).ok();
+        let claims = match unchecked.check(&Rules::new(&self.cfg.tokens.issuer, now)) {
+            Ok(c) => c,
+            Err(e) => return refused(e.to_string(), shown),
+        };
         let (family, user) = self
-            .store()
+            .store
             .read(|r| Ok::<_, StoreError>((r.family(&claims.sid)?, r.user(&claims.sub)?)))?;
         let reason = match (family, user) {
             (Some(f), _) if f.revoked.is_some() => Some(format!(
                 "its refresh family was revoked ({})",
                 f.revoked.map(|r| r.reason).unwrap_or_default()
             )),
+            (Some(f), _) if !f.is_live(self.now_ms) => {
+                Some("its refresh family expired".to_string())
+            }
             (None, _) => Some("its refresh family no longer exists".to_string()),
             (_, None) => Some("its user no longer exists".to_string()),
             (_, Some(u)) if u.state != AccountState::Active => {
@@ -332,5 +262,148 @@ impl Service {
             Some(r) => refused(r, shown),
             None => Ok(json!({"valid": true, "alg": signer.alg().id(), "claims": shown})),
         }
+    }
+}
+
+/// What [`change_state`] did.
+#[derive(Debug)]
+pub struct Changed {
+    /// The user as it is now.
+    pub user: UserRecord,
+    /// Families revoked by the change.
+    pub revoked: usize,
+}
+
+/// Changes a user's state in one transaction (blocking: run it off the reactor).
+/// Disabling and blocking revoke every family at once.
+pub fn change_state(
+    store: &Store,
+    key: &str,
+    change: StateChange,
+    now: i64,
+) -> Result<Changed, AdminError> {
+    let changed = store.write(|w| {
+        let Some(mut u) = w.find_user(key)? else {
+            return Err(AdminError::NotFound);
+        };
+        let from = u.state;
+        u.state = match (change, from) {
+            (StateChange::Disable, AccountState::Blocked) => {
+                return Err(AdminError::Conflict("user is blocked; unblock first"))
+            }
+            (StateChange::Disable, _) => AccountState::Disabled,
+            (StateChange::Enable, AccountState::Blocked) => {
+                return Err(AdminError::Conflict("user is blocked; use unblock"))
+            }
+            (StateChange::Enable, _) => AccountState::Active,
+            (StateChange::Block, _) => AccountState::Blocked,
+            (StateChange::Unblock, AccountState::Blocked) => AccountState::Active,
+            (StateChange::Unblock, s) => s,
+        };
+        if u.state != from {
+            u.updated_at = now;
+            w.update_user(&u)?;
+        }
+        let revoked = match revocation_cause(u.state) {
+            Some(cause) => revoke_all(w, &u.id, cause, now)?,
+            None => 0,
+        };
+        Ok(Changed { user: u, revoked })
+    })?;
+    tracing::info!(target: "latchkey::audit", event = "admin_state_change", user = %changed.user.id, state = state_name(changed.user.state), families_revoked = changed.revoked);
+    Ok(changed)
+}
+
+/// Why a state revokes every family, if it does.
+fn revocation_cause(state: AccountState) -> Option<&'static str> {
+    match state {
+        AccountState::Blocked => Some("user_blocked"),
+        AccountState::Disabled => Some("user_disabled"),
+        AccountState::Active | AccountState::Unverified => None,
+    }
+}
+
+/// Deletes a user and revokes every family, in one transaction (blocking). Returns the
+/// user's id and how many families were revoked.
+pub fn delete_user(store: &Store, key: &str, now: i64) -> Result<(String, usize), AdminError> {
+    let (id, revoked) = store.write(|w| {
+        let Some(u) = w.find_user(key)? else {
+            return Err(AdminError::NotFound);
+        };
+        let revoked = revoke_all(w, &u.id, "user_deleted", now)?;
+        w.delete_user(&u.id)?;
+        Ok((u.id, revoked))
+    })?;
+    tracing::info!(target: "latchkey::audit", event = "admin_delete", user = %id, families_revoked = revoked);
+    Ok((id, revoked))
+}
+
+/// The answer of a state change: the user as shown, plus the families it revoked.
+pub fn changed_json(reads: &Reads<'_>, changed: &Changed) -> Result<Value, AdminError> {
+    let mut v = reads.show_user(&changed.user.id)?;
+    if let Some(m) = v.as_object_mut() {
+        m.insert("families_revoked".into(), json!(changed.revoked));
+    }
+    Ok(v)
+}
+
+impl Service {
+    /// The administrative reads, at the service's time.
+    pub fn reads(&self) -> Reads<'_> {
+        Reads::new(self.store(), self.config(), self.now_ms())
+    }
+
+    /// [`change_state`], off the reactor; an enabled or unblocked user's lockout is cleared.
+    pub async fn admin_change(&self, key: &str, change: StateChange) -> Result<Value, AdminError> {
+        let key = key.to_owned();
+        let now = self.now_ms();
+        let store = self.store().clone();
+        let changed = tokio::task::spawn_blocking(move || change_state(&store, &key, change, now))
+            .await
+            .map_err(AdminError::Thread)??;
+        if matches!(change, StateChange::Enable | StateChange::Unblock) {
+            self.clear_lockout(&changed.user.id);
+        }
+        if let Some(cause) = revocation_cause(changed.user.state) {
+            for _ in 0..changed.revoked {
+                self.metrics().revoked(cause);
+            }
+        }
+        changed_json(&self.reads(), &changed)
+    }
+
+    /// [`delete_user`], off the reactor.
+    pub async fn admin_delete(&self, key: &str) -> Result<Value, AdminError> {
+        let key = key.to_owned();
+        let now = self.now_ms();
+        let store = self.store().clone();
+        let (id, revoked) = tokio::task::spawn_blocking(move || delete_user(&store, &key, now))
+            .await
+            .map_err(AdminError::Thread)??;
+        for _ in 0..revoked {
+            self.metrics().revoked("user_deleted");
+        }
+        Ok(json!({"deleted": id}))
+    }
+
+    /// [`Reads::stats`] and the running server's own: hashing queue, token cache.
+    pub fn admin_stats(&self) -> Result<Value, AdminError> {
+        let mut v = self.reads().stats()?;
+        if let Some(m) = v.as_object_mut() {
+            m.insert("hash_queue".into(), json!(self.hasher().queued()));
+            m.insert("token_cache".into(), json!(self.token_cache_len()));
+        }
+        Ok(v)
+    }
+
+    /// A new signing key; the old ones verify until their last token expires.
+    pub async fn admin_rotate_keys(&self) -> Result<Value, AdminError> {
+        let this = self.clone();
+        let kid =
+            tokio::task::spawn_blocking(move || this.keys().rotate(this.store(), this.now_ms()))
+                .await
+                .map_err(AdminError::Thread)??;
+        tracing::info!(target: "latchkey::audit", event = "keys_rotated", kid = %kid);
+        Ok(json!({"kid": kid, "alg": self.config().tokens.alg.id()}))
     }
 }

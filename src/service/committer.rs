@@ -9,7 +9,7 @@
 
 use std::sync::mpsc;
 
-use storage::{Store, StoreError, Writer};
+use storage::{Store, Writer};
 use tokio::sync::oneshot;
 
 use super::Abort;
@@ -39,12 +39,11 @@ impl std::fmt::Debug for Pending {
 
 impl Committer {
     /// Starts the committer thread over `store`.
-    pub fn start(store: Store) -> Result<Committer, String> {
+    pub fn start(store: Store) -> Result<Committer, std::io::Error> {
         let (tx, rx) = mpsc::channel::<Pending>();
         std::thread::Builder::new()
             .name("latchkey-commit".into())
-            .spawn(move || run(&store, &rx))
-            .map_err(|e| e.to_string())?;
+            .spawn(move || run(&store, &rx))?;
         Ok(Committer { tx })
     }
 
@@ -53,9 +52,8 @@ impl Committer {
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Pending { job, done })
-            .map_err(|_| Abort::Store(StoreError::Db("committer stopped".into())))?;
-        wait.await
-            .unwrap_or_else(|_| Err(Abort::Store(StoreError::Db("committer stopped".into()))))
+            .map_err(|_| Abort::Stopped)?;
+        wait.await.unwrap_or(Err(Abort::Stopped))
     }
 }
 
@@ -153,7 +151,7 @@ mod tests {
                 assert!(r.user("a")?.is_some() && r.user("c")?.is_some());
                 assert!(r.user("b")?.is_none());
                 assert!(r.user_id_by_email("b@example.com")?.is_none());
-                Ok::<_, StoreError>(())
+                Ok::<_, storage::StoreError>(())
             })
             .unwrap();
     }

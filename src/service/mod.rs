@@ -5,7 +5,6 @@
 
 mod accounts;
 pub mod admin;
-mod cache;
 mod committer;
 mod introspect;
 mod refresh;
@@ -24,15 +23,18 @@ use crate::config::Checked;
 use crate::limits::{IpBuckets, Lockouts, Quota};
 use crate::mail::Mailer;
 use crate::password::Hasher;
+use crate::primitives::{b64url, random_bytes, sha256};
 use crate::secrets::ServerKey;
 use crate::signer::keys::KeyRing;
-use crate::signer::{b64url, random_bytes, Claims, PublicKeys};
+use crate::signer::{Claims, PublicKeys};
 
 /// A failure inside a transaction: either the store broke, or the request is refused.
 #[derive(Debug)]
 pub(crate) enum Abort {
     Store(StoreError),
     Refuse(Failure),
+    /// The committer thread is gone (it stopped after a panic).
+    Stopped,
 }
 
 impl From<StoreError> for Abort {
@@ -63,6 +65,7 @@ impl From<Abort> for Failure {
         match a {
             Abort::Refuse(f) => f,
             Abort::Store(e) => internal("store", e),
+            Abort::Stopped => internal("store", "the committer stopped"),
         }
     }
 }
@@ -81,9 +84,66 @@ struct Inner {
     mail_quota: Quota,
     key: ServerKey,
     mailer: Mailer,
-    token_cache: cache::TokenCache,
     committer: committer::Committer,
     metrics: crate::metrics::Metrics,
+}
+
+/// Why the service could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The signing keys could not be loaded or made.
+    Keys(crate::signer::KeyError),
+    /// The password hasher's settings were refused.
+    Hasher(crate::password::HashError),
+    /// The server key file could not be read or made.
+    ServerKey(crate::secrets::SecretsError),
+    /// The committer thread could not be started.
+    Thread(std::io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Keys(e) => e.fmt(f),
+            StartError::Hasher(e) => e.fmt(f),
+            StartError::ServerKey(e) => e.fmt(f),
+            StartError::Thread(e) => write!(f, "cannot start the committer thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Keys(e) => Some(e),
+            StartError::Hasher(e) => Some(e),
+            StartError::ServerKey(e) => Some(e),
+            StartError::Thread(e) => Some(e),
+        }
+    }
+}
+
+impl From<crate::signer::KeyError> for StartError {
+    fn from(e: crate::signer::KeyError) -> Self {
+        StartError::Keys(e)
+    }
+}
+
+impl From<crate::password::HashError> for StartError {
+    fn from(e: crate::password::HashError) -> Self {
+        StartError::Hasher(e)
+    }
+}
+
+impl From<crate::secrets::SecretsError> for StartError {
+    fn from(e: crate::secrets::SecretsError) -> Self {
+        StartError::ServerKey(e)
+    }
+}
+
+/// Whole seconds of `d` as `i64` (saturating).
+pub(crate) fn secs_i64(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
 }
 
 /// The service. Cheap to clone.
@@ -100,55 +160,50 @@ impl std::fmt::Debug for Service {
     }
 }
 
-pub fn sha256(data: &[u8]) -> [u8; 32] {
-    let d = ring::digest::digest(&ring::digest::SHA256, data);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(d.as_ref());
-    out
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A new random id: 128 bits as 32 lowercase hex digits.
 pub(crate) fn new_id() -> Result<String, Failure> {
-    Ok(hex(
-        &random_bytes::<16>().map_err(|e| internal("randomness", e))?
-    ))
+    crate::primitives::random_id().map_err(|e| internal("randomness", e))
 }
 
 impl Service {
-    /// Opens the service over an open store: loads (or makes) the signing keys.
-    pub fn new(cfg: Checked, store: Store, clock: Arc<dyn Clock>) -> Result<Service, String> {
-        let access_ttl = i64::try_from(cfg.raw.tokens.access_ttl).map_err(|e| e.to_string())?;
-        let keys = KeyRing::open(&store, cfg.alg, clock.now_ms(), access_ttl)
-            .map_err(|e| e.to_string())?;
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
-        let pw = &cfg.raw.password;
-        let threads = if pw.hash_threads == 0 {
-            cores
-        } else {
-            pw.hash_threads
-        };
-        let hasher = Hasher::new(&pw.scrypt, threads, pw.hash_queue).map_err(|e| e.to_string())?;
+    /// Opens the service over an open store: loads (or makes) the signing keys and the
+    /// server key; mail goes out as configured.
+    pub fn new(cfg: Checked, store: Store, clock: Arc<dyn Clock>) -> Result<Service, StartError> {
+        let mailer = Mailer::new(&cfg.mail, &cfg.mfa_issuer);
+        Service::with_mailer(cfg, store, clock, mailer)
+    }
+
+    /// [`Service::new`] with another mailer (an [`Outbox`](crate::mail::Outbox) for
+    /// in-process tests).
+    pub fn with_mailer(
+        cfg: Checked,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        mailer: Mailer,
+    ) -> Result<Service, StartError> {
+        let t = &cfg.tokens;
+        let keys = KeyRing::open(
+            &store,
+            t.alg,
+            &t.issuer,
+            clock.now_ms(),
+            secs_i64(t.access_ttl),
+            t.cache_size,
+        )?;
+        let pw = &cfg.password;
+        let hasher = Hasher::new(&pw.scrypt, pw.hash_threads, pw.hash_queue)?;
         let clients = cfg
-            .raw
             .oauth
             .clients
             .iter()
             .map(|c| (c.id.clone(), sha256(c.secret.as_bytes())))
             .collect();
-        let l = &cfg.raw.limits;
+        let l = &cfg.limits;
         let lockouts = Lockouts::new(l.lockout_failures, l.lockout_window, l.lockout_duration);
         let ip_buckets = IpBuckets::new(l.per_ip_per_minute);
-        let mail_quota = Quota::new(l.mails_per_hour, 3600);
-        let cfg_cache_size = cfg.raw.tokens.cache_size;
+        let mail_quota = Quota::new(l.mails_per_hour, std::time::Duration::from_secs(3600));
         let store_for_commits = store.clone();
-        let key = ServerKey::load_or_create(&cfg.key_file())?;
-        let mailer = Mailer::new(&cfg.raw.mail, &cfg.raw.mfa.issuer)?;
+        let key = ServerKey::load_or_create(&cfg.storage.key_file)?;
         Ok(Service {
             inner: Arc::new(Inner {
                 cfg,
@@ -162,8 +217,8 @@ impl Service {
                 mail_quota,
                 key,
                 mailer,
-                token_cache: cache::TokenCache::new(cfg_cache_size),
-                committer: committer::Committer::start(store_for_commits)?,
+                committer: committer::Committer::start(store_for_commits)
+                    .map_err(StartError::Thread)?,
                 metrics: crate::metrics::Metrics::default(),
             }),
         })
@@ -190,7 +245,7 @@ impl Service {
             hash_queue: self.inner.hasher.queued() as u64,
             store_bytes: self.inner.store.file_size(),
             users: self.inner.store.read(|r| r.user_count()).unwrap_or(0),
-            token_cache: self.inner.token_cache.entries() as u64,
+            token_cache: self.inner.keys.cached() as u64,
         }
     }
 
@@ -207,7 +262,7 @@ impl Service {
 
     /// Verified access tokens in the cache now.
     pub fn token_cache_len(&self) -> usize {
-        self.inner.token_cache.entries()
+        self.inner.keys.cached()
     }
 
     /// The password hasher.
@@ -232,6 +287,26 @@ impl Service {
             .ip_buckets
             .take(ip, self.now_ms())
             .map_err(|retry_after| Failure::RateLimited { retry_after })
+    }
+
+    /// Removes expired refresh families and session codes (at most 1000 of each); the
+    /// server calls it once a minute.
+    pub async fn sweep(&self) -> Result<(usize, usize), StoreError> {
+        let store = self.inner.store.clone();
+        let now = self.now_ms();
+        tokio::task::spawn_blocking(move || {
+            store.write(|w| {
+                Ok::<_, StoreError>((
+                    w.sweep_families(now, 1000)?,
+                    w.sweep_session_codes(now, 1000)?,
+                ))
+            })
+        })
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "sweep thread failed");
+            Ok((0, 0))
+        })
     }
 
     /// The public keys for the well-known endpoints.
@@ -341,12 +416,11 @@ impl Service {
         now_ms: i64,
     ) -> Result<(String, Claims), Failure> {
         let now = now_ms / 1000;
-        let ttl = i64::try_from(self.inner.cfg.raw.tokens.access_ttl).unwrap_or(i64::MAX / 2);
         let claims = Claims {
-            iss: self.inner.cfg.raw.tokens.issuer.clone(),
+            iss: self.inner.cfg.tokens.issuer.clone(),
             sub: user.id.clone(),
             iat: now,
-            exp: now.saturating_add(ttl),
+            exp: now.saturating_add(secs_i64(self.inner.cfg.tokens.access_ttl)),
             nbf: None,
             jti: b64url(&random_bytes::<16>().map_err(|e| internal("randomness", e))?),
             sid: sid.to_owned(),
@@ -356,7 +430,6 @@ impl Service {
         let token = self
             .inner
             .keys
-            .signer()
             .sign(&claims)
             .map_err(|e| internal("signing", e))?;
         Ok((token, claims))

@@ -4,8 +4,9 @@
 use protocol::{Failure, Outcome, Tokens};
 use storage::{AccountState, FamilyRecord, RefreshEntry, Revocation, UserRecord, Writer};
 
-use super::{hex, internal, new_id, sha256, view, Abort, Service};
-use crate::signer::{b64url, b64url_decode, random_bytes};
+use super::{internal, new_id, view, Abort, Service};
+use crate::clock::ms;
+use crate::primitives::{b64url, b64url_decode, hex, hex_decode, random_bytes, sha256};
 
 /// Length of a refresh token: 32 random bytes in unpadded base64url.
 pub const REFRESH_TOKEN_LEN: usize = 43;
@@ -28,8 +29,7 @@ fn new_refresh_token() -> Result<(String, [u8; 32]), Failure> {
 
 impl Service {
     fn refresh_ttl_ms(&self) -> i64 {
-        i64::try_from(self.inner.cfg.raw.tokens.refresh_ttl.saturating_mul(1000))
-            .unwrap_or(i64::MAX / 2)
+        ms(self.inner.cfg.tokens.refresh_ttl)
     }
 
     /// Starts a family for `user` inside the caller's transaction and issues its first
@@ -74,7 +74,7 @@ impl Service {
         let (access_token, claims) = self.access_token(user, &family.id, &family.amr, now)?;
         Ok(Tokens {
             access_token,
-            expires_in: self.inner.cfg.raw.tokens.access_ttl,
+            expires_in: self.inner.cfg.tokens.access_ttl.as_secs(),
             issued_at: now,
             expires_at: claims.exp.saturating_mul(1000),
             refresh_token,
@@ -90,15 +90,7 @@ impl Service {
         }
         let hash = sha256(presented.as_bytes());
         let now = self.now_ms();
-        let reuse_ms = i64::try_from(
-            self.inner
-                .cfg
-                .raw
-                .tokens
-                .reuse_interval
-                .saturating_mul(1000),
-        )
-        .unwrap_or(0);
+        let reuse_ms = ms(self.inner.cfg.tokens.reuse_interval);
         // The inner Result carries refusals that must still commit (a revocation).
         let theft = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let theft_seen = theft.clone();
@@ -140,7 +132,7 @@ impl Service {
                 // Tolerated reuse (or the normal case): the family's current token, if it is
                 // another one, is spent now too, so one token stays live per family.
                 if family.current_token != hex(&hash) {
-                    if let Some(cur) = decode_hex32(&family.current_token) {
+                    if let Some(cur) = hex_decode(&family.current_token) {
                         if let Some(mut c) = w.refresh(&cur)? {
                             if c.spent_at.is_none() {
                                 c.spent_at = Some(now);
@@ -167,17 +159,6 @@ impl Service {
     }
 }
 
-fn decode_hex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +171,5 @@ mod tests {
         assert!(parse_refresh_token(&t[1..]).is_none());
         assert!(parse_refresh_token(&format!("{t}=")).is_none());
         assert!(parse_refresh_token(&"!".repeat(43)).is_none());
-        assert_eq!(decode_hex32(&hex(&[7u8; 32])), Some([7u8; 32]));
     }
 }

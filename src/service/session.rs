@@ -10,7 +10,9 @@ use protocol::{Bearer, Failure, Outcome};
 use storage::{AccountState, MfaRecord, Revocation, SessionCodeRecord, UserRecord};
 
 use super::{internal, new_id, Abort, Service};
+use crate::clock::after;
 use crate::mail::{MailError, Purpose};
+use crate::primitives::hex;
 use crate::totp;
 
 /// Crockford's base32 alphabet.
@@ -22,7 +24,7 @@ pub const MAX_MFA_FAILURES: u32 = 5;
 
 /// A new code: (as shown, normalized).
 pub fn new_code() -> Result<(String, String), Failure> {
-    let bytes = crate::signer::random_bytes::<8>().map_err(|e| internal("randomness", e))?;
+    let bytes = crate::primitives::random_bytes::<8>().map_err(|e| internal("randomness", e))?;
     let mut bits = u64::from_le_bytes(bytes);
     let mut plain = String::with_capacity(CODE_LEN);
     for _ in 0..CODE_LEN {
@@ -65,7 +67,7 @@ fn normalize(typed: &str, len: usize) -> Option<String> {
 }
 
 fn recovery_hash(key: &crate::secrets::ServerKey, user_id: &str, normalized: &str) -> String {
-    super::hex(&key.code_hash(&format!("recovery:{user_id}:{normalized}")))
+    hex(&key.code_hash(&format!("recovery:{user_id}:{normalized}")))
 }
 
 /// New recovery codes for `user_id`: (as shown, keyed hashes to store).
@@ -148,7 +150,7 @@ fn mail_failure(e: &MailError) -> Failure {
 
 impl Service {
     pub(super) async fn request_code(&self, email: String) -> Result<Outcome, Failure> {
-        let cfg = &self.inner.cfg.raw;
+        let cfg = &self.inner.cfg;
         let now = self.now_ms();
         self.inner
             .mail_quota
@@ -177,13 +179,11 @@ impl Service {
         }
         let (shown, normalized) = new_code()?;
         let hash = self.inner.key.code_hash(&normalized);
-        let ttl_ms =
-            i64::try_from(cfg.session.code_ttl.saturating_mul(1000)).unwrap_or(i64::MAX / 2);
         let invalidate = cfg.session.invalidate_previous;
         let record = SessionCodeRecord {
             email: email.clone(),
             created_at: now,
-            expires_at: now.saturating_add(ttl_ms),
+            expires_at: after(now, cfg.session.code_ttl),
             mfa_failures: 0,
         };
         self.write(move |w, _| {
@@ -194,7 +194,7 @@ impl Service {
             Ok(())
         })
         .await?;
-        let minutes = cfg.session.code_ttl.div_ceil(60);
+        let minutes = cfg.session.code_ttl.as_secs().div_ceil(60);
         match self
             .inner
             .mailer
@@ -228,7 +228,7 @@ impl Service {
         };
         let hash = self.inner.key.code_hash(&normalized);
         let now = self.now_ms();
-        let allow_signup = self.inner.cfg.raw.session.allow_signup;
+        let allow_signup = self.inner.cfg.session.allow_signup;
         let result = self
             .write(move |w, svc| {
                 let Some(mut rec) = w.session_code(&hash)? else {
@@ -361,7 +361,7 @@ impl Service {
             .key
             .seal(&secret, &user.id)
             .map_err(|e| internal("seal", e))?;
-        let issuer = self.inner.cfg.raw.mfa.issuer.clone();
+        let issuer = self.inner.cfg.mfa_issuer.clone();
         let account = user
             .email
             .clone()

@@ -13,8 +13,10 @@ use ring::signature::{self, KeyPair as _};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{b64url, b64url_decode, Claims, PublicKeys, Signer, VerifyError, Window};
-use crate::config::TokenAlg;
+use super::{
+    cause, Cause, Claims, KeyError, PublicKeys, Signer, TokenAlg, Unchecked, VerifyError, Window,
+};
+use crate::primitives::{b64url, b64url_decode, random_bytes};
 use storage::SigningKeyRecord;
 
 /// The key type of one JWS algorithm.
@@ -24,11 +26,11 @@ pub trait JwsKey: Sized + Send + Sync + 'static {
     /// The latchkey algorithm.
     const TOKEN_ALG: TokenAlg;
     /// Loads a key from its stored secret.
-    fn load(secret: &[u8]) -> Result<Self, String>;
+    fn load(secret: &[u8]) -> Result<Self, Cause>;
     /// Makes a new key: `(kid, secret)`.
-    fn generate() -> Result<(String, Vec<u8>), String>;
+    fn generate() -> Result<(String, Vec<u8>), KeyError>;
     /// Signs `msg`.
-    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, String>;
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, KeyError>;
     /// Checks `sig` over `msg` (constant-time where a secret is involved).
     fn verify(&self, msg: &[u8], sig: &[u8]) -> bool;
     /// The public JWK, for asymmetric keys.
@@ -52,20 +54,21 @@ pub struct EdDsa {
 impl JwsKey for EdDsa {
     const ALG: &'static str = "EdDSA";
     const TOKEN_ALG: TokenAlg = TokenAlg::JwtEdDsa;
-    fn load(secret: &[u8]) -> Result<Self, String> {
-        let pair = signature::Ed25519KeyPair::from_pkcs8(secret).map_err(|e| e.to_string())?;
+    fn load(secret: &[u8]) -> Result<Self, Cause> {
+        let pair = signature::Ed25519KeyPair::from_pkcs8(secret).map_err(cause)?;
         Ok(EdDsa { pair })
     }
-    fn generate() -> Result<(String, Vec<u8>), String> {
-        let doc = signature::Ed25519KeyPair::generate_pkcs8(&rng()).map_err(|e| e.to_string())?;
-        let key = Self::load(doc.as_ref())?;
+    fn generate() -> Result<(String, Vec<u8>), KeyError> {
+        let doc = signature::Ed25519KeyPair::generate_pkcs8(&rng())
+            .map_err(|e| KeyError::Generate(cause(e)))?;
+        let key = Self::load(doc.as_ref()).map_err(KeyError::Generate)?;
         let x = b64url(key.pair.public_key().as_ref());
         Ok((
             thumbprint(&format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#)),
             doc.as_ref().to_vec(),
         ))
     }
-    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, String> {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
         Ok(self.pair.sign(msg).as_ref().to_vec())
     }
     fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
@@ -100,22 +103,22 @@ impl Es256 {
 impl JwsKey for Es256 {
     const ALG: &'static str = "ES256";
     const TOKEN_ALG: TokenAlg = TokenAlg::JwtEs256;
-    fn load(secret: &[u8]) -> Result<Self, String> {
+    fn load(secret: &[u8]) -> Result<Self, Cause> {
         let pair = signature::EcdsaKeyPair::from_pkcs8(
             &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
             secret,
             &rng(),
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(cause)?;
         Ok(Es256 { pair })
     }
-    fn generate() -> Result<(String, Vec<u8>), String> {
+    fn generate() -> Result<(String, Vec<u8>), KeyError> {
         let doc = signature::EcdsaKeyPair::generate_pkcs8(
             &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
             &rng(),
         )
-        .map_err(|e| e.to_string())?;
-        let key = Self::load(doc.as_ref())?;
+        .map_err(|e| KeyError::Generate(cause(e)))?;
+        let key = Self::load(doc.as_ref()).map_err(KeyError::Generate)?;
         let (x, y) = key.xy();
         Ok((
             thumbprint(&format!(
@@ -124,11 +127,11 @@ impl JwsKey for Es256 {
             doc.as_ref().to_vec(),
         ))
     }
-    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, String> {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
         self.pair
             .sign(&rng(), msg)
             .map(|s| s.as_ref().to_vec())
-            .map_err(|e| e.to_string())
+            .map_err(|e| KeyError::Sign(cause(e)))
     }
     fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
         // ring rejects r or s of zero and out-of-range values (no CVE-2022-21449 here).
@@ -155,7 +158,7 @@ pub struct Hs256 {
 impl JwsKey for Hs256 {
     const ALG: &'static str = "HS256";
     const TOKEN_ALG: TokenAlg = TokenAlg::JwtHs256;
-    fn load(secret: &[u8]) -> Result<Self, String> {
+    fn load(secret: &[u8]) -> Result<Self, Cause> {
         if secret.len() < 32 {
             return Err("HS256 key shorter than 256 bits".into());
         }
@@ -163,12 +166,12 @@ impl JwsKey for Hs256 {
             key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret),
         })
     }
-    fn generate() -> Result<(String, Vec<u8>), String> {
-        let secret = super::random_bytes::<32>()?;
-        let kid = b64url(&super::random_bytes::<12>()?);
+    fn generate() -> Result<(String, Vec<u8>), KeyError> {
+        let secret = random_bytes::<32>()?;
+        let kid = b64url(&random_bytes::<12>()?);
         Ok((kid, secret.to_vec()))
     }
-    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, String> {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
         Ok(ring::hmac::sign(&self.key, msg).as_ref().to_vec())
     }
     fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
@@ -276,7 +279,7 @@ impl Untrusted<'_> {
 }
 
 /// Signs `payload` as a compact JWS with header `{"alg","typ":"JWT","kid"}`.
-pub fn sign_compact<K: JwsKey>(key: &K, kid: &str, payload: &[u8]) -> Result<String, String> {
+pub fn sign_compact<K: JwsKey>(key: &K, kid: &str, payload: &[u8]) -> Result<String, KeyError> {
     let header = json!({"alg": K::ALG, "typ": "JWT", "kid": kid});
     let input = format!(
         "{}.{}",
@@ -307,18 +310,21 @@ impl<K: JwsKey> std::fmt::Debug for Jwt<K> {
 impl<K: JwsKey> Jwt<K> {
     /// Builds the signer from the stored keys of this algorithm: the one without
     /// `retired_at` signs; retired ones verify until `retired_at + access_ttl`.
-    pub fn from_records(records: &[SigningKeyRecord], access_ttl: i64) -> Result<Self, String> {
+    pub fn from_records(records: &[SigningKeyRecord], access_ttl: i64) -> Result<Self, KeyError> {
         let mut keys = Vec::new();
         let mut signing = None;
         for r in records.iter().filter(|r| r.alg == K::TOKEN_ALG.id()) {
-            let key = K::load(&r.secret).map_err(|e| format!("key {}: {e}", r.kid))?;
+            let key = K::load(&r.secret).map_err(|source| KeyError::Load {
+                kid: r.kid.clone(),
+                source,
+            })?;
             let verify_until = r.retired_at.map(|t| t / 1000 + access_ttl);
             if r.retired_at.is_none() {
                 signing = Some(keys.len());
             }
             keys.push((r.kid.clone(), key, Window { verify_until }));
         }
-        let signing = signing.ok_or_else(|| format!("no active {} key", K::ALG))?;
+        let signing = signing.ok_or(KeyError::NoSigningKey(K::TOKEN_ALG))?;
         Ok(Jwt {
             keys,
             signing,
@@ -332,13 +338,16 @@ impl<K: JwsKey> Signer for Jwt<K> {
         K::TOKEN_ALG
     }
 
-    fn sign(&self, claims: &Claims) -> Result<String, String> {
-        let (kid, key, _) = self.keys.get(self.signing).ok_or("no signing key")?;
-        let payload = serde_json::to_vec(claims).map_err(|e| e.to_string())?;
+    fn sign(&self, claims: &Claims) -> Result<String, KeyError> {
+        let (kid, key, _) = self
+            .keys
+            .get(self.signing)
+            .ok_or(KeyError::NoSigningKey(K::TOKEN_ALG))?;
+        let payload = serde_json::to_vec(claims).map_err(|e| KeyError::Sign(e.into()))?;
         sign_compact(key, kid, &payload)
     }
 
-    fn verify(&self, token: &str, now: i64) -> Result<Claims, VerifyError> {
+    fn verify_signature(&self, token: &str, now: i64) -> Result<Unchecked, VerifyError> {
         let untrusted = parse(token)?;
         untrusted.check_header::<K>()?;
         let Some(kid) = untrusted.header.kid.as_deref() else {
@@ -348,7 +357,9 @@ impl<K: JwsKey> Signer for Jwt<K> {
             return Err(VerifyError::UnknownKey(kid.to_owned()));
         };
         let payload = untrusted.verify_with(key)?;
-        serde_json::from_slice(&payload).map_err(|e| VerifyError::Claims(e.to_string()))
+        serde_json::from_slice(&payload)
+            .map(Unchecked)
+            .map_err(|e| VerifyError::Claims(e.to_string()))
     }
 
     fn public_keys(&self, now: i64) -> PublicKeys {

@@ -1,17 +1,19 @@
 //! The key ring: which keys exist in the store, which one signs, rotation, and building
-//! the configured [`Signer`] from them.
+//! the configured [`Signer`] from them. [`KeyRing::verify`] is the one way the service
+//! verifies an access token: signature, then every rule, with a cache of verified tokens
+//! that forgets everything whenever the keys change.
 
 use std::sync::{Arc, RwLock};
 
-use storage::{SigningKeyRecord, Store, StoreError};
+use storage::{SigningKeyRecord, Store};
 
+use super::cache::TokenCache;
 use super::jwt::{EdDsa, Es256, Hs256, JwsKey, Jwt};
 use super::paseto::{V4Local, V4Public};
-use super::Signer;
-use crate::config::TokenAlg;
+use super::{Claims, KeyError, Rules, Signer, TokenAlg, VerifyError};
 
 /// Makes a new key of `alg`: `(kid, secret)`.
-pub fn generate(alg: TokenAlg) -> Result<(String, Vec<u8>), String> {
+pub fn generate(alg: TokenAlg) -> Result<(String, Vec<u8>), KeyError> {
     match alg {
         TokenAlg::JwtEdDsa => EdDsa::generate(),
         TokenAlg::JwtEs256 => Es256::generate(),
@@ -26,7 +28,7 @@ pub fn build(
     alg: TokenAlg,
     records: &[SigningKeyRecord],
     access_ttl: i64,
-) -> Result<Arc<dyn Signer>, String> {
+) -> Result<Arc<dyn Signer>, KeyError> {
     Ok(match alg {
         TokenAlg::JwtEdDsa => Arc::new(Jwt::<EdDsa>::from_records(records, access_ttl)?),
         TokenAlg::JwtEs256 => Arc::new(Jwt::<Es256>::from_records(records, access_ttl)?),
@@ -34,30 +36,6 @@ pub fn build(
         TokenAlg::PasetoV4Public => Arc::new(V4Public::from_records(records, access_ttl)?),
         TokenAlg::PasetoV4Local => Arc::new(V4Local::from_records(records, access_ttl)?),
     })
-}
-
-/// Key-ring errors.
-#[derive(Debug)]
-pub enum KeyError {
-    /// The store failed.
-    Store(StoreError),
-    /// A key could not be made or loaded.
-    Key(String),
-}
-
-impl From<StoreError> for KeyError {
-    fn from(e: StoreError) -> Self {
-        KeyError::Store(e)
-    }
-}
-
-impl std::fmt::Display for KeyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            KeyError::Store(e) => e.fmt(f),
-            KeyError::Key(e) => write!(f, "signing key: {e}"),
-        }
-    }
 }
 
 /// Retires every signing key (of any algorithm) and adds a new one of `alg`, in one
@@ -90,7 +68,7 @@ pub fn rotate(
                 Some(_) => {}
             }
         }
-        let (kid, secret) = generate(alg).map_err(KeyError::Key)?;
+        let (kid, secret) = generate(alg)?;
         w.put_key(&SigningKeyRecord {
             kid: kid.clone(),
             alg: alg.id().into(),
@@ -102,38 +80,90 @@ pub fn rotate(
     })
 }
 
-/// The live signer, rebuilt from the store after a rotation.
+/// The live signer and its key generation (which moves on at every reload).
+#[derive(Debug)]
+struct Current {
+    signer: Arc<dyn Signer>,
+    generation: u64,
+}
+
+/// The live signer, rebuilt from the store after a rotation, and the cache of tokens it
+/// verified.
 #[derive(Debug)]
 pub struct KeyRing {
     alg: TokenAlg,
     access_ttl: i64,
-    current: RwLock<Arc<dyn Signer>>,
+    issuer: String,
+    current: RwLock<Current>,
+    cache: TokenCache,
 }
 
 impl KeyRing {
     /// Makes sure a key of `alg` signs (generating one on first start) and loads the ring.
+    /// Tokens must carry `issuer`; up to `cache_size` verified tokens are remembered.
     pub fn open(
         store: &Store,
         alg: TokenAlg,
+        issuer: &str,
         now_ms: i64,
         access_ttl: i64,
+        cache_size: usize,
     ) -> Result<KeyRing, KeyError> {
         rotate(store, alg, now_ms, access_ttl, true)?;
         let records = store.read(|r| r.keys())?;
-        let signer = build(alg, &records, access_ttl).map_err(KeyError::Key)?;
+        let signer = build(alg, &records, access_ttl)?;
         Ok(KeyRing {
             alg,
             access_ttl,
-            current: RwLock::new(signer),
+            issuer: issuer.to_owned(),
+            current: RwLock::new(Current {
+                signer,
+                generation: 0,
+            }),
+            cache: TokenCache::new(cache_size),
         })
+    }
+
+    fn current(&self) -> (Arc<dyn Signer>, u64) {
+        let g = self.current.read().unwrap_or_else(|e| e.into_inner());
+        (g.signer.clone(), g.generation)
     }
 
     /// The current signer.
     pub fn signer(&self) -> Arc<dyn Signer> {
-        match self.current.read() {
-            Ok(g) => g.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+        self.current().0
+    }
+
+    /// Signs `claims` with the current key.
+    pub fn sign(&self, claims: &Claims) -> Result<String, KeyError> {
+        self.signer().sign(claims)
+    }
+
+    /// Verifies an access token: signature with a live key, then every rule (issuer,
+    /// `exp`, `nbf`, `iat`) at `now` (Unix seconds). A token verified before under the
+    /// same keys skips the signature check; its claims are checked again.
+    pub fn verify(&self, token: &str, now: i64) -> Result<Claims, VerifyError> {
+        self.verify_under(token, &Rules::new(&self.issuer, now))
+    }
+
+    /// As [`KeyRing::verify`], but an expired token passes: for RFC 7009 revocation only.
+    pub fn verify_allowing_expired(&self, token: &str, now: i64) -> Result<Claims, VerifyError> {
+        self.verify_under(token, &Rules::allowing_expired(&self.issuer, now))
+    }
+
+    fn verify_under(&self, token: &str, rules: &Rules<'_>) -> Result<Claims, VerifyError> {
+        if let Some(hit) = self.cache.get(token, rules.now()) {
+            return hit.check(rules);
         }
+        let (signer, generation) = self.current();
+        let unchecked = signer.verify_signature(token, rules.now())?;
+        self.cache.put(token, &unchecked, rules.now(), generation);
+        unchecked.check(rules)
+    }
+
+    /// Verified tokens remembered now.
+    pub fn cached(&self) -> usize {
+        self.cache.entries()
     }
 
     /// Rotates: a new key signs from now on; the old ones verify until their tokens expire.
@@ -143,14 +173,15 @@ impl KeyRing {
         Ok(kid)
     }
 
-    /// Reloads the keys from the store.
+    /// Reloads the keys from the store; the cache of verified tokens starts over.
     pub fn reload(&self, store: &Store) -> Result<(), KeyError> {
         let records = store.read(|r| r.keys())?;
-        let signer = build(self.alg, &records, self.access_ttl).map_err(KeyError::Key)?;
-        match self.current.write() {
-            Ok(mut g) => *g = signer,
-            Err(poisoned) => *poisoned.into_inner() = signer,
-        }
+        let signer = build(self.alg, &records, self.access_ttl)?;
+        let mut g = self.current.write().unwrap_or_else(|e| e.into_inner());
+        g.signer = signer;
+        g.generation += 1;
+        // Under the write lock: no verification can start under the old keys meanwhile.
+        self.cache.reset(g.generation);
         Ok(())
     }
 }

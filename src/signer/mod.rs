@@ -3,14 +3,59 @@
 //!
 //! The key decides the algorithm, never the token: each implementation is bound to one
 //! algorithm by its key type, looks the key up by `kid`, and refuses a token that names
-//! another algorithm. Only [`Signer::verify`] turns untrusted text into [`Claims`];
-//! [`Claims::check`] then applies the time and issuer rules with the time as a parameter.
+//! another algorithm. Only [`Signer::verify`] turns untrusted text into [`Claims`], and
+//! only after the time and issuer [`Rules`] (time as a parameter) accept them.
 
+mod cache;
 pub mod jwt;
 pub mod keys;
 pub mod paseto;
 
 use serde::{Deserialize, Serialize};
+
+use crate::primitives::NoRandomness;
+
+/// The token format and algorithm, as one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenAlg {
+    /// JWT, Ed25519.
+    JwtEdDsa,
+    /// JWT, ECDSA P-256 SHA-256.
+    JwtEs256,
+    /// JWT, HMAC SHA-256.
+    JwtHs256,
+    /// PASETO v4.public (Ed25519).
+    PasetoV4Public,
+    /// PASETO v4.local (XChaCha20 + BLAKE2b).
+    PasetoV4Local,
+}
+
+impl TokenAlg {
+    /// Every algorithm.
+    pub const ALL: [TokenAlg; 5] = [
+        TokenAlg::JwtEdDsa,
+        TokenAlg::JwtEs256,
+        TokenAlg::JwtHs256,
+        TokenAlg::PasetoV4Public,
+        TokenAlg::PasetoV4Local,
+    ];
+
+    /// The name stored with a key (`jwt:EdDSA`, `paseto:v4.public`, ...).
+    pub fn id(self) -> &'static str {
+        match self {
+            TokenAlg::JwtEdDsa => "jwt:EdDSA",
+            TokenAlg::JwtEs256 => "jwt:ES256",
+            TokenAlg::JwtHs256 => "jwt:HS256",
+            TokenAlg::PasetoV4Public => "paseto:v4.public",
+            TokenAlg::PasetoV4Local => "paseto:v4.local",
+        }
+    }
+
+    /// Parses [`TokenAlg::id`].
+    pub fn from_id(s: &str) -> Option<TokenAlg> {
+        TokenAlg::ALL.into_iter().find(|a| a.id() == s)
+    }
+}
 
 /// Longest token any verifier reads; longer ones are refused unread.
 pub const MAX_TOKEN_LEN: usize = protocol::input::MAX_TOKEN_LEN;
@@ -90,26 +135,148 @@ impl std::fmt::Display for VerifyError {
     }
 }
 
-impl Claims {
-    /// Applies the time and issuer rules at `now` (Unix seconds).
-    pub fn check(&self, issuer: &str, now: i64) -> Result<(), VerifyError> {
-        if self.iss != issuer {
-            return Err(VerifyError::Issuer(self.iss.clone()));
+/// The rules a verified token's claims must meet: the issuer, and the time rules at
+/// `now`. [`Rules::new`] applies every rule; relaxing one takes an explicit constructor.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    issuer: &'a str,
+    now: i64,
+    expiry: bool,
+}
+
+impl<'a> Rules<'a> {
+    /// Every rule: issuer, `exp` (no leeway), `nbf` and `iat` (at most [`SKEW_SECS`] in
+    /// the future). `now` is Unix seconds.
+    pub fn new(issuer: &'a str, now: i64) -> Rules<'a> {
+        Rules {
+            issuer,
+            now,
+            expiry: true,
         }
-        if now >= self.exp {
+    }
+
+    /// Every rule but `exp`: for RFC 7009 revocation only, which must accept an expired
+    /// access token to find and end its family.
+    pub fn allowing_expired(issuer: &'a str, now: i64) -> Rules<'a> {
+        Rules {
+            issuer,
+            now,
+            expiry: false,
+        }
+    }
+
+    /// Now, Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+}
+
+/// Claims whose signature verified, not yet checked against [`Rules`]: the only way to
+/// the [`Claims`] is [`Unchecked::check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unchecked(Claims);
+
+impl Unchecked {
+    /// Applies `rules`.
+    pub fn check(self, rules: &Rules<'_>) -> Result<Claims, VerifyError> {
+        let c = self.0;
+        if c.iss != rules.issuer {
+            return Err(VerifyError::Issuer(c.iss));
+        }
+        if rules.expiry && rules.now >= c.exp {
             return Err(VerifyError::Expired);
         }
-        if self.nbf.is_some_and(|nbf| nbf > now + SKEW_SECS) {
+        if c.nbf.is_some_and(|nbf| nbf > rules.now + SKEW_SECS) {
             return Err(VerifyError::NotYetValid);
         }
-        if self.iat > now + SKEW_SECS {
+        if c.iat > rules.now + SKEW_SECS {
             return Err(VerifyError::IssuedInFuture);
         }
-        if self.sub.is_empty() || self.sid.is_empty() || self.jti.is_empty() {
+        if c.sub.is_empty() || c.sid.is_empty() || c.jti.is_empty() {
             return Err(VerifyError::Claims("empty sub, sid or jti".into()));
         }
-        Ok(())
+        Ok(c)
     }
+
+    /// The claims, to SHOW a refused token to an administrator (`token inspect`); never
+    /// to authorize anything.
+    pub fn for_display(&self) -> &Claims {
+        &self.0
+    }
+
+    /// When the token expires (Unix seconds), e.g. to bound how long it is cached.
+    pub fn exp(&self) -> i64 {
+        self.0.exp
+    }
+}
+
+/// A boxed cause, kept for the log.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a key could not be made, loaded or used to sign.
+#[derive(Debug)]
+pub enum KeyError {
+    /// The system's random number generator failed.
+    Randomness(NoRandomness),
+    /// A stored key does not load (damaged, or not a key of its algorithm).
+    Load {
+        /// The key's id.
+        kid: String,
+        /// What the crypto library said.
+        source: Cause,
+    },
+    /// A new key could not be made.
+    Generate(Cause),
+    /// No active key of this algorithm is in the store.
+    NoSigningKey(TokenAlg),
+    /// Signing failed.
+    Sign(Cause),
+    /// The store failed.
+    Store(storage::StoreError),
+}
+
+impl std::fmt::Display for KeyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyError::Randomness(e) => e.fmt(f),
+            KeyError::Load { kid, source } => {
+                write!(f, "signing key {kid} does not load: {source}")
+            }
+            KeyError::Generate(e) => write!(f, "cannot make a signing key: {e}"),
+            KeyError::NoSigningKey(alg) => write!(f, "no active {} key", alg.id()),
+            KeyError::Sign(e) => write!(f, "signing failed: {e}"),
+            KeyError::Store(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            KeyError::Randomness(e) => Some(e),
+            KeyError::Load { source, .. } => Some(source.as_ref()),
+            KeyError::Generate(e) | KeyError::Sign(e) => Some(e.as_ref()),
+            KeyError::Store(e) => Some(e),
+            KeyError::NoSigningKey(_) => None,
+        }
+    }
+}
+
+impl From<NoRandomness> for KeyError {
+    fn from(e: NoRandomness) -> Self {
+        KeyError::Randomness(e)
+    }
+}
+
+impl From<storage::StoreError> for KeyError {
+    fn from(e: storage::StoreError) -> Self {
+        KeyError::Store(e)
+    }
+}
+
+/// A cause from anything printable (for crypto libraries whose errors are only `Debug`).
+pub(crate) fn cause(e: impl std::fmt::Debug) -> Cause {
+    format!("{e:?}").into()
 }
 
 /// A public key as published for sidecars.
@@ -124,39 +291,19 @@ pub struct PublicKeys {
 /// Signs and verifies access tokens with one algorithm and a set of keys of it.
 pub trait Signer: Send + Sync + std::fmt::Debug {
     /// `jwt:EdDSA`, `paseto:v4.public`, ...
-    fn alg(&self) -> crate::config::TokenAlg;
+    fn alg(&self) -> TokenAlg;
     /// Signs `claims` with the current signing key.
-    fn sign(&self, claims: &Claims) -> Result<String, String>;
-    /// Verifies the token's form and signature with the key its id names and returns its
-    /// claims; time and issuer rules are [`Claims::check`]'s. `now` (Unix seconds) decides
-    /// which retired keys still verify.
-    fn verify(&self, token: &str, now: i64) -> Result<Claims, VerifyError>;
+    fn sign(&self, claims: &Claims) -> Result<String, KeyError>;
+    /// Verifies the token's form and signature with the key its id names. `now` (Unix
+    /// seconds) decides which retired keys still verify. The claims come back
+    /// [`Unchecked`]; [`Signer::verify`] is what callers want.
+    fn verify_signature(&self, token: &str, now: i64) -> Result<Unchecked, VerifyError>;
     /// The public keys that still verify live tokens.
     fn public_keys(&self, now: i64) -> PublicKeys;
-}
-
-/// Random bytes from the system's CSPRNG.
-pub fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
-    use ring::rand::SecureRandom;
-    let mut b = [0u8; N];
-    ring::rand::SystemRandom::new()
-        .fill(&mut b)
-        .map_err(|_| "no randomness".to_string())?;
-    Ok(b)
-}
-
-/// base64url without padding.
-pub fn b64url(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Strict base64url decoding: no padding, canonical trailing bits only.
-pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s)
-        .ok()
+    /// Verifies the signature, then the claims against `rules`: the checked claims.
+    fn verify(&self, token: &str, rules: &Rules<'_>) -> Result<Claims, VerifyError> {
+        self.verify_signature(token, rules.now())?.check(rules)
+    }
 }
 
 /// A live verification key: usable until `verify_until` (Unix seconds), `None` = while

@@ -18,8 +18,9 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::{Claims, PublicKeys, Signer, VerifyError, Window};
-use crate::config::TokenAlg;
+use super::{
+    cause, Claims, KeyError, PublicKeys, Signer, TokenAlg, Unchecked, VerifyError, Window,
+};
 use storage::SigningKeyRecord;
 
 /// The claims as PASETO encodes them.
@@ -38,11 +39,11 @@ struct WireClaims {
     amr: Vec<String>,
 }
 
-fn to_rfc3339(secs: i64) -> Result<String, String> {
+fn to_rfc3339(secs: i64) -> Result<String, KeyError> {
     OffsetDateTime::from_unix_timestamp(secs)
-        .map_err(|e| e.to_string())?
+        .map_err(|e| KeyError::Sign(e.into()))?
         .format(&Rfc3339)
-        .map_err(|e| e.to_string())
+        .map_err(|e| KeyError::Sign(e.into()))
 }
 
 fn from_rfc3339(s: &str, what: &str) -> Result<i64, VerifyError> {
@@ -51,7 +52,7 @@ fn from_rfc3339(s: &str, what: &str) -> Result<i64, VerifyError> {
         .map_err(|_| VerifyError::Claims(format!("`{what}` is not an RFC 3339 time")))
 }
 
-fn encode_claims(c: &Claims) -> Result<Vec<u8>, String> {
+fn encode_claims(c: &Claims) -> Result<Vec<u8>, KeyError> {
     let w = WireClaims {
         iss: c.iss.clone(),
         sub: c.sub.clone(),
@@ -63,13 +64,13 @@ fn encode_claims(c: &Claims) -> Result<Vec<u8>, String> {
         role: c.role.clone(),
         amr: c.amr.clone(),
     };
-    serde_json::to_vec(&w).map_err(|e| e.to_string())
+    serde_json::to_vec(&w).map_err(|e| KeyError::Sign(e.into()))
 }
 
-fn decode_claims(bytes: &[u8]) -> Result<Claims, VerifyError> {
+fn decode_claims(bytes: &[u8]) -> Result<Unchecked, VerifyError> {
     let w: WireClaims =
         serde_json::from_slice(bytes).map_err(|e| VerifyError::Claims(e.to_string()))?;
-    Ok(Claims {
+    Ok(Unchecked(Claims {
         iat: from_rfc3339(&w.iat, "iat")?,
         exp: from_rfc3339(&w.exp, "exp")?,
         nbf: w
@@ -83,7 +84,7 @@ fn decode_claims(bytes: &[u8]) -> Result<Claims, VerifyError> {
         sid: w.sid,
         role: w.role,
         amr: w.amr,
-    })
+    }))
 }
 
 #[derive(Deserialize)]
@@ -157,8 +158,8 @@ impl std::fmt::Debug for V4Public {
 
 impl V4Public {
     /// Makes a new key: `(PASERK id, secret)`.
-    pub fn generate() -> Result<(String, Vec<u8>), String> {
-        let pair = AsymmetricKeyPair::<V4>::generate().map_err(|e| format!("{e:?}"))?;
+    pub fn generate() -> Result<(String, Vec<u8>), KeyError> {
+        let pair = AsymmetricKeyPair::<V4>::generate().map_err(|e| KeyError::Generate(cause(e)))?;
         Ok((
             paserk(&Id::from(&pair.public)),
             pair.secret.as_bytes().to_vec(),
@@ -166,17 +167,19 @@ impl V4Public {
     }
 
     /// Builds the signer from the stored v4.public keys.
-    pub fn from_records(records: &[SigningKeyRecord], access_ttl: i64) -> Result<Self, String> {
+    pub fn from_records(records: &[SigningKeyRecord], access_ttl: i64) -> Result<Self, KeyError> {
         let mut keys = Vec::new();
         let mut signing = None;
         for r in records
             .iter()
             .filter(|r| r.alg == TokenAlg::PasetoV4Public.id())
         {
-            let secret = AsymmetricSecretKey::<V4>::from(&r.secret)
-                .map_err(|e| format!("key {}: {e:?}", r.kid))?;
-            let public = AsymmetricPublicKey::<V4>::try_from(&secret)
-                .map_err(|e| format!("key {}: {e:?}", r.kid))?;
+            let load = |e| KeyError::Load {
+                kid: r.kid.clone(),
+                source: cause(e),
+            };
+            let secret = AsymmetricSecretKey::<V4>::from(&r.secret).map_err(load)?;
+            let public = AsymmetricPublicKey::<V4>::try_from(&secret).map_err(load)?;
             if r.retired_at.is_none() {
                 signing = Some(keys.len());
             }
@@ -190,7 +193,7 @@ impl V4Public {
                 window,
             });
         }
-        let signing = signing.ok_or("no active v4.public key")?;
+        let signing = signing.ok_or(KeyError::NoSigningKey(TokenAlg::PasetoV4Public))?;
         Ok(V4Public { keys, signing })
     }
 }
@@ -200,18 +203,21 @@ impl Signer for V4Public {
         TokenAlg::PasetoV4Public
     }
 
-    fn sign(&self, claims: &Claims) -> Result<String, String> {
-        let k = self.keys.get(self.signing).ok_or("no signing key")?;
+    fn sign(&self, claims: &Claims) -> Result<String, KeyError> {
+        let k = self
+            .keys
+            .get(self.signing)
+            .ok_or(KeyError::NoSigningKey(TokenAlg::PasetoV4Public))?;
         PublicToken::sign(
             &k.secret,
             &encode_claims(claims)?,
             Some(&footer_json(&k.kid)),
             None,
         )
-        .map_err(|e| format!("{e:?}"))
+        .map_err(|e| KeyError::Sign(cause(e)))
     }
 
-    fn verify(&self, token: &str, now: i64) -> Result<Claims, VerifyError> {
+    fn verify_signature(&self, token: &str, now: i64) -> Result<Unchecked, VerifyError> {
         check_len(token)?;
         check_header(token, PublicToken::HEADER)?;
         let t = UntrustedToken::<Public, V4>::try_from(token).map_err(malformed)?;
@@ -254,21 +260,23 @@ impl std::fmt::Debug for V4Local {
 
 impl V4Local {
     /// Makes a new key: `(PASERK id, secret)`.
-    pub fn generate() -> Result<(String, Vec<u8>), String> {
-        let key = SymmetricKey::<V4>::generate().map_err(|e| format!("{e:?}"))?;
+    pub fn generate() -> Result<(String, Vec<u8>), KeyError> {
+        let key = SymmetricKey::<V4>::generate().map_err(|e| KeyError::Generate(cause(e)))?;
         Ok((paserk(&Id::from(&key)), key.as_bytes().to_vec()))
     }
 
     /// Builds the signer from the stored v4.local keys.
-    pub fn from_records(records: &[SigningKeyRecord], access_ttl: i64) -> Result<Self, String> {
+    pub fn from_records(records: &[SigningKeyRecord], access_ttl: i64) -> Result<Self, KeyError> {
         let mut keys = Vec::new();
         let mut signing = None;
         for r in records
             .iter()
             .filter(|r| r.alg == TokenAlg::PasetoV4Local.id())
         {
-            let key =
-                SymmetricKey::<V4>::from(&r.secret).map_err(|e| format!("key {}: {e:?}", r.kid))?;
+            let key = SymmetricKey::<V4>::from(&r.secret).map_err(|e| KeyError::Load {
+                kid: r.kid.clone(),
+                source: cause(e),
+            })?;
             if r.retired_at.is_none() {
                 signing = Some(keys.len());
             }
@@ -280,7 +288,7 @@ impl V4Local {
                 },
             ));
         }
-        let signing = signing.ok_or("no active v4.local key")?;
+        let signing = signing.ok_or(KeyError::NoSigningKey(TokenAlg::PasetoV4Local))?;
         Ok(V4Local { keys, signing })
     }
 }
@@ -290,13 +298,16 @@ impl Signer for V4Local {
         TokenAlg::PasetoV4Local
     }
 
-    fn sign(&self, claims: &Claims) -> Result<String, String> {
-        let (kid, key, _) = self.keys.get(self.signing).ok_or("no signing key")?;
+    fn sign(&self, claims: &Claims) -> Result<String, KeyError> {
+        let (kid, key, _) = self
+            .keys
+            .get(self.signing)
+            .ok_or(KeyError::NoSigningKey(TokenAlg::PasetoV4Local))?;
         LocalToken::encrypt(key, &encode_claims(claims)?, Some(&footer_json(kid)), None)
-            .map_err(|e| format!("{e:?}"))
+            .map_err(|e| KeyError::Sign(cause(e)))
     }
 
-    fn verify(&self, token: &str, now: i64) -> Result<Claims, VerifyError> {
+    fn verify_signature(&self, token: &str, now: i64) -> Result<Unchecked, VerifyError> {
         check_len(token)?;
         check_header(token, LocalToken::HEADER)?;
         let t = UntrustedToken::<Local, V4>::try_from(token).map_err(malformed)?;

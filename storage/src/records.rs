@@ -120,6 +120,14 @@ pub struct FamilyRecord {
     pub revoked: Option<Revocation>,
 }
 
+impl FamilyRecord {
+    /// Whether the family still stands for a signed-in session at `now` (Unix ms): not
+    /// revoked and not expired. The one definition every door uses.
+    pub fn is_live(&self, now: i64) -> bool {
+        self.revoked.is_none() && now < self.expires_at
+    }
+}
+
 /// What the store knows of one refresh token, keyed by the SHA-256 of the token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshEntry {

@@ -52,19 +52,33 @@ pub enum Unique {
     Username,
 }
 
-/// What can go wrong in the store.
+/// What can go wrong in the store. redb's own errors are kept as the cause.
 #[derive(Debug)]
 pub enum StoreError {
     /// Another process holds the store file.
     Locked(PathBuf),
+    /// There is no store file.
+    Missing(PathBuf),
+    /// The file has an older schema; a server migrates it on start.
+    Outdated(u64),
     /// The file was written by a newer latchkey (its schema version is given).
     TooNew(u64),
     /// A unique index already holds the value.
     Conflict(Unique),
     /// A record could not be decoded: the file is damaged or was changed by hand.
-    Corrupt(String),
-    /// redb or the file system failed.
-    Db(String),
+    Corrupt(serde_json::Error),
+    /// A record could not be encoded.
+    Encode(serde_json::Error),
+    /// The file could not be opened or created.
+    Open(Box<redb::DatabaseError>),
+    /// A transaction could not begin or end.
+    Transaction(Box<redb::TransactionError>),
+    /// A table could not be opened.
+    Table(Box<redb::TableError>),
+    /// Reading or writing the file failed.
+    Storage(Box<redb::StorageError>),
+    /// A commit failed (nothing of it was written).
+    Commit(Box<redb::CommitError>),
 }
 
 impl std::fmt::Display for StoreError {
@@ -75,47 +89,67 @@ impl std::fmt::Display for StoreError {
                 "the store {} is held by another process (is a server running?)",
                 p.display()
             ),
+            StoreError::Missing(p) => write!(f, "there is no store at {}", p.display()),
+            StoreError::Outdated(v) => write!(
+                f,
+                "the store has schema version {v}; start the server once to migrate it to {SCHEMA_VERSION}"
+            ),
             StoreError::TooNew(v) => write!(
                 f,
                 "the store has schema version {v}, newer than this latchkey ({SCHEMA_VERSION})"
             ),
             StoreError::Conflict(Unique::Email) => f.write_str("email already taken"),
             StoreError::Conflict(Unique::Username) => f.write_str("username already taken"),
-            StoreError::Corrupt(m) => write!(f, "corrupt record: {m}"),
-            StoreError::Db(m) => write!(f, "store error: {m}"),
+            StoreError::Corrupt(e) => write!(f, "corrupt record: {e}"),
+            StoreError::Encode(e) => write!(f, "cannot encode a record: {e}"),
+            StoreError::Open(e) => write!(f, "cannot open the store: {e}"),
+            StoreError::Transaction(e) => write!(f, "store transaction: {e}"),
+            StoreError::Table(e) => write!(f, "store table: {e}"),
+            StoreError::Storage(e) => write!(f, "store I/O: {e}"),
+            StoreError::Commit(e) => write!(f, "store commit: {e}"),
         }
     }
 }
 
-impl std::error::Error for StoreError {}
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Corrupt(e) | StoreError::Encode(e) => Some(e),
+            StoreError::Open(e) => Some(e.as_ref()),
+            StoreError::Transaction(e) => Some(e.as_ref()),
+            StoreError::Table(e) => Some(e.as_ref()),
+            StoreError::Storage(e) => Some(e.as_ref()),
+            StoreError::Commit(e) => Some(e.as_ref()),
+            StoreError::Locked(_)
+            | StoreError::Missing(_)
+            | StoreError::Outdated(_)
+            | StoreError::TooNew(_)
+            | StoreError::Conflict(_) => None,
+        }
+    }
+}
 
-macro_rules! db_err {
-    ($($t:ty),*) => {$(
+macro_rules! from_redb {
+    ($($t:ty => $v:ident),*) => {$(
         impl From<$t> for StoreError {
-            fn from(e: $t) -> Self { StoreError::Db(e.to_string()) }
+            fn from(e: $t) -> Self { StoreError::$v(Box::new(e)) }
         }
     )*};
 }
-db_err!(
-    redb::Error,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
+from_redb!(
+    redb::DatabaseError => Open,
+    redb::TransactionError => Transaction,
+    redb::TableError => Table,
+    redb::StorageError => Storage,
+    redb::CommitError => Commit
 );
 
-impl From<redb::DatabaseError> for StoreError {
-    fn from(e: redb::DatabaseError) -> Self {
-        StoreError::Db(e.to_string())
-    }
-}
-
 fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_json::to_vec(v).map_err(StoreError::Encode)
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_json::from_slice(bytes).map_err(StoreError::Corrupt)
 }
 
 /// The key under which an email or username is unique: case-insensitive.
@@ -183,9 +217,29 @@ impl Store {
         Ok(store)
     }
 
-    /// Path of the store file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Opens an existing store without changing it: no table is created, nothing is
+    /// migrated (for the read-only commands). Fails when there is no file, when another
+    /// process holds it, or when its schema is not this latchkey's.
+    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.to_path_buf()));
+        }
+        let db = match Database::open(path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                return Err(StoreError::Locked(path.to_path_buf()))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let store = Store {
+            db: std::sync::Arc::new(db),
+            path: path.to_path_buf(),
+        };
+        match store.read(|r| r.schema_version())? {
+            v if v > SCHEMA_VERSION => Err(StoreError::TooNew(v)),
+            v if v < SCHEMA_VERSION => Err(StoreError::Outdated(v)),
+            _ => Ok(store),
+        }
     }
 
     /// Runs `f` in a read transaction (a consistent snapshot).

@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use latchkey::signer::{b64url, b64url_decode, keys, Claims};
+use latchkey::primitives::{b64url, b64url_decode};
+use latchkey::signer::{keys, Claims};
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -175,7 +176,7 @@ async fn jwt_header_and_signature_attacks() {
     )
     .await;
     // A key of the attacker's own, offered in jwk / jku / x5u: ignored, never fetched.
-    let (_, attacker_pkcs8) = keys::generate(latchkey::config::TokenAlg::JwtEdDsa).unwrap();
+    let (_, attacker_pkcs8) = keys::generate(latchkey::signer::TokenAlg::JwtEdDsa).unwrap();
     let attacker = ring::signature::Ed25519KeyPair::from_pkcs8(&attacker_pkcs8).unwrap();
     let ax = b64url(ring::signature::KeyPair::public_key(&attacker).as_ref());
     for hdr in [
@@ -324,7 +325,7 @@ async fn claims_forged_with_the_real_key() {
     let store = storage::Store::open(&s.dir.path().join("store.redb")).unwrap();
     let records = store.read(|r| r.keys()).unwrap();
     drop(store);
-    let signer = keys::build(latchkey::config::TokenAlg::JwtEdDsa, &records, 1800).unwrap();
+    let signer = keys::build(latchkey::signer::TokenAlg::JwtEdDsa, &records, 1800).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -118,7 +118,7 @@ async fn keys_rotate_on_a_stopped_server_keeps_old_tokens_valid() {
     let after = oauth_login(&s, "rot", PW).await.expect(200);
     let kid = |t: &str| {
         let h = t.split('.').next().unwrap();
-        let h = latchkey::signer::b64url_decode(h).unwrap();
+        let h = latchkey::primitives::b64url_decode(h).unwrap();
         serde_json::from_slice::<serde_json::Value>(&h).unwrap()["kid"]
             .as_str()
             .unwrap()

@@ -86,7 +86,7 @@ fn totp_at(url: &str, step: u64) -> String {
 
 fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&latchkey::signer::b64url_decode(payload).unwrap()).unwrap()
+    serde_json::from_slice(&latchkey::primitives::b64url_decode(payload).unwrap()).unwrap()
 }
 
 #[tokio::test]

@@ -1,0 +1,148 @@
+//! Serving HTTP, shared by the public listener ([`crate::server`]) and the admin listener
+//! ([`crate::admin`]): the accept loop (HTTP/1.1 keep-alive and h2c), graceful shutdown,
+//! a request's containment (panics become 500s, slow handlers time out), and turning a
+//! [`Reply`] into a response. `cli::serve` composes the listeners.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use protocol::{Failure, Reply};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Turns a reply into a response (JSON content type when there is a body).
+pub fn to_response(reply: Reply) -> Response<Full<Bytes>> {
+    let has_body = !reply.body.is_empty();
+    let mut resp = Response::new(Full::new(Bytes::from(reply.body)));
+    *resp.status_mut() = reply.status;
+    let h = resp.headers_mut();
+    if has_body {
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+    }
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    for (k, v) in reply.headers {
+        h.insert(k, v);
+    }
+    resp
+}
+
+/// Polls a future, turning a panic inside it into `Err` instead of unwinding further.
+/// (Once it has panicked it is never polled again: it answers `Ready(Err)`.)
+struct CatchUnwind<F: Future>(std::pin::Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, ()>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Err(_) => std::task::Poll::Ready(Err(())),
+        }
+    }
+}
+
+/// Runs `fut` in place (in the connection's own task: no task per request), turning a
+/// panic in it into [`Failure::Internal`] (a 500) instead of a dropped connection, and
+/// stopping it after `timeout` ([`Failure::Timeout`]). If the client goes away, hyper drops
+/// this future and the work with it (a store transaction already handed to the committer
+/// still commits or aborts whole).
+pub async fn contained<T: Send + 'static>(
+    fut: impl Future<Output = T> + Send + 'static,
+    timeout: Duration,
+) -> Result<T, Failure> {
+    match tokio::time::timeout(timeout, CatchUnwind(Box::pin(fut))).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(())) => {
+            tracing::error!(panic = true, "request handler failed");
+            Err(Failure::Internal)
+        }
+        Err(_) => Err(Failure::Timeout),
+    }
+}
+
+/// Serves connections of `listener` with `handler` until `shutdown` turns true, then
+/// lets in-flight requests finish (up to 30 s).
+pub async fn serve<F, Fut>(listener: TcpListener, handler: F, mut shutdown: watch::Receiver<bool>)
+where
+    F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
+{
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer): (_, SocketAddr) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                tracing::debug!(%peer, "connection accepted");
+                let _ = stream.set_nodelay(true);
+                let handler = handler.clone();
+                let svc = service_fn(move |req| handler(req, peer));
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests did not finish within 30 s");
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
