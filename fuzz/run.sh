@@ -19,11 +19,20 @@ for t in "${targets[@]}"; do
   echo "== $t: ${secs}s"
   # The committed seeds (fuzz/corpus/<t>) are read; what the fuzzer finds goes to the
   # uncommitted fuzz/work/<t>.
+  status=0
   cargo fuzz run --fuzz-dir fuzz -O "$t" "fuzz/work/$t" "fuzz/corpus/$t" -- \
-    -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 2>&1 \
-    | grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|==|SUMMARY|.*(ERROR|panicked|deadly signal|Test unit written))' || true
+    -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    > "fuzz/work/$t.log" 2>&1 || status=$?
+  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|==|SUMMARY|.*(ERROR|panicked|deadly signal|Test unit written))' \
+    "fuzz/work/$t.log" || true
   if [ -n "$(ls -A "fuzz/artifacts/$t" 2>/dev/null)" ]; then
     echo "crash in $t: see fuzz/artifacts/$t/ (add it to fuzz/regressions/$t/ once fixed)" >&2
+    exit 1
+  fi
+  # Any other failure (a build error, a timeout, out of memory, a bad flag) fails too.
+  if [ "$status" -ne 0 ]; then
+    echo "$t failed (exit $status): see fuzz/work/$t.log" >&2
+    tail -n 20 "fuzz/work/$t.log" >&2
     exit 1
   fi
 done

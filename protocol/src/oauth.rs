@@ -456,7 +456,6 @@ fn error(f: Failure) -> Reply {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
     use crate::ops::Bearer;
@@ -655,6 +654,12 @@ mod tests {
             .find(|(k, _)| k == header::WWW_AUTHENTICATE)
             .unwrap();
         assert!(www.1.to_str().unwrap().contains("invalid_token"));
+        for (f, description) in [
+            (Failure::TokenExpired, "the access token expired"),
+            (Failure::RefreshExpired, "expired refresh token"),
+        ] {
+            assert_eq!(body_json(&error(f))["error_description"], description);
+        }
         let r = render(
             &Ctx {
                 base_url: String::new(),

@@ -383,6 +383,11 @@ mod tests {
             StatusCode::UNAUTHORIZED
         );
         assert_eq!(message(&error(Failure::MissingToken)), "INVALID_ID_TOKEN");
+        assert_eq!(message(&error(Failure::TokenExpired)), "EXPIRED_ID_TOKEN");
+        assert_eq!(
+            message(&error(Failure::RefreshExpired)),
+            "EXPIRED_REFRESH_TOKEN"
+        );
         assert_eq!(message(&error(Failure::Blocked)), "USER_DISABLED");
         let r = error(Failure::LockedOut { retry_after: 60 });
         assert_eq!(message(&r), "TOO_MANY_ATTEMPTS_TRY_LATER");

@@ -117,7 +117,10 @@ impl Service {
                     }
                 };
                 if let Some(spent_at) = entry.spent_at {
-                    if now.saturating_sub(spent_at) > reuse_ms {
+                    // Tolerated only within a window that exists: with reuse_interval = 0
+                    // even a reuse in the same millisecond is theft.
+                    let tolerated = reuse_ms > 0 && now.saturating_sub(spent_at) <= reuse_ms;
+                    if !tolerated {
                         // A token spent long ago came back: assume theft, end the family.
                         tracing::warn!(target: "latchkey::audit", event = "family_revoked", cause = "reuse", family = %family.id, user = %family.user_id, "refresh token reuse: family revoked");
                         family.revoked = Some(Revocation { at: now, reason: "reuse".into() });
@@ -168,7 +171,7 @@ mod tests {
         let (t, _) = new_refresh_token().unwrap();
         assert_eq!(t.len(), REFRESH_TOKEN_LEN);
         assert!(parse_refresh_token(&t).is_some());
-        assert!(parse_refresh_token(&t[1..]).is_none());
+        assert!(parse_refresh_token(t.get(1..).unwrap()).is_none());
         assert!(parse_refresh_token(&format!("{t}=")).is_none());
         assert!(parse_refresh_token(&"!".repeat(43)).is_none());
     }

@@ -32,8 +32,18 @@ pub fn new_code() -> Result<(String, String), Failure> {
         plain.push(char::from(ALPHABET.get(i).copied().unwrap_or(b'0')));
         bits >>= 5;
     }
-    let shown = format!("{}-{}-{}", &plain[0..4], &plain[4..8], &plain[8..12]);
+    let shown = grouped(&plain, 4);
     Ok((shown, plain))
+}
+
+/// `plain` in groups of `n` characters joined by hyphens, as codes are shown.
+fn grouped(plain: &str, n: usize) -> String {
+    let chars: Vec<char> = plain.chars().collect();
+    chars
+        .chunks(n)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// Normalizes a typed session code, or `None` when it cannot be one.
@@ -80,7 +90,7 @@ fn new_recovery_codes(
     for _ in 0..RECOVERY_CODES {
         let (_, plain) = new_code()?;
         let plain: String = plain.chars().take(RECOVERY_LEN).collect();
-        shown.push(format!("{}-{}", &plain[..5], &plain[5..]));
+        shown.push(grouped(&plain, 5));
         hashes.push(recovery_hash(key, user_id, &plain));
     }
     Ok((shown, hashes))
@@ -207,8 +217,12 @@ impl Service {
             )
             .await
         {
-            Ok(()) => Ok(Outcome::CodeSent),
+            Ok(()) => {
+                self.inner.metrics.mail(true);
+                Ok(Outcome::CodeSent)
+            }
             Err(e) => {
+                self.inner.metrics.mail(false);
                 tracing::warn!(error = %e, "session code not sent; removing it");
                 // No usable code may be left behind for a message that never left.
                 self.write(move |w, _| Ok(w.delete_session_code(&hash)?))
@@ -314,11 +328,14 @@ impl Service {
             .await?;
         match &result {
             Ok(Outcome::Tokens(t)) => {
+                self.inner.metrics.sign_in("otp", "ok");
                 tracing::info!(target: "latchkey::audit", event = "sign_in", method = "otp", user = %t.user.id)
             }
             Err(Failure::InvalidMfaCode) => {
+                self.inner.metrics.sign_in("otp", "failed");
                 tracing::info!(target: "latchkey::audit", event = "mfa_failed")
             }
+            Err(Failure::InvalidSessionCode) => self.inner.metrics.sign_in("otp", "failed"),
             _ => {}
         }
         result

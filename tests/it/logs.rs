@@ -13,7 +13,7 @@ const ADMIN: &str = "admin-token-for-the-log-test-0123";
 async fn no_secret_reaches_the_log() {
     let smtp = Smtp::start(&[]);
     let s = Server::start(&format!(
-        "{}[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN}\"\n[log]\nformat = \"json\"\n[oauth]\nclients = [{{ id = \"web\", secret = \"client-secret-never-logged\" }}]\n",
+        "{}[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN}\"\n[log]\nformat = \"json\"\n[tokens]\nreuse_interval = 0\n[oauth]\nclients = [{{ id = \"web\", secret = \"client-secret-never-logged\" }}]\n",
         smtp.config("none")
     ))
     .await;
@@ -160,14 +160,33 @@ async fn no_secret_reaches_the_log() {
     )
     .await
     .expect(200);
-    // A refresh-token reuse (audit event).
-    s.post_json(
-        "/auth/refresh-token",
-        &[],
-        &json!({"refresh_token": "x".repeat(43)}),
-    )
-    .await
-    .expect(400);
+    // A refresh-token reuse (audit event): a real token, spent, presented again.
+    let other = s
+        .post_json(
+            "/users",
+            &[],
+            &json!({"email": "reuse@example.com", "password": PW, "user_name": "reuse"}),
+        )
+        .await
+        .expect(201);
+    let t1 = s
+        .post_json(
+            "/auth/token",
+            &[("authorization", client)],
+            &json!({"grant_type": "password", "user_name": "reuse", "password": PW}),
+        )
+        .await
+        .expect(200);
+    let spent = t1["refresh_token"].as_str().unwrap().to_string();
+    let t2 = s
+        .post_json("/auth/refresh-token", &[], &json!({"refresh_token": spent}))
+        .await
+        .expect(200);
+    s.post_json("/auth/refresh-token", &[], &json!({"refresh_token": spent}))
+        .await
+        .expect(400);
+    secrets.push(spent);
+    secrets.push(t2["refresh_token"].as_str().unwrap().into());
 
     let log = s.log();
     for secret in &secrets {
@@ -207,7 +226,15 @@ async fn no_secret_reaches_the_log() {
         "sign_in_failed",
         "mfa_enabled",
         "admin_state_change",
+        "family_revoked",
     ] {
         assert!(audit.contains(&ev), "no audit event {ev}: {audit:?}");
     }
+    // The reuse is told once, with its cause and whose family it was.
+    let reuse: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["target"] == "latchkey::audit" && l["cause"] == "reuse")
+        .collect();
+    assert_eq!(reuse.len(), 1, "{reuse:?}");
+    assert_eq!(reuse[0]["user"], other["id"]);
 }

@@ -14,6 +14,7 @@ mod oauth;
 mod openapi;
 mod readme;
 mod refresh;
+mod rules;
 mod server;
 mod session;
 mod states;

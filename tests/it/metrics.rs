@@ -39,8 +39,10 @@ fn value(samples: &[Value], name: &str, labels: Value) -> f64 {
 
 #[tokio::test]
 async fn metrics_parse_and_move_with_requests() {
+    let smtp = Smtp::start(&[]);
     let s = Server::start(&format!(
-        "[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN}\"\n"
+        "{}[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN}\"\n[limits]\nlockout_failures = 2\n",
+        smtp.config("none")
     ))
     .await;
     assert_eq!(
@@ -68,6 +70,26 @@ async fn metrics_parse_and_move_with_requests() {
     )
     .await;
     s.get("/users/me", &[]).await.expect(401);
+    // A mailed code, redeemed; a wrong one; a mail the server refuses.
+    s.post_json("/session/login", &[], &json!({"email": "otp@example.com"}))
+        .await
+        .expect(202);
+    let code = session_code_of(&smtp.wait_mail("otp@example.com", 1).await);
+    s.post_json("/session/verify", &[], &json!({"session_code": code}))
+        .await
+        .expect(200);
+    s.post_json("/session/verify", &[], &json!({"session_code": code}))
+        .await
+        .expect(400);
+    s.post_json(
+        "/session/login",
+        &[],
+        &json!({"email": "x@refused.example"}),
+    )
+    .await
+    .expect(400);
+    // Two more wrong passwords: the second locks (lockout_failures = 2 within the window).
+    oauth_login(&s, "met", "wrong password!").await.expect(400);
     let after = scrape(&s).await;
 
     let d = |name: &str, labels: Value| {
@@ -85,7 +107,7 @@ async fn metrics_parse_and_move_with_requests() {
             "latchkey_requests_total",
             json!({"family": "oauth", "route": "token", "status": "400"})
         ),
-        1.0
+        2.0
     );
     assert_eq!(
         d(
@@ -99,7 +121,7 @@ async fn metrics_parse_and_move_with_requests() {
             "latchkey_request_duration_seconds_count",
             json!({"family": "oauth", "route": "token"})
         ),
-        2.0
+        3.0
     );
     assert!(
         d(
@@ -119,8 +141,26 @@ async fn metrics_parse_and_move_with_requests() {
             "latchkey_sign_ins_total",
             json!({"method": "pwd", "result": "failed"})
         ),
+        2.0
+    );
+    assert_eq!(
+        d(
+            "latchkey_sign_ins_total",
+            json!({"method": "otp", "result": "ok"})
+        ),
         1.0
     );
+    assert_eq!(
+        d(
+            "latchkey_sign_ins_total",
+            json!({"method": "otp", "result": "failed"})
+        ),
+        1.0
+    );
+    assert_eq!(d("latchkey_mails_sent_total", json!({})), 1.0);
+    assert_eq!(d("latchkey_mails_failed_total", json!({})), 1.0);
+    assert_eq!(d("latchkey_lockouts_total", json!({})), 1.0);
+    assert_eq!(d("latchkey_hash_shed_total", json!({})), 0.0);
     assert_eq!(d("latchkey_refresh_rotations_total", json!({})), 1.0);
     assert_eq!(
         d(
@@ -129,17 +169,9 @@ async fn metrics_parse_and_move_with_requests() {
         ),
         1.0
     );
-    assert_eq!(value(&after, "latchkey_users", json!({})), 1.0);
+    assert_eq!(value(&after, "latchkey_users", json!({})), 2.0);
     assert!(value(&after, "latchkey_store_size_bytes", json!({})) > 0.0);
     assert!(after
         .iter()
         .any(|s| s["name"] == "latchkey_hash_queue_depth" && s["type"] == "gauge"));
-    for name in [
-        "latchkey_mails_sent_total",
-        "latchkey_mails_failed_total",
-        "latchkey_lockouts_total",
-        "latchkey_hash_shed_total",
-    ] {
-        assert!(after.iter().any(|s| s["name"] == name), "{name}");
-    }
 }

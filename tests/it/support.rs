@@ -518,3 +518,158 @@ pub fn session_code_of(mail: &Value) -> String {
         .unwrap_or_else(|| panic!("no code in {text}"))
         .to_string()
 }
+
+/// The service in-process, on a real store in a temp dir, with a [`FakeClock`] and an
+/// [`Outbox`] for mail: for the time-dependent rules, tested without sleeping. (The
+/// wire is tested against the real binary.)
+pub struct InProcess {
+    pub svc: latchkey::service::Service,
+    pub clock: latchkey::clock::FakeClock,
+    pub outbox: latchkey::mail::Outbox,
+    _dir: tempfile::TempDir,
+}
+
+/// 2027-01-01T00:00:00Z, in Unix milliseconds: where fake clocks start.
+pub const T0: i64 = 1_798_761_600_000;
+
+impl InProcess {
+    /// A service with the test defaults (cheap scrypt) changed by `adjust`.
+    pub fn new(adjust: impl FnOnce(&mut latchkey::config::Config)) -> InProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let mut raw = latchkey::config::Config::default();
+        raw.storage.path = dir.path().join("store.redb");
+        raw.password.scrypt.log_n = 10;
+        adjust(&mut raw);
+        let cfg = raw.validate().unwrap();
+        let store = storage::Store::open(&cfg.storage.path).unwrap();
+        let clock = latchkey::clock::FakeClock::at(T0);
+        let outbox = latchkey::mail::Outbox::default();
+        let mailer = latchkey::mail::Mailer::to_outbox(&cfg.mail, &cfg.mfa_issuer, outbox.clone());
+        let svc = latchkey::service::Service::with_mailer(
+            cfg,
+            store,
+            std::sync::Arc::new(clock.clone()),
+            mailer,
+        )
+        .unwrap();
+        InProcess {
+            svc,
+            clock,
+            outbox,
+            _dir: dir,
+        }
+    }
+
+    /// Now, on the fake clock (Unix milliseconds).
+    pub fn now_ms(&self) -> i64 {
+        latchkey::clock::Clock::now_ms(&self.clock)
+    }
+
+    /// Moves the fake clock forward.
+    pub fn advance(&self, secs: f64) {
+        self.clock.advance(Duration::from_secs_f64(secs));
+    }
+
+    /// Runs one operation.
+    pub async fn run(
+        &self,
+        op: protocol::Operation,
+    ) -> Result<protocol::Outcome, protocol::Failure> {
+        self.svc.execute(op).await
+    }
+
+    /// Signs up `name` (email `name@example.com`) with `password` and signs in: tokens.
+    pub async fn sign_up(&self, name: &str, password: &str) -> protocol::Tokens {
+        let user = protocol::NewUser {
+            email: Some(format!("{name}@example.com")),
+            username: Some(name.to_string()),
+            password: Some(protocol::Secret(password.to_string())),
+            ..protocol::NewUser::default()
+        };
+        match self
+            .run(protocol::Operation::SignUp {
+                user,
+                sign_in: true,
+            })
+            .await
+        {
+            Ok(protocol::Outcome::Tokens(t)) => t,
+            other => panic!("sign-up: {other:?}"),
+        }
+    }
+
+    /// A password sign-in.
+    pub async fn sign_in(
+        &self,
+        login: &str,
+        password: &str,
+    ) -> Result<protocol::Outcome, protocol::Failure> {
+        self.run(protocol::Operation::PasswordSignIn {
+            login: login.to_string(),
+            password: protocol::Secret(password.to_string()),
+            client: None,
+            activate: false,
+        })
+        .await
+    }
+
+    /// Rotates a refresh token.
+    pub async fn refresh(&self, token: &str) -> Result<protocol::Outcome, protocol::Failure> {
+        self.run(protocol::Operation::Refresh {
+            refresh_token: token.to_string(),
+            client: None,
+        })
+        .await
+    }
+
+    /// The current user of an access token.
+    pub async fn me(&self, access: &str) -> Result<protocol::Outcome, protocol::Failure> {
+        self.run(protocol::Operation::CurrentUser {
+            bearer: protocol::Bearer::Token(access.to_string()),
+        })
+        .await
+    }
+
+    /// The session code of the `n`-th (1-based) message to `to` in the outbox.
+    pub fn code_to(&self, to: &str, n: usize) -> String {
+        let mail = self
+            .outbox
+            .messages()
+            .into_iter()
+            .filter(|m| m.to == to)
+            .nth(n - 1)
+            .unwrap_or_else(|| panic!("no message {n} to {to}"));
+        mail.text
+            .split_whitespace()
+            .find(|w| w.len() == 14 && w.chars().filter(|c| *c == '-').count() == 2)
+            .unwrap_or_else(|| panic!("no code in {}", mail.text))
+            .to_string()
+    }
+}
+
+/// The tokens of an outcome, or a panic saying what came instead.
+#[track_caller]
+pub fn tokens(r: Result<protocol::Outcome, protocol::Failure>) -> protocol::Tokens {
+    match r {
+        Ok(protocol::Outcome::Tokens(t)) => t,
+        other => panic!("expected tokens, got {other:?}"),
+    }
+}
+
+/// The TOTP code of `secret` (base32, as enrolment shows it) at `ms` (Unix milliseconds),
+/// from totp-rs as an authenticator app computes it.
+pub fn totp_at(secret_b32: &str, ms: i64) -> String {
+    let secret = totp_rs::Secret::Encoded(secret_b32.to_string())
+        .to_bytes()
+        .unwrap();
+    totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        secret,
+        None,
+        String::new(),
+    )
+    .generate(u64::try_from(ms / 1000).unwrap())
+}
