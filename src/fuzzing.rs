@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 
 use http::{HeaderMap, HeaderValue, Method};
 use protocol::table::{Family, FAMILIES};
-use protocol::{Bearer, Ctx, Failure, Outcome, Request, View};
+use protocol::{Bearer, Ctx, Failure, Outcome, Request};
 use storage::SigningKeyRecord;
 
 use crate::signer::TokenAlg;
@@ -195,9 +195,10 @@ pub fn family_request(name: &str, data: &[u8]) {
         headers: &headers,
         body,
     };
-    match (fam.decode)(route, &req) {
+    match (route.decode)(&req) {
         Ok(call) => {
-            // Every way the service can answer renders without panicking, in this view.
+            // Every way the service can answer renders without panicking, in this route's
+            // shape.
             for f in [
                 Failure::InvalidCredentials,
                 Failure::TokenInvalid,
@@ -205,11 +206,10 @@ pub fn family_request(name: &str, data: &[u8]) {
                 Failure::Internal,
                 Failure::RateLimited { retry_after: 3 },
             ] {
-                let reply = (fam.render)(&ctx, call.view, Err(f));
+                let reply = call.answer.reply(fam, &ctx, Err(f));
                 assert!(reply.status.is_client_error() || reply.status.is_server_error());
             }
-            let _ = (fam.render)(&ctx, call.view, Ok(Outcome::Done));
-            let _: View = call.view;
+            let _ = call.answer.reply(fam, &ctx, Ok(Outcome::Done));
         }
         Err(reply) => {
             assert!(

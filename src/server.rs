@@ -217,12 +217,12 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: IpAddr, trace: &m
         headers: &parts.headers,
         body: &bytes,
     };
-    let call = match (family.decode)(route, &request) {
+    let call = match (route.decode)(&request) {
         Ok(c) => c,
         Err(reply) => return reply,
     };
     let result = app.service.execute(call.op).await;
-    (family.render)(ctx, call.view, result)
+    call.answer.reply(family, ctx, result)
 }
 
 /// Handles one public request: timeout, panic containment, the request log line.

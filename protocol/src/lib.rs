@@ -7,7 +7,8 @@
 //! family is testable and fuzzable as plain functions.
 //!
 //! The adapter [`table`] maps mount prefixes to families; adding a family is one module
-//! and one entry in [`table::FAMILIES`].
+//! (its routes, decoders, renderers, error format and route documentation) and one entry
+//! in [`table::FAMILIES`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![deny(
@@ -18,6 +19,7 @@
     clippy::string_slice
 )]
 
+pub mod doc;
 pub mod input;
 pub mod oauth;
 pub mod openapi;
@@ -25,12 +27,15 @@ pub mod ops;
 pub mod reply;
 pub mod session;
 pub mod table;
+#[cfg(test)]
+mod testing;
 pub mod toolkit;
 pub mod v0;
 
 pub use input::{Ctx, Request};
 pub use ops::{
-    Bearer, Call, ClientCredentials, Failure, Introspection, NewUser, Operation, Outcome, Secret,
-    Tokens, UserView, View,
+    Bearer, ClientCredentials, Failure, Introspection, NewUser, Operation, Outcome, Secret, Tokens,
+    UserView,
 };
 pub use reply::Reply;
+pub use table::Call;

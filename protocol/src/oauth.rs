@@ -9,19 +9,19 @@ use http::{header, HeaderValue, Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::doc::{ns, obj, s, RouteDoc};
 use crate::input::{parse_form, parse_json, valid_email, valid_username, BodyKind, Ctx, Request};
-use crate::ops::{Call, Failure, NewUser, Operation, Outcome, Secret, Tokens, UserView, View};
+use crate::ops::{Failure, NewUser, Operation, Outcome, Secret, Tokens, UserView};
 use crate::reply::{rfc3339_ms, Reply};
-use crate::table::{Family, Route};
+use crate::table::{Call, Family, Render, Route};
 
 /// The family's entry for the adapter table.
 pub static FAMILY: Family = Family {
     name: "oauth",
     default_mount: "/",
     routes: ROUTES,
-    decode,
-    render,
     reject: error,
+    error_schema: || obj(&["error"], json!({"error": s(), "error_description": s()})),
 };
 
 static ROUTES: &[Route] = &[
@@ -30,38 +30,164 @@ static ROUTES: &[Route] = &[
         path: "/users",
         name: "signup",
         credential: true,
+        decode: signup,
+        doc: || {
+            RouteDoc::new(
+                "Create an account",
+                Some(obj(
+                    &["email", "password", "user_name"],
+                    json!({"email": s(), "password": s(), "user_name": s(), "role": s()}),
+                )),
+                None,
+                (201, Some(user_schema())),
+            )
+        },
     },
     Route {
         method: Method::POST,
         path: "/auth/token",
         name: "token",
         credential: true,
+        decode: token,
+        doc: || RouteDoc {
+            summary: "Password or refresh_token grant (seed JSON or RFC 6749 form)",
+            json: Some(obj(
+                &["grant_type"],
+                json!({"grant_type": s(), "user_name": s(), "password": s(), "refresh_token": s()}),
+            )),
+            form: Some(obj(
+                &["grant_type"],
+                json!({"grant_type": s(), "username": s(), "password": s(), "refresh_token": s(), "scope": s()}),
+            )),
+            query: &[],
+            auth: Some("basic"),
+            ok: (
+                200,
+                Some(json!({"oneOf": [seed_token_schema(), rfc_token_schema()]})),
+            ),
+        },
     },
     Route {
         method: Method::POST,
         path: "/auth/refresh-token",
         name: "refresh",
         credential: true,
+        decode: refresh,
+        doc: || {
+            RouteDoc::new(
+                "Rotate a refresh token",
+                Some(obj(&["refresh_token"], json!({"refresh_token": s()}))),
+                None,
+                (200, Some(seed_token_schema())),
+            )
+        },
     },
     Route {
         method: Method::GET,
         path: "/users/me",
         name: "me",
         credential: false,
+        decode: |req| {
+            Ok(Call::new(
+                Operation::CurrentUser {
+                    bearer: req.bearer(),
+                },
+                render_user,
+            ))
+        },
+        doc: || {
+            RouteDoc::new(
+                "The current user",
+                None,
+                Some("bearer"),
+                (200, Some(user_schema())),
+            )
+        },
     },
     Route {
         method: Method::POST,
         path: "/oauth/introspect",
         name: "introspect",
         credential: true,
+        decode: |req| {
+            let (client, token, hint) = token_form(req)?;
+            Ok(Call::new(
+                Operation::Introspect {
+                    token,
+                    hint,
+                    client,
+                },
+                render_introspection,
+            ))
+        },
+        doc: || RouteDoc {
+            summary: "RFC 7662 token introspection",
+            json: None,
+            form: Some(obj(
+                &["token"],
+                json!({"token": s(), "token_type_hint": s()}),
+            )),
+            query: &[],
+            auth: Some("basic"),
+            ok: (
+                200,
+                Some(obj(&["active"], json!({"active": {"type": "boolean"}}))),
+            ),
+        },
     },
     Route {
         method: Method::POST,
         path: "/oauth/revoke",
         name: "revoke",
         credential: true,
+        decode: |req| {
+            let (client, token, _) = token_form(req)?;
+            Ok(Call::new(Operation::Revoke { token, client }, |_, _| {
+                Reply::empty(StatusCode::OK).no_store()
+            }))
+        },
+        doc: || RouteDoc {
+            summary: "RFC 7009 token revocation",
+            json: None,
+            form: Some(obj(
+                &["token"],
+                json!({"token": s(), "token_type_hint": s()}),
+            )),
+            query: &[],
+            auth: Some("basic"),
+            ok: (200, None),
+        },
     },
 ];
+
+fn user_schema() -> serde_json::Value {
+    obj(
+        &["id", "created_at", "updated_at", "role"],
+        json!({"id": s(), "created_at": s(), "updated_at": s(), "user_name": ns(), "email": ns(), "role": s()}),
+    )
+}
+
+fn seed_token_schema() -> serde_json::Value {
+    obj(
+        &[
+            "access_token",
+            "refresh_token",
+            "token_type",
+            "expires_in",
+            "expires_at",
+            "_id",
+        ],
+        json!({"created_at": s(), "updated_at": s(), "access_token": s(), "expires_at": s(), "expires_in": {"type": "integer"},
+               "refresh_token": s(), "token_type": s(), "user_name": ns(), "_id": s()}),
+    )
+}
+
+fn rfc_token_schema() -> serde_json::Value {
+    obj(
+        &["access_token", "token_type", "expires_in", "refresh_token"],
+        json!({"access_token": s(), "token_type": s(), "expires_in": {"type": "integer"}, "refresh_token": s()}),
+    )
+}
 
 fn invalid_request(description: impl Into<String>) -> Reply {
     Reply::json(
@@ -112,145 +238,129 @@ struct RefreshBody {
     refresh_token: Option<String>,
 }
 
-fn decode(route: &Route, req: &Request) -> Result<Call, Reply> {
-    match route.name {
-        "signup" => {
-            let b: SignUpBody = req.json().map_err(invalid_request)?;
-            let email = required(b.email, "email")?;
-            if !valid_email(&email) {
-                return Err(invalid_request("`email` is not a valid email address"));
-            }
-            let user_name = required(b.user_name, "user_name")?;
-            if !valid_username(&user_name) {
-                return Err(invalid_request(
-                    "`user_name` must be 1 to 64 characters without `@` or spaces",
-                ));
-            }
-            let password = required(b.password, "password")?;
-            let role = match b.role {
-                Some(r) if r.is_empty() => return Err(invalid_request("`role` is empty")),
-                r => r,
-            };
-            Ok(Call {
-                op: Operation::SignUp {
-                    user: NewUser {
-                        email: Some(email),
-                        username: Some(user_name),
-                        password: Some(Secret(password)),
-                        role,
-                        ..NewUser::default()
-                    },
-                    sign_in: false,
-                },
-                view: View::OAuthCreated,
-            })
-        }
-        "token" => {
-            let client = req.basic().ok_or_else(invalid_client)?;
-            let (body, view) = match req.body_kind() {
-                BodyKind::Json => (
-                    parse_json::<TokenBody>(req.body).map_err(invalid_request)?,
-                    View::OAuthSeedToken,
-                ),
-                BodyKind::Form => {
-                    let mut f = parse_form(req.body).map_err(invalid_request)?;
-                    let body = TokenBody {
-                        grant_type: f.remove("grant_type"),
-                        user_name: f.remove("username"),
-                        password: f.remove("password"),
-                        refresh_token: f.remove("refresh_token"),
-                    };
-                    (body, View::OAuthRfcToken)
-                }
-                BodyKind::Missing => return Err(invalid_request("a Content-Type is required")),
-                BodyKind::Other => {
-                    return Err(invalid_request(
-                        "send application/x-www-form-urlencoded or application/json",
-                    ))
-                }
-            };
-            let op = match required(body.grant_type, "grant_type")?.as_str() {
-                "password" => {
-                    let login_field = if view == View::OAuthRfcToken {
-                        "username"
-                    } else {
-                        "user_name"
-                    };
-                    Operation::PasswordSignIn {
-                        login: required(body.user_name, login_field)?,
-                        password: Secret(required(body.password, "password")?),
-                        client: Some(client),
-                        activate: false,
-                    }
-                }
-                "refresh_token" => Operation::Refresh {
-                    refresh_token: required(body.refresh_token, "refresh_token")?,
-                    client: Some(client),
-                },
-                _ => {
-                    return Err(Reply::json(
-                        StatusCode::BAD_REQUEST,
-                        &json!({"error": "unsupported_grant_type"}),
-                    )
-                    .no_store())
-                }
-            };
-            Ok(Call { op, view })
-        }
-        "refresh" => {
-            // The seed's own example posts JSON with curl's default form Content-Type, so
-            // a JSON document is accepted whatever the declared type, and a form too.
-            let body: RefreshBody = match req.body_kind() {
-                BodyKind::Form if !req.body.starts_with(b"{") => {
-                    let mut f = parse_form(req.body).map_err(invalid_request)?;
-                    RefreshBody {
-                        refresh_token: f.remove("refresh_token"),
-                    }
-                }
-                BodyKind::Missing if req.body.is_empty() => {
-                    return Err(invalid_request("`refresh_token` is required"))
-                }
-                _ => parse_json(req.body).map_err(invalid_request)?,
-            };
-            Ok(Call {
-                op: Operation::Refresh {
-                    refresh_token: required(body.refresh_token, "refresh_token")?,
-                    client: None,
-                },
-                view: View::OAuthSeedToken,
-            })
-        }
-        "introspect" | "revoke" => {
-            // RFC 7662 §2.1 / RFC 7009 §2.1: a form body, client authentication required.
-            let client = req.basic().ok_or_else(invalid_client)?;
-            if req.body_kind() != BodyKind::Form {
-                return Err(invalid_request("send application/x-www-form-urlencoded"));
-            }
-            let mut f = parse_form(req.body).map_err(invalid_request)?;
-            let token = required(f.remove("token"), "token")?;
-            let hint = f.remove("token_type_hint");
-            let (op, view) = if route.name == "introspect" {
-                (
-                    Operation::Introspect {
-                        token,
-                        hint,
-                        client,
-                    },
-                    View::OAuthIntrospect,
-                )
-            } else {
-                (Operation::Revoke { token, client }, View::OAuthRevoke)
-            };
-            Ok(Call { op, view })
-        }
-        // "me"
-        _ => Ok(Call {
-            op: Operation::CurrentUser {
-                bearer: req.bearer(),
-            },
-            view: View::OAuthUser,
-        }),
+fn signup(req: &Request) -> Result<Call, Reply> {
+    let b: SignUpBody = req.json().map_err(invalid_request)?;
+    let email = required(b.email, "email")?;
+    if !valid_email(&email) {
+        return Err(invalid_request("`email` is not a valid email address"));
     }
+    let user_name = required(b.user_name, "user_name")?;
+    if !valid_username(&user_name) {
+        return Err(invalid_request(
+            "`user_name` must be 1 to 64 characters without `@` or spaces",
+        ));
+    }
+    let password = required(b.password, "password")?;
+    let role = match b.role {
+        Some(r) if r.is_empty() => return Err(invalid_request("`role` is empty")),
+        r => r,
+    };
+    Ok(Call::new(
+        Operation::SignUp {
+            user: NewUser {
+                email: Some(email),
+                username: Some(user_name),
+                password: Some(Secret(password)),
+                role,
+                ..NewUser::default()
+            },
+            sign_in: false,
+        },
+        |_, o| match o {
+            Outcome::User(u) => Reply::json(StatusCode::CREATED, &user_json(&u)),
+            _ => unexpected(),
+        },
+    ))
+}
+
+fn token(req: &Request) -> Result<Call, Reply> {
+    let client = req.basic().ok_or_else(invalid_client)?;
+    let (body, render): (TokenBody, Render) = match req.body_kind() {
+        BodyKind::Json => (
+            parse_json::<TokenBody>(req.body).map_err(invalid_request)?,
+            render_seed_token,
+        ),
+        BodyKind::Form => {
+            let mut f = parse_form(req.body).map_err(invalid_request)?;
+            let body = TokenBody {
+                grant_type: f.remove("grant_type"),
+                user_name: f.remove("username"),
+                password: f.remove("password"),
+                refresh_token: f.remove("refresh_token"),
+            };
+            (body, render_rfc_token)
+        }
+        BodyKind::Missing => return Err(invalid_request("a Content-Type is required")),
+        BodyKind::Other => {
+            return Err(invalid_request(
+                "send application/x-www-form-urlencoded or application/json",
+            ))
+        }
+    };
+    let op = match required(body.grant_type, "grant_type")?.as_str() {
+        "password" => {
+            let login_field = if req.body_kind() == BodyKind::Form {
+                "username"
+            } else {
+                "user_name"
+            };
+            Operation::PasswordSignIn {
+                login: required(body.user_name, login_field)?,
+                password: Secret(required(body.password, "password")?),
+                client: Some(client),
+                activate: false,
+            }
+        }
+        "refresh_token" => Operation::Refresh {
+            refresh_token: required(body.refresh_token, "refresh_token")?,
+            client: Some(client),
+        },
+        _ => {
+            return Err(Reply::json(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": "unsupported_grant_type"}),
+            )
+            .no_store())
+        }
+    };
+    Ok(Call::new(op, render))
+}
+
+fn refresh(req: &Request) -> Result<Call, Reply> {
+    // The seed's own example posts JSON with curl's default form Content-Type, so a JSON
+    // document is accepted whatever the declared type, and a form too.
+    let body: RefreshBody = match req.body_kind() {
+        BodyKind::Form if !req.body.starts_with(b"{") => {
+            let mut f = parse_form(req.body).map_err(invalid_request)?;
+            RefreshBody {
+                refresh_token: f.remove("refresh_token"),
+            }
+        }
+        BodyKind::Missing if req.body.is_empty() => {
+            return Err(invalid_request("`refresh_token` is required"))
+        }
+        _ => parse_json(req.body).map_err(invalid_request)?,
+    };
+    Ok(Call::new(
+        Operation::Refresh {
+            refresh_token: required(body.refresh_token, "refresh_token")?,
+            client: None,
+        },
+        render_seed_token,
+    ))
+}
+
+/// RFC 7662 §2.1 / RFC 7009 §2.1: a form body, client authentication required.
+fn token_form(
+    req: &Request,
+) -> Result<(crate::ops::ClientCredentials, String, Option<String>), Reply> {
+    let client = req.basic().ok_or_else(invalid_client)?;
+    if req.body_kind() != BodyKind::Form {
+        return Err(invalid_request("send application/x-www-form-urlencoded"));
+    }
+    let mut f = parse_form(req.body).map_err(invalid_request)?;
+    let token = required(f.remove("token"), "token")?;
+    Ok((client, token, f.remove("token_type_hint")))
 }
 
 fn user_json(u: &UserView) -> serde_json::Value {
@@ -307,24 +417,38 @@ fn introspection(i: Option<&crate::ops::Introspection>) -> serde_json::Value {
     }
 }
 
-fn render(_ctx: &Ctx, view: View, result: Result<Outcome, Failure>) -> Reply {
-    match (view, result) {
-        (_, Ok(Outcome::Introspection(i))) => {
+/// An outcome this family's routes never ask for: an internal error.
+fn unexpected() -> Reply {
+    error(Failure::Internal)
+}
+
+fn render_user(_: &Ctx, o: Outcome) -> Reply {
+    match o {
+        Outcome::User(u) => Reply::json(StatusCode::OK, &user_json(&u)),
+        _ => unexpected(),
+    }
+}
+
+fn render_seed_token(_: &Ctx, o: Outcome) -> Reply {
+    match o {
+        Outcome::Tokens(t) => Reply::json(StatusCode::OK, &seed_tokens(&t)).no_store(),
+        _ => unexpected(),
+    }
+}
+
+fn render_rfc_token(_: &Ctx, o: Outcome) -> Reply {
+    match o {
+        Outcome::Tokens(t) => Reply::json(StatusCode::OK, &rfc_tokens(&t)).no_store(),
+        _ => unexpected(),
+    }
+}
+
+fn render_introspection(_: &Ctx, o: Outcome) -> Reply {
+    match o {
+        Outcome::Introspection(i) => {
             Reply::json(StatusCode::OK, &introspection(i.as_deref())).no_store()
         }
-        (View::OAuthRevoke, Ok(Outcome::Done)) => Reply::empty(StatusCode::OK).no_store(),
-        (View::OAuthCreated, Ok(Outcome::User(u))) => {
-            Reply::json(StatusCode::CREATED, &user_json(&u))
-        }
-        (_, Ok(Outcome::User(u))) => Reply::json(StatusCode::OK, &user_json(&u)),
-        (View::OAuthRfcToken, Ok(Outcome::Tokens(t))) => {
-            Reply::json(StatusCode::OK, &rfc_tokens(&t)).no_store()
-        }
-        (_, Ok(Outcome::Tokens(t))) => Reply::json(StatusCode::OK, &seed_tokens(&t)).no_store(),
-        (_, Ok(Outcome::Done)) => Reply::empty(StatusCode::NO_CONTENT),
-        // Outcomes of other families' operations never reach this one.
-        (_, Ok(_)) => error(Failure::Internal),
-        (_, Err(f)) => error(f),
+        _ => unexpected(),
     }
 }
 
@@ -459,6 +583,7 @@ fn error(f: Failure) -> Reply {
 mod tests {
     use super::*;
     use crate::ops::Bearer;
+    use crate::testing::{ctx, tokens, user};
     use http::HeaderMap;
 
     fn req<'a>(
@@ -507,17 +632,18 @@ mod tests {
     fn signup_fields() {
         let h = headers(&[("content-type", "application/json")]);
         let ok = br#"{"email":"a@example.com","password":"pw","user_name":"a","role":"manager"}"#;
-        let c = decode(route("signup"), &req(&Method::POST, "/users", &h, ok)).unwrap();
-        assert_eq!(c.view, View::OAuthCreated);
+        let c = (route("signup").decode)(&req(&Method::POST, "/users", &h, ok)).unwrap();
+        let r = c.answer.reply(&FAMILY, &ctx(), Ok(Outcome::User(user())));
+        assert_eq!(r.status, StatusCode::CREATED);
         let bad = br#"{"email":"nope","password":"pw","user_name":"a"}"#;
-        let r = decode(route("signup"), &req(&Method::POST, "/users", &h, bad)).unwrap_err();
+        let r = (route("signup").decode)(&req(&Method::POST, "/users", &h, bad)).unwrap_err();
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
         assert_eq!(body_json(&r)["error"], "invalid_request");
         let dup =
             br#"{"email":"a@example.com","email":"b@example.com","password":"pw","user_name":"a"}"#;
-        assert!(decode(route("signup"), &req(&Method::POST, "/users", &h, dup)).is_err());
+        assert!((route("signup").decode)(&req(&Method::POST, "/users", &h, dup)).is_err());
         let none = HeaderMap::new();
-        assert!(decode(route("signup"), &req(&Method::POST, "/users", &none, ok)).is_err());
+        assert!((route("signup").decode)(&req(&Method::POST, "/users", &none, ok)).is_err());
     }
 
     #[test]
@@ -526,71 +652,59 @@ mod tests {
             ("content-type", "application/json"),
             ("authorization", BASIC),
         ]);
-        let c = decode(
-            route("token"),
-            &req(
-                &Method::POST,
-                "/auth/token",
-                &json_h,
-                br#"{"grant_type":"password","user_name":"a","password":"p"}"#,
-            ),
-        )
+        let c = (route("token").decode)(&req(
+            &Method::POST,
+            "/auth/token",
+            &json_h,
+            br#"{"grant_type":"password","user_name":"a","password":"p"}"#,
+        ))
         .unwrap();
-        assert_eq!(c.view, View::OAuthSeedToken);
+        let r = c.answer.reply(&FAMILY, &ctx(), Ok(tokens()));
+        assert_eq!(body_json(&r)["_id"], "fam", "the seed's shape");
         assert!(matches!(c.op, Operation::PasswordSignIn { ref login, .. } if login == "a"));
 
         let form_h = headers(&[
             ("content-type", "application/x-www-form-urlencoded"),
             ("authorization", BASIC),
         ]);
-        let c = decode(
-            route("token"),
-            &req(
-                &Method::POST,
-                "/auth/token",
-                &form_h,
-                b"grant_type=refresh_token&refresh_token=abc",
-            ),
-        )
+        let c = (route("token").decode)(&req(
+            &Method::POST,
+            "/auth/token",
+            &form_h,
+            b"grant_type=refresh_token&refresh_token=abc",
+        ))
         .unwrap();
-        assert_eq!(c.view, View::OAuthRfcToken);
+        let r = c.answer.reply(&FAMILY, &ctx(), Ok(tokens()));
+        assert!(body_json(&r).get("_id").is_none(), "RFC 6749's shape");
+        assert_eq!(body_json(&r)["token_type"], "Bearer");
         assert!(
             matches!(c.op, Operation::Refresh { ref refresh_token, client: Some(_) } if refresh_token == "abc")
         );
 
-        let r = decode(
-            route("token"),
-            &req(
-                &Method::POST,
-                "/auth/token",
-                &form_h,
-                b"grant_type=client_credentials",
-            ),
-        )
+        let r = (route("token").decode)(&req(
+            &Method::POST,
+            "/auth/token",
+            &form_h,
+            b"grant_type=client_credentials",
+        ))
         .unwrap_err();
         assert_eq!(body_json(&r)["error"], "unsupported_grant_type");
-        let r = decode(
-            route("token"),
-            &req(
-                &Method::POST,
-                "/auth/token",
-                &form_h,
-                b"grant_type=password&username=a",
-            ),
-        )
+        let r = (route("token").decode)(&req(
+            &Method::POST,
+            "/auth/token",
+            &form_h,
+            b"grant_type=password&username=a",
+        ))
         .unwrap_err();
         assert_eq!(body_json(&r)["error"], "invalid_request");
 
         let no_client = headers(&[("content-type", "application/x-www-form-urlencoded")]);
-        let r = decode(
-            route("token"),
-            &req(
-                &Method::POST,
-                "/auth/token",
-                &no_client,
-                b"grant_type=password",
-            ),
-        )
+        let r = (route("token").decode)(&req(
+            &Method::POST,
+            "/auth/token",
+            &no_client,
+            b"grant_type=password",
+        ))
         .unwrap_err();
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         assert!(r.headers.iter().any(|(k, _)| k == header::WWW_AUTHENTICATE));
@@ -600,54 +714,34 @@ mod tests {
     fn refresh_accepts_the_seeds_curl() {
         // curl -d '{"refresh_token": "x"}' sends form Content-Type with a JSON body.
         let h = headers(&[("content-type", "application/x-www-form-urlencoded")]);
-        let c = decode(
-            route("refresh"),
-            &req(
-                &Method::POST,
-                "/auth/refresh-token",
-                &h,
-                br#"{"refresh_token": "x"}"#,
-            ),
-        )
+        let c = (route("refresh").decode)(&req(
+            &Method::POST,
+            "/auth/refresh-token",
+            &h,
+            br#"{"refresh_token": "x"}"#,
+        ))
         .unwrap();
         assert!(
             matches!(c.op, Operation::Refresh { ref refresh_token, client: None } if refresh_token == "x")
         );
-        let r = decode(
-            route("refresh"),
-            &req(&Method::POST, "/auth/refresh-token", &h, b"{}"),
-        )
-        .unwrap_err();
+        let r = (route("refresh").decode)(&req(&Method::POST, "/auth/refresh-token", &h, b"{}"))
+            .unwrap_err();
         assert_eq!(body_json(&r)["error"], "invalid_request");
     }
 
     #[test]
     fn me_and_errors() {
         let h = HeaderMap::new();
-        let c = decode(route("me"), &req(&Method::GET, "/users/me", &h, b"")).unwrap();
+        let c = (route("me").decode)(&req(&Method::GET, "/users/me", &h, b"")).unwrap();
         assert_eq!(
             c.op,
             Operation::CurrentUser {
                 bearer: Bearer::Missing
             }
         );
-        let r = render(
-            &Ctx {
-                base_url: String::new(),
-                min_password_length: 8,
-            },
-            View::OAuthUser,
-            Err(Failure::MissingToken),
-        );
+        let r = c.answer.reply(&FAMILY, &ctx(), Err(Failure::MissingToken));
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-        let r = render(
-            &Ctx {
-                base_url: String::new(),
-                min_password_length: 8,
-            },
-            View::OAuthUser,
-            Err(Failure::TokenInvalid),
-        );
+        let r = c.answer.reply(&FAMILY, &ctx(), Err(Failure::TokenInvalid));
         let www = r
             .headers
             .iter()
@@ -660,12 +754,9 @@ mod tests {
         ] {
             assert_eq!(body_json(&error(f))["error_description"], description);
         }
-        let r = render(
-            &Ctx {
-                base_url: String::new(),
-                min_password_length: 8,
-            },
-            View::OAuthSeedToken,
+        let r = c.answer.reply(
+            &FAMILY,
+            &ctx(),
             Err(Failure::RateLimited { retry_after: 7 }),
         );
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);

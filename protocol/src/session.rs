@@ -11,19 +11,19 @@ use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::doc::{any_object, ns, obj, s, RouteDoc};
 use crate::input::{valid_email, Ctx, Request};
-use crate::ops::{Call, Failure, Operation, Outcome, View};
+use crate::ops::{Failure, Operation, Outcome};
 use crate::reply::{rfc3339_ms, Reply};
-use crate::table::{Family, Route};
+use crate::table::{Call, Family, Route};
 
 /// The family's entry for the adapter table.
 pub static FAMILY: Family = Family {
     name: "session",
     default_mount: "/session",
     routes: ROUTES,
-    decode,
-    render,
-    reject: |f| error(View::SessionMfa, f),
+    reject: error,
+    error_schema: || json!({"type": "object", "properties": {"error": s(), "status": s(), "error_description": s()}}),
 };
 
 static ROUTES: &[Route] = &[
@@ -32,54 +32,227 @@ static ROUTES: &[Route] = &[
         path: "/login",
         name: "login",
         credential: true,
+        decode: |req| {
+            let b: LoginBody = req.json().map_err(|_| invalid_email())?;
+            let email = nonblank(b.email)
+                .map(|e| e.trim().to_owned())
+                .ok_or_else(invalid_email)?;
+            if !valid_email(&email) {
+                return Err(invalid_email());
+            }
+            Ok(Call::new(Operation::RequestCode { email }, render))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Mail a one-time session code",
+                Some(obj(&["email"], json!({"email": s()}))),
+                None,
+                (202, Some(obj(&["status"], json!({"status": s()})))),
+            )
+        },
     },
     Route {
         method: Method::POST,
         path: "/verify",
         name: "verify",
         credential: true,
+        decode: |req| {
+            let b: VerifyBody = req.json().map_err(|_| invalid_request())?;
+            let session_code = nonblank(b.session_code)
+                .ok_or_else(|| code(StatusCode::BAD_REQUEST, "invalid_session_code"))?;
+            let op = Operation::RedeemCode {
+                code: session_code,
+                mfa_code: nonblank(b.mfa_code),
+            };
+            Ok(Call::new(op, render_verify).refusing_with(verify_error))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Redeem a session code (and the TOTP or recovery code)",
+                Some(obj(
+                    &["session_code"],
+                    json!({"session_code": s(), "mfa_code": s()}),
+                )),
+                None,
+                (
+                    200,
+                    Some(obj(
+                        &["status"],
+                        json!({"status": s(), "refresh_token": s(), "user_id": s()}),
+                    )),
+                ),
+            )
+        },
     },
     Route {
         method: Method::POST,
         path: "/token",
         name: "token",
         credential: true,
+        decode: |req| {
+            let refresh_token = refresh_token(req)?;
+            Ok(Call::new(
+                Operation::Refresh {
+                    refresh_token,
+                    client: None,
+                },
+                render,
+            ))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Access token for a refresh token (rotated)",
+                Some(obj(&["refresh_token"], json!({"refresh_token": s()}))),
+                None,
+                (
+                    200,
+                    Some(obj(
+                        &["access_token", "token_type", "expires_in", "refresh_token"],
+                        json!({"access_token": s(), "token_type": s(), "expires_in": {"type": "integer"}, "refresh_token": s()}),
+                    )),
+                ),
+            )
+        },
     },
     Route {
         method: Method::GET,
         path: "/me",
         name: "me",
         credential: false,
+        decode: |req| {
+            Ok(Call::new(
+                Operation::CurrentUser {
+                    bearer: req.bearer(),
+                },
+                render,
+            ))
+        },
+        doc: || {
+            RouteDoc::new(
+                "The current user",
+                None,
+                Some("bearer"),
+                (
+                    200,
+                    Some(obj(
+                        &["id", "mfa_enabled", "created_at"],
+                        json!({"id": s(), "email": ns(), "mfa_enabled": {"type": "boolean"}, "created_at": s()}),
+                    )),
+                ),
+            )
+        },
     },
     Route {
         method: Method::POST,
         path: "/logout",
         name: "logout",
         credential: false,
+        decode: |req| {
+            let refresh_token = refresh_token(req)?;
+            Ok(Call::new(Operation::Logout { refresh_token }, render))
+        },
+        doc: || {
+            RouteDoc::new(
+                "End the refresh family",
+                Some(obj(&["refresh_token"], json!({"refresh_token": s()}))),
+                None,
+                (204, None),
+            )
+        },
     },
     Route {
         method: Method::POST,
         path: "/mfa/totp",
         name: "totp_enroll",
         credential: false,
+        decode: |req| {
+            Ok(Call::new(
+                Operation::TotpEnroll {
+                    bearer: req.bearer(),
+                },
+                render,
+            ))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Start TOTP enrolment",
+                Some(any_object()),
+                Some("bearer"),
+                (
+                    200,
+                    Some(obj(
+                        &["secret", "otpauth_url"],
+                        json!({"secret": s(), "otpauth_url": s()}),
+                    )),
+                ),
+            )
+        },
     },
     Route {
         method: Method::POST,
         path: "/mfa/totp/confirm",
         name: "totp_confirm",
         credential: true,
+        decode: |req| {
+            let (bearer, code) = bearer_and_code(req)?;
+            Ok(Call::new(Operation::TotpConfirm { bearer, code }, render))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Confirm TOTP with a first code; answers the recovery codes",
+                Some(obj(&["code"], json!({"code": s()}))),
+                Some("bearer"),
+                (
+                    200,
+                    Some(obj(
+                        &["mfa_enabled", "recovery_codes"],
+                        json!({"mfa_enabled": {"type": "boolean"}, "recovery_codes": {"type": "array", "items": s()}}),
+                    )),
+                ),
+            )
+        },
     },
     Route {
         method: Method::DELETE,
         path: "/mfa/totp",
         name: "totp_disable",
         credential: true,
+        decode: |req| {
+            let (bearer, code) = bearer_and_code(req)?;
+            Ok(Call::new(Operation::TotpDisable { bearer, code }, render))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Turn TOTP off",
+                Some(obj(&["code"], json!({"code": s()}))),
+                Some("bearer"),
+                (204, None),
+            )
+        },
     },
     Route {
         method: Method::POST,
         path: "/mfa/recovery-codes",
         name: "recovery_codes",
         credential: true,
+        decode: |req| {
+            let (bearer, code) = bearer_and_code(req)?;
+            Ok(Call::new(Operation::RecoveryCodes { bearer, code }, render))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Replace the recovery codes",
+                Some(obj(&["code"], json!({"code": s()}))),
+                Some("bearer"),
+                (
+                    200,
+                    Some(obj(
+                        &["recovery_codes"],
+                        json!({"recovery_codes": {"type": "array", "items": s()}}),
+                    )),
+                ),
+            )
+        },
     },
 ];
 
@@ -123,126 +296,79 @@ fn nonblank(v: Option<String>) -> Option<String> {
     v.filter(|s| !s.trim().is_empty())
 }
 
-fn decode(route: &Route, req: &Request) -> Result<Call, Reply> {
-    let call = |op, view| Ok(Call { op, view });
-    match route.name {
-        "login" => {
-            let b: LoginBody = req.json().map_err(|_| invalid_email())?;
-            let email = nonblank(b.email)
-                .map(|e| e.trim().to_owned())
-                .ok_or_else(invalid_email)?;
-            if !valid_email(&email) {
-                return Err(invalid_email());
-            }
-            call(Operation::RequestCode { email }, View::SessionLogin)
-        }
-        "verify" => {
-            let b: VerifyBody = req.json().map_err(|_| invalid_request())?;
-            let session_code = nonblank(b.session_code)
-                .ok_or_else(|| code(StatusCode::BAD_REQUEST, "invalid_session_code"))?;
-            call(
-                Operation::RedeemCode {
-                    code: session_code,
-                    mfa_code: nonblank(b.mfa_code),
-                },
-                View::SessionVerify,
-            )
-        }
-        "token" => {
-            let b: RefreshBody = req.json().map_err(|_| invalid_request())?;
-            let refresh_token = nonblank(b.refresh_token).ok_or_else(invalid_request)?;
-            call(
-                Operation::Refresh {
-                    refresh_token,
-                    client: None,
-                },
-                View::SessionToken,
-            )
-        }
-        "me" => call(
-            Operation::CurrentUser {
-                bearer: req.bearer(),
-            },
-            View::SessionMe,
-        ),
-        "logout" => {
-            let b: RefreshBody = req.json().map_err(|_| invalid_request())?;
-            let refresh_token = nonblank(b.refresh_token).ok_or_else(invalid_request)?;
-            call(Operation::Logout { refresh_token }, View::SessionMfa)
-        }
-        "totp_enroll" => call(
-            Operation::TotpEnroll {
-                bearer: req.bearer(),
-            },
-            View::SessionMfa,
-        ),
-        name => {
-            // totp_confirm, totp_disable, recovery_codes: a bearer token and {"code"}.
-            let b: CodeBody = req.json().map_err(|_| invalid_request())?;
-            let c = nonblank(b.code).ok_or_else(invalid_request)?;
-            let bearer = req.bearer();
-            match name {
-                "totp_confirm" => {
-                    call(Operation::TotpConfirm { bearer, code: c }, View::SessionMfa)
-                }
-                "recovery_codes" => call(
-                    Operation::RecoveryCodes { bearer, code: c },
-                    View::SessionMfa,
-                ),
-                _ => call(Operation::TotpDisable { bearer, code: c }, View::SessionMfa),
-            }
-        }
-    }
+fn refresh_token(req: &Request) -> Result<String, Reply> {
+    let b: RefreshBody = req.json().map_err(|_| invalid_request())?;
+    nonblank(b.refresh_token).ok_or_else(invalid_request)
 }
 
-fn render(_ctx: &Ctx, view: View, result: Result<Outcome, Failure>) -> Reply {
-    match (view, result) {
-        (_, Ok(Outcome::CodeSent)) => Reply::json(StatusCode::ACCEPTED, &json!({"status": "code_sent"})),
-        (_, Ok(Outcome::MfaRequired)) => Reply::json(StatusCode::OK, &json!({"status": "mfa_required"})),
-        (View::SessionVerify, Ok(Outcome::Tokens(t))) => Reply::json(
+/// TOTP confirm and disable, recovery codes: a bearer token and `{"code"}`.
+fn bearer_and_code(req: &Request) -> Result<(crate::ops::Bearer, String), Reply> {
+    let b: CodeBody = req.json().map_err(|_| invalid_request())?;
+    let code = nonblank(b.code).ok_or_else(invalid_request)?;
+    Ok((req.bearer(), code))
+}
+
+/// `/verify` answers tokens as the seed's "authenticated" status.
+fn render_verify(ctx: &Ctx, o: Outcome) -> Reply {
+    match o {
+        Outcome::Tokens(t) => Reply::json(
             StatusCode::OK,
             &json!({"status": "authenticated", "refresh_token": t.refresh_token, "user_id": t.user.id}),
         )
         .no_store(),
-        (_, Ok(Outcome::Tokens(t))) => Reply::json(
+        o => render(ctx, o),
+    }
+}
+
+/// `/verify` answers a wrong second factor with the seed's `mfa_required` status.
+fn verify_error(f: Failure) -> Reply {
+    match f {
+        Failure::InvalidMfaCode => Reply::json(
+            StatusCode::UNAUTHORIZED,
+            &json!({"status": "mfa_required", "error": "invalid_mfa_code"}),
+        ),
+        f => error(f),
+    }
+}
+
+fn render(_ctx: &Ctx, o: Outcome) -> Reply {
+    match o {
+        Outcome::CodeSent => Reply::json(StatusCode::ACCEPTED, &json!({"status": "code_sent"})),
+        Outcome::MfaRequired => Reply::json(StatusCode::OK, &json!({"status": "mfa_required"})),
+        Outcome::Tokens(t) => Reply::json(
             StatusCode::OK,
             &json!({"access_token": t.access_token, "token_type": "Bearer", "expires_in": t.expires_in, "refresh_token": t.refresh_token}),
         )
         .no_store(),
-        (_, Ok(Outcome::User(u))) => Reply::json(
+        Outcome::User(u) => Reply::json(
             StatusCode::OK,
             &json!({"id": u.id, "email": u.email, "mfa_enabled": u.mfa_enabled, "created_at": rfc3339_ms(u.created_at)}),
         ),
-        (_, Ok(Outcome::TotpEnrollment { secret, otpauth_url })) => {
+        Outcome::TotpEnrollment { secret, otpauth_url } => {
             Reply::json(StatusCode::OK, &json!({"secret": secret, "otpauth_url": otpauth_url})).no_store()
         }
-        (_, Ok(Outcome::MfaEnabled { recovery_codes })) => Reply::json(
+        Outcome::MfaEnabled { recovery_codes } => Reply::json(
             StatusCode::OK,
             &json!({"mfa_enabled": true, "recovery_codes": recovery_codes}),
         )
         .no_store(),
-        (_, Ok(Outcome::RecoveryCodes(codes))) => {
+        Outcome::RecoveryCodes(codes) => {
             Reply::json(StatusCode::OK, &json!({"recovery_codes": codes})).no_store()
         }
-        (_, Ok(Outcome::Done)) => Reply::empty(StatusCode::NO_CONTENT),
+        Outcome::Done => Reply::empty(StatusCode::NO_CONTENT),
         // Outcomes of other families' operations never reach this one.
-        (_, Ok(Outcome::Introspection(_))) => error(view, Failure::Internal),
-        (view, Err(f)) => error(view, f),
+        Outcome::Introspection(_) => error(Failure::Internal),
     }
 }
 
 /// Every failure in this family's format.
-fn error(view: View, f: Failure) -> Reply {
+fn error(f: Failure) -> Reply {
     let bad = StatusCode::BAD_REQUEST;
     let unauthorized = StatusCode::UNAUTHORIZED;
     match f {
         Failure::InvalidEmail => invalid_email(),
         Failure::MailUnavailable => code(StatusCode::SERVICE_UNAVAILABLE, "mail_unavailable"),
         Failure::InvalidSessionCode => code(bad, "invalid_session_code"),
-        Failure::InvalidMfaCode if view == View::SessionVerify => Reply::json(
-            unauthorized,
-            &json!({"status": "mfa_required", "error": "invalid_mfa_code"}),
-        ),
         Failure::InvalidMfaCode => code(bad, "invalid_mfa_code"),
         Failure::MfaNotPending => code(StatusCode::CONFLICT, "mfa_not_pending"),
         Failure::MfaAlreadyEnabled => code(StatusCode::CONFLICT, "mfa_already_enabled"),
@@ -290,17 +416,14 @@ mod tests {
             min_password_length: 8,
         };
         let route = ROUTES.iter().find(|r| r.name == name).unwrap();
-        decode(
-            route,
-            &Request {
-                ctx: &ctx,
-                method: &route.method,
-                path: route.path,
-                query: None,
-                headers,
-                body,
-            },
-        )
+        (route.decode)(&Request {
+            ctx: &ctx,
+            method: &route.method,
+            path: route.path,
+            query: None,
+            headers,
+            body,
+        })
     }
 
     fn json_headers() -> HeaderMap {
@@ -362,7 +485,7 @@ mod tests {
             body(&call("token", &h, b"[").unwrap_err())["error"],
             "invalid_request"
         );
-        let r = error(View::SessionVerify, Failure::InvalidMfaCode);
+        let r = verify_error(Failure::InvalidMfaCode);
         assert_eq!(
             (r.status, body(&r)),
             (
@@ -371,10 +494,10 @@ mod tests {
             )
         );
         assert_eq!(
-            error(View::SessionMfa, Failure::InvalidMfaCode).status,
+            error(Failure::InvalidMfaCode).status,
             StatusCode::BAD_REQUEST
         );
-        let r = error(View::SessionMe, Failure::MissingToken);
+        let r = error(Failure::MissingToken);
         assert_eq!(body(&r)["error"], "missing_token");
         assert!(
             r.headers

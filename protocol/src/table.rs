@@ -1,17 +1,28 @@
 //! The protocol-adapter table: mount prefix -> route family -> route.
 //!
-//! A family is a static description ([`Family`]): its routes and two pure functions,
-//! `decode` (request -> [`Call`] or a reply in the family's error format) and `render`
-//! (outcome or failure -> reply). To add a family, write its module and add one entry to
-//! [`FAMILIES`].
+//! A family is a static description ([`Family`]): its routes, each with its own pure
+//! `decode` (request -> [`Call`] or a reply in the family's error format) and its
+//! documentation; a [`Call`] carries how its answer is rendered. To add a family, write
+//! its module and add one entry to [`FAMILIES`]: the configuration's `[families]`, the
+//! OpenAPI document and the fuzz entry point all follow from the table.
 
 use http::Method;
+use serde_json::Value;
 
+use crate::doc::RouteDoc;
 use crate::input::{Ctx, Request};
-use crate::ops::{Call, Failure, Outcome, View};
+use crate::ops::{Failure, Operation, Outcome};
 use crate::reply::Reply;
 
-/// One route of a family.
+/// Decodes a request for one route: what to do and how to answer, or a reply in the
+/// family's format when the request is malformed.
+pub type Decode = fn(&Request) -> Result<Call, Reply>;
+/// Renders what the service answered on success.
+pub type Render = fn(&Ctx, Outcome) -> Reply;
+/// Renders a failure in a family's format.
+pub type Refuse = fn(Failure) -> Reply;
+
+/// One route of a family: where it is, how it decodes, how it is documented.
 #[derive(Debug)]
 pub struct Route {
     /// Method.
@@ -22,6 +33,10 @@ pub struct Route {
     pub name: &'static str,
     /// Whether the route checks credentials (per-IP rate limit applies).
     pub credential: bool,
+    /// Decodes a request for this route.
+    pub decode: Decode,
+    /// Its OpenAPI documentation.
+    pub doc: fn() -> RouteDoc,
 }
 
 /// A route family.
@@ -33,13 +48,57 @@ pub struct Family {
     pub default_mount: &'static str,
     /// Routes.
     pub routes: &'static [Route],
-    /// Decodes a request for one of `routes`.
-    pub decode: fn(&Route, &Request) -> Result<Call, Reply>,
-    /// Renders what the service answered, in the shape `View` names.
-    pub render: fn(&Ctx, View, Result<Outcome, Failure>) -> Reply,
-    /// Renders a failure that happened before a request was decoded (too large, rate
-    /// limited, timeout, internal error).
-    pub reject: fn(Failure) -> Reply,
+    /// Renders every failure in the family's format (and those that happen before a
+    /// request was decoded: too large, rate limited, timeout, internal error).
+    pub reject: Refuse,
+    /// The JSON schema of the family's error bodies (OpenAPI).
+    pub error_schema: fn() -> Value,
+}
+
+/// A decoded request: what the service is to do, and how the answer is rendered.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The operation.
+    pub op: Operation,
+    /// How the answer is rendered.
+    pub answer: Answer,
+}
+
+/// How a route renders the service's answer: its success shape, and failures in the
+/// family's format unless the route has its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer {
+    render: Render,
+    refuse: Option<Refuse>,
+}
+
+impl Call {
+    /// `op`, its success rendered by `render`, failures by the family.
+    pub fn new(op: Operation, render: Render) -> Call {
+        Call {
+            op,
+            answer: Answer {
+                render,
+                refuse: None,
+            },
+        }
+    }
+
+    /// Failures of this call rendered by `refuse` instead of the family's default.
+    pub fn refusing_with(mut self, refuse: Refuse) -> Call {
+        self.answer.refuse = Some(refuse);
+        self
+    }
+}
+
+impl Answer {
+    /// The reply to `result` in `family`'s format.
+    pub fn reply(self, family: &Family, ctx: &Ctx, result: Result<Outcome, Failure>) -> Reply {
+        match result {
+            Ok(outcome) => (self.render)(ctx, outcome),
+            Err(f) => self.refuse.unwrap_or(family.reject)(f),
+        }
+    }
 }
 
 /// Every family latchkey knows. One entry per family.

@@ -7,21 +7,24 @@ use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::doc::{ns, obj, s, RouteDoc};
 use crate::input::{valid_email, valid_username, Ctx, Request};
-use crate::ops::{
-    Bearer, Call, Failure, NewUser, Operation, Outcome, Secret, Tokens, UserView, View,
-};
+use crate::ops::{Bearer, Failure, NewUser, Operation, Outcome, Secret, Tokens, UserView};
 use crate::reply::{rfc3339_ms, Reply};
-use crate::table::{Family, Route};
+use crate::table::{Call, Family, Route};
 
 /// The family's entry for the adapter table.
 pub static FAMILY: Family = Family {
     name: "toolkit",
     default_mount: "/api/auth",
     routes: ROUTES,
-    decode,
-    render,
     reject: error,
+    error_schema: || {
+        obj(
+            &["error"],
+            json!({"error": obj(&["code", "message"], json!({"code": {"type": "integer"}, "message": s()}))}),
+        )
+    },
 };
 
 static ROUTES: &[Route] = &[
@@ -30,32 +33,130 @@ static ROUTES: &[Route] = &[
         path: "/accounts:signUp",
         name: "signup",
         credential: true,
+        decode: signup,
+        doc: || {
+            RouteDoc::new(
+                "Sign up",
+                Some(obj(
+                    &["username", "password"],
+                    json!({"username": s(), "password": s(), "displayName": s(), "email": s()}),
+                )),
+                None,
+                (201, Some(auth_response_schema())),
+            )
+        },
     },
     Route {
         method: Method::POST,
         path: "/accounts:signInWithPassword",
         name: "signin",
         credential: true,
+        decode: signin,
+        doc: || {
+            RouteDoc::new(
+                "Sign in with username (or email) and password",
+                Some(obj(
+                    &["username", "password"],
+                    json!({"username": s(), "password": s()}),
+                )),
+                None,
+                (200, Some(auth_response_schema())),
+            )
+        },
     },
     Route {
         method: Method::POST,
         path: "/token:refresh",
         name: "refresh",
         credential: true,
+        decode: |req| {
+            let b: RefreshBody = req.json().map_err(bad_request)?;
+            let refresh_token = present(b.refresh_token)
+                .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_REFRESH_TOKEN"))?;
+            Ok(Call::new(
+                Operation::Refresh {
+                    refresh_token,
+                    client: None,
+                },
+                render_auth,
+            ))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Exchange a refresh token",
+                Some(obj(&["refreshToken"], json!({"refreshToken": s()}))),
+                None,
+                (200, Some(auth_response_schema())),
+            )
+        },
     },
     Route {
         method: Method::POST,
         path: "/accounts:lookup",
         name: "lookup",
         credential: false,
+        decode: |req| {
+            Ok(Call::new(
+                Operation::CurrentUser {
+                    bearer: id_token(req)?,
+                },
+                |_, o| match o {
+                    Outcome::User(u) => Reply::json(StatusCode::OK, &user(&u)),
+                    _ => unexpected(),
+                },
+            ))
+        },
+        doc: || {
+            RouteDoc::new(
+                "The user of an id token",
+                Some(obj(&[], json!({"idToken": s()}))),
+                Some("bearer"),
+                (
+                    200,
+                    Some(obj(
+                        &["localId", "disabled"],
+                        json!({"localId": s(), "username": ns(), "displayName": ns(), "email": ns(), "createdAt": s(), "lastLoginAt": ns(), "disabled": {"type": "boolean"}}),
+                    )),
+                ),
+            )
+        },
     },
     Route {
         method: Method::POST,
         path: "/accounts:delete",
         name: "delete",
         credential: false,
+        decode: |req| {
+            Ok(Call::new(
+                Operation::DeleteAccount {
+                    bearer: id_token(req)?,
+                },
+                |_, _| Reply::empty(StatusCode::NO_CONTENT),
+            ))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Delete the account of an id token",
+                Some(obj(&[], json!({"idToken": s()}))),
+                Some("bearer"),
+                (204, None),
+            )
+        },
     },
 ];
+
+fn auth_response_schema() -> serde_json::Value {
+    obj(
+        &[
+            "localId",
+            "idToken",
+            "refreshToken",
+            "expiresIn",
+            "tokenType",
+        ],
+        json!({"localId": s(), "username": ns(), "displayName": ns(), "email": ns(), "idToken": s(), "refreshToken": s(), "expiresIn": s(), "tokenType": s()}),
+    )
+}
 
 /// `{"error":{"code":<status>,"message":"<CODE>"}}`.
 fn fail(status: StatusCode, message: &str) -> Reply {
@@ -115,81 +216,56 @@ fn id_token(req: &Request) -> Result<Bearer, Reply> {
     Ok(req.bearer())
 }
 
-fn decode(route: &Route, req: &Request) -> Result<Call, Reply> {
-    match route.name {
-        "signup" => {
-            let b: SignUpBody = req.json().map_err(bad_request)?;
-            let username = present(b.username)
-                .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_USERNAME"))?;
-            if !valid_username(&username) {
-                return Err(fail(StatusCode::BAD_REQUEST, "INVALID_USERNAME"));
-            }
-            let password = b
-                .password
-                .filter(|p| !p.is_empty())
-                .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_PASSWORD"))?;
-            let email = present(b.email);
-            if email.as_deref().is_some_and(|e| !valid_email(e)) {
-                return Err(fail(StatusCode::BAD_REQUEST, "INVALID_EMAIL"));
-            }
-            Ok(Call {
-                op: Operation::SignUp {
-                    user: NewUser {
-                        email,
-                        username: Some(username),
-                        password: Some(Secret(password)),
-                        display_name: present(b.display_name),
-                        ..NewUser::default()
-                    },
-                    sign_in: true,
-                },
-                view: View::ToolkitSignUp,
-            })
-        }
-        "signin" => {
-            let b: SignInBody = req.json().map_err(bad_request)?;
-            let login = present(b.username)
-                .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_USERNAME"))?;
-            let password = b
-                .password
-                .filter(|p| !p.is_empty())
-                .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_PASSWORD"))?;
-            Ok(Call {
-                op: Operation::PasswordSignIn {
-                    login,
-                    password: Secret(password),
-                    client: None,
-                    activate: false,
-                },
-                view: View::ToolkitAuth,
-            })
-        }
-        "refresh" => {
-            let b: RefreshBody = req.json().map_err(bad_request)?;
-            let refresh_token = present(b.refresh_token)
-                .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_REFRESH_TOKEN"))?;
-            Ok(Call {
-                op: Operation::Refresh {
-                    refresh_token,
-                    client: None,
-                },
-                view: View::ToolkitAuth,
-            })
-        }
-        "lookup" => Ok(Call {
-            op: Operation::CurrentUser {
-                bearer: id_token(req)?,
-            },
-            view: View::ToolkitUser,
-        }),
-        // "delete"
-        _ => Ok(Call {
-            op: Operation::DeleteAccount {
-                bearer: id_token(req)?,
-            },
-            view: View::ToolkitDeleted,
-        }),
+fn signup(req: &Request) -> Result<Call, Reply> {
+    let b: SignUpBody = req.json().map_err(bad_request)?;
+    let username =
+        present(b.username).ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_USERNAME"))?;
+    if !valid_username(&username) {
+        return Err(fail(StatusCode::BAD_REQUEST, "INVALID_USERNAME"));
     }
+    let password = b
+        .password
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_PASSWORD"))?;
+    let email = present(b.email);
+    if email.as_deref().is_some_and(|e| !valid_email(e)) {
+        return Err(fail(StatusCode::BAD_REQUEST, "INVALID_EMAIL"));
+    }
+    Ok(Call::new(
+        Operation::SignUp {
+            user: NewUser {
+                email,
+                username: Some(username),
+                password: Some(Secret(password)),
+                display_name: present(b.display_name),
+                ..NewUser::default()
+            },
+            sign_in: true,
+        },
+        |_, o| match o {
+            Outcome::Tokens(t) => Reply::json(StatusCode::CREATED, &auth_response(&t)).no_store(),
+            _ => unexpected(),
+        },
+    ))
+}
+
+fn signin(req: &Request) -> Result<Call, Reply> {
+    let b: SignInBody = req.json().map_err(bad_request)?;
+    let login =
+        present(b.username).ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_USERNAME"))?;
+    let password = b
+        .password
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_PASSWORD"))?;
+    Ok(Call::new(
+        Operation::PasswordSignIn {
+            login,
+            password: Secret(password),
+            client: None,
+            activate: false,
+        },
+        render_auth,
+    ))
 }
 
 fn auth_response(t: &Tokens) -> serde_json::Value {
@@ -217,17 +293,15 @@ fn user(u: &UserView) -> serde_json::Value {
     })
 }
 
-fn render(_ctx: &Ctx, view: View, result: Result<Outcome, Failure>) -> Reply {
-    match (view, result) {
-        (View::ToolkitSignUp, Ok(Outcome::Tokens(t))) => {
-            Reply::json(StatusCode::CREATED, &auth_response(&t)).no_store()
-        }
-        (_, Ok(Outcome::Tokens(t))) => Reply::json(StatusCode::OK, &auth_response(&t)).no_store(),
-        (_, Ok(Outcome::User(u))) => Reply::json(StatusCode::OK, &user(&u)),
-        (_, Ok(Outcome::Done)) => Reply::empty(StatusCode::NO_CONTENT),
-        // Outcomes of other families' operations never reach this one.
-        (_, Ok(_)) => error(Failure::Internal),
-        (_, Err(f)) => error(f),
+/// An outcome this family's routes never ask for: an internal error.
+fn unexpected() -> Reply {
+    error(Failure::Internal)
+}
+
+fn render_auth(_: &Ctx, o: Outcome) -> Reply {
+    match o {
+        Outcome::Tokens(t) => Reply::json(StatusCode::OK, &auth_response(&t)).no_store(),
+        _ => unexpected(),
     }
 }
 
@@ -281,17 +355,14 @@ mod tests {
             min_password_length: 8,
         };
         let route = ROUTES.iter().find(|r| r.name == name).unwrap();
-        decode(
-            route,
-            &Request {
-                ctx: &ctx,
-                method: &Method::POST,
-                path: route.path,
-                query: None,
-                headers,
-                body,
-            },
-        )
+        (route.decode)(&Request {
+            ctx: &ctx,
+            method: &Method::POST,
+            path: route.path,
+            query: None,
+            headers,
+            body,
+        })
     }
 
     fn json_headers() -> HeaderMap {
@@ -341,7 +412,12 @@ mod tests {
             br#"{"username":"a","password":"p","displayName":"A"}"#,
         )
         .unwrap();
-        assert_eq!(c.view, View::ToolkitSignUp);
+        let r = c.answer.reply(
+            &FAMILY,
+            &crate::testing::ctx(),
+            Ok(crate::testing::tokens()),
+        );
+        assert_eq!(r.status, StatusCode::CREATED);
         assert!(matches!(c.op, Operation::SignUp { sign_in: true, .. }));
     }
 

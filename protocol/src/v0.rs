@@ -10,19 +10,19 @@
 use http::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 
-use crate::input::{is_weak_password, parse_basic_raw, parse_form, valid_email, Ctx, Request};
-use crate::ops::{Call, Failure, NewUser, Operation, Outcome, Secret, Tokens, UserView, View};
+use crate::doc::{ns, obj, s, RouteDoc};
+use crate::input::{is_weak_password, parse_basic_raw, parse_form, valid_email, Request};
+use crate::ops::{Failure, NewUser, Operation, Outcome, Secret, Tokens, UserView};
 use crate::reply::{rfc3339_ms, Reply};
-use crate::table::{Family, Route};
+use crate::table::{Call, Family, Route};
 
 /// The family's entry for the adapter table.
 pub static FAMILY: Family = Family {
     name: "v0",
     default_mount: "/api/v0",
     routes: ROUTES,
-    decode,
-    render,
     reject: error,
+    error_schema: || obj(&["error"], json!({"error": {"type": ["object", "string"]}})),
 };
 
 static ROUTES: &[Route] = &[
@@ -31,26 +31,100 @@ static ROUTES: &[Route] = &[
         path: "/user",
         name: "signup",
         credential: true,
+        decode: decode_signup,
+        doc: || {
+            RouteDoc::new(
+                "Register (unverified)",
+                Some(obj(
+                    &[
+                        "email",
+                        "first_name",
+                        "last_name",
+                        "password",
+                        "password_confirmation",
+                    ],
+                    json!({"email": s(), "first_name": s(), "last_name": s(), "password": s(), "password_confirmation": s()}),
+                )),
+                None,
+                (200, Some(obj(&["message"], json!({"message": s()})))),
+            )
+        },
     },
     Route {
         method: Method::GET,
         path: "/user/verify",
         name: "verify",
         credential: true,
+        decode: decode_verify,
+        doc: || RouteDoc {
+            summary: "Verify credentials (query, body or Basic), activate, start a session",
+            json: None,
+            form: None,
+            query: &["email", "password"],
+            auth: Some("basic"),
+            ok: (200, Some(profile_schema(true))),
+        },
     },
     Route {
         method: Method::POST,
         path: "/token",
         name: "refresh",
         credential: true,
+        decode: decode_refresh,
+        doc: || {
+            RouteDoc::new(
+                "Rotate a refresh token",
+                Some(obj(&["refresh_token"], json!({"refresh_token": s()}))),
+                None,
+                (
+                    200,
+                    Some(obj(
+                        &["access_token", "refresh_token", "expires_at"],
+                        json!({"access_token": s(), "refresh_token": s(), "expires_at": s()}),
+                    )),
+                ),
+            )
+        },
     },
     Route {
         method: Method::GET,
         path: "/user",
         name: "profile",
         credential: false,
+        decode: |req| {
+            Ok(Call::new(
+                Operation::CurrentUser {
+                    bearer: req.bearer(),
+                },
+                |_, o| match o {
+                    Outcome::User(u) => Reply::json(StatusCode::OK, &Value::Object(profile(&u))),
+                    _ => unexpected(),
+                },
+            ))
+        },
+        doc: || {
+            RouteDoc::new(
+                "The current user's profile",
+                None,
+                Some("bearer"),
+                (200, Some(profile_schema(false))),
+            )
+        },
     },
 ];
+
+fn profile_schema(tokens: bool) -> Value {
+    let mut p = json!({"id": {"type": "integer"}, "email": ns(), "created_at": s(), "updated_at": s(), "activity_status": {"type": "integer"},
+                       "image_url": {"type": "null"}, "user_type": {"type": "integer"}, "first_name": ns(), "last_name": ns(),
+                       "birthdate": {"type": "null"}, "code_nationality": {"type": "null"}, "location": {"type": "null"}, "cv": {"type": "object"}});
+    let mut req = vec!["id", "activity_status", "cv"];
+    if let (true, Some(m)) = (tokens, p.as_object_mut()) {
+        m.insert("access_token".into(), s());
+        m.insert("refresh_token".into(), s());
+        req.extend(["access_token", "refresh_token"]);
+    }
+    obj(&req, p)
+}
 
 /// The seed's answer to unexpected failures.
 pub const INTERNAL_MESSAGE: &str =
@@ -173,8 +247,8 @@ fn decode_signup(req: &Request) -> Result<Call, Reply> {
     if !errs.0.is_empty() {
         return Err(errs.reply(StatusCode::BAD_REQUEST));
     }
-    Ok(Call {
-        op: Operation::SignUp {
+    Ok(Call::new(
+        Operation::SignUp {
             user: NewUser {
                 email: email.map(|e| e.trim().to_owned()),
                 password: password.map(Secret),
@@ -185,8 +259,13 @@ fn decode_signup(req: &Request) -> Result<Call, Reply> {
             },
             sign_in: false,
         },
-        view: View::V0Registered,
-    })
+        |ctx, _| {
+            Reply::json(
+                StatusCode::OK,
+                &json!({"message": format!("Account registered! Please activate your account at GET {}/user/verify", ctx.base_url)}),
+            )
+        },
+    ))
 }
 
 /// Credentials of `GET /user/verify`: JSON body, else query string, else Basic header.
@@ -210,54 +289,55 @@ fn credentials(req: &Request) -> Result<(Option<String>, Option<String>), Reply>
     Ok((None, None))
 }
 
-fn decode(route: &Route, req: &Request) -> Result<Call, Reply> {
-    match route.name {
-        "signup" => decode_signup(req),
-        "verify" => {
-            let (email, password) = credentials(req)?;
-            let mut errs = Errors::default();
-            let email = email.filter(|e| !e.trim().is_empty());
-            let password = password.filter(|p| !p.is_empty());
-            if email.is_none() {
-                errs.add("email", ERR_BLANK);
-            }
-            if password.is_none() {
-                errs.add("password", ERR_BLANK);
-            }
-            match (email, password) {
-                (Some(e), Some(p)) => Ok(Call {
-                    op: Operation::PasswordSignIn {
-                        login: e.trim().to_owned(),
-                        password: Secret(p),
-                        client: None,
-                        activate: true,
-                    },
-                    view: View::V0Session,
-                }),
-                _ => Err(errs.reply(StatusCode::BAD_REQUEST)),
-            }
-        }
-        "refresh" => {
-            let body = object(req)?;
-            match string(&body, "refresh_token") {
-                Ok(Some(t)) if !t.is_empty() => Ok(Call {
-                    op: Operation::Refresh {
-                        refresh_token: t,
-                        client: None,
-                    },
-                    view: View::V0Token,
-                }),
-                Ok(_) => Err(one(StatusCode::BAD_REQUEST, "refresh_token", ERR_BLANK)),
-                Err(()) => Err(one(StatusCode::BAD_REQUEST, "refresh_token", ERR_INVALID)),
-            }
-        }
-        // "profile"
-        _ => Ok(Call {
-            op: Operation::CurrentUser {
-                bearer: req.bearer(),
+fn decode_verify(req: &Request) -> Result<Call, Reply> {
+    let (email, password) = credentials(req)?;
+    let mut errs = Errors::default();
+    let email = email.filter(|e| !e.trim().is_empty());
+    let password = password.filter(|p| !p.is_empty());
+    if email.is_none() {
+        errs.add("email", ERR_BLANK);
+    }
+    if password.is_none() {
+        errs.add("password", ERR_BLANK);
+    }
+    match (email, password) {
+        (Some(e), Some(p)) => Ok(Call::new(
+            Operation::PasswordSignIn {
+                login: e.trim().to_owned(),
+                password: Secret(p),
+                client: None,
+                activate: true,
             },
-            view: View::V0Profile,
-        }),
+            |_, o| match o {
+                Outcome::Tokens(t) => Reply::json(StatusCode::OK, &session(&t)).no_store(),
+                _ => unexpected(),
+            },
+        )),
+        _ => Err(errs.reply(StatusCode::BAD_REQUEST)),
+    }
+}
+
+fn decode_refresh(req: &Request) -> Result<Call, Reply> {
+    let body = object(req)?;
+    match string(&body, "refresh_token") {
+        Ok(Some(t)) if !t.is_empty() => Ok(Call::new(
+            Operation::Refresh {
+                refresh_token: t,
+                client: None,
+            },
+            |_, o| {
+                match o {
+                Outcome::Tokens(t) => Reply::json(
+                    StatusCode::OK,
+                    &json!({"access_token": t.access_token, "refresh_token": t.refresh_token, "expires_at": rfc3339_ms(t.expires_at)}),
+                )
+                .no_store(),
+                _ => unexpected(),
+            }
+            },
+        )),
+        Ok(_) => Err(one(StatusCode::BAD_REQUEST, "refresh_token", ERR_BLANK)),
+        Err(()) => Err(one(StatusCode::BAD_REQUEST, "refresh_token", ERR_INVALID)),
     }
 }
 
@@ -297,24 +377,9 @@ fn session(t: &Tokens) -> Value {
     Value::Object(p)
 }
 
-fn render(ctx: &Ctx, view: View, result: Result<Outcome, Failure>) -> Reply {
-    match (view, result) {
-        (View::V0Registered, Ok(_)) => Reply::json(
-            StatusCode::OK,
-            &json!({"message": format!("Account registered! Please activate your account at GET {}/user/verify", ctx.base_url)}),
-        ),
-        (View::V0Token, Ok(Outcome::Tokens(t))) => Reply::json(
-            StatusCode::OK,
-            &json!({"access_token": t.access_token, "refresh_token": t.refresh_token, "expires_at": rfc3339_ms(t.expires_at)}),
-        )
-        .no_store(),
-        (_, Ok(Outcome::Tokens(t))) => Reply::json(StatusCode::OK, &session(&t)).no_store(),
-        (_, Ok(Outcome::User(u))) => Reply::json(StatusCode::OK, &Value::Object(profile(&u))),
-        (_, Ok(Outcome::Done)) => Reply::empty(StatusCode::NO_CONTENT),
-        // Outcomes of other families' operations never reach this one.
-        (_, Ok(_)) => error(Failure::Internal),
-        (_, Err(f)) => error(f),
-    }
+/// An outcome this family's routes never ask for: an internal error.
+fn unexpected() -> Reply {
+    error(Failure::Internal)
 }
 
 /// Every failure in this family's format.
@@ -370,6 +435,7 @@ fn error(f: Failure) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::Ctx;
     use http::{HeaderMap, HeaderValue};
 
     fn ctx() -> Ctx {
@@ -387,17 +453,14 @@ mod tests {
     ) -> Result<Call, Reply> {
         let ctx = ctx();
         let route = ROUTES.iter().find(|r| r.name == name).unwrap();
-        decode(
-            route,
-            &Request {
-                ctx: &ctx,
-                method: &route.method,
-                path: route.path,
-                query,
-                headers,
-                body,
-            },
-        )
+        (route.decode)(&Request {
+            ctx: &ctx,
+            method: &route.method,
+            path: route.path,
+            query,
+            headers,
+            body,
+        })
     }
 
     fn json_headers() -> HeaderMap {
@@ -438,14 +501,14 @@ mod tests {
     fn signup_ok_is_unverified() {
         let body = br#"{"email":"a@example.com","first_name":"John Robert","last_name":"Doe","password":"correct horse","password_confirmation":"correct horse"}"#;
         let c = call("signup", None, &json_headers(), body).unwrap();
-        match c.op {
+        match &c.op {
             Operation::SignUp {
                 user,
                 sign_in: false,
             } => assert!(user.unverified && user.username.is_none()),
             other => panic!("{other:?}"),
         }
-        let r = render(&ctx(), View::V0Registered, Ok(Outcome::Done));
+        let r = c.answer.reply(&FAMILY, &ctx(), Ok(Outcome::Done));
         let v: Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(v["message"], "Account registered! Please activate your account at GET http://localhost:8080/api/v0/user/verify");
     }
