@@ -5,6 +5,7 @@ mod cli;
 mod crash;
 mod cross;
 mod forward;
+mod house;
 mod interop;
 mod introspection;
 mod limits;
