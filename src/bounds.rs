@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use storage::SigningKeyRecord;
 
 use crate::config::Checked;
+use crate::limits::Source;
 use crate::password::Hasher;
 use crate::signer::TokenAlg;
 use crate::signer::{keys, Claims, Rules};
@@ -74,18 +75,28 @@ pub fn measure(cfg: &Checked, seconds: f64) -> Result<Value, String> {
         // One hash alone, for its latency.
         let t = Instant::now();
         hasher
-            .hash(Secret("bench password".into()))
+            .hash(Secret("bench password".into()), Source::LOCAL)
             .await
             .map_err(|e| e.to_string())?;
         let one = t.elapsed().as_secs_f64() * 1000.0;
         let started = Instant::now();
         let mut tasks = Vec::new();
-        for _ in 0..threads {
+        for i in 0..threads {
             let h = hasher.clone();
+            // One source per task: the hasher's fair share does not limit the bound.
+            let source = Source::of(std::net::IpAddr::from([
+                10,
+                0,
+                0,
+                u8::try_from(i % 250).unwrap_or(0),
+            ]));
             tasks.push(tokio::spawn(async move {
                 let mut n = 0u64;
                 while started.elapsed() < per {
-                    if h.hash(Secret("bench password".into())).await.is_ok() {
+                    if h.hash(Secret("bench password".into()), source)
+                        .await
+                        .is_ok()
+                    {
                         n += 1;
                     }
                 }

@@ -38,6 +38,8 @@ section!(
         max_body: u64 = 65536,
         /// Longest a request may take, seconds.
         request_timeout: u64 = 30,
+        /// Proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges).
+        trusted_proxies: Vec<String> = Vec::new(),
     }
 );
 
@@ -153,8 +155,12 @@ section!(
     Limits {
         /// Token bucket per client IP over every credential route; 0 = off.
         per_ip_per_minute: u32 = 600,
-        /// Failed sign-ins of one account within `lockout_window` that lock it.
+        /// Failed attempts of one source against one account within `lockout_window`
+        /// that lock that source out of that account.
         lockout_failures: u32 = 10,
+        /// Failed attempts against one account from all sources within `lockout_window`
+        /// after which only sources that signed in to it before may try.
+        lockout_failures_total: u32 = 100,
         /// Window for counting failures, seconds.
         lockout_window: u64 = 900,
         /// How long a locked account stays locked, seconds.
@@ -198,8 +204,8 @@ section!(
 section!(
     /// `[oauth]`
     OAuth {
-        /// Roles a user may pick at sign-up.
-        signup_roles: Vec<String> = vec!["user".into(), "manager".into()],
+        /// Roles a user may pick at sign-up (any other is given by an administrator).
+        signup_roles: Vec<String> = vec!["user".into()],
         /// Clients allowed on `/auth/token`.
         clients: Vec<Client> = vec![Client { id: "web".into(), secret: "change-me".into() }],
     }
@@ -319,6 +325,48 @@ pub enum LogFormat {
     Json,
 }
 
+/// An address range: `10.0.0.0/8`, `2001:db8::/32`, or one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    net: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `addr` or `addr/prefix`.
+    pub fn parse(s: &str) -> Option<Cidr> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p.parse::<u8>().ok()?)),
+            None => (s, None),
+        };
+        let net: std::net::IpAddr = addr.trim().parse().ok()?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(Cidr { net, prefix })
+    }
+
+    /// Whether `ip` is in the range (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let host_bits = |width: u32| width - u32::from(self.prefix);
+        match (ip, self.net) {
+            (IpAddr::V4(a), IpAddr::V4(n)) => {
+                let mask = u32::MAX.checked_shl(host_bits(32)).unwrap_or(0);
+                (u32::from(a) ^ u32::from(n)) & mask == 0
+            }
+            (IpAddr::V6(a), IpAddr::V6(n)) => {
+                let mask = u128::MAX.checked_shl(host_bits(128)).unwrap_or(0);
+                (u128::from(a) ^ u128::from(n)) & mask == 0
+            }
+            _ => false,
+        }
+    }
+}
+
 /// `[server]`, checked.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
@@ -330,6 +378,8 @@ pub struct ServerSettings {
     pub max_body: u64,
     /// Longest a request may take.
     pub request_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 /// `[storage]`, checked.
@@ -400,8 +450,11 @@ pub struct SessionSettings {
 pub struct LimitSettings {
     /// Token bucket per client IP over the credential routes; 0 = off.
     pub per_ip_per_minute: u32,
-    /// Failures within `lockout_window` that lock.
+    /// Failures of one source against one account within `lockout_window` that lock.
     pub lockout_failures: u32,
+    /// Failures against one account from all sources within `lockout_window` that close
+    /// it to unknown sources.
+    pub lockout_failures_total: u32,
     /// Window for counting failures.
     pub lockout_window: Duration,
     /// How long a lock lasts.
@@ -571,6 +624,15 @@ impl Config {
             ));
         }
         let request_timeout = seconds("server.request_timeout", self.server.request_timeout)?;
+        let mut trusted_proxies = Vec::new();
+        for (i, p) in self.server.trusted_proxies.iter().enumerate() {
+            trusted_proxies.push(Cidr::parse(p).ok_or_else(|| {
+                bad(
+                    &format!("server.trusted_proxies[{i}]"),
+                    format!("`{p}` is not an address or a CIDR range such as 10.0.0.0/8"),
+                )
+            })?);
+        }
         if self.storage.path.as_os_str().is_empty() {
             return Err(bad("storage.path", "must not be empty"));
         }
@@ -708,6 +770,12 @@ impl Config {
         if self.limits.lockout_failures == 0 {
             return Err(bad("limits.lockout_failures", "must be at least 1"));
         }
+        if self.limits.lockout_failures_total < self.limits.lockout_failures {
+            return Err(bad(
+                "limits.lockout_failures_total",
+                "must be at least limits.lockout_failures",
+            ));
+        }
         for (i, c) in self.oauth.clients.iter().enumerate() {
             if c.id.is_empty() || c.id.contains(':') {
                 return Err(bad(
@@ -777,6 +845,7 @@ impl Config {
                 public_url: self.server.public_url.trim_end_matches('/').to_owned(),
                 max_body: self.server.max_body,
                 request_timeout,
+                trusted_proxies,
             },
             storage: StorageSettings {
                 path: self.storage.path.clone(),
@@ -811,6 +880,7 @@ impl Config {
             limits: LimitSettings {
                 per_ip_per_minute: self.limits.per_ip_per_minute,
                 lockout_failures: self.limits.lockout_failures,
+                lockout_failures_total: self.limits.lockout_failures_total,
                 lockout_window,
                 lockout_duration,
                 mails_per_hour: self.limits.mails_per_hour,
@@ -897,6 +967,26 @@ mod tests {
         );
         assert_eq!(parse_mailbox("nope"), None);
         assert_eq!(parse_mailbox("a <b>"), None);
+    }
+
+    #[test]
+    fn cidr_ranges() {
+        let c = |s: &str| Cidr::parse(s).unwrap();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert!(c("10.0.0.0/8").contains(ip("10.200.3.4")));
+        assert!(!c("10.0.0.0/8").contains(ip("11.0.0.1")));
+        assert!(c("127.0.0.1").contains(ip("127.0.0.1")));
+        assert!(!c("127.0.0.1").contains(ip("127.0.0.2")));
+        assert!(c("127.0.0.1/32").contains(ip("::ffff:127.0.0.1")));
+        assert!(c("0.0.0.0/0").contains(ip("8.8.8.8")));
+        assert!(!c("0.0.0.0/0").contains(ip("2001:db8::1")));
+        assert!(c("2001:db8::/32").contains(ip("2001:db8:ffff::1")));
+        assert!(!c("2001:db8::/32").contains(ip("2001:db9::1")));
+        assert!(c("::1").contains(ip("::1")));
+        assert!(c("192.168.1.0/24").contains(ip("192.168.1.255")));
+        assert!(!c("192.168.1.0/24").contains(ip("192.168.2.0")));
+        assert!(Cidr::parse("10.0.0.0/33").is_none());
+        assert!(Cidr::parse("localhost").is_none());
     }
 
     #[test]

@@ -130,6 +130,7 @@ fn write_batch(store: &Store, batch: Vec<(usize, Line)>, now: i64) -> Result<usi
                     updated_at: now,
                     last_login_at: None,
                     mfa: None,
+                    email_verified: false,
                 })
                 .collect();
             w.insert_users(&users).map_err(|(i, e)| {

@@ -1,12 +1,17 @@
 //! Attempt limits, in memory, time as a parameter:
 //!
-//! - [`Lockouts`]: failed sign-ins per account (per login string for unknown accounts, so
-//!   a lockout looks the same whether the account exists or not). `max` failures within
-//!   `window` lock sign-in for `duration`; a success clears the count.
-//! - [`IpBuckets`]: a token bucket per client IP over the credential routes.
+//! - [`Lockouts`]: failed attempts (wrong passwords, wrong second factors) per account and
+//!   per source. A source that reaches the limit for an account is refused for that
+//!   account; the owner elsewhere is not. The total per account is bounded too: past it,
+//!   only sources that signed in to the account before may still try. Limits are
+//!   *atomic*: an attempt takes its place before it is checked ([`Attempt`]), so N
+//!   attempts sent at once check at most the limit.
+//! - [`Quota`]: events per key in a sliding window (mails per address and source).
+//! - [`IpBuckets`]: a token bucket per source over the credential routes.
 //!
-//! Both are bounded in memory: entries that carry no information any more are pruned, and
-//! past a hard cap the oldest are dropped.
+//! Unknown accounts are keyed like known ones (by a digest of the login), so a lockout
+//! looks the same whether the account exists or not. Every table is bounded: entries that
+//! carry no information any more are pruned, and past a hard cap the oldest go.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -17,95 +22,285 @@ use crate::clock::ms;
 
 /// Entries kept at most in each table.
 const CAP: usize = 200_000;
+/// Sources remembered per account as having signed in to it.
+const KNOWN_SOURCES: usize = 16;
+/// How long a source that signed in stays known.
+const KNOWN_FOR_MS: i64 = 30 * 86_400_000;
 
-#[derive(Debug, Default)]
-struct Account {
-    failures: VecDeque<i64>,
-    locked_until: i64,
-}
+/// Where a request comes from, as the limits count it: the client's IPv4 address, or
+/// its IPv6 /64 (one subscriber's prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Source([u8; 16]);
 
-/// Failed sign-ins per account.
-#[derive(Debug)]
-pub struct Lockouts {
-    max: usize,
-    window_ms: i64,
-    duration_ms: i64,
-    table: Mutex<HashMap<String, Account>>,
+impl Source {
+    /// The source of a client address (IPv4-mapped IPv6 counts as IPv4).
+    pub fn of(ip: IpAddr) -> Source {
+        match ip {
+            IpAddr::V4(v4) => Source(v4.to_ipv6_mapped().octets()),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Source(v4.to_ipv6_mapped().octets()),
+                None => {
+                    let mut o = v6.octets();
+                    o.iter_mut().skip(8).for_each(|b| *b = 0);
+                    Source(o)
+                }
+            },
+        }
+    }
+
+    /// For tests and the command line, where there is no network source.
+    pub const LOCAL: Source = Source([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1]);
 }
 
 fn secs_until(now: i64, t: i64) -> u64 {
     u64::try_from((t - now + 999) / 1000).unwrap_or(1).max(1)
 }
 
-impl Lockouts {
-    /// `max` failures within `window` lock for `duration`.
-    pub fn new(max: u32, window: Duration, duration: Duration) -> Lockouts {
-        Lockouts {
-            max: usize::try_from(max).unwrap_or(usize::MAX).max(1),
-            window_ms: ms(window),
-            duration_ms: ms(duration),
-            table: Mutex::new(HashMap::new()),
+/// Failures within a window, attempts under way, and a lock.
+#[derive(Debug, Default)]
+struct Counter {
+    failures: VecDeque<i64>,
+    in_flight: u32,
+    locked_until: i64,
+}
+
+impl Counter {
+    fn prune(&mut self, now: i64, window: i64) {
+        while self.failures.front().is_some_and(|f| now - f >= window) {
+            self.failures.pop_front();
         }
     }
 
-    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Account>> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    /// Failures plus attempts whose outcome is not known yet.
+    fn pending(&self) -> usize {
+        self.failures.len() + self.in_flight as usize
     }
 
-    /// Seconds until `key` may try again, if it is locked.
-    pub fn locked(&self, key: &str, now: i64) -> Option<u64> {
-        let t = self.table();
-        t.get(key)
-            .filter(|a| a.locked_until > now)
-            .map(|a| secs_until(now, a.locked_until))
+    fn idle(&self, now: i64, window: i64) -> bool {
+        self.in_flight == 0
+            && self.locked_until <= now
+            && self.failures.back().is_none_or(|f| now - f >= window)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Account {
+    all: Counter,
+    /// Sources that signed in to this account, with when they last did.
+    known: Vec<(Source, i64)>,
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    pairs: HashMap<(String, Source), Counter>,
+    accounts: HashMap<String, Account>,
+}
+
+/// Failed attempts per account and per source.
+#[derive(Debug)]
+pub struct Lockouts {
+    per_source: usize,
+    total: usize,
+    window_ms: i64,
+    duration_ms: i64,
+    tables: Mutex<Tables>,
+}
+
+/// An attempt that has taken its place: resolve it with [`Attempt::failed`] or
+/// [`Attempt::succeeded`]; dropped unresolved (the request went away, or the first factor
+/// was right and the second is still to come), it counts as neither.
+#[derive(Debug)]
+#[must_use = "an attempt holds a place until it is resolved or dropped"]
+pub struct Attempt<'a> {
+    lockouts: &'a Lockouts,
+    account: String,
+    source: Source,
+    open: bool,
+}
+
+impl Lockouts {
+    /// `per_source` failures of one source against one account within `window` lock
+    /// that pair for `duration`; `total` failures against one account (from anywhere)
+    /// within `window` close it to every source that has not signed in to it before.
+    pub fn new(per_source: u32, total: u32, window: Duration, duration: Duration) -> Lockouts {
+        let n = |v: u32| usize::try_from(v).unwrap_or(usize::MAX).max(1);
+        Lockouts {
+            per_source: n(per_source),
+            total: n(total).max(n(per_source)),
+            window_ms: ms(window),
+            duration_ms: ms(duration),
+            tables: Mutex::new(Tables::default()),
+        }
     }
 
-    /// Records a failure; returns whether `key` is locked now.
-    pub fn fail(&self, key: &str, now: i64) -> bool {
-        let mut t = self.table();
-        if t.len() >= CAP && !t.contains_key(key) {
-            let window = self.window_ms;
-            t.retain(|_, a| {
-                a.locked_until > now || a.failures.back().is_some_and(|f| now - f < window)
-            });
-            if t.len() >= CAP {
-                // Still full of live entries: forget an eighth of those not locked now, so
-                // the next new keys do not each pay for a full scan.
-                let drop: Vec<String> = t
+    fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes a place for an attempt of `source` against `account`, or says how many
+    /// seconds until one may try again.
+    pub fn begin(&self, account: &str, source: Source, now: i64) -> Result<Attempt<'_>, u64> {
+        let mut t = self.tables();
+        self.make_room(&mut t, now);
+        let window = self.window_ms;
+        let key = (account.to_owned(), source);
+        let pair = t.pairs.entry(key).or_default();
+        pair.prune(now, window);
+        if pair.locked_until > now {
+            return Err(secs_until(now, pair.locked_until));
+        }
+        if pair.pending() >= self.per_source {
+            // Its places are taken by attempts still being checked.
+            return Err(secs_until(now, now.saturating_add(1000)));
+        }
+        let acct = t.accounts.entry(account.to_owned()).or_default();
+        acct.all.prune(now, window);
+        acct.known.retain(|(_, at)| now - at < KNOWN_FOR_MS);
+        let known = acct.known.iter().any(|(s, _)| *s == source);
+        if !known && acct.all.pending() >= self.total {
+            let oldest = acct.all.failures.front().copied().unwrap_or(now);
+            return Err(secs_until(now, oldest.saturating_add(window)));
+        }
+        acct.all.in_flight += 1;
+        if let Some(pair) = t.pairs.get_mut(&(account.to_owned(), source)) {
+            pair.in_flight += 1;
+        }
+        Ok(Attempt {
+            lockouts: self,
+            account: account.to_owned(),
+            source,
+            open: true,
+        })
+    }
+
+    /// Whether `source` signed in to `account` within the last 30 days.
+    pub fn knows(&self, account: &str, source: Source, now: i64) -> bool {
+        self.tables().accounts.get(account).is_some_and(|a| {
+            a.known
+                .iter()
+                .any(|(s, at)| *s == source && now - at < KNOWN_FOR_MS)
+        })
+    }
+
+    /// Drops every lock and count of `account` (an administrator's enable or unblock).
+    pub fn clear(&self, account: &str) {
+        let mut t = self.tables();
+        t.pairs.retain(|(a, _), c| a != account || c.in_flight > 0);
+        for ((a, _), c) in t.pairs.iter_mut() {
+            if a == account {
+                c.failures.clear();
+                c.locked_until = 0;
+            }
+        }
+        if let Some(acct) = t.accounts.get_mut(account) {
+            acct.all.failures.clear();
+        }
+    }
+
+    /// Keeps the tables under [`CAP`]: entries that carry no information go first, then
+    /// an eighth of the rest that are not locked.
+    fn make_room(&self, t: &mut Tables, now: i64) {
+        let window = self.window_ms;
+        if t.pairs.len() >= CAP {
+            t.pairs.retain(|_, c| !c.idle(now, window));
+            if t.pairs.len() >= CAP {
+                let drop: Vec<(String, Source)> = t
+                    .pairs
                     .iter()
-                    .filter(|(_, a)| a.locked_until <= now)
+                    .filter(|(_, c)| c.locked_until <= now && c.in_flight == 0)
                     .take(CAP / 8)
                     .map(|(k, _)| k.clone())
                     .collect();
                 for k in drop {
-                    t.remove(&k);
+                    t.pairs.remove(&k);
                 }
             }
         }
-        let a = t.entry(key.to_owned()).or_default();
-        while a
-            .failures
-            .front()
-            .is_some_and(|f| now - f >= self.window_ms)
-        {
-            a.failures.pop_front();
+        if t.accounts.len() >= CAP {
+            t.accounts
+                .retain(|_, a| !a.all.idle(now, window) || !a.known.is_empty());
+            if t.accounts.len() >= CAP {
+                let drop: Vec<String> = t
+                    .accounts
+                    .iter()
+                    .filter(|(_, a)| a.all.in_flight == 0)
+                    .take(CAP / 8)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in drop {
+                    t.accounts.remove(&k);
+                }
+            }
         }
-        a.failures.push_back(now);
-        if a.failures.len() >= self.max {
-            a.failures.clear();
-            a.locked_until = now.saturating_add(self.duration_ms);
-            return true;
-        }
-        false
     }
 
-    /// Clears `key` (successful sign-in, or an administrator's unblock).
-    pub fn clear(&self, key: &str) {
-        self.table().remove(key);
+    fn resolve(&self, account: &str, source: Source, now: i64, failed: bool) -> bool {
+        let mut t = self.tables();
+        let mut locked = false;
+        if let Some(pair) = t.pairs.get_mut(&(account.to_owned(), source)) {
+            pair.in_flight = pair.in_flight.saturating_sub(1);
+            if failed {
+                pair.failures.push_back(now);
+                if pair.failures.len() >= self.per_source {
+                    pair.failures.clear();
+                    pair.locked_until = now.saturating_add(self.duration_ms);
+                    locked = true;
+                }
+            } else {
+                pair.failures.clear();
+            }
+        }
+        if let Some(acct) = t.accounts.get_mut(account) {
+            acct.all.in_flight = acct.all.in_flight.saturating_sub(1);
+            if failed {
+                acct.all.failures.push_back(now);
+            } else {
+                acct.known.retain(|(s, _)| *s != source);
+                acct.known.push((source, now));
+                if acct.known.len() > KNOWN_SOURCES {
+                    acct.known.remove(0);
+                }
+            }
+        }
+        locked
+    }
+
+    fn release(&self, account: &str, source: Source) {
+        let mut t = self.tables();
+        if let Some(pair) = t.pairs.get_mut(&(account.to_owned(), source)) {
+            pair.in_flight = pair.in_flight.saturating_sub(1);
+        }
+        if let Some(acct) = t.accounts.get_mut(account) {
+            acct.all.in_flight = acct.all.in_flight.saturating_sub(1);
+        }
     }
 }
 
-/// At most `max` events per key within a sliding window (mails per address per hour).
+impl Attempt<'_> {
+    /// The attempt failed; returns whether its source is locked out of the account now.
+    pub fn failed(mut self, now: i64) -> bool {
+        self.open = false;
+        self.lockouts.resolve(&self.account, self.source, now, true)
+    }
+
+    /// The attempt succeeded: the source's failures against the account are forgiven and
+    /// it is known to the account from now on.
+    pub fn succeeded(mut self, now: i64) {
+        self.open = false;
+        self.lockouts
+            .resolve(&self.account, self.source, now, false);
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            self.lockouts.release(&self.account, self.source);
+        }
+    }
+}
+
+/// At most `max` events per key within a sliding window.
 #[derive(Debug)]
 pub struct Quota {
     max: usize,
@@ -121,6 +316,22 @@ impl Quota {
             window_ms: ms(window),
             table: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Seconds until `key` may have an event again, if it may not now.
+    pub fn check(&self, key: &str, now: i64) -> Result<(), u64> {
+        let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(q) = t.get_mut(key) else {
+            return Ok(());
+        };
+        while q.front().is_some_and(|f| now - f >= self.window_ms) {
+            q.pop_front();
+        }
+        if q.len() >= self.max {
+            let oldest = q.front().copied().unwrap_or(now);
+            return Err(secs_until(now, oldest.saturating_add(self.window_ms)));
+        }
+        Ok(())
     }
 
     /// Records an event for `key`, or says in how many seconds one is allowed again.
@@ -146,15 +357,15 @@ impl Quota {
     }
 }
 
-/// Token buckets per client IP.
+/// Token buckets per source.
 #[derive(Debug)]
 pub struct IpBuckets {
     per_minute: f64,
-    table: Mutex<HashMap<IpAddr, (f64, i64)>>,
+    table: Mutex<HashMap<Source, (f64, i64)>>,
 }
 
 impl IpBuckets {
-    /// `per_minute` requests per minute per IP, bursting to the same number; 0 = off.
+    /// `per_minute` requests per minute per source, bursting to the same number; 0 = off.
     pub fn new(per_minute: u32) -> IpBuckets {
         IpBuckets {
             per_minute: f64::from(per_minute),
@@ -162,14 +373,14 @@ impl IpBuckets {
         }
     }
 
-    /// Takes a token for `ip`, or says in how many seconds one will be there.
-    pub fn take(&self, ip: IpAddr, now: i64) -> Result<(), u64> {
+    /// Takes a token for `source`, or says in how many seconds one will be there.
+    pub fn take(&self, source: Source, now: i64) -> Result<(), u64> {
         if self.per_minute <= 0.0 {
             return Ok(());
         }
         let rate_per_ms = self.per_minute / 60_000.0;
         let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        if t.len() >= CAP && !t.contains_key(&ip) {
+        if t.len() >= CAP && !t.contains_key(&source) {
             // A bucket that has refilled is the same as no bucket.
             let full = self.per_minute;
             t.retain(|_, (tokens, last)| *tokens + (now - *last) as f64 * rate_per_ms < full);
@@ -177,7 +388,7 @@ impl IpBuckets {
                 return Err(1);
             }
         }
-        let (tokens, last) = t.entry(ip).or_insert((self.per_minute, now));
+        let (tokens, last) = t.entry(source).or_insert((self.per_minute, now));
         *tokens = (*tokens + (now - *last).max(0) as f64 * rate_per_ms).min(self.per_minute);
         *last = now;
         if *tokens >= 1.0 {
@@ -194,23 +405,84 @@ impl IpBuckets {
 mod tests {
     use super::*;
 
+    fn src(s: &str) -> Source {
+        Source::of(s.parse().unwrap())
+    }
+
+    fn lockouts(per_source: u32, total: u32) -> Lockouts {
+        Lockouts::new(
+            per_source,
+            total,
+            Duration::from_secs(60),
+            Duration::from_secs(120),
+        )
+    }
+
     #[test]
-    fn lockout_counts_within_the_window_and_expires() {
-        let l = Lockouts::new(3, Duration::from_secs(60), Duration::from_secs(120));
-        assert!(!l.fail("a", 0));
-        assert!(!l.fail("a", 30_000));
+    fn a_source_is_locked_out_of_an_account_and_the_owner_elsewhere_is_not() {
+        let l = lockouts(3, 100);
+        let (a, b) = (src("192.0.2.1"), src("198.51.100.9"));
+        assert!(!l.begin("acct", a, 0).unwrap().failed(0));
+        assert!(!l.begin("acct", a, 30_000).unwrap().failed(30_000));
         // The first failure falls out of the window: still two.
-        assert!(!l.fail("a", 61_000));
-        assert_eq!(l.locked("a", 61_000), None);
-        assert!(l.fail("a", 62_000));
-        assert_eq!(l.locked("a", 62_000), Some(120));
-        assert_eq!(l.locked("a", 62_000 + 119_500), Some(1));
-        assert_eq!(l.locked("a", 62_000 + 120_000), None);
-        assert_eq!(l.locked("b", 62_000), None);
-        l.fail("b", 0);
-        l.fail("b", 0);
-        l.clear("b");
-        assert!(!l.fail("b", 0));
+        assert!(!l.begin("acct", a, 61_000).unwrap().failed(61_000));
+        assert!(l.begin("acct", a, 62_000).unwrap().failed(62_000));
+        assert_eq!(l.begin("acct", a, 62_000).err(), Some(120));
+        assert_eq!(l.begin("acct", a, 62_000 + 119_500).err(), Some(1));
+        // Another source, the same account: not locked.
+        l.begin("acct", b, 62_000).unwrap().succeeded(62_000);
+        // The lock lifts.
+        l.begin("acct", a, 62_000 + 120_000)
+            .unwrap()
+            .succeeded(182_000);
+    }
+
+    #[test]
+    fn attempts_under_way_hold_their_places() {
+        let l = lockouts(3, 100);
+        let s = src("192.0.2.1");
+        let held: Vec<_> = (0..3).map(|_| l.begin("acct", s, 0).unwrap()).collect();
+        // A fourth at the same time finds no place, even if it would be right.
+        assert!(l.begin("acct", s, 0).is_err());
+        drop(held);
+        // Dropped unresolved: they count as nothing.
+        for _ in 0..2 {
+            l.begin("acct", s, 0).unwrap().failed(0);
+        }
+        l.begin("acct", s, 0).unwrap().succeeded(0);
+        for _ in 0..2 {
+            assert!(!l.begin("acct", s, 0).unwrap().failed(0), "forgiven");
+        }
+    }
+
+    #[test]
+    fn the_total_per_account_is_bounded_but_known_sources_still_get_in() {
+        let l = lockouts(2, 6);
+        let owner = src("203.0.113.5");
+        l.begin("acct", owner, 0).unwrap().succeeded(0);
+        // Three attackers, two failures each: the account's total is spent.
+        for i in 1..=3 {
+            let a = src(&format!("192.0.2.{i}"));
+            l.begin("acct", a, 0).unwrap().failed(0);
+            l.begin("acct", a, 0).unwrap().failed(0);
+        }
+        // A fourth attacker (a new source) may not try at all...
+        assert!(l.begin("acct", src("192.0.2.99"), 0).is_err());
+        // ... the owner's known source may, and other accounts are untouched.
+        l.begin("acct", owner, 0).unwrap().succeeded(0);
+        l.begin("other", src("192.0.2.99"), 0).unwrap().succeeded(0);
+        // Once the window passes, new sources may try again.
+        l.begin("acct", src("192.0.2.99"), 60_000)
+            .unwrap()
+            .succeeded(60_000);
+    }
+
+    #[test]
+    fn ipv6_sources_are_per_64_and_mapped_v4_is_v4() {
+        assert_eq!(src("2001:db8:1:2::1"), src("2001:db8:1:2:ffff::9"));
+        assert_ne!(src("2001:db8:1:2::1"), src("2001:db8:1:3::1"));
+        assert_eq!(src("::ffff:192.0.2.1"), src("192.0.2.1"));
+        assert_ne!(src("192.0.2.1"), src("192.0.2.2"));
     }
 
     #[test]
@@ -218,6 +490,7 @@ mod tests {
         let q = Quota::new(2, Duration::from_secs(3600));
         assert!(q.take("a", 0).is_ok());
         assert!(q.take("a", 1_000).is_ok());
+        assert_eq!(q.check("a", 2_000), Err(3598));
         assert_eq!(q.take("a", 2_000), Err(3598));
         assert!(q.take("b", 2_000).is_ok());
         assert!(q.take("a", 3_600_000).is_ok());
@@ -226,13 +499,13 @@ mod tests {
     #[test]
     fn buckets_refill() {
         let b = IpBuckets::new(60); // one per second, burst 60
-        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let ip = src("127.0.0.1");
         for _ in 0..60 {
             b.take(ip, 0).unwrap();
         }
         assert_eq!(b.take(ip, 0), Err(1));
         assert_eq!(b.take(ip, 1_000), Ok(()));
-        assert!(b.take("::1".parse().unwrap(), 1_000).is_ok());
+        assert!(b.take(src("::1"), 1_000).is_ok());
         assert!(IpBuckets::new(0).take(ip, 0).is_ok());
     }
 }

@@ -44,6 +44,13 @@ pub enum Purpose<'a> {
         /// Minutes until it expires.
         minutes: u64,
     },
+    /// A code that proves the address belongs to the account, valid for `minutes`.
+    VerifyEmail {
+        /// The code.
+        code: &'a str,
+        /// Minutes until it expires.
+        minutes: u64,
+    },
     /// Someone asked for a code for an address without an account, and sign-up is off.
     NoAccount,
 }
@@ -66,26 +73,47 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A message that carries a code: what it is for, the code, when it expires, and what
+/// to do when one did not ask for it.
+fn code_message(issuer: &str, what: &str, code: &str, minutes: u64, unasked: &str) -> Message {
+    Message {
+        subject: format!("Your {issuer} {what}: {code}"),
+        text: format!(
+            "Your {what} is:\n\n    {code}\n\nIt expires in {minutes} minutes and works once.\n\n\
+             {unasked}\n\n-- {issuer}\n"
+        ),
+        html: format!(
+            "<!doctype html><html><body style=\"font-family:sans-serif\">\
+             <p>Your {}:</p>\
+             <p style=\"font-size:1.6em;font-family:monospace;letter-spacing:0.1em\"><strong>{}</strong></p>\
+             <p>It expires in {minutes} minutes and works once.</p>\
+             <p style=\"color:#666\">{}</p>\
+             <p>&mdash; {}</p></body></html>",
+            html_escape(what),
+            html_escape(code),
+            html_escape(unasked),
+            html_escape(issuer)
+        ),
+    }
+}
+
 /// The message for `purpose`, signed by `issuer` (the `mfa.issuer` name).
 pub fn render(purpose: Purpose, issuer: &str) -> Message {
     match purpose {
-        Purpose::Code { code, minutes } => Message {
-            subject: format!("Your {issuer} sign-in code: {code}"),
-            text: format!(
-                "Your sign-in code is:\n\n    {code}\n\nIt expires in {minutes} minutes and works once.\n\n\
-                 If you did not ask to sign in, ignore this message: nobody can sign in without the code.\n\n-- {issuer}\n"
-            ),
-            html: format!(
-                "<!doctype html><html><body style=\"font-family:sans-serif\">\
-                 <p>Your sign-in code is:</p>\
-                 <p style=\"font-size:1.6em;font-family:monospace;letter-spacing:0.1em\"><strong>{}</strong></p>\
-                 <p>It expires in {minutes} minutes and works once.</p>\
-                 <p style=\"color:#666\">If you did not ask to sign in, ignore this message: nobody can sign in without the code.</p>\
-                 <p>&mdash; {}</p></body></html>",
-                html_escape(code),
-                html_escape(issuer)
-            ),
-        },
+        Purpose::Code { code, minutes } => code_message(
+            issuer,
+            "sign-in code",
+            code,
+            minutes,
+            "If you did not ask to sign in, ignore this message: nobody can sign in without the code.",
+        ),
+        Purpose::VerifyEmail { code, minutes } => code_message(
+            issuer,
+            "email verification code",
+            code,
+            minutes,
+            "If you did not ask to verify this address, ignore this message.",
+        ),
         Purpose::NoAccount => Message {
             subject: format!("Sign-in attempt at {issuer}"),
             text: format!(

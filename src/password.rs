@@ -8,14 +8,15 @@
 //! dummy hash), so timing does not tell whether an account exists. Hashes made with other
 //! parameters keep verifying and are reported for upgrade.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use protocol::Secret;
 use scrypt::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use tokio::sync::Semaphore;
 
 use crate::config;
+use crate::limits::Source;
 use crate::primitives::{random_bytes, NoRandomness};
 
 /// Outcome of a verification.
@@ -78,12 +79,29 @@ impl From<NoRandomness> for HashError {
     }
 }
 
-/// Decrements the admission count when a request leaves the hasher (done or cancelled).
-struct Admitted(Arc<AtomicUsize>);
+/// Who holds places in the hasher: in total and per source.
+#[derive(Debug, Default)]
+struct Places {
+    total: usize,
+    by_source: HashMap<Source, usize>,
+}
+
+/// A place in the hasher, given back when the request leaves it (done or cancelled).
+struct Admitted {
+    places: Arc<Mutex<Places>>,
+    source: Source,
+}
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        let mut p = self.places.lock().unwrap_or_else(|e| e.into_inner());
+        p.total = p.total.saturating_sub(1);
+        if let Some(n) = p.by_source.get_mut(&self.source) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                p.by_source.remove(&self.source);
+            }
+        }
     }
 }
 
@@ -92,8 +110,8 @@ impl Drop for Admitted {
 pub struct Hasher {
     params: scrypt::Params,
     permits: Arc<Semaphore>,
-    /// Requests running or waiting.
-    admitted: Arc<AtomicUsize>,
+    /// Requests running or waiting, in total and per source.
+    places: Arc<Mutex<Places>>,
     /// Most requests running or waiting at once: threads + queue.
     capacity: usize,
     threads: usize,
@@ -136,7 +154,7 @@ impl Hasher {
         Ok(Hasher {
             params,
             permits: Arc::new(Semaphore::new(threads)),
-            admitted: Arc::new(AtomicUsize::new(0)),
+            places: Arc::new(Mutex::new(Places::default())),
             capacity: threads + queue,
             threads,
             dummy: Arc::new(dummy),
@@ -145,20 +163,36 @@ impl Hasher {
 
     /// Requests waiting for a hashing thread now.
     pub fn queued(&self) -> usize {
-        self.admitted
-            .load(Ordering::Acquire)
-            .saturating_sub(self.threads)
+        let p = self.places.lock().unwrap_or_else(|e| e.into_inner());
+        p.total.saturating_sub(self.threads)
+    }
+
+    /// Takes a place for `source`, or refuses: when every place is taken, or when
+    /// `source` holds its share already. The share is the capacity divided among the
+    /// sources holding places plus one, so there is always room for a source that holds
+    /// none: one source (or a few) cannot keep the others from being hashed.
+    fn admit(&self, source: Source) -> Result<Admitted, HashError> {
+        let mut p = self.places.lock().unwrap_or_else(|e| e.into_inner());
+        let held = p.by_source.get(&source).copied().unwrap_or(0);
+        let holders = p.by_source.len() + usize::from(held == 0);
+        let share = (self.capacity / (holders + 1)).max(1);
+        if p.total >= self.capacity || held >= share {
+            return Err(HashError::Overloaded);
+        }
+        p.total += 1;
+        *p.by_source.entry(source).or_insert(0) += 1;
+        Ok(Admitted {
+            places: self.places.clone(),
+            source,
+        })
     }
 
     async fn blocking<T: Send + 'static>(
         &self,
+        source: Source,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        if self.admitted.fetch_add(1, Ordering::AcqRel) >= self.capacity {
-            self.admitted.fetch_sub(1, Ordering::AcqRel);
-            return Err(HashError::Overloaded);
-        }
-        let _admitted = Admitted(self.admitted.clone());
+        let _admitted = self.admit(source)?;
         let permit = self
             .permits
             .clone()
@@ -176,10 +210,10 @@ impl Hasher {
         .map_err(HashError::Thread)
     }
 
-    /// Hashes a new password (PHC string).
-    pub async fn hash(&self, password: Secret) -> Result<String, HashError> {
+    /// Hashes a new password (PHC string) for a request from `source`.
+    pub async fn hash(&self, password: Secret, source: Source) -> Result<String, HashError> {
         let params = self.params;
-        self.blocking(move || {
+        self.blocking(source, move || {
             let salt = random_salt()?;
             Ok(scrypt::Scrypt
                 .hash_password_customized(password.0.as_bytes(), None, None, params, &salt)?
@@ -194,11 +228,12 @@ impl Hasher {
         &self,
         password: Secret,
         stored: Option<String>,
+        source: Source,
     ) -> Result<Verdict, HashError> {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| self.dummy.as_str().to_owned());
         let params = self.params;
-        self.blocking(move || {
+        self.blocking(source, move || {
             let hash = PasswordHash::new(&phc)?;
             let ok = scrypt::Scrypt
                 .verify_password(password.0.as_bytes(), &hash)
@@ -231,10 +266,11 @@ mod tests {
     #[tokio::test]
     async fn hash_verify_and_upgrade() {
         let h = Hasher::new(&cheap(), 2, 4).unwrap();
-        let phc = h.hash(Secret("correct horse".into())).await.unwrap();
+        let l = Source::LOCAL;
+        let phc = h.hash(Secret("correct horse".into()), l).await.unwrap();
         assert!(phc.starts_with("$scrypt$ln=8,r=8,p=1$"));
         let v = h
-            .verify(Secret("correct horse".into()), Some(phc.clone()))
+            .verify(Secret("correct horse".into()), Some(phc.clone()), l)
             .await
             .unwrap();
         assert_eq!(
@@ -245,7 +281,7 @@ mod tests {
             }
         );
         let v = h
-            .verify(Secret("wrong".into()), Some(phc.clone()))
+            .verify(Secret("wrong".into()), Some(phc.clone()), l)
             .await
             .unwrap();
         assert!(!v.ok);
@@ -261,7 +297,7 @@ mod tests {
         )
         .unwrap();
         let v = stronger
-            .verify(Secret("correct horse".into()), Some(phc))
+            .verify(Secret("correct horse".into()), Some(phc), l)
             .await
             .unwrap();
         assert_eq!(
@@ -272,7 +308,7 @@ mod tests {
             }
         );
         // Unknown user: the dummy never matches, whatever the password.
-        let v = h.verify(Secret(String::new()), None).await.unwrap();
+        let v = h.verify(Secret(String::new()), None, l).await.unwrap();
         assert!(!v.ok);
     }
 
@@ -292,9 +328,9 @@ mod tests {
         let mut tasks = Vec::new();
         for _ in 0..8 {
             let h = h.clone();
-            tasks.push(tokio::spawn(
-                async move { h.hash(Secret("x".into())).await },
-            ));
+            tasks.push(tokio::spawn(async move {
+                h.hash(Secret("x".into()), Source::LOCAL).await
+            }));
         }
         let mut ok = 0;
         let mut shed = 0;
@@ -305,11 +341,29 @@ mod tests {
                 Err(e) => panic!("{e}"),
             }
         }
-        assert_eq!((ok, shed), (2, 6));
+        // One source holds at most half the places (there is always room for another).
+        assert_eq!((ok, shed), (1, 7));
         assert_eq!(h.queued(), 0);
         assert!(
-            h.hash(Secret("x".into())).await.is_ok(),
+            h.hash(Secret("x".into()), Source::LOCAL).await.is_ok(),
             "capacity comes back"
         );
+    }
+
+    #[test]
+    fn one_source_cannot_hold_every_place() {
+        let h = Hasher::new(&cheap(), 2, 8).unwrap(); // 10 places
+        let src = |i: u8| Source::of(std::net::IpAddr::from([192, 0, 2, i]));
+        // A lone source gets half.
+        let a: Vec<_> = (0..5).map(|_| h.admit(src(1)).unwrap()).collect();
+        assert!(h.admit(src(1)).is_err());
+        // Another still gets in; then the two share: 10 / 3 each.
+        let b: Vec<_> = (0..3).map(|_| h.admit(src(2)).unwrap()).collect();
+        assert!(h.admit(src(2)).is_err());
+        // A third holds none: there is room for it.
+        let c = h.admit(src(3)).unwrap();
+        drop((a, b, c));
+        assert_eq!(h.queued(), 0);
+        assert!(h.admit(src(1)).is_ok());
     }
 }

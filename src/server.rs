@@ -19,6 +19,8 @@ use protocol::table::{Family, Resolved, Table};
 use protocol::{Failure, Reply};
 use serde_json::json;
 
+use crate::config::Cidr;
+use crate::limits::Source;
 use crate::service::Service;
 
 /// Everything a request handler needs.
@@ -72,6 +74,15 @@ fn reject(family: Option<&'static Family>, f: Failure) -> Reply {
 /// Serves `GET` routes that are the server's own (health, key sets).
 fn builtin(app: &App, method: &Method, path: &str) -> Option<Reply> {
     let body = match path {
+        "/healthz" if !app.service.healthy() => {
+            return Some(
+                Reply::json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &json!({"status": "unavailable"}),
+                )
+                .with(header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            )
+        }
         "/healthz" => json!({"status": "ok"}),
         "/.well-known/jwks.json" => json!({"keys": app.service.public_keys().jwks}),
         "/.well-known/paserk.json" => json!({"keys": app.service.public_keys().paserks}),
@@ -124,12 +135,12 @@ fn forward_bearer(headers: &http::HeaderMap, cookie: Option<&str>) -> protocol::
 
 /// `GET /auth/forward`: 200 with `X-Auth-User`, `X-Auth-Email`, `X-Auth-Role` (and
 /// `X-Auth-Username`) for a token latchkey accepts, 401 otherwise. For reverse proxies.
-async fn forward_auth(app: &App, headers: &http::HeaderMap) -> Reply {
+async fn forward_auth(app: &App, headers: &http::HeaderMap, source: Source) -> Reply {
     let bearer = forward_bearer(headers, app.service.config().forward_auth_cookie.as_deref());
     let given = !matches!(bearer, protocol::Bearer::Missing);
     match app
         .service
-        .execute(protocol::Operation::CurrentUser { bearer })
+        .execute(protocol::Operation::CurrentUser { bearer }, source)
         .await
     {
         Ok(protocol::Outcome::User(u)) => {
@@ -162,15 +173,44 @@ async fn forward_auth(app: &App, headers: &http::HeaderMap) -> Reply {
     }
 }
 
+/// The client's address: the TCP peer, or, when the peer is a trusted proxy, the
+/// rightmost address of `X-Forwarded-For` that is not itself a trusted proxy (the peer
+/// when there is none, or when the header cannot be read).
+pub fn client_ip(peer: IpAddr, headers: &http::HeaderMap, trusted: &[Cidr]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let mut hops: Vec<&str> = Vec::new();
+    for v in headers.get_all("x-forwarded-for") {
+        let Ok(v) = v.to_str() else { return peer };
+        hops.extend(v.split(','));
+    }
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+            return peer;
+        };
+        if !is_trusted(ip) {
+            return ip;
+        }
+    }
+    peer
+}
+
 async fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: IpAddr, trace: &mut Trace) -> Reply {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
+    let source = Source::of(client_ip(
+        peer,
+        &parts.headers,
+        &app.service.config().server.trusted_proxies,
+    ));
     if path == "/auth/forward" {
         trace.route = "forward_auth";
         if parts.method != Method::GET && parts.method != Method::HEAD {
             return Reply::method_not_allowed(&[Method::GET, Method::HEAD]);
         }
-        return forward_auth(&app, &parts.headers).await;
+        return forward_auth(&app, &parts.headers, source).await;
     }
     if let Some(r) = builtin(&app, &parts.method, path) {
         trace.route = "builtin";
@@ -188,11 +228,6 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: IpAddr, trace: &m
     };
     trace.family = family.name;
     trace.route = route.name;
-    if route.credential {
-        if let Err(f) = app.service.rate_limit(peer) {
-            return (family.reject)(f);
-        }
-    }
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -221,8 +256,36 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: IpAddr, trace: &m
         Ok(c) => c,
         Err(reply) => return reply,
     };
-    let result = app.service.execute(call.op).await;
+    // The bucket counts requests that would check a credential: a malformed one is
+    // answered without drawing on it (and costs next to nothing).
+    if route.credential {
+        if let Err(f) = app.service.rate_limit(source) {
+            return (family.reject)(f);
+        }
+    }
+    let result = app.service.execute(call.op, source).await;
     call.answer.reply(family, ctx, result)
+}
+
+/// How long a refusal to come back later (429, 503) is held before it is sent: a client
+/// that retries at once is slowed to about one try a second per connection, so refusing
+/// costs far less than the work it protects (tested by the overload benchmark).
+const REFUSAL_HOLD: Duration = Duration::from_secs(1);
+
+/// The time to hold `reply` before sending it: up to its `Retry-After`, at most
+/// [`REFUSAL_HOLD`]; none for other replies.
+fn hold_for(reply: &Reply) -> Option<Duration> {
+    if reply.status != StatusCode::TOO_MANY_REQUESTS
+        && reply.status != StatusCode::SERVICE_UNAVAILABLE
+    {
+        return None;
+    }
+    let retry_after = reply
+        .headers
+        .iter()
+        .find(|(k, _)| k == header::RETRY_AFTER)
+        .and_then(|(_, v)| v.to_str().ok()?.parse::<u64>().ok())?;
+    Some(Duration::from_secs(retry_after).min(REFUSAL_HOLD))
 }
 
 /// Handles one public request: timeout, panic containment, the request log line.
@@ -242,6 +305,9 @@ pub async fn handle(
             route: "-",
         };
         let reply = dispatch(app, req, peer.ip(), &mut trace).await;
+        if let Some(hold) = hold_for(&reply) {
+            tokio::time::sleep(hold).await;
+        }
         (reply, trace)
     };
     let (reply, trace) = match crate::http::contained(handler, timeout).await {
@@ -276,6 +342,43 @@ pub async fn handle(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_is_the_rightmost_untrusted_hop() {
+        let trusted = [
+            Cidr::parse("127.0.0.1/32").unwrap(),
+            Cidr::parse("10.0.0.0/8").unwrap(),
+        ];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let xff = |v: &[&str]| {
+            let mut h = http::HeaderMap::new();
+            for x in v {
+                h.append("x-forwarded-for", HeaderValue::from_str(x).unwrap());
+            }
+            h
+        };
+        let proxy = ip("127.0.0.1");
+        // A client behind one proxy.
+        assert_eq!(
+            client_ip(proxy, &xff(&["203.0.113.7"]), &trusted),
+            ip("203.0.113.7")
+        );
+        // A forged leftmost entry does not win: the proxies' own hop does.
+        assert_eq!(
+            client_ip(proxy, &xff(&["1.2.3.4, 203.0.113.7", "10.1.1.1"]), &trusted),
+            ip("203.0.113.7")
+        );
+        // An untrusted peer's header is ignored.
+        assert_eq!(
+            client_ip(ip("198.51.100.1"), &xff(&["1.2.3.4"]), &trusted),
+            ip("198.51.100.1")
+        );
+        // No header, only trusted hops, or garbage: the peer.
+        assert_eq!(client_ip(proxy, &xff(&[]), &trusted), proxy);
+        assert_eq!(client_ip(proxy, &xff(&["10.0.0.2"]), &trusted), proxy);
+        assert_eq!(client_ip(proxy, &xff(&["nonsense"]), &trusted), proxy);
+        assert_eq!(client_ip(proxy, &xff(&["1.2.3.4"]), &[]), proxy);
+    }
 
     #[tokio::test]
     async fn panics_and_timeouts_are_contained() {

@@ -223,25 +223,86 @@ static COMMON_PASSWORDS: &str = include_str!("../../fixtures/common-passwords.tx
 /// Longest password accepted, bytes (bounds the work one request can ask for).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
-/// Whether a new password is too weak: shorter than `min_length` characters, longer than
-/// [`MAX_PASSWORD_BYTES`], one repeated character, a very common password, or the same
-/// as the account's own username or email (`identities`).
+/// A password prepared as RFC 8265's OpaqueString profile says (non-ASCII spaces mapped
+/// to ASCII space, NFC), so that every way of typing the same characters gives the same
+/// bytes to hash; `None` when the profile refuses it (control characters, unassigned
+/// code points, empty).
+pub fn prepare_password(password: &str) -> Option<String> {
+    use precis_profiles::precis_core::profile::PrecisFastInvocation as _;
+    if password.len() > MAX_PASSWORD_BYTES {
+        return None;
+    }
+    precis_profiles::OpaqueString::enforce(password)
+        .ok()
+        .map(|p| p.into_owned())
+}
+
+/// Characters as people see them (extended grapheme clusters): `a` followed by seven
+/// combining marks is one.
+pub fn visible_length(s: &str) -> usize {
+    unicode_segmentation::UnicodeSegmentation::graphemes(s, true).count()
+}
+
+/// Whether a new password is too weak: refused by the OpaqueString profile, shorter than
+/// `min_length` characters as people see them, longer than [`MAX_PASSWORD_BYTES`], one
+/// repeated character, a very common password, or the same as the account's own username
+/// or email (`identities`).
 pub fn is_weak_password(password: &str, min_length: usize, identities: &[&str]) -> bool {
-    let lower = password.to_lowercase();
-    password.chars().count() < min_length
-        || password.len() > MAX_PASSWORD_BYTES
-        || password.chars().all(|c| password.starts_with(c))
+    let Some(prepared) = prepare_password(password) else {
+        return true;
+    };
+    let lower = prepared.to_lowercase();
+    visible_length(&prepared) < min_length
+        || prepared.chars().all(|c| prepared.starts_with(c))
         || COMMON_PASSWORDS.lines().any(|l| l == lower)
         || identities.iter().any(|i| i.to_lowercase() == lower)
 }
 
-/// Whether `s` is an acceptable username: 1 to 64 characters, no `@` (so a login is
-/// never ambiguous between username and email), no white space or control characters.
+/// Longest username, characters.
+pub const MAX_USERNAME_CHARS: usize = 64;
+
+/// A username as RFC 8265's UsernameCaseMapped profile enforces it (width-mapped,
+/// case-mapped, NFC; no spaces, controls or invisible characters, one direction), then
+/// latchkey's own rules: 1 to 64 characters and no `@` (so a login is never ambiguous
+/// between username and email). The result is what is stored and compared; `None`: not
+/// an acceptable username. (Look-alikes of existing names in other scripts are refused by
+/// the store, which indexes usernames by their confusable skeleton.)
+pub fn canonical_username(s: &str) -> Option<String> {
+    use precis_profiles::precis_core::profile::PrecisFastInvocation as _;
+    let enforced = precis_profiles::UsernameCaseMapped::enforce(s).ok()?;
+    let n = enforced.chars().count();
+    ((1..=MAX_USERNAME_CHARS).contains(&n) && !enforced.contains('@'))
+        .then(|| enforced.into_owned())
+}
+
+/// What a sign-in's login names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    /// An email address (lowercased; the store compares emails case-insensitively).
+    Email(String),
+    /// A username, canonical.
+    Username(String),
+}
+
+/// The account a login names as typed (username or email, in any width or case), or
+/// `None` when it cannot name one.
+pub fn canonical_login(s: &str) -> Option<Login> {
+    use precis_profiles::precis_core::profile::PrecisFastInvocation as _;
+    let s = s.trim();
+    if valid_email(s) {
+        return Some(Login::Email(s.to_ascii_lowercase()));
+    }
+    // A fullwidth @ or letters are mapped first; what then reads as an email is one.
+    let mapped = precis_profiles::UsernameCaseMapped::enforce(s).ok()?;
+    if valid_email(&mapped) {
+        return Some(Login::Email(mapped.into_owned()));
+    }
+    canonical_username(s).map(Login::Username)
+}
+
+/// Whether `s` is an acceptable username (see [`canonical_username`]).
 pub fn valid_username(s: &str) -> bool {
-    let n = s.chars().count();
-    (1..=64).contains(&n)
-        && !s.contains('@')
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+    canonical_username(s).is_some()
 }
 
 #[cfg(test)]
@@ -316,6 +377,62 @@ mod tests {
         assert!(!valid_username(""));
         assert!(!valid_username("a b"));
         assert!(!valid_username(&"x".repeat(65)));
+    }
+
+    #[test]
+    fn usernames_are_compared_as_people_read_them() {
+        // Width-mapped and case-mapped: one name.
+        assert_eq!(
+            canonical_username("ＪｉｍＣａｒｒｅｙ").as_deref(),
+            Some("jimcarrey")
+        );
+        assert_eq!(
+            canonical_username("JimCarrey").as_deref(),
+            Some("jimcarrey")
+        );
+        // NFD and NFC are one name.
+        assert_eq!(
+            canonical_username("jose\u{301}"),
+            canonical_username("jos\u{e9}")
+        );
+        // Invisible, control and space characters are refused.
+        for bad in [
+            "jim\u{200b}carrey",
+            "jim\u{202e}carrey",
+            "jim\tcarrey",
+            "jim carrey",
+        ] {
+            assert_eq!(canonical_username(bad), None, "{bad:?}");
+        }
+        // A fullwidth @ is an @: never a username.
+        assert_eq!(canonical_username("victim\u{ff20}example.com"), None);
+        assert_eq!(
+            canonical_login("victim\u{ff20}example.com"),
+            Some(Login::Email("victim@example.com".into()))
+        );
+        assert_eq!(
+            canonical_login("Jim@Example.com"),
+            Some(Login::Email("jim@example.com".into()))
+        );
+        assert_eq!(
+            canonical_login("ＪＩＭ"),
+            Some(Login::Username("jim".into()))
+        );
+    }
+
+    #[test]
+    fn passwords_are_prepared_and_counted_as_seen() {
+        assert_eq!(
+            prepare_password("pa\u{301}ssword!"),
+            prepare_password("p\u{e1}ssword!")
+        );
+        assert_eq!(prepare_password("a\u{3000}b").as_deref(), Some("a b"));
+        assert_eq!(prepare_password("bell\u{7}"), None);
+        // One letter and seven combining marks: one character, however many bytes.
+        let stacked = format!("a{}", "\u{301}".repeat(7));
+        assert_eq!(visible_length(&stacked), 1);
+        assert!(is_weak_password(&stacked, 8, &[]));
+        assert!(!is_weak_password("ünïcödé pässwörd", 8, &[]));
     }
 
     #[test]

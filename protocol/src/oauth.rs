@@ -10,8 +10,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::doc::{ns, obj, s, RouteDoc};
-use crate::input::{parse_form, parse_json, valid_email, valid_username, BodyKind, Ctx, Request};
-use crate::ops::{Failure, NewUser, Operation, Outcome, Secret, Tokens, UserView};
+use crate::input::{
+    canonical_username, parse_form, parse_json, valid_email, BodyKind, Ctx, Request,
+};
+use crate::ops::{Failure, NewUser, Operation, Outcome, SecondFactor, Secret, Tokens, UserView};
 use crate::reply::{rfc3339_ms, Reply};
 use crate::table::{Call, Family, Render, Route};
 
@@ -53,11 +55,11 @@ static ROUTES: &[Route] = &[
             summary: "Password or refresh_token grant (seed JSON or RFC 6749 form)",
             json: Some(obj(
                 &["grant_type"],
-                json!({"grant_type": s(), "user_name": s(), "password": s(), "refresh_token": s()}),
+                json!({"grant_type": s(), "user_name": s(), "password": s(), "refresh_token": s(), "mfa_code": s()}),
             )),
             form: Some(obj(
                 &["grant_type"],
-                json!({"grant_type": s(), "username": s(), "password": s(), "refresh_token": s(), "scope": s()}),
+                json!({"grant_type": s(), "username": s(), "password": s(), "refresh_token": s(), "scope": s(), "mfa_code": s()}),
             )),
             query: &[],
             auth: Some("basic"),
@@ -231,6 +233,7 @@ struct TokenBody {
     user_name: Option<String>,
     password: Option<String>,
     refresh_token: Option<String>,
+    mfa_code: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -244,12 +247,11 @@ fn signup(req: &Request) -> Result<Call, Reply> {
     if !valid_email(&email) {
         return Err(invalid_request("`email` is not a valid email address"));
     }
-    let user_name = required(b.user_name, "user_name")?;
-    if !valid_username(&user_name) {
-        return Err(invalid_request(
-            "`user_name` must be 1 to 64 characters without `@` or spaces",
-        ));
-    }
+    let user_name = canonical_username(&required(b.user_name, "user_name")?).ok_or_else(|| {
+        invalid_request(
+            "`user_name` must be 1 to 64 characters without `@`, spaces, controls or invisible characters",
+        )
+    })?;
     let password = required(b.password, "password")?;
     let role = match b.role {
         Some(r) if r.is_empty() => return Err(invalid_request("`role` is empty")),
@@ -287,6 +289,7 @@ fn token(req: &Request) -> Result<Call, Reply> {
                 user_name: f.remove("username"),
                 password: f.remove("password"),
                 refresh_token: f.remove("refresh_token"),
+                mfa_code: f.remove("mfa_code"),
             };
             (body, render_rfc_token)
         }
@@ -309,6 +312,7 @@ fn token(req: &Request) -> Result<Call, Reply> {
                 password: Secret(required(body.password, "password")?),
                 client: Some(client),
                 activate: false,
+                second: SecondFactor::Inline(body.mfa_code.filter(|c| !c.trim().is_empty())),
             }
         }
         "refresh_token" => Operation::Refresh {
@@ -562,11 +566,22 @@ fn error(f: Failure) -> Reply {
             "temporarily_unavailable",
             "mail server unavailable",
         ),
+        Failure::MfaRequired => e(
+            StatusCode::UNAUTHORIZED,
+            "mfa_required",
+            "this account has a second factor: send mfa_code (a TOTP or recovery code) with the password",
+        ),
+        Failure::InvalidMfaCode => e(
+            StatusCode::UNAUTHORIZED,
+            "invalid_mfa_code",
+            "the TOTP or recovery code is wrong or was used already",
+        ),
         Failure::InvalidSessionCode
-        | Failure::InvalidMfaCode
         | Failure::MfaNotPending
         | Failure::MfaAlreadyEnabled
-        | Failure::MfaNotEnabled => e(
+        | Failure::MfaNotEnabled
+        | Failure::InvalidMfaPending
+        | Failure::InvalidCode => e(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "not supported here",

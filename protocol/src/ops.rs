@@ -52,6 +52,15 @@ pub struct NewUser {
     pub unverified: bool,
 }
 
+/// How a password sign-in's second factor is given, when the account has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecondFactor {
+    /// In the same request (`oauth`, `v0`): `None` when the client sent none.
+    Inline(Option<String>),
+    /// In a second request, with a pending credential the first answers (`toolkit`).
+    Later,
+}
+
 /// An operation for the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operation {
@@ -72,6 +81,28 @@ pub enum Operation {
         client: Option<ClientCredentials>,
         /// Activate an unverified account on success (`v0` verify).
         activate: bool,
+        /// The second factor, for an account that has one.
+        second: SecondFactor,
+    },
+    /// Finish a sign-in whose first factor was accepted (`toolkit`'s
+    /// `mfaSignIn:finalize`) with a TOTP or recovery code.
+    MfaFinalize {
+        /// The pending credential the first step answered.
+        pending: String,
+        /// The TOTP or recovery code.
+        code: String,
+    },
+    /// Mail a code that proves the bearer's email address.
+    VerifyEmailStart {
+        /// The presented access token.
+        bearer: Bearer,
+    },
+    /// Redeem that code: the address is proven.
+    VerifyEmail {
+        /// The presented access token.
+        bearer: Bearer,
+        /// The mailed code.
+        code: String,
     },
     /// Rotate a refresh token.
     Refresh {
@@ -180,6 +211,8 @@ pub struct UserView {
     pub last_login_at: Option<i64>,
     /// Whether TOTP is on.
     pub mfa_enabled: bool,
+    /// Whether the email was proven by a mailed code.
+    pub email_verified: bool,
 }
 
 /// A freshly issued token pair.
@@ -216,6 +249,16 @@ pub enum Outcome {
     CodeSent,
     /// The session code is good; the account wants its TOTP code too.
     MfaRequired,
+    /// The password is right; the sign-in finishes with the second factor and this
+    /// credential (single use, 5 minutes, 5 wrong codes).
+    MfaPending {
+        /// The pending credential.
+        credential: String,
+        /// The account.
+        user_id: String,
+    },
+    /// The email is proven now.
+    EmailVerified,
     /// A TOTP secret to enrol, shown once.
     TotpEnrollment {
         /// The secret in base32.
@@ -328,4 +371,10 @@ pub enum Failure {
     MfaAlreadyEnabled,
     /// TOTP is not on.
     MfaNotEnabled,
+    /// The account has a second factor and none was given with the password.
+    MfaRequired,
+    /// The MFA pending credential is unknown, spent or expired.
+    InvalidMfaPending,
+    /// A mailed proof code is wrong, spent or expired.
+    InvalidCode,
 }

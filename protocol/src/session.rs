@@ -136,7 +136,7 @@ static ROUTES: &[Route] = &[
                     200,
                     Some(obj(
                         &["id", "mfa_enabled", "created_at"],
-                        json!({"id": s(), "email": ns(), "mfa_enabled": {"type": "boolean"}, "created_at": s()}),
+                        json!({"id": s(), "email": ns(), "email_verified": {"type": "boolean"}, "mfa_enabled": {"type": "boolean"}, "created_at": s()}),
                     )),
                 ),
             )
@@ -227,6 +227,52 @@ static ROUTES: &[Route] = &[
                 Some(obj(&["code"], json!({"code": s()}))),
                 Some("bearer"),
                 (204, None),
+            )
+        },
+    },
+    Route {
+        method: Method::POST,
+        path: "/email/verify/start",
+        name: "email_verify_start",
+        credential: true,
+        decode: |req| {
+            Ok(Call::new(
+                Operation::VerifyEmailStart {
+                    bearer: req.bearer(),
+                },
+                render,
+            ))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Mail a code that proves the account's email address",
+                None,
+                Some("bearer"),
+                (202, Some(obj(&["status"], json!({"status": s()})))),
+            )
+        },
+    },
+    Route {
+        method: Method::POST,
+        path: "/email/verify",
+        name: "email_verify",
+        credential: true,
+        decode: |req| {
+            let (bearer, code) = bearer_and_code(req)?;
+            Ok(Call::new(Operation::VerifyEmail { bearer, code }, render))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Prove the account's email address with the mailed code",
+                Some(obj(&["code"], json!({"code": s()}))),
+                Some("bearer"),
+                (
+                    200,
+                    Some(obj(
+                        &["email_verified"],
+                        json!({"email_verified": {"type": "boolean"}}),
+                    )),
+                ),
             )
         },
     },
@@ -335,6 +381,9 @@ fn render(_ctx: &Ctx, o: Outcome) -> Reply {
     match o {
         Outcome::CodeSent => Reply::json(StatusCode::ACCEPTED, &json!({"status": "code_sent"})),
         Outcome::MfaRequired => Reply::json(StatusCode::OK, &json!({"status": "mfa_required"})),
+        Outcome::EmailVerified => {
+            Reply::json(StatusCode::OK, &json!({"email_verified": true}))
+        }
         Outcome::Tokens(t) => Reply::json(
             StatusCode::OK,
             &json!({"access_token": t.access_token, "token_type": "Bearer", "expires_in": t.expires_in, "refresh_token": t.refresh_token}),
@@ -342,7 +391,7 @@ fn render(_ctx: &Ctx, o: Outcome) -> Reply {
         .no_store(),
         Outcome::User(u) => Reply::json(
             StatusCode::OK,
-            &json!({"id": u.id, "email": u.email, "mfa_enabled": u.mfa_enabled, "created_at": rfc3339_ms(u.created_at)}),
+            &json!({"id": u.id, "email": u.email, "email_verified": u.email_verified, "mfa_enabled": u.mfa_enabled, "created_at": rfc3339_ms(u.created_at)}),
         ),
         Outcome::TotpEnrollment { secret, otpauth_url } => {
             Reply::json(StatusCode::OK, &json!({"secret": secret, "otpauth_url": otpauth_url})).no_store()
@@ -357,7 +406,7 @@ fn render(_ctx: &Ctx, o: Outcome) -> Reply {
         }
         Outcome::Done => Reply::empty(StatusCode::NO_CONTENT),
         // Outcomes of other families' operations never reach this one.
-        Outcome::Introspection(_) => error(Failure::Internal),
+        Outcome::Introspection(_) | Outcome::MfaPending { .. } => error(Failure::Internal),
     }
 }
 
@@ -373,6 +422,8 @@ fn error(f: Failure) -> Reply {
         Failure::MfaNotPending => code(StatusCode::CONFLICT, "mfa_not_pending"),
         Failure::MfaAlreadyEnabled => code(StatusCode::CONFLICT, "mfa_already_enabled"),
         Failure::MfaNotEnabled => code(StatusCode::CONFLICT, "mfa_not_enabled"),
+        Failure::InvalidCode => code(bad, "invalid_code"),
+        Failure::MfaRequired | Failure::InvalidMfaPending => code(unauthorized, "mfa_required"),
         Failure::RefreshInvalid | Failure::RefreshExpired => code(unauthorized, "invalid_token"),
         Failure::MissingToken => code(unauthorized, "missing_token").bearer_challenge(false),
         Failure::TokenInvalid | Failure::TokenExpired => {

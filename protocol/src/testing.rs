@@ -25,6 +25,7 @@ pub fn user() -> UserView {
         updated_at: 0,
         last_login_at: None,
         mfa_enabled: false,
+        email_verified: false,
     }
 }
 

@@ -8,8 +8,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::doc::{ns, obj, s, RouteDoc};
-use crate::input::{valid_email, valid_username, Ctx, Request};
-use crate::ops::{Bearer, Failure, NewUser, Operation, Outcome, Secret, Tokens, UserView};
+use crate::input::{canonical_username, valid_email, Ctx, Request};
+use crate::ops::{
+    Bearer, Failure, NewUser, Operation, Outcome, SecondFactor, Secret, Tokens, UserView,
+};
 use crate::reply::{rfc3339_ms, Reply};
 use crate::table::{Call, Family, Route};
 
@@ -58,6 +60,30 @@ static ROUTES: &[Route] = &[
                 Some(obj(
                     &["username", "password"],
                     json!({"username": s(), "password": s()}),
+                )),
+                None,
+                (
+                    200,
+                    Some(json!({"oneOf": [auth_response_schema(), obj(
+                        &["mfaPendingCredential", "mfaInfo", "localId"],
+                        json!({"mfaPendingCredential": s(), "mfaInfo": {"type": "array"}, "localId": s()}),
+                    )]})),
+                ),
+            )
+        },
+    },
+    Route {
+        method: Method::POST,
+        path: "/accounts/mfaSignIn:finalize",
+        name: "mfa_finalize",
+        credential: true,
+        decode: finalize,
+        doc: || {
+            RouteDoc::new(
+                "Finish a sign-in with the second factor (TOTP or recovery code)",
+                Some(obj(
+                    &["mfaPendingCredential", "totpVerificationInfo"],
+                    json!({"mfaPendingCredential": s(), "totpVerificationInfo": obj(&["verificationCode"], json!({"verificationCode": s()}))}),
                 )),
                 None,
                 (200, Some(auth_response_schema())),
@@ -115,7 +141,7 @@ static ROUTES: &[Route] = &[
                     200,
                     Some(obj(
                         &["localId", "disabled"],
-                        json!({"localId": s(), "username": ns(), "displayName": ns(), "email": ns(), "createdAt": s(), "lastLoginAt": ns(), "disabled": {"type": "boolean"}}),
+                        json!({"localId": s(), "username": ns(), "displayName": ns(), "email": ns(), "createdAt": s(), "lastLoginAt": ns(), "disabled": {"type": "boolean"}, "emailVerified": {"type": "boolean"}}),
                     )),
                 ),
             )
@@ -220,9 +246,8 @@ fn signup(req: &Request) -> Result<Call, Reply> {
     let b: SignUpBody = req.json().map_err(bad_request)?;
     let username =
         present(b.username).ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_USERNAME"))?;
-    if !valid_username(&username) {
-        return Err(fail(StatusCode::BAD_REQUEST, "INVALID_USERNAME"));
-    }
+    let username = canonical_username(&username)
+        .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "INVALID_USERNAME"))?;
     let password = b
         .password
         .filter(|p| !p.is_empty())
@@ -263,7 +288,48 @@ fn signin(req: &Request) -> Result<Call, Reply> {
             password: Secret(password),
             client: None,
             activate: false,
+            second: SecondFactor::Later,
         },
+        |ctx, o| match o {
+            // The identity-toolkit's MFA step: no tokens yet, a pending credential.
+            Outcome::MfaPending {
+                credential,
+                user_id,
+            } => Reply::json(
+                StatusCode::OK,
+                &json!({
+                    "mfaPendingCredential": credential,
+                    "mfaInfo": [{"mfaEnrollmentId": "totp", "displayName": "TOTP", "totpInfo": {}}],
+                    "localId": user_id,
+                }),
+            )
+            .no_store(),
+            o => render_auth(ctx, o),
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FinalizeBody {
+    mfa_pending_credential: Option<String>,
+    totp_verification_info: Option<TotpInfo>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TotpInfo {
+    verification_code: Option<String>,
+}
+
+fn finalize(req: &Request) -> Result<Call, Reply> {
+    let b: FinalizeBody = req.json().map_err(bad_request)?;
+    let pending = present(b.mfa_pending_credential)
+        .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_MFA_PENDING_CREDENTIAL"))?;
+    let code = present(b.totp_verification_info.and_then(|t| t.verification_code))
+        .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_VERIFICATION_CODE"))?;
+    Ok(Call::new(
+        Operation::MfaFinalize { pending, code },
         render_auth,
     ))
 }
@@ -290,6 +356,7 @@ fn user(u: &UserView) -> serde_json::Value {
         "createdAt": rfc3339_ms(u.created_at),
         "lastLoginAt": u.last_login_at.map(rfc3339_ms),
         "disabled": u.state == "disabled" || u.state == "blocked",
+        "emailVerified": u.email_verified,
     })
 }
 
@@ -336,11 +403,15 @@ fn error(f: Failure) -> Reply {
         Failure::Internal => fail(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
         Failure::InvalidEmail => fail(s, "INVALID_EMAIL"),
         Failure::MailUnavailable => fail(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
+        Failure::InvalidMfaCode => fail(s, "INVALID_MFA_CODE"),
+        Failure::InvalidMfaPending => fail(s, "INVALID_MFA_PENDING_CREDENTIAL"),
+        // The password grant of this dialect always asks for the pending credential.
+        Failure::MfaRequired => fail(u, "MFA_REQUIRED"),
         Failure::InvalidSessionCode
-        | Failure::InvalidMfaCode
         | Failure::MfaNotPending
         | Failure::MfaAlreadyEnabled
-        | Failure::MfaNotEnabled => fail(s, "INVALID_REQUEST"),
+        | Failure::MfaNotEnabled
+        | Failure::InvalidCode => fail(s, "INVALID_REQUEST"),
     }
 }
 

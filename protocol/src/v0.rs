@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use crate::doc::{ns, obj, s, RouteDoc};
 use crate::input::{is_weak_password, parse_basic_raw, parse_form, valid_email, Request};
-use crate::ops::{Failure, NewUser, Operation, Outcome, Secret, Tokens, UserView};
+use crate::ops::{Failure, NewUser, Operation, Outcome, SecondFactor, Secret, Tokens, UserView};
 use crate::reply::{rfc3339_ms, Reply};
 use crate::table::{Call, Family, Route};
 
@@ -60,7 +60,7 @@ static ROUTES: &[Route] = &[
             summary: "Verify credentials (query, body or Basic), activate, start a session",
             json: None,
             form: None,
-            query: &["email", "password"],
+            query: &["email", "password", "mfa_code"],
             auth: Some("basic"),
             ok: (200, Some(profile_schema(true))),
         },
@@ -140,6 +140,10 @@ const ERR_DISABLED: (&str, &str) = (
     "The login for the given credentials is disabled",
 );
 const ERR_BLOCKED: (&str, &str) = ("ERR_BLOCKED", "Proceeding is restricted");
+const ERR_MFA_REQUIRED: (&str, &str) = (
+    "ERR_MFA_REQUIRED",
+    "This account has a second factor: send mfa_code (a TOTP or recovery code)",
+);
 const ERR_RATE: (&str, &str) = ("ERR_RATE_LIMITED", "Too many requests, try again later");
 const ERR_UNAVAILABLE: (&str, &str) = ("ERR_UNAVAILABLE", "The service is busy, try again later");
 const ERR_TOO_LARGE: (&str, &str) = ("ERR_TOO_LARGE", "Request body too large");
@@ -268,32 +272,59 @@ fn decode_signup(req: &Request) -> Result<Call, Reply> {
     ))
 }
 
-/// Credentials of `GET /user/verify`: JSON body, else query string, else Basic header.
-fn credentials(req: &Request) -> Result<(Option<String>, Option<String>), Reply> {
+/// `email`, `password` and `mfa_code` of a request.
+#[derive(Default)]
+struct Credentials {
+    email: Option<String>,
+    password: Option<String>,
+    mfa_code: Option<String>,
+}
+
+/// Credentials of `GET /user/verify`: JSON body, else query string, else Basic header
+/// (whose `mfa_code` may then ride in the query string).
+fn credentials(req: &Request) -> Result<Credentials, Reply> {
     if !req.body.is_empty() {
         let body = object(req)?;
-        let email = string(&body, "email")
-            .map_err(|()| one(StatusCode::BAD_REQUEST, "email", ERR_INVALID))?;
-        let password = string(&body, "password")
-            .map_err(|()| one(StatusCode::BAD_REQUEST, "password", ERR_INVALID))?;
-        return Ok((email, password));
+        let field =
+            |k: &str| string(&body, k).map_err(|()| one(StatusCode::BAD_REQUEST, k, ERR_INVALID));
+        return Ok(Credentials {
+            email: field("email")?,
+            password: field("password")?,
+            mfa_code: field("mfa_code")?,
+        });
     }
-    if let Some(q) = req.query.filter(|q| !q.is_empty()) {
-        let mut f = parse_form(q.as_bytes())
-            .map_err(|_| one(StatusCode::BAD_REQUEST, "query", ERR_INVALID))?;
-        return Ok((f.remove("email"), f.remove("password")));
+    let mut query = match req.query.filter(|q| !q.is_empty()) {
+        Some(q) => parse_form(q.as_bytes())
+            .map_err(|_| one(StatusCode::BAD_REQUEST, "query", ERR_INVALID))?,
+        None => Default::default(),
+    };
+    let mfa_code = query.remove("mfa_code");
+    if query.contains_key("email") || query.contains_key("password") {
+        return Ok(Credentials {
+            email: query.remove("email"),
+            password: query.remove("password"),
+            mfa_code,
+        });
     }
     if let Some((user, password)) = parse_basic_raw(req.headers) {
-        return Ok((Some(user), Some(password.0)));
+        return Ok(Credentials {
+            email: Some(user),
+            password: Some(password.0),
+            mfa_code,
+        });
     }
-    Ok((None, None))
+    Ok(Credentials {
+        mfa_code,
+        ..Credentials::default()
+    })
 }
 
 fn decode_verify(req: &Request) -> Result<Call, Reply> {
-    let (email, password) = credentials(req)?;
+    let c = credentials(req)?;
     let mut errs = Errors::default();
-    let email = email.filter(|e| !e.trim().is_empty());
-    let password = password.filter(|p| !p.is_empty());
+    let email = c.email.filter(|e| !e.trim().is_empty());
+    let password = c.password.filter(|p| !p.is_empty());
+    let mfa_code = c.mfa_code.filter(|m| !m.trim().is_empty());
     if email.is_none() {
         errs.add("email", ERR_BLANK);
     }
@@ -307,6 +338,7 @@ fn decode_verify(req: &Request) -> Result<Call, Reply> {
                 password: Secret(p),
                 client: None,
                 activate: true,
+                second: SecondFactor::Inline(mfa_code),
             },
             |_, o| match o {
                 Outcome::Tokens(t) => Reply::json(StatusCode::OK, &session(&t)).no_store(),
@@ -424,11 +456,14 @@ fn error(f: Failure) -> Reply {
         ),
         Failure::InvalidEmail => one(bad, "email", ERR_INVALID),
         Failure::MailUnavailable => one(StatusCode::SERVICE_UNAVAILABLE, "system", ERR_UNAVAILABLE),
+        Failure::MfaRequired => one(unauthorized, "mfa_code", ERR_MFA_REQUIRED),
+        Failure::InvalidMfaCode => one(unauthorized, "mfa_code", ERR_INVALID),
         Failure::InvalidSessionCode
-        | Failure::InvalidMfaCode
         | Failure::MfaNotPending
         | Failure::MfaAlreadyEnabled
-        | Failure::MfaNotEnabled => one(bad, "body", ERR_INVALID),
+        | Failure::MfaNotEnabled
+        | Failure::InvalidMfaPending
+        | Failure::InvalidCode => one(bad, "body", ERR_INVALID),
     }
 }
 

@@ -1,21 +1,29 @@
-//! Accounts: sign-up, password sign-in (lockout, activation), the bearer-authenticated
-//! current user, and deleting one's own account.
+//! Accounts: sign-up, password sign-in (lockout, states, activation, the second factor
+//! whatever the door), the bearer-authenticated current user, and deleting one's own
+//! account.
 
-use protocol::input::is_weak_password;
-use protocol::{Bearer, Failure, NewUser, Outcome, Secret};
-use storage::{AccountState, Revocation, UserRecord, Writer};
+use protocol::input::{canonical_login, is_weak_password, prepare_password, Login};
+use protocol::{Bearer, Failure, NewUser, Outcome, SecondFactor, Secret};
+use storage::{AccountState, Revocation, Unique, UserRecord, Writer};
 
-use super::{internal, new_id, view, Abort, Service};
+use super::mfa::{mfa_enabled, second_factor, MFA_AMR};
+use super::{internal, new_id, view, Service};
+use crate::limits::Source;
 use crate::primitives::{hex, sha256};
 use crate::signer::{Claims, VerifyError};
 
+/// The lockout key of an account.
+pub(super) fn account_key(user_id: &str) -> String {
+    format!("user:{user_id}")
+}
+
 /// The lockout key of a sign-in: the account when it exists, else the login as typed
-/// (case-folded), so unknown accounts are counted and locked the same way.
+/// (canonical when it can be), so unknown accounts are counted and locked the same way.
 /// The key is fixed-size whatever the login's length (a digest of it), so the in-memory
 /// lockout table stays small however long the logins an attacker sends.
 fn lockout_key(user: Option<&UserRecord>, login: &str) -> String {
     match user {
-        Some(u) => format!("user:{}", u.id),
+        Some(u) => account_key(&u.id),
         None => format!("login:{}", hex(&sha256(login.to_lowercase().as_bytes()))),
     }
 }
@@ -43,8 +51,25 @@ pub(super) fn revoke_all(
     Ok(n)
 }
 
+/// The refusal of a state that may not sign in (`activate`: an unverified account may,
+/// and is activated by it).
+pub(super) fn state_refusal(state: AccountState, activate: bool) -> Option<Failure> {
+    match state {
+        AccountState::Active => None,
+        AccountState::Unverified if activate => None,
+        AccountState::Unverified => Some(Failure::Unverified),
+        AccountState::Disabled => Some(Failure::Disabled),
+        AccountState::Blocked => Some(Failure::Blocked),
+    }
+}
+
 impl Service {
-    pub(super) async fn sign_up(&self, new: NewUser, sign_in: bool) -> Result<Outcome, Failure> {
+    pub(super) async fn sign_up(
+        &self,
+        new: NewUser,
+        sign_in: bool,
+        source: Source,
+    ) -> Result<Outcome, Failure> {
         let cfg = &self.inner.cfg;
         let password = new.password.clone().ok_or(Failure::WeakPassword)?;
         let identities: Vec<&str> = [new.username.as_deref(), new.email.as_deref()]
@@ -54,129 +79,150 @@ impl Service {
         if is_weak_password(&password.0, cfg.password.min_length, &identities) {
             return Err(Failure::WeakPassword);
         }
+        let prepared = prepare_password(&password.0).ok_or(Failure::WeakPassword)?;
         let role = match new.role.clone() {
             None => "user".to_string(),
             Some(r) if cfg.oauth.signup_roles.contains(&r) => r,
             Some(_) => return Err(Failure::RoleNotAllowed),
         };
-        // Refuse a taken name before spending a hash on it; the write below re-checks.
-        self.inner
-            .store
-            .read(|r| {
-                if let Some(e) = &new.email {
-                    if r.user_id_by_email(e)?.is_some() {
-                        return Ok(Err(Failure::EmailTaken));
-                    }
-                }
-                if let Some(n) = &new.username {
-                    if r.user_id_by_username(n)?.is_some() {
-                        return Ok(Err(Failure::UsernameTaken));
-                    }
-                }
-                Ok::<_, storage::StoreError>(Ok(()))
-            })
-            .map_err(|e| internal("store", e))??;
-        let hash = self
-            .inner
-            .hasher
-            .hash(password)
-            .await
-            .map_err(|e| self.hash_failure(e))?;
         let id = new_id()?;
         let now = self.now_ms();
-        self.write(move |w, svc| {
-            let new = new.clone();
-            let user = UserRecord {
-                id: id.clone(),
-                num: w.allocate_user_num()?,
-                email: new.email,
-                username: new.username,
-                display_name: new.display_name,
-                first_name: new.first_name,
-                last_name: new.last_name,
-                role: role.clone(),
-                password_hash: Some(hash.clone()),
-                state: if new.unverified {
-                    AccountState::Unverified
-                } else {
-                    AccountState::Active
-                },
-                created_at: now,
-                updated_at: now,
-                last_login_at: sign_in.then_some(now),
-                mfa: None,
-            };
-            w.insert_user(&user)?;
-            if sign_in {
-                let tokens = svc.start_family(w, &user, vec!["pwd".into()], now)?;
-                Ok(Outcome::Tokens(tokens))
+        let mut user = UserRecord {
+            id,
+            num: 0,
+            email: new.email,
+            username: new.username,
+            display_name: new.display_name,
+            first_name: new.first_name,
+            last_name: new.last_name,
+            role,
+            password_hash: None,
+            state: if new.unverified {
+                AccountState::Unverified
             } else {
-                Ok(Outcome::User(view(&user)))
+                AccountState::Active
+            },
+            created_at: now,
+            updated_at: now,
+            last_login_at: sign_in.then_some(now),
+            mfa: None,
+            email_verified: false,
+        };
+        // Refuse a taken name before spending a hash on it; the write below re-checks.
+        let taken = self
+            .inner
+            .store
+            .read(|r| r.conflict(&user))
+            .map_err(|e| internal("store", e))?;
+        if let Some(t) = taken {
+            return Err(taken_failure(t));
+        }
+        user.password_hash = Some(
+            self.inner
+                .hasher
+                .hash(Secret(prepared), source)
+                .await
+                .map_err(|e| self.hash_failure(e))?,
+        );
+        self.write(move |w, svc| {
+            let mut user = user.clone();
+            if let Some(t) = w.conflict(&user)? {
+                return Ok(Err(taken_failure(t)));
             }
+            user.num = w.allocate_user_num()?;
+            w.insert_user(&user)?;
+            Ok(Ok(if sign_in {
+                Outcome::Tokens(svc.start_family(w, &user, vec!["pwd".into()], now)?)
+            } else {
+                Outcome::User(view(&user))
+            }))
         })
         .await
     }
 
+    /// A password sign-in, whatever the door: lockout per account and source (taken
+    /// before the hash is checked), the account's state (told only to the password's
+    /// holder), then the second factor when the account has one.
     pub(super) async fn password_sign_in(
         &self,
         login: String,
         password: Secret,
         activate: bool,
+        second: SecondFactor,
+        source: Source,
     ) -> Result<Outcome, Failure> {
-        let user = self
+        let login_key = canonical_login(&login);
+        let user = match &login_key {
+            Some(l) => self
+                .inner
+                .store
+                .read(|r| {
+                    let id = match l {
+                        Login::Email(e) => r.user_id_by_email(e)?,
+                        Login::Username(n) => r.user_id_by_username(n)?,
+                    };
+                    match id {
+                        Some(id) => r.user(&id),
+                        None => Ok(None),
+                    }
+                })
+                .map_err(|e| internal("store", e))?,
+            None => None,
+        };
+        let typed = match &login_key {
+            Some(Login::Email(e) | Login::Username(e)) => e.clone(),
+            None => login.clone(),
+        };
+        let key = lockout_key(user.as_ref(), &typed);
+        let attempt = self
             .inner
-            .store
-            .read(|r| {
-                let id = if login.contains('@') {
-                    r.user_id_by_email(&login)?
-                } else {
-                    r.user_id_by_username(&login)?
-                };
-                match id {
-                    Some(id) => r.user(&id),
-                    None => Ok(None),
-                }
-            })
-            .map_err(|e| internal("store", e))?;
-        let key = lockout_key(user.as_ref(), &login);
-        if let Some(retry_after) = self.inner.lockouts.locked(&key, self.now_ms()) {
-            return Err(Failure::LockedOut { retry_after });
-        }
-        let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+            .lockouts
+            .begin(&key, source, self.now_ms())
+            .map_err(|retry_after| Failure::LockedOut { retry_after })?;
+        // A password the profile refuses matches nothing, at the cost of one hash all the
+        // same (the dummy's).
+        let prepared = prepare_password(&password.0);
+        let stored = user
+            .as_ref()
+            .filter(|_| prepared.is_some())
+            .and_then(|u| u.password_hash.clone());
         let verdict = self
             .inner
             .hasher
-            .verify(password.clone(), stored)
+            .verify(Secret(prepared.clone().unwrap_or_default()), stored, source)
             .await
             .map_err(|e| self.hash_failure(e))?;
         let Some(user) = user.filter(|_| verdict.ok) else {
-            if self.inner.lockouts.fail(&key, self.now_ms()) {
+            if attempt.failed(self.now_ms()) {
                 self.inner.metrics.lockout();
-                tracing::warn!(target: "latchkey::audit", event = "lockout", "sign-in locked after repeated failures");
+                tracing::warn!(target: "latchkey::audit", event = "lockout", "sign-in locked for this source after repeated failures");
             }
             self.inner.metrics.sign_in("pwd", "failed");
             tracing::info!(target: "latchkey::audit", event = "sign_in_failed");
             return Err(Failure::InvalidCredentials);
         };
-        self.inner.lockouts.clear(&key);
         // The account state is told only to whoever knows the password.
-        match user.state {
-            AccountState::Active => {}
-            AccountState::Unverified if activate => {}
-            AccountState::Unverified => return Err(Failure::Unverified),
-            AccountState::Disabled => return Err(Failure::Disabled),
-            AccountState::Blocked => return Err(Failure::Blocked),
+        if let Some(refusal) = state_refusal(user.state, activate) {
+            return Err(refusal);
         }
-        let upgraded = if verdict.needs_rehash {
-            Some(
+        let upgraded = match (verdict.needs_rehash, prepared) {
+            (true, Some(p)) => Some(
                 self.inner
                     .hasher
-                    .hash(password)
+                    .hash(Secret(p), source)
                     .await
                     .map_err(|e| self.hash_failure(e))?,
-            )
-        } else {
-            None
+            ),
+            _ => None,
+        };
+        let with_mfa = mfa_enabled(&user);
+        let code = match (&second, with_mfa) {
+            (_, false) => None,
+            (SecondFactor::Inline(None), true) => return Err(Failure::MfaRequired),
+            (SecondFactor::Later, true) => {
+                return self.mfa_pending(&user, vec!["pwd".into()]).await;
+            }
+            (SecondFactor::Inline(Some(c)), true) => Some(c.clone()),
         };
         let now = self.now_ms();
         let user_id = user.id;
@@ -185,17 +231,25 @@ impl Service {
             .write(move |w, svc| {
                 // Re-read inside the transaction: the user may have changed meanwhile.
                 let Some(mut user) = w.user(&uid)? else {
-                    return Err(Abort::Refuse(Failure::InvalidCredentials));
+                    return Ok(Err(Failure::InvalidCredentials));
                 };
-                match user.state {
-                    AccountState::Active => {}
-                    AccountState::Unverified if activate => {
-                        user.state = AccountState::Active;
-                        user.updated_at = now;
+                if let Some(refusal) = state_refusal(user.state, activate) {
+                    return Ok(Err(refusal));
+                }
+                let mut amr = vec!["pwd".to_string()];
+                if let Some(code) = &code {
+                    let now_s = u64::try_from(now / 1000).unwrap_or(0);
+                    if !second_factor(&svc.inner.key, &mut user, code, now_s)? {
+                        return Ok(Err(Failure::InvalidMfaCode));
                     }
-                    AccountState::Unverified => return Err(Abort::Refuse(Failure::Unverified)),
-                    AccountState::Disabled => return Err(Abort::Refuse(Failure::Disabled)),
-                    AccountState::Blocked => return Err(Abort::Refuse(Failure::Blocked)),
+                    amr.extend(MFA_AMR.iter().map(|m| m.to_string()));
+                } else if mfa_enabled(&user) {
+                    // TOTP was confirmed meanwhile: the second factor is wanted now.
+                    return Ok(Err(Failure::MfaRequired));
+                }
+                if user.state == AccountState::Unverified {
+                    user.state = AccountState::Active;
+                    user.updated_at = now;
                 }
                 user.last_login_at = Some(now);
                 if let Some(h) = upgraded.clone() {
@@ -203,13 +257,23 @@ impl Service {
                     user.updated_at = now;
                 }
                 w.update_user(&user)?;
-                let tokens = svc.start_family(w, &user, vec!["pwd".into()], now)?;
-                Ok(Outcome::Tokens(tokens))
+                Ok(Ok(Outcome::Tokens(svc.start_family(w, &user, amr, now)?)))
             })
             .await;
-        if result.is_ok() {
-            self.inner.metrics.sign_in("pwd", "ok");
-            tracing::info!(target: "latchkey::audit", event = "sign_in", user = %user_id);
+        match &result {
+            Ok(_) => {
+                attempt.succeeded(self.now_ms());
+                self.inner.metrics.sign_in("pwd", "ok");
+                tracing::info!(target: "latchkey::audit", event = "sign_in", method = "pwd", mfa = with_mfa, user = %user_id);
+            }
+            Err(Failure::InvalidMfaCode) => {
+                if attempt.failed(self.now_ms()) {
+                    self.inner.metrics.lockout();
+                }
+                self.inner.metrics.sign_in("pwd", "failed");
+                tracing::info!(target: "latchkey::audit", event = "mfa_failed", user = %user_id);
+            }
+            Err(_) => {}
         }
         result
     }
@@ -268,29 +332,40 @@ impl Service {
         let claims = self.verified_claims(bearer)?;
         let now = self.now_ms();
         let user_id = claims.sub.clone();
-        self.write(move |w, _| {
-            let live = w
-                .family(&claims.sid)?
-                .is_some_and(|f| f.is_live(now) && f.user_id == claims.sub);
-            let active = w
-                .user(&claims.sub)?
-                .is_some_and(|u| u.state == AccountState::Active);
-            if !live || !active {
-                return Err(Abort::Refuse(Failure::TokenInvalid));
-            }
-            revoke_all(w, &claims.sub, "user_deleted", now)?;
-            w.delete_user(&claims.sub)?;
-            Ok(Outcome::Done)
-        })
-        .await?;
-        self.inner.metrics.revoked("user_deleted");
+        let revoked = self
+            .write(move |w, _| {
+                let live = w
+                    .family(&claims.sid)?
+                    .is_some_and(|f| f.is_live(now) && f.user_id == claims.sub);
+                let active = w
+                    .user(&claims.sub)?
+                    .is_some_and(|u| u.state == AccountState::Active);
+                if !live || !active {
+                    return Ok(Err(Failure::TokenInvalid));
+                }
+                let n = revoke_all(w, &claims.sub, "user_deleted", now)?;
+                w.delete_user(&claims.sub)?;
+                Ok(Ok(n))
+            })
+            .await?;
+        for _ in 0..revoked {
+            self.inner.metrics.revoked("user_deleted");
+        }
         tracing::info!(target: "latchkey::audit", event = "account_deleted", user = %user_id);
         Ok(Outcome::Done)
     }
 
     /// Clears the lockout of a user (administrator's enable/unblock).
     pub(super) fn clear_lockout(&self, user_id: &str) {
-        self.inner.lockouts.clear(&format!("user:{user_id}"));
+        self.inner.lockouts.clear(&account_key(user_id));
+    }
+}
+
+/// The refusal of a taken email or username.
+fn taken_failure(u: Unique) -> Failure {
+    match u {
+        Unique::Email => Failure::EmailTaken,
+        Unique::Username => Failure::UsernameTaken,
     }
 }
 

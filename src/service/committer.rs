@@ -2,12 +2,20 @@
 //! redb write transaction and commits once (one fsync for the batch), then answers each
 //! request, only after its writes are durable.
 //!
-//! A closure that fails (`Err`) may have written part of its changes; redb has no
-//! savepoint inside a dirty transaction, so the whole batch is thrown away and every one
-//! of its closures is run again in a transaction of its own (the closures are re-runnable):
-//! nothing of a failed request is ever committed, and the others still commit.
+//! - A refusal is a closure's *value*, not an error: it commits with its batch (a
+//!   closure refuses before it writes, or writes what its refusal must record). So no
+//!   request can throw its batch-mates' work away at will.
+//! - Only a store error or an internal error ([`Abort`]) aborts the batch: redb has no
+//!   savepoint inside a dirty transaction, so each closure then runs again in a
+//!   transaction of its own (the closures are re-runnable) and only the failing one fails.
+//! - A panic in a closure is contained: the batch is aborted, the others re-run, the
+//!   panicking one fails alone, and the thread lives on.
+//! - The queue is bounded ([`MAX_QUEUE`]; beyond it a request is shed with a 503), and a
+//!   job whose request has gone away (timed out, client gone) is skipped unrun.
 
-use std::sync::mpsc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 
 use storage::{Store, Writer};
 use tokio::sync::oneshot;
@@ -16,6 +24,8 @@ use super::Abort;
 
 /// Most closures in one transaction.
 pub const MAX_BATCH: usize = 512;
+/// Most closures waiting for the committer; beyond: shed.
+pub const MAX_QUEUE: usize = 4 * MAX_BATCH;
 
 /// A write closure; it keeps its own result where its caller will read it.
 pub type Job = Box<dyn FnMut(&mut Writer) -> Result<(), Abort> + Send>;
@@ -25,10 +35,20 @@ struct Pending {
     done: oneshot::Sender<Result<(), Abort>>,
 }
 
+/// Why a job was not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The queue is full: shed the request.
+    Full,
+    /// The committer thread is gone.
+    Stopped,
+}
+
 /// The sending side; the committer thread ends when every sender is gone.
 #[derive(Debug, Clone)]
 pub struct Committer {
-    tx: mpsc::Sender<Pending>,
+    tx: mpsc::SyncSender<Pending>,
+    alive: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Pending {
@@ -37,24 +57,52 @@ impl std::fmt::Debug for Pending {
     }
 }
 
+/// Clears `alive` when the committer thread ends, however it ends.
+struct Alive(Arc<AtomicBool>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 impl Committer {
     /// Starts the committer thread over `store`.
     pub fn start(store: Store) -> Result<Committer, std::io::Error> {
-        let (tx, rx) = mpsc::channel::<Pending>();
+        let (tx, rx) = mpsc::sync_channel::<Pending>(MAX_QUEUE);
+        let alive = Arc::new(AtomicBool::new(true));
+        let guard = Alive(alive.clone());
         std::thread::Builder::new()
             .name("latchkey-commit".into())
-            .spawn(move || run(&store, &rx))?;
-        Ok(Committer { tx })
+            .spawn(move || {
+                let _guard = guard;
+                run(&store, &rx);
+            })?;
+        Ok(Committer { tx, alive })
     }
 
-    /// Runs `job` in the next batch; resolves once its writes are committed (or refused).
-    pub async fn submit(&self, job: Job) -> Result<(), Abort> {
+    /// Whether the committer thread is running.
+    pub fn alive(&self) -> bool {
+        self.alive.load(Ordering::Acquire)
+    }
+
+    /// Runs `job` in the next batch; resolves once its writes are committed (or it
+    /// failed). Dropping the future before then lets the committer skip the job.
+    pub async fn submit(&self, job: Job) -> Result<Result<(), Abort>, Refused> {
         let (done, wait) = oneshot::channel();
         self.tx
-            .send(Pending { job, done })
-            .map_err(|_| Abort::Stopped)?;
-        wait.await.unwrap_or(Err(Abort::Stopped))
+            .try_send(Pending { job, done })
+            .map_err(|e| match e {
+                mpsc::TrySendError::Full(_) => Refused::Full,
+                mpsc::TrySendError::Disconnected(_) => Refused::Stopped,
+            })?;
+        wait.await.map_err(|_| Refused::Stopped)
     }
+}
+
+/// Runs one job, a panic in it becoming [`Abort::Panicked`].
+fn run_job(p: &mut Pending, w: &mut Writer) -> Result<(), Abort> {
+    catch_unwind(AssertUnwindSafe(|| (p.job)(w))).unwrap_or(Err(Abort::Panicked))
 }
 
 fn run(store: &Store, rx: &mpsc::Receiver<Pending>) {
@@ -66,12 +114,20 @@ fn run(store: &Store, rx: &mpsc::Receiver<Pending>) {
                 Err(_) => break,
             }
         }
-        let together = store.write(|w| {
-            for p in batch.iter_mut() {
-                (p.job)(w)?;
-            }
-            Ok::<(), Abort>(())
-        });
+        // Nobody waits for these any more: their requests timed out or went away.
+        batch.retain(|p| !p.done.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
+        let together = catch_unwind(AssertUnwindSafe(|| {
+            store.write(|w| {
+                for p in batch.iter_mut() {
+                    run_job(p, w)?;
+                }
+                Ok::<(), Abort>(())
+            })
+        }))
+        .unwrap_or(Err(Abort::Panicked));
         match together {
             Ok(()) => {
                 for p in batch {
@@ -86,7 +142,8 @@ fn run(store: &Store, rx: &mpsc::Receiver<Pending>) {
             Err(_) => {
                 // One of them failed: each on its own, so only the failing one fails.
                 for mut p in batch {
-                    let r = store.write(|w| (p.job)(w));
+                    let r = catch_unwind(AssertUnwindSafe(|| store.write(|w| run_job(&mut p, w))))
+                        .unwrap_or(Err(Abort::Panicked));
                     let _ = p.done.send(r);
                 }
             }
@@ -97,7 +154,6 @@ fn run(store: &Store, rx: &mpsc::Receiver<Pending>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::Failure;
     use storage::{AccountState, UserRecord};
 
     fn user(id: &str) -> UserRecord {
@@ -116,51 +172,112 @@ mod tests {
             updated_at: 0,
             last_login_at: None,
             mfa: None,
+            email_verified: false,
         }
     }
 
-    #[tokio::test]
-    async fn a_failing_job_commits_nothing_and_its_batch_mates_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.redb")).unwrap();
-        let (tx, rx) = mpsc::channel::<Pending>();
+    enum Then {
+        Commit,
+        Fail,
+        Panic,
+    }
+
+    /// Queues jobs before the committer starts (so they form one batch), runs it, and
+    /// says which committed.
+    fn one_batch(store: &Store, jobs: Vec<(&'static str, Then)>) -> Vec<bool> {
+        let (tx, rx) = mpsc::sync_channel::<Pending>(16);
         let mut waits = Vec::new();
-        for (id, fail) in [("a", false), ("b", true), ("c", false)] {
+        for (id, then) in jobs {
             let (done, wait) = oneshot::channel();
             let job: Job = Box::new(move |w| {
                 let mut u = user(id);
                 u.num = w.allocate_user_num()?;
                 w.insert_user(&u)?;
-                if fail {
-                    // Written, then refused: none of it may survive.
-                    return Err(Abort::Refuse(Failure::Internal));
+                match then {
+                    Then::Commit => Ok(()),
+                    // Written, then failed: none of it may survive.
+                    Then::Fail => Err(Abort::Internal),
+                    Then::Panic => panic!("a bug in one request"),
                 }
-                Ok(())
             });
             tx.send(Pending { job, done }).unwrap();
             waits.push(wait);
         }
         drop(tx);
-        // All three are queued before the committer starts: one batch.
         let s2 = store.clone();
         std::thread::spawn(move || run(&s2, &rx)).join().unwrap();
-        let results: Vec<bool> = futures_results(waits).await;
-        assert_eq!(results, vec![true, false, true]);
+        waits
+            .into_iter()
+            .map(|mut w| matches!(w.try_recv(), Ok(Ok(()))))
+            .collect()
+    }
+
+    fn exists(store: &Store, id: &str) -> bool {
+        store
+            .read(|r| Ok::<_, storage::StoreError>(r.user(id)?.is_some()))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_failing_job_commits_nothing_and_its_batch_mates_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let r = one_batch(
+            &store,
+            vec![("a", Then::Commit), ("b", Then::Fail), ("c", Then::Commit)],
+        );
+        assert_eq!(r, vec![true, false, true]);
+        assert!(exists(&store, "a") && exists(&store, "c"));
+        assert!(!exists(&store, "b"));
         store
             .read(|r| {
-                assert!(r.user("a")?.is_some() && r.user("c")?.is_some());
-                assert!(r.user("b")?.is_none());
                 assert!(r.user_id_by_email("b@example.com")?.is_none());
                 Ok::<_, storage::StoreError>(())
             })
             .unwrap();
     }
 
-    async fn futures_results(waits: Vec<oneshot::Receiver<Result<(), Abort>>>) -> Vec<bool> {
-        let mut out = Vec::new();
-        for w in waits {
-            out.push(matches!(w.await, Ok(Ok(()))));
-        }
-        out
+    #[test]
+    fn a_panicking_job_fails_alone_and_the_committer_lives_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let r = one_batch(
+            &store,
+            vec![("a", Then::Commit), ("b", Then::Panic), ("c", Then::Commit)],
+        );
+        assert_eq!(r, vec![true, false, true]);
+        assert!(!exists(&store, "b"));
+        // The store still takes writes.
+        assert_eq!(one_batch(&store, vec![("d", Then::Commit)]), vec![true]);
+    }
+
+    #[tokio::test]
+    async fn abandoned_jobs_are_skipped_and_the_queue_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let (tx, rx) = mpsc::sync_channel::<Pending>(1);
+        let (done, wait) = oneshot::channel();
+        tx.send(Pending {
+            job: Box::new(|w| {
+                w.insert_user(&user("gone"))?;
+                Ok(())
+            }),
+            done,
+        })
+        .unwrap();
+        drop(wait); // the request went away
+        let c = Committer {
+            tx: tx.clone(),
+            alive: Arc::new(AtomicBool::new(true)),
+        };
+        // The queue (of one) is full: the next job is shed, not queued.
+        assert_eq!(
+            c.submit(Box::new(|_| Ok(()))).await.err(),
+            Some(Refused::Full)
+        );
+        drop((tx, c));
+        let s2 = store.clone();
+        std::thread::spawn(move || run(&s2, &rx)).join().unwrap();
+        assert!(!exists(&store, "gone"));
     }
 }

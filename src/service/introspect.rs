@@ -154,9 +154,9 @@ impl Service {
                         reason: "revoked".into(),
                     });
                     w.put_family(&f)?;
-                    Ok(true)
+                    Ok(Ok(true))
                 }
-                _ => Ok(false),
+                _ => Ok(Ok(false)),
             })
             .await?;
         if revoked {

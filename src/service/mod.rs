@@ -7,11 +7,12 @@ mod accounts;
 pub mod admin;
 mod committer;
 mod introspect;
+mod mfa;
 mod refresh;
 mod session;
 
 pub use refresh::{parse_refresh_token, REFRESH_TOKEN_LEN};
-pub use session::{normalize_code, CODE_LEN};
+pub use session::{normalize_code, quota_address, CODE_LEN};
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use storage::{AccountState, Store, StoreError, UserRecord, Writer};
 
 use crate::clock::Clock;
 use crate::config::Checked;
-use crate::limits::{IpBuckets, Lockouts, Quota};
+use crate::limits::{IpBuckets, Lockouts, Quota, Source};
 use crate::mail::Mailer;
 use crate::password::Hasher;
 use crate::primitives::{b64url, random_bytes, sha256};
@@ -28,30 +29,30 @@ use crate::secrets::ServerKey;
 use crate::signer::keys::KeyRing;
 use crate::signer::{Claims, PublicKeys};
 
-/// A failure inside a transaction: either the store broke, or the request is refused.
+/// Why a write closure gave up: the store broke, or something inside the server failed
+/// (logged where it happened). Either way the closure's writes are thrown away. A
+/// *refusal* is not an `Abort`: it is the closure's value, `Ok(Err(failure))`, and its
+/// batch commits (see `committer`).
 #[derive(Debug)]
 pub(crate) enum Abort {
+    /// The store failed.
     Store(StoreError),
-    Refuse(Failure),
-    /// The committer thread is gone (it stopped after a panic).
-    Stopped,
+    /// Something else failed (randomness, signing, sealing); already logged.
+    Internal,
+    /// The closure panicked (contained by the committer).
+    Panicked,
 }
 
 impl From<StoreError> for Abort {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(storage::Unique::Email) => Abort::Refuse(Failure::EmailTaken),
-            StoreError::Conflict(storage::Unique::Username) => {
-                Abort::Refuse(Failure::UsernameTaken)
-            }
-            e => Abort::Store(e),
-        }
+        Abort::Store(e)
     }
 }
 
+/// Inside a write closure, an internal failure gives up the closure's writes.
 impl From<Failure> for Abort {
-    fn from(f: Failure) -> Self {
-        Abort::Refuse(f)
+    fn from(_: Failure) -> Self {
+        Abort::Internal
     }
 }
 
@@ -63,12 +64,16 @@ fn internal(what: &str, e: impl std::fmt::Display) -> Failure {
 impl From<Abort> for Failure {
     fn from(a: Abort) -> Self {
         match a {
-            Abort::Refuse(f) => f,
             Abort::Store(e) => internal("store", e),
-            Abort::Stopped => internal("store", "the committer stopped"),
+            Abort::Internal => Failure::Internal,
+            Abort::Panicked => internal("store", "a write closure panicked"),
         }
     }
 }
+
+/// What a write closure answers: `Err` gives up its writes; `Ok(Err(failure))` is a
+/// refusal whose writes (if any: a revocation it must record) commit.
+pub(crate) type Step<T> = Result<Result<T, Failure>, Abort>;
 
 struct Inner {
     cfg: Checked,
@@ -80,12 +85,20 @@ struct Inner {
     clients: Vec<(String, [u8; 32])>,
     lockouts: Lockouts,
     ip_buckets: IpBuckets,
-    /// Session codes mailed per address per hour.
-    mail_quota: Quota,
+    mail_quotas: MailQuotas,
     key: ServerKey,
     mailer: Mailer,
     committer: committer::Committer,
     metrics: crate::metrics::Metrics,
+}
+
+/// Codes mailed per hour: per address and source, per address from every source, per
+/// source over every address.
+#[derive(Debug)]
+struct MailQuotas {
+    pair: Quota,
+    address: Quota,
+    source: Quota,
 }
 
 /// Why the service could not start.
@@ -199,9 +212,19 @@ impl Service {
             .map(|c| (c.id.clone(), sha256(c.secret.as_bytes())))
             .collect();
         let l = &cfg.limits;
-        let lockouts = Lockouts::new(l.lockout_failures, l.lockout_window, l.lockout_duration);
+        let lockouts = Lockouts::new(
+            l.lockout_failures,
+            l.lockout_failures_total,
+            l.lockout_window,
+            l.lockout_duration,
+        );
         let ip_buckets = IpBuckets::new(l.per_ip_per_minute);
-        let mail_quota = Quota::new(l.mails_per_hour, std::time::Duration::from_secs(3600));
+        let hour = std::time::Duration::from_secs(3600);
+        let mail_quotas = MailQuotas {
+            pair: Quota::new(l.mails_per_hour, hour),
+            address: Quota::new(l.mails_per_hour.saturating_mul(4), hour),
+            source: Quota::new(l.mails_per_hour.saturating_mul(20), hour),
+        };
         let store_for_commits = store.clone();
         let key = ServerKey::load_or_create(&cfg.storage.key_file)?;
         Ok(Service {
@@ -214,7 +237,7 @@ impl Service {
                 clients,
                 lockouts,
                 ip_buckets,
-                mail_quota,
+                mail_quotas,
                 key,
                 mailer,
                 committer: committer::Committer::start(store_for_commits)
@@ -280,12 +303,12 @@ impl Service {
         self.inner.clock.now_ms()
     }
 
-    /// Takes one request of `ip` from its bucket (credential routes), or says how many
-    /// seconds to wait.
-    pub fn rate_limit(&self, ip: std::net::IpAddr) -> Result<(), Failure> {
+    /// Takes one request of `source` from its bucket (credential routes), or says how
+    /// many seconds to wait.
+    pub fn rate_limit(&self, source: Source) -> Result<(), Failure> {
         self.inner
             .ip_buckets
-            .take(ip, self.now_ms())
+            .take(source, self.now_ms())
             .map_err(|retry_after| Failure::RateLimited { retry_after })
     }
 
@@ -298,7 +321,7 @@ impl Service {
             store.write(|w| {
                 Ok::<_, StoreError>((
                     w.sweep_families(now, 1000)?,
-                    w.sweep_session_codes(now, 1000)?,
+                    w.sweep_session_codes(now, 1000)? + w.sweep_challenges(now, 1000)?,
                 ))
             })
         })
@@ -314,20 +337,26 @@ impl Service {
         self.inner.keys.signer().public_keys(self.now_ms() / 1000)
     }
 
-    /// Runs one operation.
-    pub async fn execute(&self, op: Operation) -> Result<Outcome, Failure> {
+    /// Runs one operation for a request from `source` (the client, as the limits count
+    /// it).
+    pub async fn execute(&self, op: Operation, source: Source) -> Result<Outcome, Failure> {
         match op {
-            Operation::SignUp { user, sign_in } => self.sign_up(user, sign_in).await,
+            Operation::SignUp { user, sign_in } => self.sign_up(user, sign_in, source).await,
             Operation::PasswordSignIn {
                 login,
                 password,
                 client,
                 activate,
+                second,
             } => {
                 if let Some(c) = &client {
                     self.check_client(c)?;
                 }
-                self.password_sign_in(login, password, activate).await
+                self.password_sign_in(login, password, activate, second, source)
+                    .await
+            }
+            Operation::MfaFinalize { pending, code } => {
+                self.mfa_finalize(pending, code, source).await
             }
             Operation::Refresh {
                 refresh_token,
@@ -340,8 +369,12 @@ impl Service {
             }
             Operation::CurrentUser { bearer } => self.current_user(bearer).map(Outcome::User),
             Operation::DeleteAccount { bearer } => self.delete_account(bearer).await,
-            Operation::RequestCode { email } => self.request_code(email).await,
-            Operation::RedeemCode { code, mfa_code } => self.redeem_code(code, mfa_code).await,
+            Operation::RequestCode { email } => self.request_code(email, source).await,
+            Operation::RedeemCode { code, mfa_code } => {
+                self.redeem_code(code, mfa_code, source).await
+            }
+            Operation::VerifyEmailStart { bearer } => self.verify_email_start(bearer, source).await,
+            Operation::VerifyEmail { bearer, code } => self.verify_email(bearer, code).await,
             Operation::Logout { refresh_token } => self.logout(refresh_token).await,
             Operation::TotpEnroll { bearer } => self.totp_enroll(bearer).await,
             Operation::Introspect {
@@ -351,15 +384,15 @@ impl Service {
             } => self.introspect(&token, hint.as_deref(), &client),
             Operation::Revoke { token, client } => self.revoke(token, &client).await,
             Operation::TotpConfirm { bearer, code } => {
-                self.mfa_change(bearer, code, session::MfaAction::Confirm)
+                self.mfa_change(bearer, code, mfa::MfaAction::Confirm, source)
                     .await
             }
             Operation::TotpDisable { bearer, code } => {
-                self.mfa_change(bearer, code, session::MfaAction::Disable)
+                self.mfa_change(bearer, code, mfa::MfaAction::Disable, source)
                     .await
             }
             Operation::RecoveryCodes { bearer, code } => {
-                self.mfa_change(bearer, code, session::MfaAction::Regenerate)
+                self.mfa_change(bearer, code, mfa::MfaAction::Regenerate, source)
                     .await
             }
         }
@@ -383,10 +416,11 @@ impl Service {
 
     /// Runs `f` in a write transaction, grouped with other requests' writes (one commit,
     /// one fsync, for the group); resolves once its writes are durable. `f` may run more
-    /// than once (see `committer`): it must not have effects outside the transaction.
+    /// than once (see `committer`): it must not have effects outside the transaction. A
+    /// refusal (`Ok(Err(failure))`) commits what `f` wrote and is returned as `Err`.
     async fn write<T: Send + 'static>(
         &self,
-        mut f: impl FnMut(&mut Writer, &Service) -> Result<T, Abort> + Send + 'static,
+        mut f: impl FnMut(&mut Writer, &Service) -> Step<T> + Send + 'static,
     ) -> Result<T, Failure> {
         let slot = Arc::new(std::sync::Mutex::new(None));
         let out = slot.clone();
@@ -398,13 +432,29 @@ impl Service {
             }
             Ok(())
         });
-        self.inner
-            .committer
-            .submit(job)
-            .await
-            .map_err(Failure::from)?;
+        match self.inner.committer.submit(job).await {
+            Ok(Ok(())) => {}
+            Ok(Err(abort)) => return Err(abort.into()),
+            Err(committer::Refused::Full) => {
+                self.inner.metrics.shed();
+                return Err(Failure::Overloaded { retry_after: 1 });
+            }
+            Err(committer::Refused::Stopped) => {
+                return Err(internal("store", "the committer stopped"))
+            }
+        }
         let value = slot.lock().ok().and_then(|mut g| g.take());
-        value.ok_or_else(|| internal("write", "no result"))
+        value.ok_or_else(|| internal("write", "no result"))?
+    }
+
+    /// Whether the service can serve: the committer runs and the store answers a read.
+    pub fn healthy(&self) -> bool {
+        self.inner.committer.alive()
+            && self
+                .inner
+                .store
+                .read(|r| r.schema_version().map(|_| ()))
+                .is_ok()
     }
 
     /// Signs an access token for `user` in family `sid`.
@@ -457,5 +507,6 @@ pub(crate) fn view(u: &UserRecord) -> UserView {
         updated_at: u.updated_at,
         last_login_at: u.last_login_at,
         mfa_enabled: u.mfa.as_ref().is_some_and(|m| m.enabled),
+        email_verified: u.email_verified,
     }
 }

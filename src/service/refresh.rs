@@ -21,11 +21,22 @@ pub fn parse_refresh_token(t: &str) -> Option<[u8; 32]> {
     <[u8; 32]>::try_from(bytes.as_slice()).ok()
 }
 
-fn new_refresh_token() -> Result<(String, [u8; 32]), Failure> {
+/// A new opaque token (refresh token, MFA pending credential): 256 random bits in
+/// unpadded base64url, and the SHA-256 of its text, which is all the store keeps.
+pub(super) fn new_opaque_token() -> Result<(String, [u8; 32]), Failure> {
     let raw = random_bytes::<32>().map_err(|e| internal("randomness", e))?;
     let token = b64url(&raw);
     Ok((token.clone(), sha256(token.as_bytes())))
 }
+
+/// Parses a presented opaque token: see [`parse_refresh_token`].
+pub(super) fn parse_opaque_token(t: &str) -> Option<[u8; 32]> {
+    parse_refresh_token(t)
+}
+
+/// Spent tokens a family tolerates being presented again within `reuse_interval`, each:
+/// enough for clients racing themselves, too few to mint parallel chains from one token.
+pub const MAX_TOLERATED_REPLAYS: u32 = 3;
 
 impl Service {
     fn refresh_ttl_ms(&self) -> i64 {
@@ -41,7 +52,7 @@ impl Service {
         amr: Vec<String>,
         now: i64,
     ) -> Result<Tokens, Abort> {
-        let (refresh_token, hash) = new_refresh_token()?;
+        let (refresh_token, hash) = new_opaque_token()?;
         let family = FamilyRecord {
             id: new_id()?,
             user_id: user.id.clone(),
@@ -59,6 +70,7 @@ impl Service {
                 family_id: family.id.clone(),
                 issued_at: now,
                 spent_at: None,
+                replays: 0,
             },
         )?;
         self.token_pair(user, &family, refresh_token, now)
@@ -91,8 +103,8 @@ impl Service {
         let hash = sha256(presented.as_bytes());
         let now = self.now_ms();
         let reuse_ms = ms(self.inner.cfg.tokens.reuse_interval);
-        // The inner Result carries refusals that must still commit (a revocation).
-        let theft = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // A refusal that records a revocation commits it; the theft is told after.
+        let theft = std::sync::Arc::new(std::sync::Mutex::new(None::<(String, String)>));
         let theft_seen = theft.clone();
         let result = self
             .write(move |w, svc| {
@@ -105,13 +117,18 @@ impl Service {
                 if family.revoked.is_some() {
                     return Ok(Err(Failure::RefreshInvalid));
                 }
-                if now >= family.expires_at || now >= entry.issued_at.saturating_add(svc.refresh_ttl_ms()) {
+                if now >= family.expires_at
+                    || now >= entry.issued_at.saturating_add(svc.refresh_ttl_ms())
+                {
                     return Ok(Err(Failure::RefreshExpired));
                 }
                 let user = match w.user(&family.user_id)? {
                     Some(u) if u.state == AccountState::Active => u,
                     _ => {
-                        family.revoked = Some(Revocation { at: now, reason: "user_inactive".into() });
+                        family.revoked = Some(Revocation {
+                            at: now,
+                            reason: "user_inactive".into(),
+                        });
                         w.put_family(&family)?;
                         return Ok(Err(Failure::RefreshInvalid));
                     }
@@ -122,12 +139,21 @@ impl Service {
                     let tolerated = reuse_ms > 0 && now.saturating_sub(spent_at) <= reuse_ms;
                     if !tolerated {
                         // A token spent long ago came back: assume theft, end the family.
-                        tracing::warn!(target: "latchkey::audit", event = "family_revoked", cause = "reuse", family = %family.id, user = %family.user_id, "refresh token reuse: family revoked");
-                        family.revoked = Some(Revocation { at: now, reason: "reuse".into() });
+                        family.revoked = Some(Revocation {
+                            at: now,
+                            reason: "reuse".into(),
+                        });
                         w.put_family(&family)?;
-                        theft_seen.store(true, std::sync::atomic::Ordering::Relaxed);
+                        if let Ok(mut t) = theft_seen.lock() {
+                            *t = Some((family.id.clone(), family.user_id.clone()));
+                        }
                         return Ok(Err(Failure::RefreshInvalid));
                     }
+                    if entry.replays >= MAX_TOLERATED_REPLAYS {
+                        return Ok(Err(Failure::RefreshInvalid));
+                    }
+                    entry.replays += 1;
+                    w.put_refresh(&hash, &entry)?;
                 } else {
                     entry.spent_at = Some(now);
                     w.put_refresh(&hash, &entry)?;
@@ -144,19 +170,33 @@ impl Service {
                         }
                     }
                 }
-                let (refresh_token, new_hash) = new_refresh_token()?;
-                w.put_refresh(&new_hash, &RefreshEntry { family_id: family.id.clone(), issued_at: now, spent_at: None })?;
+                let (refresh_token, new_hash) = new_opaque_token()?;
+                w.put_refresh(
+                    &new_hash,
+                    &RefreshEntry {
+                        family_id: family.id.clone(),
+                        issued_at: now,
+                        spent_at: None,
+                        replays: 0,
+                    },
+                )?;
                 family.rotated_at = now;
                 family.expires_at = now.saturating_add(svc.refresh_ttl_ms());
                 family.current_token = hex(&new_hash);
                 w.put_family(&family)?;
-                Ok(Ok(Outcome::Tokens(svc.token_pair(&user, &family, refresh_token, now)?)))
+                Ok(Ok(Outcome::Tokens(svc.token_pair(
+                    &user,
+                    &family,
+                    refresh_token,
+                    now,
+                )?)))
             })
-            .await?;
+            .await;
         if result.is_ok() {
             self.inner.metrics.rotation();
-        } else if theft.load(std::sync::atomic::Ordering::Relaxed) {
+        } else if let Some((family, user)) = theft.lock().ok().and_then(|mut t| t.take()) {
             self.inner.metrics.revoked("reuse");
+            tracing::warn!(target: "latchkey::audit", event = "family_revoked", cause = "reuse", family = %family, user = %user, "refresh token reuse: family revoked");
         }
         result
     }
@@ -168,7 +208,7 @@ mod tests {
 
     #[test]
     fn refresh_token_syntax() {
-        let (t, _) = new_refresh_token().unwrap();
+        let (t, _) = new_opaque_token().unwrap();
         assert_eq!(t.len(), REFRESH_TOKEN_LEN);
         assert!(parse_refresh_token(&t).is_some());
         assert!(parse_refresh_token(t.get(1..).unwrap()).is_none());

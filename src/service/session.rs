@@ -1,26 +1,31 @@
-//! Family `session`'s operations: mailed one-time session codes, their redemption (with
-//! the TOTP second factor when on), logout, and TOTP enrolment.
+//! Mailed codes: session codes (sign-in by email, and the proof of the address they are
+//! mailed to), email verification for a signed-in account, and logout.
 //!
-//! A session code is 60 random bits written as 12 characters of Crockford's base32
-//! (`0-9 A-Z` without `I L O U`), shown as `XXXX-XXXX-XXXX`; typing is forgiving (case,
-//! hyphens, spaces, `O`/`I`/`L` read as `0`/`1`/`1`). Only its HMAC under the server key is
-//! stored. It works once, until `session.code_ttl`, and dies after 5 wrong MFA codes.
+//! A code is 60 random bits written as 12 characters of Crockford's base32 (`0-9 A-Z`
+//! without `I L O U`), shown as `XXXX-XXXX-XXXX`; typing is forgiving (case, hyphens,
+//! spaces, `O`/`I`/`L` read as `0`/`1`/`1`). Only its HMAC under the server key is stored.
+//! It works once, until `session.code_ttl`; a session code dies after 5 wrong second
+//! factors, a verification code after 5 wrong codes.
+//!
+//! An email address is owned only once proven. Redeeming a session code proves it; when
+//! the account's address was never proven before, everything set up without that proof
+//! (password, second factor, sessions) is removed: the mailbox owner wins.
 
 use protocol::{Bearer, Failure, Outcome};
-use storage::{AccountState, MfaRecord, Revocation, SessionCodeRecord, UserRecord};
+use storage::{AccountState, ProofPurpose, ProofRecord, Revocation, SessionCodeRecord, UserRecord};
 
-use super::{internal, new_id, Abort, Service};
+use super::accounts::{account_key, revoke_all};
+use super::mfa::{mfa_enabled, second_factor, MAX_MFA_FAILURES, MFA_AMR};
+use super::{internal, new_id, Service};
 use crate::clock::after;
+use crate::limits::Source;
 use crate::mail::{MailError, Purpose};
 use crate::primitives::hex;
-use crate::totp;
 
 /// Crockford's base32 alphabet.
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// Characters of a session code (5 bits each: 60 bits).
 pub const CODE_LEN: usize = 12;
-/// Wrong MFA codes a session code survives.
-pub const MAX_MFA_FAILURES: u32 = 5;
 
 /// A new code: (as shown, normalized).
 pub fn new_code() -> Result<(String, String), Failure> {
@@ -37,7 +42,7 @@ pub fn new_code() -> Result<(String, String), Failure> {
 }
 
 /// `plain` in groups of `n` characters joined by hyphens, as codes are shown.
-fn grouped(plain: &str, n: usize) -> String {
+pub(super) fn grouped(plain: &str, n: usize) -> String {
     let chars: Vec<char> = plain.chars().collect();
     chars
         .chunks(n)
@@ -51,12 +56,7 @@ pub fn normalize_code(typed: &str) -> Option<String> {
     normalize(typed, CODE_LEN)
 }
 
-/// Characters of a recovery code (5 bits each: 50 bits).
-pub const RECOVERY_LEN: usize = 10;
-/// Recovery codes made at a time.
-pub const RECOVERY_CODES: usize = 10;
-
-fn normalize(typed: &str, len: usize) -> Option<String> {
+pub(super) fn normalize(typed: &str, len: usize) -> Option<String> {
     if typed.len() > 64 {
         return None;
     }
@@ -76,81 +76,6 @@ fn normalize(typed: &str, len: usize) -> Option<String> {
     (out.len() == len).then_some(out)
 }
 
-fn recovery_hash(key: &crate::secrets::ServerKey, user_id: &str, normalized: &str) -> String {
-    hex(&key.code_hash(&format!("recovery:{user_id}:{normalized}")))
-}
-
-/// New recovery codes for `user_id`: (as shown, keyed hashes to store).
-fn new_recovery_codes(
-    key: &crate::secrets::ServerKey,
-    user_id: &str,
-) -> Result<(Vec<String>, Vec<String>), Failure> {
-    let mut shown = Vec::with_capacity(RECOVERY_CODES);
-    let mut hashes = Vec::with_capacity(RECOVERY_CODES);
-    for _ in 0..RECOVERY_CODES {
-        let (_, plain) = new_code()?;
-        let plain: String = plain.chars().take(RECOVERY_LEN).collect();
-        shown.push(grouped(&plain, 5));
-        hashes.push(recovery_hash(key, user_id, &plain));
-    }
-    Ok((shown, hashes))
-}
-
-/// Checks a second factor for a user with TOTP on: a TOTP code (accepted once), or else
-/// one of the user's recovery codes (spent by its use). Updates the record on success.
-fn second_factor(
-    key: &crate::secrets::ServerKey,
-    u: &mut UserRecord,
-    given: &str,
-    now_s: u64,
-) -> Result<bool, Abort> {
-    use subtle::ConstantTimeEq as _;
-    let id = u.id.clone();
-    let Some(mfa) = u.mfa.as_mut().filter(|m| m.enabled) else {
-        return Ok(false);
-    };
-    if given.len() == totp::DIGITS && given.bytes().all(|b| b.is_ascii_digit()) {
-        let secret = key
-            .open(&mfa.sealed_secret, &id)
-            .map_err(|e| Abort::Refuse(internal("mfa secret", e)))?;
-        return Ok(match totp::check(&secret, given, now_s, mfa.last_step) {
-            Some(step) => {
-                mfa.last_step = step;
-                true
-            }
-            None => false,
-        });
-    }
-    let Some(n) = normalize(given, RECOVERY_LEN) else {
-        return Ok(false);
-    };
-    let h = recovery_hash(key, &id, &n);
-    let mut found = None;
-    for (i, stored) in mfa.recovery.iter().enumerate() {
-        if bool::from(stored.as_bytes().ct_eq(h.as_bytes())) {
-            found = Some(i);
-        }
-    }
-    Ok(match found {
-        Some(i) => {
-            mfa.recovery.remove(i);
-            true
-        }
-        None => false,
-    })
-}
-
-/// What to do with a user's TOTP, proven by a current code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum MfaAction {
-    /// Confirm a pending enrolment (TOTP code only); makes recovery codes.
-    Confirm,
-    /// Switch TOTP off (TOTP or recovery code).
-    Disable,
-    /// Replace the recovery codes (TOTP or recovery code).
-    Regenerate,
-}
-
 fn mail_failure(e: &MailError) -> Failure {
     match e {
         MailError::Refused(_) => Failure::InvalidEmail,
@@ -158,35 +83,72 @@ fn mail_failure(e: &MailError) -> Failure {
     }
 }
 
+/// The address a mail quota counts: lowercased, without a `+tag` in the local part
+/// (`ann+1@x.org` and `Ann+2@x.org` are one mailbox).
+pub fn quota_address(email: &str) -> String {
+    let lower = email.to_ascii_lowercase();
+    match lower.rsplit_once('@') {
+        Some((local, domain)) => {
+            let local = local.split('+').next().unwrap_or(local);
+            format!("{local}@{domain}")
+        }
+        None => lower,
+    }
+}
+
 impl Service {
-    pub(super) async fn request_code(&self, email: String) -> Result<Outcome, Failure> {
+    /// Takes one mail from the quotas of `email` for `source`: per address and source,
+    /// per address from every source (sources the account knows are exempt), and per
+    /// source over every address.
+    fn take_mail_quota(&self, email: &str, source: Source, known: bool) -> Result<(), Failure> {
+        let now = self.now_ms();
+        let address = quota_address(email);
+        let pair = format!("{address}|{source:?}");
+        let source_key = format!("{source:?}");
+        let q = &self.inner.mail_quotas;
+        let limited = |retry_after| Failure::RateLimited { retry_after };
+        q.pair.check(&pair, now).map_err(limited)?;
+        if !known {
+            q.address.check(&address, now).map_err(limited)?;
+        }
+        q.source.check(&source_key, now).map_err(limited)?;
+        q.pair.take(&pair, now).map_err(limited)?;
+        if !known {
+            q.address.take(&address, now).map_err(limited)?;
+        }
+        q.source.take(&source_key, now).map_err(limited)
+    }
+
+    async fn send_mail(&self, to: &str, purpose: Purpose<'_>) -> Result<(), Failure> {
+        match self.inner.mailer.send(to, purpose).await {
+            Ok(()) => {
+                self.inner.metrics.mail(true);
+                Ok(())
+            }
+            Err(e) => {
+                self.inner.metrics.mail(false);
+                tracing::warn!(error = %e, "mail not sent");
+                Err(mail_failure(&e))
+            }
+        }
+    }
+
+    pub(super) async fn request_code(
+        &self,
+        email: String,
+        source: Source,
+    ) -> Result<Outcome, Failure> {
         let cfg = &self.inner.cfg;
         let now = self.now_ms();
-        self.inner
-            .mail_quota
-            .take(&email.to_lowercase(), now)
-            .map_err(|retry_after| Failure::RateLimited { retry_after })?;
-        let exists = self
+        let user_id = self
             .inner
             .store
             .read(|r| r.user_id_by_email(&email))
-            .map_err(|e| internal("store", e))?
-            .is_some();
-        if !exists && !cfg.session.allow_signup {
-            // Same work and same answer as for a known address: no enumeration. The mail
-            // tells the owner of the address what happened.
-            return match self.inner.mailer.send(&email, Purpose::NoAccount).await {
-                Ok(()) => {
-                    self.inner.metrics.mail(true);
-                    Ok(Outcome::CodeSent)
-                }
-                Err(e) => {
-                    self.inner.metrics.mail(false);
-                    tracing::warn!(error = %e, "mail not sent");
-                    Err(mail_failure(&e))
-                }
-            };
-        }
+            .map_err(|e| internal("store", e))?;
+        let known = user_id
+            .as_deref()
+            .is_some_and(|id| self.inner.lockouts.knows(&account_key(id), source, now));
+        self.take_mail_quota(&email, source, known)?;
         let (shown, normalized) = new_code()?;
         let hash = self.inner.key.code_hash(&normalized);
         let invalidate = cfg.session.invalidate_previous;
@@ -196,46 +158,39 @@ impl Service {
             expires_at: after(now, cfg.session.code_ttl),
             mfa_failures: 0,
         };
+        // Written whether or not the address has an account (and whether or not the code
+        // is mailed): the same work either way, so timing does not tell.
         self.write(move |w, _| {
             if invalidate {
                 w.delete_session_codes_of(&record.email)?;
             }
             w.put_session_code(&hash, &record)?;
-            Ok(())
+            Ok(Ok(()))
         })
         .await?;
-        let minutes = cfg.session.code_ttl.as_secs().div_ceil(60);
-        match self
-            .inner
-            .mailer
-            .send(
-                &email,
-                Purpose::Code {
-                    code: &shown,
-                    minutes,
-                },
-            )
-            .await
-        {
-            Ok(()) => {
-                self.inner.metrics.mail(true);
-                Ok(Outcome::CodeSent)
+        let purpose = if user_id.is_none() && !cfg.session.allow_signup {
+            // No account and no sign-up: the owner of the address is told what happened.
+            Purpose::NoAccount
+        } else {
+            Purpose::Code {
+                code: &shown,
+                minutes: cfg.session.code_ttl.as_secs().div_ceil(60),
             }
-            Err(e) => {
-                self.inner.metrics.mail(false);
-                tracing::warn!(error = %e, "session code not sent; removing it");
-                // No usable code may be left behind for a message that never left.
-                self.write(move |w, _| Ok(w.delete_session_code(&hash)?))
-                    .await?;
-                Err(mail_failure(&e))
-            }
+        };
+        if let Err(f) = self.send_mail(&email, purpose).await {
+            // No usable code may be left behind for a message that never left.
+            self.write(move |w, _| Ok(Ok(w.delete_session_code(&hash)?)))
+                .await?;
+            return Err(f);
         }
+        Ok(Outcome::CodeSent)
     }
 
     pub(super) async fn redeem_code(
         &self,
         code: String,
         mfa_code: Option<String>,
+        source: Source,
     ) -> Result<Outcome, Failure> {
         let Some(normalized) = normalize_code(&code) else {
             return Err(Failure::InvalidSessionCode);
@@ -243,6 +198,29 @@ impl Service {
         let hash = self.inner.key.code_hash(&normalized);
         let now = self.now_ms();
         let allow_signup = self.inner.cfg.session.allow_signup;
+        // A second factor to check takes its place in the account's lockout first.
+        let owner = self
+            .inner
+            .store
+            .read(|r| match r.session_code(&hash)? {
+                Some(rec) => match r.user_id_by_email(&rec.email)? {
+                    Some(id) => r.user(&id),
+                    None => Ok(None),
+                },
+                None => Ok(None),
+            })
+            .map_err(|e| internal("store", e))?;
+        let attempt = match (&owner, &mfa_code) {
+            (Some(u), Some(_)) if mfa_enabled(u) && u.email_verified => Some(
+                self.inner
+                    .lockouts
+                    .begin(&account_key(&u.id), source, now)
+                    .map_err(|retry_after| Failure::LockedOut { retry_after })?,
+            ),
+            _ => None,
+        };
+        let reset = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let reset_seen = reset.clone();
         let result = self
             .write(move |w, svc| {
                 let Some(mut rec) = w.session_code(&hash)? else {
@@ -259,9 +237,9 @@ impl Service {
                 let mut user = match existing {
                     Some(u) => u,
                     None if allow_signup => {
-                        let u = UserRecord {
+                        let mut u = UserRecord {
                             id: new_id()?,
-                            num: w.allocate_user_num()?,
+                            num: 0,
                             email: Some(rec.email.clone()),
                             username: None,
                             display_name: None,
@@ -274,7 +252,9 @@ impl Service {
                             updated_at: now,
                             last_login_at: None,
                             mfa: None,
+                            email_verified: true,
                         };
+                        u.num = w.allocate_user_num()?;
                         w.insert_user(&u)?;
                         u
                     }
@@ -286,10 +266,7 @@ impl Service {
                 match user.state {
                     AccountState::Active => {}
                     // Redeeming a mailed code proves the address: it verifies the account.
-                    AccountState::Unverified => {
-                        user.state = AccountState::Active;
-                        user.updated_at = now;
-                    }
+                    AccountState::Unverified => user.state = AccountState::Active,
                     AccountState::Disabled => {
                         w.delete_session_code(&hash)?;
                         return Ok(Err(Failure::Disabled));
@@ -299,44 +276,167 @@ impl Service {
                         return Ok(Err(Failure::Blocked));
                     }
                 }
+                if !user.email_verified {
+                    // Never proven until now: the mailbox owner wins. Whatever was set up
+                    // without the proof goes; the account keeps its id.
+                    let revoked = revoke_all(w, &user.id, "email_proven", now)?;
+                    let had = user.password_hash.is_some() || user.mfa.is_some() || revoked > 0;
+                    user.password_hash = None;
+                    user.mfa = None;
+                    user.email_verified = true;
+                    reset_seen.store(
+                        if had { 1 + revoked } else { 0 },
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                }
                 let mut amr = vec!["otp".to_string()];
-                if user.mfa.as_ref().is_some_and(|m| m.enabled) {
+                if mfa_enabled(&user) {
                     let Some(given) = mfa_code.as_deref() else {
                         // The code stays valid for the second step.
+                        w.update_user(&user)?;
                         return Ok(Ok(Outcome::MfaRequired));
                     };
                     let now_s = u64::try_from(now / 1000).unwrap_or(0);
-                    match second_factor(&svc.inner.key, &mut user, given, now_s)? {
-                        true => amr.push("mfa".into()),
-                        false => {
-                            rec.mfa_failures += 1;
-                            if rec.mfa_failures >= MAX_MFA_FAILURES {
-                                w.delete_session_code(&hash)?;
-                            } else {
-                                w.put_session_code(&hash, &rec)?;
-                            }
-                            return Ok(Err(Failure::InvalidMfaCode));
+                    if second_factor(&svc.inner.key, &mut user, given, now_s)? {
+                        amr = MFA_AMR.iter().map(|m| m.to_string()).collect();
+                    } else {
+                        rec.mfa_failures += 1;
+                        if rec.mfa_failures >= MAX_MFA_FAILURES {
+                            w.delete_session_code(&hash)?;
+                        } else {
+                            w.put_session_code(&hash, &rec)?;
                         }
+                        return Ok(Err(Failure::InvalidMfaCode));
                     }
                 }
                 w.delete_session_code(&hash)?;
                 user.last_login_at = Some(now);
+                user.updated_at = now;
                 w.update_user(&user)?;
                 let tokens = svc.start_family(w, &user, amr, now)?;
                 Ok(Ok(Outcome::Tokens(tokens)))
             })
-            .await?;
+            .await;
+        let reset = reset.load(std::sync::atomic::Ordering::Relaxed);
         match &result {
             Ok(Outcome::Tokens(t)) => {
+                if let Some(a) = attempt {
+                    a.succeeded(self.now_ms());
+                }
+                if reset > 0 {
+                    self.clear_lockout(&t.user.id);
+                    for _ in 1..reset {
+                        self.inner.metrics.revoked("email_proven");
+                    }
+                    tracing::warn!(target: "latchkey::audit", event = "email_proven", reset = true, user = %t.user.id, "an address never proven was proven by a mailed code: the account's earlier credentials and sessions were removed");
+                }
                 self.inner.metrics.sign_in("otp", "ok");
                 tracing::info!(target: "latchkey::audit", event = "sign_in", method = "otp", user = %t.user.id)
             }
             Err(Failure::InvalidMfaCode) => {
+                if let Some(a) = attempt {
+                    if a.failed(self.now_ms()) {
+                        self.inner.metrics.lockout();
+                    }
+                }
                 self.inner.metrics.sign_in("otp", "failed");
                 tracing::info!(target: "latchkey::audit", event = "mfa_failed")
             }
             Err(Failure::InvalidSessionCode) => self.inner.metrics.sign_in("otp", "failed"),
             _ => {}
+        }
+        result
+    }
+
+    /// Mails a code that proves the bearer's email address (one live code per account; a
+    /// new one replaces it).
+    pub(super) async fn verify_email_start(
+        &self,
+        bearer: Bearer,
+        source: Source,
+    ) -> Result<Outcome, Failure> {
+        let user = self.authenticated_user(bearer)?;
+        let email = user.email.clone().ok_or(Failure::InvalidEmail)?;
+        let now = self.now_ms();
+        self.take_mail_quota(&email, source, true)?;
+        let (shown, normalized) = new_code()?;
+        let code_hash = proof_hash(&self.inner.key, &user.id, &normalized);
+        let ttl = self.inner.cfg.session.code_ttl;
+        let record = ProofRecord {
+            code_hash,
+            email: email.clone(),
+            created_at: now,
+            expires_at: after(now, ttl),
+            failures: 0,
+        };
+        let user_id = user.id.clone();
+        self.write(move |w, _| {
+            w.put_proof(ProofPurpose::VerifyEmail, &user_id, &record)?;
+            Ok(Ok(()))
+        })
+        .await?;
+        let purpose = Purpose::VerifyEmail {
+            code: &shown,
+            minutes: ttl.as_secs().div_ceil(60),
+        };
+        if let Err(f) = self.send_mail(&email, purpose).await {
+            let user_id = user.id.clone();
+            self.write(move |w, _| Ok(Ok(w.delete_proof(ProofPurpose::VerifyEmail, &user_id)?)))
+                .await?;
+            return Err(f);
+        }
+        Ok(Outcome::CodeSent)
+    }
+
+    /// Proves the bearer's email with the mailed code. Asked for by the account's own
+    /// session, the proof keeps everything: the credential holder controls the mailbox.
+    pub(super) async fn verify_email(
+        &self,
+        bearer: Bearer,
+        code: String,
+    ) -> Result<Outcome, Failure> {
+        use subtle::ConstantTimeEq as _;
+        let user = self.authenticated_user(bearer)?;
+        let normalized = normalize_code(&code);
+        let given = normalized
+            .as_deref()
+            .map(|n| proof_hash(&self.inner.key, &user.id, n));
+        let now = self.now_ms();
+        let user_id = user.id.clone();
+        let result = self
+            .write(move |w, _| {
+                let Some(mut proof) = w
+                    .proof(ProofPurpose::VerifyEmail, &user_id)?
+                    .filter(|p| p.expires_at > now)
+                else {
+                    return Ok(Err(Failure::InvalidCode));
+                };
+                let Some(mut user) = w.user(&user_id)? else {
+                    return Ok(Err(Failure::TokenInvalid));
+                };
+                let right = given
+                    .as_deref()
+                    .is_some_and(|g| bool::from(g.as_bytes().ct_eq(proof.code_hash.as_bytes())));
+                // A code mailed to an address the account no longer has proves nothing.
+                let same_address = user.email.as_deref() == Some(proof.email.as_str());
+                if !right || !same_address {
+                    proof.failures += 1;
+                    if proof.failures >= MAX_MFA_FAILURES || !same_address {
+                        w.delete_proof(ProofPurpose::VerifyEmail, &user_id)?;
+                    } else {
+                        w.put_proof(ProofPurpose::VerifyEmail, &user_id, &proof)?;
+                    }
+                    return Ok(Err(Failure::InvalidCode));
+                }
+                w.delete_proof(ProofPurpose::VerifyEmail, &user_id)?;
+                user.email_verified = true;
+                user.updated_at = now;
+                w.update_user(&user)?;
+                Ok(Ok(Outcome::EmailVerified))
+            })
+            .await;
+        if result.is_ok() {
+            tracing::info!(target: "latchkey::audit", event = "email_proven", reset = false, user = %user.id);
         }
         result
     }
@@ -357,11 +457,11 @@ impl Service {
                                 reason: "logout".into(),
                             });
                             w.put_family(&f)?;
-                            return Ok(true);
+                            return Ok(Ok(true));
                         }
                     }
                 }
-                Ok(false)
+                Ok(Ok(false))
             })
             .await?;
         if revoked {
@@ -369,149 +469,11 @@ impl Service {
         }
         Ok(Outcome::Done)
     }
+}
 
-    pub(super) async fn totp_enroll(&self, bearer: Bearer) -> Result<Outcome, Failure> {
-        let user = self.authenticated_user(bearer)?;
-        let secret = totp::new_secret().map_err(|e| internal("randomness", e))?;
-        let sealed = self
-            .inner
-            .key
-            .seal(&secret, &user.id)
-            .map_err(|e| internal("seal", e))?;
-        let issuer = self.inner.cfg.mfa_issuer.clone();
-        let account = user
-            .email
-            .clone()
-            .or(user.username.clone())
-            .unwrap_or_else(|| user.id.clone());
-        let url =
-            totp::otpauth_url(&secret, &issuer, &account).map_err(|e| internal("otpauth", e))?;
-        let now = self.now_ms();
-        let user_id = user.id;
-        self.write(move |w, _| {
-            let Some(mut u) = w.user(&user_id)? else {
-                return Err(Abort::Refuse(Failure::TokenInvalid));
-            };
-            if u.mfa.as_ref().is_some_and(|m| m.enabled) {
-                return Err(Abort::Refuse(Failure::MfaAlreadyEnabled));
-            }
-            let last_step = u.mfa.as_ref().map_or(0, |m| m.last_step);
-            u.mfa = Some(MfaRecord {
-                sealed_secret: sealed.clone(),
-                enabled: false,
-                last_step,
-                enrolled_at: now,
-                recovery: Vec::new(),
-            });
-            w.update_user(&u)?;
-            Ok(())
-        })
-        .await?;
-        Ok(Outcome::TotpEnrollment {
-            secret: totp::base32(&secret),
-            otpauth_url: url,
-        })
-    }
-
-    /// Confirms, switches off, or renews the recovery codes of TOTP, with a current code.
-    pub(super) async fn mfa_change(
-        &self,
-        bearer: Bearer,
-        code: String,
-        action: MfaAction,
-    ) -> Result<Outcome, Failure> {
-        let user = self.authenticated_user(bearer)?;
-        let lock_key = format!("mfa:{}", user.id);
-        if let Some(retry_after) = self.inner.lockouts.locked(&lock_key, self.now_ms()) {
-            return Err(Failure::LockedOut { retry_after });
-        }
-        let now = self.now_ms();
-        let user_id = user.id.clone();
-        // Made before the transaction (which may run more than once): what is shown is
-        // what is stored.
-        let (shown, hashes) = match action {
-            MfaAction::Disable => (Vec::new(), Vec::new()),
-            _ => new_recovery_codes(&self.inner.key, &user_id)?,
-        };
-        let result = self
-            .write(move |w, svc| {
-                let Some(mut u) = w.user(&user_id)? else {
-                    return Err(Abort::Refuse(Failure::TokenInvalid));
-                };
-                let now_s = u64::try_from(now / 1000).unwrap_or(0);
-                let enabled = match u.mfa.as_ref() {
-                    None if action == MfaAction::Confirm => return Ok(Err(Failure::MfaNotPending)),
-                    None => return Ok(Err(Failure::MfaNotEnabled)),
-                    Some(m) => m.enabled,
-                };
-                match (action, enabled) {
-                    (MfaAction::Confirm, true) => return Ok(Err(Failure::MfaAlreadyEnabled)),
-                    (MfaAction::Disable | MfaAction::Regenerate, false) => {
-                        return Ok(Err(Failure::MfaNotEnabled))
-                    }
-                    _ => {}
-                }
-                let proven = if action == MfaAction::Confirm {
-                    // Confirmation proves the device works: a TOTP code, nothing else.
-                    match u.mfa.as_mut() {
-                        Some(mfa) => {
-                            let secret = svc
-                                .inner
-                                .key
-                                .open(&mfa.sealed_secret, &u.id)
-                                .map_err(|e| Abort::Refuse(internal("mfa secret", e)))?;
-                            match totp::check(&secret, &code, now_s, mfa.last_step) {
-                                Some(step) => {
-                                    mfa.enabled = true;
-                                    mfa.last_step = step;
-                                    true
-                                }
-                                None => false,
-                            }
-                        }
-                        None => false,
-                    }
-                } else {
-                    second_factor(&svc.inner.key, &mut u, &code, now_s)?
-                };
-                if !proven {
-                    return Ok(Err(Failure::InvalidMfaCode));
-                }
-                let outcome = match action {
-                    MfaAction::Disable => {
-                        u.mfa = None;
-                        Outcome::Done
-                    }
-                    MfaAction::Confirm => Outcome::MfaEnabled {
-                        recovery_codes: shown.clone(),
-                    },
-                    MfaAction::Regenerate => Outcome::RecoveryCodes(shown.clone()),
-                };
-                if let Some(m) = u.mfa.as_mut() {
-                    m.recovery = hashes.clone();
-                }
-                u.updated_at = now;
-                w.update_user(&u)?;
-                Ok(Ok(outcome))
-            })
-            .await?;
-        match &result {
-            Err(Failure::InvalidMfaCode) => {
-                self.inner.lockouts.fail(&lock_key, self.now_ms());
-            }
-            Ok(_) => {
-                self.inner.lockouts.clear(&lock_key);
-                let event = match action {
-                    MfaAction::Confirm => "mfa_enabled",
-                    MfaAction::Disable => "mfa_disabled",
-                    MfaAction::Regenerate => "mfa_recovery_codes_renewed",
-                };
-                tracing::info!(target: "latchkey::audit", event, user = %user.id);
-            }
-            Err(_) => {}
-        }
-        result
-    }
+/// The keyed hash under which a proof code of `user_id` is stored.
+fn proof_hash(key: &crate::secrets::ServerKey, user_id: &str, normalized: &str) -> String {
+    hex(&key.code_hash(&format!("proof:verify_email:{user_id}:{normalized}")))
 }
 
 #[cfg(test)]

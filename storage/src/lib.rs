@@ -14,7 +14,7 @@ mod records;
 mod store;
 
 pub use records::{
-    AccountState, FamilyRecord, MfaRecord, RefreshEntry, Revocation, SessionCodeRecord,
-    SigningKeyRecord, UserRecord,
+    AccountState, FamilyRecord, MfaPendingRecord, MfaRecord, ProofPurpose, ProofRecord,
+    RefreshEntry, Revocation, SessionCodeRecord, SigningKeyRecord, UserRecord,
 };
 pub use store::{Reader, Store, StoreError, Unique, Writer, SCHEMA_VERSION};

@@ -49,6 +49,10 @@ pub struct UserRecord {
     /// TOTP second factor, pending or enabled (absent in records of older versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa: Option<MfaRecord>,
+    /// Whether the email was proven by a code mailed to it (schema 2; migrated from 1 as
+    /// "proven" for passwordless accounts, which only a mailed code could have made).
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 /// A user's TOTP second factor.
@@ -88,6 +92,46 @@ pub struct SessionCodeRecord {
     pub expires_at: i64,
     /// Wrong MFA codes given with it so far.
     pub mfa_failures: u32,
+}
+
+/// A sign-in whose first factor was right and whose second is still to come (the
+/// `toolkit` dialect's `mfaPendingCredential`), keyed by the SHA-256 of the credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MfaPendingRecord {
+    /// The account.
+    pub user_id: String,
+    /// Methods of the first factor (`pwd`).
+    pub amr: Vec<String>,
+    /// When it was made, Unix milliseconds.
+    pub created_at: i64,
+    /// When it stops working, Unix milliseconds.
+    pub expires_at: i64,
+    /// Wrong second factors given with it so far.
+    pub failures: u32,
+}
+
+/// What a mailed proof code proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProofPurpose {
+    /// The account's own email (asked for by a signed-in session).
+    VerifyEmail,
+}
+
+/// A code mailed to prove something for one subject (a user id), keyed by purpose and
+/// subject: one live code per purpose and subject; a new one replaces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofRecord {
+    /// Hex of the keyed hash of the code.
+    pub code_hash: String,
+    /// The address the code was mailed to (what it proves).
+    pub email: String,
+    /// When it was made, Unix milliseconds.
+    pub created_at: i64,
+    /// When it stops working, Unix milliseconds.
+    pub expires_at: i64,
+    /// Wrong codes given so far.
+    pub failures: u32,
 }
 
 /// Why a family stopped being usable.
@@ -137,6 +181,9 @@ pub struct RefreshEntry {
     pub issued_at: i64,
     /// When it was rotated out (spent), Unix milliseconds; `None` while it is current.
     pub spent_at: Option<i64>,
+    /// Times it was presented again, spent, within the reuse interval (tolerated, bounded).
+    #[serde(default)]
+    pub replays: u32,
 }
 
 /// A signing key. `alg` fixes the algorithm the key may be used with.

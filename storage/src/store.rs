@@ -8,11 +8,14 @@ use redb::{
 };
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::records::{FamilyRecord, RefreshEntry, SessionCodeRecord, SigningKeyRecord, UserRecord};
+use crate::records::{
+    FamilyRecord, MfaPendingRecord, ProofPurpose, ProofRecord, RefreshEntry, SessionCodeRecord,
+    SigningKeyRecord, UserRecord,
+};
 
 /// Version of the layout below. Bump it, and add a step to [`migrate`], whenever a table
 /// or a record changes incompatibly.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 // ---- every table of the store, in one place -------------------------------------------
 /// Small counters and settings: `schema_version`, `next_user_num`.
@@ -23,6 +26,12 @@ const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 const USER_BY_EMAIL: TableDefinition<&str, &str> = TableDefinition::new("users_by_email");
 /// Lowercased username -> user id.
 const USER_BY_NAME: TableDefinition<&str, &str> = TableDefinition::new("users_by_name");
+/// Confusable skeleton (UTS #39) of a username -> user id: look-alikes collide.
+const USER_BY_SKELETON: TableDefinition<&str, &str> = TableDefinition::new("users_by_skeleton");
+/// SHA-256 of an MFA pending credential -> [`MfaPendingRecord`] (JSON).
+const MFA_PENDING: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mfa_pending");
+/// `<purpose>:<subject>` -> [`ProofRecord`] (JSON).
+const PROOFS: TableDefinition<&str, &[u8]> = TableDefinition::new("proofs");
 /// Integer user number -> user id.
 const USER_BY_NUM: TableDefinition<u64, &str> = TableDefinition::new("users_by_num");
 /// Family id -> [`FamilyRecord`] (JSON).
@@ -152,9 +161,24 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(StoreError::Corrupt)
 }
 
-/// The key under which an email or username is unique: case-insensitive.
+/// The key under which an email or username is unique: case-insensitive. (Usernames
+/// arrive already enforced by RFC 8265's UsernameCaseMapped profile; emails have an
+/// ASCII local part.)
 fn fold(s: &str) -> String {
     s.to_lowercase()
+}
+
+/// The key under which look-alike usernames collide: the UTS #39 confusable skeleton of
+/// the folded name, so `раypal` (Cyrillic а) meets `paypal`.
+fn skeleton(name: &str) -> String {
+    unicode_security::confusable_detection::skeleton(&fold(name)).collect()
+}
+
+fn proof_key(purpose: ProofPurpose, subject: &str) -> String {
+    let p = match purpose {
+        ProofPurpose::VerifyEmail => "verify_email",
+    };
+    format!("{p}:{subject}")
 }
 
 /// The one-file store. Cheap to clone; clones share the open database.
@@ -192,6 +216,9 @@ impl Store {
             w.tx.open_table(USER_BY_EMAIL)?;
             w.tx.open_table(USER_BY_NAME)?;
             w.tx.open_table(USER_BY_NUM)?;
+            w.tx.open_table(USER_BY_SKELETON)?;
+            w.tx.open_table(MFA_PENDING)?;
+            w.tx.open_table(PROOFS)?;
             w.tx.open_table(FAMILIES)?;
             w.tx.open_multimap_table(USER_FAMILIES)?;
             w.tx.open_table(REFRESH)?;
@@ -279,9 +306,27 @@ impl Store {
 
 /// Brings a store of schema version `from` up to [`SCHEMA_VERSION`].
 fn migrate(w: &mut Writer, from: u64) -> Result<(), StoreError> {
-    // Version 1 is the first layout: nothing older exists yet. Each later version adds
-    // one step here, `if from < N { ... }`, and they run in order.
-    let _ = from;
+    // Each version adds one step here, `if from < N { ... }`; they run in order.
+    if from < 2 {
+        // 2: emails are proven or not; look-alike usernames collide. A passwordless
+        // account could only have been made by redeeming a mailed code: proven.
+        let users: Vec<UserRecord> = {
+            let t = w.tx.open_table(USERS)?;
+            let mut out = Vec::new();
+            for item in t.iter()? {
+                out.push(decode(item?.1.value())?);
+            }
+            out
+        };
+        for mut u in users {
+            u.email_verified = u.email.is_some() && u.password_hash.is_none();
+            if let Some(name) = &u.username {
+                w.tx.open_table(USER_BY_SKELETON)?
+                    .insert(skeleton(name).as_str(), u.id.as_str())?;
+            }
+            w.update_user(&u)?;
+        }
+    }
     w.tx.open_table(META)?
         .insert("schema_version", SCHEMA_VERSION)?;
     Ok(())
@@ -429,6 +474,54 @@ macro_rules! read_methods {
                 v.map(|g| decode(g.value())).transpose()
             }
 
+            /// Which unique index `user`'s email or username would collide with, if any.
+            pub fn conflict(&self, user: &UserRecord) -> Result<Option<Unique>, StoreError> {
+                if let Some(email) = &user.email {
+                    if self
+                        .tx
+                        .open_table(USER_BY_EMAIL)?
+                        .get(fold(email).as_str())?
+                        .is_some()
+                    {
+                        return Ok(Some(Unique::Email));
+                    }
+                }
+                if let Some(name) = &user.username {
+                    let taken = self
+                        .tx
+                        .open_table(USER_BY_NAME)?
+                        .get(fold(name).as_str())?
+                        .is_some()
+                        || self
+                            .tx
+                            .open_table(USER_BY_SKELETON)?
+                            .get(skeleton(name).as_str())?
+                            .is_some();
+                    if taken {
+                        return Ok(Some(Unique::Username));
+                    }
+                }
+                Ok(None)
+            }
+
+            /// The MFA pending credential with this hash.
+            pub fn mfa_pending(&self, hash: &[u8]) -> Result<Option<MfaPendingRecord>, StoreError> {
+                let t = self.tx.open_table(MFA_PENDING)?;
+                let v = t.get(hash)?;
+                v.map(|g| decode(g.value())).transpose()
+            }
+
+            /// The live proof of `purpose` for `subject`, if any.
+            pub fn proof(
+                &self,
+                purpose: ProofPurpose,
+                subject: &str,
+            ) -> Result<Option<ProofRecord>, StoreError> {
+                let t = self.tx.open_table(PROOFS)?;
+                let v = t.get(proof_key(purpose, subject).as_str())?;
+                v.map(|g| decode(g.value())).transpose()
+            }
+
             /// Number of session codes in the store (live or not yet swept).
             pub fn session_code_count(&self) -> Result<u64, StoreError> {
                 Ok(self.tx.open_table(SESSION_CODES)?.len()?)
@@ -478,6 +571,10 @@ impl Writer {
             .open_table(USER_BY_NAME)
             .map_err(|e| (0, e.into()))?;
         let mut by_num = self.tx.open_table(USER_BY_NUM).map_err(|e| (0, e.into()))?;
+        let mut by_skeleton = self
+            .tx
+            .open_table(USER_BY_SKELETON)
+            .map_err(|e| (0, e.into()))?;
         let mut all = self.tx.open_table(USERS).map_err(|e| (0, e.into()))?;
         for (i, user) in users.iter().enumerate() {
             if let Some(email) = &user.email {
@@ -492,11 +589,15 @@ impl Writer {
             }
             if let Some(name) = &user.username {
                 let key = fold(name);
-                if by_name
+                let taken = by_name
                     .insert(key.as_str(), user.id.as_str())
                     .map_err(at(i))?
                     .is_some()
-                {
+                    || by_skeleton
+                        .insert(skeleton(name).as_str(), user.id.as_str())
+                        .map_err(at(i))?
+                        .is_some();
+                if taken {
                     return Err((i, StoreError::Conflict(Unique::Username)));
                 }
             }
@@ -509,27 +610,23 @@ impl Writer {
     }
 
     /// Inserts a new user. Fails with [`StoreError::Conflict`] when its email or username
-    /// is taken (case-insensitively); the caller's transaction is then aborted.
+    /// is taken (case-insensitively), having written nothing.
     pub fn insert_user(&mut self, user: &UserRecord) -> Result<(), StoreError> {
-        {
-            let mut by_email = self.tx.open_table(USER_BY_EMAIL)?;
-            if let Some(email) = &user.email {
-                let key = fold(email);
-                if by_email.get(key.as_str())?.is_some() {
-                    return Err(StoreError::Conflict(Unique::Email));
-                }
-                by_email.insert(key.as_str(), user.id.as_str())?;
-            }
+        if let Some(taken) = self.conflict(user)? {
+            return Err(StoreError::Conflict(taken));
         }
-        {
-            let mut by_name = self.tx.open_table(USER_BY_NAME)?;
-            if let Some(name) = &user.username {
-                let key = fold(name);
-                if by_name.get(key.as_str())?.is_some() {
-                    return Err(StoreError::Conflict(Unique::Username));
-                }
-                by_name.insert(key.as_str(), user.id.as_str())?;
-            }
+        if let Some(email) = &user.email {
+            self.tx
+                .open_table(USER_BY_EMAIL)?
+                .insert(fold(email).as_str(), user.id.as_str())?;
+        }
+        if let Some(name) = &user.username {
+            self.tx
+                .open_table(USER_BY_NAME)?
+                .insert(fold(name).as_str(), user.id.as_str())?;
+            self.tx
+                .open_table(USER_BY_SKELETON)?
+                .insert(skeleton(name).as_str(), user.id.as_str())?;
         }
         self.tx
             .open_table(USER_BY_NUM)?
@@ -565,10 +662,106 @@ impl Writer {
             self.tx
                 .open_table(USER_BY_NAME)?
                 .remove(fold(name).as_str())?;
+            let sk = skeleton(name);
+            let mut by_skeleton = self.tx.open_table(USER_BY_SKELETON)?;
+            let mine = by_skeleton
+                .get(sk.as_str())?
+                .is_some_and(|g| g.value() == id);
+            if mine {
+                by_skeleton.remove(sk.as_str())?;
+            }
         }
         self.tx.open_table(USER_BY_NUM)?.remove(user.num)?;
         self.tx.open_table(USERS)?.remove(id)?;
         Ok(true)
+    }
+
+    /// Inserts or replaces an MFA pending credential.
+    pub fn put_mfa_pending(
+        &mut self,
+        hash: &[u8],
+        rec: &MfaPendingRecord,
+    ) -> Result<(), StoreError> {
+        let bytes = encode(rec)?;
+        self.tx
+            .open_table(MFA_PENDING)?
+            .insert(hash, bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// Removes an MFA pending credential.
+    pub fn delete_mfa_pending(&mut self, hash: &[u8]) -> Result<(), StoreError> {
+        self.tx.open_table(MFA_PENDING)?.remove(hash)?;
+        Ok(())
+    }
+
+    /// Inserts or replaces the proof of `purpose` for `subject`.
+    pub fn put_proof(
+        &mut self,
+        purpose: ProofPurpose,
+        subject: &str,
+        rec: &ProofRecord,
+    ) -> Result<(), StoreError> {
+        let bytes = encode(rec)?;
+        self.tx
+            .open_table(PROOFS)?
+            .insert(proof_key(purpose, subject).as_str(), bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// Removes the proof of `purpose` for `subject`.
+    pub fn delete_proof(&mut self, purpose: ProofPurpose, subject: &str) -> Result<(), StoreError> {
+        self.tx
+            .open_table(PROOFS)?
+            .remove(proof_key(purpose, subject).as_str())?;
+        Ok(())
+    }
+
+    /// Removes MFA pending credentials and proofs that expired before `now`, at most
+    /// `limit` of each; returns how many went.
+    pub fn sweep_challenges(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
+        let pending: Vec<Vec<u8>> = {
+            let t = self.tx.open_table(MFA_PENDING)?;
+            let mut out = Vec::new();
+            for item in t.iter()? {
+                let (k, v) = item?;
+                let r: MfaPendingRecord = decode(v.value())?;
+                if r.expires_at <= now {
+                    out.push(k.value().to_vec());
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+            out
+        };
+        let proofs: Vec<String> = {
+            let t = self.tx.open_table(PROOFS)?;
+            let mut out = Vec::new();
+            for item in t.iter()? {
+                let (k, v) = item?;
+                let r: ProofRecord = decode(v.value())?;
+                if r.expires_at <= now {
+                    out.push(k.value().to_owned());
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+            out
+        };
+        let n = pending.len() + proofs.len();
+        {
+            let mut t = self.tx.open_table(MFA_PENDING)?;
+            for k in &pending {
+                t.remove(k.as_slice())?;
+            }
+        }
+        let mut t = self.tx.open_table(PROOFS)?;
+        for k in &proofs {
+            t.remove(k.as_str())?;
+        }
+        Ok(n)
     }
 
     /// Inserts or replaces a family.
@@ -746,6 +939,7 @@ mod tests {
             updated_at: 1,
             last_login_at: None,
             mfa: None,
+            email_verified: false,
         }
     }
 
@@ -840,6 +1034,7 @@ mod tests {
             family_id: f.into(),
             issued_at: 0,
             spent_at: None,
+            replays: 0,
         };
         store
             .write(|w| {

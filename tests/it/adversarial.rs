@@ -572,6 +572,7 @@ async fn tokens_of_disabled_and_deleted_users() {
 #[tokio::test]
 async fn session_code_brute_force_hits_the_limits() {
     let s = Server::start("[limits]\nper_ip_per_minute = 20\n").await;
+    let started = std::time::Instant::now();
     let mut statuses = Vec::new();
     for i in 0..30u32 {
         let guess = format!("{:04}-{:04}-{:04}", i, i * 7 % 10000, i * 13 % 10000);
@@ -584,14 +585,14 @@ async fn session_code_brute_force_hits_the_limits() {
             assert!(r.header("retry-after").is_some());
         }
     }
-    assert_eq!(
-        statuses.iter().filter(|c| **c == 400).count(),
-        20,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|c| **c == 429).count(),
-        10,
+    // The bucket holds 20 and refills one every 3 s; refusals are held about a second
+    // each, so a few more guesses may reach the store, never more than the refill allows.
+    let checked = statuses.iter().filter(|c| **c == 400).count();
+    let refills = usize::try_from(started.elapsed().as_secs() / 3).unwrap() + 1;
+    assert!(statuses[..20].iter().all(|c| *c == 400), "{statuses:?}");
+    assert!(checked <= 20 + refills, "{checked} checked in {statuses:?}");
+    assert!(
+        statuses.iter().filter(|c| **c == 429).count() >= 10 - refills,
         "{statuses:?}"
     );
 }

@@ -13,6 +13,7 @@ mod logs;
 mod metrics;
 mod oauth;
 mod openapi;
+mod policy;
 mod readme;
 mod refresh;
 mod rules;

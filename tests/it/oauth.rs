@@ -17,12 +17,12 @@ async fn whole_flow(format: &str, algorithm: &str) {
 
     // Sign-up: 201 with the user, never the password.
     let u = s
-        .post_json("/users", &[], &json!({"email": "Jim@Example.com", "password": PW, "role": "manager", "user_name": "jimcarrey"}))
+        .post_json("/users", &[], &json!({"email": "Jim@Example.com", "password": PW, "role": "user", "user_name": "jimcarrey"}))
         .await
         .expect(201);
     assert_eq!(u["user_name"], "jimcarrey", "{ctx}");
     assert_eq!(u["email"], "Jim@Example.com");
-    assert_eq!(u["role"], "manager");
+    assert_eq!(u["role"], "user");
     assert_eq!(u["id"].as_str().unwrap().len(), 32);
     assert!(u["created_at"].as_str().unwrap().ends_with('Z'));
     assert!(u.get("password").is_none() && !u.to_string().contains(PW));

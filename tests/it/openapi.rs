@@ -33,7 +33,7 @@ fn schemathesis(base: &str, extra: &[&str]) -> (bool, String) {
 #[tokio::test]
 async fn schemathesis_finds_no_5xx_and_no_schema_mismatch() {
     let s = Server::start(
-        "[password]\nhash_queue = 1000\n[limits]\nper_ip_per_minute = 0\nlockout_failures = 1000000\nmails_per_hour = 1000000\n",
+        "[password]\nhash_queue = 1000\n[limits]\nper_ip_per_minute = 0\nlockout_failures = 1000000\nlockout_failures_total = 1000000\nmails_per_hour = 1000000\n",
     )
     .await;
     let doc = s.get("/openapi.json", &[]).await.expect(200);

@@ -152,9 +152,17 @@ async fn redeem(p: &InProcess, code: &str, mfa: &str) -> Result<Outcome, Failure
 #[tokio::test]
 async fn totp_codes_work_once_within_one_step_of_skew() {
     let p = InProcess::new(|_| {});
-    let t = p.sign_up("eve", PW).await;
-    let secret = enrol(&p, &t.access_token).await;
+    // An account made by a mailed code: its address is proven, its TOTP stays.
     let email = "eve@example.com";
+    let first = mailed_code(&p, email).await;
+    let t = tokens(
+        p.run(Operation::RedeemCode {
+            code: first,
+            mfa_code: None,
+        })
+        .await,
+    );
+    let secret = enrol(&p, &t.access_token).await;
     let code = mailed_code(&p, email).await;
     // The confirming code was this step's: the same code again is a replay.
     let now = p.now_ms();
@@ -167,6 +175,7 @@ async fn totp_codes_work_once_within_one_step_of_skew() {
     let r = tokens(redeem(&p, &code, &next).await);
     assert_eq!(r.user.email.as_deref(), Some(email));
     assert_eq!(r.user.id, t.user.id);
+    assert!(r.user.mfa_enabled);
     // ... and then never again, even when its step comes.
     p.advance(30.0);
     let code = mailed_code(&p, email).await;
@@ -235,7 +244,8 @@ async fn the_mail_quota_slides_over_an_hour() {
 #[tokio::test]
 async fn the_per_ip_bucket_refills_at_its_rate() {
     let p = InProcess::new(|c| c.limits.per_ip_per_minute = 30);
-    let ip: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+    let src = |s: &str| latchkey::limits::Source::of(s.parse().unwrap());
+    let ip = src("192.0.2.7");
     for _ in 0..30 {
         p.svc.rate_limit(ip).unwrap();
     }
@@ -244,7 +254,7 @@ async fn the_per_ip_bucket_refills_at_its_rate() {
         p.svc.rate_limit(ip),
         Err(Failure::RateLimited { retry_after: 2 })
     );
-    assert!(p.svc.rate_limit("192.0.2.8".parse().unwrap()).is_ok());
+    assert!(p.svc.rate_limit(src("192.0.2.8")).is_ok());
     p.advance(1.9);
     assert!(p.svc.rate_limit(ip).is_err());
     p.advance(0.1);

@@ -575,7 +575,7 @@ impl InProcess {
         &self,
         op: protocol::Operation,
     ) -> Result<protocol::Outcome, protocol::Failure> {
-        self.svc.execute(op).await
+        self.svc.execute(op, latchkey::limits::Source::LOCAL).await
     }
 
     /// Signs up `name` (email `name@example.com`) with `password` and signs in: tokens.
@@ -609,6 +609,7 @@ impl InProcess {
             password: protocol::Secret(password.to_string()),
             client: None,
             activate: false,
+            second: protocol::SecondFactor::Inline(None),
         })
         .await
     }

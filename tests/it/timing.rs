@@ -15,7 +15,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 #[tokio::test]
 async fn unknown_user_and_wrong_password_take_the_same_time() {
     // A hash cost that dominates the request; lockout out of the way.
-    let s = Server::start("[password]\nscrypt = { log_n = 11, r = 8, p = 1 }\n[limits]\nlockout_failures = 10000\nper_ip_per_minute = 0\n").await;
+    let s = Server::start("[password]\nscrypt = { log_n = 11, r = 8, p = 1 }\n[limits]\nlockout_failures = 10000\nlockout_failures_total = 10000\nper_ip_per_minute = 0\n").await;
     oauth_signup(&s, "real", "correct horse battery").await;
     let (mut known, mut unknown) = (Vec::new(), Vec::new());
     for i in 0..20 {

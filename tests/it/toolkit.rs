@@ -138,8 +138,9 @@ async fn every_route_and_error() {
     assert_eq!(u["localId"], a["localId"]);
     assert_eq!(u["username"], "tina");
     assert_eq!(u["disabled"], false);
+    assert_eq!(u["emailVerified"], false);
     assert!(u["createdAt"].as_str().unwrap().ends_with('Z') && u["lastLoginAt"].is_string());
-    assert_eq!(u.as_object().unwrap().len(), 7);
+    assert_eq!(u.as_object().unwrap().len(), 8);
     let u2 = s
         .send(
             http::Method::POST,

@@ -1,0 +1,364 @@
+//! The second factor: TOTP enrolment and its changes, recovery codes, checking a second
+//! factor for any door, and the pending credential of a sign-in whose second step is a
+//! request of its own (`toolkit`'s `mfaSignIn:finalize`).
+//!
+//! Wrong second factors count toward the account's lockout like wrong passwords, for the
+//! source they come from, whatever the door.
+
+use protocol::{Bearer, Failure, Outcome};
+use storage::{MfaPendingRecord, MfaRecord, UserRecord};
+
+use super::accounts::{account_key, state_refusal};
+use super::refresh::{new_opaque_token, parse_opaque_token};
+use super::session::{grouped, new_code, normalize};
+use super::{internal, Abort, Service};
+use crate::clock::after;
+use crate::limits::Source;
+use crate::primitives::{hex, sha256};
+use crate::totp;
+
+/// The `amr` values a second factor adds to a sign-in's.
+pub(super) const MFA_AMR: [&str; 2] = ["otp", "mfa"];
+/// How long a pending credential lives.
+pub(super) const PENDING_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+/// Wrong second factors a pending credential (or a session code) survives.
+pub const MAX_MFA_FAILURES: u32 = 5;
+/// Characters of a recovery code (5 bits each: 50 bits).
+pub const RECOVERY_LEN: usize = 10;
+/// Recovery codes made at a time.
+pub const RECOVERY_CODES: usize = 10;
+
+/// Whether the account has a confirmed second factor.
+pub(super) fn mfa_enabled(u: &UserRecord) -> bool {
+    u.mfa.as_ref().is_some_and(|m| m.enabled)
+}
+
+pub(super) fn recovery_hash(
+    key: &crate::secrets::ServerKey,
+    user_id: &str,
+    normalized: &str,
+) -> String {
+    hex(&key.code_hash(&format!("recovery:{user_id}:{normalized}")))
+}
+
+/// New recovery codes for `user_id`: (as shown, keyed hashes to store).
+fn new_recovery_codes(
+    key: &crate::secrets::ServerKey,
+    user_id: &str,
+) -> Result<(Vec<String>, Vec<String>), Failure> {
+    let mut shown = Vec::with_capacity(RECOVERY_CODES);
+    let mut hashes = Vec::with_capacity(RECOVERY_CODES);
+    for _ in 0..RECOVERY_CODES {
+        let (_, plain) = new_code()?;
+        let plain: String = plain.chars().take(RECOVERY_LEN).collect();
+        shown.push(grouped(&plain, 5));
+        hashes.push(recovery_hash(key, user_id, &plain));
+    }
+    Ok((shown, hashes))
+}
+
+/// Checks a second factor for a user with TOTP on: a TOTP code (accepted once), or else
+/// one of the user's recovery codes (spent by its use). Updates the record on success.
+pub(super) fn second_factor(
+    key: &crate::secrets::ServerKey,
+    u: &mut UserRecord,
+    given: &str,
+    now_s: u64,
+) -> Result<bool, Abort> {
+    use subtle::ConstantTimeEq as _;
+    let id = u.id.clone();
+    let Some(mfa) = u.mfa.as_mut().filter(|m| m.enabled) else {
+        return Ok(false);
+    };
+    if given.len() == totp::DIGITS && given.bytes().all(|b| b.is_ascii_digit()) {
+        let secret = key.open(&mfa.sealed_secret, &id).map_err(|e| {
+            internal("mfa secret", e);
+            Abort::Internal
+        })?;
+        return Ok(match totp::check(&secret, given, now_s, mfa.last_step) {
+            Some(step) => {
+                mfa.last_step = step;
+                true
+            }
+            None => false,
+        });
+    }
+    let Some(n) = normalize(given, RECOVERY_LEN) else {
+        return Ok(false);
+    };
+    let h = recovery_hash(key, &id, &n);
+    let mut found = None;
+    for (i, stored) in mfa.recovery.iter().enumerate() {
+        if bool::from(stored.as_bytes().ct_eq(h.as_bytes())) {
+            found = Some(i);
+        }
+    }
+    Ok(match found {
+        Some(i) => {
+            mfa.recovery.remove(i);
+            true
+        }
+        None => false,
+    })
+}
+
+/// What to do with a user's TOTP, proven by a current code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MfaAction {
+    /// Confirm a pending enrolment (TOTP code only); makes recovery codes.
+    Confirm,
+    /// Switch TOTP off (TOTP or recovery code).
+    Disable,
+    /// Replace the recovery codes (TOTP or recovery code).
+    Regenerate,
+}
+
+impl Service {
+    /// Records a pending credential for `user`, whose first factor (`amr`) was accepted.
+    pub(super) async fn mfa_pending(
+        &self,
+        user: &UserRecord,
+        amr: Vec<String>,
+    ) -> Result<Outcome, Failure> {
+        let (credential, hash) = new_opaque_token()?;
+        let now = self.now_ms();
+        let record = MfaPendingRecord {
+            user_id: user.id.clone(),
+            amr,
+            created_at: now,
+            expires_at: after(now, PENDING_TTL),
+            failures: 0,
+        };
+        self.write(move |w, _| {
+            w.put_mfa_pending(&hash, &record)?;
+            Ok(Ok(()))
+        })
+        .await?;
+        Ok(Outcome::MfaPending {
+            credential,
+            user_id: user.id.clone(),
+        })
+    }
+
+    /// Finishes a pending sign-in with a TOTP or recovery code.
+    pub(super) async fn mfa_finalize(
+        &self,
+        pending: String,
+        code: String,
+        source: Source,
+    ) -> Result<Outcome, Failure> {
+        let Some(raw) = parse_opaque_token(&pending) else {
+            return Err(Failure::InvalidMfaPending);
+        };
+        let hash = sha256(crate::primitives::b64url(&raw).as_bytes());
+        let now = self.now_ms();
+        let record = self
+            .inner
+            .store
+            .read(|r| r.mfa_pending(&hash))
+            .map_err(|e| internal("store", e))?
+            .filter(|p| p.expires_at > now)
+            .ok_or(Failure::InvalidMfaPending)?;
+        let attempt = self
+            .inner
+            .lockouts
+            .begin(&account_key(&record.user_id), source, now)
+            .map_err(|retry_after| Failure::LockedOut { retry_after })?;
+        let user_id = record.user_id.clone();
+        let result = self
+            .write(move |w, svc| {
+                let Some(mut rec) = w.mfa_pending(&hash)?.filter(|p| p.expires_at > now) else {
+                    return Ok(Err(Failure::InvalidMfaPending));
+                };
+                let Some(mut user) = w.user(&rec.user_id)? else {
+                    w.delete_mfa_pending(&hash)?;
+                    return Ok(Err(Failure::InvalidMfaPending));
+                };
+                if let Some(refusal) = state_refusal(user.state, false) {
+                    w.delete_mfa_pending(&hash)?;
+                    return Ok(Err(refusal));
+                }
+                let now_s = u64::try_from(now / 1000).unwrap_or(0);
+                if !second_factor(&svc.inner.key, &mut user, &code, now_s)? {
+                    rec.failures += 1;
+                    if rec.failures >= MAX_MFA_FAILURES {
+                        w.delete_mfa_pending(&hash)?;
+                    } else {
+                        w.put_mfa_pending(&hash, &rec)?;
+                    }
+                    return Ok(Err(Failure::InvalidMfaCode));
+                }
+                w.delete_mfa_pending(&hash)?;
+                user.last_login_at = Some(now);
+                w.update_user(&user)?;
+                let mut amr = rec.amr.clone();
+                amr.extend(MFA_AMR.iter().map(|m| m.to_string()));
+                Ok(Ok(Outcome::Tokens(svc.start_family(w, &user, amr, now)?)))
+            })
+            .await;
+        match &result {
+            Ok(_) => {
+                attempt.succeeded(self.now_ms());
+                self.inner.metrics.sign_in("pwd", "ok");
+                tracing::info!(target: "latchkey::audit", event = "sign_in", method = "pwd", mfa = true, user = %user_id);
+            }
+            Err(Failure::InvalidMfaCode) => {
+                if attempt.failed(self.now_ms()) {
+                    self.inner.metrics.lockout();
+                }
+                self.inner.metrics.sign_in("pwd", "failed");
+                tracing::info!(target: "latchkey::audit", event = "mfa_failed", user = %user_id);
+            }
+            Err(_) => {}
+        }
+        result
+    }
+
+    pub(super) async fn totp_enroll(&self, bearer: Bearer) -> Result<Outcome, Failure> {
+        let user = self.authenticated_user(bearer)?;
+        let secret = totp::new_secret().map_err(|e| internal("randomness", e))?;
+        let sealed = self
+            .inner
+            .key
+            .seal(&secret, &user.id)
+            .map_err(|e| internal("seal", e))?;
+        let issuer = self.inner.cfg.mfa_issuer.clone();
+        let account = user
+            .email
+            .clone()
+            .or(user.username.clone())
+            .unwrap_or_else(|| user.id.clone());
+        let url =
+            totp::otpauth_url(&secret, &issuer, &account).map_err(|e| internal("otpauth", e))?;
+        let now = self.now_ms();
+        let user_id = user.id;
+        self.write(move |w, _| {
+            let Some(mut u) = w.user(&user_id)? else {
+                return Ok(Err(Failure::TokenInvalid));
+            };
+            if u.mfa.as_ref().is_some_and(|m| m.enabled) {
+                return Ok(Err(Failure::MfaAlreadyEnabled));
+            }
+            let last_step = u.mfa.as_ref().map_or(0, |m| m.last_step);
+            u.mfa = Some(MfaRecord {
+                sealed_secret: sealed.clone(),
+                enabled: false,
+                last_step,
+                enrolled_at: now,
+                recovery: Vec::new(),
+            });
+            w.update_user(&u)?;
+            Ok(Ok(()))
+        })
+        .await?;
+        Ok(Outcome::TotpEnrollment {
+            secret: totp::base32(&secret),
+            otpauth_url: url,
+        })
+    }
+
+    /// Confirms, switches off, or renews the recovery codes of TOTP, with a current code.
+    pub(super) async fn mfa_change(
+        &self,
+        bearer: Bearer,
+        code: String,
+        action: MfaAction,
+        source: Source,
+    ) -> Result<Outcome, Failure> {
+        let user = self.authenticated_user(bearer)?;
+        let lock_key = account_key(&user.id);
+        let attempt = self
+            .inner
+            .lockouts
+            .begin(&lock_key, source, self.now_ms())
+            .map_err(|retry_after| Failure::LockedOut { retry_after })?;
+        let now = self.now_ms();
+        let user_id = user.id.clone();
+        // Made before the transaction (which may run more than once): what is shown is
+        // what is stored.
+        let (shown, hashes) = match action {
+            MfaAction::Disable => (Vec::new(), Vec::new()),
+            _ => new_recovery_codes(&self.inner.key, &user_id)?,
+        };
+        let result = self
+            .write(move |w, svc| {
+                let Some(mut u) = w.user(&user_id)? else {
+                    return Ok(Err(Failure::TokenInvalid));
+                };
+                let now_s = u64::try_from(now / 1000).unwrap_or(0);
+                let enabled = match u.mfa.as_ref() {
+                    None if action == MfaAction::Confirm => return Ok(Err(Failure::MfaNotPending)),
+                    None => return Ok(Err(Failure::MfaNotEnabled)),
+                    Some(m) => m.enabled,
+                };
+                match (action, enabled) {
+                    (MfaAction::Confirm, true) => return Ok(Err(Failure::MfaAlreadyEnabled)),
+                    (MfaAction::Disable | MfaAction::Regenerate, false) => {
+                        return Ok(Err(Failure::MfaNotEnabled))
+                    }
+                    _ => {}
+                }
+                let proven = if action == MfaAction::Confirm {
+                    // Confirmation proves the device works: a TOTP code, nothing else.
+                    match u.mfa.as_mut() {
+                        Some(mfa) => {
+                            let secret =
+                                svc.inner.key.open(&mfa.sealed_secret, &u.id).map_err(|e| {
+                                    internal("mfa secret", e);
+                                    Abort::Internal
+                                })?;
+                            match totp::check(&secret, &code, now_s, mfa.last_step) {
+                                Some(step) => {
+                                    mfa.enabled = true;
+                                    mfa.last_step = step;
+                                    true
+                                }
+                                None => false,
+                            }
+                        }
+                        None => false,
+                    }
+                } else {
+                    second_factor(&svc.inner.key, &mut u, &code, now_s)?
+                };
+                if !proven {
+                    return Ok(Err(Failure::InvalidMfaCode));
+                }
+                let outcome = match action {
+                    MfaAction::Disable => {
+                        u.mfa = None;
+                        Outcome::Done
+                    }
+                    MfaAction::Confirm => Outcome::MfaEnabled {
+                        recovery_codes: shown.clone(),
+                    },
+                    MfaAction::Regenerate => Outcome::RecoveryCodes(shown.clone()),
+                };
+                if let Some(m) = u.mfa.as_mut() {
+                    m.recovery = hashes.clone();
+                }
+                u.updated_at = now;
+                w.update_user(&u)?;
+                Ok(Ok(outcome))
+            })
+            .await;
+        match &result {
+            Err(Failure::InvalidMfaCode) => {
+                if attempt.failed(self.now_ms()) {
+                    self.inner.metrics.lockout();
+                }
+            }
+            Ok(_) => {
+                attempt.succeeded(self.now_ms());
+                let event = match action {
+                    MfaAction::Confirm => "mfa_enabled",
+                    MfaAction::Disable => "mfa_disabled",
+                    MfaAction::Regenerate => "mfa_recovery_codes_renewed",
+                };
+                tracing::info!(target: "latchkey::audit", event, user = %user.id);
+            }
+            Err(_) => {}
+        }
+        result
+    }
+}
