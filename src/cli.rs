@@ -432,6 +432,11 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
         let listen = cfg.server.listen;
         let admin_listen = cfg.admin.listen;
         let url_file = admin_url_file(&cfg.storage.path);
+        let bounds = crate::http::Bounds {
+            header_timeout: cfg.server.header_timeout,
+            idle_timeout: cfg.server.idle_timeout,
+            max_connections: cfg.server.max_connections,
+        };
         let service = Service::new(cfg, store, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = Vec::new();
@@ -449,6 +454,7 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
             tasks.push(tokio::spawn(crate::http::serve(
                 l,
                 handler,
+                bounds,
                 stop_rx.clone(),
             )));
         }
@@ -461,7 +467,9 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
         // One line on stdout that scripts (and the tests) can wait for.
         println!("latchkey listening on http://{addr}");
         let handler = move |req, peer| crate::server::handle(app.clone(), req, peer);
-        tasks.push(tokio::spawn(crate::http::serve(listener, handler, stop_rx)));
+        tasks.push(tokio::spawn(crate::http::serve(
+            listener, handler, bounds, stop_rx,
+        )));
         let sweeper = tokio::spawn(sweep_loop(service));
         crate::http::shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");

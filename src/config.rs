@@ -40,6 +40,12 @@ section!(
         request_timeout: u64 = 30,
         /// Proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges).
         trusted_proxies: Vec<String> = Vec::new(),
+        /// Seconds a request head may take to arrive, from its first byte.
+        header_timeout: u64 = 10,
+        /// Seconds a connection may stay silent before it is closed.
+        idle_timeout: u64 = 60,
+        /// Connections open at once; further ones wait in the kernel's backlog.
+        max_connections: usize = 10_000,
     }
 );
 
@@ -380,6 +386,12 @@ pub struct ServerSettings {
     pub request_timeout: Duration,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<Cidr>,
+    /// A request head must arrive within this of its first byte.
+    pub header_timeout: Duration,
+    /// A silent connection is closed after this.
+    pub idle_timeout: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
 }
 
 /// `[storage]`, checked.
@@ -624,6 +636,14 @@ impl Config {
             ));
         }
         let request_timeout = seconds("server.request_timeout", self.server.request_timeout)?;
+        let header_timeout = seconds("server.header_timeout", self.server.header_timeout)?;
+        let idle_timeout = seconds("server.idle_timeout", self.server.idle_timeout)?;
+        if !(1..=1_000_000).contains(&self.server.max_connections) {
+            return Err(bad(
+                "server.max_connections",
+                "must be between 1 and 1000000",
+            ));
+        }
         let mut trusted_proxies = Vec::new();
         for (i, p) in self.server.trusted_proxies.iter().enumerate() {
             trusted_proxies.push(Cidr::parse(p).ok_or_else(|| {
@@ -846,6 +866,9 @@ impl Config {
                 max_body: self.server.max_body,
                 request_timeout,
                 trusted_proxies,
+                header_timeout,
+                idle_timeout,
+                max_connections: self.server.max_connections,
             },
             storage: StorageSettings {
                 path: self.storage.path.clone(),

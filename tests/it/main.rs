@@ -2,6 +2,7 @@
 
 mod adversarial;
 mod cli;
+mod connections;
 mod crash;
 mod cross;
 mod forward;

@@ -149,12 +149,29 @@ impl Server {
             .append(true)
             .open(self.log_path())
             .unwrap();
-        let mut child = Command::new(BIN)
+        // `FD_LIMIT` in the environment: run under `ulimit -n` (file descriptors).
+        let fd_limit = self.env.iter().find(|(k, _)| k == "FD_LIMIT");
+        let mut cmd = match fd_limit {
+            Some((_, n)) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let mut child = cmd
             .arg("--config")
             .arg(self.config_path())
             .arg("serve")
             .env("RUST_LOG", "debug")
-            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(
+                self.env
+                    .iter()
+                    .filter(|(k, _)| k != "FD_LIMIT")
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

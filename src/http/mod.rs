@@ -17,7 +17,22 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use protocol::{Failure, Reply};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
+
+mod guard;
+
+pub use guard::Guarded;
+
+/// What bounds a listener's connections.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// A request head must arrive whole within this of its first byte.
+    pub header_timeout: Duration,
+    /// A connection with no traffic for this long is closed.
+    pub idle_timeout: Duration,
+    /// Connections open at once; further ones wait in the kernel's backlog.
+    pub max_connections: usize,
+}
 
 /// Turns a reply into a response (JSON content type when there is a body).
 pub fn to_response(reply: Reply) -> Response<Full<Bytes>> {
@@ -81,15 +96,28 @@ pub async fn contained<T: Send + 'static>(
 }
 
 /// Serves connections of `listener` with `handler` until `shutdown` turns true, then
-/// lets in-flight requests finish (up to 30 s).
-pub async fn serve<F, Fut>(listener: TcpListener, handler: F, mut shutdown: watch::Receiver<bool>)
-where
+/// lets in-flight requests finish (up to 30 s). At most `bounds.max_connections` are
+/// open at once (the next is accepted when one closes), and each is [`Guarded`].
+pub async fn serve<F, Fut>(
+    listener: TcpListener,
+    handler: F,
+    bounds: Bounds,
+    mut shutdown: watch::Receiver<bool>,
+) where
     F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
 {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
+    let slots = std::sync::Arc::new(Semaphore::new(bounds.max_connections.max(1)));
     loop {
+        let slot = tokio::select! {
+            s = slots.clone().acquire_owned() => match s {
+                Ok(s) => s,
+                Err(_) => break,
+            },
+            _ = shutdown.changed() => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer): (_, SocketAddr) = match accepted {
@@ -105,12 +133,14 @@ where
                 let _ = stream.set_nodelay(true);
                 let handler = handler.clone();
                 let svc = service_fn(move |req| handler(req, peer));
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                let io = Guarded::new(stream, bounds.header_timeout, bounds.idle_timeout);
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), svc).into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
+                    drop(slot);
                 });
             }
             _ = shutdown.changed() => break,
