@@ -6,11 +6,13 @@
 //! GET    /admin/users[?after=<id>&limit=<n>]     list
 //! GET    /admin/users/{key}                      show (key: id, number, email or username)
 //! POST   /admin/users/{key}/disable|enable|block|unblock
+//! POST   /admin/users/{key}/reset-mfa             remove TOTP and recovery codes
 //! DELETE /admin/users/{key}
 //! GET    /admin/keys                             signing keys and their state
 //! GET    /admin/stats                            users, families, session codes, store bytes
 //! GET    /metrics                                Prometheus text format
 //! POST   /admin/keys/rotate                      new signing key
+//! POST   /admin/keys/{kid}/revoke                that key, at once (its tokens fail)
 //! POST   /admin/tokens/inspect  {"token": ...}   verify a token, say why it is refused
 //! ```
 
@@ -68,6 +70,11 @@ fn admin_error(e: AdminError) -> Reply {
             StatusCode::NOT_FOUND,
             "user_not_found",
             "no user with that id, number, email or username",
+        ),
+        AdminError::NoSuchKey => error(
+            StatusCode::NOT_FOUND,
+            "key_not_found",
+            "no signing key with that id",
         ),
         AdminError::Conflict(m) => error(StatusCode::CONFLICT, "conflict", m),
         AdminError::BadRequest(m) => error(StatusCode::BAD_REQUEST, "bad_request", &m),
@@ -154,6 +161,9 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
         ["admin", "users", key] if m == Method::DELETE => {
             ok(svc.admin_delete(&decode_segment(key)).await)
         }
+        ["admin", "users", key, "reset-mfa"] if m == Method::POST => {
+            ok(svc.admin_reset_mfa(&decode_segment(key)).await)
+        }
         ["admin", "users", key, action] if m == Method::POST => match StateChange::parse(action) {
             Some(change) => ok(svc.admin_change(&decode_segment(key), change).await),
             None => Reply::not_found(),
@@ -169,6 +179,9 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
         ["admin", "keys"] if m == Method::GET => ok(svc.reads().keys()),
         ["admin", "stats"] if m == Method::GET => ok(svc.admin_stats()),
         ["admin", "keys", "rotate"] if m == Method::POST => ok(svc.admin_rotate_keys().await),
+        ["admin", "keys", kid, "revoke"] if m == Method::POST => {
+            ok(svc.admin_revoke_key(&decode_segment(kid)).await)
+        }
         ["admin", "tokens", "inspect"] if m == Method::POST => {
             match serde_json::from_slice::<Value>(&body)
                 .ok()
@@ -185,9 +198,10 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
         ["admin", "users"] | ["admin", "users", _] => {
             Reply::method_not_allowed(&[Method::GET, Method::DELETE])
         }
-        ["admin", "users", _, _] | ["admin", "keys", "rotate"] | ["admin", "tokens", "inspect"] => {
-            Reply::method_not_allowed(&[Method::POST])
-        }
+        ["admin", "users", _, _]
+        | ["admin", "keys", "rotate"]
+        | ["admin", "keys", _, "revoke"]
+        | ["admin", "tokens", "inspect"] => Reply::method_not_allowed(&[Method::POST]),
         ["admin", "keys"] | ["admin", "stats"] | ["metrics"] => {
             Reply::method_not_allowed(&[Method::GET])
         }

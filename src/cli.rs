@@ -103,6 +103,12 @@ pub enum UserCmd {
         /// id, integer id, email or username
         key: String,
     },
+    /// Remove the user's second factor (TOTP and recovery codes), for an owner who lost
+    /// both; the account signs in with its first factor and may enrol again.
+    ResetMfa {
+        /// id, integer id, email or username
+        key: String,
+    },
     /// Delete the account and revoke every session.
     Delete {
         /// id, integer id, email or username
@@ -123,6 +129,12 @@ pub enum KeysCmd {
     List,
     /// Make a new signing key; the old ones verify until their last token expires.
     Rotate,
+    /// Remove a signing key at once (a leaked key): every token it signed stops
+    /// verifying, the key sets drop it; a new key signs if it was the signing one.
+    Revoke {
+        /// The key id (`keys list`).
+        kid: String,
+    },
 }
 
 /// `token` subcommands.
@@ -146,10 +158,14 @@ pub enum AdminCall {
     Change(String, StateChange),
     /// `user delete`
     Delete(String),
+    /// `user reset-mfa`
+    ResetMfa(String),
     /// `keys list`
     Keys,
     /// `keys rotate`
     Rotate,
+    /// `keys revoke`
+    RevokeKey(String),
     /// `token inspect`
     Inspect(String),
 }
@@ -183,8 +199,18 @@ impl AdminCall {
                 )
             }
             AdminCall::Delete(k) => (Method::DELETE, format!("/admin/users/{}", seg(k)), None),
+            AdminCall::ResetMfa(k) => (
+                Method::POST,
+                format!("/admin/users/{}/reset-mfa", seg(k)),
+                None,
+            ),
             AdminCall::Keys => (Method::GET, "/admin/keys".into(), None),
             AdminCall::Rotate => (Method::POST, "/admin/keys/rotate".into(), None),
+            AdminCall::RevokeKey(kid) => (
+                Method::POST,
+                format!("/admin/keys/{}/revoke", seg(kid)),
+                None,
+            ),
             AdminCall::Inspect(t) => (
                 Method::POST,
                 "/admin/tokens/inspect".into(),
@@ -196,7 +222,11 @@ impl AdminCall {
     fn writes(&self) -> bool {
         matches!(
             self,
-            AdminCall::Change(..) | AdminCall::Delete(_) | AdminCall::Rotate
+            AdminCall::Change(..)
+                | AdminCall::Delete(_)
+                | AdminCall::ResetMfa(_)
+                | AdminCall::Rotate
+                | AdminCall::RevokeKey(_)
         )
     }
 
@@ -213,6 +243,9 @@ impl AdminCall {
             AdminCall::Delete(k) => {
                 admin::delete_user(store, k, now).map(|(id, _)| json!({"deleted": id}))
             }
+            AdminCall::ResetMfa(k) => {
+                admin::reset_mfa(store, k, now).and_then(|u| reads.show_user(&u.id))
+            }
             AdminCall::Keys => reads.keys(),
             AdminCall::Rotate => {
                 let alg = cfg.tokens.alg;
@@ -221,6 +254,11 @@ impl AdminCall {
                     .map(|kid| json!({"kid": kid.unwrap_or_default(), "alg": alg.id()}))
                     .map_err(admin::AdminError::from)
             }
+            AdminCall::RevokeKey(kid) => match keys::revoke(store, cfg.tokens.alg, kid, now) {
+                Ok(true) => Ok(json!({"revoked": kid})),
+                Ok(false) => Err(admin::AdminError::NoSuchKey),
+                Err(e) => Err(admin::AdminError::from(e)),
+            },
             AdminCall::Inspect(t) => reads.inspect(t),
         };
         r.map_err(|e| e.to_string())

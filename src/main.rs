@@ -33,6 +33,11 @@ fn main() {
         }
     };
     init_logging(cfg.log_format);
+    // A panic (contained where it happens) is told once, through the log, never as Rust's
+    // raw message on stderr.
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!(panic = %info, "a bug: a panic was contained");
+    }));
     let call = match &cli.command {
         Command::Serve => {
             if let Err(e) = cli::serve(cfg) {
@@ -63,6 +68,7 @@ fn main() {
             UserCmd::Block { key } => AdminCall::Change(key.clone(), StateChange::Block),
             UserCmd::Unblock { key } => AdminCall::Change(key.clone(), StateChange::Unblock),
             UserCmd::Delete { key } => AdminCall::Delete(key.clone()),
+            UserCmd::ResetMfa { key } => AdminCall::ResetMfa(key.clone()),
             UserCmd::Import { file } => {
                 match cli::import(&cfg, file) {
                     Ok(out) => print!("{out}"),
@@ -76,6 +82,7 @@ fn main() {
         },
         Command::Keys(KeysCmd::List) => AdminCall::Keys,
         Command::Keys(KeysCmd::Rotate) => AdminCall::Rotate,
+        Command::Keys(KeysCmd::Revoke { kid }) => AdminCall::RevokeKey(kid.clone()),
         Command::Token(TokenCmd::Inspect { token }) => AdminCall::Inspect(token.clone()),
     };
     match cli::admin(&cfg, &call).and_then(|v| cli::format(&call, &v)) {

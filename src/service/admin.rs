@@ -18,6 +18,8 @@ use crate::signer::{keys, KeyError, Rules, TokenAlg};
 pub enum AdminError {
     /// No user matches the key.
     NotFound,
+    /// No signing key has this id.
+    NoSuchKey,
     /// The request makes no sense in the current state.
     Conflict(&'static str),
     /// The request is malformed.
@@ -34,6 +36,7 @@ impl std::fmt::Display for AdminError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             AdminError::NotFound => f.write_str("no such user"),
+            AdminError::NoSuchKey => f.write_str("no signing key with that id"),
             AdminError::Conflict(m) => f.write_str(m),
             AdminError::BadRequest(m) => f.write_str(m),
             AdminError::Store(e) => e.fmt(f),
@@ -49,7 +52,10 @@ impl std::error::Error for AdminError {
             AdminError::Store(e) => Some(e),
             AdminError::Keys(e) => Some(e),
             AdminError::Thread(e) => Some(e),
-            AdminError::NotFound | AdminError::Conflict(_) | AdminError::BadRequest(_) => None,
+            AdminError::NotFound
+            | AdminError::NoSuchKey
+            | AdminError::Conflict(_)
+            | AdminError::BadRequest(_) => None,
         }
     }
 }
@@ -119,6 +125,8 @@ fn user_json(u: &UserRecord, live_families: usize) -> Value {
         "updated_at": rfc3339_ms(u.updated_at),
         "last_login_at": u.last_login_at.map(rfc3339_ms),
         "live_families": live_families,
+        "email_verified": u.email_verified,
+        "mfa_enabled": u.mfa.as_ref().is_some_and(|m| m.enabled),
     })
 }
 
@@ -338,6 +346,25 @@ pub fn delete_user(store: &Store, key: &str, now: i64) -> Result<(String, usize)
     Ok((id, revoked))
 }
 
+/// Removes a user's second factor (TOTP and recovery codes): for an owner who lost both.
+/// Sessions stay; the account signs in with its first factor again, and may enrol anew.
+pub fn reset_mfa(store: &Store, key: &str, now: i64) -> Result<UserRecord, AdminError> {
+    let user = store.write(|w| {
+        let Some(mut u) = w.find_user(key)? else {
+            return Err(AdminError::NotFound);
+        };
+        if u.mfa.is_none() {
+            return Err(AdminError::Conflict("the user has no second factor"));
+        }
+        u.mfa = None;
+        u.updated_at = now;
+        w.update_user(&u)?;
+        Ok(u)
+    })?;
+    tracing::warn!(target: "latchkey::audit", event = "admin_mfa_reset", user = %user.id);
+    Ok(user)
+}
+
 /// The answer of a state change: the user as shown, plus the families it revoked.
 pub fn changed_json(reads: &Reads<'_>, changed: &Changed) -> Result<Value, AdminError> {
     let mut v = reads.show_user(&changed.user.id)?;
@@ -372,6 +399,17 @@ impl Service {
         changed_json(&self.reads(), &changed)
     }
 
+    /// [`reset_mfa`], off the reactor.
+    pub async fn admin_reset_mfa(&self, key: &str) -> Result<Value, AdminError> {
+        let key = key.to_owned();
+        let now = self.now_ms();
+        let store = self.store().clone();
+        let user = tokio::task::spawn_blocking(move || reset_mfa(&store, &key, now))
+            .await
+            .map_err(AdminError::Thread)??;
+        self.reads().show_user(&user.id)
+    }
+
     /// [`delete_user`], off the reactor.
     pub async fn admin_delete(&self, key: &str) -> Result<Value, AdminError> {
         let key = key.to_owned();
@@ -394,6 +432,22 @@ impl Service {
             m.insert("token_cache".into(), json!(self.token_cache_len()));
         }
         Ok(v)
+    }
+
+    /// Removes a key at once: its tokens stop verifying, the key sets drop it.
+    pub async fn admin_revoke_key(&self, kid: &str) -> Result<Value, AdminError> {
+        let this = self.clone();
+        let k = kid.to_owned();
+        let existed = tokio::task::spawn_blocking(move || {
+            this.keys().revoke(this.store(), &k, this.now_ms())
+        })
+        .await
+        .map_err(AdminError::Thread)??;
+        if !existed {
+            return Err(AdminError::NoSuchKey);
+        }
+        tracing::warn!(target: "latchkey::audit", event = "key_revoked", kid = %kid);
+        Ok(json!({"revoked": kid}))
     }
 
     /// A new signing key; the old ones verify until their last token expires.

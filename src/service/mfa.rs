@@ -41,6 +41,15 @@ pub(super) fn recovery_hash(
     hex(&key.code_hash(&format!("recovery:{user_id}:{normalized}")))
 }
 
+/// The hash the first release stored a recovery code under.
+fn legacy_recovery_hash(
+    key: &crate::secrets::ServerKey,
+    user_id: &str,
+    normalized: &str,
+) -> String {
+    hex(&key.legacy_code_hash(&format!("recovery:{user_id}:{normalized}")))
+}
+
 /// New recovery codes for `user_id`: (as shown, keyed hashes to store).
 fn new_recovery_codes(
     key: &crate::secrets::ServerKey,
@@ -87,9 +96,11 @@ pub(super) fn second_factor(
         return Ok(false);
     };
     let h = recovery_hash(key, &id, &n);
+    let old = legacy_recovery_hash(key, &id, &n);
     let mut found = None;
     for (i, stored) in mfa.recovery.iter().enumerate() {
-        if bool::from(stored.as_bytes().ct_eq(h.as_bytes())) {
+        let eq = stored.as_bytes().ct_eq(h.as_bytes()) | stored.as_bytes().ct_eq(old.as_bytes());
+        if bool::from(eq) {
             found = Some(i);
         }
     }

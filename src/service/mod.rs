@@ -112,6 +112,12 @@ pub enum StartError {
     ServerKey(crate::secrets::SecretsError),
     /// The committer thread could not be started.
     Thread(std::io::Error),
+    /// The store failed.
+    Store(StoreError),
+    /// The key file is missing, and the store holds data sealed with a server key.
+    MissingServerKey(std::path::PathBuf),
+    /// The key file is not the key this store's data was sealed with.
+    WrongServerKey(std::path::PathBuf),
 }
 
 impl std::fmt::Display for StartError {
@@ -121,6 +127,20 @@ impl std::fmt::Display for StartError {
             StartError::Hasher(e) => e.fmt(f),
             StartError::ServerKey(e) => e.fmt(f),
             StartError::Thread(e) => write!(f, "cannot start the committer thread: {e}"),
+            StartError::Store(e) => e.fmt(f),
+            StartError::MissingServerKey(p) => write!(
+                f,
+                "the server key file {} is missing, but the store holds data sealed with a \
+                 server key (TOTP secrets, codes): restore that file from the backup of the \
+                 store (latchkey backup --with-key); a new key would lock every TOTP user out",
+                p.display()
+            ),
+            StartError::WrongServerKey(p) => write!(
+                f,
+                "the server key file {} is not the key this store's data was sealed with: \
+                 use the key file that belongs to this store (on every node: the same file)",
+                p.display()
+            ),
         }
     }
 }
@@ -132,6 +152,8 @@ impl std::error::Error for StartError {
             StartError::Hasher(e) => Some(e),
             StartError::ServerKey(e) => Some(e),
             StartError::Thread(e) => Some(e),
+            StartError::Store(e) => Some(e),
+            StartError::MissingServerKey(_) | StartError::WrongServerKey(_) => None,
         }
     }
 }
@@ -152,6 +174,47 @@ impl From<crate::secrets::SecretsError> for StartError {
     fn from(e: crate::secrets::SecretsError) -> Self {
         StartError::ServerKey(e)
     }
+}
+
+impl From<StoreError> for StartError {
+    fn from(e: StoreError) -> Self {
+        StartError::Store(e)
+    }
+}
+
+/// The server key of `store`: the key file at `path`, checked against what the store
+/// recorded of the key that sealed its data; made only for a store that holds nothing
+/// sealed (a node never creates a server key for a store sealed with another one).
+fn open_server_key(store: &Store, path: &std::path::Path) -> Result<ServerKey, StartError> {
+    let recorded = store.read(|r| r.server_key_check())?;
+    let key = match ServerKey::load(path)? {
+        Some(key) => {
+            match &recorded {
+                Some(c) if c.as_slice() != key.check().as_slice() => {
+                    return Err(StartError::WrongServerKey(path.to_path_buf()))
+                }
+                Some(_) => return Ok(key),
+                None => {}
+            }
+            // A store older than the check: the key must open what the store sealed.
+            let sealed = store.read(|r| r.any_sealed_totp())?;
+            if let Some((user_id, secret)) = sealed {
+                if key.open(&secret, &user_id).is_err() {
+                    return Err(StartError::WrongServerKey(path.to_path_buf()));
+                }
+            }
+            key
+        }
+        None => {
+            if recorded.is_some() || store.read(|r| r.holds_sealed_data())? {
+                return Err(StartError::MissingServerKey(path.to_path_buf()));
+            }
+            ServerKey::create(path)?
+        }
+    };
+    let check = key.check();
+    store.write(|w| w.set_server_key_check(&check))?;
+    Ok(key)
 }
 
 /// Whole seconds of `d` as `i64` (saturating).
@@ -226,7 +289,7 @@ impl Service {
             source: Quota::new(l.mails_per_hour.saturating_mul(20), hour),
         };
         let store_for_commits = store.clone();
-        let key = ServerKey::load_or_create(&cfg.storage.key_file)?;
+        let key = open_server_key(&store, &cfg.storage.key_file)?;
         Ok(Service {
             inner: Arc::new(Inner {
                 cfg,
@@ -334,7 +397,7 @@ impl Service {
 
     /// The public keys for the well-known endpoints.
     pub fn public_keys(&self) -> PublicKeys {
-        self.inner.keys.signer().public_keys(self.now_ms() / 1000)
+        self.inner.keys.public_keys(self.now_ms() / 1000)
     }
 
     /// Runs one operation for a request from `source` (the client, as the limits count

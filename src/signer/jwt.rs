@@ -214,7 +214,9 @@ pub fn parse(token: &str) -> Result<Untrusted<'_>, VerifyError> {
             "a JWS has exactly three dot-separated parts".into(),
         ));
     };
-    if h.is_empty() || p.is_empty() || s.is_empty() {
+    // An empty signature is left for the algorithm check to refuse (`alg: none` tokens
+    // have one, and are refused for naming `none`).
+    if h.is_empty() || p.is_empty() {
         return Err(VerifyError::Malformed("empty JWS segment".into()));
     }
     let dec = |x: &str, what: &str| {
@@ -293,7 +295,7 @@ pub fn sign_compact<K: JwsKey>(key: &K, kid: &str, payload: &[u8]) -> Result<Str
 /// A JWT signer for the algorithm of `K`.
 pub struct Jwt<K: JwsKey> {
     keys: Vec<(String, K, Window)>,
-    signing: usize,
+    signing: Option<usize>,
     _alg: PhantomData<K>,
 }
 
@@ -311,6 +313,19 @@ impl<K: JwsKey> Jwt<K> {
     /// Builds the signer from the stored keys of this algorithm: the one without
     /// `retired_at` signs; retired ones verify until `retired_at + access_ttl`.
     pub fn from_records(records: &[SigningKeyRecord], access_ttl: i64) -> Result<Self, KeyError> {
+        let s = Self::verifier_from_records(records, access_ttl)?;
+        if s.signing.is_none() {
+            return Err(KeyError::NoSigningKey(K::TOKEN_ALG));
+        }
+        Ok(s)
+    }
+
+    /// As [`Jwt::from_records`], without requiring a key that signs (only retired keys
+    /// of this algorithm verify: after `tokens.algorithm` changed).
+    pub fn verifier_from_records(
+        records: &[SigningKeyRecord],
+        access_ttl: i64,
+    ) -> Result<Self, KeyError> {
         let mut keys = Vec::new();
         let mut signing = None;
         for r in records.iter().filter(|r| r.alg == K::TOKEN_ALG.id()) {
@@ -324,7 +339,6 @@ impl<K: JwsKey> Jwt<K> {
             }
             keys.push((r.kid.clone(), key, Window { verify_until }));
         }
-        let signing = signing.ok_or(KeyError::NoSigningKey(K::TOKEN_ALG))?;
         Ok(Jwt {
             keys,
             signing,
@@ -341,7 +355,7 @@ impl<K: JwsKey> Signer for Jwt<K> {
     fn sign(&self, claims: &Claims) -> Result<String, KeyError> {
         let (kid, key, _) = self
             .keys
-            .get(self.signing)
+            .get(self.signing.ok_or(KeyError::NoSigningKey(K::TOKEN_ALG))?)
             .ok_or(KeyError::NoSigningKey(K::TOKEN_ALG))?;
         let payload = serde_json::to_vec(claims).map_err(|e| KeyError::Sign(e.into()))?;
         sign_compact(key, kid, &payload)

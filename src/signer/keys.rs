@@ -38,6 +38,50 @@ pub fn build(
     })
 }
 
+/// A verifier for the keys of `alg` in `records` that sign no more (after
+/// `tokens.algorithm` changed), or `None` when there is none.
+pub fn build_verifier(
+    alg: TokenAlg,
+    records: &[SigningKeyRecord],
+    access_ttl: i64,
+) -> Result<Option<Arc<dyn Signer>>, KeyError> {
+    if !records.iter().any(|r| r.alg == alg.id()) {
+        return Ok(None);
+    }
+    Ok(Some(match alg {
+        TokenAlg::JwtEdDsa => Arc::new(Jwt::<EdDsa>::verifier_from_records(records, access_ttl)?),
+        TokenAlg::JwtEs256 => Arc::new(Jwt::<Es256>::verifier_from_records(records, access_ttl)?),
+        TokenAlg::JwtHs256 => Arc::new(Jwt::<Hs256>::verifier_from_records(records, access_ttl)?),
+        TokenAlg::PasetoV4Public => Arc::new(V4Public::verifier_from_records(records, access_ttl)?),
+        TokenAlg::PasetoV4Local => Arc::new(V4Local::verifier_from_records(records, access_ttl)?),
+    }))
+}
+
+/// Removes the key `kid` at once: no token it signed verifies any more. When it was the
+/// key that signs for `alg`, a new one is made in the same transaction. Returns whether
+/// the key existed.
+pub fn revoke(store: &Store, alg: TokenAlg, kid: &str, now_ms: i64) -> Result<bool, KeyError> {
+    store.write(|w| {
+        let keys = w.keys()?;
+        let Some(k) = keys.iter().find(|k| k.kid == kid) else {
+            return Ok(false);
+        };
+        let was_signing = k.retired_at.is_none() && k.alg == alg.id();
+        w.delete_key(kid)?;
+        if was_signing {
+            let (kid, secret) = generate(alg)?;
+            w.put_key(&SigningKeyRecord {
+                kid,
+                alg: alg.id().into(),
+                secret,
+                created_at: now_ms,
+                retired_at: None,
+            })?;
+        }
+        Ok(true)
+    })
+}
+
 /// Retires every signing key (of any algorithm) and adds a new one of `alg`, in one
 /// transaction; also drops keys that can no longer verify anything. With
 /// `only_if_missing`, does nothing when a key of `alg` already signs.
@@ -80,11 +124,28 @@ pub fn rotate(
     })
 }
 
-/// The live signer and its key generation (which moves on at every reload).
+/// The live signer, the verifiers of keys of other algorithms that still verify (after
+/// `tokens.algorithm` changed), and the key generation (which moves on at every reload).
 #[derive(Debug)]
 struct Current {
     signer: Arc<dyn Signer>,
+    former: Vec<Arc<dyn Signer>>,
     generation: u64,
+}
+
+/// A signer, and the verifiers of the keys of other algorithms.
+type Loaded = (Arc<dyn Signer>, Vec<Arc<dyn Signer>>);
+
+/// The signer of `alg` and the verifiers of every other algorithm with keys in `records`.
+fn load(alg: TokenAlg, records: &[SigningKeyRecord], access_ttl: i64) -> Result<Loaded, KeyError> {
+    let signer = build(alg, records, access_ttl)?;
+    let mut former = Vec::new();
+    for other in TokenAlg::ALL.into_iter().filter(|a| *a != alg) {
+        if let Some(v) = build_verifier(other, records, access_ttl)? {
+            former.push(v);
+        }
+    }
+    Ok((signer, former))
 }
 
 /// The live signer, rebuilt from the store after a rotation, and the cache of tokens it
@@ -111,27 +172,40 @@ impl KeyRing {
     ) -> Result<KeyRing, KeyError> {
         rotate(store, alg, now_ms, access_ttl, true)?;
         let records = store.read(|r| r.keys())?;
-        let signer = build(alg, &records, access_ttl)?;
+        let (signer, former) = load(alg, &records, access_ttl)?;
         Ok(KeyRing {
             alg,
             access_ttl,
             issuer: issuer.to_owned(),
             current: RwLock::new(Current {
                 signer,
+                former,
                 generation: 0,
             }),
             cache: TokenCache::new(cache_size),
         })
     }
 
-    fn current(&self) -> (Arc<dyn Signer>, u64) {
+    fn current(&self) -> (Arc<dyn Signer>, Vec<Arc<dyn Signer>>, u64) {
         let g = self.current.read().unwrap_or_else(|e| e.into_inner());
-        (g.signer.clone(), g.generation)
+        (g.signer.clone(), g.former.clone(), g.generation)
     }
 
     /// The current signer.
     pub fn signer(&self) -> Arc<dyn Signer> {
         self.current().0
+    }
+
+    /// The public keys that verify live tokens, of every algorithm.
+    pub fn public_keys(&self, now: i64) -> super::PublicKeys {
+        let (signer, former, _) = self.current();
+        let mut all = signer.public_keys(now);
+        for v in former {
+            let more = v.public_keys(now);
+            all.jwks.extend(more.jwks);
+            all.paserks.extend(more.paserks);
+        }
+        all
     }
 
     /// Signs `claims` with the current key.
@@ -155,8 +229,16 @@ impl KeyRing {
         if let Some(hit) = self.cache.get(token, rules.now()) {
             return hit.check(rules);
         }
-        let (signer, generation) = self.current();
-        let unchecked = signer.verify_signature(token, rules.now())?;
+        let (signer, former, generation) = self.current();
+        let unchecked = match signer.verify_signature(token, rules.now()) {
+            Ok(u) => u,
+            // Perhaps a token of a key of the former algorithm, still live: the verifier
+            // bound to that algorithm decides (each holds only its own keys).
+            Err(e) => former
+                .iter()
+                .find_map(|v| v.verify_signature(token, rules.now()).ok())
+                .ok_or(e)?,
+        };
         self.cache.put(token, &unchecked, rules.now(), generation);
         unchecked.check(rules)
     }
@@ -173,12 +255,20 @@ impl KeyRing {
         Ok(kid)
     }
 
+    /// Revokes the key `kid` (see [`revoke`]) and reloads; returns whether it existed.
+    pub fn revoke(&self, store: &Store, kid: &str, now_ms: i64) -> Result<bool, KeyError> {
+        let existed = revoke(store, self.alg, kid, now_ms)?;
+        self.reload(store)?;
+        Ok(existed)
+    }
+
     /// Reloads the keys from the store; the cache of verified tokens starts over.
     pub fn reload(&self, store: &Store) -> Result<(), KeyError> {
         let records = store.read(|r| r.keys())?;
-        let signer = build(self.alg, &records, self.access_ttl)?;
+        let (signer, former) = load(self.alg, &records, self.access_ttl)?;
         let mut g = self.current.write().unwrap_or_else(|e| e.into_inner());
         g.signer = signer;
+        g.former = former;
         g.generation += 1;
         // Under the write lock: no verification can start under the old keys meanwhile.
         self.cache.reset(g.generation);

@@ -146,7 +146,7 @@ struct PublicKeyEntry {
 /// PASETO v4.public.
 pub struct V4Public {
     keys: Vec<PublicKeyEntry>,
-    signing: usize,
+    signing: Option<usize>,
 }
 
 impl std::fmt::Debug for V4Public {
@@ -166,8 +166,20 @@ impl V4Public {
         ))
     }
 
-    /// Builds the signer from the stored v4.public keys.
+    /// Builds the signer from the stored v4.public keys; one must sign.
     pub fn from_records(records: &[SigningKeyRecord], access_ttl: i64) -> Result<Self, KeyError> {
+        let s = Self::verifier_from_records(records, access_ttl)?;
+        if s.signing.is_none() {
+            return Err(KeyError::NoSigningKey(TokenAlg::PasetoV4Public));
+        }
+        Ok(s)
+    }
+
+    /// As [`V4Public::from_records`], without requiring a key that signs.
+    pub fn verifier_from_records(
+        records: &[SigningKeyRecord],
+        access_ttl: i64,
+    ) -> Result<Self, KeyError> {
         let mut keys = Vec::new();
         let mut signing = None;
         for r in records
@@ -193,7 +205,6 @@ impl V4Public {
                 window,
             });
         }
-        let signing = signing.ok_or(KeyError::NoSigningKey(TokenAlg::PasetoV4Public))?;
         Ok(V4Public { keys, signing })
     }
 }
@@ -206,7 +217,10 @@ impl Signer for V4Public {
     fn sign(&self, claims: &Claims) -> Result<String, KeyError> {
         let k = self
             .keys
-            .get(self.signing)
+            .get(
+                self.signing
+                    .ok_or(KeyError::NoSigningKey(TokenAlg::PasetoV4Public))?,
+            )
             .ok_or(KeyError::NoSigningKey(TokenAlg::PasetoV4Public))?;
         PublicToken::sign(
             &k.secret,
@@ -248,7 +262,7 @@ impl Signer for V4Public {
 /// PASETO v4.local. Nothing is published: the key is secret.
 pub struct V4Local {
     keys: Vec<(String, SymmetricKey<V4>, Window)>,
-    signing: usize,
+    signing: Option<usize>,
 }
 
 impl std::fmt::Debug for V4Local {
@@ -265,8 +279,20 @@ impl V4Local {
         Ok((paserk(&Id::from(&key)), key.as_bytes().to_vec()))
     }
 
-    /// Builds the signer from the stored v4.local keys.
+    /// Builds the signer from the stored v4.local keys; one must sign.
     pub fn from_records(records: &[SigningKeyRecord], access_ttl: i64) -> Result<Self, KeyError> {
+        let s = Self::verifier_from_records(records, access_ttl)?;
+        if s.signing.is_none() {
+            return Err(KeyError::NoSigningKey(TokenAlg::PasetoV4Local));
+        }
+        Ok(s)
+    }
+
+    /// As [`V4Local::from_records`], without requiring a key that signs.
+    pub fn verifier_from_records(
+        records: &[SigningKeyRecord],
+        access_ttl: i64,
+    ) -> Result<Self, KeyError> {
         let mut keys = Vec::new();
         let mut signing = None;
         for r in records
@@ -288,7 +314,6 @@ impl V4Local {
                 },
             ));
         }
-        let signing = signing.ok_or(KeyError::NoSigningKey(TokenAlg::PasetoV4Local))?;
         Ok(V4Local { keys, signing })
     }
 }
@@ -301,7 +326,10 @@ impl Signer for V4Local {
     fn sign(&self, claims: &Claims) -> Result<String, KeyError> {
         let (kid, key, _) = self
             .keys
-            .get(self.signing)
+            .get(
+                self.signing
+                    .ok_or(KeyError::NoSigningKey(TokenAlg::PasetoV4Local))?,
+            )
             .ok_or(KeyError::NoSigningKey(TokenAlg::PasetoV4Local))?;
         LocalToken::encrypt(key, &encode_claims(claims)?, Some(&footer_json(kid)), None)
             .map_err(|e| KeyError::Sign(cause(e)))

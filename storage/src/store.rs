@@ -20,6 +20,8 @@ pub const SCHEMA_VERSION: u64 = 2;
 // ---- every table of the store, in one place -------------------------------------------
 /// Small counters and settings: `schema_version`, `next_user_num`.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Settings that are bytes: `server_key_check` (what the server key says of itself).
+const META_BYTES: TableDefinition<&str, &[u8]> = TableDefinition::new("meta_bytes");
 /// User id -> [`UserRecord`] (JSON).
 const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 /// Lowercased email -> user id.
@@ -66,6 +68,13 @@ pub enum Unique {
 pub enum StoreError {
     /// Another process holds the store file.
     Locked(PathBuf),
+    /// The file is not a whole latchkey store (empty, truncated, or damaged).
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
     /// There is no store file.
     Missing(PathBuf),
     /// The file has an older schema; a server migrates it on start.
@@ -99,6 +108,12 @@ impl std::fmt::Display for StoreError {
                 p.display()
             ),
             StoreError::Missing(p) => write!(f, "there is no store at {}", p.display()),
+            StoreError::Damaged { path, why } => write!(
+                f,
+                "{} is not a usable latchkey store ({why}); move it away and restore a backup \
+                 (latchkey backup), or delete it to start an empty store",
+                path.display()
+            ),
             StoreError::Outdated(v) => write!(
                 f,
                 "the store has schema version {v}; start the server once to migrate it to {SCHEMA_VERSION}"
@@ -130,6 +145,7 @@ impl std::error::Error for StoreError {
             StoreError::Storage(e) => Some(e.as_ref()),
             StoreError::Commit(e) => Some(e.as_ref()),
             StoreError::Locked(_)
+            | StoreError::Damaged { .. }
             | StoreError::Missing(_)
             | StoreError::Outdated(_)
             | StoreError::TooNew(_)
@@ -199,13 +215,7 @@ impl Store {
     /// and migrating an older schema. Fails with [`StoreError::Locked`] when another
     /// process has it open.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = match Database::create(path) {
-            Ok(db) => db,
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-                return Err(StoreError::Locked(path.to_path_buf()))
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let db = open_db(path, true)?;
         let store = Store {
             db: std::sync::Arc::new(db),
             path: path.to_path_buf(),
@@ -213,6 +223,7 @@ impl Store {
         store.write(|w| {
             // Creating every table up front lets read transactions assume they exist.
             w.tx.open_table(USERS)?;
+            w.tx.open_table(META_BYTES)?;
             w.tx.open_table(USER_BY_EMAIL)?;
             w.tx.open_table(USER_BY_NAME)?;
             w.tx.open_table(USER_BY_NUM)?;
@@ -251,13 +262,7 @@ impl Store {
         if !path.exists() {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
-        let db = match Database::open(path) {
-            Ok(db) => db,
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-                return Err(StoreError::Locked(path.to_path_buf()))
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let db = open_db(path, false)?;
         let store = Store {
             db: std::sync::Arc::new(db),
             path: path.to_path_buf(),
@@ -301,6 +306,46 @@ impl Store {
     /// Size of the store file in bytes.
     pub fn file_size(&self) -> u64 {
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+}
+
+/// Opens (or, with `create`, creates) the redb file. An existing file that is empty is
+/// refused (redb would silently start a new store in it), and redb's panics on a damaged
+/// file become an error naming the file.
+fn open_db(path: &Path, create: bool) -> Result<Database, StoreError> {
+    let damaged = |why: String| StoreError::Damaged {
+        path: path.to_path_buf(),
+        why,
+    };
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.len() == 0 {
+            return Err(damaged("the file is empty".into()));
+        }
+    }
+    let opened = std::panic::catch_unwind(|| {
+        if create {
+            Database::create(path)
+        } else {
+            Database::open(path)
+        }
+    });
+    match opened {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(redb::DatabaseError::DatabaseAlreadyOpen)) => {
+            Err(StoreError::Locked(path.to_path_buf()))
+        }
+        Ok(Err(redb::DatabaseError::Storage(redb::StorageError::Corrupted(why)))) => {
+            Err(damaged(why))
+        }
+        Ok(Err(e)) => Err(e.into()),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "redb could not read it".into());
+            Err(damaged(why))
+        }
     }
 }
 
@@ -504,6 +549,44 @@ macro_rules! read_methods {
                 Ok(None)
             }
 
+            /// What the server key that sealed this store's data says of itself, if any
+            /// key ever did.
+            pub fn server_key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
+                let t = self.tx.open_table(META_BYTES)?;
+                let v = t.get("server_key_check")?;
+                Ok(v.map(|g| g.value().to_vec()))
+            }
+
+            /// Whether anything in the store was sealed or keyed with a server key: TOTP
+            /// secrets, recovery codes, codes, proofs (for stores older than the check).
+            pub fn holds_sealed_data(&self) -> Result<bool, StoreError> {
+                if self.tx.open_table(SESSION_CODES)?.len()? > 0
+                    || self.tx.open_table(PROOFS)?.len()? > 0
+                {
+                    return Ok(true);
+                }
+                let t = self.tx.open_table(USERS)?;
+                for item in t.iter()? {
+                    let u: UserRecord = decode(item?.1.value())?;
+                    if u.mfa.is_some() {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+
+            /// Some user's sealed TOTP secret, with the user's id (to try a server key on).
+            pub fn any_sealed_totp(&self) -> Result<Option<(String, String)>, StoreError> {
+                let t = self.tx.open_table(USERS)?;
+                for item in t.iter()? {
+                    let u: UserRecord = decode(item?.1.value())?;
+                    if let Some(m) = u.mfa {
+                        return Ok(Some((u.id, m.sealed_secret)));
+                    }
+                }
+                Ok(None)
+            }
+
             /// The MFA pending credential with this hash.
             pub fn mfa_pending(&self, hash: &[u8]) -> Result<Option<MfaPendingRecord>, StoreError> {
                 let t = self.tx.open_table(MFA_PENDING)?;
@@ -674,6 +757,14 @@ impl Writer {
         self.tx.open_table(USER_BY_NUM)?.remove(user.num)?;
         self.tx.open_table(USERS)?.remove(id)?;
         Ok(true)
+    }
+
+    /// Records what the server key says of itself (see `server_key_check`).
+    pub fn set_server_key_check(&mut self, check: &[u8]) -> Result<(), StoreError> {
+        self.tx
+            .open_table(META_BYTES)?
+            .insert("server_key_check", check)?;
+        Ok(())
     }
 
     /// Inserts or replaces an MFA pending credential.

@@ -1,0 +1,135 @@
+//! The store file and the server key file: refused clearly when they cannot be trusted,
+//! never silently remade (issue 10, item 9); an administrator can reset a user's
+//! second factor.
+
+use serde_json::json;
+
+use crate::support::*;
+
+const ADMIN: &str = "admin-token-0123456789abcdef";
+
+fn store_path(s: &Server) -> std::path::PathBuf {
+    s.dir.path().join("store.redb")
+}
+
+fn key_path(s: &Server) -> std::path::PathBuf {
+    s.dir.path().join("store.redb.key")
+}
+
+/// A user with TOTP on, made by mailed code (so its address is proven).
+async fn totp_user(s: &Server, smtp: &Smtp, email: &str) {
+    s.post_json("/session/login", &[], &json!({"email": email}))
+        .await
+        .expect(202);
+    let code = session_code_of(&smtp.wait_mail(email, 1).await);
+    let v = s
+        .post_json("/session/verify", &[], &json!({"session_code": code}))
+        .await
+        .expect(200);
+    let t = s
+        .post_json(
+            "/session/token",
+            &[],
+            &json!({"refresh_token": v["refresh_token"]}),
+        )
+        .await
+        .expect(200);
+    let auth = bearer(t["access_token"].as_str().unwrap());
+    let secret = s
+        .post_json("/session/mfa/totp", &[("authorization", &auth)], &json!({}))
+        .await
+        .expect(200)["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    s.post_json(
+        "/session/mfa/totp/confirm",
+        &[("authorization", &auth)],
+        &json!({"code": totp_at(&secret, now)}),
+    )
+    .await
+    .expect(200);
+}
+
+#[tokio::test]
+async fn an_empty_store_file_is_refused_not_started_afresh() {
+    let mut s = Server::start("").await;
+    s.stop();
+    std::fs::remove_file(key_path(&s)).unwrap();
+    std::fs::write(store_path(&s), b"").unwrap();
+    let (code, _, err) = s.cli(&["serve"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("the file is empty"), "{err}");
+    assert!(!key_path(&s).exists(), "no new server key was made");
+}
+
+#[tokio::test]
+async fn a_truncated_store_is_refused_without_a_crash() {
+    let mut s = Server::start("").await;
+    oauth_signup(&s, "tru", "correct horse battery").await;
+    s.stop();
+    let bytes = std::fs::read(store_path(&s)).unwrap();
+    std::fs::write(store_path(&s), &bytes[..bytes.len() / 3]).unwrap();
+    let (code, _, err) = s.cli(&["serve"]);
+    assert_eq!(code, 1, "exit 1, not a panic's 101: {err}");
+    assert!(err.contains("not a usable latchkey store"), "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_or_foreign_server_key_is_refused() {
+    let smtp = Smtp::start(&[]);
+    let mut s = Server::start(&smtp.config("none")).await;
+    totp_user(&s, &smtp, "tess@example.com").await;
+    s.stop();
+    let original = std::fs::read(key_path(&s)).unwrap();
+    // Gone: refused, naming the file; none is made.
+    std::fs::remove_file(key_path(&s)).unwrap();
+    let (code, _, err) = s.cli(&["serve"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("store.redb.key is missing"), "{err}");
+    assert!(!key_path(&s).exists());
+    // Another key: refused.
+    std::fs::write(key_path(&s), format!("{}\n", "ab".repeat(32))).unwrap();
+    let (code, _, err) = s.cli(&["serve"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("is not the key this store"), "{err}");
+    // The right one: serves again.
+    std::fs::write(key_path(&s), original).unwrap();
+    s.start_again();
+    s.get("/healthz", &[]).await.expect(200);
+}
+
+#[tokio::test]
+async fn an_administrator_resets_a_lost_second_factor() {
+    let smtp = Smtp::start(&[]);
+    let s = Server::start(&format!(
+        "{}[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN}\"\n",
+        smtp.config("none")
+    ))
+    .await;
+    totp_user(&s, &smtp, "lost@example.com").await;
+    let (code, out, err) = s.cli(&["user", "reset-mfa", "lost@example.com"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"mfa_enabled\": false"), "{out}");
+    // The next sign-in by code has no second step.
+    s.post_json("/session/login", &[], &json!({"email": "lost@example.com"}))
+        .await
+        .expect(202);
+    let code = session_code_of(&smtp.wait_mail("lost@example.com", 2).await);
+    let v = s
+        .post_json("/session/verify", &[], &json!({"session_code": code}))
+        .await
+        .expect(200);
+    assert_eq!(v["status"], "authenticated");
+    // Nothing to reset now.
+    let (code, _, err) = s.cli(&["user", "reset-mfa", "lost@example.com"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no second factor"), "{err}");
+}
