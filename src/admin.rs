@@ -71,6 +71,11 @@ fn admin_error(e: AdminError) -> Reply {
             "user_not_found",
             "no user with that id, number, email or username",
         ),
+        AdminError::Ambiguous => error(
+            StatusCode::CONFLICT,
+            "ambiguous_key",
+            "that key names several users: say which with id:, num:, email: or username:",
+        ),
         AdminError::NoSuchKey => error(
             StatusCode::NOT_FOUND,
             "key_not_found",

@@ -853,6 +853,16 @@ impl Config {
         if admin_token.is_some() && admin_listen == listen && listen.port() != 0 {
             return Err(bad("admin.listen", "must differ from server.listen"));
         }
+        let token_char = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
+        if admin_token
+            .as_ref()
+            .is_some_and(|t| !t.bytes().all(token_char))
+        {
+            return Err(bad(
+                "admin.token",
+                "may hold only letters, digits and - . _ ~ + / = (a bearer token, RFC 6750)",
+            ));
+        }
         if admin_token.as_ref().is_some_and(|t| t.len() < 16) {
             return Err(bad(
                 "admin.token",

@@ -92,19 +92,94 @@ impl Request<'_> {
 }
 
 /// Parses a JSON document completely (trailing bytes refused). Duplicate fields of the
-/// target struct are refused by serde.
+/// target struct are refused by serde. The error says what is wrong in the server's own
+/// words: never a value from the body, never a type name.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    serde_json::from_slice(body).map_err(|e| format!("malformed JSON body: {e}"))
+    serde_json::from_slice(body).map_err(|e| json_error(&e))
+}
+
+/// A JSON error for a client: what kind of mistake, and the member when it is one of
+/// ours (serde names fields of our own structs); never the value that was sent.
+fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            "malformed JSON body: not a JSON document".into()
+        }
+        Category::Data => {
+            let text = e.to_string();
+            let named = ["duplicate field `", "missing field `"]
+                .iter()
+                .find_map(|p| text.strip_prefix(p).map(|rest| (p, rest)))
+                .and_then(|(p, rest)| rest.split_once('`').map(|(field, _)| (p, field)));
+            match named {
+                Some((p, field)) if p.starts_with("duplicate") => {
+                    format!("malformed JSON body: `{field}` is given more than once")
+                }
+                Some((_, field)) => format!("malformed JSON body: `{field}` is missing"),
+                None => "malformed JSON body: a member has the wrong type".into(),
+            }
+        }
+    }
+}
+
+/// A JSON object whose members are all different: a duplicate member is refused
+/// instead of the last one winning.
+pub fn parse_json_object(
+    body: &[u8],
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    parse_json::<UniqueObject>(body).map(|o| o.0)
+}
+
+struct UniqueObject(serde_json::Map<String, serde_json::Value>);
+
+impl<'de> serde::Deserialize<'de> for UniqueObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = UniqueObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<UniqueObject, A::Error> {
+                let mut m = serde_json::Map::new();
+                while let Some((k, v)) = a.next_entry::<String, serde_json::Value>()? {
+                    if m.contains_key(&k) {
+                        return Err(serde::de::Error::custom("duplicate field `member`"));
+                    }
+                    m.insert(k, v);
+                }
+                Ok(UniqueObject(m))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// Parses an `application/x-www-form-urlencoded` body. Every parameter may appear at
-/// most once (RFC 6749 §3.2); empty values count as absent.
+/// most once (RFC 6749 §3.2); empty values count as absent. Decoding is strict: a name
+/// or value whose bytes are not UTF-8 (`%FF`) is refused, not replaced.
 pub fn parse_form(body: &[u8]) -> Result<BTreeMap<String, String>, String> {
+    let decode = |raw: &[u8]| -> Result<String, String> {
+        let spaced: Vec<u8> = raw
+            .iter()
+            .map(|b| if *b == b'+' { b' ' } else { *b })
+            .collect();
+        let bytes: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
+        String::from_utf8(bytes).map_err(|_| "a form parameter is not UTF-8".to_string())
+    };
     let mut out = BTreeMap::new();
-    for (k, v) in form_urlencoded::parse(body) {
-        if out.insert(k.to_string(), v.to_string()).is_some() {
+    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+        let mut kv = pair.splitn(2, |b| *b == b'=');
+        let k = decode(kv.next().unwrap_or_default())?;
+        let v = decode(kv.next().unwrap_or_default())?;
+        if out.contains_key(&k) {
             return Err(format!("parameter `{k}` given more than once"));
         }
+        out.insert(k, v);
     }
     out.retain(|_, v| !v.is_empty());
     Ok(out)
@@ -121,9 +196,11 @@ fn single_authorization(headers: &HeaderMap) -> Result<Option<&str>, ()> {
     first.to_str().map(Some).map_err(|_| ())
 }
 
+/// The scheme and the credentials of an `Authorization` value: `1*SP` between them
+/// (RFC 9110 §11.4, RFC 6750 §2.1).
 fn split_scheme(value: &str) -> (&str, &str) {
     match value.split_once(' ') {
-        Some((scheme, rest)) => (scheme, rest),
+        Some((scheme, rest)) => (scheme, rest.trim_start_matches(' ')),
         None => (value, ""),
     }
 }
@@ -330,6 +407,11 @@ mod tests {
         );
         assert_eq!(parse_bearer(&auth("Bearer ")), Bearer::Malformed);
         assert_eq!(parse_bearer(&auth("Bearer a b")), Bearer::Malformed);
+        // 1*SP: two spaces are allowed.
+        assert_eq!(
+            parse_bearer(&auth("Bearer  abc")),
+            Bearer::Token("abc".into())
+        );
         assert_eq!(parse_bearer(&auth("Bearer =abc")), Bearer::Malformed);
         let long = format!("Bearer {}", "a".repeat(MAX_TOKEN_LEN + 1));
         assert_eq!(parse_bearer(&auth(&long)), Bearer::Malformed);
@@ -350,12 +432,47 @@ mod tests {
     }
 
     #[test]
+    fn json_errors_echo_nothing_sent() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct T {
+            n: u64,
+        }
+        for (body, want) in [
+            (
+                &br#"{"n":"secret-value"}"#[..],
+                "a member has the wrong type",
+            ),
+            (br#"{"n":1,"n":2}"#, "`n` is given more than once"),
+            (b"{}", "`n` is missing"),
+            (b"{not json", "not a JSON document"),
+        ] {
+            let e = parse_json::<T>(body).unwrap_err();
+            assert!(e.ends_with(want), "{e}");
+            assert!(!e.contains("secret") && !e.contains("u64"), "{e}");
+        }
+        assert!(parse_json_object(br#"{"a":1,"a":2}"#).is_err());
+        assert_eq!(parse_json_object(br#"{"a":1,"b":2}"#).unwrap().len(), 2);
+    }
+
+    #[test]
     fn form_refuses_duplicates() {
         assert!(parse_form(b"a=1&a=2").is_err());
         let f = parse_form(b"a=1&b=&c=x+y").unwrap();
         assert_eq!(f.get("a").map(String::as_str), Some("1"));
         assert!(!f.contains_key("b"));
         assert_eq!(f.get("c").map(String::as_str), Some("x y"));
+        // Not UTF-8: refused, never replaced (%FF and %FE would both be U+FFFD).
+        for bad in [&b"u=%FF"[..], b"u=%FE", b"u=%80", b"%FF=1"] {
+            assert!(parse_form(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse_form(b"u=%C3%A9")
+                .unwrap()
+                .get("u")
+                .map(String::as_str),
+            Some("\u{e9}")
+        );
     }
 
     #[test]

@@ -177,8 +177,12 @@ fn one(status: StatusCode, attribute: &str, e: (&'static str, &'static str)) -> 
 
 /// The request body as a JSON object, or the family's error.
 fn object(req: &Request) -> Result<Map<String, Value>, Reply> {
-    req.json::<Map<String, Value>>()
-        .map_err(|_| one(StatusCode::BAD_REQUEST, "body", ERR_INVALID))
+    let bad = || one(StatusCode::BAD_REQUEST, "body", ERR_INVALID);
+    if req.body_kind() != crate::input::BodyKind::Json {
+        return Err(bad());
+    }
+    // Duplicate members are refused, as in every other family.
+    crate::input::parse_json_object(req.body).map_err(|_| bad())
 }
 
 const SIGNUP_FIELDS: [&str; 5] = [
@@ -592,6 +596,13 @@ mod tests {
             ),
             (Some("ERR_BLANK"), Some("ERR_BLANK"))
         );
+    }
+
+    #[test]
+    fn duplicate_members_are_refused() {
+        let body = br#"{"email":"a@example.com","email":"b@example.com","first_name":"A","last_name":"B","password":"correct horse","password_confirmation":"correct horse"}"#;
+        let r = call("signup", None, &json_headers(), body).unwrap_err();
+        assert_eq!(errors(&r)["body"][0]["error"], "ERR_INVALID");
     }
 
     #[test]

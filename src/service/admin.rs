@@ -5,7 +5,7 @@
 
 use protocol::reply::rfc3339_ms;
 use serde_json::{json, Value};
-use storage::{AccountState, Reader, Store, StoreError, UserRecord};
+use storage::{AccountState, Found, Reader, Store, StoreError, UserRecord};
 
 use super::accounts::revoke_all;
 use super::{secs_i64, Service};
@@ -18,6 +18,8 @@ use crate::signer::{keys, KeyError, Rules, TokenAlg};
 pub enum AdminError {
     /// No user matches the key.
     NotFound,
+    /// The key names several users (by different kinds of key).
+    Ambiguous,
     /// No signing key has this id.
     NoSuchKey,
     /// The request makes no sense in the current state.
@@ -36,6 +38,9 @@ impl std::fmt::Display for AdminError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             AdminError::NotFound => f.write_str("no such user"),
+            AdminError::Ambiguous => f.write_str(
+                "that key names several users: say which with id:, num:, email: or username:",
+            ),
             AdminError::NoSuchKey => f.write_str("no signing key with that id"),
             AdminError::Conflict(m) => f.write_str(m),
             AdminError::BadRequest(m) => f.write_str(m),
@@ -53,6 +58,7 @@ impl std::error::Error for AdminError {
             AdminError::Keys(e) => Some(e),
             AdminError::Thread(e) => Some(e),
             AdminError::NotFound
+            | AdminError::Ambiguous
             | AdminError::NoSuchKey
             | AdminError::Conflict(_)
             | AdminError::BadRequest(_) => None,
@@ -98,6 +104,15 @@ impl StateChange {
             "unblock" => Some(StateChange::Unblock),
             _ => None,
         }
+    }
+}
+
+/// The one user `key` names.
+fn one(found: Found) -> Result<UserRecord, AdminError> {
+    match found {
+        Found::One(u) => Ok(*u),
+        Found::None => Err(AdminError::NotFound),
+        Found::Several(_) => Err(AdminError::Ambiguous),
     }
 }
 
@@ -175,9 +190,9 @@ impl<'a> Reads<'a> {
 
     /// One user by id, number, email or username.
     pub fn show_user(&self, key: &str) -> Result<Value, AdminError> {
-        self.store.read(|r| match r.find_user(key)? {
-            Some(u) => Ok(user_json(&u, live_families(r, &u.id, self.now_ms)?)),
-            None => Err(AdminError::NotFound),
+        self.store.read(|r| {
+            let u = one(r.find_user(key)?)?;
+            Ok(user_json(&u, live_families(r, &u.id, self.now_ms)?))
         })
     }
 
@@ -291,9 +306,7 @@ pub fn change_state(
     now: i64,
 ) -> Result<Changed, AdminError> {
     let changed = store.write(|w| {
-        let Some(mut u) = w.find_user(key)? else {
-            return Err(AdminError::NotFound);
-        };
+        let mut u = one(w.find_user(key)?)?;
         let from = u.state;
         u.state = match (change, from) {
             (StateChange::Disable, AccountState::Blocked) => {
@@ -335,12 +348,10 @@ fn revocation_cause(state: AccountState) -> Option<&'static str> {
 /// user's id and how many families were revoked.
 pub fn delete_user(store: &Store, key: &str, now: i64) -> Result<(String, usize), AdminError> {
     let (id, revoked) = store.write(|w| {
-        let Some(u) = w.find_user(key)? else {
-            return Err(AdminError::NotFound);
-        };
+        let u = one(w.find_user(key)?)?;
         let revoked = revoke_all(w, &u.id, "user_deleted", now)?;
         w.delete_user(&u.id)?;
-        Ok((u.id, revoked))
+        Ok::<_, AdminError>((u.id, revoked))
     })?;
     tracing::info!(target: "latchkey::audit", event = "admin_delete", user = %id, families_revoked = revoked);
     Ok((id, revoked))
@@ -350,9 +361,7 @@ pub fn delete_user(store: &Store, key: &str, now: i64) -> Result<(String, usize)
 /// Sessions stay; the account signs in with its first factor again, and may enrol anew.
 pub fn reset_mfa(store: &Store, key: &str, now: i64) -> Result<UserRecord, AdminError> {
     let user = store.write(|w| {
-        let Some(mut u) = w.find_user(key)? else {
-            return Err(AdminError::NotFound);
-        };
+        let mut u = one(w.find_user(key)?)?;
         if u.mfa.is_none() {
             return Err(AdminError::Conflict("the user has no second factor"));
         }

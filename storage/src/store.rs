@@ -54,6 +54,17 @@ const SESSION_CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessi
 const EMAIL_CODES: MultimapTableDefinition<&str, &[u8]> =
     MultimapTableDefinition::new("email_codes");
 
+/// What an administrator's key names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// No user.
+    None,
+    /// One user.
+    One(Box<UserRecord>),
+    /// Several users (by different kinds of key).
+    Several(usize),
+}
+
 /// Which unique index a write collided with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unique {
@@ -420,25 +431,39 @@ macro_rules! read_methods {
                 Ok(v.map(|g| g.value().to_owned()))
             }
 
-            /// The user named by `key`: an id, an integer number, an email or a username
-            /// (tried in that order).
-            pub fn find_user(&self, key: &str) -> Result<Option<UserRecord>, StoreError> {
-                if let Some(u) = self.user(key)? {
-                    return Ok(Some(u));
-                }
-                let id = if key.contains('@') {
-                    self.user_id_by_email(key)?
-                } else if let Ok(n) = key.parse::<u64>() {
-                    match self.user_id_by_num(n)? {
-                        Some(id) => Some(id),
-                        None => self.user_id_by_username(key)?,
-                    }
-                } else {
-                    self.user_id_by_username(key)?
+            /// The users `key` names: by id, number, email or username, or with an `id:`,
+            /// `num:`, `email:` or `username:` prefix by that alone. A key that names two
+            /// users (a user numbered 1 and a user named "1") is [`Found::Several`]: the
+            /// caller asks for a prefix instead of guessing.
+            pub fn find_user(&self, key: &str) -> Result<Found, StoreError> {
+                let (kind, value) = match key.split_once(':') {
+                    Some((k @ ("id" | "num" | "email" | "username"), v)) => (Some(k), v),
+                    _ => (None, key),
                 };
-                match id {
-                    Some(id) => self.user(&id),
-                    None => Ok(None),
+                let wants = |k: &str| kind.is_none_or(|w| w == k);
+                let mut ids: Vec<String> = Vec::new();
+                if wants("id") && self.user(value)?.is_some() {
+                    ids.push(value.to_owned());
+                }
+                if wants("num") {
+                    if let Ok(n) = value.parse::<u64>() {
+                        ids.extend(self.user_id_by_num(n)?);
+                    }
+                }
+                if wants("email") && value.contains('@') {
+                    ids.extend(self.user_id_by_email(value)?);
+                }
+                if wants("username") && !value.contains('@') {
+                    ids.extend(self.user_id_by_username(value)?);
+                }
+                ids.sort();
+                ids.dedup();
+                match ids.as_slice() {
+                    [] => Ok(Found::None),
+                    [id] => Ok(self
+                        .user(id)?
+                        .map_or(Found::None, |u| Found::One(Box::new(u)))),
+                    more => Ok(Found::Several(more.len())),
                 }
             }
 

@@ -23,6 +23,7 @@ mod rules;
 mod server;
 mod session;
 mod states;
+mod strict;
 mod support;
 mod timing;
 mod toolkit;
