@@ -168,14 +168,16 @@ impl Hasher {
     }
 
     /// Takes a place for `source`, or refuses: when every place is taken, or when
-    /// `source` holds its share already. The share is the capacity divided among the
-    /// sources holding places plus one, so there is always room for a source that holds
-    /// none: one source (or a few) cannot keep the others from being hashed.
+    /// `source` holds its share already. An eighth of the places is kept for sources that
+    /// hold none; the rest is shared among the sources holding places. So one source (or
+    /// a few) cannot keep the others from being hashed, and a lone busy source still has
+    /// seven eighths of the queue.
     fn admit(&self, source: Source) -> Result<Admitted, HashError> {
         let mut p = self.places.lock().unwrap_or_else(|e| e.into_inner());
         let held = p.by_source.get(&source).copied().unwrap_or(0);
         let holders = p.by_source.len() + usize::from(held == 0);
-        let share = (self.capacity / (holders + 1)).max(1);
+        let reserve = (self.capacity / 8).max(1);
+        let share = (self.capacity.saturating_sub(reserve) / holders).max(1);
         if p.total >= self.capacity || held >= share {
             return Err(HashError::Overloaded);
         }
@@ -341,7 +343,7 @@ mod tests {
                 Err(e) => panic!("{e}"),
             }
         }
-        // One source holds at most half the places (there is always room for another).
+        // Two places, one kept for another source: this one gets one at a time.
         assert_eq!((ok, shed), (1, 7));
         assert_eq!(h.queued(), 0);
         assert!(
@@ -352,17 +354,26 @@ mod tests {
 
     #[test]
     fn one_source_cannot_hold_every_place() {
-        let h = Hasher::new(&cheap(), 2, 8).unwrap(); // 10 places
+        let h = Hasher::new(&cheap(), 2, 14).unwrap(); // 16 places, 2 kept in reserve
         let src = |i: u8| Source::of(std::net::IpAddr::from([192, 0, 2, i]));
-        // A lone source gets half.
-        let a: Vec<_> = (0..5).map(|_| h.admit(src(1)).unwrap()).collect();
+        let take = |s: Source, n: usize| -> Vec<Admitted> {
+            (0..n).map(|_| h.admit(s).unwrap()).collect()
+        };
+        // A lone source gets all but the reserve...
+        let a = take(src(1), 14);
         assert!(h.admit(src(1)).is_err());
-        // Another still gets in; then the two share: 10 / 3 each.
-        let b: Vec<_> = (0..3).map(|_| h.admit(src(2)).unwrap()).collect();
+        // ... and another still gets in: the reserve is for it.
+        let b = take(src(2), 2);
+        assert!(h.admit(src(1)).is_err(), "full");
+        drop(a);
+        // Two sources share the 14 others: 7 each.
+        let a = take(src(1), 7);
+        assert!(h.admit(src(1)).is_err());
+        let b2 = take(src(2), 5);
         assert!(h.admit(src(2)).is_err());
         // A third holds none: there is room for it.
-        let c = h.admit(src(3)).unwrap();
-        drop((a, b, c));
+        let c = take(src(3), 1);
+        drop((a, b, b2, c));
         assert_eq!(h.queued(), 0);
         assert!(h.admit(src(1)).is_ok());
     }

@@ -117,13 +117,28 @@ impl<S> Guarded<S> {
     }
 
     /// Whether the current deadline passed (arming the timer on `cx` if not).
+    ///
+    /// The timer is moved only when it would fire too late (a head's deadline is sooner
+    /// than the idle one); when it fires early (the connection was busy meanwhile) it is
+    /// re-armed at the real deadline. So steady keep-alive traffic does not touch the
+    /// timer at every request.
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
         let deadline = self.deadline();
-        if self.armed != Some(deadline) {
+        if self.armed.is_none_or(|armed| armed > deadline) {
             self.timer.as_mut().reset(deadline);
             self.armed = Some(deadline);
         }
-        self.timer.as_mut().poll(cx).is_ready()
+        loop {
+            if self.timer.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            if Instant::now() >= deadline {
+                return true;
+            }
+            // Fired early: traffic moved the deadline on.
+            self.timer.as_mut().reset(deadline);
+            self.armed = Some(deadline);
+        }
     }
 }
 

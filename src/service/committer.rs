@@ -49,6 +49,7 @@ pub enum Refused {
 pub struct Committer {
     tx: mpsc::SyncSender<Pending>,
     alive: Arc<AtomicBool>,
+    store_ok: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Pending {
@@ -71,19 +72,26 @@ impl Committer {
     pub fn start(store: Store) -> Result<Committer, std::io::Error> {
         let (tx, rx) = mpsc::sync_channel::<Pending>(MAX_QUEUE);
         let alive = Arc::new(AtomicBool::new(true));
+        let store_ok = Arc::new(AtomicBool::new(true));
         let guard = Alive(alive.clone());
+        let ok = store_ok.clone();
         std::thread::Builder::new()
             .name("latchkey-commit".into())
             .spawn(move || {
                 let _guard = guard;
-                run(&store, &rx);
+                run(&store, &rx, &ok);
             })?;
-        Ok(Committer { tx, alive })
+        Ok(Committer {
+            tx,
+            alive,
+            store_ok,
+        })
     }
 
-    /// Whether the committer thread is running.
-    pub fn alive(&self) -> bool {
-        self.alive.load(Ordering::Acquire)
+    /// Whether the committer thread runs and its last transaction reached the store (a
+    /// store that fails its writes is not healthy).
+    pub fn healthy(&self) -> bool {
+        self.alive.load(Ordering::Acquire) && self.store_ok.load(Ordering::Acquire)
     }
 
     /// Runs `job` in the next batch; resolves once its writes are committed (or it
@@ -105,7 +113,7 @@ fn run_job(p: &mut Pending, w: &mut Writer) -> Result<(), Abort> {
     catch_unwind(AssertUnwindSafe(|| (p.job)(w))).unwrap_or(Err(Abort::Panicked))
 }
 
-fn run(store: &Store, rx: &mpsc::Receiver<Pending>) {
+fn run(store: &Store, rx: &mpsc::Receiver<Pending>, store_ok: &AtomicBool) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -128,6 +136,7 @@ fn run(store: &Store, rx: &mpsc::Receiver<Pending>) {
             })
         }))
         .unwrap_or(Err(Abort::Panicked));
+        store_ok.store(!matches!(together, Err(Abort::Store(_))), Ordering::Release);
         match together {
             Ok(()) => {
                 for p in batch {
@@ -205,7 +214,9 @@ mod tests {
         }
         drop(tx);
         let s2 = store.clone();
-        std::thread::spawn(move || run(&s2, &rx)).join().unwrap();
+        std::thread::spawn(move || run(&s2, &rx, &AtomicBool::new(true)))
+            .join()
+            .unwrap();
         waits
             .into_iter()
             .map(|mut w| matches!(w.try_recv(), Ok(Ok(()))))
@@ -269,6 +280,7 @@ mod tests {
         let c = Committer {
             tx: tx.clone(),
             alive: Arc::new(AtomicBool::new(true)),
+            store_ok: Arc::new(AtomicBool::new(true)),
         };
         // The queue (of one) is full: the next job is shed, not queued.
         assert_eq!(
@@ -277,7 +289,9 @@ mod tests {
         );
         drop((tx, c));
         let s2 = store.clone();
-        std::thread::spawn(move || run(&s2, &rx)).join().unwrap();
+        std::thread::spawn(move || run(&s2, &rx, &AtomicBool::new(true)))
+            .join()
+            .unwrap();
         assert!(!exists(&store, "gone"));
     }
 }
