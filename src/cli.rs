@@ -463,12 +463,26 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
+        // The listeners first: a port that cannot be had leaves no store or key behind.
+        let listen = cfg.server.listen;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen} (server.listen): {e}"))?;
+        let admin_listener = match &cfg.admin.token {
+            Some(_) => {
+                let at = cfg.admin.listen;
+                Some(
+                    tokio::net::TcpListener::bind(at)
+                        .await
+                        .map_err(|e| format!("cannot listen on {at} (admin.listen): {e}"))?,
+                )
+            }
+            None => None,
+        };
         let store = Store::open(&cfg.storage.path).map_err(|e| match e {
-            StoreError::Locked(_) => format!("{e}"),
+            StoreError::Locked(_) | StoreError::Damaged { .. } => format!("{e}"),
             e => format!("cannot open {}: {e}", cfg.storage.path.display()),
         })?;
-        let listen = cfg.server.listen;
-        let admin_listen = cfg.admin.listen;
         let url_file = admin_url_file(&cfg.storage.path);
         let bounds = crate::http::Bounds {
             header_timeout: cfg.server.header_timeout,
@@ -478,12 +492,10 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
         let service = Service::new(cfg, store, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = Vec::new();
-        if let Some(admin) = crate::admin::Admin::new(service.clone()) {
-            let l = tokio::net::TcpListener::bind(admin_listen)
-                .await
-                .map_err(|e| format!("cannot listen on {admin_listen} (admin.listen): {e}"))?;
+        if let (Some(l), Some(admin)) = (admin_listener, crate::admin::Admin::new(service.clone()))
+        {
             let addr = l.local_addr().map_err(|e| e.to_string())?;
-            std::fs::write(&url_file, format!("http://{addr}\n"))
+            write_private(&url_file, &format!("http://{addr}\n"))
                 .map_err(|e| format!("{}: {e}", url_file.display()))?;
             tracing::info!(%addr, "admin API listening");
             println!("latchkey admin listening on http://{addr}");
@@ -497,9 +509,6 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
             )));
         }
         let app = Arc::new(crate::server::App::new(service.clone())?);
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| format!("cannot listen on {listen} (server.listen): {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         tracing::info!(%addr, "listening");
         // One line on stdout that scripts (and the tests) can wait for.
@@ -520,6 +529,24 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
         tracing::info!("store closed, bye");
         Ok(())
     })
+}
+
+/// Writes `text` to `path`, readable by its owner only (mode 0600), replacing it.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        o.mode(0o600);
+        if path.exists() {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    let mut f = o.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
 }
 
 /// Removes expired refresh families and session codes once a minute.

@@ -541,31 +541,193 @@ pub struct Checked {
 /// and that file exists), then the environment.
 pub fn load(path: Option<&Path>) -> Result<Checked, String> {
     let mut fig = Figment::from(Serialized::defaults(Config::default()));
-    match path {
+    let file = match path {
         Some(p) => {
             if !p.exists() {
                 return Err(format!("config file {} does not exist", p.display()));
             }
-            fig = fig.merge(Toml::file(p));
+            Some(p.to_path_buf())
         }
-        None => {
-            if Path::new("auth.toml").exists() {
-                fig = fig.merge(Toml::file("auth.toml"));
-            }
-        }
+        None => Some(PathBuf::from("auth.toml")).filter(|p| p.exists()),
+    };
+    if let Some(f) = &file {
+        fig = fig.merge(Toml::file(f));
     }
     fig = fig.merge(Env::prefixed(ENV_PREFIX).split("__"));
+    let where_ = Locator::new(file.as_deref());
     let raw: Config = fig.extract().map_err(|e| {
         e.into_iter()
-            .map(|e| e.to_string())
+            .map(|e| where_.explain(&e))
             .collect::<Vec<_>>()
-            .join("; ")
+            .join("\n")
     })?;
-    raw.validate()
+    raw.validate().map_err(|e| where_.locate(e))
+}
+
+/// Says where a key of the configuration was set: `auth.toml:12`, or the environment
+/// variable, for the operator's messages.
+struct Locator {
+    file: Option<(PathBuf, String)>,
+}
+
+/// Keys whose values are durations in seconds.
+fn is_duration(key: &str) -> bool {
+    ["_ttl", "_timeout", "_window", "_duration", "reuse_interval"]
+        .iter()
+        .any(|end| key.ends_with(end))
+}
+
+impl Locator {
+    fn new(file: Option<&Path>) -> Locator {
+        Locator {
+            file: file.and_then(|f| Some((f.to_path_buf(), std::fs::read_to_string(f).ok()?))),
+        }
+    }
+
+    /// The line of the file that sets `key` (`section.key` or `section.table.key`).
+    fn line_of(&self, key: &str) -> Option<(PathBuf, usize)> {
+        let (path, text) = self.file.as_ref()?;
+        let parts: Vec<&str> = key.split('.').collect();
+        for cut in (1..parts.len()).rev() {
+            let (section, rest) = parts.split_at(cut);
+            let section = section.join(".");
+            let name = rest.first()?;
+            let mut current = String::new();
+            for (i, line) in text.lines().enumerate() {
+                let t = line.trim();
+                if let Some(h) = t.strip_prefix('[') {
+                    current = h.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+                    continue;
+                }
+                let assigned = t
+                    .split_once('=')
+                    .is_some_and(|(k, _)| k.trim().trim_matches('"') == *name);
+                if current == section && assigned {
+                    return Some((path.clone(), i + 1));
+                }
+            }
+        }
+        None
+    }
+
+    fn place(&self, key: &str, from_env: bool) -> String {
+        if from_env {
+            return format!(
+                " (environment variable {ENV_PREFIX}{})",
+                key.to_uppercase().replace('.', "__")
+            );
+        }
+        match self.line_of(key) {
+            Some((p, line)) => format!(" ({}:{line})", p.display()),
+            None => String::new(),
+        }
+    }
+
+    /// A validation error (`key: why`) with where the key was set.
+    fn locate(&self, e: String) -> String {
+        match e.split_once(": ") {
+            Some((key, why)) if !key.contains(' ') => {
+                let env = std::env::var_os(format!(
+                    "{ENV_PREFIX}{}",
+                    key.to_uppercase().replace('.', "__")
+                ))
+                .is_some();
+                format!("{key}{}: {why}", self.place(key, env))
+            }
+            _ => e,
+        }
+    }
+
+    /// figment's error in the operator's words: the key (without figment's `default.`
+    /// profile), where it was set, what it should be and what it is.
+    fn explain(&self, e: &figment::Error) -> String {
+        use figment::error::{Actual, Kind};
+        let key = e.path.join(".");
+        let from_env = e
+            .metadata
+            .as_ref()
+            .is_some_and(|m| m.name.contains("environment"));
+        let got = |a: &Actual| match a {
+            Actual::Str(v) => format!("{v:?}"),
+            Actual::Unsigned(v) => v.to_string(),
+            Actual::Signed(v) => v.to_string(),
+            Actual::Float(v) => v.to_string(),
+            Actual::Bool(v) => v.to_string(),
+            Actual::Seq => "a list".into(),
+            Actual::Map => "a table".into(),
+            other => other.to_string(),
+        };
+        let wanted = |expected: &str| {
+            let e = expected.trim_start_matches("a ").trim_start_matches("an ");
+            match e {
+                "u8" | "u16" | "u32" | "u64" | "usize" | "i64" if is_duration(&key) => {
+                    "an integer number of seconds".to_string()
+                }
+                "u8" | "u16" | "u32" | "u64" | "usize" | "i64" => "a whole number".into(),
+                "bool" | "boolean" => "true or false".into(),
+                "string" => "a string in quotes".into(),
+                "sequence" => "a list, such as [\"a\", \"b\"]".into(),
+                _ => expected.to_string(),
+            }
+        };
+        match &e.kind {
+            Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
+                format!(
+                    "{key}{}: {}, got {}",
+                    self.place(&key, from_env),
+                    wanted(expected),
+                    got(actual)
+                )
+            }
+            Kind::UnknownField(field, expected) => {
+                let full = if key.is_empty() {
+                    field.clone()
+                } else {
+                    format!("{key}.{field}")
+                };
+                let hint = expected
+                    .iter()
+                    .map(|c| (strsim::levenshtein(field, c), *c))
+                    .filter(|(d, _)| *d <= 3)
+                    .min()
+                    .map(|(_, c)| format!("; did you mean `{c}`?"))
+                    .unwrap_or_else(|| format!("; known keys here: {}", expected.join(", ")));
+                format!("{full}{}: unknown key{hint}", self.place(&full, from_env))
+            }
+            Kind::Message(m) if m.contains("untagged enum Mount") => format!(
+                "{key}{}: a path starting with `/`, or false",
+                self.place(&key, from_env)
+            ),
+            Kind::Message(m) => format!("{key}{}: {m}", self.place(&key, from_env)),
+            other => format!("{key}{}: {other}", self.place(&key, from_env)),
+        }
+    }
 }
 
 fn bad(key: &str, why: impl std::fmt::Display) -> String {
-    format!("invalid value for `{key}`: {why}")
+    format!("{key}: {why}")
+}
+
+/// `address:port`, or `host:port` resolved now (the first address it names).
+fn socket_addr(key: &str, v: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = v.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let explain = |why: &str| {
+        bad(
+            key,
+            format!("an address and port, such as 127.0.0.1:8080 or [::1]:8080 ({why}), got {v:?}"),
+        )
+    };
+    if v.rsplit_once(':')
+        .is_none_or(|(_, p)| p.parse::<u16>().is_err())
+    {
+        return Err(explain("the port is missing"));
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(v)
+        .map_err(|_| explain("the host name does not resolve"))?
+        .next()
+        .ok_or_else(|| explain("the host name does not resolve"))
 }
 
 /// Where the server key file of a store lives when `storage.key_file` is empty.
@@ -611,16 +773,8 @@ impl Config {
     /// Checks every value for sense and parses it; the error names the key.
     pub fn validate(self) -> Result<Checked, String> {
         let mut warnings = Vec::new();
-        let listen: SocketAddr = self
-            .server
-            .listen
-            .parse()
-            .map_err(|e| bad("server.listen", e))?;
-        let admin_listen: SocketAddr = self
-            .admin
-            .listen
-            .parse()
-            .map_err(|e| bad("admin.listen", e))?;
+        let listen = socket_addr("server.listen", &self.server.listen)?;
+        let admin_listen = socket_addr("admin.listen", &self.admin.listen)?;
         if !(self.server.public_url.starts_with("http://")
             || self.server.public_url.starts_with("https://"))
         {
@@ -655,6 +809,19 @@ impl Config {
         }
         if self.storage.path.as_os_str().is_empty() {
             return Err(bad("storage.path", "must not be empty"));
+        }
+        if let Some(dir) = self
+            .storage
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            if !dir.is_dir() {
+                return Err(bad(
+                    "storage.path",
+                    format!("the directory {} does not exist", dir.display()),
+                ));
+            }
         }
         let key_file = if self.storage.key_file.as_os_str().is_empty() {
             default_key_file(&self.storage.path)
@@ -982,6 +1149,18 @@ mod tests {
         assert!(c.validate().unwrap_err().contains("password.scrypt"));
         let err = toml::from_str::<Config>("[server]\nlisten_at = 1\n").unwrap_err();
         assert!(err.to_string().contains("listen_at"));
+        let mut c = Config::default();
+        c.server.listen = "localhost:8080".into();
+        assert!(c.validate().unwrap().server.listen.ip().is_loopback());
+        let mut c = Config::default();
+        c.server.listen = "localhost".into();
+        assert!(c.validate().unwrap_err().contains("the port is missing"));
+        let mut c = Config::default();
+        c.storage.path = "/no/such/dir/latchkey.redb".into();
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .contains("/no/such/dir does not exist"));
     }
 
     #[test]

@@ -46,6 +46,8 @@ pub enum SecretsError {
     Randomness(NoRandomness),
     /// A sealed value is not one this server made.
     Sealed(&'static str),
+    /// The key file can be read by other users than its owner.
+    Readable(PathBuf),
 }
 
 impl std::fmt::Display for SecretsError {
@@ -55,6 +57,12 @@ impl std::fmt::Display for SecretsError {
             SecretsError::Malformed(p) => write!(f, "{}: not 64 hex digits", p.display()),
             SecretsError::Randomness(e) => e.fmt(f),
             SecretsError::Sealed(why) => f.write_str(why),
+            SecretsError::Readable(p) => write!(
+                f,
+                "the server key file {} can be read by other users: make it private \
+                 (chmod 600 {0}) and start again",
+                p.display()
+            ),
         }
     }
 }
@@ -64,7 +72,9 @@ impl std::error::Error for SecretsError {
         match self {
             SecretsError::Io { source, .. } => Some(source),
             SecretsError::Randomness(e) => Some(e),
-            SecretsError::Malformed(_) | SecretsError::Sealed(_) => None,
+            SecretsError::Malformed(_) | SecretsError::Sealed(_) | SecretsError::Readable(_) => {
+                None
+            }
         }
     }
 }
@@ -104,6 +114,15 @@ fn expand32(prk: &hkdf::Prk, info: &[u8]) -> [u8; 32] {
 impl ServerKey {
     /// Loads the key file; `None` when there is none.
     pub fn load(path: &Path) -> Result<Option<ServerKey>, SecretsError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            if let Ok(meta) = std::fs::metadata(path) {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    return Err(SecretsError::Readable(path.to_path_buf()));
+                }
+            }
+        }
         let mut text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

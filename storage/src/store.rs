@@ -334,7 +334,14 @@ fn open_db(path: &Path, create: bool) -> Result<Database, StoreError> {
         }
     }
     let opened = std::panic::catch_unwind(|| {
-        if create {
+        if create && !path.exists() {
+            // A new store is private from its first byte, whatever the umask: it holds
+            // the signing keys.
+            let file = private_file(path)
+                .map_err(|e| redb::DatabaseError::Storage(redb::StorageError::Io(e)))?;
+            redb::Builder::new().create_file(file)
+        } else if create {
+            tighten(path);
             Database::create(path)
         } else {
             Database::open(path)
@@ -356,6 +363,29 @@ fn open_db(path: &Path, create: bool) -> Result<Database, StoreError> {
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
                 .unwrap_or_else(|| "redb could not read it".into());
             Err(damaged(why))
+        }
+    }
+}
+
+/// Creates `path` for reading and writing by its owner only (mode 0600 on Unix).
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
+/// Makes an existing store file private (0600) when an older version left it readable
+/// by others.
+fn tighten(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+            }
         }
     }
 }

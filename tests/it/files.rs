@@ -97,6 +97,11 @@ async fn a_missing_or_foreign_server_key_is_refused() {
     assert!(!key_path(&s).exists());
     // Another key: refused.
     std::fs::write(key_path(&s), format!("{}\n", "ab".repeat(32))).unwrap();
+    std::fs::set_permissions(
+        key_path(&s),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     let (code, _, err) = s.cli(&["serve"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("is not the key this store"), "{err}");

@@ -16,6 +16,7 @@ mod logs;
 mod metrics;
 mod oauth;
 mod openapi;
+mod operator;
 mod policy;
 mod readme;
 mod refresh;

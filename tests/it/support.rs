@@ -149,17 +149,24 @@ impl Server {
             .append(true)
             .open(self.log_path())
             .unwrap();
-        // `FD_LIMIT` in the environment: run under `ulimit -n` (file descriptors).
-        let fd_limit = self.env.iter().find(|(k, _)| k == "FD_LIMIT");
-        let mut cmd = match fd_limit {
-            Some((_, n)) => {
-                let mut c = Command::new("sh");
-                c.arg("-c")
-                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
-                    .arg(BIN);
-                c
-            }
-            None => Command::new(BIN),
+        // `FD_LIMIT` or `UMASK` in the environment: run under `ulimit -n` (file
+        // descriptors) or `umask`.
+        let setting = |name: &str| self.env.iter().find(|(k, _)| k == name).map(|(_, v)| v);
+        let mut shell = Vec::new();
+        if let Some(n) = setting("FD_LIMIT") {
+            shell.push(format!("ulimit -n {n}"));
+        }
+        if let Some(m) = setting("UMASK") {
+            shell.push(format!("umask {m}"));
+        }
+        let mut cmd = if shell.is_empty() {
+            Command::new(BIN)
+        } else {
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg(format!("{} && exec \"$0\" \"$@\"", shell.join(" && ")))
+                .arg(BIN);
+            c
         };
         let mut child = cmd
             .arg("--config")
@@ -169,7 +176,7 @@ impl Server {
             .envs(
                 self.env
                     .iter()
-                    .filter(|(k, _)| k != "FD_LIMIT")
+                    .filter(|(k, _)| k != "FD_LIMIT" && k != "UMASK")
                     .map(|(k, v)| (k.as_str(), v.as_str())),
             )
             .stdout(Stdio::piped())
