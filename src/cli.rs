@@ -463,7 +463,9 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async move {
-        // The listeners first: a port that cannot be had leaves no store or key behind.
+        // Signals first (a SIGTERM right after the start is not lost), then the listeners:
+        // a port that cannot be had leaves no store or key behind.
+        let shutdown = crate::http::shutdown_signal();
         let listen = cfg.server.listen;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -518,7 +520,7 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
             listener, handler, bounds, stop_rx,
         )));
         let sweeper = tokio::spawn(sweep_loop(service));
-        crate::http::shutdown_signal().await;
+        shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stop_tx.send(true);
         for t in tasks {
