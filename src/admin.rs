@@ -14,6 +14,7 @@
 //! POST   /admin/keys/rotate                      new signing key
 //! POST   /admin/keys/{kid}/revoke                that key, at once (its tokens fail)
 //! POST   /admin/tokens/inspect  {"token": ...}   verify a token, say why it is refused
+//! POST   /admin/backup  {"path": "/abs/file"}    a consistent copy of the store (new file)
 //! ```
 
 use std::convert::Infallible;
@@ -27,6 +28,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use protocol::{Failure, Reply};
 use serde_json::{json, Value};
+
+use storage::StoreError;
 
 use crate::service::admin::{AdminError, StateChange};
 use crate::service::Service;
@@ -83,6 +86,12 @@ fn admin_error(e: AdminError) -> Reply {
         ),
         AdminError::Conflict(m) => error(StatusCode::CONFLICT, "conflict", m),
         AdminError::BadRequest(m) => error(StatusCode::BAD_REQUEST, "bad_request", &m),
+        AdminError::Store(e @ StoreError::Exists(_)) => {
+            error(StatusCode::CONFLICT, "file_exists", &e.to_string())
+        }
+        AdminError::Store(e @ StoreError::File { .. }) => {
+            error(StatusCode::BAD_REQUEST, "bad_path", &e.to_string())
+        }
         e @ (AdminError::Store(_) | AdminError::Keys(_) | AdminError::Thread(_)) => {
             tracing::error!(error = %e, "admin operation failed");
             error(
@@ -200,13 +209,27 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
                 ),
             }
         }
+        ["admin", "backup"] if m == Method::POST => {
+            match serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| v.get("path").and_then(Value::as_str).map(str::to_owned))
+            {
+                Some(p) => ok(svc.admin_backup(p.into()).await),
+                None => error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "send {\"path\": \"/absolute/path/of/the/new/file\"}",
+                ),
+            }
+        }
         ["admin", "users"] | ["admin", "users", _] => {
             Reply::method_not_allowed(&[Method::GET, Method::DELETE])
         }
         ["admin", "users", _, _]
         | ["admin", "keys", "rotate"]
         | ["admin", "keys", _, "revoke"]
-        | ["admin", "tokens", "inspect"] => Reply::method_not_allowed(&[Method::POST]),
+        | ["admin", "tokens", "inspect"]
+        | ["admin", "backup"] => Reply::method_not_allowed(&[Method::POST]),
         ["admin", "keys"] | ["admin", "stats"] | ["metrics"] => {
             Reply::method_not_allowed(&[Method::GET])
         }
@@ -223,7 +246,13 @@ pub async fn handle(
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let reply = match crate::http::contained(route(admin, req), Duration::from_secs(60)).await {
+    // A backup copies the whole store; everything else is quick.
+    let limit = if path == "/admin/backup" {
+        Duration::from_secs(3600)
+    } else {
+        Duration::from_secs(60)
+    };
+    let reply = match crate::http::contained(route(admin, req), limit).await {
         Ok(r) => r,
         Err(Failure::Timeout) => error(StatusCode::SERVICE_UNAVAILABLE, "timeout", "took too long"),
         Err(_) => error(

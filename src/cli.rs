@@ -50,6 +50,17 @@ pub enum Command {
     /// Access tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Write a consistent copy of the store to FILE (a new file), while a server serves
+    /// or not; restore by putting it (and the key) where storage.path (and the key file)
+    /// point, with no server running.
+    Backup {
+        /// The new file (never overwritten).
+        file: PathBuf,
+        /// Copy the server key file too, to FILE.key (without it, TOTP secrets in the
+        /// backup cannot be used by another server key).
+        #[arg(long)]
+        with_key: bool,
+    },
     /// Measure the hashing and verification bounds of this machine (for bench/run.sh).
     #[command(hide = true)]
     BenchBounds {
@@ -168,6 +179,8 @@ pub enum AdminCall {
     RevokeKey(String),
     /// `token inspect`
     Inspect(String),
+    /// `backup` (an absolute path)
+    Backup(PathBuf),
 }
 
 fn seg(s: &str) -> String {
@@ -216,6 +229,11 @@ impl AdminCall {
                 "/admin/tokens/inspect".into(),
                 Some(json!({"token": t})),
             ),
+            AdminCall::Backup(p) => (
+                Method::POST,
+                "/admin/backup".into(),
+                Some(json!({"path": p.display().to_string()})),
+            ),
         }
     }
 
@@ -260,6 +278,10 @@ impl AdminCall {
                 Err(e) => Err(admin::AdminError::from(e)),
             },
             AdminCall::Inspect(t) => reads.inspect(t),
+            AdminCall::Backup(p) => store
+                .backup(p)
+                .map(|done| admin::backup_json(p, done))
+                .map_err(admin::AdminError::from),
         };
         r.map_err(|e| e.to_string())
     }
@@ -359,6 +381,35 @@ pub fn import(cfg: &Checked, file: &Path) -> Result<String, String> {
         e => format!("cannot open {}: {e}", cfg.storage.path.display()),
     })?;
     crate::import::import(&store, file, &SystemClock)
+}
+
+/// `backup FILE [--with-key]`: through the running server when one holds the store.
+pub fn backup(cfg: &Checked, file: &Path, with_key: bool) -> Result<String, String> {
+    let file = std::path::absolute(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut key_copy = file.as_os_str().to_owned();
+    key_copy.push(".key");
+    let key_copy = PathBuf::from(key_copy);
+    if with_key && key_copy.exists() {
+        return Err(format!(
+            "{} exists; a backup never overwrites a file (choose a new name)",
+            key_copy.display()
+        ));
+    }
+    let call = AdminCall::Backup(file.clone());
+    let v = admin(cfg, &call)?;
+    let mut out = format!(
+        "backup {}: {} users, {} bytes\n",
+        file.display(),
+        s(at(&v, "users")),
+        s(at(&v, "bytes"))
+    );
+    if with_key {
+        let key = std::fs::read_to_string(&cfg.storage.key_file)
+            .map_err(|e| format!("the server key {}: {e}", cfg.storage.key_file.display()))?;
+        new_private(&key_copy, &key).map_err(|e| format!("{}: {e}", key_copy.display()))?;
+        out.push_str(&format!("server key {}\n", key_copy.display()));
+    }
+    Ok(out)
 }
 
 /// `config check`.
@@ -531,6 +582,18 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
         tracing::info!("store closed, bye");
         Ok(())
     })
+}
+
+/// Writes `text` to a new file (never an existing one) only its owner can read.
+fn new_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let mut f = o.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
 }
 
 /// Writes `text` to `path`, readable by its owner only (mode 0600), replacing it.

@@ -56,6 +56,16 @@ fn main() {
             }
             return;
         }
+        Command::Backup { file, with_key } => {
+            match cli::backup(&cfg, file, *with_key) {
+                Ok(out) => print!("{out}"),
+                Err(e) => {
+                    eprintln!("latchkey: {e}");
+                    std::process::exit(1);
+                }
+            }
+            return;
+        }
         Command::Config(ConfigCmd::Check) => {
             print!("{}", cli::config_check(&cfg));
             return;

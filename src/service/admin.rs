@@ -383,6 +383,11 @@ pub fn changed_json(reads: &Reads<'_>, changed: &Changed) -> Result<Value, Admin
     Ok(v)
 }
 
+/// The answer of a backup.
+pub fn backup_json(dest: &std::path::Path, done: storage::Backup) -> Value {
+    json!({"path": dest.display().to_string(), "users": done.users, "bytes": done.bytes})
+}
+
 impl Service {
     /// The administrative reads, at the service's time.
     pub fn reads(&self) -> Reads<'_> {
@@ -457,6 +462,22 @@ impl Service {
         }
         tracing::warn!(target: "latchkey::audit", event = "key_revoked", kid = %kid);
         Ok(json!({"revoked": kid}))
+    }
+
+    /// [`Store::backup`] to `dest` (absolute), off the reactor, while the server serves.
+    pub async fn admin_backup(&self, dest: std::path::PathBuf) -> Result<Value, AdminError> {
+        if !dest.is_absolute() {
+            return Err(AdminError::BadRequest(
+                "the backup path must be absolute (it is the server's file system)".into(),
+            ));
+        }
+        let store = self.store().clone();
+        let target = dest.clone();
+        let done = tokio::task::spawn_blocking(move || store.backup(&target))
+            .await
+            .map_err(AdminError::Thread)??;
+        tracing::info!(target: "latchkey::audit", event = "backup", path = %dest.display(), users = done.users, bytes = done.bytes);
+        Ok(backup_json(&dest, done))
     }
 
     /// A new signing key; the old ones verify until their last token expires.

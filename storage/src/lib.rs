@@ -17,4 +17,4 @@ pub use records::{
     AccountState, FamilyRecord, MfaPendingRecord, MfaRecord, ProofPurpose, ProofRecord,
     RefreshEntry, Revocation, SessionCodeRecord, SigningKeyRecord, UserRecord,
 };
-pub use store::{Found, Reader, Store, StoreError, Unique, Writer, SCHEMA_VERSION};
+pub use store::{Backup, Found, Reader, Store, StoreError, Unique, Writer, SCHEMA_VERSION};

@@ -54,6 +54,38 @@ const SESSION_CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessi
 const EMAIL_CODES: MultimapTableDefinition<&str, &[u8]> =
     MultimapTableDefinition::new("email_codes");
 
+/// Calls `$m!(table NAME)` or `$m!(multimap NAME)` for every table above: the one list
+/// that creating the tables and copying a store (backup) go through.
+macro_rules! every_table {
+    ($m:ident) => {
+        $m!(table META);
+        $m!(table META_BYTES);
+        $m!(table USERS);
+        $m!(table USER_BY_EMAIL);
+        $m!(table USER_BY_NAME);
+        $m!(table USER_BY_SKELETON);
+        $m!(table USER_BY_NUM);
+        $m!(table MFA_PENDING);
+        $m!(table PROOFS);
+        $m!(table FAMILIES);
+        $m!(multimap USER_FAMILIES);
+        $m!(table REFRESH);
+        $m!(multimap FAMILY_TOKENS);
+        $m!(table KEYS);
+        $m!(table SESSION_CODES);
+        $m!(multimap EMAIL_CODES);
+    };
+}
+
+/// What a backup wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backup {
+    /// Users in the copy.
+    pub users: u64,
+    /// Bytes of the copy.
+    pub bytes: u64,
+}
+
 /// What an administrator's key names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
@@ -108,6 +140,15 @@ pub enum StoreError {
     Storage(Box<redb::StorageError>),
     /// A commit failed (nothing of it was written).
     Commit(Box<redb::CommitError>),
+    /// A file beside the store (a backup) could not be made.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// A backup would overwrite this file.
+    Exists(PathBuf),
 }
 
 impl std::fmt::Display for StoreError {
@@ -142,6 +183,12 @@ impl std::fmt::Display for StoreError {
             StoreError::Table(e) => write!(f, "store table: {e}"),
             StoreError::Storage(e) => write!(f, "store I/O: {e}"),
             StoreError::Commit(e) => write!(f, "store commit: {e}"),
+            StoreError::File { path, source } => write!(f, "{}: {source}", path.display()),
+            StoreError::Exists(p) => write!(
+                f,
+                "{} exists; a backup never overwrites a file (choose a new name)",
+                p.display()
+            ),
         }
     }
 }
@@ -155,7 +202,9 @@ impl std::error::Error for StoreError {
             StoreError::Table(e) => Some(e.as_ref()),
             StoreError::Storage(e) => Some(e.as_ref()),
             StoreError::Commit(e) => Some(e.as_ref()),
+            StoreError::File { source, .. } => Some(source),
             StoreError::Locked(_)
+            | StoreError::Exists(_)
             | StoreError::Damaged { .. }
             | StoreError::Missing(_)
             | StoreError::Outdated(_)
@@ -233,21 +282,15 @@ impl Store {
         };
         store.write(|w| {
             // Creating every table up front lets read transactions assume they exist.
-            w.tx.open_table(USERS)?;
-            w.tx.open_table(META_BYTES)?;
-            w.tx.open_table(USER_BY_EMAIL)?;
-            w.tx.open_table(USER_BY_NAME)?;
-            w.tx.open_table(USER_BY_NUM)?;
-            w.tx.open_table(USER_BY_SKELETON)?;
-            w.tx.open_table(MFA_PENDING)?;
-            w.tx.open_table(PROOFS)?;
-            w.tx.open_table(FAMILIES)?;
-            w.tx.open_multimap_table(USER_FAMILIES)?;
-            w.tx.open_table(REFRESH)?;
-            w.tx.open_multimap_table(FAMILY_TOKENS)?;
-            w.tx.open_table(KEYS)?;
-            w.tx.open_table(SESSION_CODES)?;
-            w.tx.open_multimap_table(EMAIL_CODES)?;
+            macro_rules! create {
+                (table $t:ident) => {
+                    w.tx.open_table($t)?;
+                };
+                (multimap $t:ident) => {
+                    w.tx.open_multimap_table($t)?;
+                };
+            }
+            every_table!(create);
             let mut meta = w.tx.open_table(META)?;
             let version = meta.get("schema_version")?.map(|v| v.value());
             match version {
@@ -312,6 +355,91 @@ impl Store {
                 Err(e)
             }
         }
+    }
+
+    /// Writes a consistent copy of the store to `dest` (a new file, mode 0600) while
+    /// the store stays in use: every table is read in one read transaction (a snapshot)
+    /// and written in one transaction of the copy; the copy is then opened again and its
+    /// user count checked before it takes its name, which it takes only if no file has
+    /// it. A live redb file copied with `cp` is not a backup (pages of unfinished writes).
+    pub fn backup(&self, dest: &Path) -> Result<Backup, StoreError> {
+        let file_error = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::File { path, source }
+        };
+        if dest.exists() {
+            return Err(StoreError::Exists(dest.to_path_buf()));
+        }
+        let mut partial = dest.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        // create_new: two backups to one name cannot write one file.
+        let file = private_file(&partial).map_err(file_error(&partial))?;
+        let copied = self.copy_into(file, &partial).and_then(|users| {
+            // A hard link never replaces a file that appeared meanwhile (rename would).
+            std::fs::hard_link(&partial, dest).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    StoreError::Exists(dest.to_path_buf())
+                } else {
+                    StoreError::File {
+                        path: dest.to_path_buf(),
+                        source: e,
+                    }
+                }
+            })?;
+            Ok(users)
+        });
+        let _ = std::fs::remove_file(&partial);
+        let users = copied?;
+        if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // The new name survives a crash only once its directory is on disk.
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(file_error(dir))?;
+        }
+        let bytes = std::fs::metadata(dest).map_err(file_error(dest))?.len();
+        Ok(Backup { users, bytes })
+    }
+
+    /// Copies every table into the new file `file` (at `path`), then checks the copy.
+    fn copy_into(&self, file: std::fs::File, path: &Path) -> Result<u64, StoreError> {
+        let copy = redb::Builder::new().create_file(file)?;
+        let r = self.db.begin_read()?;
+        let users = r.open_table(USERS)?.len()?;
+        let w = copy.begin_write()?;
+        macro_rules! copy {
+            (table $t:ident) => {{
+                let src = r.open_table($t)?;
+                let mut dst = w.open_table($t)?;
+                for item in src.iter()? {
+                    let (k, v) = item?;
+                    dst.insert(k.value(), v.value())?;
+                }
+            }};
+            (multimap $t:ident) => {{
+                let src = r.open_multimap_table($t)?;
+                let mut dst = w.open_multimap_table($t)?;
+                for item in src.iter()? {
+                    let (k, vs) = item?;
+                    for v in vs {
+                        dst.insert(k.value(), v?.value())?;
+                    }
+                }
+            }};
+        }
+        every_table!(copy);
+        w.commit()?;
+        drop(copy);
+        // Check the copy as a restore would meet it.
+        let check = Store::open_existing(path)?;
+        let copied = check.read(|r| r.user_count())?;
+        if copied != users {
+            return Err(StoreError::Damaged {
+                path: path.to_path_buf(),
+                why: format!("the copy holds {copied} users, the store {users}"),
+            });
+        }
+        Ok(users)
     }
 
     /// Size of the store file in bytes.

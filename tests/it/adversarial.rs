@@ -56,21 +56,15 @@ async fn refused_as(s: &Server, token: &str, toolkit_message: &str) {
 
 /// The exact reason latchkey gives for refusing `token`.
 async fn reason(s: &Server, token: &str) -> String {
-    let body = json!({"token": token}).to_string();
-    let url = format!("{}/admin/tokens/inspect", s.admin.as_ref().unwrap());
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<bytes::Bytes>>();
-    let req = http::Request::post(url)
-        .header("authorization", format!("Bearer {ADMIN}"))
-        .header("content-type", "application/json")
-        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
-        .unwrap();
-    let resp = client.request(req).await.unwrap();
-    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+    let v = s
+        .admin_req_json(
+            http::Method::POST,
+            "/admin/tokens/inspect",
+            ADMIN,
+            &json!({"token": token}),
+        )
         .await
-        .unwrap()
-        .to_bytes();
-    let v: Value = serde_json::from_slice(&bytes).unwrap();
+        .expect(200);
     assert_eq!(v["valid"], false, "{token} was accepted: {v}");
     v["reason"].as_str().unwrap().to_string()
 }

@@ -1,6 +1,7 @@
 //! Integration tests: the real `latchkey` binary over real sockets with a real store.
 
 mod adversarial;
+mod backup;
 mod cli;
 mod connections;
 mod crash;

@@ -337,14 +337,42 @@ pub async fn oauth_login(s: &Server, name: &str, password: &str) -> Resp {
 impl Server {
     /// A request to the admin API, with `token` as bearer when given.
     pub async fn admin_req(&self, method: Method, path: &str, token: Option<&str>) -> Resp {
+        self.admin_send(method, path, token, None).await
+    }
+
+    /// A request to the admin API with a JSON body.
+    pub async fn admin_req_json(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> Resp {
+        self.admin_send(method, path, Some(token), Some(body)).await
+    }
+
+    async fn admin_send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Resp {
         let url = format!("{}{path}", self.admin.as_ref().expect("admin API is off"));
         let mut req = Request::builder().method(method).uri(url);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
+        let bytes = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                Bytes::from(b.to_string())
+            }
+            None => Bytes::new(),
+        };
         let resp = self
             .client
-            .request(req.body(Full::new(Bytes::new())).unwrap())
+            .request(req.body(Full::new(bytes)).unwrap())
             .await
             .unwrap();
         let (parts, body) = resp.into_parts();
