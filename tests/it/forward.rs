@@ -2,9 +2,6 @@
 //! token -> 401 at nginx; a valid token -> the upstream sees the user's headers; a token
 //! of a disabled user -> 401. The token may also come in a configured cookie.
 
-use std::process::{Child, Command};
-use std::time::Duration;
-
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -40,40 +37,11 @@ async fn echo_upstream() -> u16 {
     port
 }
 
-struct Nginx {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SIGTERM: the master stops its workers too (SIGKILL would orphan them).
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
 /// nginx with `auth_request` to latchkey's `/auth/forward` in front of `upstream`.
 async fn nginx(latchkey: &str, upstream: u16) -> Nginx {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
     let lk = latchkey.trim_start_matches("http://");
-    let d = dir.path().display();
-    let conf = format!(
-        r#"worker_processes 1;
-daemon off;
-error_log {d}/error.log;
-pid {d}/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;
-  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
-  server {{
-    listen 127.0.0.1:{port};
+    Nginx::start(&format!(
+        r#"
     location = /_latchkey {{
       internal;
       proxy_pass http://{lk}/auth/forward;
@@ -91,40 +59,9 @@ http {{
       proxy_set_header X-Auth-Role $auth_role;
       proxy_pass http://127.0.0.1:{upstream};
     }}
-  }}
-}}
 "#
-    );
-    let path = dir.path().join("nginx.conf");
-    std::fs::write(&path, conf).unwrap();
-    let bin = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("nginx is needed (apt-get install nginx)");
-    let child = Command::new(bin)
-        .arg("-p")
-        .arg(dir.path())
-        .arg("-c")
-        .arg(&path)
-        .spawn()
-        .unwrap();
-    let log = dir.path().join("error.log");
-    // Owned at once, so it is stopped (Drop) whatever happens next.
-    let n = Nginx {
-        child,
-        port,
-        _dir: dir,
-    };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return n;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "nginx did not start: {}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
+    ))
+    .await
 }
 
 async fn through(n: &Nginx, headers: &[(&str, &str)]) -> (u16, String) {

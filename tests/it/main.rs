@@ -19,6 +19,7 @@ mod oauth;
 mod openapi;
 mod operator;
 mod policy;
+mod proxy;
 mod readme;
 mod refresh;
 mod rules;
