@@ -16,7 +16,8 @@ fn init_logging(format: LogFormat) {
         builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            .with_current_span(true)
+            .with_span_list(false)
             .init();
     } else {
         builder.with_ansi(terminal).init();

@@ -18,6 +18,7 @@ use hyper::body::Incoming;
 use protocol::table::{Family, Resolved, Table};
 use protocol::{Failure, Reply};
 use serde_json::json;
+use tracing::Instrument as _;
 
 use crate::config::Cidr;
 use crate::limits::Source;
@@ -197,14 +198,15 @@ pub fn client_ip(peer: IpAddr, headers: &http::HeaderMap, trusted: &[Cidr]) -> I
     peer
 }
 
-async fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: IpAddr, trace: &mut Trace) -> Reply {
+async fn dispatch(
+    app: Arc<App>,
+    req: Request<Incoming>,
+    client: IpAddr,
+    trace: &mut Trace,
+) -> Reply {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
-    let source = Source::of(client_ip(
-        peer,
-        &parts.headers,
-        &app.service.config().server.trusted_proxies,
-    ));
+    let source = Source::of(client);
     if path == "/auth/forward" {
         trace.route = "forward_auth";
         if parts.method != Method::GET && parts.method != Method::HEAD {
@@ -299,27 +301,35 @@ pub async fn handle(
     let family = app.table.family_of(req.uri().path());
     let timeout = app.timeout;
     let service = app.service.clone();
+    let client = client_ip(
+        peer.ip(),
+        req.headers(),
+        &service.config().server.trusted_proxies,
+    );
+    // Every line logged for this request (its audit events too) names the client.
+    let span = tracing::info_span!("request", client = %client);
     let handler = async move {
         let mut trace = Trace {
             family: "-",
             route: "-",
         };
-        let reply = dispatch(app, req, peer.ip(), &mut trace).await;
+        let reply = dispatch(app, req, client, &mut trace).await;
         if let Some(hold) = hold_for(&reply) {
             tokio::time::sleep(hold).await;
         }
         (reply, trace)
     };
-    let (reply, trace) = match crate::http::contained(handler, timeout).await {
-        Ok(done) => done,
-        Err(failure) => {
-            let trace = Trace {
-                family: family.map_or("-", |f| f.name),
-                route: "-",
-            };
-            (reject(family, failure), trace)
-        }
-    };
+    let (reply, trace) =
+        match crate::http::contained(handler.instrument(span.clone()), timeout).await {
+            Ok(done) => done,
+            Err(failure) => {
+                let trace = Trace {
+                    family: family.map_or("-", |f| f.name),
+                    route: "-",
+                };
+                (reject(family, failure), trace)
+            }
+        };
     let elapsed = start.elapsed();
     service.metrics().request(
         trace.family,
@@ -327,6 +337,7 @@ pub async fn handle(
         reply.status.as_u16(),
         elapsed.as_secs_f64(),
     );
+    let _in = span.enter();
     // Never the path's query string, never a header or body: only what routed it.
     tracing::info!(
         target: "latchkey::request",

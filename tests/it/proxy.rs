@@ -96,6 +96,22 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_bucket() {
         sign_in_from(&s.base, "127.0.0.20", Some("203.0.113.10")).await,
         429
     );
+    // Request lines and audit events name the client, never the proxy.
+    let log = s.log();
+    let sign_ins: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("event=\"sign_in\""))
+        .collect();
+    assert!(
+        sign_ins.iter().any(|l| l.contains("client=127.0.0.10")),
+        "{log}"
+    );
+    for line in log
+        .lines()
+        .filter(|l| l.contains("latchkey::request") || l.contains("latchkey::audit"))
+    {
+        assert!(!line.contains("127.0.0.3"), "{line}");
+    }
 }
 
 #[tokio::test]
