@@ -3,9 +3,12 @@
 //! service's `admin_*` operations, which the command line also calls directly.
 //!
 //! ```text
-//! GET    /admin/users[?after=<id>&limit=<n>]     list
+//! GET    /admin/users[?after=<num>&limit=<n>]    list, in the order users were made
+//! POST   /admin/users  {"email","username","password","role",...}   create
 //! GET    /admin/users/{key}                      show (key: id, number, email or username)
 //! POST   /admin/users/{key}/disable|enable|block|unblock
+//! POST   /admin/users/{key}/password  {"password"}  set it; every session is revoked
+//! POST   /admin/users/{key}/role  {"role"}        set it
 //! POST   /admin/users/{key}/reset-mfa             remove TOTP and recovery codes
 //! DELETE /admin/users/{key}
 //! GET    /admin/keys                             signing keys and their state
@@ -92,7 +95,16 @@ fn admin_error(e: AdminError) -> Reply {
         AdminError::Store(e @ StoreError::File { .. }) => {
             error(StatusCode::BAD_REQUEST, "bad_path", &e.to_string())
         }
-        e @ (AdminError::Store(_) | AdminError::Keys(_) | AdminError::Thread(_)) => {
+        AdminError::Hash(crate::password::HashError::Overloaded) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "the password hashing queue is full; try again",
+        ),
+        e @ (AdminError::Store(_)
+        | AdminError::Keys(_)
+        | AdminError::Thread(_)
+        | AdminError::Hash(_)
+        | AdminError::Randomness(_)) => {
             tracing::error!(error = %e, "admin operation failed");
             error(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -108,6 +120,19 @@ fn ok(v: Result<Value, AdminError>) -> Reply {
         Ok(v) => Reply::json(StatusCode::OK, &v).no_store(),
         Err(e) => admin_error(e),
     }
+}
+
+fn created(v: Result<Value, AdminError>) -> Reply {
+    match v {
+        Ok(v) => Reply::json(StatusCode::CREATED, &v).no_store(),
+        Err(e) => admin_error(e),
+    }
+}
+
+/// The member `name` of a JSON object body, of type `T`.
+fn member<T: serde::de::DeserializeOwned>(body: &[u8], name: &str) -> Option<T> {
+    let mut v: Value = serde_json::from_slice(body).ok()?;
+    serde_json::from_value(v.get_mut(name)?.take()).ok()
 }
 
 fn decode_segment(s: &str) -> String {
@@ -152,31 +177,59 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
             let mut after = None;
             let mut limit = 100;
             for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+                let n = match v.parse::<u64>() {
+                    Ok(n) => n,
+                    Err(_) => {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            "bad_request",
+                            "after and limit are numbers",
+                        )
+                    }
+                };
                 match k.as_ref() {
-                    "after" => after = Some(v.into_owned()),
-                    "limit" => match v.parse() {
-                        Ok(n) => limit = n,
-                        Err(_) => {
-                            return error(
-                                StatusCode::BAD_REQUEST,
-                                "bad_request",
-                                "limit must be a number",
-                            )
-                        }
-                    },
+                    "after" => after = Some(n),
+                    "limit" => limit = usize::try_from(n).unwrap_or(usize::MAX),
                     _ => {}
                 }
             }
-            ok(svc.reads().list_users(after.as_deref(), limit))
+            ok(svc.reads().list_users(after, limit))
         }
-        ["admin", "users", key] if m == Method::GET => {
-            ok(svc.reads().show_user(&decode_segment(key)))
-        }
+        ["admin", "users"] if m == Method::POST => match serde_json::from_slice(&body) {
+            Ok(new) => created(svc.admin_create(new).await),
+            Err(_) => error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "send a JSON object of email, username, display_name, password, role, \
+                 email_verified (an email or a username at least)",
+            ),
+        },
+        ["admin", "users", key] if m == Method::GET => ok(svc.admin_show(&decode_segment(key))),
         ["admin", "users", key] if m == Method::DELETE => {
             ok(svc.admin_delete(&decode_segment(key)).await)
         }
         ["admin", "users", key, "reset-mfa"] if m == Method::POST => {
             ok(svc.admin_reset_mfa(&decode_segment(key)).await)
+        }
+        ["admin", "users", key, "password"] if m == Method::POST => {
+            match member::<protocol::Secret>(&body, "password") {
+                Some(p) => ok(svc.admin_set_password(&decode_segment(key), p).await),
+                None => error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "send {\"password\": \"...\"}",
+                ),
+            }
+        }
+        ["admin", "users", key, "role"] if m == Method::POST => {
+            match member::<String>(&body, "role") {
+                Some(r) => ok(svc.admin_set_role(&decode_segment(key), r).await),
+                None => error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "send {\"role\": \"...\"}",
+                ),
+            }
         }
         ["admin", "users", key, action] if m == Method::POST => match StateChange::parse(action) {
             Some(change) => ok(svc.admin_change(&decode_segment(key), change).await),
@@ -197,10 +250,7 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
             ok(svc.admin_revoke_key(&decode_segment(kid)).await)
         }
         ["admin", "tokens", "inspect"] if m == Method::POST => {
-            match serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|v| v.get("token").and_then(Value::as_str).map(str::to_owned))
-            {
+            match member::<String>(&body, "token") {
                 Some(t) => ok(svc.reads().inspect(&t)),
                 None => error(
                     StatusCode::BAD_REQUEST,
@@ -209,22 +259,16 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
                 ),
             }
         }
-        ["admin", "backup"] if m == Method::POST => {
-            match serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|v| v.get("path").and_then(Value::as_str).map(str::to_owned))
-            {
-                Some(p) => ok(svc.admin_backup(p.into()).await),
-                None => error(
-                    StatusCode::BAD_REQUEST,
-                    "bad_request",
-                    "send {\"path\": \"/absolute/path/of/the/new/file\"}",
-                ),
-            }
-        }
-        ["admin", "users"] | ["admin", "users", _] => {
-            Reply::method_not_allowed(&[Method::GET, Method::DELETE])
-        }
+        ["admin", "backup"] if m == Method::POST => match member::<String>(&body, "path") {
+            Some(p) => ok(svc.admin_backup(p.into()).await),
+            None => error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "send {\"path\": \"/absolute/path/of/the/new/file\"}",
+            ),
+        },
+        ["admin", "users"] => Reply::method_not_allowed(&[Method::GET, Method::POST]),
+        ["admin", "users", _] => Reply::method_not_allowed(&[Method::GET, Method::DELETE]),
         ["admin", "users", _, _]
         | ["admin", "keys", "rotate"]
         | ["admin", "keys", _, "revoke"]

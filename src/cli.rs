@@ -12,12 +12,13 @@ use bytes::Bytes;
 use clap::{Parser, Subcommand};
 use http::Method;
 use http_body_util::{BodyExt, Full};
+use protocol::Secret;
 use serde_json::{json, Value};
 use storage::{Store, StoreError};
 
 use crate::clock::{Clock as _, SystemClock};
 use crate::config::{self, Checked};
-use crate::service::admin::{self, StateChange};
+use crate::service::admin::{self, NewAccount, StateChange};
 use crate::service::Service;
 use crate::signer::keys;
 
@@ -77,56 +78,104 @@ pub enum ConfigCmd {
     Check,
 }
 
-/// `user` subcommands. KEY is a user id, integer id, email or username.
+/// `user` subcommands. KEY is a user id, number, email or username (prefix with `id:`,
+/// `num:`, `email:` or `username:` when it could name several).
 #[derive(Debug, Subcommand)]
 pub enum UserCmd {
-    /// List users.
+    /// List users in the order they were made.
     List {
-        /// Start after this user id.
+        /// Start after this user number.
         #[arg(long)]
-        after: Option<String>,
+        after: Option<u64>,
         /// At most this many (1..=1000).
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        /// Print JSON (the admin API's answer) instead of a table.
+        #[arg(long)]
+        json: bool,
     },
-    /// Show one user.
+    /// Show one user, with any lockout holding it back.
     Show {
-        /// id, integer id, email or username
+        /// id, number, email or username
         key: String,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make an account. The password is asked on the terminal, or read from the first
+    /// line of standard input (`--no-password`: it signs in by mailed codes only).
+    Create {
+        /// Email address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Username.
+        #[arg(long)]
+        username: Option<String>,
+        /// Display name.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Role (any; oauth.signup_roles bounds only what sign-up may ask).
+        #[arg(long, default_value = "user")]
+        role: String,
+        /// The address is known to be the owner's (otherwise it is proven by the first
+        /// mailed code).
+        #[arg(long)]
+        email_verified: bool,
+        /// No password: the account signs in by mailed codes.
+        #[arg(long)]
+        no_password: bool,
+    },
+    /// Set a user's password (asked on the terminal, or the first line of standard
+    /// input); every session of the account is revoked and its lockout cleared.
+    SetPassword {
+        /// id, number, email or username
+        key: String,
+    },
+    /// Set a user's role. Sessions stay; access tokens issued before carry the old role
+    /// until they expire.
+    SetRole {
+        /// id, number, email or username
+        key: String,
+        /// The new role.
+        role: String,
     },
     /// Disable sign-in and revoke every session.
     Disable {
-        /// id, integer id, email or username
+        /// id, number, email or username
         key: String,
     },
-    /// Enable a disabled (or unverified) account.
+    /// Enable a disabled (or unverified) account; clears its lockout.
     Enable {
-        /// id, integer id, email or username
+        /// id, number, email or username
         key: String,
     },
     /// Block and revoke every session.
     Block {
-        /// id, integer id, email or username
+        /// id, number, email or username
         key: String,
     },
-    /// Unblock.
+    /// Unblock; clears its lockout.
     Unblock {
-        /// id, integer id, email or username
+        /// id, number, email or username
         key: String,
     },
     /// Remove the user's second factor (TOTP and recovery codes), for an owner who lost
     /// both; the account signs in with its first factor and may enrol again.
     ResetMfa {
-        /// id, integer id, email or username
+        /// id, number, email or username
         key: String,
     },
-    /// Delete the account and revoke every session.
+    /// Delete the account and revoke every session (asks first, unless --yes).
     Delete {
-        /// id, integer id, email or username
+        /// id, number, email or username
         key: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
     },
-    /// Bulk-load users from JSON lines ({"email","username","display_name",
-    /// "password_hash","role"}); the server must be stopped.
+    /// Bulk-load users from JSON lines, one user per line:
+    /// {"email":"ann@example.com","username":"ann","display_name":"Ann","role":"user",
+    /// "password_hash":"$scrypt$ln=15,r=8,p=1$<salt>$<hash>"}; the server must be stopped.
     Import {
         /// The JSON-lines file.
         file: PathBuf,
@@ -162,7 +211,13 @@ pub enum TokenCmd {
 #[derive(Debug, Clone)]
 pub enum AdminCall {
     /// `user list`
-    ListUsers(Option<String>, usize),
+    ListUsers(Option<u64>, usize),
+    /// `user create`
+    Create(NewAccount),
+    /// `user set-password`
+    SetPassword(String, Secret),
+    /// `user set-role`
+    SetRole(String, String),
     /// `user show`
     ShowUser(String),
     /// `user disable|enable|block|unblock`
@@ -193,10 +248,32 @@ impl AdminCall {
             AdminCall::ListUsers(after, limit) => {
                 let mut q = format!("?limit={limit}");
                 if let Some(a) = after {
-                    q.push_str(&format!("&after={}", seg(a)));
+                    q.push_str(&format!("&after={a}"));
                 }
                 (Method::GET, format!("/admin/users{q}"), None)
             }
+            AdminCall::Create(n) => (
+                Method::POST,
+                "/admin/users".into(),
+                Some(json!({
+                    "email": n.email,
+                    "username": n.username,
+                    "display_name": n.display_name,
+                    "password": n.password.as_ref().map(|p| p.0.as_str()),
+                    "role": n.role,
+                    "email_verified": n.email_verified,
+                })),
+            ),
+            AdminCall::SetPassword(k, p) => (
+                Method::POST,
+                format!("/admin/users/{}/password", seg(k)),
+                Some(json!({"password": p.0})),
+            ),
+            AdminCall::SetRole(k, r) => (
+                Method::POST,
+                format!("/admin/users/{}/role", seg(k)),
+                Some(json!({"role": r})),
+            ),
             AdminCall::ShowUser(k) => (Method::GET, format!("/admin/users/{}", seg(k)), None),
             AdminCall::Change(k, c) => {
                 let action = match c {
@@ -241,6 +318,9 @@ impl AdminCall {
         matches!(
             self,
             AdminCall::Change(..)
+                | AdminCall::Create(_)
+                | AdminCall::SetPassword(..)
+                | AdminCall::SetRole(..)
                 | AdminCall::Delete(_)
                 | AdminCall::ResetMfa(_)
                 | AdminCall::Rotate
@@ -254,8 +334,30 @@ impl AdminCall {
         let now = SystemClock.now_ms();
         let reads = admin::Reads::new(store, cfg, now);
         let r = match self {
-            AdminCall::ListUsers(after, limit) => reads.list_users(after.as_deref(), *limit),
-            AdminCall::ShowUser(k) => reads.show_user(k),
+            AdminCall::ListUsers(after, limit) => reads.list_users(*after, *limit),
+            // No server runs, so nothing is locked out: lockouts live in its memory.
+            AdminCall::ShowUser(k) => reads.show_user(k).map(|mut v| {
+                if let Some(m) = v.as_object_mut() {
+                    m.insert("lockout".into(), Value::Null);
+                }
+                v
+            }),
+            AdminCall::Create(n) => {
+                admin::new_account(cfg, n.clone(), now).and_then(|(mut u, p)| {
+                    if let Some(p) = p {
+                        u.password_hash = Some(admin::hash_here(cfg, &p)?);
+                    }
+                    let u = admin::insert_account(store, u)?;
+                    reads.show_user(&u.id)
+                })
+            }
+            AdminCall::SetPassword(k, p) => admin::password_for(store, cfg, k, p)
+                .and_then(|p| admin::hash_here(cfg, &p))
+                .and_then(|hash| admin::set_password(store, k, hash, now))
+                .and_then(|ch| admin::changed_json(&reads, &ch)),
+            AdminCall::SetRole(k, r) => {
+                admin::set_role(store, k, r, now).and_then(|u| reads.show_user(&u.id))
+            }
             AdminCall::Change(k, c) => admin::change_state(store, k, *c, now)
                 .and_then(|ch| admin::changed_json(&reads, &ch)),
             AdminCall::Delete(k) => {
@@ -287,6 +389,119 @@ impl AdminCall {
     }
 }
 
+/// Runs a command other than `serve`; what to print, or the error.
+pub fn run(cfg: &Checked, command: &Command) -> Result<String, String> {
+    let mut json_out = false;
+    let call = match command {
+        Command::Serve | Command::BenchBounds { .. } => {
+            return Err("serve and bench-bounds are run by main".into())
+        }
+        Command::Config(ConfigCmd::Check) => return Ok(config_check(cfg)),
+        Command::Backup { file, with_key } => return backup(cfg, file, *with_key),
+        Command::User(u) => match u {
+            UserCmd::Import { file } => return import(cfg, file),
+            UserCmd::Delete { key, yes } => return delete(cfg, key, *yes),
+            UserCmd::List { after, limit, json } => {
+                json_out = *json;
+                AdminCall::ListUsers(*after, *limit)
+            }
+            UserCmd::Show { key, json } => {
+                json_out = *json;
+                AdminCall::ShowUser(key.clone())
+            }
+            UserCmd::Create {
+                email,
+                username,
+                display_name,
+                role,
+                email_verified,
+                no_password,
+            } => AdminCall::Create(NewAccount {
+                email: email.clone(),
+                username: username.clone(),
+                display_name: display_name.clone(),
+                password: if *no_password {
+                    None
+                } else {
+                    Some(read_password()?)
+                },
+                role: Some(role.clone()),
+                email_verified: *email_verified,
+            }),
+            UserCmd::SetPassword { key } => AdminCall::SetPassword(key.clone(), read_password()?),
+            UserCmd::SetRole { key, role } => AdminCall::SetRole(key.clone(), role.clone()),
+            UserCmd::Disable { key } => AdminCall::Change(key.clone(), StateChange::Disable),
+            UserCmd::Enable { key } => AdminCall::Change(key.clone(), StateChange::Enable),
+            UserCmd::Block { key } => AdminCall::Change(key.clone(), StateChange::Block),
+            UserCmd::Unblock { key } => AdminCall::Change(key.clone(), StateChange::Unblock),
+            UserCmd::ResetMfa { key } => AdminCall::ResetMfa(key.clone()),
+        },
+        Command::Keys(KeysCmd::List) => AdminCall::Keys,
+        Command::Keys(KeysCmd::Rotate) => AdminCall::Rotate,
+        Command::Keys(KeysCmd::Revoke { kid }) => AdminCall::RevokeKey(kid.clone()),
+        Command::Token(TokenCmd::Inspect { token }) => AdminCall::Inspect(token.clone()),
+    };
+    let v = admin(cfg, &call)?;
+    if json_out {
+        return Ok(format!(
+            "{}\n",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        ));
+    }
+    format(&call, &v)
+}
+
+fn terminal() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stdin())
+}
+
+/// A new password: asked twice on the terminal (not echoed), or the first line of
+/// standard input when it is not a terminal (for scripts).
+fn read_password() -> Result<Secret, String> {
+    if terminal() {
+        let first = rpassword::prompt_password("New password: ").map_err(|e| e.to_string())?;
+        let again = rpassword::prompt_password("Again: ").map_err(|e| e.to_string())?;
+        if first != again {
+            return Err("the two passwords differ".into());
+        }
+        return Ok(Secret(first));
+    }
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut line)
+        .map_err(|e| format!("reading the password from standard input: {e}"))?;
+    let line = line.strip_suffix('\n').unwrap_or(&line);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    if line.is_empty() {
+        return Err("no password on standard input (or use --no-password)".into());
+    }
+    Ok(Secret(line.to_owned()))
+}
+
+/// `user delete KEY [--yes]`: names the user and asks, unless `yes`.
+fn delete(cfg: &Checked, key: &str, yes: bool) -> Result<String, String> {
+    let user = admin(cfg, &AdminCall::ShowUser(key.to_owned()))?;
+    let id = s(at(&user, "id"));
+    if !yes {
+        if !terminal() {
+            return Err("user delete asks first; add --yes to delete without asking".into());
+        }
+        eprint!(
+            "Delete user {id} (email {}, username {})? Every session is revoked; this \
+             cannot be undone. [y/N] ",
+            s(at(&user, "email")),
+            s(at(&user, "username"))
+        );
+        let mut answer = String::new();
+        std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut answer)
+            .map_err(|e| e.to_string())?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Err("not deleted".into());
+        }
+    }
+    let v = admin(cfg, &AdminCall::Delete(format!("id:{id}")))?;
+    Ok(format!("deleted {}\n", s(at(&v, "deleted"))))
+}
+
 /// Loads the configuration or explains why not.
 pub fn load_config(cli: &Cli) -> Result<Checked, String> {
     config::load(cli.config.as_deref())
@@ -307,16 +522,24 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 async fn remote(cfg: &Checked, call: &AdminCall) -> Result<Value, String> {
+    let url_file = admin_url_file(&cfg.storage.path);
+    let written = std::fs::read_to_string(&url_file)
+        .ok()
+        .map(|s| s.trim().to_owned());
     let Some(token) = &cfg.admin.token else {
-        return Err(
-            "a server holds the store and its admin API is off (admin.token is empty); \
-                    stop the server or set admin.token"
+        return Err(match written {
+            Some(url) => format!(
+                "a server holds the store; its admin API is at {url}, but this command's \
+                 configuration has no admin.token: set it to the server's (in the file given \
+                 by --config, or LATCHKEY_ADMIN__TOKEN)"
+            ),
+            None => "a server holds the store and its admin API is off: stop the server, or \
+                     set admin.token in its configuration (and restart it) and in this \
+                     command's"
                 .into(),
-        );
+        });
     };
-    let base = std::fs::read_to_string(admin_url_file(&cfg.storage.path))
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| format!("http://{}", cfg.admin.listen));
+    let base = written.unwrap_or_else(|| format!("http://{}", cfg.admin.listen));
     let (method, path, body) = call.http();
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Full<Bytes>>();
@@ -461,14 +684,14 @@ pub fn format(call: &AdminCall, v: &Value) -> Result<String, String> {
         )),
         AdminCall::ListUsers(..) => {
             let mut out = format!(
-                "{:<33} {:>6} {:<28} {:<20} {:<10} {:<11}\n",
-                "id", "num", "email", "username", "role", "state"
+                "{:>6} {:<32} {:<28} {:<20} {:<10} {:<11}\n",
+                "num", "id", "email", "username", "role", "state"
             );
             for u in at(v, "users").as_array().into_iter().flatten() {
                 out.push_str(&format!(
-                    "{:<33} {:>6} {:<28} {:<20} {:<10} {:<11}\n",
-                    s(at(u, "id")),
+                    "{:>6} {:<32} {:<28} {:<20} {:<10} {:<11}\n",
                     s(at(u, "num")),
+                    s(at(u, "id")),
                     s(at(u, "email")),
                     s(at(u, "username")),
                     s(at(u, "role")),
@@ -480,7 +703,7 @@ pub fn format(call: &AdminCall, v: &Value) -> Result<String, String> {
                 at(v, "users").as_array().map_or(0, Vec::len),
                 s(at(v, "total"))
             ));
-            if let Some(next) = at(v, "next").as_str() {
+            if let Some(next) = at(v, "next").as_u64() {
                 out.push_str(&format!("; more with --after {next}"));
             }
             out.push('\n');
@@ -496,11 +719,68 @@ pub fn format(call: &AdminCall, v: &Value) -> Result<String, String> {
                 Err(format!("refused: {}\n{claims}", s(at(v, "reason"))))
             }
         }
+        AdminCall::ShowUser(_)
+        | AdminCall::Create(_)
+        | AdminCall::SetPassword(..)
+        | AdminCall::SetRole(..)
+        | AdminCall::Change(..)
+        | AdminCall::ResetMfa(_) => Ok(user_lines(v)),
         _ => Ok(format!(
             "{}\n",
             serde_json::to_string_pretty(v).unwrap_or_default()
         )),
     }
+}
+
+/// One user for a person: a line per fact, the state saying what holds it back.
+fn user_lines(v: &Value) -> String {
+    let mut state = s(at(v, "state"));
+    let lockout = at(v, "lockout");
+    if !lockout.is_null() {
+        let n = at(lockout, "sources_locked").as_u64().unwrap_or(0);
+        if n > 0 {
+            state.push_str(&format!(
+                ", locked out for {n} source(s) until {} (user enable clears it)",
+                s(at(lockout, "until"))
+            ));
+        }
+        if let Some(until) = at(lockout, "new_sources_refused_until").as_str() {
+            state.push_str(&format!(
+                ", closed to new sources after {} failures until {until}",
+                s(at(lockout, "recent_failures"))
+            ));
+        }
+    }
+    let email = match (at(v, "email").as_str(), at(v, "email_verified").as_bool()) {
+        (Some(e), Some(true)) => format!("{e} (proven)"),
+        (Some(e), _) => format!("{e} (not proven)"),
+        (None, _) => "-".into(),
+    };
+    let mfa = if at(v, "mfa_enabled").as_bool() == Some(true) {
+        "TOTP"
+    } else {
+        "none"
+    };
+    let mut out = String::new();
+    for (name, value) in [
+        ("id", s(at(v, "id"))),
+        ("number", s(at(v, "num"))),
+        ("email", email),
+        ("username", s(at(v, "username"))),
+        ("display name", s(at(v, "display_name"))),
+        ("role", s(at(v, "role"))),
+        ("state", state),
+        ("second factor", mfa.into()),
+        ("live sessions", s(at(v, "live_families"))),
+        ("created", s(at(v, "created_at"))),
+        ("last sign-in", s(at(v, "last_login_at"))),
+    ] {
+        out.push_str(&format!("{name:<15} {value}\n"));
+    }
+    if let Some(n) = at(v, "families_revoked").as_u64() {
+        out.push_str(&format!("{:<15} {n}\n", "revoked now"));
+    }
+    out
 }
 
 /// `serve`: runs until SIGINT/SIGTERM. Composes the public listener, the admin listener

@@ -41,11 +41,28 @@ fn check(line: &str) -> Result<Line, String> {
     if l.username.as_deref().is_some_and(|u| !valid_username(u)) {
         return Err("username must be 1 to 64 characters without `@` or spaces".into());
     }
-    let hash = PasswordHash::new(&l.password_hash).map_err(|e| format!("password_hash: {e}"))?;
+    const WANTED: &str =
+        "this version imports PHC scrypt hashes ($scrypt$ln=..,r=..,p=..$salt$hash; \
+                          see the README for a recipe)";
+    let scheme = l
+        .password_hash
+        .strip_prefix('$')
+        .and_then(|h| h.split('$').next())
+        .unwrap_or("");
+    let named = match scheme {
+        "2a" | "2b" | "2y" | "2x" => Some("bcrypt"),
+        "argon2id" | "argon2i" | "argon2d" => Some("Argon2"),
+        "pbkdf2-sha256" | "pbkdf2-sha512" | "pbkdf2" => Some("PBKDF2"),
+        "1" | "5" | "6" => Some("crypt(3)"),
+        _ => None,
+    };
+    if let Some(name) = named {
+        return Err(format!("password_hash is a {name} hash; {WANTED}"));
+    }
+    let hash = PasswordHash::new(&l.password_hash)
+        .map_err(|_| format!("password_hash is not a PHC string; {WANTED}"))?;
     if hash.algorithm.as_str() != "scrypt" || scrypt::Params::try_from(&hash).is_err() {
-        return Err(
-            "password_hash must be a PHC scrypt hash ($scrypt$ln=..,r=..,p=..$salt$hash)".into(),
-        );
+        return Err(format!("password_hash is not an scrypt hash; {WANTED}"));
     }
     if l.role.as_deref().is_some_and(str::is_empty) {
         return Err("role is empty".into());

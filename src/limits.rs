@@ -96,6 +96,26 @@ struct Tables {
     accounts: HashMap<String, Account>,
 }
 
+/// What holds an account back now ([`Lockouts::status`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LockoutStatus {
+    /// Sources locked out of the account.
+    pub sources_locked: usize,
+    /// When the last of those locks ends (Unix ms).
+    pub until: Option<i64>,
+    /// Failed attempts against the account within the window, from anywhere.
+    pub recent_failures: usize,
+    /// Until when sources that never signed in to it may not try (Unix ms).
+    pub new_sources_refused_until: Option<i64>,
+}
+
+impl LockoutStatus {
+    /// Whether anything holds the account back.
+    pub fn any(&self) -> bool {
+        self.sources_locked > 0 || self.new_sources_refused_until.is_some()
+    }
+}
+
 /// Failed attempts per account and per source.
 #[derive(Debug)]
 pub struct Lockouts {
@@ -180,6 +200,37 @@ impl Lockouts {
                 .iter()
                 .any(|(s, at)| *s == source && now - at < KNOWN_FOR_MS)
         })
+    }
+
+    /// What holds `account` back now, for an administrator (`user show`).
+    pub fn status(&self, account: &str, now: i64) -> LockoutStatus {
+        let t = self.tables();
+        let window = self.window_ms;
+        let mut status = LockoutStatus::default();
+        for ((a, _), c) in &t.pairs {
+            if a == account && c.locked_until > now {
+                status.sources_locked += 1;
+                status.until = Some(
+                    status
+                        .until
+                        .map_or(c.locked_until, |u| u.max(c.locked_until)),
+                );
+            }
+        }
+        if let Some(acct) = t.accounts.get(account) {
+            let recent: Vec<i64> = acct
+                .all
+                .failures
+                .iter()
+                .copied()
+                .filter(|f| now - f < window)
+                .collect();
+            status.recent_failures = recent.len();
+            if recent.len() >= self.total {
+                status.new_sources_refused_until = recent.first().map(|f| f + window);
+            }
+        }
+        status
     }
 
     /// Drops every lock and count of `account` (an administrator's enable or unblock).

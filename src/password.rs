@@ -130,6 +130,13 @@ fn random_salt() -> Result<SaltString, HashError> {
     Ok(SaltString::encode_b64(&random_bytes::<16>()?)?)
 }
 
+fn hash_with(params: scrypt::Params, password: &Secret) -> Result<String, HashError> {
+    let salt = random_salt()?;
+    Ok(scrypt::Scrypt
+        .hash_password_customized(password.0.as_bytes(), None, None, params, &salt)?
+        .to_string())
+}
+
 impl Hasher {
     /// A hasher with the configured scrypt parameters, running at most `threads` hashes
     /// at once with at most `queue` more waiting.
@@ -215,13 +222,13 @@ impl Hasher {
     /// Hashes a new password (PHC string) for a request from `source`.
     pub async fn hash(&self, password: Secret, source: Source) -> Result<String, HashError> {
         let params = self.params;
-        self.blocking(source, move || {
-            let salt = random_salt()?;
-            Ok(scrypt::Scrypt
-                .hash_password_customized(password.0.as_bytes(), None, None, params, &salt)?
-                .to_string())
-        })
-        .await?
+        self.blocking(source, move || hash_with(params, &password))
+            .await?
+    }
+
+    /// Hashes a new password on this thread (the command line, with no server running).
+    pub fn hash_here(&self, password: &Secret) -> Result<String, HashError> {
+        hash_with(self.params, password)
     }
 
     /// Checks `password` against `stored` (a PHC string), or against a dummy hash when

@@ -2,7 +2,8 @@
 //! [`Failure`]). Family-neutral: each family translates to and from these.
 
 /// A secret given by a client (password, client secret). Its `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Secret(pub String);
 
 impl std::fmt::Debug for Secret {

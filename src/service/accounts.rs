@@ -359,6 +359,12 @@ impl Service {
     pub(super) fn clear_lockout(&self, user_id: &str) {
         self.inner.lockouts.clear(&account_key(user_id));
     }
+
+    pub(super) fn lockout_status(&self, user_id: &str) -> crate::limits::LockoutStatus {
+        self.inner
+            .lockouts
+            .status(&account_key(user_id), self.now_ms())
+    }
 }
 
 /// The refusal of a taken email or username.

@@ -3,14 +3,20 @@
 //! and by the command line when no server holds the store. Answers are JSON values, so
 //! both paths print the same.
 
+use protocol::input::{canonical_username, is_weak_password, prepare_password, valid_email};
 use protocol::reply::rfc3339_ms;
+use protocol::Secret;
+use serde::Deserialize;
 use serde_json::{json, Value};
-use storage::{AccountState, Found, Reader, Store, StoreError, UserRecord};
+use storage::{AccountState, Found, Reader, Store, StoreError, Unique, UserRecord};
 
 use super::accounts::revoke_all;
 use super::{secs_i64, Service};
 use crate::clock::ms;
 use crate::config::Checked;
+use crate::limits::{LockoutStatus, Source};
+use crate::password::{HashError, Hasher};
+use crate::primitives::{random_id, NoRandomness};
 use crate::signer::{keys, KeyError, Rules, TokenAlg};
 
 /// Why an administrative request failed.
@@ -32,6 +38,10 @@ pub enum AdminError {
     Keys(KeyError),
     /// The blocking task that ran the operation failed.
     Thread(tokio::task::JoinError),
+    /// A password could not be hashed (or the hashing queue is full).
+    Hash(HashError),
+    /// The system's random number generator failed.
+    Randomness(NoRandomness),
 }
 
 impl std::fmt::Display for AdminError {
@@ -47,6 +57,8 @@ impl std::fmt::Display for AdminError {
             AdminError::Store(e) => e.fmt(f),
             AdminError::Keys(e) => e.fmt(f),
             AdminError::Thread(e) => write!(f, "operation failed: {e}"),
+            AdminError::Hash(e) => write!(f, "cannot hash the password: {e}"),
+            AdminError::Randomness(e) => e.fmt(f),
         }
     }
 }
@@ -57,6 +69,8 @@ impl std::error::Error for AdminError {
             AdminError::Store(e) => Some(e),
             AdminError::Keys(e) => Some(e),
             AdminError::Thread(e) => Some(e),
+            AdminError::Hash(e) => Some(e),
+            AdminError::Randomness(e) => Some(e),
             AdminError::NotFound
             | AdminError::Ambiguous
             | AdminError::NoSuchKey
@@ -170,13 +184,14 @@ impl<'a> Reads<'a> {
         Reads { store, cfg, now_ms }
     }
 
-    /// Users in id order after `after`, at most `limit` (1..=1000).
-    pub fn list_users(&self, after: Option<&str>, limit: usize) -> Result<Value, AdminError> {
+    /// Users in the order they were made (by number) after number `after`, at most
+    /// `limit` (1..=1000).
+    pub fn list_users(&self, after: Option<u64>, limit: usize) -> Result<Value, AdminError> {
         let limit = limit.clamp(1, 1000);
         self.store.read(|r| {
             let users = r.users(after, limit)?;
             let next = if users.len() == limit {
-                users.last().map(|u| u.id.clone())
+                users.last().map(|u| u.num)
             } else {
                 None
             };
@@ -288,6 +303,193 @@ impl<'a> Reads<'a> {
     }
 }
 
+/// An account an administrator makes (`user create`, `POST /admin/users`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    /// Email address.
+    pub email: Option<String>,
+    /// Username.
+    pub username: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// The password; none: the account signs in by mailed codes only.
+    pub password: Option<Secret>,
+    /// Role (any; `oauth.signup_roles` bounds only what sign-up may ask).
+    pub role: Option<String>,
+    /// Whether the address is known to be its owner's.
+    #[serde(default)]
+    pub email_verified: bool,
+}
+
+/// Whether `role` is a role name: 1 to 64 of letters, digits, `_`, `-`, `.`, `:`.
+pub fn valid_role(role: &str) -> bool {
+    (1..=64).contains(&role.len())
+        && role
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b))
+}
+
+const ROLE_RULE: &str = "a role is 1 to 64 letters, digits, `_`, `-`, `.` or `:`";
+
+/// A new password checked against the same rules as sign-up's; prepared for hashing.
+fn checked_password(
+    cfg: &Checked,
+    password: &Secret,
+    identities: &[&str],
+) -> Result<Secret, AdminError> {
+    if is_weak_password(&password.0, cfg.password.min_length, identities) {
+        return Err(AdminError::BadRequest(format!(
+            "the password is too weak: at least {} characters, not a common password, not \
+             the username or email",
+            cfg.password.min_length
+        )));
+    }
+    prepare_password(&password.0)
+        .map(Secret)
+        .ok_or_else(|| AdminError::BadRequest("the password has characters not allowed".into()))
+}
+
+/// A user record from `new` (checked, canonical), and the prepared password to hash.
+pub fn new_account(
+    cfg: &Checked,
+    new: NewAccount,
+    now: i64,
+) -> Result<(UserRecord, Option<Secret>), AdminError> {
+    let bad = |m: &str| AdminError::BadRequest(m.into());
+    let email = match new.email {
+        Some(e) if !valid_email(e.trim()) => return Err(bad("email is not a valid address")),
+        Some(e) => Some(e.trim().to_owned()),
+        None => None,
+    };
+    let username = match new.username {
+        Some(u) => Some(canonical_username(&u).ok_or_else(|| {
+            bad("username must be 1 to 64 characters, without `@`, spaces or controls")
+        })?),
+        None => None,
+    };
+    if email.is_none() && username.is_none() {
+        return Err(bad("an account needs an email or a username"));
+    }
+    if email.is_none() && new.password.is_none() {
+        return Err(bad(
+            "an account without a password signs in by mail: give it an email",
+        ));
+    }
+    let role = new.role.unwrap_or_else(|| "user".into());
+    if !valid_role(&role) {
+        return Err(bad(ROLE_RULE));
+    }
+    let identities: Vec<&str> = [username.as_deref(), email.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let password = match &new.password {
+        Some(p) => Some(checked_password(cfg, p, &identities)?),
+        None => None,
+    };
+    let user = UserRecord {
+        id: random_id().map_err(AdminError::Randomness)?,
+        num: 0,
+        email,
+        username,
+        display_name: new.display_name,
+        first_name: None,
+        last_name: None,
+        role,
+        password_hash: None,
+        state: AccountState::Active,
+        created_at: now,
+        updated_at: now,
+        last_login_at: None,
+        mfa: None,
+        email_verified: new.email_verified,
+    };
+    Ok((user, password))
+}
+
+fn taken(u: Unique) -> AdminError {
+    AdminError::Conflict(match u {
+        Unique::Email => "that email is taken",
+        Unique::Username => "that username is taken (or one that looks the same)",
+    })
+}
+
+/// Stores a new account (blocking), its number allocated in the same transaction.
+pub fn insert_account(store: &Store, mut user: UserRecord) -> Result<UserRecord, AdminError> {
+    let user = store.write(|w| {
+        if let Some(t) = w.conflict(&user)? {
+            return Err(taken(t));
+        }
+        user.num = w.allocate_user_num()?;
+        w.insert_user(&user)?;
+        Ok(user)
+    })?;
+    tracing::info!(target: "latchkey::audit", event = "admin_user_created", user = %user.id, role = %user.role);
+    Ok(user)
+}
+
+/// The prepared new password of the user `key` names, checked as sign-up's would be.
+pub fn password_for(
+    store: &Store,
+    cfg: &Checked,
+    key: &str,
+    password: &Secret,
+) -> Result<Secret, AdminError> {
+    let u = store.read(|r| one(r.find_user(key)?))?;
+    let identities: Vec<&str> = [u.username.as_deref(), u.email.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    checked_password(cfg, password, &identities)
+}
+
+/// Sets the password hash of the user `key` names and revokes every family (whoever had
+/// the old password is signed out), in one transaction (blocking).
+pub fn set_password(
+    store: &Store,
+    key: &str,
+    hash: String,
+    now: i64,
+) -> Result<Changed, AdminError> {
+    let changed = store.write(|w| {
+        let mut u = one(w.find_user(key)?)?;
+        u.password_hash = Some(hash.clone());
+        u.updated_at = now;
+        w.update_user(&u)?;
+        let revoked = revoke_all(w, &u.id, "password_set", now)?;
+        Ok::<_, AdminError>(Changed { user: u, revoked })
+    })?;
+    tracing::warn!(target: "latchkey::audit", event = "admin_password_set", user = %changed.user.id, families_revoked = changed.revoked);
+    Ok(changed)
+}
+
+/// Sets the role of the user `key` names (blocking). Sessions stay; access tokens issued
+/// before carry the old role until they expire, refreshed ones the new.
+pub fn set_role(store: &Store, key: &str, role: &str, now: i64) -> Result<UserRecord, AdminError> {
+    if !valid_role(role) {
+        return Err(AdminError::BadRequest(ROLE_RULE.into()));
+    }
+    let user = store.write(|w| {
+        let mut u = one(w.find_user(key)?)?;
+        if u.role != role {
+            u.role = role.to_owned();
+            u.updated_at = now;
+            w.update_user(&u)?;
+        }
+        Ok::<_, AdminError>(u)
+    })?;
+    tracing::warn!(target: "latchkey::audit", event = "admin_role_set", user = %user.id, role = %role);
+    Ok(user)
+}
+
+/// The command line's way to hash, with no server running: on this thread.
+pub fn hash_here(cfg: &Checked, password: &Secret) -> Result<String, AdminError> {
+    Hasher::new(&cfg.password.scrypt, 1, 0)
+        .and_then(|h| h.hash_here(password))
+        .map_err(AdminError::Hash)
+}
+
 /// What [`change_state`] did.
 #[derive(Debug)]
 pub struct Changed {
@@ -383,6 +585,19 @@ pub fn changed_json(reads: &Reads<'_>, changed: &Changed) -> Result<Value, Admin
     Ok(v)
 }
 
+/// A lockout as the admin API shows it: `null` when nothing holds the account back.
+fn lockout_json(s: &LockoutStatus) -> Value {
+    if !s.any() {
+        return Value::Null;
+    }
+    json!({
+        "sources_locked": s.sources_locked,
+        "until": s.until.map(rfc3339_ms),
+        "recent_failures": s.recent_failures,
+        "new_sources_refused_until": s.new_sources_refused_until.map(rfc3339_ms),
+    })
+}
+
 /// The answer of a backup.
 pub fn backup_json(dest: &std::path::Path, done: storage::Backup) -> Value {
     json!({"path": dest.display().to_string(), "users": done.users, "bytes": done.bytes})
@@ -411,6 +626,66 @@ impl Service {
             }
         }
         changed_json(&self.reads(), &changed)
+    }
+
+    /// One user, with what holds it back now (lockouts live in the server's memory).
+    pub fn admin_show(&self, key: &str) -> Result<Value, AdminError> {
+        let mut v = self.reads().show_user(key)?;
+        if let Some(id) = v.get("id").and_then(Value::as_str) {
+            let status = self.lockout_status(id);
+            if let Some(m) = v.as_object_mut() {
+                m.insert("lockout".into(), lockout_json(&status));
+            }
+        }
+        Ok(v)
+    }
+
+    /// [`new_account`] and [`insert_account`]: the password hashed on the server's queue.
+    pub async fn admin_create(&self, new: NewAccount) -> Result<Value, AdminError> {
+        let (mut user, password) = new_account(self.config(), new, self.now_ms())?;
+        if let Some(p) = password {
+            user.password_hash = Some(self.admin_hash(p).await?);
+        }
+        let store = self.store().clone();
+        let user = tokio::task::spawn_blocking(move || insert_account(&store, user))
+            .await
+            .map_err(AdminError::Thread)??;
+        self.admin_show(&user.id)
+    }
+
+    /// [`set_password`]; the account's lockout is cleared.
+    pub async fn admin_set_password(
+        &self,
+        key: &str,
+        password: Secret,
+    ) -> Result<Value, AdminError> {
+        let prepared = password_for(self.store(), self.config(), key, &password)?;
+        let hash = self.admin_hash(prepared).await?;
+        let (store, k, now) = (self.store().clone(), key.to_owned(), self.now_ms());
+        let changed = tokio::task::spawn_blocking(move || set_password(&store, &k, hash, now))
+            .await
+            .map_err(AdminError::Thread)??;
+        self.clear_lockout(&changed.user.id);
+        for _ in 0..changed.revoked {
+            self.metrics().revoked("password_set");
+        }
+        changed_json(&self.reads(), &changed)
+    }
+
+    /// [`set_role`], off the reactor.
+    pub async fn admin_set_role(&self, key: &str, role: String) -> Result<Value, AdminError> {
+        let (store, k, now) = (self.store().clone(), key.to_owned(), self.now_ms());
+        let user = tokio::task::spawn_blocking(move || set_role(&store, &k, &role, now))
+            .await
+            .map_err(AdminError::Thread)??;
+        self.admin_show(&user.id)
+    }
+
+    async fn admin_hash(&self, password: Secret) -> Result<String, AdminError> {
+        self.hasher()
+            .hash(password, Source::LOCAL)
+            .await
+            .map_err(AdminError::Hash)
     }
 
     /// [`reset_mfa`], off the reactor.

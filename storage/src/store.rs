@@ -625,23 +625,27 @@ macro_rules! read_methods {
                 }
             }
 
-            /// Users in id order, starting after `after`, at most `limit`.
+            /// Users in the order they were made (by number), after number `after`, at
+            /// most `limit`.
             pub fn users(
                 &self,
-                after: Option<&str>,
+                after: Option<u64>,
                 limit: usize,
             ) -> Result<Vec<UserRecord>, StoreError> {
-                let t = self.tx.open_table(USERS)?;
+                let by_num = self.tx.open_table(USER_BY_NUM)?;
+                let users = self.tx.open_table(USERS)?;
                 let mut out = Vec::new();
                 let range = match after {
                     Some(a) => {
-                        t.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
+                        by_num.range((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded))?
                     }
-                    None => t.range::<&str>(..)?,
+                    None => by_num.range::<u64>(..)?,
                 };
                 for item in range.take(limit) {
-                    let (_, v) = item?;
-                    out.push(decode(v.value())?);
+                    let (_, id) = item?;
+                    if let Some(v) = users.get(id.value())? {
+                        out.push(decode(v.value())?);
+                    }
                 }
                 Ok(out)
             }

@@ -30,4 +30,5 @@ mod strict;
 mod support;
 mod timing;
 mod toolkit;
+mod users_cli;
 mod v0;

@@ -237,17 +237,12 @@ impl Server {
 
     /// Runs the binary's command line with this server's config.
     pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(BIN)
-            .arg("--config")
-            .arg(self.config_path())
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        cli_with_input(&self.config_path(), args, "")
+    }
+
+    /// Runs the command line with `input` on its standard input (not a terminal).
+    pub fn cli_with_input(&self, args: &[&str], input: &str) -> (i32, String, String) {
+        cli_with_input(&self.config_path(), args, input)
     }
 
     pub async fn send(
@@ -306,6 +301,39 @@ impl Drop for Server {
             let _ = c.wait();
         }
     }
+}
+
+/// Runs the command line with `--config config` and `input` on its standard input.
+pub fn cli_with_input(config: &Path, args: &[&str], input: &str) -> (i32, String, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // The command may exit before reading (a refusal): a broken pipe is fine.
+    let _ = stdin.write_all(input.as_bytes());
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The value of the line `name   value` of a command's output (`user show`).
+pub fn line_value(out: &str, name: &str) -> Option<String> {
+    out.lines().find_map(|l| {
+        l.strip_prefix(name)?
+            .strip_prefix(' ')
+            .map(|v| v.trim().to_string())
+    })
 }
 
 /// `Authorization: Bearer <t>`.

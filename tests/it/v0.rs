@@ -263,7 +263,7 @@ async fn integer_ids_are_stable_unique_and_never_reused() {
     }
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
     // Delete the newest, register again: a new, larger number.
-    let (code, _, err) = s.cli(&["user", "delete", "n2@example.com"]);
+    let (code, _, err) = s.cli(&["user", "delete", "n2@example.com", "--yes"]);
     assert_eq!(code, 0, "{err}");
     s.post_json("/api/v0/user", &[], &registration("n2@example.com"))
         .await
