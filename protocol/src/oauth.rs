@@ -202,7 +202,7 @@ fn invalid_request(description: impl Into<String>) -> Reply {
 fn invalid_client() -> Reply {
     Reply::json(
         StatusCode::UNAUTHORIZED,
-        &json!({"error": "invalid_client"}),
+        &json!({"error": "invalid_client", "error_description": "client authentication failed"}),
     )
     .with(
         header::WWW_AUTHENTICATE,
@@ -624,6 +624,16 @@ mod tests {
 
     fn route(name: &str) -> &'static Route {
         ROUTES.iter().find(|r| r.name == name).unwrap()
+    }
+
+    #[test]
+    fn every_error_carries_a_description() {
+        for f in crate::testing::every_failure() {
+            let r = error(f);
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            assert!(v["error"].is_string(), "{f:?}: {v}");
+            assert!(v["error_description"].is_string(), "{f:?}: {v}");
+        }
     }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {

@@ -1,7 +1,7 @@
 //! Samples for the families' unit tests.
 
 use crate::input::Ctx;
-use crate::ops::{Outcome, Tokens, UserView};
+use crate::ops::{Failure, Outcome, Tokens, UserView};
 
 pub fn ctx() -> Ctx {
     Ctx {
@@ -40,4 +40,76 @@ pub fn tokens() -> Outcome {
         family_created_at: 0,
         user: user(),
     })
+}
+
+/// Every failure, once (the match below stops compiling when a variant is added, so the
+/// list cannot fall behind).
+pub fn every_failure() -> Vec<Failure> {
+    let all = vec![
+        Failure::WeakPassword,
+        Failure::EmailTaken,
+        Failure::UsernameTaken,
+        Failure::RoleNotAllowed,
+        Failure::InvalidClient,
+        Failure::InvalidCredentials,
+        Failure::RefreshInvalid,
+        Failure::RefreshExpired,
+        Failure::MissingToken,
+        Failure::TokenInvalid,
+        Failure::TokenExpired,
+        Failure::Disabled,
+        Failure::Blocked,
+        Failure::Unverified,
+        Failure::LockedOut { retry_after: 5 },
+        Failure::RateLimited { retry_after: 5 },
+        Failure::Overloaded { retry_after: 1 },
+        Failure::PayloadTooLarge,
+        Failure::Timeout,
+        Failure::Internal,
+        Failure::InvalidEmail,
+        Failure::MailUnavailable,
+        Failure::InvalidSessionCode,
+        Failure::InvalidMfaCode,
+        Failure::MfaNotPending,
+        Failure::MfaAlreadyEnabled,
+        Failure::MfaNotEnabled,
+        Failure::MfaRequired,
+        Failure::InvalidMfaPending,
+        Failure::InvalidCode,
+    ];
+    for f in &all {
+        match f {
+            Failure::WeakPassword
+            | Failure::EmailTaken
+            | Failure::UsernameTaken
+            | Failure::RoleNotAllowed
+            | Failure::InvalidClient
+            | Failure::InvalidCredentials
+            | Failure::RefreshInvalid
+            | Failure::RefreshExpired
+            | Failure::MissingToken
+            | Failure::TokenInvalid
+            | Failure::TokenExpired
+            | Failure::Disabled
+            | Failure::Blocked
+            | Failure::Unverified
+            | Failure::LockedOut { .. }
+            | Failure::RateLimited { .. }
+            | Failure::Overloaded { .. }
+            | Failure::PayloadTooLarge
+            | Failure::Timeout
+            | Failure::Internal
+            | Failure::InvalidEmail
+            | Failure::MailUnavailable
+            | Failure::InvalidSessionCode
+            | Failure::InvalidMfaCode
+            | Failure::MfaNotPending
+            | Failure::MfaAlreadyEnabled
+            | Failure::MfaNotEnabled
+            | Failure::MfaRequired
+            | Failure::InvalidMfaPending
+            | Failure::InvalidCode => {}
+        }
+    }
+    all
 }

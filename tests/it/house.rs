@@ -86,3 +86,49 @@ fn the_module_graph_has_no_cycle() {
         assert!(g[leaf].is_empty(), "{leaf} imports {:?}", g[leaf]);
     }
 }
+
+/// `rust-version` (Cargo.toml) and the README say the oldest compiler that builds the
+/// project: no locked dependency asks for a newer one, and the README names that one.
+#[test]
+fn the_declared_rust_version_is_the_truth() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let version = |s: &str| -> Vec<u64> { s.split('.').map(|p| p.parse().unwrap()).collect() };
+    let mut ours = None;
+    let mut needed: Option<(Vec<u64>, String)> = None;
+    for p in meta["packages"].as_array().unwrap() {
+        let Some(rv) = p["rust_version"].as_str() else {
+            continue;
+        };
+        if p["name"] == "latchkey" {
+            ours = Some(rv.to_string());
+        } else if needed.as_ref().is_none_or(|(v, _)| version(rv) > *v) {
+            needed = Some((version(rv), format!("{} {rv}", p["name"])));
+        }
+    }
+    let ours = ours.expect("latchkey declares a rust-version");
+    let (needed, by) = needed.unwrap();
+    let mut declared = version(&ours);
+    declared.resize(3, 0);
+    let mut needed = needed;
+    needed.resize(3, 0);
+    assert!(
+        declared >= needed,
+        "rust-version is {ours}, but {by} needs a newer compiler"
+    );
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("Rust {ours} or newer")),
+        "the README must say `Rust {ours} or newer`"
+    );
+}

@@ -413,50 +413,64 @@ impl Server {
     }
 }
 
-static VENV: Mutex<Option<PathBuf>> = Mutex::new(None);
+static VENV: Mutex<Option<Result<PathBuf, String>>> = Mutex::new(None);
 
 /// The Python of a virtualenv under `target/tmp` holding `tests/interop/requirements.txt`
-/// (real clients and a real SMTP server), made on first use.
+/// (real clients and a real SMTP server): made by `scripts/test`, or here on first use.
+/// A failure is remembered: every test that needs it fails with the same one line, and
+/// pip is not run again.
 pub fn python() -> PathBuf {
     let mut guard = VENV.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = guard.as_ref() {
-        return p.clone();
+    let made = guard.get_or_insert_with(make_venv);
+    match made {
+        Ok(p) => p.clone(),
+        Err(e) => panic!("{e}"),
     }
+}
+
+fn make_venv() -> Result<PathBuf, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let reqs = root.join("tests/interop/requirements.txt");
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-venv");
     let py = venv.join("bin/python");
     let stamp = venv.join("requirements.txt");
-    let wanted = std::fs::read_to_string(&reqs).unwrap();
-    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "python3 -m venv failed");
-        let out = Command::new(&py)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&reqs)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pip install failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::write(&stamp, wanted).unwrap();
+    let wanted = std::fs::read_to_string(&reqs).map_err(|e| e.to_string())?;
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(py);
     }
-    *guard = Some(py.clone());
-    py
+    let venv_ok = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !venv_ok {
+        return Err("python3 -m venv failed: scripts/test installs python3-venv".into());
+    }
+    let out = Command::new(&py)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(&reqs)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        return Err(format!(
+            "pip could not install tests/interop/requirements.txt (is PyPI reachable?): {last}"
+        ));
+    }
+    std::fs::write(&stamp, wanted).map_err(|e| e.to_string())?;
+    Ok(py)
 }
 
 /// Runs `tests/interop/<script>` with `args` and returns its trimmed stdout.
