@@ -51,6 +51,9 @@ pub enum Command {
     /// Access tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// The server key (the file that protects codes and TOTP secrets).
+    #[command(subcommand)]
+    ServerKey(ServerKeyCmd),
     /// Write a consistent copy of the store to FILE (a new file), while a server serves
     /// or not; restore by putting it (and the key) where storage.path (and the key file)
     /// point, with no server running.
@@ -195,6 +198,15 @@ pub enum KeysCmd {
         /// The key id (`keys list`).
         kid: String,
     },
+}
+
+/// `server-key` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ServerKeyCmd {
+    /// Replace the server key (the server must be stopped): TOTP secrets are sealed again
+    /// under a new key file; pending codes are dropped and recovery codes removed (their
+    /// owners make new ones with their authenticator).
+    Rotate,
 }
 
 /// `token` subcommands.
@@ -398,6 +410,7 @@ pub fn run(cfg: &Checked, command: &Command) -> Result<String, String> {
         }
         Command::Config(ConfigCmd::Check) => return Ok(config_check(cfg)),
         Command::Backup { file, with_key } => return backup(cfg, file, *with_key),
+        Command::ServerKey(ServerKeyCmd::Rotate) => return rotate_server_key(cfg),
         Command::User(u) => match u {
             UserCmd::Import { file } => return import(cfg, file),
             UserCmd::Delete { key, yes } => return delete(cfg, key, *yes),
@@ -633,6 +646,26 @@ pub fn backup(cfg: &Checked, file: &Path, with_key: bool) -> Result<String, Stri
         out.push_str(&format!("server key {}\n", key_copy.display()));
     }
     Ok(out)
+}
+
+/// `server-key rotate`: on the store itself, with no server running.
+fn rotate_server_key(cfg: &Checked) -> Result<String, String> {
+    let store = Store::open_existing(&cfg.storage.path).map_err(|e| match e {
+        StoreError::Locked(_) => {
+            format!("{e}; stop it first: a server reads the server key when it starts")
+        }
+        e => e.to_string(),
+    })?;
+    let done = crate::service::rotate_server_key(&store, &cfg.storage.key_file)
+        .map_err(|e| e.to_string())?;
+    Ok(format!(
+        "new server key in {}\n{} TOTP secrets sealed again; recovery codes removed from {} \
+         accounts (they make new ones with their authenticator); {} pending codes dropped\n",
+        cfg.storage.key_file.display(),
+        done.resealed,
+        done.recovery_removed,
+        done.pending_dropped
+    ))
 }
 
 /// `config check`.

@@ -1134,6 +1134,21 @@ mod tests {
             "auth.toml documents the defaults"
         );
         from_file.validate().unwrap();
+        // Every key is in the file (a key left out would still parse, as its default).
+        let shipped: toml::Table = toml::from_str(&text).unwrap();
+        let all = toml::Table::try_from(Config::default()).unwrap();
+        for (section, keys) in &all {
+            let Some(keys) = keys.as_table() else {
+                assert!(shipped.contains_key(section), "auth.toml lacks {section}");
+                continue;
+            };
+            for key in keys.keys() {
+                assert!(
+                    shipped.get(section).and_then(|s| s.get(key)).is_some(),
+                    "auth.toml lacks {section}.{key}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -191,7 +191,8 @@ fn open_server_key(store: &Store, path: &std::path::Path) -> Result<ServerKey, S
         Some(key) => {
             match &recorded {
                 Some(c) if c.as_slice() != key.check().as_slice() => {
-                    return Err(StartError::WrongServerKey(path.to_path_buf()))
+                    return finish_rotation(path, c)
+                        .ok_or_else(|| StartError::WrongServerKey(path.to_path_buf()))
                 }
                 Some(_) => return Ok(key),
                 None => {}
@@ -215,6 +216,97 @@ fn open_server_key(store: &Store, path: &std::path::Path) -> Result<ServerKey, S
     let check = key.check();
     store.write(|w| w.set_server_key_check(&check))?;
     Ok(key)
+}
+
+/// Where a server-key rotation writes the new key before the store is switched to it.
+fn next_key_path(path: &std::path::Path) -> std::path::PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".new");
+    std::path::PathBuf::from(p)
+}
+
+/// A rotation stopped between switching the store and renaming the key file: the store
+/// already belongs to `<key file>.new`. Finishes it, when that is so.
+fn finish_rotation(path: &std::path::Path, recorded: &[u8]) -> Option<ServerKey> {
+    let next = next_key_path(path);
+    let key = ServerKey::load(&next).ok()??;
+    if key.check().as_slice() != recorded {
+        return None;
+    }
+    std::fs::rename(&next, path).ok()?;
+    tracing::warn!(path = %path.display(), "finished an interrupted server key rotation");
+    Some(key)
+}
+
+/// What [`rotate_server_key`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerKeyRotation {
+    /// TOTP secrets sealed again under the new key.
+    pub resealed: usize,
+    /// Accounts whose recovery codes were removed (keyed hashes no new key can check).
+    pub recovery_removed: usize,
+    /// Pending codes and credentials dropped (session codes, proofs, MFA steps).
+    pub pending_dropped: u64,
+}
+
+/// Replaces the server key of `store` (no server may hold it): a new key file is written
+/// beside the old (`.new`), every TOTP secret is sealed again under it and the store
+/// records it, in one transaction; then the new file takes the old one's name. A crash
+/// in between is finished at the next start. Pending codes are dropped and recovery codes
+/// removed: they are keyed hashes, which no other key can check (their owners make new
+/// ones with their authenticator).
+pub fn rotate_server_key(
+    store: &Store,
+    path: &std::path::Path,
+) -> Result<ServerKeyRotation, StartError> {
+    let old = open_server_key(store, path)?;
+    let next_path = next_key_path(path);
+    let _ = std::fs::remove_file(&next_path);
+    let new = ServerKey::create(&next_path)?;
+    let done = store.write(|w| {
+        let mut resealed = 0;
+        let mut recovery_removed = 0;
+        for mut user in w.users_with_mfa()? {
+            let Some(mfa) = user.mfa.as_mut() else {
+                continue;
+            };
+            let mut plain = old.open(&mfa.sealed_secret, &user.id)?;
+            let sealed = new.seal(&plain, &user.id);
+            zeroize::Zeroize::zeroize(&mut plain);
+            mfa.sealed_secret = sealed?;
+            if !mfa.recovery.is_empty() {
+                mfa.recovery.clear();
+                recovery_removed += 1;
+            }
+            w.update_user(&user)?;
+            resealed += 1;
+        }
+        let pending_dropped = w.drop_pending_codes()?;
+        w.set_server_key_check(&new.check())?;
+        Ok::<_, StartError>(ServerKeyRotation {
+            resealed,
+            recovery_removed,
+            pending_dropped,
+        })
+    });
+    let done = match done {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = std::fs::remove_file(&next_path);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&next_path, path).map_err(|source| {
+        StartError::ServerKey(crate::secrets::SecretsError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    })?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    tracing::warn!(target: "latchkey::audit", event = "server_key_rotated", resealed = done.resealed, recovery_removed = done.recovery_removed);
+    Ok(done)
 }
 
 /// Whole seconds of `d` as `i64` (saturating).

@@ -774,6 +774,19 @@ macro_rules! read_methods {
                 Ok(None)
             }
 
+            /// Every user with a second factor (sealed TOTP secret), in id order.
+            pub fn users_with_mfa(&self) -> Result<Vec<UserRecord>, StoreError> {
+                let t = self.tx.open_table(USERS)?;
+                let mut out = Vec::new();
+                for item in t.iter()? {
+                    let u: UserRecord = decode(item?.1.value())?;
+                    if u.mfa.is_some() {
+                        out.push(u);
+                    }
+                }
+                Ok(out)
+            }
+
             /// The MFA pending credential with this hash.
             pub fn mfa_pending(&self, hash: &[u8]) -> Result<Option<MfaPendingRecord>, StoreError> {
                 let t = self.tx.open_table(MFA_PENDING)?;
@@ -944,6 +957,25 @@ impl Writer {
         self.tx.open_table(USER_BY_NUM)?.remove(user.num)?;
         self.tx.open_table(USERS)?.remove(id)?;
         Ok(true)
+    }
+
+    /// Removes every pending code and credential (session codes, proofs, MFA pending
+    /// credentials): what a new server key could not check. Returns how many.
+    pub fn drop_pending_codes(&mut self) -> Result<u64, StoreError> {
+        let mut n = 0;
+        n += self.tx.open_table(SESSION_CODES)?.len()?;
+        n += self.tx.open_table(PROOFS)?.len()?;
+        n += self.tx.open_table(MFA_PENDING)?.len()?;
+        self.tx.delete_table(SESSION_CODES)?;
+        self.tx.delete_table(PROOFS)?;
+        self.tx.delete_table(MFA_PENDING)?;
+        self.tx.delete_multimap_table(EMAIL_CODES)?;
+        // Every table exists for readers.
+        self.tx.open_table(SESSION_CODES)?;
+        self.tx.open_table(PROOFS)?;
+        self.tx.open_table(MFA_PENDING)?;
+        self.tx.open_multimap_table(EMAIL_CODES)?;
+        Ok(n)
     }
 
     /// Records what the server key says of itself (see `server_key_check`).

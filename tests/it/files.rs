@@ -17,7 +17,7 @@ fn key_path(s: &Server) -> std::path::PathBuf {
 }
 
 /// A user with TOTP on, made by mailed code (so its address is proven).
-async fn totp_user(s: &Server, smtp: &Smtp, email: &str) {
+async fn totp_user(s: &Server, smtp: &Smtp, email: &str) -> (String, Vec<String>) {
     s.post_json("/session/login", &[], &json!({"email": email}))
         .await
         .expect(202);
@@ -49,13 +49,21 @@ async fn totp_user(s: &Server, smtp: &Smtp, email: &str) {
             .as_millis(),
     )
     .unwrap();
-    s.post_json(
-        "/session/mfa/totp/confirm",
-        &[("authorization", &auth)],
-        &json!({"code": totp_at(&secret, now)}),
-    )
-    .await
-    .expect(200);
+    let v = s
+        .post_json(
+            "/session/mfa/totp/confirm",
+            &[("authorization", &auth)],
+            &json!({"code": totp_at(&secret, now)}),
+        )
+        .await
+        .expect(200);
+    let recovery = v["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    (secret, recovery)
 }
 
 #[tokio::test]
@@ -141,4 +149,81 @@ async fn an_administrator_resets_a_lost_second_factor() {
     let (code, _, err) = s.cli(&["user", "reset-mfa", "lost@example.com"]);
     assert_ne!(code, 0);
     assert!(err.contains("no second factor"), "{err}");
+}
+
+/// Signs in by mailed code with `second` as the second factor; the status of the answer.
+async fn sign_in_with(s: &Server, smtp: &Smtp, email: &str, n: usize, second: &str) -> u16 {
+    s.post_json("/session/login", &[], &json!({"email": email}))
+        .await
+        .expect(202);
+    let code = session_code_of(&smtp.wait_mail(email, n).await);
+    s.post_json(
+        "/session/verify",
+        &[],
+        &json!({"session_code": code, "mfa_code": second}),
+    )
+    .await
+    .status
+    .as_u16()
+}
+
+#[tokio::test]
+async fn the_server_key_rotates_and_totp_survives() {
+    let smtp = Smtp::start(&[]);
+    let mut s = Server::start(&smtp.config("none")).await;
+    let (secret, recovery) = totp_user(&s, &smtp, "rot@example.com").await;
+    // A running server holds the store: refused, saying why.
+    let (code, _, err) = s.cli(&["server-key", "rotate"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("stop it first"), "{err}");
+    s.stop();
+    let before = std::fs::read(key_path(&s)).unwrap();
+    let (code, out, err) = s.cli(&["server-key", "rotate"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 TOTP secrets sealed again"), "{out}");
+    assert!(
+        out.contains("recovery codes removed from 1 accounts"),
+        "{out}"
+    );
+    let after = std::fs::read(key_path(&s)).unwrap();
+    assert_ne!(before, after);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(key_path(&s)).unwrap().permissions()
+        ) & 0o777,
+        0o600
+    );
+    s.start_again();
+    // The TOTP secret opens under the new key; the old recovery codes are gone.
+    let at = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+        + 30_000;
+    assert_eq!(
+        sign_in_with(&s, &smtp, "rot@example.com", 2, &recovery[0]).await,
+        401
+    );
+    assert_eq!(
+        sign_in_with(&s, &smtp, "rot@example.com", 3, &totp_at(&secret, at)).await,
+        200
+    );
+    // The old key no longer fits the store.
+    s.stop();
+    std::fs::write(key_path(&s), &before).unwrap();
+    let (code, _, err) = s.cli(&["serve"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("is not the key this store"), "{err}");
+    // A rotation stopped before the new file took its name is finished at start.
+    let mut next = key_path(&s).into_os_string();
+    next.push(".new");
+    std::fs::write(&next, &after).unwrap();
+    std::fs::set_permissions(&next, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    s.start_again();
+    s.get("/healthz", &[]).await.expect(200);
+    assert_eq!(std::fs::read(key_path(&s)).unwrap(), after);
+    assert!(!std::path::Path::new(&next).exists());
 }

@@ -1,58 +1,116 @@
-//! The README's curl examples, run as printed (only the host and the binary's path are
-//! substituted) against a real server: they must succeed, and only the blocks that say
-//! they show an error may print one.
+//! Every `sh` example of the README, in order, as printed, against a server started with
+//! the shipped `auth.toml` (only its addresses and store path changed, so tests can run
+//! side by side) and the admin token given as the README gives it. Substituted: the two
+//! local URLs, the binary's path, and the code the README reads from the server's log.
+//!
+//! A line that starts the server (`... serve`) is the running server. A few blocks
+//! cannot run here; they are named below with the reason, and each must still exist, so
+//! the list cannot go stale. Every other block must succeed and print something, and
+//! print an error only when its comments say it shows one.
 
 use std::process::Command;
 
 use crate::support::*;
 
-const SECTIONS: [&str; 5] = [
-    "## Family `oauth`",
-    "## Family `toolkit`",
-    "## Family `v0`",
-    "## Family `session`",
-    "## Administration",
+const ADMIN_TOKEN: &str = "please-change-this-admin-token";
+
+/// Blocks not run, by the command on their first line (comments aside), and why.
+const NOT_RUN: [(&str, &str); 6] = [
+    (
+        "cargo run --release -- serve",
+        "builds and serves: the server under test stands for it",
+    ),
+    (
+        "cargo build --release",
+        "builds the release binary (and, for systemd, installs system files as root)",
+    ),
+    ("docker build -t latchkey .", "needs docker"),
+    ("bench/run.sh", "the benchmark; .ci/run runs its smoke"),
+    ("scripts/test", "the test suite itself"),
+    (
+        "cargo install cargo-fuzz --locked",
+        "fuzzing; .ci/run runs every target",
+    ),
 ];
 
+/// The command on the first line of `block`, without its comment.
+fn first_command(block: &str) -> &str {
+    block
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split('#')
+        .next()
+        .unwrap_or("")
+        .trim()
+}
+
+/// Every ```sh block of the README, in order.
 fn blocks() -> Vec<String> {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let mut out = Vec::new();
-    let mut section_on = false;
-    let mut in_block = false;
-    let mut block = String::new();
+    let mut block: Option<String> = None;
     for line in readme.lines() {
-        if line.starts_with("## ") {
-            section_on = SECTIONS.contains(&line);
-        }
-        if !section_on {
-            continue;
-        }
-        if in_block {
-            if line == "```" {
-                in_block = false;
-                out.push(std::mem::take(&mut block));
-            } else {
-                block.push_str(line);
-                block.push('\n');
+        match &mut block {
+            Some(b) if line.trim_start() == "```" => {
+                out.push(std::mem::take(b));
+                block = None;
             }
-        } else if line == "```sh" {
-            in_block = true;
+            Some(b) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            None if line.trim_start() == "```sh" => block = Some(String::new()),
+            None => {}
         }
     }
     out
 }
 
-/// The last `XXXX-XXXX-XXXX` word in the server's log, if any.
+/// The last `XXXX-XXXX-XXXX` in the server's log, if any.
 fn last_session_code(log: &str) -> String {
-    log.split_whitespace()
-        .rfind(|w| w.len() == 14 && w.split('-').count() == 3 && w.split('-').all(|p| p.len() == 4))
-        .unwrap_or("none-none-none")
-        .to_string()
+    let chars: Vec<char> = log.chars().collect();
+    let is_code_char = |c: char| c.is_ascii_digit() || c.is_ascii_uppercase();
+    let mut found = None;
+    for start in 0..chars.len().saturating_sub(13) {
+        let w = &chars[start..start + 14];
+        let shape = w.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 9 {
+                *c == '-'
+            } else {
+                is_code_char(*c)
+            }
+        });
+        let bounded = start == 0 || !is_code_char(chars[start - 1]);
+        if shape && bounded && chars.get(start + 14).is_none_or(|c| !is_code_char(*c)) {
+            found = Some(w.iter().collect::<String>());
+        }
+    }
+    found.unwrap_or_else(|| "none-none-none".into())
+}
+
+/// The block without the lines that start the server (joined across `\` continuations).
+fn without_serve(block: &str) -> String {
+    let mut out = String::new();
+    let mut logical = String::new();
+    for line in block.lines() {
+        logical.push_str(line);
+        logical.push('\n');
+        if line.ends_with('\\') {
+            continue;
+        }
+        let command = logical.split('#').next().unwrap_or("").trim();
+        if !command.ends_with(" serve") {
+            out.push_str(&logical);
+        }
+        logical.clear();
+    }
+    out
 }
 
 #[tokio::test]
-async fn readme_curl_examples_work_as_printed() {
+async fn every_readme_example_runs_in_order() {
     for tool in ["curl", "jq", "oathtool"] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
@@ -61,30 +119,48 @@ async fn readme_curl_examples_work_as_printed() {
             .success();
         assert!(
             found,
-            "{tool} is needed by the README examples (apt-get install {tool})"
+            "{tool} is needed by the README examples (scripts/test installs it)"
         );
     }
-    let s = Server::start(
-        "[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"please-change-this-admin-token\"\n",
-    )
-    .await;
-    let admin = s.admin.clone().unwrap();
+    // The shipped configuration; only where it listens and keeps its store change.
+    let dir = tempfile::tempdir().unwrap();
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/auth.toml")).unwrap();
+    let config = shipped
+        .replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"")
+        .replace("listen = \"127.0.0.1:8081\"", "listen = \"127.0.0.1:0\"")
+        .replace(
+            "path = \"latchkey.redb\"",
+            &format!("path = \"{}\"", dir.path().join("latchkey.redb").display()),
+        );
+    assert_ne!(config, shipped);
+    std::fs::write(dir.path().join("auth.toml"), config).unwrap();
+    let s = Server::start_in_with_env(dir, &[("LATCHKEY_ADMIN__TOKEN", ADMIN_TOKEN)]).await;
+    let admin = s.admin.clone().expect("the admin API is on");
     let work = tempfile::tempdir().unwrap();
+
     let blocks = blocks();
-    assert!(
-        blocks.len() >= 13,
-        "found only {} example blocks",
-        blocks.len()
-    );
+    for (first, _) in NOT_RUN {
+        assert!(
+            blocks.iter().any(|b| first_command(b) == first),
+            "NOT_RUN names a block the README no longer has: {first}"
+        );
+    }
     let mut ran = 0;
-    for block in blocks {
-        // Starting the server and placeholder commands are not runnable as such.
-        if block.contains(" serve\n") || block.contains("<id|") {
+    for block in &blocks {
+        if NOT_RUN
+            .iter()
+            .any(|(first, _)| first_command(block) == *first)
+        {
             continue;
         }
-        // The session code the README reads from the log (log transport) is this run's.
+        let script = without_serve(block);
+        if script.trim().is_empty() {
+            continue;
+        }
+        // The code the README reads from the log is this run's.
         let code = last_session_code(&s.log());
-        let script = block
+        let script = script
             .replace("ABCD-EFGH-JKMN", &code)
             .replace("http://localhost:8080", &s.base)
             .replace("http://localhost:8081", &admin)
@@ -122,5 +198,5 @@ async fn readme_curl_examples_work_as_printed() {
         assert!(!stdout.trim().is_empty(), "block printed nothing:\n{block}");
         ran += 1;
     }
-    assert!(ran >= 15, "ran only {ran} blocks");
+    assert!(ran >= 20, "ran only {ran} blocks");
 }

@@ -119,7 +119,7 @@ impl Server {
         Self::start_in_with_env(dir, &[]).await
     }
 
-    async fn start_in_with_env(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Server {
+    pub async fn start_in_with_env(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Server {
         let mut s = Server {
             dir,
             base: String::new(),
