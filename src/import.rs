@@ -129,19 +129,19 @@ fn write_batch(store: &Store, batch: Vec<(usize, Line)>, now: i64) -> Result<usi
         .write(|w| {
             let first = w.allocate_user_nums(n as u64)?;
             let users: Vec<UserRecord> = batch
-                .into_iter()
-                .zip(ids)
+                .iter()
+                .zip(&ids)
                 .enumerate()
                 .map(|(k, ((_, l), id))| UserRecord {
-                    id,
+                    id: id.clone(),
                     num: first + k as u64,
-                    email: l.email,
-                    username: l.username,
-                    display_name: l.display_name,
+                    email: l.email.clone(),
+                    username: l.username.clone(),
+                    display_name: l.display_name.clone(),
                     first_name: None,
                     last_name: None,
-                    role: l.role.unwrap_or_else(|| "user".into()),
-                    password_hash: Some(l.password_hash),
+                    role: l.role.clone().unwrap_or_else(|| "user".into()),
+                    password_hash: Some(l.password_hash.clone()),
                     state: AccountState::Active,
                     created_at: now,
                     updated_at: now,

@@ -4,7 +4,7 @@
 
 use protocol::input::{canonical_login, is_weak_password, prepare_password, Login};
 use protocol::{Bearer, Failure, NewUser, Outcome, SecondFactor, Secret};
-use storage::{AccountState, Revocation, Unique, UserRecord, Writer};
+use storage::{AccountState, Revocation, Unique, UserRecord, Write};
 
 use super::mfa::{mfa_enabled, second_factor, MFA_AMR};
 use super::{internal, new_id, view, Service};
@@ -30,7 +30,7 @@ fn lockout_key(user: Option<&UserRecord>, login: &str) -> String {
 
 /// Revokes every live family of `user_id` inside the caller's transaction.
 pub(super) fn revoke_all(
-    w: &mut Writer,
+    w: &mut dyn Write,
     user_id: &str,
     reason: &str,
     now: i64,

@@ -8,7 +8,7 @@ use protocol::reply::rfc3339_ms;
 use protocol::Secret;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use storage::{AccountState, Found, Reader, Store, StoreError, Unique, UserRecord};
+use storage::{AccountState, Found, Read, Store, StoreError, Unique, UserRecord};
 
 use super::accounts::revoke_all;
 use super::{secs_i64, Service};
@@ -159,7 +159,7 @@ fn user_json(u: &UserRecord, live_families: usize) -> Value {
     })
 }
 
-fn live_families(r: &Reader, user_id: &str, now: i64) -> Result<usize, StoreError> {
+fn live_families(r: &dyn Read, user_id: &str, now: i64) -> Result<usize, StoreError> {
     let mut n = 0;
     for id in r.family_ids_of_user(user_id)? {
         if r.family(&id)?.is_some_and(|f| f.is_live(now)) {
@@ -220,7 +220,7 @@ impl<'a> Reads<'a> {
             "users": users,
             "families": families,
             "session_codes": codes,
-            "store_bytes": self.store.file_size(),
+            "store_bytes": self.store.size_bytes(),
         }))
     }
 
@@ -416,11 +416,12 @@ fn taken(u: Unique) -> AdminError {
 }
 
 /// Stores a new account (blocking), its number allocated in the same transaction.
-pub fn insert_account(store: &Store, mut user: UserRecord) -> Result<UserRecord, AdminError> {
+pub fn insert_account(store: &Store, user: UserRecord) -> Result<UserRecord, AdminError> {
     let user = store.write(|w| {
         if let Some(t) = w.conflict(&user)? {
             return Err(taken(t));
         }
+        let mut user = user.clone();
         user.num = w.allocate_user_num()?;
         w.insert_user(&user)?;
         Ok(user)

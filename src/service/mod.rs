@@ -5,7 +5,6 @@
 
 mod accounts;
 pub mod admin;
-mod committer;
 mod introspect;
 mod mfa;
 mod refresh;
@@ -17,7 +16,7 @@ pub use session::{normalize_code, quota_address, CODE_LEN};
 use std::sync::Arc;
 
 use protocol::{Failure, Operation, Outcome, UserView};
-use storage::{AccountState, Store, StoreError, UserRecord, Writer};
+use storage::{AccountState, Store, StoreError, UserRecord, Write};
 
 use crate::clock::Clock;
 use crate::config::Checked;
@@ -31,16 +30,36 @@ use crate::signer::{Claims, PublicKeys};
 
 /// Why a write closure gave up: the store broke, or something inside the server failed
 /// (logged where it happened). Either way the closure's writes are thrown away. A
-/// *refusal* is not an `Abort`: it is the closure's value, `Ok(Err(failure))`, and its
-/// batch commits (see `committer`).
+/// *refusal* is not an `Abort`: it is the closure's value, `Ok(Err(failure))`, and it
+/// commits (see `storage::Store::commit`).
 #[derive(Debug)]
 pub(crate) enum Abort {
     /// The store failed.
     Store(StoreError),
     /// Something else failed (randomness, signing, sealing); already logged.
     Internal,
-    /// The closure panicked (contained by the committer).
+    /// The closure panicked (contained by the store).
     Panicked,
+}
+
+impl From<Abort> for storage::Abort {
+    fn from(a: Abort) -> Self {
+        match a {
+            Abort::Store(e) => storage::Abort::Store(e),
+            Abort::Internal => storage::Abort::Internal,
+            Abort::Panicked => storage::Abort::Panicked,
+        }
+    }
+}
+
+impl From<storage::Abort> for Abort {
+    fn from(a: storage::Abort) -> Self {
+        match a {
+            storage::Abort::Store(e) => Abort::Store(e),
+            storage::Abort::Internal => Abort::Internal,
+            storage::Abort::Panicked => Abort::Panicked,
+        }
+    }
 }
 
 impl From<StoreError> for Abort {
@@ -88,7 +107,6 @@ struct Inner {
     mail_quotas: MailQuotas,
     key: ServerKey,
     mailer: Mailer,
-    committer: committer::Committer,
     metrics: crate::metrics::Metrics,
 }
 
@@ -380,7 +398,6 @@ impl Service {
             address: Quota::new(l.mails_per_hour.saturating_mul(4), hour),
             source: Quota::new(l.mails_per_hour.saturating_mul(20), hour),
         };
-        let store_for_commits = store.clone();
         let key = open_server_key(&store, &cfg.storage.key_file)?;
         Ok(Service {
             inner: Arc::new(Inner {
@@ -395,8 +412,6 @@ impl Service {
                 mail_quotas,
                 key,
                 mailer,
-                committer: committer::Committer::start(store_for_commits)
-                    .map_err(StartError::Thread)?,
                 metrics: crate::metrics::Metrics::default(),
             }),
         })
@@ -421,7 +436,7 @@ impl Service {
     pub fn gauges(&self) -> crate::metrics::Gauges {
         crate::metrics::Gauges {
             hash_queue: self.inner.hasher.queued() as u64,
-            store_bytes: self.inner.store.file_size(),
+            store_bytes: self.inner.store.size_bytes(),
             users: self.inner.store.read(|r| r.user_count()).unwrap_or(0),
             token_cache: self.inner.keys.cached() as u64,
         }
@@ -575,37 +590,37 @@ impl Service {
     /// refusal (`Ok(Err(failure))`) commits what `f` wrote and is returned as `Err`.
     async fn write<T: Send + 'static>(
         &self,
-        mut f: impl FnMut(&mut Writer, &Service) -> Step<T> + Send + 'static,
+        mut f: impl FnMut(&mut dyn Write, &Service) -> Step<T> + Send + 'static,
     ) -> Result<T, Failure> {
         let slot = Arc::new(std::sync::Mutex::new(None));
         let out = slot.clone();
         let this = self.clone();
-        let job: committer::Job = Box::new(move |w| {
-            let v = f(w, &this)?;
+        let job: storage::Job = Box::new(move |w| {
+            let v = f(w, &this).map_err(storage::Abort::from)?;
             if let Ok(mut g) = out.lock() {
                 *g = Some(v);
             }
             Ok(())
         });
-        match self.inner.committer.submit(job).await {
+        match self.inner.store.commit(job).await {
             Ok(Ok(())) => {}
-            Ok(Err(abort)) => return Err(abort.into()),
-            Err(committer::Refused::Full) => {
+            Ok(Err(abort)) => return Err(Abort::from(abort).into()),
+            Err(storage::Refused::Full) => {
                 self.inner.metrics.shed();
                 return Err(Failure::Overloaded { retry_after: 1 });
             }
-            Err(committer::Refused::Stopped) => {
-                return Err(internal("store", "the committer stopped"))
+            Err(storage::Refused::Stopped) => {
+                return Err(internal("store", "the store's writer stopped"))
             }
         }
         let value = slot.lock().ok().and_then(|mut g| g.take());
         value.ok_or_else(|| internal("write", "no result"))?
     }
 
-    /// Whether the service can serve: the committer runs and its last transaction
-    /// reached the store. (Cheap: load balancers ask often.)
+    /// Whether the service can serve: the store's last write reached it. (Cheap: load
+    /// balancers ask often.)
     pub fn healthy(&self) -> bool {
-        self.inner.committer.healthy()
+        self.inner.store.healthy()
     }
 
     /// Signs an access token for `user` in family `sid`.

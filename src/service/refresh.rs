@@ -2,7 +2,7 @@
 //! the whole family on later reuse. Only SHA-256 hashes of refresh tokens are stored.
 
 use protocol::{Failure, Outcome, Tokens};
-use storage::{AccountState, FamilyRecord, RefreshEntry, Revocation, UserRecord, Writer};
+use storage::{AccountState, FamilyRecord, RefreshEntry, Revocation, UserRecord, Write};
 
 use super::{internal, new_id, view, Abort, Service};
 use crate::clock::ms;
@@ -47,7 +47,7 @@ impl Service {
     /// token pair.
     pub(super) fn start_family(
         &self,
-        w: &mut Writer,
+        w: &mut dyn Write,
         user: &UserRecord,
         amr: Vec<String>,
         now: i64,

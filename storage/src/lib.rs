@@ -1,20 +1,30 @@
-//! latchkey's persistent state: the records (users, refresh-token families, signing keys)
-//! and the one-file [redb] store that holds them.
+//! latchkey's persistent state: the records (users, refresh-token families, signing keys),
+//! the domain interface over them ([`Read`], [`Write`]), and the backends that keep them:
+//! the one-file [redb] store.
 //!
-//! Every table is defined in [`store`], in one place. Reads go through [`Reader`], writes
-//! through [`Writer`] inside [`Store::write`], which commits only when the closure returns
-//! `Ok`: a request that fails half-way leaves the store exactly as it was.
+//! [`Store`] is the handle: reads run over a snapshot, writes in one transaction that
+//! commits only when the closure returns `Ok`: a request that fails half-way leaves the
+//! store exactly as it was.
 //!
 //! Secrets the server hands out (refresh tokens) are stored as SHA-256 hashes only; this
 //! crate never sees the tokens themselves.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod backend;
+mod codec;
+mod commit;
+mod error;
 mod records;
 mod store;
+mod tx;
 
+pub use backend::Store;
+pub use commit::{Abort, Job, Refused, MAX_QUEUE};
+pub use error::{Backup, Found, StoreError, Unique};
 pub use records::{
     AccountState, FamilyRecord, MfaPendingRecord, MfaRecord, ProofPurpose, ProofRecord,
     RefreshEntry, Revocation, SessionCodeRecord, SigningKeyRecord, UserRecord,
 };
-pub use store::{Backup, Found, Reader, Store, StoreError, Unique, Writer, SCHEMA_VERSION};
+pub use store::SCHEMA_VERSION;
+pub use tx::{Read, Write};

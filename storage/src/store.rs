@@ -2,15 +2,16 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{
-    Database, MultimapTableDefinition, ReadTransaction, ReadableMultimapTable, ReadableTable,
-    ReadableTableMetadata, TableDefinition, WriteTransaction,
-};
-use serde::{de::DeserializeOwned, Serialize};
-
+use crate::codec::{decode, encode, fold, proof_key, skeleton};
 use crate::records::{
     FamilyRecord, MfaPendingRecord, ProofPurpose, ProofRecord, RefreshEntry, SessionCodeRecord,
     SigningKeyRecord, UserRecord,
+};
+use crate::tx::{Read, Write};
+use crate::{Backup, StoreError, Unique};
+use redb::{
+    Database, MultimapTableDefinition, ReadTransaction, ReadableMultimapTable, ReadableTable,
+    ReadableTableMetadata, TableDefinition, WriteTransaction,
 };
 
 /// Version of the layout below. Bump it, and add a step to [`migrate`], whenever a table
@@ -77,206 +78,28 @@ macro_rules! every_table {
     };
 }
 
-/// What a backup wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backup {
-    /// Users in the copy.
-    pub users: u64,
-    /// Bytes of the copy.
-    pub bytes: u64,
-}
-
-/// What an administrator's key names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Found {
-    /// No user.
-    None,
-    /// One user.
-    One(Box<UserRecord>),
-    /// Several users (by different kinds of key).
-    Several(usize),
-}
-
-/// Which unique index a write collided with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unique {
-    /// The email is taken.
-    Email,
-    /// The username is taken.
-    Username,
-}
-
-/// What can go wrong in the store. redb's own errors are kept as the cause.
-#[derive(Debug)]
-pub enum StoreError {
-    /// Another process holds the store file.
-    Locked(PathBuf),
-    /// The file is not a whole latchkey store (empty, truncated, or damaged).
-    Damaged {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with it.
-        why: String,
-    },
-    /// There is no store file.
-    Missing(PathBuf),
-    /// The file has an older schema; a server migrates it on start.
-    Outdated(u64),
-    /// The file was written by a newer latchkey (its schema version is given).
-    TooNew(u64),
-    /// A unique index already holds the value.
-    Conflict(Unique),
-    /// A record could not be decoded: the file is damaged or was changed by hand.
-    Corrupt(serde_json::Error),
-    /// A record could not be encoded.
-    Encode(serde_json::Error),
-    /// The file could not be opened or created.
-    Open(Box<redb::DatabaseError>),
-    /// A transaction could not begin or end.
-    Transaction(Box<redb::TransactionError>),
-    /// A table could not be opened.
-    Table(Box<redb::TableError>),
-    /// Reading or writing the file failed.
-    Storage(Box<redb::StorageError>),
-    /// A commit failed (nothing of it was written).
-    Commit(Box<redb::CommitError>),
-    /// A file beside the store (a backup) could not be made.
-    File {
-        /// The file.
-        path: PathBuf,
-        /// What the system said.
-        source: std::io::Error,
-    },
-    /// A backup would overwrite this file.
-    Exists(PathBuf),
-}
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::Locked(p) => write!(
-                f,
-                "the store {} is held by another process (is a server running?)",
-                p.display()
-            ),
-            StoreError::Missing(p) => write!(f, "there is no store at {}", p.display()),
-            StoreError::Damaged { path, why } => write!(
-                f,
-                "{} is not a usable latchkey store ({why}); move it away and restore a backup \
-                 (latchkey backup), or delete it to start an empty store",
-                path.display()
-            ),
-            StoreError::Outdated(v) => write!(
-                f,
-                "the store has schema version {v}; start the server once to migrate it to {SCHEMA_VERSION}"
-            ),
-            StoreError::TooNew(v) => write!(
-                f,
-                "the store has schema version {v}, newer than this latchkey ({SCHEMA_VERSION})"
-            ),
-            StoreError::Conflict(Unique::Email) => f.write_str("email already taken"),
-            StoreError::Conflict(Unique::Username) => f.write_str("username already taken"),
-            StoreError::Corrupt(e) => write!(f, "corrupt record: {e}"),
-            StoreError::Encode(e) => write!(f, "cannot encode a record: {e}"),
-            StoreError::Open(e) => write!(f, "cannot open the store: {e}"),
-            StoreError::Transaction(e) => write!(f, "store transaction: {e}"),
-            StoreError::Table(e) => write!(f, "store table: {e}"),
-            StoreError::Storage(e) => write!(f, "store I/O: {e}"),
-            StoreError::Commit(e) => write!(f, "store commit: {e}"),
-            StoreError::File { path, source } => write!(f, "{}: {source}", path.display()),
-            StoreError::Exists(p) => write!(
-                f,
-                "{} exists; a backup never overwrites a file (choose a new name)",
-                p.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            StoreError::Corrupt(e) | StoreError::Encode(e) => Some(e),
-            StoreError::Open(e) => Some(e.as_ref()),
-            StoreError::Transaction(e) => Some(e.as_ref()),
-            StoreError::Table(e) => Some(e.as_ref()),
-            StoreError::Storage(e) => Some(e.as_ref()),
-            StoreError::Commit(e) => Some(e.as_ref()),
-            StoreError::File { source, .. } => Some(source),
-            StoreError::Locked(_)
-            | StoreError::Exists(_)
-            | StoreError::Damaged { .. }
-            | StoreError::Missing(_)
-            | StoreError::Outdated(_)
-            | StoreError::TooNew(_)
-            | StoreError::Conflict(_) => None,
-        }
-    }
-}
-
-macro_rules! from_redb {
-    ($($t:ty => $v:ident),*) => {$(
-        impl From<$t> for StoreError {
-            fn from(e: $t) -> Self { StoreError::$v(Box::new(e)) }
-        }
-    )*};
-}
-from_redb!(
-    redb::DatabaseError => Open,
-    redb::TransactionError => Transaction,
-    redb::TableError => Table,
-    redb::StorageError => Storage,
-    redb::CommitError => Commit
-);
-
-fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(v).map_err(StoreError::Encode)
-}
-
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(StoreError::Corrupt)
-}
-
-/// The key under which an email or username is unique: case-insensitive. (Usernames
-/// arrive already enforced by RFC 8265's UsernameCaseMapped profile; emails have an
-/// ASCII local part.)
-fn fold(s: &str) -> String {
-    s.to_lowercase()
-}
-
-/// The key under which look-alike usernames collide: the UTS #39 confusable skeleton of
-/// the folded name, so `раypal` (Cyrillic а) meets `paypal`.
-fn skeleton(name: &str) -> String {
-    unicode_security::confusable_detection::skeleton(&fold(name)).collect()
-}
-
-fn proof_key(purpose: ProofPurpose, subject: &str) -> String {
-    let p = match purpose {
-        ProofPurpose::VerifyEmail => "verify_email",
-    };
-    format!("{p}:{subject}")
-}
-
-/// The one-file store. Cheap to clone; clones share the open database.
+/// The one-file redb store. Cheap to clone; clones share the open database.
 #[derive(Clone)]
-pub struct Store {
+pub struct RedbStore {
     db: std::sync::Arc<Database>,
     path: PathBuf,
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for RedbStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("RedbStore")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
-impl Store {
+impl RedbStore {
     /// Opens the store at `path`, creating it (and every table) when it does not exist,
     /// and migrating an older schema. Fails with [`StoreError::Locked`] when another
     /// process has it open.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
+    pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
         let db = open_db(path, true)?;
-        let store = Store {
+        let store = RedbStore {
             db: std::sync::Arc::new(db),
             path: path.to_path_buf(),
         };
@@ -312,12 +135,12 @@ impl Store {
     /// Opens an existing store without changing it: no table is created, nothing is
     /// migrated (for the read-only commands). Fails when there is no file, when another
     /// process holds it, or when its schema is not this latchkey's.
-    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+    pub fn open_existing(path: &Path) -> Result<RedbStore, StoreError> {
         if !path.exists() {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
         let db = open_db(path, false)?;
-        let store = Store {
+        let store = RedbStore {
             db: std::sync::Arc::new(db),
             path: path.to_path_buf(),
         };
@@ -431,7 +254,7 @@ impl Store {
         w.commit()?;
         drop(copy);
         // Check the copy as a restore would meet it.
-        let check = Store::open_existing(path)?;
+        let check = RedbStore::open_existing(path)?;
         let copied = check.read(|r| r.user_count())?;
         if copied != users {
             return Err(StoreError::Damaged {
@@ -560,74 +383,38 @@ pub struct Writer {
 // types, so the methods are written once here and instantiated twice.
 macro_rules! read_methods {
     ($t:ty) => {
-        impl $t {
+        impl Read for $t {
             /// The user with this id.
-            pub fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+            fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
                 let t = self.tx.open_table(USERS)?;
                 let v = t.get(id)?;
                 v.map(|g| decode(g.value())).transpose()
             }
 
             /// The id of the user with this email (case-insensitive).
-            pub fn user_id_by_email(&self, email: &str) -> Result<Option<String>, StoreError> {
+            fn user_id_by_email(&self, email: &str) -> Result<Option<String>, StoreError> {
                 let t = self.tx.open_table(USER_BY_EMAIL)?;
                 let v = t.get(fold(email).as_str())?;
                 Ok(v.map(|g| g.value().to_owned()))
             }
 
             /// The id of the user with this username (case-insensitive).
-            pub fn user_id_by_username(&self, name: &str) -> Result<Option<String>, StoreError> {
+            fn user_id_by_username(&self, name: &str) -> Result<Option<String>, StoreError> {
                 let t = self.tx.open_table(USER_BY_NAME)?;
                 let v = t.get(fold(name).as_str())?;
                 Ok(v.map(|g| g.value().to_owned()))
             }
 
             /// The id of the user with this integer number.
-            pub fn user_id_by_num(&self, num: u64) -> Result<Option<String>, StoreError> {
+            fn user_id_by_num(&self, num: u64) -> Result<Option<String>, StoreError> {
                 let t = self.tx.open_table(USER_BY_NUM)?;
                 let v = t.get(num)?;
                 Ok(v.map(|g| g.value().to_owned()))
             }
 
-            /// The users `key` names: by id, number, email or username, or with an `id:`,
-            /// `num:`, `email:` or `username:` prefix by that alone. A key that names two
-            /// users (a user numbered 1 and a user named "1") is [`Found::Several`]: the
-            /// caller asks for a prefix instead of guessing.
-            pub fn find_user(&self, key: &str) -> Result<Found, StoreError> {
-                let (kind, value) = match key.split_once(':') {
-                    Some((k @ ("id" | "num" | "email" | "username"), v)) => (Some(k), v),
-                    _ => (None, key),
-                };
-                let wants = |k: &str| kind.is_none_or(|w| w == k);
-                let mut ids: Vec<String> = Vec::new();
-                if wants("id") && self.user(value)?.is_some() {
-                    ids.push(value.to_owned());
-                }
-                if wants("num") {
-                    if let Ok(n) = value.parse::<u64>() {
-                        ids.extend(self.user_id_by_num(n)?);
-                    }
-                }
-                if wants("email") && value.contains('@') {
-                    ids.extend(self.user_id_by_email(value)?);
-                }
-                if wants("username") && !value.contains('@') {
-                    ids.extend(self.user_id_by_username(value)?);
-                }
-                ids.sort();
-                ids.dedup();
-                match ids.as_slice() {
-                    [] => Ok(Found::None),
-                    [id] => Ok(self
-                        .user(id)?
-                        .map_or(Found::None, |u| Found::One(Box::new(u)))),
-                    more => Ok(Found::Several(more.len())),
-                }
-            }
-
             /// Users in the order they were made (by number), after number `after`, at
             /// most `limit`.
-            pub fn users(
+            fn users(
                 &self,
                 after: Option<u64>,
                 limit: usize,
@@ -651,24 +438,24 @@ macro_rules! read_methods {
             }
 
             /// Number of users.
-            pub fn user_count(&self) -> Result<u64, StoreError> {
+            fn user_count(&self) -> Result<u64, StoreError> {
                 Ok(self.tx.open_table(USERS)?.len()?)
             }
 
             /// Number of refresh families (live or not yet swept).
-            pub fn family_count(&self) -> Result<u64, StoreError> {
+            fn family_count(&self) -> Result<u64, StoreError> {
                 Ok(self.tx.open_table(FAMILIES)?.len()?)
             }
 
             /// The family with this id.
-            pub fn family(&self, id: &str) -> Result<Option<FamilyRecord>, StoreError> {
+            fn family(&self, id: &str) -> Result<Option<FamilyRecord>, StoreError> {
                 let t = self.tx.open_table(FAMILIES)?;
                 let v = t.get(id)?;
                 v.map(|g| decode(g.value())).transpose()
             }
 
             /// Ids of every family of a user (live or not yet swept).
-            pub fn family_ids_of_user(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+            fn family_ids_of_user(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
                 let t = self.tx.open_multimap_table(USER_FAMILIES)?;
                 let mut out = Vec::new();
                 for v in t.get(user_id)? {
@@ -678,14 +465,14 @@ macro_rules! read_methods {
             }
 
             /// What is known of the refresh token with this SHA-256 hash.
-            pub fn refresh(&self, hash: &[u8]) -> Result<Option<RefreshEntry>, StoreError> {
+            fn refresh(&self, hash: &[u8]) -> Result<Option<RefreshEntry>, StoreError> {
                 let t = self.tx.open_table(REFRESH)?;
                 let v = t.get(hash)?;
                 v.map(|g| decode(g.value())).transpose()
             }
 
             /// Every signing key, oldest first.
-            pub fn keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+            fn keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
                 let t = self.tx.open_table(KEYS)?;
                 let mut out: Vec<SigningKeyRecord> = Vec::new();
                 for item in t.iter()? {
@@ -697,17 +484,14 @@ macro_rules! read_methods {
             }
 
             /// The session code with this keyed hash.
-            pub fn session_code(
-                &self,
-                hash: &[u8],
-            ) -> Result<Option<SessionCodeRecord>, StoreError> {
+            fn session_code(&self, hash: &[u8]) -> Result<Option<SessionCodeRecord>, StoreError> {
                 let t = self.tx.open_table(SESSION_CODES)?;
                 let v = t.get(hash)?;
                 v.map(|g| decode(g.value())).transpose()
             }
 
             /// Which unique index `user`'s email or username would collide with, if any.
-            pub fn conflict(&self, user: &UserRecord) -> Result<Option<Unique>, StoreError> {
+            fn conflict(&self, user: &UserRecord) -> Result<Option<Unique>, StoreError> {
                 if let Some(email) = &user.email {
                     if self
                         .tx
@@ -738,7 +522,7 @@ macro_rules! read_methods {
 
             /// What the server key that sealed this store's data says of itself, if any
             /// key ever did.
-            pub fn server_key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
+            fn server_key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
                 let t = self.tx.open_table(META_BYTES)?;
                 let v = t.get("server_key_check")?;
                 Ok(v.map(|g| g.value().to_vec()))
@@ -746,7 +530,7 @@ macro_rules! read_methods {
 
             /// Whether anything in the store was sealed or keyed with a server key: TOTP
             /// secrets, recovery codes, codes, proofs (for stores older than the check).
-            pub fn holds_sealed_data(&self) -> Result<bool, StoreError> {
+            fn holds_sealed_data(&self) -> Result<bool, StoreError> {
                 if self.tx.open_table(SESSION_CODES)?.len()? > 0
                     || self.tx.open_table(PROOFS)?.len()? > 0
                 {
@@ -763,7 +547,7 @@ macro_rules! read_methods {
             }
 
             /// Some user's sealed TOTP secret, with the user's id (to try a server key on).
-            pub fn any_sealed_totp(&self) -> Result<Option<(String, String)>, StoreError> {
+            fn any_sealed_totp(&self) -> Result<Option<(String, String)>, StoreError> {
                 let t = self.tx.open_table(USERS)?;
                 for item in t.iter()? {
                     let u: UserRecord = decode(item?.1.value())?;
@@ -775,7 +559,7 @@ macro_rules! read_methods {
             }
 
             /// Every user with a second factor (sealed TOTP secret), in id order.
-            pub fn users_with_mfa(&self) -> Result<Vec<UserRecord>, StoreError> {
+            fn users_with_mfa(&self) -> Result<Vec<UserRecord>, StoreError> {
                 let t = self.tx.open_table(USERS)?;
                 let mut out = Vec::new();
                 for item in t.iter()? {
@@ -788,14 +572,14 @@ macro_rules! read_methods {
             }
 
             /// The MFA pending credential with this hash.
-            pub fn mfa_pending(&self, hash: &[u8]) -> Result<Option<MfaPendingRecord>, StoreError> {
+            fn mfa_pending(&self, hash: &[u8]) -> Result<Option<MfaPendingRecord>, StoreError> {
                 let t = self.tx.open_table(MFA_PENDING)?;
                 let v = t.get(hash)?;
                 v.map(|g| decode(g.value())).transpose()
             }
 
             /// The live proof of `purpose` for `subject`, if any.
-            pub fn proof(
+            fn proof(
                 &self,
                 purpose: ProofPurpose,
                 subject: &str,
@@ -806,12 +590,12 @@ macro_rules! read_methods {
             }
 
             /// Number of session codes in the store (live or not yet swept).
-            pub fn session_code_count(&self) -> Result<u64, StoreError> {
+            fn session_code_count(&self) -> Result<u64, StoreError> {
                 Ok(self.tx.open_table(SESSION_CODES)?.len()?)
             }
 
             /// The store's schema version.
-            pub fn schema_version(&self) -> Result<u64, StoreError> {
+            fn schema_version(&self) -> Result<u64, StoreError> {
                 let t = self.tx.open_table(META)?;
                 let v = t.get("schema_version")?;
                 Ok(v.map(|g| g.value()).unwrap_or(0))
@@ -823,9 +607,9 @@ macro_rules! read_methods {
 read_methods!(Reader);
 read_methods!(Writer);
 
-impl Writer {
+impl Write for Writer {
     /// Hands out the next integer user number (never reused, even after deletion).
-    pub fn allocate_user_num(&mut self) -> Result<u64, StoreError> {
+    fn allocate_user_num(&mut self) -> Result<u64, StoreError> {
         let mut t = self.tx.open_table(META)?;
         let next = t.get("next_user_num")?.map(|g| g.value()).unwrap_or(1);
         t.insert("next_user_num", next + 1)?;
@@ -833,7 +617,7 @@ impl Writer {
     }
 
     /// Hands out `n` consecutive user numbers; returns the first.
-    pub fn allocate_user_nums(&mut self, n: u64) -> Result<u64, StoreError> {
+    fn allocate_user_nums(&mut self, n: u64) -> Result<u64, StoreError> {
         let mut t = self.tx.open_table(META)?;
         let next = t.get("next_user_num")?.map(|g| g.value()).unwrap_or(1);
         t.insert("next_user_num", next + n)?;
@@ -843,7 +627,7 @@ impl Writer {
     /// Inserts many new users at once (bulk import), opening each table once. On a taken
     /// email or username, returns the index of the user at fault and the conflict; the
     /// caller's transaction is then aborted.
-    pub fn insert_users(&mut self, users: &[UserRecord]) -> Result<(), (usize, StoreError)> {
+    fn insert_users(&mut self, users: &[UserRecord]) -> Result<(), (usize, StoreError)> {
         let at = |i: usize| move |e: redb::StorageError| (i, StoreError::from(e));
         let mut by_email = self
             .tx
@@ -894,7 +678,7 @@ impl Writer {
 
     /// Inserts a new user. Fails with [`StoreError::Conflict`] when its email or username
     /// is taken (case-insensitively), having written nothing.
-    pub fn insert_user(&mut self, user: &UserRecord) -> Result<(), StoreError> {
+    fn insert_user(&mut self, user: &UserRecord) -> Result<(), StoreError> {
         if let Some(taken) = self.conflict(user)? {
             return Err(StoreError::Conflict(taken));
         }
@@ -922,7 +706,7 @@ impl Writer {
     }
 
     /// Replaces an existing user record. Email and username must not change here.
-    pub fn update_user(&mut self, user: &UserRecord) -> Result<(), StoreError> {
+    fn update_user(&mut self, user: &UserRecord) -> Result<(), StoreError> {
         let bytes = encode(user)?;
         self.tx
             .open_table(USERS)?
@@ -932,7 +716,7 @@ impl Writer {
 
     /// Removes a user and frees its email, username and number index entries (the number
     /// itself is never handed out again). Returns whether the user existed.
-    pub fn delete_user(&mut self, id: &str) -> Result<bool, StoreError> {
+    fn delete_user(&mut self, id: &str) -> Result<bool, StoreError> {
         let Some(user) = self.user(id)? else {
             return Ok(false);
         };
@@ -961,7 +745,7 @@ impl Writer {
 
     /// Removes every pending code and credential (session codes, proofs, MFA pending
     /// credentials): what a new server key could not check. Returns how many.
-    pub fn drop_pending_codes(&mut self) -> Result<u64, StoreError> {
+    fn drop_pending_codes(&mut self) -> Result<u64, StoreError> {
         let mut n = 0;
         n += self.tx.open_table(SESSION_CODES)?.len()?;
         n += self.tx.open_table(PROOFS)?.len()?;
@@ -979,7 +763,7 @@ impl Writer {
     }
 
     /// Records what the server key says of itself (see `server_key_check`).
-    pub fn set_server_key_check(&mut self, check: &[u8]) -> Result<(), StoreError> {
+    fn set_server_key_check(&mut self, check: &[u8]) -> Result<(), StoreError> {
         self.tx
             .open_table(META_BYTES)?
             .insert("server_key_check", check)?;
@@ -987,11 +771,7 @@ impl Writer {
     }
 
     /// Inserts or replaces an MFA pending credential.
-    pub fn put_mfa_pending(
-        &mut self,
-        hash: &[u8],
-        rec: &MfaPendingRecord,
-    ) -> Result<(), StoreError> {
+    fn put_mfa_pending(&mut self, hash: &[u8], rec: &MfaPendingRecord) -> Result<(), StoreError> {
         let bytes = encode(rec)?;
         self.tx
             .open_table(MFA_PENDING)?
@@ -1000,13 +780,13 @@ impl Writer {
     }
 
     /// Removes an MFA pending credential.
-    pub fn delete_mfa_pending(&mut self, hash: &[u8]) -> Result<(), StoreError> {
+    fn delete_mfa_pending(&mut self, hash: &[u8]) -> Result<(), StoreError> {
         self.tx.open_table(MFA_PENDING)?.remove(hash)?;
         Ok(())
     }
 
     /// Inserts or replaces the proof of `purpose` for `subject`.
-    pub fn put_proof(
+    fn put_proof(
         &mut self,
         purpose: ProofPurpose,
         subject: &str,
@@ -1020,7 +800,7 @@ impl Writer {
     }
 
     /// Removes the proof of `purpose` for `subject`.
-    pub fn delete_proof(&mut self, purpose: ProofPurpose, subject: &str) -> Result<(), StoreError> {
+    fn delete_proof(&mut self, purpose: ProofPurpose, subject: &str) -> Result<(), StoreError> {
         self.tx
             .open_table(PROOFS)?
             .remove(proof_key(purpose, subject).as_str())?;
@@ -1029,7 +809,7 @@ impl Writer {
 
     /// Removes MFA pending credentials and proofs that expired before `now`, at most
     /// `limit` of each; returns how many went.
-    pub fn sweep_challenges(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
+    fn sweep_challenges(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
         let pending: Vec<Vec<u8>> = {
             let t = self.tx.open_table(MFA_PENDING)?;
             let mut out = Vec::new();
@@ -1075,7 +855,7 @@ impl Writer {
     }
 
     /// Inserts or replaces a family.
-    pub fn put_family(&mut self, family: &FamilyRecord) -> Result<(), StoreError> {
+    fn put_family(&mut self, family: &FamilyRecord) -> Result<(), StoreError> {
         let bytes = encode(family)?;
         self.tx
             .open_table(FAMILIES)?
@@ -1087,7 +867,7 @@ impl Writer {
     }
 
     /// Inserts or replaces what is known of the refresh token with this hash.
-    pub fn put_refresh(&mut self, hash: &[u8], entry: &RefreshEntry) -> Result<(), StoreError> {
+    fn put_refresh(&mut self, hash: &[u8], entry: &RefreshEntry) -> Result<(), StoreError> {
         let bytes = encode(entry)?;
         self.tx
             .open_table(REFRESH)?
@@ -1100,7 +880,7 @@ impl Writer {
 
     /// Removes every family whose tokens all expired before `now` (revoked or not), with
     /// their token hashes. Returns how many families went.
-    pub fn sweep_families(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
+    fn sweep_families(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
         let mut dead: Vec<(String, String)> = Vec::new();
         {
             let t = self.tx.open_table(FAMILIES)?;
@@ -1121,6 +901,89 @@ impl Writer {
         Ok(dead.len())
     }
 
+    /// Inserts or replaces a session code.
+    fn put_session_code(
+        &mut self,
+        hash: &[u8],
+        code: &SessionCodeRecord,
+    ) -> Result<(), StoreError> {
+        let bytes = encode(code)?;
+        self.tx
+            .open_table(SESSION_CODES)?
+            .insert(hash, bytes.as_slice())?;
+        self.tx
+            .open_multimap_table(EMAIL_CODES)?
+            .insert(fold(&code.email).as_str(), hash)?;
+        Ok(())
+    }
+
+    /// Removes a session code. Returns whether it existed.
+    fn delete_session_code(&mut self, hash: &[u8]) -> Result<bool, StoreError> {
+        let Some(code) = self.session_code(hash)? else {
+            return Ok(false);
+        };
+        self.tx.open_table(SESSION_CODES)?.remove(hash)?;
+        self.tx
+            .open_multimap_table(EMAIL_CODES)?
+            .remove(fold(&code.email).as_str(), hash)?;
+        Ok(true)
+    }
+
+    /// Removes every session code mailed to `email`; returns how many.
+    fn delete_session_codes_of(&mut self, email: &str) -> Result<usize, StoreError> {
+        let hashes: Vec<Vec<u8>> = {
+            let t = self.tx.open_multimap_table(EMAIL_CODES)?;
+            let mut out = Vec::new();
+            for v in t.get(fold(email).as_str())? {
+                out.push(v?.value().to_vec());
+            }
+            out
+        };
+        for h in &hashes {
+            self.delete_session_code(h)?;
+        }
+        Ok(hashes.len())
+    }
+
+    /// Removes session codes that expired before `now`, at most `limit`.
+    fn sweep_session_codes(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
+        let mut dead = Vec::new();
+        {
+            let t = self.tx.open_table(SESSION_CODES)?;
+            for item in t.iter()? {
+                let (k, v) = item?;
+                let c: SessionCodeRecord = decode(v.value())?;
+                if c.expires_at <= now {
+                    dead.push(k.value().to_vec());
+                    if dead.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        for h in &dead {
+            self.delete_session_code(h)?;
+        }
+        Ok(dead.len())
+    }
+
+    /// Inserts or replaces a signing key.
+    fn put_key(&mut self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let bytes = encode(key)?;
+        self.tx
+            .open_table(KEYS)?
+            .insert(key.kid.as_str(), bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// Removes a signing key.
+    fn delete_key(&mut self, kid: &str) -> Result<(), StoreError> {
+        self.tx.open_table(KEYS)?.remove(kid)?;
+        Ok(())
+    }
+}
+
+impl Writer {
     fn remove_family(&mut self, family_id: &str, user_id: &str) -> Result<(), StoreError> {
         let hashes: Vec<Vec<u8>> = {
             let t = self.tx.open_multimap_table(FAMILY_TOKENS)?;
@@ -1143,87 +1006,6 @@ impl Writer {
             .open_multimap_table(USER_FAMILIES)?
             .remove(user_id, family_id)?;
         self.tx.open_table(FAMILIES)?.remove(family_id)?;
-        Ok(())
-    }
-
-    /// Inserts or replaces a session code.
-    pub fn put_session_code(
-        &mut self,
-        hash: &[u8],
-        code: &SessionCodeRecord,
-    ) -> Result<(), StoreError> {
-        let bytes = encode(code)?;
-        self.tx
-            .open_table(SESSION_CODES)?
-            .insert(hash, bytes.as_slice())?;
-        self.tx
-            .open_multimap_table(EMAIL_CODES)?
-            .insert(fold(&code.email).as_str(), hash)?;
-        Ok(())
-    }
-
-    /// Removes a session code. Returns whether it existed.
-    pub fn delete_session_code(&mut self, hash: &[u8]) -> Result<bool, StoreError> {
-        let Some(code) = self.session_code(hash)? else {
-            return Ok(false);
-        };
-        self.tx.open_table(SESSION_CODES)?.remove(hash)?;
-        self.tx
-            .open_multimap_table(EMAIL_CODES)?
-            .remove(fold(&code.email).as_str(), hash)?;
-        Ok(true)
-    }
-
-    /// Removes every session code mailed to `email`; returns how many.
-    pub fn delete_session_codes_of(&mut self, email: &str) -> Result<usize, StoreError> {
-        let hashes: Vec<Vec<u8>> = {
-            let t = self.tx.open_multimap_table(EMAIL_CODES)?;
-            let mut out = Vec::new();
-            for v in t.get(fold(email).as_str())? {
-                out.push(v?.value().to_vec());
-            }
-            out
-        };
-        for h in &hashes {
-            self.delete_session_code(h)?;
-        }
-        Ok(hashes.len())
-    }
-
-    /// Removes session codes that expired before `now`, at most `limit`.
-    pub fn sweep_session_codes(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
-        let mut dead = Vec::new();
-        {
-            let t = self.tx.open_table(SESSION_CODES)?;
-            for item in t.iter()? {
-                let (k, v) = item?;
-                let c: SessionCodeRecord = decode(v.value())?;
-                if c.expires_at <= now {
-                    dead.push(k.value().to_vec());
-                    if dead.len() >= limit {
-                        break;
-                    }
-                }
-            }
-        }
-        for h in &dead {
-            self.delete_session_code(h)?;
-        }
-        Ok(dead.len())
-    }
-
-    /// Inserts or replaces a signing key.
-    pub fn put_key(&mut self, key: &SigningKeyRecord) -> Result<(), StoreError> {
-        let bytes = encode(key)?;
-        self.tx
-            .open_table(KEYS)?
-            .insert(key.kid.as_str(), bytes.as_slice())?;
-        Ok(())
-    }
-
-    /// Removes a signing key.
-    pub fn delete_key(&mut self, kid: &str) -> Result<(), StoreError> {
-        self.tx.open_table(KEYS)?.remove(kid)?;
         Ok(())
     }
 }
@@ -1256,7 +1038,7 @@ mod tests {
     #[test]
     fn failed_write_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let store = RedbStore::open(&dir.path().join("s.redb")).unwrap();
         store
             .write(|w| w.insert_user(&user("a", 1, "A@x.org", "alice")))
             .unwrap();
@@ -1281,11 +1063,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.redb");
         {
-            let store = Store::open(&path).unwrap();
-            assert!(matches!(Store::open(&path), Err(StoreError::Locked(_))));
+            let store = RedbStore::open(&path).unwrap();
+            assert!(matches!(RedbStore::open(&path), Err(StoreError::Locked(_))));
             store.write(|w| w.allocate_user_num().map(|_| ())).unwrap();
         }
-        let store = Store::open(&path).unwrap();
+        let store = RedbStore::open(&path).unwrap();
         let v = store.read(|r| r.schema_version()).unwrap();
         assert_eq!(v, SCHEMA_VERSION);
         assert_eq!(store.write(|w| w.allocate_user_num()).unwrap(), 2);
@@ -1294,7 +1076,7 @@ mod tests {
     #[test]
     fn session_codes_index_and_sweep() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let store = RedbStore::open(&dir.path().join("s.redb")).unwrap();
         let code = |email: &str, exp| SessionCodeRecord {
             email: email.into(),
             created_at: 0,
@@ -1329,7 +1111,7 @@ mod tests {
     #[test]
     fn sweep_removes_expired_families_and_their_tokens() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let store = RedbStore::open(&dir.path().join("s.redb")).unwrap();
         let fam = |id: &str, exp| FamilyRecord {
             id: id.into(),
             user_id: "u".into(),

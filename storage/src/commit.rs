@@ -1,6 +1,6 @@
-//! Group commit: one thread runs the write closures of many concurrent requests in ONE
-//! redb write transaction and commits once (one fsync for the batch), then answers each
-//! request, only after its writes are durable.
+//! Group commit, the redb backend's own detail: one thread runs the write closures of
+//! many concurrent requests in ONE redb write transaction and commits once (one fsync for
+//! the batch), then answers each request, only after its writes are durable.
 //!
 //! - A refusal is a closure's *value*, not an error: it commits with its batch (a
 //!   closure refuses before it writes, or writes what its refusal must record). So no
@@ -17,10 +17,28 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
-use storage::{Store, Writer};
 use tokio::sync::oneshot;
 
-use super::Abort;
+use crate::store::RedbStore;
+use crate::tx::Write;
+use crate::StoreError;
+
+/// Why a job gave up its writes.
+#[derive(Debug)]
+pub enum Abort {
+    /// The store failed.
+    Store(StoreError),
+    /// Something else failed (randomness, signing, sealing); already logged.
+    Internal,
+    /// The job panicked (contained).
+    Panicked,
+}
+
+impl From<StoreError> for Abort {
+    fn from(e: StoreError) -> Self {
+        Abort::Store(e)
+    }
+}
 
 /// Most closures in one transaction.
 pub const MAX_BATCH: usize = 512;
@@ -28,7 +46,7 @@ pub const MAX_BATCH: usize = 512;
 pub const MAX_QUEUE: usize = 4 * MAX_BATCH;
 
 /// A write closure; it keeps its own result where its caller will read it.
-pub type Job = Box<dyn FnMut(&mut Writer) -> Result<(), Abort> + Send>;
+pub type Job = Box<dyn FnMut(&mut dyn Write) -> Result<(), Abort> + Send>;
 
 struct Pending {
     job: Job,
@@ -69,7 +87,7 @@ impl Drop for Alive {
 
 impl Committer {
     /// Starts the committer thread over `store`.
-    pub fn start(store: Store) -> Result<Committer, std::io::Error> {
+    pub fn start(store: RedbStore) -> Result<Committer, std::io::Error> {
         let (tx, rx) = mpsc::sync_channel::<Pending>(MAX_QUEUE);
         let alive = Arc::new(AtomicBool::new(true));
         let store_ok = Arc::new(AtomicBool::new(true));
@@ -109,11 +127,11 @@ impl Committer {
 }
 
 /// Runs one job, a panic in it becoming [`Abort::Panicked`].
-fn run_job(p: &mut Pending, w: &mut Writer) -> Result<(), Abort> {
+fn run_job(p: &mut Pending, w: &mut dyn Write) -> Result<(), Abort> {
     catch_unwind(AssertUnwindSafe(|| (p.job)(w))).unwrap_or(Err(Abort::Panicked))
 }
 
-fn run(store: &Store, rx: &mpsc::Receiver<Pending>, store_ok: &AtomicBool) {
+fn run(store: &RedbStore, rx: &mpsc::Receiver<Pending>, store_ok: &AtomicBool) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -163,7 +181,8 @@ fn run(store: &Store, rx: &mpsc::Receiver<Pending>, store_ok: &AtomicBool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use storage::{AccountState, UserRecord};
+    use crate::tx::Read;
+    use crate::{AccountState, UserRecord};
 
     fn user(id: &str) -> UserRecord {
         UserRecord {
@@ -193,7 +212,7 @@ mod tests {
 
     /// Queues jobs before the committer starts (so they form one batch), runs it, and
     /// says which committed.
-    fn one_batch(store: &Store, jobs: Vec<(&'static str, Then)>) -> Vec<bool> {
+    fn one_batch(store: &RedbStore, jobs: Vec<(&'static str, Then)>) -> Vec<bool> {
         let (tx, rx) = mpsc::sync_channel::<Pending>(16);
         let mut waits = Vec::new();
         for (id, then) in jobs {
@@ -223,16 +242,16 @@ mod tests {
             .collect()
     }
 
-    fn exists(store: &Store, id: &str) -> bool {
+    fn exists(store: &RedbStore, id: &str) -> bool {
         store
-            .read(|r| Ok::<_, storage::StoreError>(r.user(id)?.is_some()))
+            .read(|r| Ok::<_, StoreError>(r.user(id)?.is_some()))
             .unwrap()
     }
 
     #[test]
     fn a_failing_job_commits_nothing_and_its_batch_mates_commit() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let store = RedbStore::open(&dir.path().join("s.redb")).unwrap();
         let r = one_batch(
             &store,
             vec![("a", Then::Commit), ("b", Then::Fail), ("c", Then::Commit)],
@@ -243,7 +262,7 @@ mod tests {
         store
             .read(|r| {
                 assert!(r.user_id_by_email("b@example.com")?.is_none());
-                Ok::<_, storage::StoreError>(())
+                Ok::<_, StoreError>(())
             })
             .unwrap();
     }
@@ -251,7 +270,7 @@ mod tests {
     #[test]
     fn a_panicking_job_fails_alone_and_the_committer_lives_on() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let store = RedbStore::open(&dir.path().join("s.redb")).unwrap();
         let r = one_batch(
             &store,
             vec![("a", Then::Commit), ("b", Then::Panic), ("c", Then::Commit)],
@@ -265,7 +284,7 @@ mod tests {
     #[tokio::test]
     async fn abandoned_jobs_are_skipped_and_the_queue_is_bounded() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let store = RedbStore::open(&dir.path().join("s.redb")).unwrap();
         let (tx, rx) = mpsc::sync_channel::<Pending>(1);
         let (done, wait) = oneshot::channel();
         tx.send(Pending {

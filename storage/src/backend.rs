@@ -1,0 +1,127 @@
+//! [`Store`]: the one handle the server holds, whichever backend keeps the data. Reads
+//! and writes are closures over the domain traits ([`Read`], [`Write`]); how a write
+//! reaches the disk (redb's group commit, a retried PostgreSQL transaction) is the
+//! backend's own business.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use crate::commit::{Abort, Committer, Job, Refused};
+use crate::store::RedbStore;
+use crate::tx::{Read, Write};
+use crate::{Backup, StoreError};
+
+/// The store. Cheap to clone; clones share the backend.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    /// redb's group-commit thread, started at the first [`Store::commit`].
+    committer: OnceLock<Result<Committer, String>>,
+}
+
+enum Backend {
+    Redb(RedbStore),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.inner.backend {
+            Backend::Redb(r) => r.fmt(f),
+        }
+    }
+}
+
+impl Store {
+    fn new(backend: Backend) -> Store {
+        Store {
+            inner: Arc::new(Inner {
+                backend,
+                committer: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Opens the redb store at `path`, creating it (and every table) when it does not
+    /// exist, and migrating an older schema. Fails with [`StoreError::Locked`] when
+    /// another process has it open.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        RedbStore::open(path).map(|r| Store::new(Backend::Redb(r)))
+    }
+
+    /// Opens an existing redb store without creating or migrating anything (for the
+    /// commands). Fails when there is no file, when another process holds it, or when
+    /// its schema is not this latchkey's.
+    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        RedbStore::open_existing(path).map(|r| Store::new(Backend::Redb(r)))
+    }
+
+    /// Runs `f` over a consistent snapshot.
+    pub fn read<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&dyn Read) -> Result<T, E>,
+    ) -> Result<T, E> {
+        match &self.inner.backend {
+            Backend::Redb(r) => r.read(|tx| f(tx)),
+        }
+    }
+
+    /// Runs `f` in one transaction of its own, committed (durably) only when it returns
+    /// `Ok`; on `Err` nothing of it remains. `f` may run more than once (a backend may
+    /// retry a transaction that met a concurrent one): it must have no other effect.
+    pub fn write<T, E: From<StoreError>>(
+        &self,
+        mut f: impl FnMut(&mut dyn Write) -> Result<T, E>,
+    ) -> Result<T, E> {
+        match &self.inner.backend {
+            Backend::Redb(r) => r.write(|tx| f(tx)),
+        }
+    }
+
+    /// Runs `job` as one request's writes, committed with other requests' where the
+    /// backend batches them; resolves once they are durable, or failed (nothing of them
+    /// then remains). Dropping the future before it resolves lets the backend skip the
+    /// job if it has not started. Refused when the backend's queue is full.
+    pub async fn commit(&self, job: Job) -> Result<Result<(), Abort>, Refused> {
+        match &self.inner.backend {
+            Backend::Redb(r) => {
+                let committer = self
+                    .inner
+                    .committer
+                    .get_or_init(|| Committer::start(r.clone()).map_err(|e| e.to_string()));
+                match committer {
+                    Ok(c) => c.submit(job).await,
+                    Err(_) => Err(Refused::Stopped),
+                }
+            }
+        }
+    }
+
+    /// Whether the store takes writes: its last commit reached the disk (cheap; load
+    /// balancers ask often).
+    pub fn healthy(&self) -> bool {
+        match self.inner.committer.get() {
+            Some(Ok(c)) => c.healthy(),
+            Some(Err(_)) => false,
+            None => true,
+        }
+    }
+
+    /// Writes a consistent copy of the store to the new file `dest` (mode 0600) while it
+    /// stays in use, and checks the copy by opening it.
+    pub fn backup(&self, dest: &Path) -> Result<Backup, StoreError> {
+        match &self.inner.backend {
+            Backend::Redb(r) => r.backup(dest),
+        }
+    }
+
+    /// Bytes the store takes on disk.
+    pub fn size_bytes(&self) -> u64 {
+        match &self.inner.backend {
+            Backend::Redb(r) => r.file_size(),
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! What the store's callers see besides the records: its errors, and the answers of a
+//! lookup that may find several users or collide with a unique index.
+
+use std::path::PathBuf;
+
+use crate::records::UserRecord;
+use crate::SCHEMA_VERSION;
+
+/// What a backup wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backup {
+    /// Users in the copy.
+    pub users: u64,
+    /// Bytes of the copy.
+    pub bytes: u64,
+}
+
+/// What an administrator's key names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// No user.
+    None,
+    /// One user.
+    One(Box<UserRecord>),
+    /// Several users (by different kinds of key).
+    Several(usize),
+}
+
+/// Which unique index a write collided with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    /// The email is taken.
+    Email,
+    /// The username is taken.
+    Username,
+}
+
+/// What can go wrong in the store. redb's own errors are kept as the cause.
+#[derive(Debug)]
+pub enum StoreError {
+    /// Another process holds the store file.
+    Locked(PathBuf),
+    /// The file is not a whole latchkey store (empty, truncated, or damaged).
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// There is no store file.
+    Missing(PathBuf),
+    /// The file has an older schema; a server migrates it on start.
+    Outdated(u64),
+    /// The file was written by a newer latchkey (its schema version is given).
+    TooNew(u64),
+    /// A unique index already holds the value.
+    Conflict(Unique),
+    /// A record could not be decoded: the file is damaged or was changed by hand.
+    Corrupt(serde_json::Error),
+    /// A record could not be encoded.
+    Encode(serde_json::Error),
+    /// The file could not be opened or created.
+    Open(Box<redb::DatabaseError>),
+    /// A transaction could not begin or end.
+    Transaction(Box<redb::TransactionError>),
+    /// A table could not be opened.
+    Table(Box<redb::TableError>),
+    /// Reading or writing the file failed.
+    Storage(Box<redb::StorageError>),
+    /// A commit failed (nothing of it was written).
+    Commit(Box<redb::CommitError>),
+    /// A file beside the store (a backup) could not be made.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// A backup would overwrite this file.
+    Exists(PathBuf),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Locked(p) => write!(
+                f,
+                "the store {} is held by another process (is a server running?)",
+                p.display()
+            ),
+            StoreError::Missing(p) => write!(f, "there is no store at {}", p.display()),
+            StoreError::Damaged { path, why } => write!(
+                f,
+                "{} is not a usable latchkey store ({why}); move it away and restore a backup \
+                 (latchkey backup), or delete it to start an empty store",
+                path.display()
+            ),
+            StoreError::Outdated(v) => write!(
+                f,
+                "the store has schema version {v}; start the server once to migrate it to {SCHEMA_VERSION}"
+            ),
+            StoreError::TooNew(v) => write!(
+                f,
+                "the store has schema version {v}, newer than this latchkey ({SCHEMA_VERSION})"
+            ),
+            StoreError::Conflict(Unique::Email) => f.write_str("email already taken"),
+            StoreError::Conflict(Unique::Username) => f.write_str("username already taken"),
+            StoreError::Corrupt(e) => write!(f, "corrupt record: {e}"),
+            StoreError::Encode(e) => write!(f, "cannot encode a record: {e}"),
+            StoreError::Open(e) => write!(f, "cannot open the store: {e}"),
+            StoreError::Transaction(e) => write!(f, "store transaction: {e}"),
+            StoreError::Table(e) => write!(f, "store table: {e}"),
+            StoreError::Storage(e) => write!(f, "store I/O: {e}"),
+            StoreError::Commit(e) => write!(f, "store commit: {e}"),
+            StoreError::File { path, source } => write!(f, "{}: {source}", path.display()),
+            StoreError::Exists(p) => write!(
+                f,
+                "{} exists; a backup never overwrites a file (choose a new name)",
+                p.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Corrupt(e) | StoreError::Encode(e) => Some(e),
+            StoreError::Open(e) => Some(e.as_ref()),
+            StoreError::Transaction(e) => Some(e.as_ref()),
+            StoreError::Table(e) => Some(e.as_ref()),
+            StoreError::Storage(e) => Some(e.as_ref()),
+            StoreError::Commit(e) => Some(e.as_ref()),
+            StoreError::File { source, .. } => Some(source),
+            StoreError::Locked(_)
+            | StoreError::Exists(_)
+            | StoreError::Damaged { .. }
+            | StoreError::Missing(_)
+            | StoreError::Outdated(_)
+            | StoreError::TooNew(_)
+            | StoreError::Conflict(_) => None,
+        }
+    }
+}
+
+macro_rules! from_redb {
+    ($($t:ty => $v:ident),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::$v(Box::new(e)) }
+        }
+    )*};
+}
+from_redb!(
+    redb::DatabaseError => Open,
+    redb::TransactionError => Transaction,
+    redb::TableError => Table,
+    redb::StorageError => Storage,
+    redb::CommitError => Commit
+);
