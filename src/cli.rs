@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use storage::{Store, StoreError};
 
 use crate::clock::{Clock as _, SystemClock};
-use crate::config::{self, Checked};
+use crate::config::{self, Checked, StoreBackend};
 use crate::service::admin::{self, NewAccount, StateChange};
 use crate::service::Service;
 use crate::signer::keys;
@@ -515,6 +515,32 @@ fn delete(cfg: &Checked, key: &str, yes: bool) -> Result<String, String> {
     Ok(format!("deleted {}\n", s(at(&v, "deleted"))))
 }
 
+/// How a command needs the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Writes: a redb store is made or migrated when needed.
+    Write,
+    /// Reads: a redb store must exist and is changed in nothing.
+    Read,
+}
+
+/// Opens the configured store: the redb file, or a connection to the database.
+fn open_store(cfg: &Checked, need: Need) -> Result<Store, StoreError> {
+    match (&cfg.storage.backend, need) {
+        (StoreBackend::Redb, Need::Write) => Store::open(&cfg.storage.path),
+        (StoreBackend::Redb, Need::Read) => Store::open_existing(&cfg.storage.path),
+        (StoreBackend::Postgres { url, pool_size }, _) => Store::connect(url, *pool_size),
+    }
+}
+
+/// Where the configured store is, for messages.
+fn store_name(cfg: &Checked) -> String {
+    match &cfg.storage.backend {
+        StoreBackend::Redb => cfg.storage.path.display().to_string(),
+        StoreBackend::Postgres { .. } => "the database (storage.url)".into(),
+    }
+}
+
 /// Loads the configuration or explains why not.
 pub fn load_config(cli: &Cli) -> Result<Checked, String> {
     config::load(cli.config.as_deref())
@@ -594,27 +620,26 @@ async fn remote(cfg: &Checked, call: &AdminCall) -> Result<Value, String> {
 /// Runs an administrative call: directly on the store when it is free, else through the
 /// running server's admin API.
 pub fn admin(cfg: &Checked, call: &AdminCall) -> Result<Value, String> {
-    let path = &cfg.storage.path;
-    let opened = if call.writes() {
-        Store::open(path)
+    let need = if call.writes() {
+        Need::Write
     } else {
-        Store::open_existing(path)
+        Need::Read
     };
-    match opened {
+    match open_store(cfg, need) {
         Ok(store) => call.direct(&store, cfg),
         Err(StoreError::Locked(_)) => runtime()?.block_on(remote(cfg, call)),
         Err(e @ (StoreError::Missing(_) | StoreError::Outdated(_) | StoreError::TooNew(_))) => {
             Err(e.to_string())
         }
-        Err(e) => Err(format!("cannot open {}: {e}", path.display())),
+        Err(e) => Err(format!("cannot open {}: {e}", store_name(cfg))),
     }
 }
 
 /// `user import`: opens the store directly (a running server must be stopped first).
 pub fn import(cfg: &Checked, file: &Path) -> Result<String, String> {
-    let store = Store::open(&cfg.storage.path).map_err(|e| match e {
+    let store = open_store(cfg, Need::Write).map_err(|e| match e {
         StoreError::Locked(_) => format!("{e}; stop the server to import"),
-        e => format!("cannot open {}: {e}", cfg.storage.path.display()),
+        e => format!("cannot open {}: {e}", store_name(cfg)),
     })?;
     crate::import::import(&store, file, &SystemClock)
 }
@@ -650,7 +675,7 @@ pub fn backup(cfg: &Checked, file: &Path, with_key: bool) -> Result<String, Stri
 
 /// `server-key rotate`: on the store itself, with no server running.
 fn rotate_server_key(cfg: &Checked) -> Result<String, String> {
-    let store = Store::open_existing(&cfg.storage.path).map_err(|e| match e {
+    let store = open_store(cfg, Need::Read).map_err(|e| match e {
         StoreError::Locked(_) => {
             format!("{e}; stop it first: a server reads the server key when it starts")
         }
@@ -845,9 +870,9 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
             }
             None => None,
         };
-        let store = Store::open(&cfg.storage.path).map_err(|e| match e {
+        let store = open_store(&cfg, Need::Write).map_err(|e| match e {
             StoreError::Locked(_) | StoreError::Damaged { .. } => format!("{e}"),
-            e => format!("cannot open {}: {e}", cfg.storage.path.display()),
+            e => format!("cannot open {}: {e}", store_name(&cfg)),
         })?;
         let url_file = admin_url_file(&cfg.storage.path);
         let bounds = crate::http::Bounds {

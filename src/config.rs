@@ -52,8 +52,14 @@ section!(
 section!(
     /// `[storage]`
     Storage {
+        /// `redb` (one file, one server) or `postgres` (several servers on one database).
+        backend: String = "redb".into(),
         /// Path of the redb file.
         path: PathBuf = PathBuf::from("latchkey.redb"),
+        /// PostgreSQL: `postgres://user:password@host:port/db?sslmode=verify-full`.
+        url: String = String::new(),
+        /// PostgreSQL: connections of this server to the database.
+        pool_size: usize = 16,
         /// The server key file (session-code MACs, TOTP secret sealing); empty: the
         /// store's path + `.key`. Kept out of the store on purpose.
         key_file: PathBuf = PathBuf::new(),
@@ -77,6 +83,9 @@ section!(
         reuse_interval: u64 = 10,
         /// Verified access tokens remembered (signature checks saved); 0 = off.
         cache_size: usize = 10_000,
+        /// Seconds between two looks at the signing keys in the store (keys made or
+        /// revoked by another server sharing it).
+        key_poll: u64 = 10,
     }
 );
 
@@ -397,10 +406,38 @@ pub struct ServerSettings {
 /// `[storage]`, checked.
 #[derive(Debug, Clone)]
 pub struct StorageSettings {
-    /// The redb file.
+    /// Where the data is.
+    pub backend: StoreBackend,
+    /// The redb file (also where the command line finds a local server's admin address).
     pub path: PathBuf,
     /// The server key file (`storage.key_file`, or the store's path + `.key`).
     pub key_file: PathBuf,
+}
+
+/// `storage.backend`, checked.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreBackend {
+    /// One redb file (`storage.path`).
+    Redb,
+    /// A PostgreSQL database.
+    Postgres {
+        /// `storage.url` (it may hold a password: never shown).
+        url: String,
+        /// `storage.pool_size`.
+        pool_size: usize,
+    },
+}
+
+impl std::fmt::Debug for StoreBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreBackend::Redb => f.write_str("Redb"),
+            StoreBackend::Postgres { pool_size, .. } => f
+                .debug_struct("Postgres")
+                .field("pool_size", pool_size)
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 /// `[tokens]`, checked.
@@ -418,6 +455,8 @@ pub struct TokenSettings {
     pub reuse_interval: Duration,
     /// Verified access tokens remembered; 0 = off.
     pub cache_size: usize,
+    /// How often the signing keys are looked at again in the store.
+    pub key_poll: Duration,
 }
 
 /// `[password]`, checked.
@@ -744,6 +783,28 @@ impl Checked {
     }
 }
 
+/// `url` with the password of its user information masked.
+fn mask_url_password(url: &str) -> String {
+    let Some(scheme) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = url.get(scheme + 3..).unwrap_or("");
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = rest.get(..authority_end).unwrap_or("");
+    match authority.rfind('@').and_then(|at| {
+        let userinfo = authority.get(..at)?;
+        let (user, _) = userinfo.split_once(':')?;
+        Some((user, at))
+    }) {
+        Some((user, at)) => format!(
+            "{}{user}:********{}",
+            url.get(..scheme + 3).unwrap_or(""),
+            rest.get(at..).unwrap_or("")
+        ),
+        None => url.to_owned(),
+    }
+}
+
 /// Splits `Name <address>` (or a bare address) into its parts.
 pub fn parse_mailbox(s: &str) -> Option<(String, String)> {
     let s = s.trim();
@@ -823,10 +884,36 @@ impl Config {
                 ));
             }
         }
-        let key_file = if self.storage.key_file.as_os_str().is_empty() {
-            default_key_file(&self.storage.path)
-        } else {
-            self.storage.key_file.clone()
+        let backend = match self.storage.backend.as_str() {
+            "redb" => StoreBackend::Redb,
+            "postgres" => {
+                let url = self.storage.url.trim();
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(bad(
+                        "storage.url",
+                        "must be a postgres:// URL when storage.backend is postgres",
+                    ));
+                }
+                if !(1..=1000).contains(&self.storage.pool_size) {
+                    return Err(bad("storage.pool_size", "must be between 1 and 1000"));
+                }
+                StoreBackend::Postgres {
+                    url: url.to_owned(),
+                    pool_size: self.storage.pool_size,
+                }
+            }
+            other => {
+                return Err(bad(
+                    "storage.backend",
+                    format!("`{other}` is not one of redb, postgres"),
+                ))
+            }
+        };
+        let key_file = match (&backend, self.storage.key_file.as_os_str().is_empty()) {
+            (_, false) => self.storage.key_file.clone(),
+            (StoreBackend::Redb, true) => default_key_file(&self.storage.path),
+            // Every server of the database needs the same file: no path to derive it from.
+            (StoreBackend::Postgres { .. }, true) => PathBuf::from("latchkey.key"),
         };
         let alg = match (self.tokens.format.as_str(), self.tokens.algorithm.as_str()) {
             ("jwt", "EdDSA") => TokenAlg::JwtEdDsa,
@@ -1048,6 +1135,7 @@ impl Config {
                 max_connections: self.server.max_connections,
             },
             storage: StorageSettings {
+                backend,
                 path: self.storage.path.clone(),
                 key_file,
             },
@@ -1058,6 +1146,7 @@ impl Config {
                 refresh_ttl,
                 reuse_interval: Duration::from_secs(self.tokens.reuse_interval),
                 cache_size: self.tokens.cache_size,
+                key_poll: seconds("tokens.key_poll", self.tokens.key_poll)?,
             },
             password: PasswordSettings {
                 min_length: self.password.min_length,
@@ -1112,6 +1201,7 @@ impl Config {
         };
         mask(&mut c.mail.smtp.password);
         mask(&mut c.admin.token);
+        c.storage.url = mask_url_password(&c.storage.url);
         for client in &mut c.oauth.clients {
             mask(&mut client.secret);
         }
@@ -1214,6 +1304,19 @@ mod tests {
         assert!(!c("192.168.1.0/24").contains(ip("192.168.2.0")));
         assert!(Cidr::parse("10.0.0.0/33").is_none());
         assert!(Cidr::parse("localhost").is_none());
+    }
+
+    #[test]
+    fn masks_the_database_password() {
+        assert_eq!(
+            mask_url_password("postgres://lk:s3cr@t@db.example:5432/auth?sslmode=verify-full"),
+            "postgres://lk:********@db.example:5432/auth?sslmode=verify-full"
+        );
+        assert_eq!(
+            mask_url_password("postgres://lk@db/auth"),
+            "postgres://lk@db/auth"
+        );
+        assert_eq!(mask_url_password(""), "");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use crate::commit::{Abort, Committer, Job, Refused};
+use crate::pg::{Change, PgStore};
 use crate::store::RedbStore;
 use crate::tx::{Read, Write};
 use crate::{Backup, StoreError};
@@ -25,12 +26,14 @@ struct Inner {
 
 enum Backend {
     Redb(RedbStore),
+    Postgres(PgStore),
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.inner.backend {
             Backend::Redb(r) => r.fmt(f),
+            Backend::Postgres(p) => p.fmt(f),
         }
     }
 }
@@ -59,6 +62,43 @@ impl Store {
         RedbStore::open_existing(path).map(|r| Store::new(Backend::Redb(r)))
     }
 
+    /// Connects to the PostgreSQL database at `url` with at most `pool_size` connections,
+    /// making its tables when they are missing (a newer schema is refused).
+    pub fn connect(url: &str, pool_size: usize) -> Result<Store, StoreError> {
+        PgStore::connect(url, pool_size).map(|p| Store::new(Backend::Postgres(p)))
+    }
+
+    /// Whether several servers may share this store (PostgreSQL), or one holds it (redb).
+    pub fn shared(&self) -> bool {
+        matches!(self.inner.backend, Backend::Postgres(_))
+    }
+
+    /// Where the data is (a path, or a URL without its password), for messages.
+    pub fn describe(&self) -> String {
+        match &self.inner.backend {
+            Backend::Redb(r) => r.path().display().to_string(),
+            Backend::Postgres(p) => p.describe().to_owned(),
+        }
+    }
+
+    /// Calls `f` with every change committed by any server sharing the store, and with
+    /// [`Change::Lost`] when changes may have been missed; nothing for redb (one server
+    /// sees its own writes).
+    pub fn subscribe(&self, f: impl Fn(&Change) + Send + Sync + 'static) {
+        if let Backend::Postgres(p) = &self.inner.backend {
+            p.subscribe(f);
+        }
+    }
+
+    /// Whether [`Store::subscribe`] is being told every change now: only then may a
+    /// server keep what it read (redb: always, nobody else writes).
+    pub fn changes_known(&self) -> bool {
+        match &self.inner.backend {
+            Backend::Redb(_) => true,
+            Backend::Postgres(p) => p.live(),
+        }
+    }
+
     /// Runs `f` over a consistent snapshot.
     pub fn read<T, E: From<StoreError>>(
         &self,
@@ -66,6 +106,7 @@ impl Store {
     ) -> Result<T, E> {
         match &self.inner.backend {
             Backend::Redb(r) => r.read(|tx| f(tx)),
+            Backend::Postgres(p) => p.read(f),
         }
     }
 
@@ -78,6 +119,7 @@ impl Store {
     ) -> Result<T, E> {
         match &self.inner.backend {
             Backend::Redb(r) => r.write(|tx| f(tx)),
+            Backend::Postgres(p) => p.write(f),
         }
     }
 
@@ -97,12 +139,16 @@ impl Store {
                     Err(_) => Err(Refused::Stopped),
                 }
             }
+            Backend::Postgres(p) => p.commit(job).await,
         }
     }
 
     /// Whether the store takes writes: its last commit reached the disk (cheap; load
     /// balancers ask often).
     pub fn healthy(&self) -> bool {
+        if let Backend::Postgres(p) = &self.inner.backend {
+            return p.healthy();
+        }
         match self.inner.committer.get() {
             Some(Ok(c)) => c.healthy(),
             Some(Err(_)) => false,
@@ -115,6 +161,9 @@ impl Store {
     pub fn backup(&self, dest: &Path) -> Result<Backup, StoreError> {
         match &self.inner.backend {
             Backend::Redb(r) => r.backup(dest),
+            Backend::Postgres(_) => Err(StoreError::Unsupported(
+                "a PostgreSQL store is backed up with the database's own tools (pg_dump)",
+            )),
         }
     }
 
@@ -122,6 +171,7 @@ impl Store {
     pub fn size_bytes(&self) -> u64 {
         match &self.inner.backend {
             Backend::Redb(r) => r.file_size(),
+            Backend::Postgres(p) => p.size_bytes(),
         }
     }
 }

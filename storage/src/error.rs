@@ -26,6 +26,18 @@ pub enum Found {
     Several(usize),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached (as opposed to refusing what was asked):
+    /// the request may be tried again later.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Database(e) => e.is_closed() || e.as_db_error().is_none(),
+            _ => false,
+        }
+    }
+}
+
 /// Which unique index a write collided with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unique {
@@ -78,6 +90,15 @@ pub enum StoreError {
     },
     /// A backup would overwrite this file.
     Exists(PathBuf),
+    /// The database refused or failed a statement.
+    Database(Box<tokio_postgres::Error>),
+    /// No database connection could be had: the server is down, unreachable, or refused
+    /// the credentials (the cause says which).
+    Unavailable(Box<dyn std::error::Error + Send + Sync>),
+    /// The configured database could not be used (a bad URL, TLS set up wrong).
+    Setup(String),
+    /// This backend cannot do that.
+    Unsupported(&'static str),
 }
 
 impl std::fmt::Display for StoreError {
@@ -118,6 +139,13 @@ impl std::fmt::Display for StoreError {
                 "{} exists; a backup never overwrites a file (choose a new name)",
                 p.display()
             ),
+            StoreError::Database(e) => match e.as_db_error() {
+                Some(db) => write!(f, "database: {} ({})", db.message(), db.code().code()),
+                None => write!(f, "database: {e}"),
+            },
+            StoreError::Unavailable(e) => write!(f, "the database is unavailable: {e}"),
+            StoreError::Setup(why) => write!(f, "storage.url: {why}"),
+            StoreError::Unsupported(what) => f.write_str(what),
         }
     }
 }
@@ -132,6 +160,9 @@ impl std::error::Error for StoreError {
             StoreError::Storage(e) => Some(e.as_ref()),
             StoreError::Commit(e) => Some(e.as_ref()),
             StoreError::File { source, .. } => Some(source),
+            StoreError::Database(e) => Some(e.as_ref()),
+            StoreError::Unavailable(e) => Some(e.as_ref()),
+            StoreError::Setup(_) | StoreError::Unsupported(_) => None,
             StoreError::Locked(_)
             | StoreError::Exists(_)
             | StoreError::Damaged { .. }

@@ -15,13 +15,17 @@ mod backend;
 mod codec;
 mod commit;
 mod error;
+mod pg;
 mod records;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tx;
 
 pub use backend::Store;
 pub use commit::{Abort, Job, Refused, MAX_QUEUE};
 pub use error::{Backup, Found, StoreError, Unique};
+pub use pg::Change;
 pub use records::{
     AccountState, FamilyRecord, MfaPendingRecord, MfaRecord, ProofPurpose, ProofRecord,
     RefreshEntry, Revocation, SessionCodeRecord, SigningKeyRecord, UserRecord,

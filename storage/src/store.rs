@@ -265,6 +265,11 @@ impl RedbStore {
         Ok(users)
     }
 
+    /// The store file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Size of the store file in bytes.
     pub fn file_size(&self) -> u64 {
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)

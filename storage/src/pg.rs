@@ -1,0 +1,1163 @@
+//! The PostgreSQL backend: any number of latchkey nodes on one database.
+//!
+//! - **Tables** hold the same records as redb (encoded by [`crate::codec`]) beside the
+//!   columns the database must see: the normalized email and username and the username's
+//!   skeleton (unique constraints), expiry times (indexed, for the sweeper), owners.
+//! - **Writes** run the service's plans in `SERIALIZABLE` transactions; a transaction that
+//!   met a concurrent one (serialization failure, deadlock, a unique index taken meanwhile)
+//!   runs again from the start, so a plan's reads and its decision always agree with what
+//!   commits. Plans are re-runnable by contract.
+//! - **Changes** that other nodes must see at once (a family revoked, a user changed or
+//!   deleted, the signing keys) are announced with `NOTIFY latchkey` inside the
+//!   transaction (delivered on commit); [`PgStore::subscribe`] hands them to the server.
+//! - **Blocking**: the service's plans and reads are synchronous closures. The database's
+//!   I/O runs on a small runtime of its own; a caller on a server thread gives that thread
+//!   up while it waits (`block_in_place`), a caller on no runtime simply waits.
+//!
+//! The SQL sticks to what CockroachDB and YugabyteDB also speak (no `ctid`, no
+//! `DELETE ... LIMIT`, sequences avoided, `ON CONFLICT` upserts), except `LISTEN`/`NOTIFY`,
+//! which CockroachDB lacks: there the change feed is simply off (see [`PgStore::live`]).
+
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use deadpool_postgres::{GenericClient, Pool};
+use tokio::sync::oneshot;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::IsolationLevel;
+
+use crate::codec::{decode, encode, fold, proof_key, skeleton};
+use crate::commit::{Abort, Job, Refused, MAX_QUEUE};
+use crate::records::{
+    FamilyRecord, MfaPendingRecord, ProofPurpose, ProofRecord, RefreshEntry, SessionCodeRecord,
+    SigningKeyRecord, UserRecord,
+};
+use crate::tx::{Read, Write};
+use crate::{StoreError, Unique, SCHEMA_VERSION};
+
+/// How often a plan is tried when it keeps meeting concurrent transactions.
+const MAX_TRIES: u32 = 30;
+
+/// The tables, created on first connection (and by every node that starts: idempotent).
+const SCHEMA: &str = r"
+CREATE TABLE IF NOT EXISTS latchkey_meta (
+    name TEXT PRIMARY KEY,
+    num BIGINT NOT NULL DEFAULT 0,
+    bytes BYTEA
+);
+CREATE TABLE IF NOT EXISTS latchkey_users (
+    id TEXT PRIMARY KEY,
+    num BIGINT NOT NULL UNIQUE,
+    email_key TEXT UNIQUE,
+    name_key TEXT UNIQUE,
+    skeleton TEXT UNIQUE,
+    has_mfa BOOLEAN NOT NULL,
+    record BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS latchkey_families (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    record BYTEA NOT NULL
+);
+CREATE INDEX IF NOT EXISTS latchkey_families_user ON latchkey_families (user_id);
+CREATE INDEX IF NOT EXISTS latchkey_families_expiry ON latchkey_families (expires_at);
+CREATE TABLE IF NOT EXISTS latchkey_refresh (
+    hash BYTEA PRIMARY KEY,
+    family_id TEXT NOT NULL,
+    issued_at BIGINT NOT NULL,
+    record BYTEA NOT NULL
+);
+CREATE INDEX IF NOT EXISTS latchkey_refresh_family ON latchkey_refresh (family_id);
+CREATE INDEX IF NOT EXISTS latchkey_refresh_issued ON latchkey_refresh (issued_at);
+CREATE TABLE IF NOT EXISTS latchkey_keys (
+    kid TEXT PRIMARY KEY,
+    record BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS latchkey_session_codes (
+    hash BYTEA PRIMARY KEY,
+    email_key TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    record BYTEA NOT NULL
+);
+CREATE INDEX IF NOT EXISTS latchkey_session_codes_email ON latchkey_session_codes (email_key);
+CREATE INDEX IF NOT EXISTS latchkey_session_codes_expiry ON latchkey_session_codes (expires_at);
+CREATE TABLE IF NOT EXISTS latchkey_proofs (
+    key TEXT PRIMARY KEY,
+    expires_at BIGINT NOT NULL,
+    record BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS latchkey_mfa_pending (
+    hash BYTEA PRIMARY KEY,
+    expires_at BIGINT NOT NULL,
+    record BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS latchkey_attempts (
+    id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    source BYTEA NOT NULL,
+    at BIGINT NOT NULL,
+    failed BOOLEAN NOT NULL
+);
+CREATE INDEX IF NOT EXISTS latchkey_attempts_pair ON latchkey_attempts (account, source);
+CREATE INDEX IF NOT EXISTS latchkey_attempts_at ON latchkey_attempts (at);
+CREATE TABLE IF NOT EXISTS latchkey_locks (
+    account TEXT NOT NULL,
+    source BYTEA NOT NULL,
+    until BIGINT NOT NULL,
+    PRIMARY KEY (account, source)
+);
+CREATE TABLE IF NOT EXISTS latchkey_known (
+    account TEXT NOT NULL,
+    source BYTEA NOT NULL,
+    at BIGINT NOT NULL,
+    PRIMARY KEY (account, source)
+);
+";
+
+/// The channel of change notices.
+const CHANNEL: &str = "latchkey";
+
+/// A change other nodes must see at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A family was written (revoked, rotated, made).
+    Family(String),
+    /// A user was changed or deleted.
+    User(String),
+    /// The signing keys changed.
+    Keys,
+    /// Notices may have been missed (the listening connection was lost): forget
+    /// everything learnt from the store.
+    Lost,
+}
+
+impl Change {
+    fn notice(&self) -> String {
+        match self {
+            Change::Family(id) => format!("f:{id}"),
+            Change::User(id) => format!("u:{id}"),
+            Change::Keys => "k".into(),
+            Change::Lost => "lost".into(),
+        }
+    }
+
+    fn parse(s: &str) -> Option<Change> {
+        match s.split_once(':') {
+            Some(("f", id)) => Some(Change::Family(id.to_owned())),
+            Some(("u", id)) => Some(Change::User(id.to_owned())),
+            _ if s == "k" => Some(Change::Keys),
+            _ => None,
+        }
+    }
+}
+
+type Subscriber = Box<dyn Fn(&Change) + Send + Sync>;
+
+/// The PostgreSQL store. Cheap to clone.
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    rt: Mutex<Option<tokio::runtime::Runtime>>,
+    handle: tokio::runtime::Handle,
+    /// The URL without its password, for messages.
+    shown: String,
+    healthy: AtomicBool,
+    /// Whether change notices are being received (the listening connection is up).
+    live: AtomicBool,
+    in_flight: AtomicUsize,
+    subscribers: Mutex<Vec<Subscriber>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // A runtime may not be dropped inside another's async context; let it go quietly.
+        if let Some(rt) = self.rt.lock().ok().and_then(|mut g| g.take()) {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("url", &self.inner.shown)
+            .finish()
+    }
+}
+
+/// `url` without its password.
+fn shown(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = url.get(scheme + 3..at).unwrap_or("");
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!(
+                "{}{user}@{}",
+                url.get(..scheme + 3).unwrap_or(""),
+                url.get(at + 1..).unwrap_or("")
+            )
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn db(e: tokio_postgres::Error) -> StoreError {
+    if e.as_db_error().is_none() {
+        StoreError::Unavailable(Box::new(e))
+    } else {
+        StoreError::Database(Box::new(e))
+    }
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+/// Whether `e` means the transaction met a concurrent one and should run again.
+fn retryable(e: &StoreError) -> bool {
+    let code = match e {
+        StoreError::Database(e) => e.code(),
+        _ => None,
+    };
+    matches!(
+        code,
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE
+            || *c == SqlState::T_R_DEADLOCK_DETECTED
+            || *c == SqlState::UNIQUE_VIOLATION
+    )
+}
+
+fn i64_of(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn u64_of(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// The TLS connector: rustls with the platform's trust store (the same as for mail).
+fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+    use rustls_platform_verifier::BuilderVerifierExt as _;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_platform_verifier())
+        .map_err(|e| StoreError::Setup(format!("TLS: {e}")))?
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// Parses `url` (`postgres://user:password@host:port/db?sslmode=...`). `sslmode=require`
+/// and `verify-full` both mean TLS with the server's certificate verified (latchkey never
+/// sends credentials over TLS it has not verified); `disable` (or none) means plain TCP.
+fn parse(url: &str) -> Result<tokio_postgres::Config, StoreError> {
+    let normalized = url.replace("sslmode=verify-full", "sslmode=require");
+    let mut config: tokio_postgres::Config = normalized
+        .parse()
+        .map_err(|e: tokio_postgres::Error| StoreError::Setup(e.to_string()))?;
+    if config.get_application_name().is_none() {
+        config.application_name("latchkey");
+    }
+    config.connect_timeout(Duration::from_secs(5));
+    config.keepalives(true);
+    Ok(config)
+}
+
+impl PgStore {
+    /// Connects to the database at `url` with at most `pool_size` connections, makes the
+    /// tables when they are missing, and checks the schema version (a newer one is
+    /// refused). Starts the change listener and the health probe.
+    pub fn connect(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
+        let config = parse(url)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("latchkey-pg")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Setup(format!("cannot start its runtime: {e}")))?;
+        let handle = rt.handle().clone();
+        let manager = deadpool_postgres::Manager::from_config(
+            config.clone(),
+            tls()?,
+            deadpool_postgres::ManagerConfig {
+                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+            },
+        );
+        let pool = {
+            let _enter = handle.enter();
+            Pool::builder(manager)
+                .max_size(pool_size.max(2))
+                .wait_timeout(Some(Duration::from_secs(5)))
+                .create_timeout(Some(Duration::from_secs(5)))
+                .runtime(deadpool_postgres::Runtime::Tokio1)
+                .build()
+                .map_err(|e| StoreError::Setup(e.to_string()))?
+        };
+        let store = PgStore {
+            inner: Arc::new(Inner {
+                pool,
+                rt: Mutex::new(Some(rt)),
+                handle,
+                shown: shown(url),
+                healthy: AtomicBool::new(true),
+                live: AtomicBool::new(false),
+                in_flight: AtomicUsize::new(0),
+                subscribers: Mutex::new(Vec::new()),
+            }),
+        };
+        store.migrate()?;
+        store.start_listener(config);
+        store.start_probe();
+        Ok(store)
+    }
+
+    /// Runs `fut` to completion from synchronous code, on the database's runtime.
+    fn block<T: Send>(&self, fut: impl Future<Output = T> + Send) -> T {
+        let handle = &self.inner.handle;
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| handle.block_on(fut))
+            }
+            // A single-threaded runtime cannot give its thread up: wait on another.
+            Ok(_) => std::thread::scope(|s| match s.spawn(|| handle.block_on(fut)).join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }),
+            Err(_) => handle.block_on(fut),
+        }
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let this = self.clone();
+        self.block(async move {
+            let mut tries: u32 = 0;
+            loop {
+                tries += 1;
+                match this.migrate_once().await {
+                    // Nodes starting together race to create the tables: try again.
+                    Err(e) if tries < 5 && (retryable(&e) || is_duplicate_object(&e)) => {
+                        tokio::time::sleep(Duration::from_millis(50 * u64::from(tries))).await;
+                    }
+                    r => return r,
+                }
+            }
+        })
+    }
+
+    async fn migrate_once(&self) -> Result<(), StoreError> {
+        let mut client = self.inner.pool.get().await.map_err(pool_error)?;
+        let version: Option<i64> = match client
+            .query_opt(
+                "SELECT num FROM latchkey_meta WHERE name = 'schema_version'",
+                &[],
+            )
+            .await
+        {
+            Ok(row) => row.map(|r| r.get(0)),
+            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => None,
+            Err(e) => return Err(db(e)),
+        };
+        match version {
+            Some(v) if u64_of(v) > SCHEMA_VERSION => return Err(StoreError::TooNew(u64_of(v))),
+            Some(v) if u64_of(v) == SCHEMA_VERSION => return Ok(()),
+            // Older versions of this backend do not exist yet: the first one is current.
+            _ => {}
+        }
+        let tx = client.transaction().await.map_err(db)?;
+        tx.batch_execute(SCHEMA).await.map_err(db)?;
+        tx.execute(
+            "INSERT INTO latchkey_meta (name, num) VALUES ('schema_version', $1) \
+             ON CONFLICT (name) DO UPDATE SET num = excluded.num",
+            &[&i64_of(SCHEMA_VERSION)],
+        )
+        .await
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO latchkey_meta (name, num) VALUES ('next_user_num', 1) \
+             ON CONFLICT (name) DO NOTHING",
+            &[],
+        )
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    /// Where the data is, without the password (for messages).
+    pub fn describe(&self) -> &str {
+        &self.inner.shown
+    }
+
+    /// Runs `f` over the database outside a transaction (each read sees what is
+    /// committed when it runs).
+    pub fn read<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&dyn Read) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let client = self
+            .block(self.inner.pool.get())
+            .map_err(|e| self.failed(pool_error(e)))?;
+        let access = Access {
+            c: &client,
+            store: self,
+            retry: std::cell::Cell::new(false),
+        };
+        f(&access)
+    }
+
+    /// Runs `f` in a `SERIALIZABLE` transaction, committed when it returns `Ok`; tried
+    /// again from the start when it meets a concurrent transaction.
+    pub fn write<T, E: From<StoreError>>(
+        &self,
+        mut f: impl FnMut(&mut dyn Write) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let mut client = self
+                .block(self.inner.pool.get())
+                .map_err(|e| self.failed(pool_error(e)))?;
+            let tx = self
+                .block(
+                    client
+                        .build_transaction()
+                        .isolation_level(IsolationLevel::Serializable)
+                        .start(),
+                )
+                .map_err(|e| self.failed(db(e)))?;
+            let mut access = Access {
+                c: &tx,
+                store: self,
+                retry: std::cell::Cell::new(false),
+            };
+            let value = match f(&mut access) {
+                Ok(v) => v,
+                Err(e) => {
+                    let again = access.retry.get();
+                    let _ = self.block(tx.rollback());
+                    // A statement met a concurrent transaction: the plan runs again.
+                    if again && tries < MAX_TRIES {
+                        continue;
+                    }
+                    return Err(e);
+                }
+            };
+            match self.block(tx.commit()) {
+                Ok(()) => {
+                    self.inner.healthy.store(true, Ordering::Release);
+                    return Ok(value);
+                }
+                Err(e) => {
+                    let e = db(e);
+                    if tries < MAX_TRIES && retryable(&e) {
+                        continue;
+                    }
+                    return Err(self.failed(e).into());
+                }
+            }
+        }
+    }
+
+    /// Marks the store unhealthy when `e` says the database is gone.
+    fn failed(&self, e: StoreError) -> StoreError {
+        if e.is_unavailable() {
+            self.inner.healthy.store(false, Ordering::Release);
+        }
+        e
+    }
+
+    /// Runs `job` in a transaction of its own on a blocking thread, tried again when it
+    /// meets a concurrent transaction (the database batches the commits' flushes itself).
+    pub async fn commit(&self, mut job: Job) -> Result<Result<(), Abort>, Refused> {
+        if self.inner.in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_QUEUE {
+            self.inner.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Err(Refused::Full);
+        }
+        let (done, wait) = oneshot::channel::<Result<(), Abort>>();
+        let this = self.clone();
+        self.inner.handle.spawn_blocking(move || {
+            // Nobody waits any more: the request timed out or went away.
+            if !done.is_closed() {
+                let result = this.run_job(&mut job);
+                let _ = done.send(result);
+            }
+            this.inner.in_flight.fetch_sub(1, Ordering::AcqRel);
+        });
+        wait.await.map_err(|_| Refused::Stopped)
+    }
+
+    fn run_job(&self, job: &mut Job) -> Result<(), Abort> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let outcome = self.write(|w| match catch_unwind(AssertUnwindSafe(|| job(w))) {
+                Ok(r) => r,
+                Err(_) => Err(Abort::Panicked),
+            });
+            match outcome {
+                Err(Abort::Store(e)) if tries < MAX_TRIES && retryable(&e) => continue,
+                Err(Abort::Store(e)) => return Err(Abort::Store(self.failed(e))),
+                r => return r,
+            }
+        }
+    }
+
+    /// The database's size in bytes (0 where the database cannot say).
+    pub fn size_bytes(&self) -> u64 {
+        let this = self.clone();
+        self.block(async move {
+            let Ok(c) = this.inner.pool.get().await else {
+                return 0;
+            };
+            match c
+                .query_opt("SELECT pg_database_size(current_database())", &[])
+                .await
+            {
+                Ok(Some(row)) => u64_of(row.get(0)),
+                _ => 0,
+            }
+        })
+    }
+
+    /// Whether the database answered the last statement and the last probe.
+    pub fn healthy(&self) -> bool {
+        self.inner.healthy.load(Ordering::Acquire)
+    }
+
+    /// Whether change notices are being received: while they are not, nothing learnt
+    /// from the store may be kept.
+    pub fn live(&self) -> bool {
+        self.inner.live.load(Ordering::Acquire)
+    }
+
+    /// Calls `f` with every change another node (or this one) commits, and with
+    /// [`Change::Lost`] when notices may have been missed.
+    pub fn subscribe(&self, f: impl Fn(&Change) + Send + Sync + 'static) {
+        if let Ok(mut s) = self.inner.subscribers.lock() {
+            s.push(Box::new(f));
+        }
+    }
+
+    fn tell(&self, change: &Change) {
+        if let Ok(s) = self.inner.subscribers.lock() {
+            for f in s.iter() {
+                f(change);
+            }
+        }
+    }
+
+    /// Asks the database every second whether it answers, so `/healthz` follows it both
+    /// ways without waiting for a request to fail.
+    fn start_probe(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        self.inner.handle.spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                let ok = match tokio::time::timeout(Duration::from_secs(2), inner.pool.get()).await
+                {
+                    Ok(Ok(c)) => c.simple_query("SELECT 1").await.is_ok(),
+                    _ => false,
+                };
+                inner.healthy.store(ok, Ordering::Release);
+            }
+        });
+    }
+
+    /// One connection of its own that `LISTEN`s; on any loss it tells the subscribers
+    /// ([`Change::Lost`]) and connects again.
+    fn start_listener(&self, config: tokio_postgres::Config) {
+        let weak = Arc::downgrade(&self.inner);
+        self.inner.handle.spawn(async move {
+            loop {
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                let store = PgStore { inner };
+                if let Err(e) = store.listen(&config).await {
+                    tracing::warn!(error = %e, "database change notices lost; listening again");
+                }
+                store.inner.live.store(false, Ordering::Release);
+                store.tell(&Change::Lost);
+                drop(store);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+    }
+
+    async fn listen(&self, config: &tokio_postgres::Config) -> Result<(), StoreError> {
+        use futures_util::StreamExt as _;
+        let (client, mut connection) = config.connect(tls()?).await.map_err(db)?;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        let pump = tokio::spawn(stream.for_each(move |m| {
+            let _ = tx.send(m);
+            std::future::ready(())
+        }));
+        let listening = client
+            .batch_execute(&format!("LISTEN {CHANNEL}"))
+            .await
+            .map_err(db);
+        if let Err(e) = listening {
+            pump.abort();
+            return Err(e);
+        }
+        // Anything learnt before this point may be stale.
+        self.tell(&Change::Lost);
+        self.inner.live.store(true, Ordering::Release);
+        while let Some(message) = rx.recv().await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                    if let Some(change) = Change::parse(n.payload()) {
+                        self.tell(&change);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    pump.abort();
+                    return Err(db(e));
+                }
+            }
+        }
+        pump.abort();
+        Ok(())
+    }
+}
+
+fn is_duplicate_object(e: &StoreError) -> bool {
+    match e {
+        StoreError::Database(e) => matches!(
+            e.code(),
+            Some(c) if *c == SqlState::DUPLICATE_TABLE || *c == SqlState::DUPLICATE_OBJECT
+        ),
+        _ => false,
+    }
+}
+
+/// The domain operations over one connection or transaction.
+struct Access<'a, C: GenericClient> {
+    c: &'a C,
+    store: &'a PgStore,
+    /// Set when a statement met a concurrent transaction: the whole plan must run again.
+    retry: std::cell::Cell<bool>,
+}
+
+impl<C: GenericClient> Access<'_, C> {
+    fn seen(&self, e: StoreError) -> StoreError {
+        if retryable(&e) {
+            self.retry.set(true);
+        }
+        self.store.failed(e)
+    }
+
+    fn rows(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        self.store
+            .block(async {
+                let st = self.c.prepare_cached(sql).await.map_err(db)?;
+                self.c.query(&st, params).await.map_err(db)
+            })
+            .map_err(|e| self.seen(e))
+    }
+
+    fn row(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<tokio_postgres::Row>, StoreError> {
+        self.store
+            .block(async {
+                let st = self.c.prepare_cached(sql).await.map_err(db)?;
+                self.c.query_opt(&st, params).await.map_err(db)
+            })
+            .map_err(|e| self.seen(e))
+    }
+
+    fn exec(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        self.store
+            .block(async {
+                let st = self.c.prepare_cached(sql).await.map_err(db)?;
+                self.c.execute(&st, params).await.map_err(db)
+            })
+            .map_err(|e| self.seen(e))
+    }
+
+    fn record<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<T>, StoreError> {
+        self.row(sql, params)?
+            .map(|r| decode(r.get::<_, &[u8]>(0)))
+            .transpose()
+    }
+
+    fn records<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<T>, StoreError> {
+        self.rows(sql, params)?
+            .iter()
+            .map(|r| decode(r.get::<_, &[u8]>(0)))
+            .collect()
+    }
+
+    fn text(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self.row(sql, params)?.map(|r| r.get(0)))
+    }
+
+    fn count(&self, sql: &str) -> Result<u64, StoreError> {
+        Ok(self
+            .row(sql, &[])?
+            .map(|r| u64_of(r.get::<_, i64>(0)))
+            .unwrap_or(0))
+    }
+
+    /// Announces `change` to every node when this transaction commits.
+    fn notify(&self, change: &Change) -> Result<(), StoreError> {
+        self.exec("SELECT pg_notify($1, $2)", &[&CHANNEL, &change.notice()])
+            .map(|_| ())
+    }
+}
+
+impl<C: GenericClient> Read for Access<'_, C> {
+    fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.record("SELECT record FROM latchkey_users WHERE id = $1", &[&id])
+    }
+
+    fn user_id_by_email(&self, email: &str) -> Result<Option<String>, StoreError> {
+        self.text(
+            "SELECT id FROM latchkey_users WHERE email_key = $1",
+            &[&fold(email)],
+        )
+    }
+
+    fn user_id_by_username(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.text(
+            "SELECT id FROM latchkey_users WHERE name_key = $1",
+            &[&fold(name)],
+        )
+    }
+
+    fn user_id_by_num(&self, num: u64) -> Result<Option<String>, StoreError> {
+        self.text(
+            "SELECT id FROM latchkey_users WHERE num = $1",
+            &[&i64_of(num)],
+        )
+    }
+
+    fn users(&self, after: Option<u64>, limit: usize) -> Result<Vec<UserRecord>, StoreError> {
+        let after = after.map_or(-1, i64_of);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.records(
+            "SELECT record FROM latchkey_users WHERE num > $1 ORDER BY num LIMIT $2",
+            &[&after, &limit],
+        )
+    }
+
+    fn user_count(&self) -> Result<u64, StoreError> {
+        self.count("SELECT count(*) FROM latchkey_users")
+    }
+
+    fn family_count(&self) -> Result<u64, StoreError> {
+        self.count("SELECT count(*) FROM latchkey_families")
+    }
+
+    fn family(&self, id: &str) -> Result<Option<FamilyRecord>, StoreError> {
+        self.record("SELECT record FROM latchkey_families WHERE id = $1", &[&id])
+    }
+
+    fn family_ids_of_user(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .rows(
+                "SELECT id FROM latchkey_families WHERE user_id = $1 ORDER BY id",
+                &[&user_id],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    fn refresh(&self, hash: &[u8]) -> Result<Option<RefreshEntry>, StoreError> {
+        self.record(
+            "SELECT record FROM latchkey_refresh WHERE hash = $1",
+            &[&hash],
+        )
+    }
+
+    fn keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let mut out: Vec<SigningKeyRecord> =
+            self.records("SELECT record FROM latchkey_keys", &[])?;
+        out.sort_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)));
+        Ok(out)
+    }
+
+    fn session_code(&self, hash: &[u8]) -> Result<Option<SessionCodeRecord>, StoreError> {
+        self.record(
+            "SELECT record FROM latchkey_session_codes WHERE hash = $1",
+            &[&hash],
+        )
+    }
+
+    fn conflict(&self, user: &UserRecord) -> Result<Option<Unique>, StoreError> {
+        if let Some(email) = &user.email {
+            let taken = self.row(
+                "SELECT 1 FROM latchkey_users WHERE email_key = $1",
+                &[&fold(email)],
+            )?;
+            if taken.is_some() {
+                return Ok(Some(Unique::Email));
+            }
+        }
+        if let Some(name) = &user.username {
+            let taken = self.row(
+                "SELECT 1 FROM latchkey_users WHERE name_key = $1 OR skeleton = $2",
+                &[&fold(name), &skeleton(name)],
+            )?;
+            if taken.is_some() {
+                return Ok(Some(Unique::Username));
+            }
+        }
+        Ok(None)
+    }
+
+    fn server_key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .row(
+                "SELECT bytes FROM latchkey_meta WHERE name = 'server_key_check'",
+                &[],
+            )?
+            .and_then(|r| r.get::<_, Option<Vec<u8>>>(0)))
+    }
+
+    fn holds_sealed_data(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .row(
+                "SELECT 1 WHERE EXISTS (SELECT 1 FROM latchkey_session_codes) \
+                 OR EXISTS (SELECT 1 FROM latchkey_proofs) \
+                 OR EXISTS (SELECT 1 FROM latchkey_users WHERE has_mfa)",
+                &[],
+            )?
+            .is_some())
+    }
+
+    fn any_sealed_totp(&self) -> Result<Option<(String, String)>, StoreError> {
+        let u: Option<UserRecord> = self.record(
+            "SELECT record FROM latchkey_users WHERE has_mfa LIMIT 1",
+            &[],
+        )?;
+        Ok(u.and_then(|u| u.mfa.map(|m| (u.id, m.sealed_secret))))
+    }
+
+    fn users_with_mfa(&self) -> Result<Vec<UserRecord>, StoreError> {
+        self.records(
+            "SELECT record FROM latchkey_users WHERE has_mfa ORDER BY id",
+            &[],
+        )
+    }
+
+    fn mfa_pending(&self, hash: &[u8]) -> Result<Option<MfaPendingRecord>, StoreError> {
+        self.record(
+            "SELECT record FROM latchkey_mfa_pending WHERE hash = $1",
+            &[&hash],
+        )
+    }
+
+    fn proof(
+        &self,
+        purpose: ProofPurpose,
+        subject: &str,
+    ) -> Result<Option<ProofRecord>, StoreError> {
+        self.record(
+            "SELECT record FROM latchkey_proofs WHERE key = $1",
+            &[&proof_key(purpose, subject)],
+        )
+    }
+
+    fn session_code_count(&self) -> Result<u64, StoreError> {
+        self.count("SELECT count(*) FROM latchkey_session_codes")
+    }
+
+    fn schema_version(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .row(
+                "SELECT num FROM latchkey_meta WHERE name = 'schema_version'",
+                &[],
+            )?
+            .map(|r| u64_of(r.get(0)))
+            .unwrap_or(0))
+    }
+}
+
+/// A user's row: the columns the database checks, and the record.
+struct UserRow {
+    email_key: Option<String>,
+    name_key: Option<String>,
+    skeleton: Option<String>,
+    record: Vec<u8>,
+}
+
+fn user_row(user: &UserRecord) -> Result<UserRow, StoreError> {
+    Ok(UserRow {
+        email_key: user.email.as_deref().map(fold),
+        name_key: user.username.as_deref().map(fold),
+        skeleton: user.username.as_deref().map(skeleton),
+        record: encode(user)?,
+    })
+}
+
+impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
+    fn allocate_user_num(&mut self) -> Result<u64, StoreError> {
+        self.allocate_user_nums(1)
+    }
+
+    fn allocate_user_nums(&mut self, n: u64) -> Result<u64, StoreError> {
+        let n = i64_of(n);
+        let row = self.row(
+            "UPDATE latchkey_meta SET num = num + $1 WHERE name = 'next_user_num' \
+             RETURNING num - $1",
+            &[&n],
+        )?;
+        Ok(row.map(|r| u64_of(r.get(0))).unwrap_or(1))
+    }
+
+    fn insert_users(&mut self, users: &[UserRecord]) -> Result<(), (usize, StoreError)> {
+        for (i, user) in users.iter().enumerate() {
+            self.insert_user(user).map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+
+    fn insert_user(&mut self, user: &UserRecord) -> Result<(), StoreError> {
+        if let Some(taken) = self.conflict(user)? {
+            return Err(StoreError::Conflict(taken));
+        }
+        let row = user_row(user)?;
+        let inserted = self.exec(
+            "INSERT INTO latchkey_users (id, num, email_key, name_key, skeleton, has_mfa, record) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &user.id,
+                &i64_of(user.num),
+                &row.email_key,
+                &row.name_key,
+                &row.skeleton,
+                &user.mfa.is_some(),
+                &row.record,
+            ],
+        );
+        inserted.map(|_| ())
+    }
+
+    fn update_user(&mut self, user: &UserRecord) -> Result<(), StoreError> {
+        let record = encode(user)?;
+        self.exec(
+            "UPDATE latchkey_users SET has_mfa = $2, record = $3 WHERE id = $1",
+            &[&user.id, &user.mfa.is_some(), &record],
+        )?;
+        self.notify(&Change::User(user.id.clone()))
+    }
+
+    fn delete_user(&mut self, id: &str) -> Result<bool, StoreError> {
+        let n = self.exec("DELETE FROM latchkey_users WHERE id = $1", &[&id])?;
+        self.notify(&Change::User(id.to_owned()))?;
+        Ok(n > 0)
+    }
+
+    fn drop_pending_codes(&mut self) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for t in [
+            "latchkey_session_codes",
+            "latchkey_proofs",
+            "latchkey_mfa_pending",
+        ] {
+            n += self.exec(&format!("DELETE FROM {t}"), &[])?;
+        }
+        Ok(n)
+    }
+
+    fn set_server_key_check(&mut self, check: &[u8]) -> Result<(), StoreError> {
+        self.exec(
+            "INSERT INTO latchkey_meta (name, bytes) VALUES ('server_key_check', $1) \
+             ON CONFLICT (name) DO UPDATE SET bytes = excluded.bytes",
+            &[&check],
+        )
+        .map(|_| ())
+    }
+
+    fn put_mfa_pending(&mut self, hash: &[u8], rec: &MfaPendingRecord) -> Result<(), StoreError> {
+        let record = encode(rec)?;
+        self.exec(
+            "INSERT INTO latchkey_mfa_pending (hash, expires_at, record) VALUES ($1, $2, $3) \
+             ON CONFLICT (hash) DO UPDATE SET expires_at = excluded.expires_at, \
+             record = excluded.record",
+            &[&hash, &rec.expires_at, &record],
+        )
+        .map(|_| ())
+    }
+
+    fn delete_mfa_pending(&mut self, hash: &[u8]) -> Result<(), StoreError> {
+        self.exec("DELETE FROM latchkey_mfa_pending WHERE hash = $1", &[&hash])
+            .map(|_| ())
+    }
+
+    fn put_proof(
+        &mut self,
+        purpose: ProofPurpose,
+        subject: &str,
+        rec: &ProofRecord,
+    ) -> Result<(), StoreError> {
+        let record = encode(rec)?;
+        self.exec(
+            "INSERT INTO latchkey_proofs (key, expires_at, record) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at, \
+             record = excluded.record",
+            &[&proof_key(purpose, subject), &rec.expires_at, &record],
+        )
+        .map(|_| ())
+    }
+
+    fn delete_proof(&mut self, purpose: ProofPurpose, subject: &str) -> Result<(), StoreError> {
+        self.exec(
+            "DELETE FROM latchkey_proofs WHERE key = $1",
+            &[&proof_key(purpose, subject)],
+        )
+        .map(|_| ())
+    }
+
+    fn sweep_challenges(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let a = self.exec(
+            "DELETE FROM latchkey_mfa_pending WHERE hash IN \
+             (SELECT hash FROM latchkey_mfa_pending WHERE expires_at <= $1 LIMIT $2)",
+            &[&now, &limit],
+        )?;
+        let b = self.exec(
+            "DELETE FROM latchkey_proofs WHERE key IN \
+             (SELECT key FROM latchkey_proofs WHERE expires_at <= $1 LIMIT $2)",
+            &[&now, &limit],
+        )?;
+        Ok(usize::try_from(a + b).unwrap_or(usize::MAX))
+    }
+
+    fn put_family(&mut self, family: &FamilyRecord) -> Result<(), StoreError> {
+        let record = encode(family)?;
+        self.exec(
+            "INSERT INTO latchkey_families (id, user_id, expires_at, record) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET \
+             expires_at = excluded.expires_at, record = excluded.record",
+            &[&family.id, &family.user_id, &family.expires_at, &record],
+        )?;
+        if family.revoked.is_some() {
+            self.notify(&Change::Family(family.id.clone()))?;
+        }
+        Ok(())
+    }
+
+    fn put_refresh(&mut self, hash: &[u8], entry: &RefreshEntry) -> Result<(), StoreError> {
+        let record = encode(entry)?;
+        self.exec(
+            "INSERT INTO latchkey_refresh (hash, family_id, issued_at, record) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO UPDATE SET record = excluded.record",
+            &[&hash, &entry.family_id, &entry.issued_at, &record],
+        )
+        .map(|_| ())
+    }
+
+    fn sweep_families(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let ids: Vec<String> = self
+            .rows(
+                "SELECT id FROM latchkey_families WHERE expires_at < $1 LIMIT $2",
+                &[&now, &limit],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        self.exec(
+            "DELETE FROM latchkey_refresh WHERE family_id = ANY($1)",
+            &[&ids],
+        )?;
+        self.exec("DELETE FROM latchkey_families WHERE id = ANY($1)", &[&ids])?;
+        Ok(ids.len())
+    }
+
+    fn put_session_code(
+        &mut self,
+        hash: &[u8],
+        code: &SessionCodeRecord,
+    ) -> Result<(), StoreError> {
+        let record = encode(code)?;
+        self.exec(
+            "INSERT INTO latchkey_session_codes (hash, email_key, expires_at, record) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO UPDATE SET \
+             expires_at = excluded.expires_at, record = excluded.record",
+            &[&hash, &fold(&code.email), &code.expires_at, &record],
+        )
+        .map(|_| ())
+    }
+
+    fn delete_session_code(&mut self, hash: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.exec(
+            "DELETE FROM latchkey_session_codes WHERE hash = $1",
+            &[&hash],
+        )? > 0)
+    }
+
+    fn delete_session_codes_of(&mut self, email: &str) -> Result<usize, StoreError> {
+        let n = self.exec(
+            "DELETE FROM latchkey_session_codes WHERE email_key = $1",
+            &[&fold(email)],
+        )?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    fn sweep_session_codes(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let n = self.exec(
+            "DELETE FROM latchkey_session_codes WHERE hash IN \
+             (SELECT hash FROM latchkey_session_codes WHERE expires_at <= $1 LIMIT $2)",
+            &[&now, &limit],
+        )?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    fn put_key(&mut self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let record = encode(key)?;
+        self.exec(
+            "INSERT INTO latchkey_keys (kid, record) VALUES ($1, $2) \
+             ON CONFLICT (kid) DO UPDATE SET record = excluded.record",
+            &[&key.kid, &record],
+        )?;
+        self.notify(&Change::Keys)
+    }
+
+    fn delete_key(&mut self, kid: &str) -> Result<(), StoreError> {
+        self.exec("DELETE FROM latchkey_keys WHERE kid = $1", &[&kid])?;
+        self.notify(&Change::Keys)
+    }
+}

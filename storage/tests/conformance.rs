@@ -1,0 +1,373 @@
+//! One conformance suite for the store's domain interface, run against every backend:
+//! the redb file and a real PostgreSQL server (Debian's package, started by the tests).
+//! Races are run for real: concurrent plans through `Store::commit`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use latchkey_storage::{
+    AccountState, FamilyRecord, Found, MfaPendingRecord, ProofPurpose, ProofRecord, RefreshEntry,
+    SessionCodeRecord, SigningKeyRecord, Store, StoreError, Unique, UserRecord, SCHEMA_VERSION,
+};
+
+/// A store of the named backend, empty, and what keeps it alive.
+fn store(backend: &str) -> (Store, Option<tempfile::TempDir>) {
+    match backend {
+        "redb" => {
+            let dir = tempfile::tempdir().unwrap();
+            let s = Store::open(&dir.path().join("s.redb")).unwrap();
+            (s, Some(dir))
+        }
+        "postgres" => {
+            let url = latchkey_storage::testing::new_database().unwrap();
+            (Store::connect(&url, 16).unwrap(), None)
+        }
+        other => panic!("no backend {other}"),
+    }
+}
+
+fn user(id: &str, email: &str, name: &str) -> UserRecord {
+    UserRecord {
+        id: id.into(),
+        num: 0,
+        email: (!email.is_empty()).then(|| email.into()),
+        username: (!name.is_empty()).then(|| name.into()),
+        display_name: None,
+        first_name: None,
+        last_name: None,
+        role: "user".into(),
+        password_hash: Some("$scrypt$ln=10,r=8,p=1$c2FsdA$aGFzaA".into()),
+        state: AccountState::Active,
+        created_at: 1,
+        updated_at: 1,
+        last_login_at: None,
+        mfa: None,
+        email_verified: false,
+    }
+}
+
+fn add(s: &Store, u: &UserRecord) -> Result<UserRecord, StoreError> {
+    s.write(|w| {
+        let mut u = u.clone();
+        u.num = w.allocate_user_num()?;
+        w.insert_user(&u)?;
+        Ok(u)
+    })
+}
+
+fn family(id: &str, user: &str, expires_at: i64) -> FamilyRecord {
+    FamilyRecord {
+        id: id.into(),
+        user_id: user.into(),
+        amr: vec!["pwd".into()],
+        created_at: 1,
+        rotated_at: 1,
+        expires_at,
+        current_token: "t".into(),
+        revoked: None,
+    }
+}
+
+fn entry(family: &str) -> RefreshEntry {
+    RefreshEntry {
+        family_id: family.into(),
+        issued_at: 1,
+        spent_at: None,
+        replays: 0,
+    }
+}
+
+fn code(email: &str, expires_at: i64) -> SessionCodeRecord {
+    SessionCodeRecord {
+        email: email.into(),
+        created_at: 1,
+        expires_at,
+        mfa_failures: 0,
+    }
+}
+
+macro_rules! conformance {
+    ($($name:ident($s:ident) $body:block)*) => {
+        mod redb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let ($s, _keep) = super::store("redb");
+                    super::$name(&$s).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let ($s, _keep) = super::store("postgres");
+                    super::$name(&$s).await;
+                }
+            )*
+        }
+        $(
+            #[allow(clippy::unused_async)]
+            async fn $name($s: &Store) $body
+        )*
+    };
+}
+
+/// Runs `n` copies of the plan `make(i)` at once through `commit`; each plan says whether
+/// it won. Returns how many did.
+async fn race(
+    s: &Store,
+    n: usize,
+    make: impl Fn(
+        usize,
+    )
+        -> Box<dyn FnMut(&mut dyn latchkey_storage::Write) -> Result<bool, StoreError> + Send>,
+) -> usize {
+    let won = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let mut plan = make(i);
+        let won = won.clone();
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let result = Arc::new(std::sync::Mutex::new(false));
+            let out = result.clone();
+            let job: latchkey_storage::Job = Box::new(move |w| {
+                let v = plan(w)?;
+                *out.lock().unwrap() = v;
+                Ok(())
+            });
+            s.commit(job).await.unwrap().unwrap();
+            if *result.lock().unwrap() {
+                won.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    won.load(Ordering::Relaxed)
+}
+
+conformance! {
+    users_are_unique_by_email_name_and_look_alike(s) {
+        let a = add(s, &user("a", "Ann@Example.com", "ann")).unwrap();
+        assert_eq!(a.num, 1);
+        for (u, want) in [
+            (user("b", "ann@example.COM", "bob"), Unique::Email),
+            (user("c", "c@example.com", "ann"), Unique::Username),
+            // A Cyrillic а: the same skeleton.
+            (user("d", "d@example.com", "\u{430}nn"), Unique::Username),
+        ] {
+            match add(s, &u) {
+                Err(StoreError::Conflict(got)) => assert_eq!(got, want, "{u:?}"),
+                other => panic!("{u:?} was not refused: {other:?}"),
+            }
+        }
+        s.read(|r| {
+            assert_eq!(r.user_count()?, 1);
+            assert_eq!(r.user_id_by_email("ANN@example.com")?.as_deref(), Some("a"));
+            assert_eq!(r.user_id_by_username("ann")?.as_deref(), Some("a"));
+            assert_eq!(r.user_id_by_num(1)?.as_deref(), Some("a"));
+            assert!(matches!(r.find_user("email:ann@example.com")?, Found::One(_)));
+            assert!(matches!(r.find_user("nobody")?, Found::None));
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        // Deleting frees the email and the name; the number is never given again.
+        assert!(s.write(|w| w.delete_user("a")).unwrap());
+        let again = add(s, &user("e", "ann@example.com", "ann")).unwrap();
+        assert_eq!(again.num, 2);
+    }
+
+    users_page_in_the_order_they_were_made(s) {
+        for i in 0..5 {
+            add(s, &user(&format!("z{i}"), "", &format!("u{i}"))).unwrap();
+        }
+        let page = s.read(|r| r.users(Some(2), 2)).unwrap();
+        let nums: Vec<u64> = page.iter().map(|u| u.num).collect();
+        assert_eq!(nums, vec![3, 4]);
+        let mut u = page[0].clone();
+        u.role = "admin".into();
+        s.write(|w| w.update_user(&u)).unwrap();
+        assert_eq!(s.read(|r| r.user(&u.id)).unwrap().unwrap().role, "admin");
+    }
+
+    concurrent_sign_ups_of_one_name_make_one_user(s) {
+        let won = race(s, 8, |i| {
+            let u = user(&format!("id{i}"), &format!("x{i}@example.com"), "same");
+            Box::new(move |w| {
+                if w.conflict(&u)?.is_some() {
+                    return Ok(false);
+                }
+                let mut u = u.clone();
+                u.num = w.allocate_user_num()?;
+                w.insert_user(&u)?;
+                Ok(true)
+            })
+        })
+        .await;
+        assert_eq!(won, 1);
+        assert_eq!(s.read(|r| r.user_count()).unwrap(), 1);
+    }
+
+    a_refresh_token_is_spent_once_under_races(s) {
+        let a = add(s, &user("a", "a@example.com", "a")).unwrap();
+        s.write(|w| {
+            w.put_family(&family("f", &a.id, i64::MAX / 2))?;
+            w.put_refresh(b"h0", &entry("f"))
+        })
+        .unwrap();
+        let won = race(s, 8, |i| {
+            Box::new(move |w| {
+                let Some(mut e) = w.refresh(b"h0")? else {
+                    return Ok(false);
+                };
+                if e.spent_at.is_some() {
+                    return Ok(false);
+                }
+                e.spent_at = Some(2);
+                w.put_refresh(b"h0", &e)?;
+                w.put_refresh(format!("next{i}").as_bytes(), &entry("f"))?;
+                Ok(true)
+            })
+        })
+        .await;
+        assert_eq!(won, 1, "exactly one rotation spends the token");
+    }
+
+    a_session_code_is_redeemed_once(s) {
+        s.write(|w| w.put_session_code(b"c", &code("a@example.com", i64::MAX / 2)))
+            .unwrap();
+        let won = race(s, 8, |_| Box::new(|w| w.delete_session_code(b"c"))).await;
+        assert_eq!(won, 1);
+    }
+
+    numbers_are_unique_under_races(s) {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        race(s, 20, move |_| {
+            let seen = seen2.clone();
+            Box::new(move |w| {
+                let n = w.allocate_user_num()?;
+                seen.lock().unwrap().push(n);
+                Ok(true)
+            })
+        })
+        .await;
+        // Plans that ran again left a number behind in a transaction that never
+        // committed; the committed ones are distinct.
+        let next = s.write(|w| w.allocate_user_num()).unwrap();
+        assert_eq!(next, 21, "twenty committed allocations, then the next");
+    }
+
+    a_failed_plan_leaves_nothing(s) {
+        let r: Result<(), StoreError> = s.write(|w| {
+            let mut u = user("a", "a@example.com", "a");
+            u.num = w.allocate_user_num()?;
+            w.insert_user(&u)?;
+            Err(StoreError::Unsupported("changed my mind"))
+        });
+        assert!(r.is_err());
+        assert_eq!(s.read(|r| r.user_count()).unwrap(), 0);
+        assert_eq!(s.read(|r| r.user_id_by_email("a@example.com")).unwrap(), None);
+        // Through commit: an aborting job commits nothing, a panicking one fails alone.
+        let job: latchkey_storage::Job = Box::new(|w| {
+            w.insert_user(&user("b", "b@example.com", "b"))?;
+            Err(latchkey_storage::Abort::Internal)
+        });
+        assert!(s.commit(job).await.unwrap().is_err());
+        let job: latchkey_storage::Job = Box::new(|w| {
+            w.insert_user(&user("p", "p@example.com", "p"))?;
+            panic!("a bug in one request")
+        });
+        assert!(matches!(
+            s.commit(job).await.unwrap(),
+            Err(latchkey_storage::Abort::Panicked)
+        ));
+        assert_eq!(s.read(|r| r.user_count()).unwrap(), 0);
+        let job: latchkey_storage::Job = Box::new(|w| {
+            let mut u = user("c", "c@example.com", "c");
+            u.num = w.allocate_user_num()?;
+            w.insert_user(&u)?;
+            Ok(())
+        });
+        s.commit(job).await.unwrap().unwrap();
+        assert_eq!(s.read(|r| r.user_count()).unwrap(), 1);
+    }
+
+    expired_things_are_swept(s) {
+        let a = add(s, &user("a", "a@example.com", "a")).unwrap();
+        s.write(|w| {
+            w.put_family(&family("old", &a.id, 10))?;
+            w.put_refresh(b"o", &entry("old"))?;
+            w.put_family(&family("new", &a.id, 1000))?;
+            w.put_refresh(b"n", &entry("new"))?;
+            w.put_session_code(b"c1", &code("a@example.com", 10))?;
+            w.put_session_code(b"c2", &code("a@example.com", 1000))?;
+            w.put_mfa_pending(
+                b"m",
+                &MfaPendingRecord {
+                    user_id: a.id.clone(),
+                    amr: vec![],
+                    created_at: 1,
+                    expires_at: 10,
+                    failures: 0,
+                },
+            )?;
+            w.put_proof(
+                ProofPurpose::VerifyEmail,
+                &a.id,
+                &ProofRecord {
+                    code_hash: "x".into(),
+                    email: "a@example.com".into(),
+                    created_at: 1,
+                    expires_at: 1000,
+                    failures: 0,
+                },
+            )
+        })
+        .unwrap();
+        assert_eq!(s.write(|w| w.sweep_families(100, 100)).unwrap(), 1);
+        assert_eq!(s.write(|w| w.sweep_session_codes(100, 100)).unwrap(), 1);
+        assert_eq!(s.write(|w| w.sweep_challenges(100, 100)).unwrap(), 1);
+        s.read(|r| {
+            assert!(r.family("old")?.is_none() && r.refresh(b"o")?.is_none());
+            assert!(r.family("new")?.is_some() && r.refresh(b"n")?.is_some());
+            assert_eq!(r.family_ids_of_user(&a.id)?, vec!["new".to_string()]);
+            assert!(r.session_code(b"c1")?.is_none() && r.session_code(b"c2")?.is_some());
+            assert!(r.mfa_pending(b"m")?.is_none());
+            assert!(r.proof(ProofPurpose::VerifyEmail, &a.id)?.is_some());
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        assert_eq!(s.write(|w| w.delete_session_codes_of("A@example.com")).unwrap(), 1);
+    }
+
+    keys_and_settings(s) {
+        let key = |kid: &str, at: i64| SigningKeyRecord {
+            kid: kid.into(),
+            alg: "EdDSA".into(),
+            secret: vec![1, 2, 3],
+            created_at: at,
+            retired_at: None,
+        };
+        s.write(|w| {
+            w.put_key(&key("b", 2))?;
+            w.put_key(&key("a", 1))?;
+            w.set_server_key_check(b"check")
+        })
+        .unwrap();
+        let kids: Vec<String> = s.read(|r| r.keys()).unwrap().into_iter().map(|k| k.kid).collect();
+        assert_eq!(kids, vec!["a", "b"]);
+        s.write(|w| w.delete_key("a")).unwrap();
+        assert_eq!(s.read(|r| r.keys()).unwrap().len(), 1);
+        s.read(|r| {
+            assert_eq!(r.server_key_check()?.as_deref(), Some(&b"check"[..]));
+            assert_eq!(r.schema_version()?, SCHEMA_VERSION);
+            assert!(!r.holds_sealed_data()?);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    }
+}
