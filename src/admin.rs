@@ -72,11 +72,7 @@ fn error(status: StatusCode, code: &str, message: &str) -> Reply {
 
 fn admin_error(e: AdminError) -> Reply {
     match e {
-        AdminError::NotFound => error(
-            StatusCode::NOT_FOUND,
-            "user_not_found",
-            "no user with that id, number, email or username",
-        ),
+        AdminError::NotFound => error(StatusCode::NOT_FOUND, "user_not_found", &e.to_string()),
         AdminError::Ambiguous => error(
             StatusCode::CONFLICT,
             "ambiguous_key",

@@ -347,10 +347,15 @@ impl AdminCall {
         let reads = admin::Reads::new(store, cfg, now);
         let r = match self {
             AdminCall::ListUsers(after, limit) => reads.list_users(*after, *limit),
-            // No server runs, so nothing is locked out: lockouts live in its memory.
+            // A redb file opened here has no server (lockouts live in a server's memory);
+            // a shared store keeps them itself.
             AdminCall::ShowUser(k) => reads.show_user(k).map(|mut v| {
+                let id = s(at(&v, "id"));
                 if let Some(m) = v.as_object_mut() {
-                    m.insert("lockout".into(), Value::Null);
+                    m.insert(
+                        "lockout".into(),
+                        admin::stored_lockout(store, cfg, &id, now),
+                    );
                 }
                 v
             }),
@@ -366,12 +371,19 @@ impl AdminCall {
             AdminCall::SetPassword(k, p) => admin::password_for(store, cfg, k, p)
                 .and_then(|p| admin::hash_here(cfg, &p))
                 .and_then(|hash| admin::set_password(store, k, hash, now))
-                .and_then(|ch| admin::changed_json(&reads, &ch)),
+                .and_then(|ch| {
+                    admin::clear_stored_lockout(store, cfg, &ch.user.id);
+                    admin::changed_json(&reads, &ch)
+                }),
             AdminCall::SetRole(k, r) => {
                 admin::set_role(store, k, r, now).and_then(|u| reads.show_user(&u.id))
             }
-            AdminCall::Change(k, c) => admin::change_state(store, k, *c, now)
-                .and_then(|ch| admin::changed_json(&reads, &ch)),
+            AdminCall::Change(k, c) => admin::change_state(store, k, *c, now).and_then(|ch| {
+                if matches!(c, StateChange::Enable | StateChange::Unblock) {
+                    admin::clear_stored_lockout(store, cfg, &ch.user.id);
+                }
+                admin::changed_json(&reads, &ch)
+            }),
             AdminCall::Delete(k) => {
                 admin::delete_user(store, k, now).map(|(id, _)| json!({"deleted": id}))
             }
@@ -381,7 +393,7 @@ impl AdminCall {
             AdminCall::Keys => reads.keys(),
             AdminCall::Rotate => {
                 let alg = cfg.tokens.alg;
-                let ttl = crate::service::secs_i64(cfg.tokens.access_ttl);
+                let ttl = cfg.tokens.key_window_secs();
                 keys::rotate(store, alg, now, ttl, false)
                     .map(|kid| json!({"kid": kid.unwrap_or_default(), "alg": alg.id()}))
                     .map_err(admin::AdminError::from)
@@ -908,8 +920,15 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
         tasks.push(tokio::spawn(crate::http::serve(
             listener, handler, bounds, stop_rx,
         )));
-        let sweeper = tokio::spawn(sweep_loop(service));
-        shutdown.await;
+        let sweeper = tokio::spawn(sweep_loop(service.clone()));
+        let watcher = service.clone();
+        let stopped_by = tokio::select! {
+            () = shutdown => None,
+            why = watcher.watch_store() => Some(why),
+        };
+        if let Some(why) = &stopped_by {
+            tracing::error!("{why}");
+        }
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stop_tx.send(true);
         for t in tasks {
@@ -918,7 +937,10 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
         sweeper.abort();
         let _ = std::fs::remove_file(&url_file);
         tracing::info!("store closed, bye");
-        Ok(())
+        match stopped_by {
+            Some(why) => Err(why),
+            None => Ok(()),
+        }
     })
 }
 

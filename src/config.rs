@@ -459,6 +459,16 @@ pub struct TokenSettings {
     pub key_poll: Duration,
 }
 
+impl TokenSettings {
+    /// How long a retired signing key still verifies, seconds: every token it signed
+    /// lives `access_ttl`, and another server may sign with it for up to `key_poll`
+    /// after the rotation before it looks again.
+    pub fn key_window_secs(&self) -> i64 {
+        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4);
+        secs(self.access_ttl).saturating_add(secs(self.key_poll))
+    }
+}
+
 /// `[password]`, checked.
 #[derive(Debug, Clone)]
 pub struct PasswordSettings {

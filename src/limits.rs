@@ -18,6 +18,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use storage::{AttemptEnd, AttemptRules, Store, StoreError};
+
 use crate::clock::ms;
 
 /// Entries kept at most in each table.
@@ -116,7 +118,8 @@ impl LockoutStatus {
     }
 }
 
-/// Failed attempts per account and per source.
+/// Failed attempts per account and per source: in memory, or (on a store that several
+/// servers share) in the store, so every server counts the same attempts.
 #[derive(Debug)]
 pub struct Lockouts {
     per_source: usize,
@@ -124,7 +127,20 @@ pub struct Lockouts {
     window_ms: i64,
     duration_ms: i64,
     tables: Mutex<Tables>,
+    shared: Option<Store>,
 }
+
+/// Why an attempt may not take its place.
+#[derive(Debug)]
+pub enum Refused {
+    /// Not before this many seconds.
+    Wait(u64),
+    /// The store that counts attempts failed.
+    Store(StoreError),
+}
+
+/// How long a place taken and never resolved still counts (a server that died with it).
+const PENDING_MS: i64 = 120_000;
 
 /// An attempt that has taken its place: resolve it with [`Attempt::failed`] or
 /// [`Attempt::succeeded`]; dropped unresolved (the request went away, or the first factor
@@ -136,6 +152,8 @@ pub struct Attempt<'a> {
     account: String,
     source: Source,
     open: bool,
+    /// The attempt's row, when the store counts.
+    shared_id: Option<String>,
 }
 
 impl Lockouts {
@@ -150,6 +168,25 @@ impl Lockouts {
             window_ms: ms(window),
             duration_ms: ms(duration),
             tables: Mutex::new(Tables::default()),
+            shared: None,
+        }
+    }
+
+    /// The same limits, counted in `store` (which every server sharing it sees).
+    pub fn in_store(mut self, store: Store) -> Lockouts {
+        self.shared = Some(store);
+        self
+    }
+
+    fn rules(&self) -> AttemptRules {
+        let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+        AttemptRules {
+            per_source: n(self.per_source),
+            total: n(self.total),
+            window_ms: self.window_ms,
+            duration_ms: self.duration_ms,
+            known_for_ms: KNOWN_FOR_MS,
+            pending_ms: PENDING_MS,
         }
     }
 
@@ -159,7 +196,26 @@ impl Lockouts {
 
     /// Takes a place for an attempt of `source` against `account`, or says how many
     /// seconds until one may try again.
-    pub fn begin(&self, account: &str, source: Source, now: i64) -> Result<Attempt<'_>, u64> {
+    pub fn begin(&self, account: &str, source: Source, now: i64) -> Result<Attempt<'_>, Refused> {
+        if let Some(store) = &self.shared {
+            let id = crate::primitives::random_id()
+                .map_err(|e| Refused::Store(StoreError::Setup(e.to_string())))?;
+            return match store.attempt_begin(&self.rules(), &id, account, &source.0, now) {
+                Ok(Ok(())) => Ok(Attempt {
+                    lockouts: self,
+                    account: account.to_owned(),
+                    source,
+                    open: true,
+                    shared_id: Some(id),
+                }),
+                Ok(Err(until)) => Err(Refused::Wait(secs_until(now, until))),
+                Err(e) => Err(Refused::Store(e)),
+            };
+        }
+        self.begin_here(account, source, now).map_err(Refused::Wait)
+    }
+
+    fn begin_here(&self, account: &str, source: Source, now: i64) -> Result<Attempt<'_>, u64> {
         let mut t = self.tables();
         self.make_room(&mut t, now);
         let window = self.window_ms;
@@ -190,11 +246,17 @@ impl Lockouts {
             account: account.to_owned(),
             source,
             open: true,
+            shared_id: None,
         })
     }
 
     /// Whether `source` signed in to `account` within the last 30 days.
     pub fn knows(&self, account: &str, source: Source, now: i64) -> bool {
+        if let Some(store) = &self.shared {
+            return store
+                .attempt_knows(&self.rules(), account, &source.0, now)
+                .unwrap_or(false);
+        }
         self.tables().accounts.get(account).is_some_and(|a| {
             a.known
                 .iter()
@@ -202,8 +264,28 @@ impl Lockouts {
         })
     }
 
+    /// Forgets what no longer counts, in the store that counts (memory prunes itself).
+    pub fn sweep(&self, now: i64) -> Result<(), StoreError> {
+        match &self.shared {
+            Some(store) => store.attempt_sweep(&self.rules(), now).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
     /// What holds `account` back now, for an administrator (`user show`).
     pub fn status(&self, account: &str, now: i64) -> LockoutStatus {
+        if let Some(store) = &self.shared {
+            let s = store
+                .attempt_status(&self.rules(), account, now)
+                .unwrap_or_default();
+            let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+            return LockoutStatus {
+                sources_locked: n(s.sources_locked),
+                until: s.until,
+                recent_failures: n(s.recent_failures),
+                new_sources_refused_until: s.new_sources_refused_until,
+            };
+        }
         let t = self.tables();
         let window = self.window_ms;
         let mut status = LockoutStatus::default();
@@ -235,6 +317,12 @@ impl Lockouts {
 
     /// Drops every lock and count of `account` (an administrator's enable or unblock).
     pub fn clear(&self, account: &str) {
+        if let Some(store) = &self.shared {
+            if let Err(e) = store.attempt_clear(account) {
+                tracing::error!(error = %e, "cannot clear a lockout");
+            }
+            return;
+        }
         let mut t = self.tables();
         t.pairs.retain(|(a, _), c| a != account || c.in_flight > 0);
         for ((a, _), c) in t.pairs.iter_mut() {
@@ -331,22 +419,46 @@ impl Attempt<'_> {
     /// The attempt failed; returns whether its source is locked out of the account now.
     pub fn failed(mut self, now: i64) -> bool {
         self.open = false;
-        self.lockouts.resolve(&self.account, self.source, now, true)
+        match self.end_shared(now, AttemptEnd::Failed) {
+            Some(locked) => locked,
+            None => self.lockouts.resolve(&self.account, self.source, now, true),
+        }
     }
 
     /// The attempt succeeded: the source's failures against the account are forgiven and
     /// it is known to the account from now on.
     pub fn succeeded(mut self, now: i64) {
         self.open = false;
-        self.lockouts
-            .resolve(&self.account, self.source, now, false);
+        if self.end_shared(now, AttemptEnd::Succeeded).is_none() {
+            self.lockouts
+                .resolve(&self.account, self.source, now, false);
+        }
+    }
+
+    /// Resolves the attempt in the store that counts it; `None` when counting in memory.
+    fn end_shared(&self, now: i64, end: AttemptEnd) -> Option<bool> {
+        let (store, id) = (self.lockouts.shared.as_ref()?, self.shared_id.as_deref()?);
+        let rules = self.lockouts.rules();
+        match store.attempt_end(&rules, id, &self.account, &self.source.0, now, end) {
+            Ok(locked) => Some(locked),
+            Err(e) => {
+                // The place expires by itself (PENDING_MS); the failure is not counted.
+                tracing::error!(error = %e, "cannot record the end of an attempt");
+                Some(false)
+            }
+        }
     }
 }
 
 impl Drop for Attempt<'_> {
     fn drop(&mut self) {
         if self.open {
-            self.lockouts.release(&self.account, self.source);
+            if self.shared_id.is_some() {
+                // The time does not matter to giving a place back.
+                let _ = self.end_shared(0, AttemptEnd::Abandoned);
+            } else {
+                self.lockouts.release(&self.account, self.source);
+            }
         }
     }
 }
@@ -456,6 +568,13 @@ impl IpBuckets {
 mod tests {
     use super::*;
 
+    fn waited(r: Refused) -> u64 {
+        match r {
+            Refused::Wait(s) => s,
+            Refused::Store(e) => panic!("{e}"),
+        }
+    }
+
     fn src(s: &str) -> Source {
         Source::of(s.parse().unwrap())
     }
@@ -478,8 +597,11 @@ mod tests {
         // The first failure falls out of the window: still two.
         assert!(!l.begin("acct", a, 61_000).unwrap().failed(61_000));
         assert!(l.begin("acct", a, 62_000).unwrap().failed(62_000));
-        assert_eq!(l.begin("acct", a, 62_000).err(), Some(120));
-        assert_eq!(l.begin("acct", a, 62_000 + 119_500).err(), Some(1));
+        assert_eq!(l.begin("acct", a, 62_000).err().map(waited), Some(120));
+        assert_eq!(
+            l.begin("acct", a, 62_000 + 119_500).err().map(waited),
+            Some(1)
+        );
         // Another source, the same account: not locked.
         l.begin("acct", b, 62_000).unwrap().succeeded(62_000);
         // The lock lifts.

@@ -7,7 +7,7 @@ use protocol::{Bearer, Failure, NewUser, Outcome, SecondFactor, Secret};
 use storage::{AccountState, Revocation, Unique, UserRecord, Write};
 
 use super::mfa::{mfa_enabled, second_factor, MFA_AMR};
-use super::{internal, new_id, view, Service};
+use super::{new_id, refused, store_failure, view, Service};
 use crate::limits::Source;
 use crate::primitives::{hex, sha256};
 use crate::signer::{Claims, VerifyError};
@@ -113,7 +113,7 @@ impl Service {
             .inner
             .store
             .read(|r| r.conflict(&user))
-            .map_err(|e| internal("store", e))?;
+            .map_err(store_failure)?;
         if let Some(t) = taken {
             return Err(taken_failure(t));
         }
@@ -166,7 +166,7 @@ impl Service {
                         None => Ok(None),
                     }
                 })
-                .map_err(|e| internal("store", e))?,
+                .map_err(store_failure)?,
             None => None,
         };
         let typed = match &login_key {
@@ -178,7 +178,7 @@ impl Service {
             .inner
             .lockouts
             .begin(&key, source, self.now_ms())
-            .map_err(|retry_after| Failure::LockedOut { retry_after })?;
+            .map_err(refused)?;
         // A password the profile refuses matches nothing, at the cost of one hash all the
         // same (the dummy's).
         let prepared = prepare_password(&password.0);
@@ -303,20 +303,37 @@ impl Service {
     pub(super) fn authenticated_user(&self, bearer: Bearer) -> Result<UserRecord, Failure> {
         let claims = self.verified_claims(bearer)?;
         let now = self.now_ms();
-        let user = self
+        // On a shared store, what an earlier check read stands until a change notice.
+        let seen = self
+            .inner
+            .seen
+            .as_ref()
+            .filter(|_| self.inner.store.changes_known());
+        if let Some(u) = seen.and_then(|s| s.lookup(&claims.sid, &claims.sub, now)) {
+            return Ok(u);
+        }
+        let epoch = seen.map(|s| s.epoch());
+        let found = self
             .inner
             .store
             .read(|r| {
                 let family = r.family(&claims.sid)?;
-                let live = family.is_some_and(|f| f.is_live(now) && f.user_id == claims.sub);
-                if !live {
+                let live = family
+                    .as_ref()
+                    .filter(|f| f.is_live(now) && f.user_id == claims.sub);
+                let Some(f) = live else {
                     return Ok(None);
-                }
-                r.user(&claims.sub)
+                };
+                Ok(r.user(&claims.sub)?.map(|u| (f.expires_at, u)))
             })
-            .map_err(|e| internal("store", e))?;
-        match user {
-            Some(u) if u.state == AccountState::Active => Ok(u),
+            .map_err(store_failure)?;
+        match found {
+            Some((expires_at, u)) if u.state == AccountState::Active => {
+                if let (Some(s), Some(e)) = (seen, epoch) {
+                    s.remember(e, &claims.sid, expires_at, &u);
+                }
+                Ok(u)
+            }
             _ => Err(Failure::TokenInvalid),
         }
     }

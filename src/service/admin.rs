@@ -11,8 +11,7 @@ use serde_json::{json, Value};
 use storage::{AccountState, Found, Read, Store, StoreError, Unique, UserRecord};
 
 use super::accounts::revoke_all;
-use super::{secs_i64, Service};
-use crate::clock::ms;
+use super::Service;
 use crate::config::Checked;
 use crate::limits::{LockoutStatus, Source};
 use crate::password::{HashError, Hasher};
@@ -47,7 +46,7 @@ pub enum AdminError {
 impl std::fmt::Display for AdminError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            AdminError::NotFound => f.write_str("no such user"),
+            AdminError::NotFound => f.write_str("no user with that id, number, email or username"),
             AdminError::Ambiguous => f.write_str(
                 "that key names several users: say which with id:, num:, email: or username:",
             ),
@@ -227,7 +226,7 @@ impl<'a> Reads<'a> {
     /// Every signing key with its state.
     pub fn keys(&self) -> Result<Value, AdminError> {
         let records = self.store.read(|r| r.keys())?;
-        let verifies_for = ms(self.cfg.tokens.access_ttl);
+        let verifies_for = self.cfg.tokens.key_window_secs().saturating_mul(1000);
         let current = self.cfg.tokens.alg.id();
         let keys: Vec<Value> = records
             .iter()
@@ -250,7 +249,7 @@ impl<'a> Reads<'a> {
     pub fn inspect(&self, token: &str) -> Result<Value, AdminError> {
         let records = self.store.read(|r| r.keys())?;
         let now = self.now_ms / 1000;
-        let ttl = secs_i64(self.cfg.tokens.access_ttl);
+        let ttl = self.cfg.tokens.key_window_secs();
         let configured = self.cfg.tokens.alg;
         // The token's own shape says which signer to try; that signer's key then decides.
         let alg = if token.starts_with("v4.local.") {
@@ -584,6 +583,23 @@ pub fn changed_json(reads: &Reads<'_>, changed: &Changed) -> Result<Value, Admin
         m.insert("families_revoked".into(), json!(changed.revoked));
     }
     Ok(v)
+}
+
+/// The lockout of `user_id` when the store counts attempts (with a redb store, lockouts
+/// live in the running server's memory, so a command on a stopped one finds none).
+pub fn stored_lockout(store: &Store, cfg: &Checked, user_id: &str, now: i64) -> Value {
+    if !store.counts_attempts() {
+        return Value::Null;
+    }
+    let status = super::lockouts(cfg, store).status(&super::accounts::account_key(user_id), now);
+    lockout_json(&status)
+}
+
+/// Clears the lockout of `user_id` when the store counts attempts.
+pub fn clear_stored_lockout(store: &Store, cfg: &Checked, user_id: &str) {
+    if store.counts_attempts() {
+        super::lockouts(cfg, store).clear(&super::accounts::account_key(user_id));
+    }
 }
 
 /// A lockout as the admin API shows it: `null` when nothing holds the account back.

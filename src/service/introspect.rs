@@ -6,9 +6,9 @@
 //! token that is its family's current one, unexpired, in a live family of an active user.
 
 use protocol::{ClientCredentials, Failure, Introspection, Outcome};
-use storage::{AccountState, Revocation, StoreError, UserRecord};
+use storage::{AccountState, Revocation, UserRecord};
 
-use super::{internal, refresh::parse_refresh_token, Service};
+use super::{refresh::parse_refresh_token, store_failure, Service};
 use crate::clock::ms;
 use crate::primitives::sha256;
 use crate::signer::Claims;
@@ -45,7 +45,7 @@ impl Service {
                 }
                 Ok(r.user(user_id)?.filter(|u| u.state == AccountState::Active))
             })
-            .map_err(|e: StoreError| internal("store", e))
+            .map_err(store_failure)
     }
 
     fn introspect_access(
@@ -97,7 +97,7 @@ impl Service {
                 }
                 Ok(r.family(&entry.family_id)?.map(|f| (entry, f)))
             })
-            .map_err(|e: StoreError| internal("store", e))?;
+            .map_err(store_failure)?;
         let Some((entry, family)) = found else {
             return Ok(None);
         };
@@ -133,7 +133,7 @@ impl Service {
             self.inner
                 .store
                 .read(|r| r.refresh(&hash))
-                .map_err(|e: StoreError| internal("store", e))?
+                .map_err(store_failure)?
                 .map(|e| e.family_id)
         } else {
             // An expired access token can still name a family worth ending.

@@ -11,7 +11,7 @@ use storage::{MfaPendingRecord, MfaRecord, UserRecord};
 use super::accounts::{account_key, state_refusal};
 use super::refresh::{new_opaque_token, parse_opaque_token};
 use super::session::{grouped, new_code, normalize};
-use super::{internal, Abort, Service};
+use super::{internal, refused, store_failure, Abort, Service};
 use crate::clock::after;
 use crate::limits::Source;
 use crate::primitives::{hex, sha256};
@@ -167,14 +167,14 @@ impl Service {
             .inner
             .store
             .read(|r| r.mfa_pending(&hash))
-            .map_err(|e| internal("store", e))?
+            .map_err(store_failure)?
             .filter(|p| p.expires_at > now)
             .ok_or(Failure::InvalidMfaPending)?;
         let attempt = self
             .inner
             .lockouts
             .begin(&account_key(&record.user_id), source, now)
-            .map_err(|retry_after| Failure::LockedOut { retry_after })?;
+            .map_err(refused)?;
         let user_id = record.user_id.clone();
         let result = self
             .write(move |w, svc| {
@@ -282,7 +282,7 @@ impl Service {
             .inner
             .lockouts
             .begin(&lock_key, source, self.now_ms())
-            .map_err(|retry_after| Failure::LockedOut { retry_after })?;
+            .map_err(refused)?;
         let now = self.now_ms();
         let user_id = user.id.clone();
         // Made before the transaction (which may run more than once): what is shown is

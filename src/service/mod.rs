@@ -8,6 +8,7 @@ pub mod admin;
 mod introspect;
 mod mfa;
 mod refresh;
+mod seen;
 mod session;
 
 pub use refresh::{parse_refresh_token, REFRESH_TOKEN_LEN};
@@ -75,6 +76,42 @@ impl From<Failure> for Abort {
     }
 }
 
+/// The failure for a store error: a database that cannot be reached is a 503 to retry
+/// (and `/healthz` says so), anything else an internal error.
+pub(crate) fn store_failure(e: StoreError) -> Failure {
+    if e.is_unavailable() {
+        tracing::warn!(error = %e, "the store is unavailable");
+        Failure::Overloaded { retry_after: 1 }
+    } else {
+        internal("store", e)
+    }
+}
+
+/// The lockouts `cfg` sets: counted in `store` when several servers share it, else in
+/// this process's memory.
+pub fn lockouts(cfg: &Checked, store: &Store) -> Lockouts {
+    let l = &cfg.limits;
+    let lockouts = Lockouts::new(
+        l.lockout_failures,
+        l.lockout_failures_total,
+        l.lockout_window,
+        l.lockout_duration,
+    );
+    if store.counts_attempts() {
+        lockouts.in_store(store.clone())
+    } else {
+        lockouts
+    }
+}
+
+/// The failure for an attempt that may not take its place.
+pub(crate) fn refused(r: crate::limits::Refused) -> Failure {
+    match r {
+        crate::limits::Refused::Wait(retry_after) => Failure::LockedOut { retry_after },
+        crate::limits::Refused::Store(e) => store_failure(e),
+    }
+}
+
 fn internal(what: &str, e: impl std::fmt::Display) -> Failure {
     tracing::error!(error = %e, "{what}");
     Failure::Internal
@@ -83,7 +120,7 @@ fn internal(what: &str, e: impl std::fmt::Display) -> Failure {
 impl From<Abort> for Failure {
     fn from(a: Abort) -> Self {
         match a {
-            Abort::Store(e) => internal("store", e),
+            Abort::Store(e) => store_failure(e),
             Abort::Internal => Failure::Internal,
             Abort::Panicked => internal("store", "a write closure panicked"),
         }
@@ -108,6 +145,10 @@ struct Inner {
     key: ServerKey,
     mailer: Mailer,
     metrics: crate::metrics::Metrics,
+    /// What bearer checks read, when the store is shared (see `seen`).
+    seen: Option<Arc<seen::Seen>>,
+    /// Woken when another server changed the signing keys.
+    keys_changed: Arc<tokio::sync::Notify>,
 }
 
 /// Codes mailed per hour: per address and source, per address from every source, per
@@ -373,7 +414,7 @@ impl Service {
             t.alg,
             &t.issuer,
             clock.now_ms(),
-            secs_i64(t.access_ttl),
+            t.key_window_secs(),
             t.cache_size,
         )?;
         let pw = &cfg.password;
@@ -385,12 +426,7 @@ impl Service {
             .map(|c| (c.id.clone(), sha256(c.secret.as_bytes())))
             .collect();
         let l = &cfg.limits;
-        let lockouts = Lockouts::new(
-            l.lockout_failures,
-            l.lockout_failures_total,
-            l.lockout_window,
-            l.lockout_duration,
-        );
+        let lockouts = lockouts(&cfg, &store);
         let ip_buckets = IpBuckets::new(l.per_ip_per_minute);
         let hour = std::time::Duration::from_secs(3600);
         let mail_quotas = MailQuotas {
@@ -399,6 +435,20 @@ impl Service {
             source: Quota::new(l.mails_per_hour.saturating_mul(20), hour),
         };
         let key = open_server_key(&store, &cfg.storage.key_file)?;
+        let keys_changed = Arc::new(tokio::sync::Notify::new());
+        let seen = store.shared().then(|| Arc::new(seen::Seen::default()));
+        {
+            let seen = seen.clone();
+            let keys_changed = keys_changed.clone();
+            store.subscribe(move |change| {
+                if let Some(s) = &seen {
+                    s.forget(change);
+                }
+                if matches!(change, storage::Change::Keys | storage::Change::Lost) {
+                    keys_changed.notify_one();
+                }
+            });
+        }
         Ok(Service {
             inner: Arc::new(Inner {
                 cfg,
@@ -413,8 +463,53 @@ impl Service {
                 key,
                 mailer,
                 metrics: crate::metrics::Metrics::default(),
+                seen,
+                keys_changed,
             }),
         })
+    }
+
+    /// Follows what other servers sharing the store change: the signing keys (every
+    /// `tokens.key_poll`, and at once on a change notice), and the server key (a
+    /// rotation elsewhere). Returns only when the store's server key is no longer this
+    /// server's: it must stop, or it would seal with a key the store does not know.
+    pub async fn watch_store(&self) -> String {
+        let poll = self.inner.cfg.tokens.key_poll;
+        loop {
+            let _ = tokio::time::timeout(poll, self.inner.keys_changed.notified()).await;
+            let this = self.clone();
+            let checked = tokio::task::spawn_blocking(move || this.check_store()).await;
+            match checked {
+                Ok(Ok(())) => {}
+                Ok(Err(Some(stop))) => return stop,
+                Ok(Err(None)) | Err(_) => {}
+            }
+        }
+    }
+
+    /// One look at the store: `Err(Some(why))` when this server must stop.
+    fn check_store(&self) -> Result<(), Option<String>> {
+        match self.inner.keys.reload_if_changed(&self.inner.store) {
+            Ok(true) => tracing::info!("signing keys changed in the store: reloaded"),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look at the signing keys");
+                return Err(None);
+            }
+        }
+        let check = self.inner.store.read(|r| r.server_key_check());
+        match check {
+            Ok(Some(c)) if c.as_slice() != self.inner.key.check().as_slice() => Err(Some(format!(
+                "the store's server key changed (latchkey server-key rotate): this server's \
+                 key file {} no longer fits; copy the new one here and start again",
+                self.inner.cfg.storage.key_file.display()
+            ))),
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look at the store");
+                Err(None)
+            }
+        }
     }
 
     /// The store.
@@ -487,7 +582,9 @@ impl Service {
     pub async fn sweep(&self) -> Result<(usize, usize), StoreError> {
         let store = self.inner.store.clone();
         let now = self.now_ms();
+        let this = self.clone();
         tokio::task::spawn_blocking(move || {
+            this.inner.lockouts.sweep(now)?;
             store.write(|w| {
                 Ok::<_, StoreError>((
                     w.sweep_families(now, 1000)?,

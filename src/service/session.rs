@@ -16,7 +16,7 @@ use storage::{AccountState, ProofPurpose, ProofRecord, Revocation, SessionCodeRe
 
 use super::accounts::{account_key, revoke_all};
 use super::mfa::{mfa_enabled, second_factor, MAX_MFA_FAILURES, MFA_AMR};
-use super::{internal, new_id, Service};
+use super::{internal, new_id, refused, store_failure, Service};
 use crate::clock::after;
 use crate::limits::Source;
 use crate::mail::{MailError, Purpose};
@@ -144,7 +144,7 @@ impl Service {
             .inner
             .store
             .read(|r| r.user_id_by_email(&email))
-            .map_err(|e| internal("store", e))?;
+            .map_err(store_failure)?;
         let known = user_id
             .as_deref()
             .is_some_and(|id| self.inner.lockouts.knows(&account_key(id), source, now));
@@ -209,13 +209,13 @@ impl Service {
                 },
                 None => Ok(None),
             })
-            .map_err(|e| internal("store", e))?;
+            .map_err(store_failure)?;
         let attempt = match (&owner, &mfa_code) {
             (Some(u), Some(_)) if mfa_enabled(u) && u.email_verified => Some(
                 self.inner
                     .lockouts
                     .begin(&account_key(&u.id), source, now)
-                    .map_err(|retry_after| Failure::LockedOut { retry_after })?,
+                    .map_err(refused)?,
             ),
             _ => None,
         };

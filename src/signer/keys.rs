@@ -131,6 +131,15 @@ struct Current {
     signer: Arc<dyn Signer>,
     former: Vec<Arc<dyn Signer>>,
     generation: u64,
+    /// What the loaded keys were: id, algorithm, retirement.
+    loaded: Vec<(String, String, Option<i64>)>,
+}
+
+fn fingerprint(records: &[SigningKeyRecord]) -> Vec<(String, String, Option<i64>)> {
+    records
+        .iter()
+        .map(|k| (k.kid.clone(), k.alg.clone(), k.retired_at))
+        .collect()
 }
 
 /// A signer, and the verifiers of the keys of other algorithms.
@@ -181,6 +190,7 @@ impl KeyRing {
                 signer,
                 former,
                 generation: 0,
+                loaded: fingerprint(&records),
             }),
             cache: TokenCache::new(cache_size),
         })
@@ -265,10 +275,30 @@ impl KeyRing {
     /// Reloads the keys from the store; the cache of verified tokens starts over.
     pub fn reload(&self, store: &Store) -> Result<(), KeyError> {
         let records = store.read(|r| r.keys())?;
-        let (signer, former) = load(self.alg, &records, self.access_ttl)?;
+        self.load_records(&records)
+    }
+
+    /// Reloads the keys when the store's differ from the loaded ones (another server
+    /// rotated or revoked one); returns whether they did.
+    pub fn reload_if_changed(&self, store: &Store) -> Result<bool, KeyError> {
+        let records = store.read(|r| r.keys())?;
+        let same = {
+            let g = self.current.read().unwrap_or_else(|e| e.into_inner());
+            g.loaded == fingerprint(&records)
+        };
+        if same {
+            return Ok(false);
+        }
+        self.load_records(&records)?;
+        Ok(true)
+    }
+
+    fn load_records(&self, records: &[SigningKeyRecord]) -> Result<(), KeyError> {
+        let (signer, former) = load(self.alg, records, self.access_ttl)?;
         let mut g = self.current.write().unwrap_or_else(|e| e.into_inner());
         g.signer = signer;
         g.former = former;
+        g.loaded = fingerprint(records);
         g.generation += 1;
         // Under the write lock: no verification can start under the old keys meanwhile.
         self.cache.reset(g.generation);

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use crate::commit::{Abort, Committer, Job, Refused};
-use crate::pg::{Change, PgStore};
+use crate::pg::{AttemptEnd, AttemptRules, AttemptStatus, Change, PgStore};
 use crate::store::RedbStore;
 use crate::tx::{Read, Write};
 use crate::{Backup, StoreError};
@@ -97,6 +97,78 @@ impl Store {
             Backend::Redb(_) => true,
             Backend::Postgres(p) => p.live(),
         }
+    }
+
+    /// Whether this store counts attempts against accounts itself (so every server
+    /// sharing it sees the same counts): PostgreSQL does, a redb server counts in memory.
+    pub fn counts_attempts(&self) -> bool {
+        self.shared()
+    }
+
+    fn pg(&self) -> Result<&PgStore, StoreError> {
+        match &self.inner.backend {
+            Backend::Postgres(p) => Ok(p),
+            Backend::Redb(_) => Err(StoreError::Unsupported(
+                "a redb server counts attempts in its own memory",
+            )),
+        }
+    }
+
+    /// Takes a place for attempt `id` of `source` against `account`; `Ok(Err(t))`: not
+    /// before `t` (Unix ms). See [`Store::counts_attempts`].
+    pub fn attempt_begin(
+        &self,
+        rules: &AttemptRules,
+        id: &str,
+        account: &str,
+        source: &[u8],
+        now: i64,
+    ) -> Result<Result<(), i64>, StoreError> {
+        self.pg()?.attempt_begin(rules, id, account, source, now)
+    }
+
+    /// Resolves attempt `id`; returns whether its source is locked out now.
+    pub fn attempt_end(
+        &self,
+        rules: &AttemptRules,
+        id: &str,
+        account: &str,
+        source: &[u8],
+        now: i64,
+        end: AttemptEnd,
+    ) -> Result<bool, StoreError> {
+        self.pg()?.attempt_end(rules, id, account, source, now, end)
+    }
+
+    /// Whether `source` signed in to `account` lately.
+    pub fn attempt_knows(
+        &self,
+        rules: &AttemptRules,
+        account: &str,
+        source: &[u8],
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.pg()?.attempt_knows(rules, account, source, now)
+    }
+
+    /// Drops every failure and lock of `account`.
+    pub fn attempt_clear(&self, account: &str) -> Result<(), StoreError> {
+        self.pg()?.attempt_clear(account)
+    }
+
+    /// What holds `account` back now.
+    pub fn attempt_status(
+        &self,
+        rules: &AttemptRules,
+        account: &str,
+        now: i64,
+    ) -> Result<AttemptStatus, StoreError> {
+        self.pg()?.attempt_status(rules, account, now)
+    }
+
+    /// Removes attempts, locks and known sources that no longer count.
+    pub fn attempt_sweep(&self, rules: &AttemptRules, now: i64) -> Result<u64, StoreError> {
+        self.pg()?.attempt_sweep(rules, now)
     }
 
     /// Runs `f` over a consistent snapshot.

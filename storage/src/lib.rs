@@ -25,7 +25,7 @@ mod tx;
 pub use backend::Store;
 pub use commit::{Abort, Job, Refused, MAX_QUEUE};
 pub use error::{Backup, Found, StoreError, Unique};
-pub use pg::Change;
+pub use pg::{AttemptEnd, AttemptRules, AttemptStatus, Change};
 pub use records::{
     AccountState, FamilyRecord, MfaPendingRecord, MfaRecord, ProofPurpose, ProofRecord,
     RefreshEntry, Revocation, SessionCodeRecord, SigningKeyRecord, UserRecord,

@@ -244,20 +244,39 @@ fn u64_of(n: i64) -> u64 {
 }
 
 /// The TLS connector: rustls with the platform's trust store (the same as for mail).
-fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
+/// Without TLS (`sslmode=disable`) the trust store is not even read: a connector with
+/// no roots stands in, never used. With none named, libpq's default (`prefer`): TLS if the
+/// server offers it.
+fn tls(
+    mode: tokio_postgres::config::SslMode,
+) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StoreError> {
     use rustls_platform_verifier::BuilderVerifierExt as _;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_platform_verifier())
-        .map_err(|e| StoreError::Setup(format!("TLS: {e}")))?
-        .with_no_client_auth();
+        .map_err(|e| StoreError::Setup(format!("TLS: {e}")))?;
+    let config = match mode {
+        tokio_postgres::config::SslMode::Disable => {
+            builder.with_root_certificates(rustls::RootCertStore::empty())
+        }
+        // TLS when the server offers it, verified like any other: without a trust store
+        // the handshake fails, it never goes on unverified.
+        tokio_postgres::config::SslMode::Prefer => match builder.clone().with_platform_verifier() {
+            Ok(b) => b,
+            Err(_) => builder.with_root_certificates(rustls::RootCertStore::empty()),
+        },
+        _ => builder
+            .with_platform_verifier()
+            .map_err(|e| StoreError::Setup(format!("TLS: {e}")))?,
+    }
+    .with_no_client_auth();
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 /// Parses `url` (`postgres://user:password@host:port/db?sslmode=...`). `sslmode=require`
 /// and `verify-full` both mean TLS with the server's certificate verified (latchkey never
-/// sends credentials over TLS it has not verified); `disable` (or none) means plain TCP.
+/// sends credentials over TLS it has not verified); `disable` means plain TCP; none
+/// means `prefer` (TLS, verified, when the server offers it; plain TCP when it does not).
 fn parse(url: &str) -> Result<tokio_postgres::Config, StoreError> {
     let normalized = url.replace("sslmode=verify-full", "sslmode=require");
     let mut config: tokio_postgres::Config = normalized
@@ -277,6 +296,7 @@ impl PgStore {
     /// refused). Starts the change listener and the health probe.
     pub fn connect(url: &str, pool_size: usize) -> Result<PgStore, StoreError> {
         let config = parse(url)?;
+        let tls = tls(config.get_ssl_mode())?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("latchkey-pg")
@@ -286,7 +306,7 @@ impl PgStore {
         let handle = rt.handle().clone();
         let manager = deadpool_postgres::Manager::from_config(
             config.clone(),
-            tls()?,
+            tls,
             deadpool_postgres::ManagerConfig {
                 recycling_method: deadpool_postgres::RecyclingMethod::Fast,
             },
@@ -299,7 +319,14 @@ impl PgStore {
                 .create_timeout(Some(Duration::from_secs(5)))
                 .runtime(deadpool_postgres::Runtime::Tokio1)
                 .build()
-                .map_err(|e| StoreError::Setup(e.to_string()))?
+        };
+        let pool = match pool {
+            Ok(pool) => pool,
+            Err(e) => {
+                // Dropped on a server's thread, a runtime must not wait for its own.
+                rt.shutdown_background();
+                return Err(StoreError::Setup(e.to_string()));
+            }
         };
         let store = PgStore {
             inner: Arc::new(Inner {
@@ -401,6 +428,13 @@ impl PgStore {
         &self,
         f: impl FnOnce(&dyn Read) -> Result<T, E>,
     ) -> Result<T, E> {
+        self.with_client(|a| f(a))
+    }
+
+    fn with_client<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Access<'_, deadpool_postgres::Client>) -> Result<T, E>,
+    ) -> Result<T, E> {
         let client = self
             .block(self.inner.pool.get())
             .map_err(|e| self.failed(pool_error(e)))?;
@@ -417,6 +451,13 @@ impl PgStore {
     pub fn write<T, E: From<StoreError>>(
         &self,
         mut f: impl FnMut(&mut dyn Write) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.transaction(|a| f(a))
+    }
+
+    fn transaction<T, E: From<StoreError>>(
+        &self,
+        mut f: impl FnMut(&mut Access<'_, deadpool_postgres::Transaction<'_>>) -> Result<T, E>,
     ) -> Result<T, E> {
         let mut tries = 0;
         loop {
@@ -596,7 +637,10 @@ impl PgStore {
 
     async fn listen(&self, config: &tokio_postgres::Config) -> Result<(), StoreError> {
         use futures_util::StreamExt as _;
-        let (client, mut connection) = config.connect(tls()?).await.map_err(db)?;
+        let (client, mut connection) = config
+            .connect(tls(config.get_ssl_mode())?)
+            .await
+            .map_err(db)?;
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
         let pump = tokio::spawn(stream.for_each(move |m| {
@@ -631,6 +675,246 @@ impl PgStore {
         pump.abort();
         Ok(())
     }
+}
+
+impl PgStore {
+    /// Takes a place for an attempt of `source` against `account` (see
+    /// [`crate::AttemptRules`]), as one serializable transaction: `Ok(Err(t))` when the
+    /// source may not try before `t` (Unix ms).
+    pub fn attempt_begin(
+        &self,
+        r: &AttemptRules,
+        id: &str,
+        account: &str,
+        source: &[u8],
+        now: i64,
+    ) -> Result<Result<(), i64>, StoreError> {
+        self.transaction(|a| {
+            let lock = a.row(
+                "SELECT until FROM latchkey_locks WHERE account = $1 AND source = $2",
+                &[&account, &source],
+            )?;
+            let lock_until: i64 = lock.map_or(0, |row| row.get(0));
+            if lock_until > now {
+                return Ok(Err(lock_until));
+            }
+            // Failures since the last lock began (a lock forgives what led to it).
+            let since = (now - r.window_ms).max(lock_until - r.duration_ms);
+            let pair = a.count_of(
+                "SELECT count(*) FROM latchkey_attempts WHERE account = $1 AND source = $2 \
+                 AND ((failed AND at > $3) OR (NOT failed AND at > $4))",
+                &[&account, &source, &since, &(now - r.pending_ms)],
+            )?;
+            if pair >= r.per_source {
+                return Ok(Err(now + 1000));
+            }
+            let known = a
+                .row(
+                    "SELECT 1 FROM latchkey_known WHERE account = $1 AND source = $2 AND at > $3",
+                    &[&account, &source, &(now - r.known_for_ms)],
+                )?
+                .is_some();
+            if !known {
+                let row = a.row(
+                    "SELECT count(*), min(CASE WHEN failed THEN at END) FROM latchkey_attempts \
+                     WHERE account = $1 AND ((failed AND at > $2) OR (NOT failed AND at > $3))",
+                    &[&account, &(now - r.window_ms), &(now - r.pending_ms)],
+                )?;
+                let (total, oldest): (i64, Option<i64>) =
+                    row.map_or((0, None), |row| (row.get(0), row.get(1)));
+                if u64_of(total) >= r.total {
+                    return Ok(Err(oldest.unwrap_or(now) + r.window_ms));
+                }
+            }
+            a.exec(
+                "INSERT INTO latchkey_attempts (id, account, source, at, failed) \
+                 VALUES ($1, $2, $3, $4, false)",
+                &[&id, &account, &source, &now],
+            )?;
+            Ok(Ok(()))
+        })
+    }
+
+    /// Resolves the attempt `id`; returns whether its source is locked out now.
+    pub fn attempt_end(
+        &self,
+        r: &AttemptRules,
+        id: &str,
+        account: &str,
+        source: &[u8],
+        now: i64,
+        end: AttemptEnd,
+    ) -> Result<bool, StoreError> {
+        self.transaction(|a| match end {
+            AttemptEnd::Abandoned => {
+                a.exec("DELETE FROM latchkey_attempts WHERE id = $1", &[&id])?;
+                Ok(false)
+            }
+            AttemptEnd::Succeeded => {
+                a.exec(
+                    "DELETE FROM latchkey_attempts WHERE id = $1 OR \
+                         (account = $2 AND source = $3 AND failed)",
+                    &[&id, &account, &source],
+                )?;
+                a.exec(
+                    "INSERT INTO latchkey_known (account, source, at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (account, source) DO UPDATE SET at = excluded.at",
+                    &[&account, &source, &now],
+                )?;
+                Ok(false)
+            }
+            AttemptEnd::Failed => {
+                a.exec(
+                    "UPDATE latchkey_attempts SET failed = true, at = $2 WHERE id = $1",
+                    &[&id, &now],
+                )?;
+                let lock_until: i64 = a
+                    .row(
+                        "SELECT until FROM latchkey_locks WHERE account = $1 AND source = $2",
+                        &[&account, &source],
+                    )?
+                    .map_or(0, |row| row.get(0));
+                let since = (now - r.window_ms).max(lock_until - r.duration_ms);
+                let failures = a.count_of(
+                    "SELECT count(*) FROM latchkey_attempts WHERE account = $1 \
+                         AND source = $2 AND failed AND at > $3",
+                    &[&account, &source, &since],
+                )?;
+                if failures < r.per_source {
+                    return Ok(false);
+                }
+                a.exec(
+                    "INSERT INTO latchkey_locks (account, source, until) VALUES ($1, $2, $3) \
+                         ON CONFLICT (account, source) DO UPDATE SET until = excluded.until",
+                    &[&account, &source, &(now + r.duration_ms)],
+                )?;
+                Ok(true)
+            }
+        })
+    }
+
+    /// Whether `source` signed in to `account` within `r.known_for_ms`.
+    pub fn attempt_knows(
+        &self,
+        r: &AttemptRules,
+        account: &str,
+        source: &[u8],
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.with_client(|a| {
+            Ok(a.row(
+                "SELECT 1 FROM latchkey_known WHERE account = $1 AND source = $2 AND at > $3",
+                &[&account, &source, &(now - r.known_for_ms)],
+            )?
+            .is_some())
+        })
+    }
+
+    /// Drops every failure and lock of `account` (an administrator's enable or unblock).
+    pub fn attempt_clear(&self, account: &str) -> Result<(), StoreError> {
+        self.transaction(|a| {
+            a.exec(
+                "DELETE FROM latchkey_attempts WHERE account = $1 AND failed",
+                &[&account],
+            )?;
+            a.exec("DELETE FROM latchkey_locks WHERE account = $1", &[&account])?;
+            Ok(())
+        })
+    }
+
+    /// What holds `account` back now.
+    pub fn attempt_status(
+        &self,
+        r: &AttemptRules,
+        account: &str,
+        now: i64,
+    ) -> Result<AttemptStatus, StoreError> {
+        self.with_client(|a| {
+            let locks = a.row(
+                "SELECT count(*), max(until) FROM latchkey_locks WHERE account = $1 AND until > $2",
+                &[&account, &now],
+            )?;
+            let (sources_locked, until): (i64, Option<i64>) =
+                locks.map_or((0, None), |row| (row.get(0), row.get(1)));
+            let fails = a.row(
+                "SELECT count(*), min(at) FROM latchkey_attempts \
+                 WHERE account = $1 AND failed AND at > $2",
+                &[&account, &(now - r.window_ms)],
+            )?;
+            let (recent, oldest): (i64, Option<i64>) =
+                fails.map_or((0, None), |row| (row.get(0), row.get(1)));
+            Ok(AttemptStatus {
+                sources_locked: u64_of(sources_locked),
+                until,
+                recent_failures: u64_of(recent),
+                new_sources_refused_until: (u64_of(recent) >= r.total)
+                    .then(|| oldest.map(|o| o + r.window_ms))
+                    .flatten(),
+            })
+        })
+    }
+
+    /// Removes what no longer counts: failures past the window, places older than
+    /// `r.pending_ms`, locks long over, sources not seen for `r.known_for_ms`.
+    pub fn attempt_sweep(&self, r: &AttemptRules, now: i64) -> Result<u64, StoreError> {
+        self.transaction(|a| {
+            let mut n = a.exec(
+                "DELETE FROM latchkey_attempts WHERE (failed AND at < $1) OR \
+                 (NOT failed AND at < $2)",
+                &[&(now - r.window_ms), &(now - r.pending_ms)],
+            )?;
+            n += a.exec(
+                "DELETE FROM latchkey_locks WHERE until < $1",
+                &[&(now - r.window_ms)],
+            )?;
+            n += a.exec(
+                "DELETE FROM latchkey_known WHERE at < $1",
+                &[&(now - r.known_for_ms)],
+            )?;
+            Ok(n)
+        })
+    }
+}
+
+/// The limits of attempts against an account, as a store that counts them applies them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptRules {
+    /// Failures of one source against one account that lock that source out.
+    pub per_source: u64,
+    /// Failures against one account, from all sources, past which only known sources try.
+    pub total: u64,
+    /// The window failures are counted in, ms.
+    pub window_ms: i64,
+    /// How long a lock lasts, ms.
+    pub duration_ms: i64,
+    /// How long a source that signed in stays known, ms.
+    pub known_for_ms: i64,
+    /// How long a place taken and not resolved still counts (a server that died), ms.
+    pub pending_ms: i64,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptEnd {
+    /// The password or code was wrong.
+    Failed,
+    /// It was right.
+    Succeeded,
+    /// Nobody knows (the request went away): the place is given back.
+    Abandoned,
+}
+
+/// What holds an account back now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AttemptStatus {
+    /// Sources locked out of it.
+    pub sources_locked: u64,
+    /// When the last of those locks ends (Unix ms).
+    pub until: Option<i64>,
+    /// Failures within the window, from all sources.
+    pub recent_failures: u64,
+    /// Until when sources that never signed in to it may not try (Unix ms).
+    pub new_sources_refused_until: Option<i64>,
 }
 
 fn is_duplicate_object(e: &StoreError) -> bool {
@@ -725,6 +1009,17 @@ impl<C: GenericClient> Access<'_, C> {
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Option<String>, StoreError> {
         Ok(self.row(sql, params)?.map(|r| r.get(0)))
+    }
+
+    fn count_of(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        Ok(self
+            .row(sql, params)?
+            .map(|r| u64_of(r.get::<_, i64>(0)))
+            .unwrap_or(0))
     }
 
     fn count(&self, sql: &str) -> Result<u64, StoreError> {
@@ -1002,8 +1297,9 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
             "INSERT INTO latchkey_meta (name, bytes) VALUES ('server_key_check', $1) \
              ON CONFLICT (name) DO UPDATE SET bytes = excluded.bytes",
             &[&check],
-        )
-        .map(|_| ())
+        )?;
+        // Servers look at the keys, the server key's check among them, when told.
+        self.notify(&Change::Keys)
     }
 
     fn put_mfa_pending(&mut self, hash: &[u8], rec: &MfaPendingRecord) -> Result<(), StoreError> {

@@ -1,6 +1,6 @@
 //! A throwaway PostgreSQL server for tests (feature `testing`): Debian's `postgresql`
 //! package, `initdb` in a temporary directory as a non-root user, a free port; stopped
-//! and removed when the test process ends. `LATCHKEY_TEST_PG=postgres://user@host:port`
+//! and removed when the test process ends. `LK_TEST_PG=postgres://user@host:port`
 //! points the tests at a server of your own instead. Every test gets a database of its
 //! own ([`new_database`]).
 
@@ -46,79 +46,147 @@ fn as_owner(bin: PathBuf, root: bool) -> Command {
     }
 }
 
-fn start() -> Result<String, String> {
-    if let Ok(url) = std::env::var("LATCHKEY_TEST_PG") {
-        return Ok(url.trim_end_matches('/').to_owned());
+/// A PostgreSQL cluster of the tests' own: its data directory, port and tools.
+#[derive(Debug)]
+pub struct Cluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    root: bool,
+}
+
+impl Cluster {
+    /// `initdb` in a new directory and a server started on a free port.
+    fn create(name: &str) -> Result<Cluster, String> {
+        let bin = bin_dir().ok_or(
+            "PostgreSQL is needed for these tests: scripts/test installs it (apt-get install postgresql)",
+        )?;
+        let root = is_root();
+        let dir = std::env::temp_dir().join(format!("latchkey-pg-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        if root {
+            let ok = Command::new("chown")
+                .arg("postgres")
+                .arg(&dir)
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                return Err(
+                    "cannot hand the test database's directory to the postgres user".into(),
+                );
+            }
+        }
+        let out = as_owner(bin.join("initdb"), root)
+            .arg("-D")
+            .arg(dir.join("data"))
+            .args(["-A", "trust", "-U", "latchkey", "--no-sync"])
+            .output()
+            .map_err(|e| format!("initdb: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let cluster = Cluster {
+            port: free_port()?,
+            bin,
+            dir,
+            root,
+        };
+        cluster.start()?;
+        // When this process ends, however it ends, the server stops and its files go.
+        let stop = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop}; rm -rf {dir}",
+            pid = std::process::id(),
+            stop = cluster.stop_command(),
+            dir = cluster.dir.display(),
+        );
+        Command::new("sh")
+            .args(["-c", &stop])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        Ok(cluster)
     }
-    let bin = bin_dir().ok_or(
-        "PostgreSQL is needed for these tests: scripts/test installs it (apt-get install postgresql)",
-    )?;
-    let root = is_root();
-    let dir = std::env::temp_dir().join(format!("latchkey-pg-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    if root {
-        let ok = Command::new("chown")
-            .arg("postgres")
-            .arg(&dir)
+
+    /// A cluster for one test alone (one that stops and starts its server).
+    pub fn private(name: &str) -> Result<Cluster, String> {
+        Cluster::create(name)
+    }
+
+    /// The server's base URL (`postgres://user@host:port`).
+    pub fn url(&self) -> String {
+        format!("postgres://latchkey@127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again), waiting until it accepts connections.
+    pub fn start(&self) -> Result<(), String> {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=on \
+             -c synchronous_commit=on -c shared_buffers=128MB",
+            self.port,
+            self.dir.display()
+        );
+        let out = as_owner(self.bin.join("pg_ctl"), self.root)
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-o", &opts, "-w", "-l"])
+            .arg(self.dir.join("log"))
+            .arg("start")
+            .output()
+            .map_err(|e| format!("pg_ctl: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "the test database did not start: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+            ));
+        }
+        Ok(())
+    }
+
+    fn stop_command(&self) -> String {
+        format!(
+            "{owner}{pg_ctl} -D {data} -m immediate stop >/dev/null 2>&1",
+            owner = if self.root {
+                "runuser -u postgres -- "
+            } else {
+                ""
+            },
+            pg_ctl = self.bin.join("pg_ctl").display(),
+            data = self.dir.join("data").display(),
+        )
+    }
+
+    /// Stops the server at once (as a crash would: `-m immediate`).
+    pub fn stop(&self) -> Result<(), String> {
+        let ok = Command::new("sh")
+            .args(["-c", &self.stop_command()])
             .status()
             .is_ok_and(|s| s.success());
-        if !ok {
-            return Err("cannot hand the test database's directory to the postgres user".into());
+        if ok {
+            Ok(())
+        } else {
+            Err("pg_ctl stop failed".into())
         }
     }
-    let data = dir.join("data");
-    let out = as_owner(bin.join("initdb"), root)
-        .arg("-D")
-        .arg(&data)
-        .args(["-A", "trust", "-U", "latchkey", "--no-sync"])
-        .output()
-        .map_err(|e| format!("initdb: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
+
+    /// A new, empty database on this server; its URL.
+    pub fn new_database(&self) -> Result<String, String> {
+        database_on(&self.url())
     }
-    let port = free_port()?;
-    let opts = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=on \
-         -c synchronous_commit=on -c shared_buffers=128MB",
-        dir.display()
-    );
-    let out = as_owner(bin.join("pg_ctl"), root)
-        .arg("-D")
-        .arg(&data)
-        .args(["-o", &opts, "-w", "-l"])
-        .arg(dir.join("log"))
-        .arg("start")
-        .output()
-        .map_err(|e| format!("pg_ctl: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "the test database did not start: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            std::fs::read_to_string(dir.join("log")).unwrap_or_default()
-        ));
+}
+
+fn start() -> Result<String, String> {
+    if let Ok(url) = std::env::var("LK_TEST_PG") {
+        return Ok(url.trim_end_matches('/').to_owned());
     }
-    // When this process ends, however it ends, the server stops and its files go.
-    let stop = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
-         {owner}{pg_ctl} -D {data} -m immediate stop >/dev/null 2>&1; rm -rf {dir}",
-        pid = std::process::id(),
-        owner = if root { "runuser -u postgres -- " } else { "" },
-        pg_ctl = bin.join("pg_ctl").display(),
-        data = data.display(),
-        dir = dir.display(),
-    );
-    Command::new("sh")
-        .args(["-c", &stop])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    Ok(format!("postgres://latchkey@127.0.0.1:{port}"))
+    let cluster = Cluster::create("shared")?;
+    Ok(cluster.url())
 }
 
 /// The test server's base URL (`postgres://user@host:port`), started on first use.
@@ -128,7 +196,10 @@ pub fn server() -> Result<&'static str, String> {
 
 /// A new, empty database on the test server; its URL.
 pub fn new_database() -> Result<String, String> {
-    let base = server()?;
+    database_on(server()?)
+}
+
+fn database_on(base: &str) -> Result<String, String> {
     let name = format!(
         "lk_{}_{}",
         std::process::id(),

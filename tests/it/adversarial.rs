@@ -317,7 +317,7 @@ async fn claims_forged_with_the_real_key() {
     s.stop();
     // The forger has the server's own signing key (read from the store): only the claim
     // checks stand between it and acceptance.
-    let store = storage::Store::open(&s.dir.path().join("store.redb")).unwrap();
+    let store = s.open_store();
     let records = store.read(|r| r.keys()).unwrap();
     drop(store);
     let signer = keys::build(latchkey::signer::TokenAlg::JwtEdDsa, &records, 1800).unwrap();

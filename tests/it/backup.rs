@@ -12,8 +12,11 @@ use crate::support::*;
 const ADMIN: &str = "admin-token-0123456789abcdef";
 const PW: &str = "correct horse battery";
 
+/// Backups of the redb file (a PostgreSQL store is backed up with pg_dump).
 fn admin_config() -> String {
-    format!("[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN}\"\n")
+    redb(&format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN}\"\n"
+    ))
 }
 
 async fn refresh(s: &Server, token: &str) -> Resp {
@@ -141,7 +144,7 @@ async fn backups_taken_under_refresh_load_open_and_restore() {
 
 #[tokio::test]
 async fn a_backup_without_a_server_never_overwrites() {
-    let mut s = Server::start("").await;
+    let mut s = Server::start(&redb("")).await;
     oauth_signup(&s, "ann", PW).await;
     s.stop();
     let dir = tempfile::tempdir().unwrap();

@@ -93,10 +93,13 @@ async fn keys_rotate_on_a_stopped_server_keeps_old_tokens_valid() {
     let before = oauth_login(&s, "rot", PW).await.expect(200);
     let old_access = before["access_token"].as_str().unwrap().to_string();
 
-    // While the server runs with the admin API off, the CLI says what to do.
-    let (code, _, err) = s.cli(&["keys", "rotate"]);
-    assert_eq!(code, 1);
-    assert!(err.contains("admin API is off"), "{err}");
+    // While the server runs with the admin API off, the CLI says what to do (a redb
+    // file is held by its server; a database is not, see nodes.rs).
+    if !on_postgres() {
+        let (code, _, err) = s.cli(&["keys", "rotate"]);
+        assert_eq!(code, 1);
+        assert!(err.contains("admin API is off"), "{err}");
+    }
 
     s.stop();
     let (code, out, err) = s.cli(&["keys", "rotate"]);

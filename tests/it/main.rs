@@ -15,6 +15,7 @@ mod keys;
 mod limits;
 mod logs;
 mod metrics;
+mod nodes;
 mod oauth;
 mod openapi;
 mod operator;

@@ -16,7 +16,9 @@ fn mode(p: &std::path::Path) -> u32 {
 #[tokio::test]
 async fn secret_files_are_private_under_umask_022() {
     let s = Server::start_with_env(
-        &format!("[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN}\"\n"),
+        &redb(&format!(
+            "[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN}\"\n"
+        )),
         &[("UMASK", "022")],
     )
     .await;

@@ -542,7 +542,7 @@ async fn without_signup_unknown_addresses_get_a_notice_not_a_code() {
 #[tokio::test]
 async fn the_store_file_alone_holds_no_code_and_no_totp_secret() {
     let smtp = Smtp::start(&[]);
-    let mut s = start(&smtp, "").await;
+    let mut s = start(&smtp, &redb("")).await;
     let (_, access) = signed_in(&s, &smtp, "vault@example.com", 1).await;
     let e = s
         .send(
@@ -721,7 +721,7 @@ async fn a_silent_mail_server_delays_only_its_own_request() {
 #[tokio::test]
 async fn recovery_codes_replace_a_lost_device() {
     let smtp = Smtp::start(&[]);
-    let mut s = start(&smtp, "").await;
+    let mut s = start(&smtp, &redb("")).await;
     let (_, access) = signed_in(&s, &smtp, "rec@example.com", 1).await;
     let auth = bearer(&access);
     let url = s

@@ -76,7 +76,7 @@ impl Resp {
     }
 }
 
-fn merge(base: &mut toml::Table, over: toml::Table) {
+pub fn merge(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {
         match (base.get_mut(&k), v) {
             (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
@@ -91,12 +91,45 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 /// merged over it.
 pub fn config_text(dir: &Path, extra: &str) -> String {
     let mut base: toml::Table = toml::from_str(&format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\npath = \"{}\"\n[password]\nscrypt = {{ log_n = 10, r = 8, p = 1 }}\n[log]\nformat = \"human\"\n",
-        dir.join("store.redb").display()
+        "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\npath = \"{}\"\nkey_file = \"{}\"\n[password]\nscrypt = {{ log_n = 10, r = 8, p = 1 }}\n[log]\nformat = \"human\"\n",
+        dir.join("store.redb").display(),
+        dir.join("store.redb.key").display()
     ))
     .unwrap();
+    // A test that names its backend gets it; the others get the run's.
+    let names_backend = toml::from_str::<toml::Table>(extra)
+        .ok()
+        .is_some_and(|t| t.get("storage").and_then(|s| s.get("backend")).is_some());
+    if on_postgres() && !names_backend {
+        let url = storage::testing::new_database().unwrap();
+        merge(
+            &mut base,
+            toml::from_str(&format!(
+                "[storage]\nbackend = \"postgres\"\nurl = \"{url}\"\npool_size = 8\n"
+            ))
+            .unwrap(),
+        );
+    }
     merge(&mut base, toml::from_str(extra).unwrap());
     toml::to_string(&base).unwrap()
+}
+
+/// `extra` with the redb backend asked for: for the tests of the store file itself,
+/// which run on redb whatever backend the run tests.
+pub fn redb(extra: &str) -> String {
+    let mut t: toml::Table = toml::from_str(extra).unwrap();
+    merge(
+        &mut t,
+        toml::from_str("[storage]\nbackend = \"redb\"\n").unwrap(),
+    );
+    toml::to_string(&t).unwrap()
+}
+
+/// Whether this run tests the PostgreSQL backend (`LK_TEST_BACKEND=postgres`):
+/// every server a test starts keeps its data in a database of its own on the test
+/// PostgreSQL server. Tests of the redb file itself ask for it in their configuration.
+pub fn on_postgres() -> bool {
+    std::env::var("LK_TEST_BACKEND").is_ok_and(|v| v == "postgres")
 }
 
 impl Server {
@@ -213,6 +246,46 @@ impl Server {
             Command::new("kill").args(["-TERM", &pid]).status().unwrap();
             let status = child.wait().unwrap();
             assert!(status.success(), "server exited with {status}");
+        }
+    }
+
+    /// SIGKILL from a shared reference (a server other tasks still send requests to);
+    /// the process is reaped when the `Server` goes.
+    pub fn kill_now(&self) {
+        if let Some(child) = &self.child {
+            Command::new("kill")
+                .args(["-KILL", &child.id().to_string()])
+                .status()
+                .unwrap();
+        }
+    }
+
+    /// Waits at most `within` for the server to exit by itself; its exit status.
+    pub fn wait_exit(&mut self, within: std::time::Duration) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("a running server");
+        let until = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if std::time::Instant::now() > until {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                panic!("the server did not exit within {within:?}\n{}", self.log());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// The store this server's configuration names, opened from the test (the server
+    /// stopped, for redb).
+    pub fn open_store(&self) -> storage::Store {
+        let cfg: toml::Table =
+            toml::from_str(&std::fs::read_to_string(self.config_path()).unwrap()).unwrap();
+        let st = &cfg["storage"];
+        match st.get("backend").and_then(|b| b.as_str()) {
+            Some("postgres") => storage::Store::connect(st["url"].as_str().unwrap(), 2).unwrap(),
+            _ => storage::Store::open(std::path::Path::new(st["path"].as_str().unwrap())).unwrap(),
         }
     }
 
@@ -789,6 +862,12 @@ impl Drop for Nginx {
 impl Nginx {
     /// nginx with one server on `127.0.0.1:<port>` whose body (locations) is `server`.
     pub async fn start(server: &str) -> Nginx {
+        Self::start_http("", server).await
+    }
+
+    /// nginx with `http` in its `http` block (an `upstream`, say) and one server whose
+    /// body is `server`.
+    pub async fn start_http(http: &str, server: &str) -> Nginx {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let d = dir.path().display();
@@ -802,6 +881,7 @@ http {{
   access_log off;
   client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;
   uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+{http}
   server {{
     listen 127.0.0.1:{port};
 {server}

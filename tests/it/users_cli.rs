@@ -242,7 +242,8 @@ async fn delete_asks_unless_told_not_to() {
 
 #[tokio::test]
 async fn a_command_without_the_admin_token_says_what_to_set() {
-    let s = Server::start(&admin_config("")).await;
+    // A redb file is held by its server; a database is not (nodes.rs).
+    let s = Server::start(&redb(&admin_config(""))).await;
     // The operator's own config: the same store, no admin token.
     let dir = tempfile::tempdir().unwrap();
     let mine = dir.path().join("mine.toml");
@@ -260,7 +261,7 @@ async fn a_command_without_the_admin_token_says_what_to_set() {
     assert!(err.contains("no admin.token"), "{err}");
     assert!(!err.contains("is off"), "{err}");
     // A server with the admin API off: that is what it says.
-    let off = Server::start("").await;
+    let off = Server::start(&redb("")).await;
     let (code, _, err) = off.cli(&["user", "list"]);
     assert_eq!(code, 1);
     assert!(err.contains("admin API is off"), "{err}");

@@ -1,0 +1,138 @@
+//! What a server that shares its store with others remembers of it between requests:
+//! the live families and active users its bearer checks read. A change notice from the
+//! store (a family revoked, a user changed or deleted, on any server) forgets them at
+//! once, and so does a lost notice stream. A read races a notice by the *epoch*: what
+//! was read is kept only if no notice arrived while it was being read.
+//!
+//! A redb server needs none of this: its reads are local and cost microseconds.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use storage::{Change, UserRecord};
+
+/// Entries kept at most (past it, everything is forgotten: it is only a cache).
+const CAP: usize = 100_000;
+
+#[derive(Default)]
+struct Inner {
+    epoch: u64,
+    /// Family id -> (user id, expiry as read).
+    families: HashMap<String, (String, i64)>,
+    users: HashMap<String, UserRecord>,
+}
+
+/// See the module documentation.
+#[derive(Default)]
+pub(crate) struct Seen {
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for Seen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Seen")
+    }
+}
+
+impl Seen {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The epoch to give [`Seen::remember`] for a read that starts now.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.lock().epoch
+    }
+
+    /// The user of family `sid` when both are remembered, the family is `sub`'s and
+    /// lives at `now`.
+    pub(crate) fn lookup(&self, sid: &str, sub: &str, now: i64) -> Option<UserRecord> {
+        let g = self.lock();
+        let (user_id, expires_at) = g.families.get(sid)?;
+        if user_id != sub || *expires_at <= now {
+            return None;
+        }
+        g.users.get(sub).cloned()
+    }
+
+    /// Keeps what a read that started at `epoch` found, unless a change arrived since.
+    pub(crate) fn remember(&self, epoch: u64, sid: &str, expires_at: i64, user: &UserRecord) {
+        let mut g = self.lock();
+        if g.epoch != epoch {
+            return;
+        }
+        if g.families.len() >= CAP || g.users.len() >= CAP {
+            g.families.clear();
+            g.users.clear();
+        }
+        g.families
+            .insert(sid.to_owned(), (user.id.clone(), expires_at));
+        g.users.insert(user.id.clone(), user.clone());
+    }
+
+    /// Forgets what `change` made stale.
+    pub(crate) fn forget(&self, change: &Change) {
+        let mut g = self.lock();
+        g.epoch += 1;
+        match change {
+            Change::Family(id) => {
+                g.families.remove(id);
+            }
+            Change::User(id) => {
+                g.users.remove(id);
+            }
+            Change::Keys => {}
+            Change::Lost => {
+                g.families.clear();
+                g.users.clear();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use storage::AccountState;
+
+    fn user(id: &str) -> UserRecord {
+        UserRecord {
+            id: id.into(),
+            num: 1,
+            email: None,
+            username: Some(id.into()),
+            display_name: None,
+            first_name: None,
+            last_name: None,
+            role: "user".into(),
+            password_hash: None,
+            state: AccountState::Active,
+            created_at: 0,
+            updated_at: 0,
+            last_login_at: None,
+            mfa: None,
+            email_verified: false,
+        }
+    }
+
+    #[test]
+    fn a_change_forgets_and_a_read_that_raced_it_is_not_kept() {
+        let s = Seen::default();
+        let e = s.epoch();
+        s.remember(e, "f", 100, &user("u"));
+        assert!(s.lookup("f", "u", 50).is_some());
+        assert!(s.lookup("f", "u", 100).is_none(), "expired");
+        assert!(s.lookup("f", "someone-else", 50).is_none());
+        s.forget(&Change::Family("f".into()));
+        assert!(s.lookup("f", "u", 50).is_none());
+        // A read that began before a notice arrived is not kept.
+        let e = s.epoch();
+        s.forget(&Change::User("u".into()));
+        s.remember(e, "f", 100, &user("u"));
+        assert!(s.lookup("f", "u", 50).is_none());
+        let e = s.epoch();
+        s.remember(e, "f", 100, &user("u"));
+        s.forget(&Change::Lost);
+        assert!(s.lookup("f", "u", 50).is_none());
+    }
+}
