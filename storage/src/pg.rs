@@ -16,7 +16,9 @@
 //!
 //! The SQL sticks to what CockroachDB and YugabyteDB also speak (no `ctid`, no
 //! `DELETE ... LIMIT`, sequences avoided, `ON CONFLICT` upserts), except `LISTEN`/`NOTIFY`,
-//! which CockroachDB lacks: there the change feed is simply off (see [`PgStore::live`]).
+//! which CockroachDB lacks: there no change is announced, [`PgStore::live`] stays false
+//! (so nodes cache nothing they read) and signing keys are only polled. Only PostgreSQL
+//! is tested.
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -172,6 +174,8 @@ struct Inner {
     healthy: AtomicBool,
     /// Whether change notices are being received (the listening connection is up).
     live: AtomicBool,
+    /// Whether the database has `pg_notify` (CockroachDB has not: no notices, no caches).
+    notices: AtomicBool,
     in_flight: AtomicUsize,
     subscribers: Mutex<Vec<Subscriber>>,
 }
@@ -336,12 +340,21 @@ impl PgStore {
                 shown: shown(url),
                 healthy: AtomicBool::new(true),
                 live: AtomicBool::new(false),
+                notices: AtomicBool::new(false),
                 in_flight: AtomicUsize::new(0),
                 subscribers: Mutex::new(Vec::new()),
             }),
         };
         store.migrate()?;
-        store.start_listener(config);
+        if store.has_notices()? {
+            store.inner.notices.store(true, Ordering::Release);
+            store.start_listener(config);
+        } else {
+            tracing::warn!(
+                "the database has no LISTEN/NOTIFY: nodes see each other's changes only by \
+                 reading them (no caching of sessions; signing keys every tokens.key_poll)"
+            );
+        }
         store.start_probe();
         Ok(store)
     }
@@ -360,6 +373,22 @@ impl PgStore {
             }),
             Err(_) => handle.block_on(fut),
         }
+    }
+
+    /// Whether the database speaks `LISTEN`/`NOTIFY` (PostgreSQL does, CockroachDB not).
+    fn has_notices(&self) -> Result<bool, StoreError> {
+        let this = self.clone();
+        self.block(async move {
+            let c = this.inner.pool.get().await.map_err(pool_error)?;
+            let row = c
+                .query_one(
+                    "SELECT count(*) FROM pg_catalog.pg_proc WHERE proname = 'pg_notify'",
+                    &[],
+                )
+                .await
+                .map_err(db)?;
+            Ok(row.get::<_, i64>(0) > 0)
+        })
     }
 
     fn migrate(&self) -> Result<(), StoreError> {
@@ -1031,6 +1060,9 @@ impl<C: GenericClient> Access<'_, C> {
 
     /// Announces `change` to every node when this transaction commits.
     fn notify(&self, change: &Change) -> Result<(), StoreError> {
+        if !self.store.inner.notices.load(Ordering::Acquire) {
+            return Ok(());
+        }
         self.exec("SELECT pg_notify($1, $2)", &[&CHANNEL, &change.notice()])
             .map(|_| ())
     }

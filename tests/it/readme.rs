@@ -15,7 +15,7 @@ use crate::support::*;
 const ADMIN_TOKEN: &str = "please-change-this-admin-token";
 
 /// Blocks not run, by the command on their first line (comments aside), and why.
-const NOT_RUN: [(&str, &str); 6] = [
+const NOT_RUN: [(&str, &str); 8] = [
     (
         "cargo run --release -- serve",
         "builds and serves: the server under test stands for it",
@@ -27,6 +27,14 @@ const NOT_RUN: [(&str, &str); 6] = [
     ("docker build -t latchkey .", "needs docker"),
     ("bench/run.sh", "the benchmark; .ci/run runs its smoke"),
     ("scripts/test", "the test suite itself"),
+    (
+        "sudo -u postgres createuser -P latchkey && sudo -u postgres createdb -O latchkey latchkey",
+        "needs a PostgreSQL server of your own; tests/it/nodes.rs runs nodes on one",
+    ),
+    (
+        "export LATCHKEY_STORAGE__BACKEND=postgres",
+        "needs that database; tests/it/nodes.rs does the same on a throwaway one",
+    ),
     (
         "cargo install cargo-fuzz --locked",
         "fuzzing; .ci/run runs every target",
