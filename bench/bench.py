@@ -6,10 +6,15 @@ default scrypt), prepares users and tokens, drives every scenario with wrk (Lua 
 in bench/lua), measures the machine's bounds with `latchkey bench-bounds`, and writes a
 markdown table to bench/results/latest.md (and stdout).
 
+The PostgreSQL backend runs the same sign-in, refresh and /users/me scenarios on a
+throwaway local server (Debian's postgresql package, synchronous_commit on).
+
 usage: bench.py [--smoke] [--no-big]   (--smoke: 1 s per scenario, for CI)
 """
 import concurrent.futures as cf
+import glob
 import json
+import socket
 import os
 import platform
 import re
@@ -139,6 +144,37 @@ def wrk(server, script, args=(), conns=CONNS, duration=DURATION, warmup=WARMUP):
     return r
 
 
+def postgres():
+    """A throwaway PostgreSQL server (Debian's package) on a free port, durable commits:
+    (url, stop), or None when the package is not installed."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        return None
+    bindir = os.path.dirname(found[-1])
+    d = tempfile.mkdtemp(prefix="latchkey-bench-pg-")
+    as_owner = []
+    if os.geteuid() == 0:  # initdb refuses root
+        shutil.chown(d, "postgres")
+        as_owner = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(as_owner + [f"{bindir}/initdb", "-D", f"{d}/data", "-A", "trust", "-U", "latchkey"],
+                   check=True, capture_output=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    opts = (f"-p {port} -k {d} -c listen_addresses=127.0.0.1 -c max_connections=200 "
+            "-c fsync=on -c synchronous_commit=on -c shared_buffers=256MB")
+    subprocess.run(as_owner + [f"{bindir}/pg_ctl", "-D", f"{d}/data", "-o", opts, "-w", "-l", f"{d}/log", "start"],
+                   check=True, capture_output=True)
+    subprocess.run([f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "latchkey", "bench"],
+                   check=True, capture_output=True)
+
+    def stop():
+        subprocess.run(as_owner + [f"{bindir}/pg_ctl", "-D", f"{d}/data", "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+    return f"postgres://latchkey@127.0.0.1:{port}/bench?sslmode=disable", stop
+
+
 def prepare(server, work, users):
     """Users, one family each, and many distinct access tokens per family."""
     names = [f"u{i:05d}" for i in range(users)]
@@ -246,6 +282,24 @@ def main():
     s = Server(work, dict(paseto, LATCHKEY_TOKENS__CACHE_SIZE="0")).start()
     rows["GET /users/me, v4.public, distinct tokens"] = wrk(s, "auth.lua", [distinct4, "distinct"])
     s.stop()
+    pg = postgres()
+    if pg:
+        url, stop = pg
+        try:
+            env = {"LATCHKEY_STORAGE__BACKEND": "postgres", "LATCHKEY_STORAGE__URL": url,
+                   "LATCHKEY_STORAGE__KEY_FILE": os.path.join(work, "pg.key")}
+            s = Server(work, env).start()
+            pg_users = prepare(s, work, USERS)
+            pg_same, _, pg_refresh = tokens(s, work, pg_users, "pg")
+            rows["PostgreSQL: sign-in (toolkit signInWithPassword)"] = wrk(s, "signin_toolkit.lua", [pg_users])
+            rows["PostgreSQL: refresh rotation (4 families per connection)"] = wrk(
+                s, "refresh.lua", [pg_refresh, str(THREADS)], warmup=0)
+            rows["PostgreSQL: GET /users/me, EdDSA, same token"] = wrk(s, "auth.lua", [pg_same, "same"])
+            s.stop()
+        finally:
+            stop()
+    else:
+        notes["no_postgres"] = True
     big = None
     if BIG:
         big = store_size(work, users, same)
@@ -298,6 +352,17 @@ def write(bounds, rows, notes, idle32, big):
         "GET /users/me, v4.public, distinct tokens": f"{rows['GET /users/me, v4.public, distinct tokens']['rps'] / (cores * vb['paseto:v4.public']):.0%} of cores × verify bound (≥ 80%)",
         "mixed: /users/me during a sign-in storm (32+32 conns)": f"{rows['mixed: /users/me during a sign-in storm (32+32 conns)']['rps'] / idle32['rps']:.0%} of idle ({idle32['rps']:,.0f}/s, ≥ 50%), p99 ≤ 50 ms",
     }
+    def vs(name, redb_name, what, target, key="ok_rps"):
+        if name in rows:
+            ratios[name] = (f"{rows[name][key] / rows[redb_name][key]:.0%} of redb's {what} "
+                            f"({rows[redb_name][key]:,.0f}/s, {target})")
+
+    vs("PostgreSQL: sign-in (toolkit signInWithPassword)", "sign-in (toolkit signInWithPassword)",
+       "sign-in", "at the hashing bound as redb")
+    vs("PostgreSQL: refresh rotation (4 families per connection)", "refresh rotation (4 families per connection)",
+       "durable rotations", "≥ 50%")
+    vs("PostgreSQL: GET /users/me, EdDSA, same token", "GET /users/me, EdDSA, same token", "reused token",
+       "≥ 80%", key="rps")
     shed = rows["sign-in, 256 connections (overload shed)"]
     queue_bound = 2 * bounds["one_hash_ms"] * 64
     ratios["sign-in, 256 connections (overload shed)"] = (
@@ -327,6 +392,11 @@ def write(bounds, rows, notes, idle32, big):
     for name, r in rows.items():
         lines.append(f"| {name} " + fmt(r, ratios.get(name, "")))
     lines += ["", f"Idle RSS after start: {notes['idle_rss_mb']:.1f} MB; start-up {notes['startup_s'] * 1000:.0f} ms (empty store)."]
+    if notes.get("no_postgres"):
+        lines += ["", "PostgreSQL rows missing: Debian's postgresql package is not installed."]
+    else:
+        lines += ["", "PostgreSQL rows: one node on a local PostgreSQL (same machine, `synchronous_commit = on`, "
+                  "pool_size 16); the database's own CPU counts against the same two cores."]
     if big:
         lines += [
             "",

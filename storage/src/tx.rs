@@ -118,6 +118,14 @@ pub trait Read {
 }
 
 /// Writes, inside one transaction: all of them commit together, or none does.
+///
+/// A *plan* (the closure a caller commits) reads, decides and writes. It may run more
+/// than once (redb re-runs a batch's plans one by one after a failure; PostgreSQL re-runs
+/// a plan a concurrent transaction got in the way of), so it has no effect outside the
+/// transaction. On PostgreSQL it sees one snapshot and is run again when a row it
+/// *writes* was changed meanwhile: a decision must rest on rows the plan writes (a sign-in
+/// writes its user's `last_login_at`, a rotation its family, a redemption deletes its
+/// code) or on a unique constraint, never on a row it only reads.
 pub trait Write: Read {
     /// Hands out the next integer user number (never reused, even after deletion).
     fn allocate_user_num(&mut self) -> Result<u64, StoreError>;

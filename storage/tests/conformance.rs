@@ -236,6 +236,56 @@ conformance! {
         assert_eq!(won, 1, "exactly one rotation spends the token");
     }
 
+    a_sign_in_racing_a_disable_leaves_no_live_family(s) {
+        // The rule every plan keeps (see `Write`): a decision rests on rows it writes. A
+        // sign-in decides on the user's state and writes the user (last_login_at); a
+        // disable writes the user and revokes the families it sees. Whatever the order,
+        // no family of a disabled user is left live.
+        for round in 0..4 {
+            let id = format!("u{round}");
+            add(s, &user(&id, &format!("{id}@example.com"), &id)).unwrap();
+            let uid = id.clone();
+            race(s, 9, move |i| {
+                let uid = uid.clone();
+                Box::new(move |w| {
+                    let Some(mut u) = w.user(&uid)? else {
+                        return Ok(false);
+                    };
+                    if i == 4 {
+                        u.state = AccountState::Disabled;
+                        w.update_user(&u)?;
+                        for f in w.family_ids_of_user(&uid)? {
+                            if let Some(mut f) = w.family(&f)? {
+                                f.revoked = Some(latchkey_storage::Revocation {
+                                    at: 2,
+                                    reason: "user_disabled".into(),
+                                });
+                                w.put_family(&f)?;
+                            }
+                        }
+                        return Ok(true);
+                    }
+                    if u.state != AccountState::Active {
+                        return Ok(false);
+                    }
+                    u.last_login_at = Some(2);
+                    w.update_user(&u)?;
+                    w.put_family(&family(&format!("{uid}-f{i}"), &uid, i64::MAX / 2))?;
+                    Ok(true)
+                })
+            })
+            .await;
+            s.read(|r| {
+                assert_eq!(r.user(&id)?.unwrap().state, AccountState::Disabled);
+                for f in r.family_ids_of_user(&id)? {
+                    assert!(r.family(&f)?.unwrap().revoked.is_some(), "{f} is live");
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        }
+    }
+
     a_session_code_is_redeemed_once(s) {
         s.write(|w| w.put_session_code(b"c", &code("a@example.com", i64::MAX / 2)))
             .unwrap();
