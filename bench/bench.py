@@ -401,7 +401,8 @@ def write(bounds, rows, notes, idle32, big):
         lines += [
             "",
             f"Store size: 1,000,000 users imported in {big['import_s']:.1f} s (`latchkey user import`); "
-            f"store file {big['store_mb']:.0f} MB; start-up {big['startup_s'] * 1000:.0f} ms; "
+            f"store file {big['store_mb']:.0f} MB ({big['store_mb'] * 1e6 / 1_000_000:,.0f} B per user); "
+            f"start-up {big['startup_s'] * 1000:.0f} ms; "
             f"sign-in {big['signin']['rps']:,.1f}/s "
             f"({big['signin']['rps'] / rows['sign-in (toolkit signInWithPassword)']['rps']:.0%} of the small store), "
             f"/users/me same token {big['auth']['rps']:,.0f}/s "

@@ -54,6 +54,9 @@ pub enum Command {
     /// The server key (the file that protects codes and TOTP secrets).
     #[command(subcommand)]
     ServerKey(ServerKeyCmd),
+    /// The store as a whole.
+    #[command(subcommand)]
+    Store(StoreCmd),
     /// Write a consistent copy of the store to FILE (a new file), while a server serves
     /// or not; restore by putting it (and the key) where storage.path (and the key file)
     /// point, with no server running.
@@ -207,6 +210,19 @@ pub enum ServerKeyCmd {
     /// under a new key file; pending codes are dropped and recovery codes removed (their
     /// owners make new ones with their authenticator).
     Rotate,
+}
+
+/// `store` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StoreCmd {
+    /// Copy the whole configured store into another, empty one: a redb file (a new path)
+    /// or a PostgreSQL database (postgres://...), either way. No server may write to the
+    /// source meanwhile. The copy works with the same server key file.
+    Copy {
+        /// postgres://user:password@host/db, or the path of a new redb file.
+        #[arg(long, value_name = "URL_OR_PATH")]
+        to: String,
+    },
 }
 
 /// `token` subcommands.
@@ -423,6 +439,7 @@ pub fn run(cfg: &Checked, command: &Command) -> Result<String, String> {
         Command::Config(ConfigCmd::Check) => return Ok(config_check(cfg)),
         Command::Backup { file, with_key } => return backup(cfg, file, *with_key),
         Command::ServerKey(ServerKeyCmd::Rotate) => return rotate_server_key(cfg),
+        Command::Store(StoreCmd::Copy { to }) => return store_copy(cfg, to),
         Command::User(u) => match u {
             UserCmd::Import { file } => return import(cfg, file),
             UserCmd::Delete { key, yes } => return delete(cfg, key, *yes),
@@ -653,7 +670,12 @@ pub fn import(cfg: &Checked, file: &Path) -> Result<String, String> {
         StoreError::Locked(_) => format!("{e}; stop the server to import"),
         e => format!("cannot open {}: {e}", store_name(cfg)),
     })?;
-    crate::import::import(&store, file, &SystemClock)
+    let summary = crate::import::import(&store, file, &SystemClock)?;
+    // Imports write many transactions: give their free pages back.
+    store
+        .compact()
+        .map_err(|e| format!("imported, but compacting {} failed: {e}", store_name(cfg)))?;
+    Ok(summary)
 }
 
 /// `backup FILE [--with-key]`: through the running server when one holds the store.
@@ -683,6 +705,64 @@ pub fn backup(cfg: &Checked, file: &Path, with_key: bool) -> Result<String, Stri
         out.push_str(&format!("server key {}\n", key_copy.display()));
     }
     Ok(out)
+}
+
+/// `store copy --to`: the configured store into a new redb file or an empty database.
+fn store_copy(cfg: &Checked, to: &str) -> Result<String, String> {
+    let from = open_store(cfg, Need::Read).map_err(|e| match e {
+        StoreError::Locked(_) => format!("{e}; stop the server: a copy needs a source at rest"),
+        e => format!("cannot open {}: {e}", store_name(cfg)),
+    })?;
+    let remote = to.starts_with("postgres://") || to.starts_with("postgresql://");
+    let new_file = (!remote).then(|| PathBuf::from(to));
+    if let Some(path) = &new_file {
+        if path.exists() {
+            return Err(format!(
+                "{} exists; a copy goes into a new file (or an empty database)",
+                path.display()
+            ));
+        }
+    }
+    let dest = match &new_file {
+        Some(path) => Store::open(path),
+        None => Store::connect(to, 4),
+    }
+    .map_err(|e| format!("cannot open the destination: {e}"))?;
+    let shown = dest.describe();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut progress = |n: u64| {
+        if tty {
+            eprint!("\rcopied {n} items");
+        }
+    };
+    let copied = storage::copy(&from, &dest, &mut progress);
+    if tty {
+        eprintln!();
+    }
+    drop(dest);
+    match copied {
+        Ok(c) => Ok(format!(
+            "copied {} users, {} refresh families ({} items) to {shown}
+use it with the same              server key file ({}): its TOTP secrets and codes are sealed with it
+",
+            c.users,
+            c.families,
+            c.items,
+            cfg.storage.key_file.display()
+        )),
+        Err(e) => {
+            if let Some(path) = &new_file {
+                // A new file half written is no store: it goes.
+                let _ = std::fs::remove_file(path);
+                Err(format!("the copy failed, {} removed: {e}", path.display()))
+            } else {
+                Err(format!(
+                    "the copy failed: {e}; the database holds part of it (drop its latchkey_* \
+                     tables before trying again)"
+                ))
+            }
+        }
+    }
 }
 
 /// `server-key rotate`: on the store itself, with no server running.
@@ -981,9 +1061,9 @@ async fn sweep_loop(service: Service) {
         tick.tick().await;
         match service.sweep().await {
             Ok((f, c)) if f + c > 0 => tracing::info!(
-                families = f,
+                families_and_spent_tokens = f,
                 codes = c,
-                "swept expired refresh families and session codes"
+                "swept expired refresh families, spent refresh tokens and codes"
             ),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "sweep failed"),

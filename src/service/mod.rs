@@ -76,6 +76,12 @@ impl From<Failure> for Abort {
     }
 }
 
+/// How long the entry of a spent refresh token is kept: presented again within this
+/// time it is recognised (tolerated within `tokens.reuse_interval`, theft after: the
+/// family is revoked); later it is unknown, refused like any unknown token. Without a
+/// bound, a client that stays signed in for years would add an entry every rotation.
+pub const SPENT_KEPT_MS: i64 = 7 * 24 * 3600 * 1000;
+
 /// The failure for a store error: a database that cannot be reached is a 503 to retry
 /// (and `/healthz` says so), anything else an internal error.
 pub(crate) fn store_failure(e: StoreError) -> Failure {
@@ -577,8 +583,9 @@ impl Service {
             .map_err(|retry_after| Failure::RateLimited { retry_after })
     }
 
-    /// Removes expired refresh families and session codes (at most 1000 of each); the
-    /// server calls it once a minute.
+    /// Removes expired refresh families, session codes and challenges, and entries of
+    /// refresh tokens spent more than [`SPENT_KEPT_MS`] ago (at most 1000 of each); the
+    /// server calls it once a minute. Returns (families and spent entries, codes).
     pub async fn sweep(&self) -> Result<(usize, usize), StoreError> {
         let store = self.inner.store.clone();
         let now = self.now_ms();
@@ -587,7 +594,8 @@ impl Service {
             this.inner.lockouts.sweep(now)?;
             store.write(|w| {
                 Ok::<_, StoreError>((
-                    w.sweep_families(now, 1000)?,
+                    w.sweep_families(now, 1000)?
+                        + w.sweep_spent_refresh(now.saturating_sub(SPENT_KEPT_MS), 1000)?,
                     w.sweep_session_codes(now, 1000)? + w.sweep_challenges(now, 1000)?,
                 ))
             })

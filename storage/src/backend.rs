@@ -55,6 +55,22 @@ impl Store {
         RedbStore::open(path).map(|r| Store::new(Backend::Redb(r)))
     }
 
+    /// Gives a redb file's free pages back (after a bulk import), when this is the last
+    /// handle of the store and no group commit ran; returns whether it did. (PostgreSQL
+    /// reclaims its own space.)
+    pub fn compact(self) -> Result<bool, StoreError> {
+        let Ok(inner) = Arc::try_unwrap(self.inner) else {
+            return Ok(false);
+        };
+        if inner.committer.get().is_some() {
+            return Ok(false);
+        }
+        match inner.backend {
+            Backend::Redb(mut r) => r.compact(),
+            Backend::Postgres(_) => Ok(false),
+        }
+    }
+
     /// Opens an existing redb store without creating or migrating anything (for the
     /// commands). Fails when there is no file, when another process holds it, or when
     /// its schema is not this latchkey's.

@@ -68,9 +68,9 @@ pub enum StoreError {
     /// A unique index already holds the value.
     Conflict(Unique),
     /// A record could not be decoded: the file is damaged or was changed by hand.
-    Corrupt(serde_json::Error),
+    Corrupt(crate::codec::CodecError),
     /// A record could not be encoded.
-    Encode(serde_json::Error),
+    Encode(crate::codec::CodecError),
     /// The file could not be opened or created.
     Open(Box<redb::DatabaseError>),
     /// A transaction could not begin or end.
@@ -81,6 +81,8 @@ pub enum StoreError {
     Storage(Box<redb::StorageError>),
     /// A commit failed (nothing of it was written).
     Commit(Box<redb::CommitError>),
+    /// redb could not compact the file.
+    Compact(Box<redb::CompactionError>),
     /// A file beside the store (a backup) could not be made.
     File {
         /// The file.
@@ -99,6 +101,17 @@ pub enum StoreError {
     Setup(String),
     /// This backend cannot do that.
     Unsupported(&'static str),
+    /// A copy's destination already holds data (named).
+    NotEmpty(String),
+    /// A finished copy does not hold as many of `what` as its source.
+    CopyMismatch {
+        /// Users or families.
+        what: &'static str,
+        /// In the source.
+        source: u64,
+        /// In the copy.
+        copy: u64,
+    },
 }
 
 impl std::fmt::Display for StoreError {
@@ -133,6 +146,7 @@ impl std::fmt::Display for StoreError {
             StoreError::Table(e) => write!(f, "store table: {e}"),
             StoreError::Storage(e) => write!(f, "store I/O: {e}"),
             StoreError::Commit(e) => write!(f, "store commit: {e}"),
+            StoreError::Compact(e) => write!(f, "store compaction: {e}"),
             StoreError::File { path, source } => write!(f, "{}: {source}", path.display()),
             StoreError::Exists(p) => write!(
                 f,
@@ -146,6 +160,15 @@ impl std::fmt::Display for StoreError {
             StoreError::Unavailable(e) => write!(f, "the database is unavailable: {e}"),
             StoreError::Setup(why) => write!(f, "storage.url: {why}"),
             StoreError::Unsupported(what) => f.write_str(what),
+            StoreError::NotEmpty(to) => write!(
+                f,
+                "{to} already holds data: a copy goes into an empty store only"
+            ),
+            StoreError::CopyMismatch { what, source, copy } => write!(
+                f,
+                "the copy holds {copy} {what}, the source {source}: was a server writing to \
+                 the source?"
+            ),
         }
     }
 }
@@ -159,10 +182,14 @@ impl std::error::Error for StoreError {
             StoreError::Table(e) => Some(e.as_ref()),
             StoreError::Storage(e) => Some(e.as_ref()),
             StoreError::Commit(e) => Some(e.as_ref()),
+            StoreError::Compact(e) => Some(e.as_ref()),
             StoreError::File { source, .. } => Some(source),
             StoreError::Database(e) => Some(e.as_ref()),
             StoreError::Unavailable(e) => Some(e.as_ref()),
-            StoreError::Setup(_) | StoreError::Unsupported(_) => None,
+            StoreError::Setup(_)
+            | StoreError::Unsupported(_)
+            | StoreError::NotEmpty(_)
+            | StoreError::CopyMismatch { .. } => None,
             StoreError::Locked(_)
             | StoreError::Exists(_)
             | StoreError::Damaged { .. }
@@ -186,5 +213,6 @@ from_redb!(
     redb::TransactionError => Transaction,
     redb::TableError => Table,
     redb::StorageError => Storage,
-    redb::CommitError => Commit
+    redb::CommitError => Commit,
+    redb::CompactionError => Compact
 );

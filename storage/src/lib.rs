@@ -1,6 +1,7 @@
 //! latchkey's persistent state: the records (users, refresh-token families, signing keys),
 //! the domain interface over them ([`Read`], [`Write`]), and the backends that keep them:
-//! the one-file [redb] store.
+//! the one-file [redb] store (the default) and PostgreSQL (several servers on one
+//! database).
 //!
 //! [`Store`] is the handle: reads run over a snapshot, writes in one transaction that
 //! commits only when the closure returns `Ok`: a request that fails half-way leaves the
@@ -14,6 +15,7 @@
 mod backend;
 mod codec;
 mod commit;
+mod copy;
 mod error;
 mod pg;
 mod records;
@@ -23,7 +25,9 @@ pub mod testing;
 mod tx;
 
 pub use backend::Store;
+pub use codec::CodecError;
 pub use commit::{Abort, Job, Refused, MAX_QUEUE};
+pub use copy::{copy, Copied};
 pub use error::{Backup, Found, StoreError, Unique};
 pub use pg::{AttemptEnd, AttemptRules, AttemptStatus, Change};
 pub use records::{
@@ -31,4 +35,4 @@ pub use records::{
     RefreshEntry, Revocation, SessionCodeRecord, SigningKeyRecord, UserRecord,
 };
 pub use store::SCHEMA_VERSION;
-pub use tx::{Read, Write};
+pub use tx::{Item, Read, Write};

@@ -32,13 +32,13 @@ use tokio::sync::oneshot;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::IsolationLevel;
 
-use crate::codec::{decode, encode, fold, proof_key, skeleton};
+use crate::codec::{decode, encode, fold, parse_proof_key, proof_key, skeleton};
 use crate::commit::{Abort, Job, Refused, MAX_QUEUE};
 use crate::records::{
     FamilyRecord, MfaPendingRecord, ProofPurpose, ProofRecord, RefreshEntry, SessionCodeRecord,
     SigningKeyRecord, UserRecord,
 };
-use crate::tx::{Read, Write};
+use crate::tx::{Item, Read, Write};
 use crate::{StoreError, Unique, SCHEMA_VERSION};
 
 /// How often a plan is tried when it keeps meeting concurrent transactions.
@@ -76,6 +76,8 @@ CREATE TABLE IF NOT EXISTS latchkey_refresh (
 ) WITH (fillfactor = 70);
 CREATE INDEX IF NOT EXISTS latchkey_refresh_family ON latchkey_refresh (family_id);
 CREATE INDEX IF NOT EXISTS latchkey_refresh_issued ON latchkey_refresh (issued_at);
+ALTER TABLE latchkey_refresh ADD COLUMN IF NOT EXISTS spent_at BIGINT;
+CREATE INDEX IF NOT EXISTS latchkey_refresh_spent ON latchkey_refresh (spent_at);
 CREATE TABLE IF NOT EXISTS latchkey_keys (
     kid TEXT PRIMARY KEY,
     record BYTEA NOT NULL
@@ -1090,7 +1092,102 @@ impl<C: GenericClient> Access<'_, C> {
     }
 }
 
+/// Rows an export reads at once.
+const PAGE: i64 = 5000;
+
+/// What an export hands each row of a table to: its key and its record's bytes.
+type EachRow<'f, K> = &'f mut dyn FnMut(K, &[u8]) -> Result<(), StoreError>;
+
+impl<C: GenericClient> Access<'_, C> {
+    /// Every row of `table` in `key` order, a page at a time: `(key, record)` to `f`.
+    fn each_by_text(
+        &self,
+        table: &str,
+        key: &str,
+        f: EachRow<'_, String>,
+    ) -> Result<(), StoreError> {
+        let sql =
+            format!("SELECT {key}, record FROM {table} WHERE {key} > $1 ORDER BY {key} LIMIT $2");
+        let mut after = String::new();
+        loop {
+            let rows = self.rows(&sql, &[&after, &PAGE])?;
+            for r in &rows {
+                after = r.get(0);
+                f(after.clone(), r.get::<_, &[u8]>(1))?;
+            }
+            if i64::try_from(rows.len()).unwrap_or(0) < PAGE {
+                return Ok(());
+            }
+        }
+    }
+
+    /// As [`Access::each_by_text`], for a table keyed by bytes.
+    fn each_by_bytes(&self, table: &str, f: EachRow<'_, Vec<u8>>) -> Result<(), StoreError> {
+        let sql =
+            format!("SELECT hash, record FROM {table} WHERE hash > $1 ORDER BY hash LIMIT $2");
+        let mut after: Vec<u8> = Vec::new();
+        loop {
+            let rows = self.rows(&sql, &[&after, &PAGE])?;
+            for r in &rows {
+                after = r.get(0);
+                f(after.clone(), r.get::<_, &[u8]>(1))?;
+            }
+            if i64::try_from(rows.len()).unwrap_or(0) < PAGE {
+                return Ok(());
+            }
+        }
+    }
+}
+
 impl<C: GenericClient> Read for Access<'_, C> {
+    fn export(&self, f: &mut dyn FnMut(Item) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        let next = self
+            .row(
+                "SELECT num FROM latchkey_meta WHERE name = 'next_user_num'",
+                &[],
+            )?
+            .map_or(1, |r| u64_of(r.get(0)));
+        f(Item::NextUserNum(next))?;
+        if let Some(check) = self.server_key_check()? {
+            f(Item::ServerKeyCheck(check))?;
+        }
+        let mut after: i64 = -1;
+        loop {
+            let rows = self.rows(
+                "SELECT num, record FROM latchkey_users WHERE num > $1 ORDER BY num LIMIT $2",
+                &[&after, &PAGE],
+            )?;
+            for r in &rows {
+                after = r.get(0);
+                f(Item::User(decode(r.get::<_, &[u8]>(1))?))?;
+            }
+            if i64::try_from(rows.len()).unwrap_or(0) < PAGE {
+                break;
+            }
+        }
+        self.each_by_text("latchkey_keys", "kid", &mut |_, v| f(Item::Key(decode(v)?)))?;
+        self.each_by_text("latchkey_families", "id", &mut |_, v| {
+            f(Item::Family(decode(v)?))
+        })?;
+        self.each_by_bytes("latchkey_refresh", &mut |k, v| {
+            f(Item::Refresh(k, decode(v)?))
+        })?;
+        self.each_by_bytes("latchkey_session_codes", &mut |k, v| {
+            f(Item::SessionCode(k, decode(v)?))
+        })?;
+        self.each_by_bytes("latchkey_mfa_pending", &mut |k, v| {
+            f(Item::MfaPending(k, decode(v)?))
+        })?;
+        self.each_by_text(
+            "latchkey_proofs",
+            "key",
+            &mut |k, v| match parse_proof_key(&k) {
+                Some((purpose, subject)) => f(Item::Proof(purpose, subject, decode(v)?)),
+                None => Ok(()),
+            },
+        )
+    }
+
     fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
         self.record("SELECT record FROM latchkey_users WHERE id = $1", &[&id])
     }
@@ -1428,11 +1525,28 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
     fn put_refresh(&mut self, hash: &[u8], entry: &RefreshEntry) -> Result<(), StoreError> {
         let record = encode(entry)?;
         self.exec(
-            "INSERT INTO latchkey_refresh (hash, family_id, issued_at, record) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO UPDATE SET record = excluded.record",
-            &[&hash, &entry.family_id, &entry.issued_at, &record],
+            "INSERT INTO latchkey_refresh (hash, family_id, issued_at, spent_at, record) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash) DO UPDATE SET \
+             spent_at = excluded.spent_at, record = excluded.record",
+            &[
+                &hash,
+                &entry.family_id,
+                &entry.issued_at,
+                &entry.spent_at,
+                &record,
+            ],
         )
         .map(|_| ())
+    }
+
+    fn sweep_spent_refresh(&mut self, before: i64, limit: usize) -> Result<usize, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let n = self.exec(
+            "DELETE FROM latchkey_refresh WHERE hash IN \
+             (SELECT hash FROM latchkey_refresh WHERE spent_at < $1 LIMIT $2)",
+            &[&before, &limit],
+        )?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     fn sweep_families(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {

@@ -1,5 +1,5 @@
-//! The records kept in the store. They are plain data, serialised as JSON values inside
-//! redb; the service decides what they mean.
+//! The records kept in the store. They are plain data, encoded by `codec` (postcard; JSON
+//! in stores of schema 1 and 2); the service decides what they mean.
 
 use serde::{Deserialize, Serialize};
 
@@ -47,7 +47,7 @@ pub struct UserRecord {
     /// Last successful sign-in, Unix milliseconds.
     pub last_login_at: Option<i64>,
     /// TOTP second factor, pending or enabled (absent in records of older versions).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub mfa: Option<MfaRecord>,
     /// Whether the email was proven by a code mailed to it (schema 2; migrated from 1 as
     /// "proven" for passwordless accounts, which only a mailed code could have made).

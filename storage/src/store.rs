@@ -2,12 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::codec::{decode, encode, fold, proof_key, skeleton};
+use crate::codec::{decode, encode, fold, is_legacy, parse_proof_key, proof_key, skeleton};
 use crate::records::{
     FamilyRecord, MfaPendingRecord, ProofPurpose, ProofRecord, RefreshEntry, SessionCodeRecord,
     SigningKeyRecord, UserRecord,
 };
-use crate::tx::{Read, Write};
+use crate::tx::{Item, Read, Write};
 use crate::{Backup, StoreError, Unique};
 use redb::{
     Database, MultimapTableDefinition, ReadTransaction, ReadableMultimapTable, ReadableTable,
@@ -16,14 +16,14 @@ use redb::{
 
 /// Version of the layout below. Bump it, and add a step to [`migrate`], whenever a table
 /// or a record changes incompatibly.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 // ---- every table of the store, in one place -------------------------------------------
 /// Small counters and settings: `schema_version`, `next_user_num`.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// Settings that are bytes: `server_key_check` (what the server key says of itself).
 const META_BYTES: TableDefinition<&str, &[u8]> = TableDefinition::new("meta_bytes");
-/// User id -> [`UserRecord`] (JSON).
+/// User id -> [`UserRecord`] (postcard, see `codec`; so are the records below).
 const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 /// Lowercased email -> user id.
 const USER_BY_EMAIL: TableDefinition<&str, &str> = TableDefinition::new("users_by_email");
@@ -31,29 +31,42 @@ const USER_BY_EMAIL: TableDefinition<&str, &str> = TableDefinition::new("users_b
 const USER_BY_NAME: TableDefinition<&str, &str> = TableDefinition::new("users_by_name");
 /// Confusable skeleton (UTS #39) of a username -> user id: look-alikes collide.
 const USER_BY_SKELETON: TableDefinition<&str, &str> = TableDefinition::new("users_by_skeleton");
-/// SHA-256 of an MFA pending credential -> [`MfaPendingRecord`] (JSON).
+/// SHA-256 of an MFA pending credential -> [`MfaPendingRecord`].
 const MFA_PENDING: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mfa_pending");
-/// `<purpose>:<subject>` -> [`ProofRecord`] (JSON).
+/// `<purpose>:<subject>` -> [`ProofRecord`].
 const PROOFS: TableDefinition<&str, &[u8]> = TableDefinition::new("proofs");
 /// Integer user number -> user id.
 const USER_BY_NUM: TableDefinition<u64, &str> = TableDefinition::new("users_by_num");
-/// Family id -> [`FamilyRecord`] (JSON).
+/// Family id -> [`FamilyRecord`].
 const FAMILIES: TableDefinition<&str, &[u8]> = TableDefinition::new("families");
 /// User id -> ids of that user's families.
 const USER_FAMILIES: MultimapTableDefinition<&str, &str> =
     MultimapTableDefinition::new("user_families");
-/// SHA-256 of a refresh token -> [`RefreshEntry`] (JSON).
+/// SHA-256 of a refresh token -> [`RefreshEntry`].
 const REFRESH: TableDefinition<&[u8], &[u8]> = TableDefinition::new("refresh_tokens");
 /// Family id -> hashes of every token issued in it (to sweep them with the family).
 const FAMILY_TOKENS: MultimapTableDefinition<&str, &[u8]> =
     MultimapTableDefinition::new("family_tokens");
-/// Key id -> [`SigningKeyRecord`] (JSON).
+/// Key id -> [`SigningKeyRecord`].
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("signing_keys");
-/// Keyed hash of a session code -> [`SessionCodeRecord`] (JSON).
+/// Keyed hash of a session code -> [`SessionCodeRecord`].
 const SESSION_CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("session_codes");
 /// Lowercased email -> keyed hashes of the codes mailed to it.
 const EMAIL_CODES: MultimapTableDefinition<&str, &[u8]> =
     MultimapTableDefinition::new("email_codes");
+/// (kind, time, key) of everything that goes at a time: the sweeper reads only what is
+/// due, in time order, never a whole table. Kinds below.
+const EXPIRIES: TableDefinition<(u8, i64, &[u8]), ()> = TableDefinition::new("expiries");
+/// A family (key: its id), at its `expires_at`.
+const DUE_FAMILY: u8 = 0;
+/// A session code (key: its hash), at its `expires_at`.
+const DUE_SESSION_CODE: u8 = 1;
+/// An MFA pending credential (key: its hash), at its `expires_at`.
+const DUE_MFA_PENDING: u8 = 2;
+/// A proof (key: `proof_key`), at its `expires_at`.
+const DUE_PROOF: u8 = 3;
+/// A spent refresh token's entry (key: its hash), at its `spent_at`.
+const DUE_SPENT: u8 = 4;
 
 /// Calls `$m!(table NAME)` or `$m!(multimap NAME)` for every table above: the one list
 /// that creating the tables and copying a store (backup) go through.
@@ -75,6 +88,7 @@ macro_rules! every_table {
         $m!(table KEYS);
         $m!(table SESSION_CODES);
         $m!(multimap EMAIL_CODES);
+        $m!(table EXPIRIES);
     };
 }
 
@@ -99,11 +113,11 @@ impl RedbStore {
     /// process has it open.
     pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
         let db = open_db(path, true)?;
-        let store = RedbStore {
+        let mut store = RedbStore {
             db: std::sync::Arc::new(db),
             path: path.to_path_buf(),
         };
-        store.write(|w| {
+        let migrated = store.write(|w| {
             // Creating every table up front lets read transactions assume they exist.
             macro_rules! create {
                 (table $t:ident) => {
@@ -124,12 +138,30 @@ impl RedbStore {
                 Some(v) if v < SCHEMA_VERSION => {
                     drop(meta);
                     migrate(w, v)?;
+                    return Ok(true);
                 }
                 Some(_) => {}
             }
-            Ok(())
+            Ok(false)
         })?;
+        if migrated {
+            // A migration rewrites every record: give the old pages back.
+            let _ = store.compact()?;
+        }
         Ok(store)
+    }
+
+    /// Gives the file's free pages back (after a migration or a bulk import). Only when
+    /// this is the one handle of the store; otherwise nothing is done. Returns whether
+    /// it compacted.
+    pub fn compact(&mut self) -> Result<bool, StoreError> {
+        match std::sync::Arc::get_mut(&mut self.db) {
+            Some(db) => {
+                while db.compact()? {}
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// Opens an existing store without changing it: no table is created, nothing is
@@ -346,6 +378,16 @@ fn tighten(path: &Path) {
     }
 }
 
+/// Writes `version` as the store's schema version (for the tests of migrations).
+#[cfg(feature = "testing")]
+pub(crate) fn set_schema_version(path: &Path, version: u64) -> Result<(), StoreError> {
+    let db = open_db(path, false)?;
+    let tx = db.begin_write()?;
+    tx.open_table(META)?.insert("schema_version", version)?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// Brings a store of schema version `from` up to [`SCHEMA_VERSION`].
 fn migrate(w: &mut Writer, from: u64) -> Result<(), StoreError> {
     // Each version adds one step here, `if from < N { ... }`; they run in order.
@@ -368,6 +410,75 @@ fn migrate(w: &mut Writer, from: u64) -> Result<(), StoreError> {
             }
             w.update_user(&u)?;
         }
+    }
+    if from < 3 {
+        // 3: records in postcard rather than JSON; what goes at a time is indexed by it.
+        macro_rules! reencode {
+            ($t:ident, $rec:ty) => {{
+                let legacy: Vec<(_, $rec)> = {
+                    let t = w.tx.open_table($t)?;
+                    let mut out = Vec::new();
+                    for item in t.iter()? {
+                        let (k, v) = item?;
+                        if is_legacy(v.value()) {
+                            out.push((k.value().to_owned(), decode(v.value())?));
+                        }
+                    }
+                    out
+                };
+                let mut t = w.tx.open_table($t)?;
+                for (k, rec) in &legacy {
+                    t.insert(&**k, encode(rec)?.as_slice())?;
+                }
+            }};
+        }
+        reencode!(USERS, UserRecord);
+        reencode!(FAMILIES, FamilyRecord);
+        reencode!(REFRESH, RefreshEntry);
+        reencode!(KEYS, SigningKeyRecord);
+        reencode!(SESSION_CODES, SessionCodeRecord);
+        reencode!(MFA_PENDING, MfaPendingRecord);
+        reencode!(PROOFS, ProofRecord);
+        macro_rules! index {
+            ($t:ident, $rec:ty, $kind:expr, $at:expr) => {{
+                let due: Vec<(Vec<u8>, i64)> = {
+                    let t = w.tx.open_table($t)?;
+                    let mut out = Vec::new();
+                    for item in t.iter()? {
+                        let (k, v) = item?;
+                        let rec: $rec = decode(v.value())?;
+                        if let Some(at) = $at(&rec) {
+                            let key: &[u8] = k.value().as_ref();
+                            out.push((key.to_vec(), at));
+                        }
+                    }
+                    out
+                };
+                for (key, at) in due {
+                    w.due_at($kind, at, &key)?;
+                }
+            }};
+        }
+        index!(FAMILIES, FamilyRecord, DUE_FAMILY, |f: &FamilyRecord| Some(
+            f.expires_at
+        ));
+        index!(REFRESH, RefreshEntry, DUE_SPENT, |e: &RefreshEntry| e
+            .spent_at);
+        index!(
+            SESSION_CODES,
+            SessionCodeRecord,
+            DUE_SESSION_CODE,
+            |c: &SessionCodeRecord| Some(c.expires_at)
+        );
+        index!(
+            MFA_PENDING,
+            MfaPendingRecord,
+            DUE_MFA_PENDING,
+            |c: &MfaPendingRecord| Some(c.expires_at)
+        );
+        index!(PROOFS, ProofRecord, DUE_PROOF, |c: &ProofRecord| Some(
+            c.expires_at
+        ));
     }
     w.tx.open_table(META)?
         .insert("schema_version", SCHEMA_VERSION)?;
@@ -605,6 +716,50 @@ macro_rules! read_methods {
                 let v = t.get("schema_version")?;
                 Ok(v.map(|g| g.value()).unwrap_or(0))
             }
+
+            fn export(
+                &self,
+                f: &mut dyn FnMut(Item) -> Result<(), StoreError>,
+            ) -> Result<(), StoreError> {
+                let meta = self.tx.open_table(META)?;
+                let next = meta.get("next_user_num")?.map(|g| g.value()).unwrap_or(1);
+                f(Item::NextUserNum(next))?;
+                if let Some(check) = self.server_key_check()? {
+                    f(Item::ServerKeyCheck(check))?;
+                }
+                let users = self.tx.open_table(USERS)?;
+                for item in self.tx.open_table(USER_BY_NUM)?.iter()? {
+                    let (_, id) = item?;
+                    if let Some(v) = users.get(id.value())? {
+                        f(Item::User(decode(v.value())?))?;
+                    }
+                }
+                for item in self.tx.open_table(KEYS)?.iter()? {
+                    f(Item::Key(decode(item?.1.value())?))?;
+                }
+                for item in self.tx.open_table(FAMILIES)?.iter()? {
+                    f(Item::Family(decode(item?.1.value())?))?;
+                }
+                for item in self.tx.open_table(REFRESH)?.iter()? {
+                    let (k, v) = item?;
+                    f(Item::Refresh(k.value().to_vec(), decode(v.value())?))?;
+                }
+                for item in self.tx.open_table(SESSION_CODES)?.iter()? {
+                    let (k, v) = item?;
+                    f(Item::SessionCode(k.value().to_vec(), decode(v.value())?))?;
+                }
+                for item in self.tx.open_table(MFA_PENDING)?.iter()? {
+                    let (k, v) = item?;
+                    f(Item::MfaPending(k.value().to_vec(), decode(v.value())?))?;
+                }
+                for item in self.tx.open_table(PROOFS)?.iter()? {
+                    let (k, v) = item?;
+                    if let Some((purpose, subject)) = parse_proof_key(k.value()) {
+                        f(Item::Proof(purpose, subject, decode(v.value())?))?;
+                    }
+                }
+                Ok(())
+            }
         }
     };
 }
@@ -758,6 +913,11 @@ impl Write for Writer {
         self.tx.delete_table(SESSION_CODES)?;
         self.tx.delete_table(PROOFS)?;
         self.tx.delete_table(MFA_PENDING)?;
+        for kind in [DUE_SESSION_CODE, DUE_MFA_PENDING, DUE_PROOF] {
+            for (at, key) in self.due(kind, i64::MAX, usize::MAX)? {
+                self.not_due(kind, at, &key)?;
+            }
+        }
         self.tx.delete_multimap_table(EMAIL_CODES)?;
         // Every table exists for readers.
         self.tx.open_table(SESSION_CODES)?;
@@ -777,15 +937,21 @@ impl Write for Writer {
 
     /// Inserts or replaces an MFA pending credential.
     fn put_mfa_pending(&mut self, hash: &[u8], rec: &MfaPendingRecord) -> Result<(), StoreError> {
+        if let Some(old) = self.mfa_pending(hash)? {
+            self.not_due(DUE_MFA_PENDING, old.expires_at, hash)?;
+        }
         let bytes = encode(rec)?;
         self.tx
             .open_table(MFA_PENDING)?
             .insert(hash, bytes.as_slice())?;
-        Ok(())
+        self.due_at(DUE_MFA_PENDING, rec.expires_at, hash)
     }
 
     /// Removes an MFA pending credential.
     fn delete_mfa_pending(&mut self, hash: &[u8]) -> Result<(), StoreError> {
+        if let Some(old) = self.mfa_pending(hash)? {
+            self.not_due(DUE_MFA_PENDING, old.expires_at, hash)?;
+        }
         self.tx.open_table(MFA_PENDING)?.remove(hash)?;
         Ok(())
     }
@@ -797,70 +963,56 @@ impl Write for Writer {
         subject: &str,
         rec: &ProofRecord,
     ) -> Result<(), StoreError> {
+        let key = proof_key(purpose, subject);
+        if let Some(old) = self.proof(purpose, subject)? {
+            self.not_due(DUE_PROOF, old.expires_at, key.as_bytes())?;
+        }
         let bytes = encode(rec)?;
         self.tx
             .open_table(PROOFS)?
-            .insert(proof_key(purpose, subject).as_str(), bytes.as_slice())?;
-        Ok(())
+            .insert(key.as_str(), bytes.as_slice())?;
+        self.due_at(DUE_PROOF, rec.expires_at, key.as_bytes())
     }
 
     /// Removes the proof of `purpose` for `subject`.
     fn delete_proof(&mut self, purpose: ProofPurpose, subject: &str) -> Result<(), StoreError> {
-        self.tx
-            .open_table(PROOFS)?
-            .remove(proof_key(purpose, subject).as_str())?;
+        let key = proof_key(purpose, subject);
+        if let Some(old) = self.proof(purpose, subject)? {
+            self.not_due(DUE_PROOF, old.expires_at, key.as_bytes())?;
+        }
+        self.tx.open_table(PROOFS)?.remove(key.as_str())?;
         Ok(())
     }
 
     /// Removes MFA pending credentials and proofs that expired before `now`, at most
     /// `limit` of each; returns how many went.
     fn sweep_challenges(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
-        let pending: Vec<Vec<u8>> = {
-            let t = self.tx.open_table(MFA_PENDING)?;
-            let mut out = Vec::new();
-            for item in t.iter()? {
-                let (k, v) = item?;
-                let r: MfaPendingRecord = decode(v.value())?;
-                if r.expires_at <= now {
-                    out.push(k.value().to_vec());
-                    if out.len() >= limit {
-                        break;
-                    }
-                }
-            }
-            out
-        };
-        let proofs: Vec<String> = {
-            let t = self.tx.open_table(PROOFS)?;
-            let mut out = Vec::new();
-            for item in t.iter()? {
-                let (k, v) = item?;
-                let r: ProofRecord = decode(v.value())?;
-                if r.expires_at <= now {
-                    out.push(k.value().to_owned());
-                    if out.len() >= limit {
-                        break;
-                    }
-                }
-            }
-            out
-        };
+        let pending = self.due(DUE_MFA_PENDING, now.saturating_add(1), limit)?;
+        let proofs = self.due(DUE_PROOF, now.saturating_add(1), limit)?;
         let n = pending.len() + proofs.len();
-        {
-            let mut t = self.tx.open_table(MFA_PENDING)?;
-            for k in &pending {
-                t.remove(k.as_slice())?;
-            }
+        for (at, hash) in pending {
+            self.tx.open_table(MFA_PENDING)?.remove(hash.as_slice())?;
+            self.not_due(DUE_MFA_PENDING, at, &hash)?;
         }
-        let mut t = self.tx.open_table(PROOFS)?;
-        for k in &proofs {
-            t.remove(k.as_str())?;
+        for (at, key) in proofs {
+            if let Ok(k) = std::str::from_utf8(&key) {
+                self.tx.open_table(PROOFS)?.remove(k)?;
+            }
+            self.not_due(DUE_PROOF, at, &key)?;
         }
         Ok(n)
     }
 
     /// Inserts or replaces a family.
     fn put_family(&mut self, family: &FamilyRecord) -> Result<(), StoreError> {
+        match self.family(&family.id)? {
+            Some(old) if old.expires_at == family.expires_at => {}
+            Some(old) => {
+                self.not_due(DUE_FAMILY, old.expires_at, old.id.as_bytes())?;
+                self.due_at(DUE_FAMILY, family.expires_at, family.id.as_bytes())?;
+            }
+            None => self.due_at(DUE_FAMILY, family.expires_at, family.id.as_bytes())?,
+        }
         let bytes = encode(family)?;
         self.tx
             .open_table(FAMILIES)?
@@ -873,6 +1025,15 @@ impl Write for Writer {
 
     /// Inserts or replaces what is known of the refresh token with this hash.
     fn put_refresh(&mut self, hash: &[u8], entry: &RefreshEntry) -> Result<(), StoreError> {
+        let was = self.refresh(hash)?.and_then(|e| e.spent_at);
+        if was != entry.spent_at {
+            if let Some(at) = was {
+                self.not_due(DUE_SPENT, at, hash)?;
+            }
+            if let Some(at) = entry.spent_at {
+                self.due_at(DUE_SPENT, at, hash)?;
+            }
+        }
         let bytes = encode(entry)?;
         self.tx
             .open_table(REFRESH)?
@@ -886,24 +1047,31 @@ impl Write for Writer {
     /// Removes every family whose tokens all expired before `now` (revoked or not), with
     /// their token hashes. Returns how many families went.
     fn sweep_families(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
-        let mut dead: Vec<(String, String)> = Vec::new();
-        {
-            let t = self.tx.open_table(FAMILIES)?;
-            for item in t.iter()? {
-                let (k, v) = item?;
-                let f: FamilyRecord = decode(v.value())?;
-                if f.expires_at < now {
-                    dead.push((k.value().to_owned(), f.user_id));
-                    if dead.len() >= limit {
-                        break;
-                    }
-                }
+        let dead = self.due(DUE_FAMILY, now, limit)?;
+        for (at, id) in &dead {
+            let id = std::str::from_utf8(id).unwrap_or_default();
+            match self.family(id)? {
+                Some(f) => self.remove_family(&f)?,
+                // An entry without its family (never written so): drop it.
+                None => self.not_due(DUE_FAMILY, *at, id.as_bytes())?,
             }
         }
-        for (family_id, user_id) in &dead {
-            self.remove_family(family_id, user_id)?;
-        }
         Ok(dead.len())
+    }
+
+    /// Removes entries of refresh tokens spent before `before`, at most `limit`.
+    fn sweep_spent_refresh(&mut self, before: i64, limit: usize) -> Result<usize, StoreError> {
+        let spent = self.due(DUE_SPENT, before, limit)?;
+        for (at, hash) in &spent {
+            if let Some(e) = self.refresh(hash)? {
+                self.tx
+                    .open_multimap_table(FAMILY_TOKENS)?
+                    .remove(e.family_id.as_str(), hash.as_slice())?;
+            }
+            self.tx.open_table(REFRESH)?.remove(hash.as_slice())?;
+            self.not_due(DUE_SPENT, *at, hash)?;
+        }
+        Ok(spent.len())
     }
 
     /// Inserts or replaces a session code.
@@ -912,10 +1080,14 @@ impl Write for Writer {
         hash: &[u8],
         code: &SessionCodeRecord,
     ) -> Result<(), StoreError> {
+        if let Some(old) = self.session_code(hash)? {
+            self.not_due(DUE_SESSION_CODE, old.expires_at, hash)?;
+        }
         let bytes = encode(code)?;
         self.tx
             .open_table(SESSION_CODES)?
             .insert(hash, bytes.as_slice())?;
+        self.due_at(DUE_SESSION_CODE, code.expires_at, hash)?;
         self.tx
             .open_multimap_table(EMAIL_CODES)?
             .insert(fold(&code.email).as_str(), hash)?;
@@ -931,6 +1103,7 @@ impl Write for Writer {
         self.tx
             .open_multimap_table(EMAIL_CODES)?
             .remove(fold(&code.email).as_str(), hash)?;
+        self.not_due(DUE_SESSION_CODE, code.expires_at, hash)?;
         Ok(true)
     }
 
@@ -952,22 +1125,11 @@ impl Write for Writer {
 
     /// Removes session codes that expired before `now`, at most `limit`.
     fn sweep_session_codes(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
-        let mut dead = Vec::new();
-        {
-            let t = self.tx.open_table(SESSION_CODES)?;
-            for item in t.iter()? {
-                let (k, v) = item?;
-                let c: SessionCodeRecord = decode(v.value())?;
-                if c.expires_at <= now {
-                    dead.push(k.value().to_vec());
-                    if dead.len() >= limit {
-                        break;
-                    }
-                }
+        let dead = self.due(DUE_SESSION_CODE, now.saturating_add(1), limit)?;
+        for (at, h) in &dead {
+            if !self.delete_session_code(h)? {
+                self.not_due(DUE_SESSION_CODE, *at, h)?;
             }
-        }
-        for h in &dead {
-            self.delete_session_code(h)?;
         }
         Ok(dead.len())
     }
@@ -989,7 +1151,37 @@ impl Write for Writer {
 }
 
 impl Writer {
-    fn remove_family(&mut self, family_id: &str, user_id: &str) -> Result<(), StoreError> {
+    /// Records that `key` of `kind` goes at `at`.
+    fn due_at(&mut self, kind: u8, at: i64, key: &[u8]) -> Result<(), StoreError> {
+        self.tx.open_table(EXPIRIES)?.insert((kind, at, key), ())?;
+        Ok(())
+    }
+
+    /// Forgets that `key` of `kind` goes at `at`.
+    fn not_due(&mut self, kind: u8, at: i64, key: &[u8]) -> Result<(), StoreError> {
+        self.tx.open_table(EXPIRIES)?.remove((kind, at, key))?;
+        Ok(())
+    }
+
+    /// What of `kind` goes before `before`, oldest first, at most `limit`: (time, key).
+    fn due(&self, kind: u8, before: i64, limit: usize) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        let t = self.tx.open_table(EXPIRIES)?;
+        let empty: &[u8] = &[];
+        let mut out = Vec::new();
+        for item in t.range((kind, i64::MIN, empty)..(kind, before, empty))? {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, ()) = (item?.0, ());
+            let (_, at, key) = k.value();
+            out.push((at, key.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Removes a family, its token entries and what said when they go.
+    fn remove_family(&mut self, family: &FamilyRecord) -> Result<(), StoreError> {
+        let family_id = family.id.as_str();
         let hashes: Vec<Vec<u8>> = {
             let t = self.tx.open_multimap_table(FAMILY_TOKENS)?;
             let mut out = Vec::new();
@@ -998,20 +1190,20 @@ impl Writer {
             }
             out
         };
-        {
-            let mut refresh = self.tx.open_table(REFRESH)?;
-            for h in &hashes {
-                refresh.remove(h.as_slice())?;
+        for h in &hashes {
+            if let Some(at) = self.refresh(h)?.and_then(|e| e.spent_at) {
+                self.not_due(DUE_SPENT, at, h)?;
             }
+            self.tx.open_table(REFRESH)?.remove(h.as_slice())?;
         }
         self.tx
             .open_multimap_table(FAMILY_TOKENS)?
             .remove_all(family_id)?;
         self.tx
             .open_multimap_table(USER_FAMILIES)?
-            .remove(user_id, family_id)?;
+            .remove(family.user_id.as_str(), family_id)?;
         self.tx.open_table(FAMILIES)?.remove(family_id)?;
-        Ok(())
+        self.not_due(DUE_FAMILY, family.expires_at, family_id.as_bytes())
     }
 }
 

@@ -189,6 +189,12 @@ fn start() -> Result<String, String> {
     Ok(cluster.url())
 }
 
+/// Writes `version` as the schema version of the redb store at `path` (to test what a
+/// store from a newer or older latchkey meets).
+pub fn set_redb_schema_version(path: &std::path::Path, version: u64) -> Result<(), String> {
+    crate::store::set_schema_version(path, version).map_err(|e| e.to_string())
+}
+
 /// The test server's base URL (`postgres://user@host:port`), started on first use.
 pub fn server() -> Result<&'static str, String> {
     SERVER.get_or_init(start).as_deref().map_err(|e| e.clone())

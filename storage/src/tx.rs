@@ -115,6 +115,33 @@ pub trait Read {
 
     /// The store's schema version.
     fn schema_version(&self) -> Result<u64, StoreError>;
+
+    /// Everything the store holds, item by item, for a copy to another store: the
+    /// counters first, then users (by number) and the rest.
+    fn export(&self, f: &mut dyn FnMut(Item) -> Result<(), StoreError>) -> Result<(), StoreError>;
+}
+
+/// One thing a store holds (see [`Read::export`]).
+#[derive(Debug, Clone)]
+pub enum Item {
+    /// The number the next user gets.
+    NextUserNum(u64),
+    /// What the server key says of itself.
+    ServerKeyCheck(Vec<u8>),
+    /// A user.
+    User(UserRecord),
+    /// A signing key.
+    Key(SigningKeyRecord),
+    /// A refresh family.
+    Family(FamilyRecord),
+    /// A refresh token's entry, by the token's hash.
+    Refresh(Vec<u8>, RefreshEntry),
+    /// A session code, by its keyed hash.
+    SessionCode(Vec<u8>, SessionCodeRecord),
+    /// An MFA pending credential, by its hash.
+    MfaPending(Vec<u8>, MfaPendingRecord),
+    /// A proof, by its purpose and subject.
+    Proof(ProofPurpose, String, ProofRecord),
 }
 
 /// Writes, inside one transaction: all of them commit together, or none does.
@@ -186,6 +213,10 @@ pub trait Write: Read {
     /// Removes every family whose tokens all expired before `now` (revoked or not), with
     /// their token hashes. Returns how many families went.
     fn sweep_families(&mut self, now: i64, limit: usize) -> Result<usize, StoreError>;
+
+    /// Removes entries of refresh tokens spent before `before`, at most `limit`: a family
+    /// that lives for years keeps only its recent history. Returns how many went.
+    fn sweep_spent_refresh(&mut self, before: i64, limit: usize) -> Result<usize, StoreError>;
 
     /// Inserts or replaces a session code.
     fn put_session_code(&mut self, hash: &[u8], code: &SessionCodeRecord)

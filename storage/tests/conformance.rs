@@ -286,6 +286,42 @@ conformance! {
         }
     }
 
+    what_goes_at_a_time_goes_then_and_only_then(s) {
+        let a = add(s, &user("a", "a@example.com", "a")).unwrap();
+        // A family whose expiry moves on at each rotation goes at its last expiry.
+        s.write(|w| {
+            w.put_family(&family("f", &a.id, 100))?;
+            w.put_family(&family("f", &a.id, 300))?;
+            w.put_refresh(b"t1", &entry("f"))?;
+            w.put_refresh(b"t2", &entry("f"))?;
+            w.put_session_code(b"c", &code("a@example.com", 100))?;
+            w.put_session_code(b"c", &code("a@example.com", 300))
+        })
+        .unwrap();
+        assert_eq!(s.write(|w| w.sweep_families(200, 100)).unwrap(), 0);
+        assert_eq!(s.write(|w| w.sweep_session_codes(200, 100)).unwrap(), 0);
+        assert!(s.read(|r| r.family("f")).unwrap().is_some());
+        // A token spent at 150 goes once `before` passes it; the unspent one stays.
+        s.write(|w| {
+            let mut e = entry("f");
+            e.spent_at = Some(150);
+            w.put_refresh(b"t1", &e)
+        })
+        .unwrap();
+        assert_eq!(s.write(|w| w.sweep_spent_refresh(150, 100)).unwrap(), 0);
+        assert_eq!(s.write(|w| w.sweep_spent_refresh(151, 100)).unwrap(), 1);
+        assert!(s.read(|r| r.refresh(b"t1")).unwrap().is_none());
+        assert!(s.read(|r| r.refresh(b"t2")).unwrap().is_some());
+        assert_eq!(s.write(|w| w.sweep_spent_refresh(i64::MAX, 100)).unwrap(), 0);
+        // At their time, the family (with its tokens) and the code go.
+        assert_eq!(s.write(|w| w.sweep_families(301, 100)).unwrap(), 1);
+        assert_eq!(s.write(|w| w.sweep_session_codes(300, 100)).unwrap(), 1);
+        assert!(s.read(|r| r.refresh(b"t2")).unwrap().is_none());
+        assert_eq!(s.read(|r| r.family_count()).unwrap(), 0);
+        assert_eq!(s.write(|w| w.sweep_families(i64::MAX, 100)).unwrap(), 0);
+        assert_eq!(s.write(|w| w.sweep_session_codes(i64::MAX, 100)).unwrap(), 0);
+    }
+
     a_session_code_is_redeemed_once(s) {
         s.write(|w| w.put_session_code(b"c", &code("a@example.com", i64::MAX / 2)))
             .unwrap();

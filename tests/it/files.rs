@@ -17,7 +17,7 @@ fn key_path(s: &Server) -> std::path::PathBuf {
 }
 
 /// A user with TOTP on, made by mailed code (so its address is proven).
-async fn totp_user(s: &Server, smtp: &Smtp, email: &str) -> (String, Vec<String>) {
+pub(crate) async fn totp_user(s: &Server, smtp: &Smtp, email: &str) -> (String, Vec<String>) {
     s.post_json("/session/login", &[], &json!({"email": email}))
         .await
         .expect(202);
@@ -152,7 +152,13 @@ async fn an_administrator_resets_a_lost_second_factor() {
 }
 
 /// Signs in by mailed code with `second` as the second factor; the status of the answer.
-async fn sign_in_with(s: &Server, smtp: &Smtp, email: &str, n: usize, second: &str) -> u16 {
+pub(crate) async fn sign_in_with(
+    s: &Server,
+    smtp: &Smtp,
+    email: &str,
+    n: usize,
+    second: &str,
+) -> u16 {
     s.post_json("/session/login", &[], &json!({"email": email}))
         .await
         .expect(202);
