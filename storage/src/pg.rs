@@ -300,12 +300,6 @@ fn parse(url: &str) -> Result<tokio_postgres::Config, StoreError> {
     if config.get_application_name().is_none() {
         config.application_name("latchkey");
     }
-    // Every statement finds its rows by key. A sequential scan (which the planner picks
-    // on small tables) would take a predicate lock on the whole table in the attempt
-    // counters' SERIALIZABLE transactions, and each would conflict with every other.
-    if config.get_options().is_none() {
-        config.options("-c enable_seqscan=off");
-    }
     config.connect_timeout(Duration::from_secs(5));
     config.keepalives(true);
     Ok(config)
@@ -531,6 +525,17 @@ impl PgStore {
                 store: self,
                 retry: std::cell::Cell::new(false),
             };
+            if matches!(level, IsolationLevel::Serializable) {
+                // Every statement finds its rows by key. A sequential scan (which the
+                // planner picks on small tables) would take a predicate lock on the whole
+                // table, and every such transaction would conflict with every other. (Set
+                // here, not at connection: poolers such as PgBouncer refuse start-up
+                // options.)
+                if let Err(e) = access.exec("SET LOCAL enable_seqscan = off", &[]) {
+                    let _ = self.block(tx.rollback());
+                    return Err(e.into());
+                }
+            }
             let value = match f(&mut access) {
                 Ok(v) => v,
                 Err(e) => {
