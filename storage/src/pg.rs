@@ -75,7 +75,7 @@ CREATE TABLE IF NOT EXISTS latchkey_refresh (
     record BYTEA NOT NULL
 ) WITH (fillfactor = 70);
 CREATE INDEX IF NOT EXISTS latchkey_refresh_family ON latchkey_refresh (family_id);
-CREATE INDEX IF NOT EXISTS latchkey_refresh_issued ON latchkey_refresh (issued_at);
+DROP INDEX IF EXISTS latchkey_refresh_issued;
 ALTER TABLE latchkey_refresh ADD COLUMN IF NOT EXISTS spent_at BIGINT;
 CREATE INDEX IF NOT EXISTS latchkey_refresh_spent ON latchkey_refresh (spent_at);
 CREATE TABLE IF NOT EXISTS latchkey_keys (
