@@ -18,8 +18,9 @@
 //! The SQL sticks to what CockroachDB and YugabyteDB also speak (no `ctid`, no
 //! `DELETE ... LIMIT`, sequences avoided, `ON CONFLICT` upserts), except `LISTEN`/`NOTIFY`,
 //! which CockroachDB lacks: there no change is announced, [`PgStore::live`] stays false
-//! (so nodes cache nothing they read) and signing keys are only polled. Only PostgreSQL
-//! is tested.
+//! (so nodes cache nothing they read) and signing keys are only polled. (The
+//! `enable_seqscan` setting and `fillfactor` are PostgreSQL's too: the setting is asked
+//! for only where the database has it.) Only PostgreSQL is tested.
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -179,6 +180,8 @@ struct Inner {
     live: AtomicBool,
     /// Whether the database has `pg_notify` (CockroachDB has not: no notices, no caches).
     notices: AtomicBool,
+    /// Whether the database has the `enable_seqscan` setting (CockroachDB has not).
+    seqscan_setting: AtomicBool,
     in_flight: AtomicUsize,
     subscribers: Mutex<Vec<Subscriber>>,
 }
@@ -352,12 +355,19 @@ impl PgStore {
                 healthy: AtomicBool::new(true),
                 live: AtomicBool::new(false),
                 notices: AtomicBool::new(false),
+                seqscan_setting: AtomicBool::new(false),
                 in_flight: AtomicUsize::new(0),
                 subscribers: Mutex::new(Vec::new()),
             }),
         };
         store.migrate()?;
-        if store.has_notices()? {
+        if store
+            .count("SELECT count(*) FROM pg_catalog.pg_settings WHERE name = 'enable_seqscan'")?
+            > 0
+        {
+            store.inner.seqscan_setting.store(true, Ordering::Release);
+        }
+        if store.count("SELECT count(*) FROM pg_catalog.pg_proc WHERE proname = 'pg_notify'")? > 0 {
             store.inner.notices.store(true, Ordering::Release);
             store.start_listener(config);
         } else {
@@ -386,19 +396,14 @@ impl PgStore {
         }
     }
 
-    /// Whether the database speaks `LISTEN`/`NOTIFY` (PostgreSQL does, CockroachDB not).
-    fn has_notices(&self) -> Result<bool, StoreError> {
+    /// The count a `SELECT count(*) ...` of the catalog answers (what the database
+    /// speaks: PostgreSQL has `pg_notify` and `enable_seqscan`, CockroachDB neither).
+    fn count(&self, sql: &'static str) -> Result<i64, StoreError> {
         let this = self.clone();
         self.block(async move {
             let c = this.inner.pool.get().await.map_err(pool_error)?;
-            let row = c
-                .query_one(
-                    "SELECT count(*) FROM pg_catalog.pg_proc WHERE proname = 'pg_notify'",
-                    &[],
-                )
-                .await
-                .map_err(db)?;
-            Ok(row.get::<_, i64>(0) > 0)
+            let row = c.query_one(sql, &[]).await.map_err(db)?;
+            Ok(row.get::<_, i64>(0))
         })
     }
 
@@ -525,7 +530,9 @@ impl PgStore {
                 store: self,
                 retry: std::cell::Cell::new(false),
             };
-            if matches!(level, IsolationLevel::Serializable) {
+            if matches!(level, IsolationLevel::Serializable)
+                && self.inner.seqscan_setting.load(Ordering::Acquire)
+            {
                 // Every statement finds its rows by key. A sequential scan (which the
                 // planner picks on small tables) would take a predicate lock on the whole
                 // table, and every such transaction would conflict with every other. (Set
