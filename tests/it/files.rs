@@ -42,13 +42,7 @@ pub(crate) async fn totp_user(s: &Server, smtp: &Smtp, email: &str) -> (String, 
         .as_str()
         .unwrap()
         .to_string();
-    let now = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap();
+    let now = now_ms();
     let v = s
         .post_json(
             "/session/mfa/totp/confirm",

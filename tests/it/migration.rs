@@ -92,13 +92,7 @@ async fn a_schema_1_store_migrates_and_everything_in_it_still_works() {
         .await
         .expect(202);
     let code = session_code_of(&smtp.wait_mail("sue@example.com", 1).await);
-    let now = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap();
+    let now = now_ms();
     let secret = facts["sue_totp_secret"].as_str().unwrap();
     let v = s
         .post_json(

@@ -12,16 +12,6 @@ fn claims(jwt: &str) -> Value {
     serde_json::from_slice(&latchkey::primitives::b64url_decode(payload).unwrap()).unwrap()
 }
 
-fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
-}
-
 /// An account made through `oauth` with a password, its email proven through its own
 /// session, and TOTP on: (access token, TOTP secret, recovery codes).
 async fn account_with_totp(s: &Server, smtp: &Smtp, name: &str) -> (String, String, Vec<String>) {

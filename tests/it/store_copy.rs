@@ -10,16 +10,6 @@ use crate::support::*;
 
 const PW: &str = "correct horse battery";
 
-fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
-}
-
 async fn refresh(s: &Server, token: &Value) -> Value {
     s.post_json("/auth/refresh-token", &[], &json!({"refresh_token": token}))
         .await

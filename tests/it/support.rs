@@ -409,6 +409,17 @@ pub fn line_value(out: &str, name: &str) -> Option<String> {
     })
 }
 
+/// Now, Unix milliseconds (for TOTP codes the tests compute).
+pub fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
 /// `Authorization: Bearer <t>`.
 pub fn bearer(t: &str) -> String {
     format!("Bearer {t}")
