@@ -13,7 +13,7 @@ use std::time::Instant;
 use protocol::input::{valid_email, valid_username};
 use scrypt::password_hash::PasswordHash;
 use serde::Deserialize;
-use storage::{AccountState, Store, StoreError, Unique, UserRecord};
+use storage::{Store, StoreError, Unique, UserRecord};
 
 use crate::clock::Clock;
 
@@ -133,21 +133,13 @@ fn write_batch(store: &Store, batch: Vec<(usize, Line)>, now: i64) -> Result<usi
                 .zip(&ids)
                 .enumerate()
                 .map(|(k, ((_, l), id))| UserRecord {
-                    id: id.clone(),
                     num: first + k as u64,
                     email: l.email.clone(),
                     username: l.username.clone(),
                     display_name: l.display_name.clone(),
-                    first_name: None,
-                    last_name: None,
                     role: l.role.clone().unwrap_or_else(|| "user".into()),
                     password_hash: Some(l.password_hash.clone()),
-                    state: AccountState::Active,
-                    created_at: now,
-                    updated_at: now,
-                    last_login_at: None,
-                    mfa: None,
-                    email_verified: false,
+                    ..UserRecord::new(id.clone(), now)
                 })
                 .collect();
             w.insert_users(&users).map_err(|(i, e)| {

@@ -88,25 +88,19 @@ impl Service {
         let id = new_id()?;
         let now = self.now_ms();
         let mut user = UserRecord {
-            id,
-            num: 0,
             email: new.email,
             username: new.username,
             display_name: new.display_name,
             first_name: new.first_name,
             last_name: new.last_name,
             role,
-            password_hash: None,
             state: if new.unverified {
                 AccountState::Unverified
             } else {
                 AccountState::Active
             },
-            created_at: now,
-            updated_at: now,
             last_login_at: sign_in.then_some(now),
-            mfa: None,
-            email_verified: false,
+            ..UserRecord::new(id, now)
         };
         // Refuse a taken name before spending a hash on it; the write below re-checks.
         let taken = self

@@ -388,21 +388,12 @@ pub fn new_account(
         None => None,
     };
     let user = UserRecord {
-        id: random_id().map_err(AdminError::Randomness)?,
-        num: 0,
         email,
         username,
         display_name: new.display_name,
-        first_name: None,
-        last_name: None,
         role,
-        password_hash: None,
-        state: AccountState::Active,
-        created_at: now,
-        updated_at: now,
-        last_login_at: None,
-        mfa: None,
         email_verified: new.email_verified,
+        ..UserRecord::new(random_id().map_err(AdminError::Randomness)?, now)
     };
     Ok((user, password))
 }

@@ -93,25 +93,12 @@ impl Seen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use storage::AccountState;
 
     fn user(id: &str) -> UserRecord {
         UserRecord {
-            id: id.into(),
             num: 1,
-            email: None,
             username: Some(id.into()),
-            display_name: None,
-            first_name: None,
-            last_name: None,
-            role: "user".into(),
-            password_hash: None,
-            state: AccountState::Active,
-            created_at: 0,
-            updated_at: 0,
-            last_login_at: None,
-            mfa: None,
-            email_verified: false,
+            ..UserRecord::new(id.into(), 0)
         }
     }
 

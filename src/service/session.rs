@@ -237,22 +237,11 @@ impl Service {
                 let mut user = match existing {
                     Some(u) => u,
                     None if allow_signup => {
+                        // Redeeming the mailed code proved the address.
                         let mut u = UserRecord {
-                            id: new_id()?,
-                            num: 0,
                             email: Some(rec.email.clone()),
-                            username: None,
-                            display_name: None,
-                            first_name: None,
-                            last_name: None,
-                            role: "user".into(),
-                            password_hash: None,
-                            state: AccountState::Active,
-                            created_at: now,
-                            updated_at: now,
-                            last_login_at: None,
-                            mfa: None,
                             email_verified: true,
+                            ..UserRecord::new(new_id()?, now)
                         };
                         u.num = w.allocate_user_num()?;
                         w.insert_user(&u)?;

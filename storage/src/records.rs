@@ -164,6 +164,31 @@ pub struct FamilyRecord {
     pub revoked: Option<Revocation>,
 }
 
+impl UserRecord {
+    /// A new account made at `now`: active, role `user`, no name, email, password or
+    /// second factor, number 0 until the store allocates one. Callers set what they know
+    /// with struct-update syntax.
+    pub fn new(id: String, now: i64) -> UserRecord {
+        UserRecord {
+            id,
+            num: 0,
+            email: None,
+            username: None,
+            display_name: None,
+            first_name: None,
+            last_name: None,
+            role: "user".into(),
+            password_hash: None,
+            state: AccountState::Active,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            mfa: None,
+            email_verified: false,
+        }
+    }
+}
+
 impl FamilyRecord {
     /// Whether the family still stands for a signed-in session at `now` (Unix ms): not
     /// revoked and not expired. The one definition every door uses.
