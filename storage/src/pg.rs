@@ -42,6 +42,9 @@ use crate::records::{
 use crate::tx::{Item, Read, Write};
 use crate::{StoreError, Unique, SCHEMA_VERSION};
 
+/// How long a statement may wait for the database's answer.
+const ANSWER_WITHIN: Duration = Duration::from_secs(10);
+
 /// How often a plan is tried when it keeps meeting concurrent transactions.
 const MAX_TRIES: u32 = 30;
 
@@ -305,6 +308,8 @@ fn parse(url: &str) -> Result<tokio_postgres::Config, StoreError> {
     }
     config.connect_timeout(Duration::from_secs(5));
     config.keepalives(true);
+    // A peer that vanished (no RST: a cable, a firewall) is noticed in about a minute.
+    config.keepalives_idle(Duration::from_secs(30));
     Ok(config)
 }
 
@@ -396,11 +401,29 @@ impl PgStore {
         }
     }
 
+    /// Runs a statement (or a transaction's start or end) to completion, or gives up after
+    /// [`ANSWER_WITHIN`]: a database that accepts connections but never answers must not
+    /// hold a request's thread (and its place in the queue) forever.
+    fn answer<T: Send>(
+        &self,
+        fut: impl Future<Output = Result<T, StoreError>> + Send,
+    ) -> Result<T, StoreError> {
+        self.block(async {
+            match tokio::time::timeout(ANSWER_WITHIN, fut).await {
+                Ok(r) => r,
+                Err(_) => Err(StoreError::Unavailable(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer within {} s", ANSWER_WITHIN.as_secs()),
+                )))),
+            }
+        })
+    }
+
     /// The count a `SELECT count(*) ...` of the catalog answers (what the database
     /// speaks: PostgreSQL has `pg_notify` and `enable_seqscan`, CockroachDB neither).
     fn count(&self, sql: &'static str) -> Result<i64, StoreError> {
         let this = self.clone();
-        self.block(async move {
+        self.answer(async move {
             let c = this.inner.pool.get().await.map_err(pool_error)?;
             let row = c.query_one(sql, &[]).await.map_err(db)?;
             Ok(row.get::<_, i64>(0))
@@ -409,7 +432,7 @@ impl PgStore {
 
     fn migrate(&self) -> Result<(), StoreError> {
         let this = self.clone();
-        self.block(async move {
+        self.answer(async move {
             let mut tries: u32 = 0;
             loop {
                 tries += 1;
@@ -523,8 +546,15 @@ impl PgStore {
                 .block(self.inner.pool.get())
                 .map_err(|e| self.failed(pool_error(e)))?;
             let tx = self
-                .block(client.build_transaction().isolation_level(level).start())
-                .map_err(|e| self.failed(db(e)))?;
+                .answer(async {
+                    client
+                        .build_transaction()
+                        .isolation_level(level)
+                        .start()
+                        .await
+                        .map_err(db)
+                })
+                .map_err(|e| self.failed(e))?;
             let mut access = Access {
                 c: &tx,
                 store: self,
@@ -539,7 +569,7 @@ impl PgStore {
                 // here, not at connection: poolers such as PgBouncer refuse start-up
                 // options.)
                 if let Err(e) = access.exec("SET LOCAL enable_seqscan = off", &[]) {
-                    let _ = self.block(tx.rollback());
+                    let _ = self.answer(async { tx.rollback().await.map_err(db) });
                     return Err(e.into());
                 }
             }
@@ -547,7 +577,7 @@ impl PgStore {
                 Ok(v) => v,
                 Err(e) => {
                     let again = access.retry.get();
-                    let _ = self.block(tx.rollback());
+                    let _ = self.answer(async { tx.rollback().await.map_err(db) });
                     // A statement met a concurrent transaction: the plan runs again.
                     if again && tries < MAX_TRIES {
                         continue;
@@ -555,13 +585,12 @@ impl PgStore {
                     return Err(e);
                 }
             };
-            match self.block(tx.commit()) {
+            match self.answer(async { tx.commit().await.map_err(db) }) {
                 Ok(()) => {
                     self.inner.healthy.store(true, Ordering::Release);
                     return Ok(value);
                 }
                 Err(e) => {
-                    let e = db(e);
                     if tries < MAX_TRIES && retryable(&e) {
                         continue;
                     }
@@ -618,18 +647,21 @@ impl PgStore {
     /// The database's size in bytes (0 where the database cannot say).
     pub fn size_bytes(&self) -> u64 {
         let this = self.clone();
-        self.block(async move {
+        self.answer(async move {
             let Ok(c) = this.inner.pool.get().await else {
-                return 0;
+                return Ok(0);
             };
-            match c
-                .query_opt("SELECT pg_database_size(current_database())", &[])
-                .await
-            {
-                Ok(Some(row)) => u64_of(row.get(0)),
-                _ => 0,
-            }
+            Ok(
+                match c
+                    .query_opt("SELECT pg_database_size(current_database())", &[])
+                    .await
+                {
+                    Ok(Some(row)) => u64_of(row.get(0)),
+                    _ => 0,
+                },
+            )
         })
+        .unwrap_or(0)
     }
 
     /// Whether the database answered the last statement and the last probe.
@@ -1014,7 +1046,7 @@ impl<C: GenericClient> Access<'_, C> {
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
         self.store
-            .block(async {
+            .answer(async {
                 let st = self.c.prepare_cached(sql).await.map_err(db)?;
                 self.c.query(&st, params).await.map_err(db)
             })
@@ -1027,7 +1059,7 @@ impl<C: GenericClient> Access<'_, C> {
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Option<tokio_postgres::Row>, StoreError> {
         self.store
-            .block(async {
+            .answer(async {
                 let st = self.c.prepare_cached(sql).await.map_err(db)?;
                 self.c.query_opt(&st, params).await.map_err(db)
             })
@@ -1040,7 +1072,7 @@ impl<C: GenericClient> Access<'_, C> {
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<u64, StoreError> {
         self.store
-            .block(async {
+            .answer(async {
                 let st = self.c.prepare_cached(sql).await.map_err(db)?;
                 self.c.execute(&st, params).await.map_err(db)
             })

@@ -175,6 +175,36 @@ impl Cluster {
         }
     }
 
+    /// Freezes every process of the server (SIGSTOP): connections stay open, nothing
+    /// answers — a database that hangs. [`Cluster::resume`] thaws it.
+    pub fn pause(&self) -> Result<(), String> {
+        self.signal("STOP")
+    }
+
+    /// Thaws what [`Cluster::pause`] froze.
+    pub fn resume(&self) -> Result<(), String> {
+        self.signal("CONT")
+    }
+
+    fn signal(&self, sig: &str) -> Result<(), String> {
+        let pid = std::fs::read_to_string(self.dir.join("data").join("postmaster.pid"))
+            .map_err(|e| e.to_string())?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        let ok = Command::new("sh")
+            .args(["-c", &format!("kill -{sig} $(pgrep -P {pid}) {pid}")])
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("cannot send SIG{sig} to the test database"))
+        }
+    }
+
     /// A new, empty database on this server; its URL.
     pub fn new_database(&self) -> Result<String, String> {
         database_on(&self.url())

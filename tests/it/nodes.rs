@@ -472,6 +472,34 @@ async fn a_node_killed_under_load_loses_nothing_it_acknowledged() {
 }
 
 #[tokio::test]
+async fn a_database_that_stops_answering_frees_every_request_with_503() {
+    let cluster = storage::testing::Cluster::private("hang").unwrap();
+    // A request timeout far beyond the statements' own bound: the 503 must come from the
+    // store giving up on the database, not from the request being cut.
+    let n = nodes_on(
+        1,
+        cluster.new_database().unwrap(),
+        "[server]\nrequest_timeout = 120\n",
+    )
+    .await;
+    oauth_signup(&n[0], "hal", PW).await;
+    oauth_login(&n[0], "hal", PW).await.expect(200);
+    cluster.pause().unwrap();
+    let started = Instant::now();
+    let r = oauth_login(&n[0], "hal", PW).await;
+    let waited = started.elapsed();
+    cluster.resume().unwrap();
+    assert_eq!(r.status, 503, "{:?}", String::from_utf8_lossy(&r.body));
+    assert!(waited < Duration::from_secs(30), "held {waited:?}");
+    // Thawed, it answers again without a restart.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while oauth_login(&n[0], "hal", PW).await.status != 200 {
+        assert!(Instant::now() < deadline, "the node did not come back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
 async fn a_database_that_goes_away_gives_503_and_comes_back_without_a_restart() {
     let cluster = storage::testing::Cluster::private("stop").unwrap();
     let n = nodes_on(2, cluster.new_database().unwrap(), "").await;
