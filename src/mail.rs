@@ -53,6 +53,27 @@ pub enum Purpose<'a> {
     },
     /// Someone asked for a code for an address without an account, and sign-up is off.
     NoAccount,
+    /// A password-reset code, valid for `minutes`.
+    ResetPassword {
+        /// The code.
+        code: &'a str,
+        /// Minutes until it expires.
+        minutes: u64,
+    },
+    /// Someone asked to reset the password of an address without an account.
+    ResetNoAccount,
+    /// A code that moves the account to this (new) address, valid for `minutes`.
+    ChangeEmail {
+        /// The code.
+        code: &'a str,
+        /// Minutes until it expires.
+        minutes: u64,
+    },
+    /// To the old address: a change to `new` was asked for.
+    EmailChangeNotice {
+        /// The address asked for.
+        new: &'a str,
+    },
 }
 
 /// A rendered message.
@@ -97,6 +118,21 @@ fn code_message(issuer: &str, what: &str, code: &str, minutes: u64, unasked: &st
     }
 }
 
+/// A message without a code: what happened, and what to do about it.
+fn notice(issuer: &str, subject: &str, what: &str, advice: &str) -> Message {
+    Message {
+        subject: subject.to_owned(),
+        text: format!("{what}\n\n{advice}\n\n-- {issuer}\n"),
+        html: format!(
+            "<!doctype html><html><body style=\"font-family:sans-serif\">\
+             <p>{}</p><p>{}</p><p>&mdash; {}</p></body></html>",
+            html_escape(what),
+            html_escape(advice),
+            html_escape(issuer)
+        ),
+    }
+}
+
 /// The message for `purpose`, signed by `issuer` (the `mfa.issuer` name).
 pub fn render(purpose: Purpose, issuer: &str) -> Message {
     match purpose {
@@ -114,20 +150,38 @@ pub fn render(purpose: Purpose, issuer: &str) -> Message {
             minutes,
             "If you did not ask to verify this address, ignore this message.",
         ),
-        Purpose::NoAccount => Message {
-            subject: format!("Sign-in attempt at {issuer}"),
-            text: format!(
-                "Someone asked to sign in to {issuer} with this address, but there is no account for it.\n\n\
-                 If it was you, use the address you signed up with. Otherwise, ignore this message.\n\n-- {issuer}\n"
-            ),
-            html: format!(
-                "<!doctype html><html><body style=\"font-family:sans-serif\">\
-                 <p>Someone asked to sign in to {0} with this address, but there is no account for it.</p>\
-                 <p>If it was you, use the address you signed up with. Otherwise, ignore this message.</p>\
-                 <p>&mdash; {0}</p></body></html>",
-                html_escape(issuer)
-            ),
-        },
+        Purpose::ResetPassword { code, minutes } => code_message(
+            issuer,
+            "password reset code",
+            code,
+            minutes,
+            "If you did not ask to reset your password, ignore this message: your password stays as it is.",
+        ),
+        Purpose::ChangeEmail { code, minutes } => code_message(
+            issuer,
+            "code to confirm your new email address",
+            code,
+            minutes,
+            "If you did not ask to move your account to this address, ignore this message.",
+        ),
+        Purpose::ResetNoAccount => notice(
+            issuer,
+            &format!("Password reset at {issuer}"),
+            &format!("Someone asked to reset the password of an account at {issuer} with this address, but there is no account for it."),
+            "If it was you, use the address you signed up with. Otherwise, ignore this message.",
+        ),
+        Purpose::EmailChangeNotice { new } => notice(
+            issuer,
+            &format!("Your {issuer} email address is being changed"),
+            &format!("Someone signed in to your {issuer} account asked to move it to {new}. It moves once a code mailed there is entered; until then this address stays the sign-in."),
+            "If it was not you, change your password now and sign out your other sessions.",
+        ),
+        Purpose::NoAccount => notice(
+            issuer,
+            &format!("Sign-in attempt at {issuer}"),
+            &format!("Someone asked to sign in to {issuer} with this address, but there is no account for it."),
+            "If it was you, use the address you signed up with. Otherwise, ignore this message.",
+        ),
     }
 }
 

@@ -581,7 +581,8 @@ fn error(f: Failure) -> Reply {
         | Failure::MfaAlreadyEnabled
         | Failure::MfaNotEnabled
         | Failure::InvalidMfaPending
-        | Failure::InvalidCode => e(
+        | Failure::InvalidCode
+        | Failure::ReauthRequired => e(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "not supported here",

@@ -105,6 +105,54 @@ pub enum Operation {
         /// The mailed code.
         code: String,
     },
+    /// Redeem an email-verification code given alone (no session: `toolkit`'s
+    /// `accounts:update {oobCode}`).
+    VerifyEmailCode {
+        /// The mailed code.
+        code: String,
+    },
+    /// Mail a password-reset code to `email`; answered alike whether or not an account
+    /// has that address.
+    ForgotPassword {
+        /// The address (syntax already checked).
+        email: String,
+    },
+    /// Set a new password with a mailed reset code.
+    ResetPassword {
+        /// The address the code was mailed to; `None` where the dialect sends the code
+        /// alone (`toolkit`'s `oobCode`).
+        email: Option<String>,
+        /// The mailed code.
+        code: String,
+        /// The new password.
+        new_password: Secret,
+    },
+    /// Change the bearer's password.
+    ChangePassword {
+        /// The presented access token.
+        bearer: Bearer,
+        /// How the person shows it is still them.
+        reauth: Reauth,
+        /// The new password.
+        new_password: Secret,
+        /// Answer fresh tokens (every family revoked, the caller's too) instead of keeping
+        /// the caller's family (`toolkit`'s `accounts:update`).
+        fresh_tokens: bool,
+    },
+    /// Start changing the bearer's email: a code to the new address, a notice to the old.
+    ChangeEmailStart {
+        /// The presented access token.
+        bearer: Bearer,
+        /// The new address (syntax already checked).
+        email: String,
+    },
+    /// Switch to the new address with the code mailed to it.
+    ChangeEmailConfirm {
+        /// The presented access token.
+        bearer: Bearer,
+        /// The mailed code.
+        code: String,
+    },
     /// Rotate a refresh token.
     Refresh {
         /// The presented refresh token.
@@ -183,6 +231,16 @@ pub enum Operation {
     },
 }
 
+/// How a signed-in person proves, before a password change, that it is still them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reauth {
+    /// The current password; an account without one may leave it out, and then needs a
+    /// sign-in of the last minutes (as [`Reauth::RecentSignIn`]).
+    Password(Option<Secret>),
+    /// A sign-in of the last minutes (the identity-toolkit's rule).
+    RecentSignIn,
+}
+
 /// A user as the families may show it: never a password hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserView {
@@ -258,8 +316,29 @@ pub enum Outcome {
         /// The account.
         user_id: String,
     },
+    /// A code was mailed to `email` (a reset code, or a verification code); for a reset,
+    /// answered alike whether or not an account has the address.
+    MailedTo {
+        /// The address, as asked for.
+        email: String,
+    },
     /// The email is proven now.
-    EmailVerified,
+    EmailVerified {
+        /// The proven address.
+        email: String,
+    },
+    /// The password was reset with a mailed code.
+    PasswordReset {
+        /// The account's address.
+        email: String,
+    },
+    /// The password was changed; the caller's session stays.
+    PasswordChanged,
+    /// The account's address changed (and is proven).
+    EmailChanged {
+        /// The new address.
+        email: String,
+    },
     /// A TOTP secret to enrol, shown once.
     TotpEnrollment {
         /// The secret in base32.
@@ -378,4 +457,6 @@ pub enum Failure {
     InvalidMfaPending,
     /// A mailed proof code is wrong, spent or expired.
     InvalidCode,
+    /// The change needs a fresher sign-in (or the current password).
+    ReauthRequired,
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::doc::{any_object, ns, obj, s, RouteDoc};
 use crate::input::{valid_email, Ctx, Request};
-use crate::ops::{Failure, Operation, Outcome};
+use crate::ops::{Failure, Operation, Outcome, Reauth, Secret};
 use crate::reply::{rfc3339_ms, Reply};
 use crate::table::{Call, Family, Route};
 
@@ -33,13 +33,7 @@ static ROUTES: &[Route] = &[
         name: "login",
         credential: true,
         decode: |req| {
-            let b: LoginBody = req.json().map_err(|_| invalid_email())?;
-            let email = nonblank(b.email)
-                .map(|e| e.trim().to_owned())
-                .ok_or_else(invalid_email)?;
-            if !valid_email(&email) {
-                return Err(invalid_email());
-            }
+            let email = email_of(req)?;
             Ok(Call::new(Operation::RequestCode { email }, render))
         },
         doc: || {
@@ -300,6 +294,143 @@ static ROUTES: &[Route] = &[
             )
         },
     },
+    Route {
+        method: Method::POST,
+        path: "/password/forgot",
+        name: "password_forgot",
+        credential: true,
+        decode: |req| {
+            let email = email_of(req)?;
+            Ok(Call::new(Operation::ForgotPassword { email }, render))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Mail a password-reset code (answered alike whether or not an account has the address)",
+                Some(obj(&["email"], json!({"email": s()}))),
+                None,
+                (202, Some(obj(&["status"], json!({"status": s()})))),
+            )
+        },
+    },
+    Route {
+        method: Method::POST,
+        path: "/password/reset",
+        name: "password_reset",
+        credential: true,
+        decode: |req| {
+            let b: ResetBody = req.json().map_err(|_| invalid_request())?;
+            let email = nonblank(b.email)
+                .map(|e| e.trim().to_owned())
+                .filter(|e| valid_email(e))
+                .ok_or_else(invalid_email)?;
+            let typed =
+                nonblank(b.code).ok_or_else(|| code(StatusCode::BAD_REQUEST, "invalid_code"))?;
+            let new_password = b
+                .new_password
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| code(StatusCode::BAD_REQUEST, "weak_password"))?;
+            let op = Operation::ResetPassword {
+                email: Some(email),
+                code: typed,
+                new_password: Secret(new_password),
+            };
+            Ok(Call::new(op, render))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Set a new password with the mailed reset code",
+                Some(obj(
+                    &["email", "code", "new_password"],
+                    json!({"email": s(), "code": s(), "new_password": s()}),
+                )),
+                None,
+                (200, Some(obj(&["status"], json!({"status": s()})))),
+            )
+        },
+    },
+    Route {
+        method: Method::POST,
+        path: "/password",
+        name: "password_change",
+        credential: true,
+        decode: |req| {
+            let b: ChangePasswordBody = req.json().map_err(|_| invalid_request())?;
+            let new_password = b
+                .new_password
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| code(StatusCode::BAD_REQUEST, "weak_password"))?;
+            let current = b.current_password.filter(|p| !p.is_empty()).map(Secret);
+            let op = Operation::ChangePassword {
+                bearer: req.bearer(),
+                reauth: Reauth::Password(current),
+                new_password: Secret(new_password),
+                fresh_tokens: false,
+            };
+            Ok(Call::new(op, render))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Change the password (the current one required when the account has one); other sessions end",
+                Some(obj(
+                    &["new_password"],
+                    json!({"current_password": s(), "new_password": s()}),
+                )),
+                Some("bearer"),
+                (200, Some(obj(&["status"], json!({"status": s()})))),
+            )
+        },
+    },
+    Route {
+        method: Method::POST,
+        path: "/email",
+        name: "email_change",
+        credential: true,
+        decode: |req| {
+            let email = email_of(req)?;
+            Ok(Call::new(
+                Operation::ChangeEmailStart {
+                    bearer: req.bearer(),
+                    email,
+                },
+                render,
+            ))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Start changing the address: a code to the new one, a notice to the old one",
+                Some(obj(&["email"], json!({"email": s()}))),
+                Some("bearer"),
+                (202, Some(obj(&["status"], json!({"status": s()})))),
+            )
+        },
+    },
+    Route {
+        method: Method::POST,
+        path: "/email/confirm",
+        name: "email_change_confirm",
+        credential: true,
+        decode: |req| {
+            let (bearer, code) = bearer_and_code(req)?;
+            Ok(Call::new(
+                Operation::ChangeEmailConfirm { bearer, code },
+                render,
+            ))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Switch to the new address with the code mailed to it",
+                Some(obj(&["code"], json!({"code": s()}))),
+                Some("bearer"),
+                (
+                    200,
+                    Some(obj(
+                        &["email", "email_verified"],
+                        json!({"email": s(), "email_verified": {"type": "boolean"}}),
+                    )),
+                ),
+            )
+        },
+    },
 ];
 
 fn code(status: StatusCode, code: &str) -> Reply {
@@ -320,6 +451,31 @@ fn invalid_email() -> Reply {
 #[derive(Deserialize)]
 struct LoginBody {
     email: Option<String>,
+}
+
+/// `{"email"}`, trimmed and checked.
+fn email_of(req: &Request) -> Result<String, Reply> {
+    let b: LoginBody = req.json().map_err(|_| invalid_email())?;
+    let email = nonblank(b.email)
+        .map(|e| e.trim().to_owned())
+        .ok_or_else(invalid_email)?;
+    if !valid_email(&email) {
+        return Err(invalid_email());
+    }
+    Ok(email)
+}
+
+#[derive(Deserialize)]
+struct ResetBody {
+    email: Option<String>,
+    code: Option<String>,
+    new_password: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChangePasswordBody {
+    current_password: Option<String>,
+    new_password: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -379,11 +535,23 @@ fn verify_error(f: Failure) -> Reply {
 
 fn render(_ctx: &Ctx, o: Outcome) -> Reply {
     match o {
-        Outcome::CodeSent => Reply::json(StatusCode::ACCEPTED, &json!({"status": "code_sent"})),
+        Outcome::CodeSent | Outcome::MailedTo { .. } => {
+            Reply::json(StatusCode::ACCEPTED, &json!({"status": "code_sent"}))
+        }
         Outcome::MfaRequired => Reply::json(StatusCode::OK, &json!({"status": "mfa_required"})),
-        Outcome::EmailVerified => {
+        Outcome::EmailVerified { .. } => {
             Reply::json(StatusCode::OK, &json!({"email_verified": true}))
         }
+        Outcome::PasswordReset { .. } => {
+            Reply::json(StatusCode::OK, &json!({"status": "password_reset"}))
+        }
+        Outcome::PasswordChanged => {
+            Reply::json(StatusCode::OK, &json!({"status": "password_changed"}))
+        }
+        Outcome::EmailChanged { email } => Reply::json(
+            StatusCode::OK,
+            &json!({"email": email, "email_verified": true}),
+        ),
         Outcome::Tokens(t) => Reply::json(
             StatusCode::OK,
             &json!({"access_token": t.access_token, "token_type": "Bearer", "expires_in": t.expires_in, "refresh_token": t.refresh_token}),
@@ -446,12 +614,16 @@ fn error(f: Failure) -> Reply {
         }
         Failure::PayloadTooLarge => code(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
         Failure::Internal => code(StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
-        Failure::WeakPassword
-        | Failure::EmailTaken
-        | Failure::UsernameTaken
-        | Failure::RoleNotAllowed
-        | Failure::InvalidClient
-        | Failure::InvalidCredentials => invalid_request(),
+        Failure::WeakPassword => code(bad, "weak_password"),
+        Failure::EmailTaken => code(bad, "email_taken"),
+        Failure::InvalidCredentials => code(bad, "invalid_credentials"),
+        Failure::ReauthRequired => Reply::json(
+            bad,
+            &json!({"error": "reauthentication_required", "error_description": "give current_password (an account without a password: sign in again first)"}),
+        ),
+        Failure::UsernameTaken | Failure::RoleNotAllowed | Failure::InvalidClient => {
+            invalid_request()
+        }
     }
 }
 

@@ -76,6 +76,7 @@ pub fn every_failure() -> Vec<Failure> {
         Failure::MfaRequired,
         Failure::InvalidMfaPending,
         Failure::InvalidCode,
+        Failure::ReauthRequired,
     ];
     for f in &all {
         match f {
@@ -108,7 +109,8 @@ pub fn every_failure() -> Vec<Failure> {
             | Failure::MfaNotEnabled
             | Failure::MfaRequired
             | Failure::InvalidMfaPending
-            | Failure::InvalidCode => {}
+            | Failure::InvalidCode
+            | Failure::ReauthRequired => {}
         }
     }
     all

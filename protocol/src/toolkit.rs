@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::doc::{ns, obj, s, RouteDoc};
 use crate::input::{canonical_username, valid_email, Ctx, Request};
 use crate::ops::{
-    Bearer, Failure, NewUser, Operation, Outcome, SecondFactor, Secret, Tokens, UserView,
+    Bearer, Failure, NewUser, Operation, Outcome, Reauth, SecondFactor, Secret, Tokens, UserView,
 };
 use crate::reply::{rfc3339_ms, Reply};
 use crate::table::{Call, Family, Route};
@@ -169,6 +169,94 @@ static ROUTES: &[Route] = &[
             )
         },
     },
+    Route {
+        method: Method::POST,
+        path: "/accounts:sendOobCode",
+        name: "send_oob_code",
+        credential: true,
+        decode: send_oob_code,
+        doc: || {
+            RouteDoc::new(
+                "Mail a code: PASSWORD_RESET (with email) or VERIFY_EMAIL (with idToken)",
+                Some(obj(
+                    &["requestType"],
+                    json!({"requestType": {"type": "string", "enum": ["PASSWORD_RESET", "VERIFY_EMAIL"]}, "email": s(), "idToken": s()}),
+                )),
+                None,
+                (200, Some(obj(&["email"], json!({"email": s()})))),
+            )
+        },
+    },
+    Route {
+        method: Method::POST,
+        path: "/accounts:resetPassword",
+        name: "reset_password",
+        credential: true,
+        decode: |req| {
+            let b: ResetBody = req.json().map_err(bad_request)?;
+            let code = present(b.oob_code)
+                .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_OOB_CODE"))?;
+            let new_password = b
+                .new_password
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "WEAK_PASSWORD"))?;
+            Ok(Call::new(
+                Operation::ResetPassword {
+                    email: None,
+                    code,
+                    new_password: Secret(new_password),
+                },
+                |_, o| match o {
+                    Outcome::PasswordReset { email } => Reply::json(
+                        StatusCode::OK,
+                        &json!({"email": email, "requestType": "PASSWORD_RESET"}),
+                    ),
+                    _ => unexpected(),
+                },
+            ))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Set a new password with the mailed code",
+                Some(obj(
+                    &["oobCode", "newPassword"],
+                    json!({"oobCode": s(), "newPassword": s()}),
+                )),
+                None,
+                (
+                    200,
+                    Some(obj(
+                        &["email", "requestType"],
+                        json!({"email": s(), "requestType": s()}),
+                    )),
+                ),
+            )
+        },
+    },
+    Route {
+        method: Method::POST,
+        path: "/accounts:update",
+        name: "update",
+        credential: true,
+        decode: update,
+        doc: || {
+            RouteDoc::new(
+                "Prove the email with {oobCode}, or change the password with {idToken, password} (a sign-in of the last 5 minutes)",
+                Some(obj(
+                    &[],
+                    json!({"oobCode": s(), "idToken": s(), "password": s()}),
+                )),
+                None,
+                (
+                    200,
+                    Some(json!({"oneOf": [obj(
+                        &["email", "emailVerified"],
+                        json!({"email": s(), "emailVerified": {"type": "boolean"}}),
+                    ), auth_response_schema()]})),
+                ),
+            )
+        },
+    },
 ];
 
 fn auth_response_schema() -> serde_json::Value {
@@ -219,6 +307,29 @@ struct IdTokenBody {
     id_token: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OobBody {
+    request_type: Option<String>,
+    email: Option<String>,
+    id_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResetBody {
+    oob_code: Option<String>,
+    new_password: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateBody {
+    oob_code: Option<String>,
+    password: Option<String>,
+    email: Option<String>,
+}
+
 fn present(v: Option<String>) -> Option<String> {
     v.filter(|s| !s.trim().is_empty())
 }
@@ -240,6 +351,87 @@ fn id_token(req: &Request) -> Result<Bearer, Reply> {
         }
     }
     Ok(req.bearer())
+}
+
+/// `accounts:sendOobCode`: a reset code to an address, or a verification code to the
+/// id token's account. Both answer `{"email"}` (for a reset, the address as sent: whether
+/// an account has it is not told).
+fn send_oob_code(req: &Request) -> Result<Call, Reply> {
+    let b: OobBody = req.json().map_err(bad_request)?;
+    match b.request_type.as_deref() {
+        Some("PASSWORD_RESET") => {
+            let email = present(b.email)
+                .map(|e| e.trim().to_owned())
+                .ok_or_else(|| fail(StatusCode::BAD_REQUEST, "MISSING_EMAIL"))?;
+            if !valid_email(&email) {
+                return Err(fail(StatusCode::BAD_REQUEST, "INVALID_EMAIL"));
+            }
+            Ok(Call::new(
+                Operation::ForgotPassword { email },
+                render_mailed,
+            ))
+        }
+        Some("VERIFY_EMAIL") => {
+            let bearer = match b.id_token {
+                Some(t) if t.is_empty() || t.len() > crate::input::MAX_TOKEN_LEN => {
+                    Bearer::Malformed
+                }
+                Some(t) => Bearer::Token(t),
+                None => req.bearer(),
+            };
+            Ok(Call::new(
+                Operation::VerifyEmailStart { bearer },
+                render_mailed,
+            ))
+        }
+        Some(_) => Err(fail(StatusCode::BAD_REQUEST, "INVALID_REQ_TYPE")),
+        None => Err(fail(StatusCode::BAD_REQUEST, "MISSING_REQ_TYPE")),
+    }
+}
+
+fn render_mailed(_: &Ctx, o: Outcome) -> Reply {
+    match o {
+        Outcome::MailedTo { email } => Reply::json(StatusCode::OK, &json!({"email": email})),
+        _ => unexpected(),
+    }
+}
+
+/// `accounts:update`: `{oobCode}` proves the email; `{idToken, password}` changes the
+/// password and answers fresh tokens. Other changes are not offered here.
+fn update(req: &Request) -> Result<Call, Reply> {
+    let b: UpdateBody = req.json().map_err(bad_request)?;
+    if let Some(code) = present(b.oob_code) {
+        return Ok(Call::new(
+            Operation::VerifyEmailCode { code },
+            |_, o| match o {
+                Outcome::EmailVerified { email } => Reply::json(
+                    StatusCode::OK,
+                    &json!({"email": email, "emailVerified": true}),
+                ),
+                _ => unexpected(),
+            },
+        ));
+    }
+    if b.email.is_some() {
+        // An address is changed only by a code mailed to it (the session family's
+        // `/session/email`); Firebase's unverified direct change is not offered.
+        return Err(fail(StatusCode::BAD_REQUEST, "OPERATION_NOT_ALLOWED"));
+    }
+    let Some(password) = b.password else {
+        return Err(fail(StatusCode::BAD_REQUEST, "INVALID_REQUEST"));
+    };
+    if password.is_empty() {
+        return Err(fail(StatusCode::BAD_REQUEST, "WEAK_PASSWORD"));
+    }
+    Ok(Call::new(
+        Operation::ChangePassword {
+            bearer: id_token(req)?,
+            reauth: Reauth::RecentSignIn,
+            new_password: Secret(password),
+            fresh_tokens: true,
+        },
+        render_auth,
+    ))
 }
 
 fn signup(req: &Request) -> Result<Call, Reply> {
@@ -407,11 +599,12 @@ fn error(f: Failure) -> Reply {
         Failure::InvalidMfaPending => fail(s, "INVALID_MFA_PENDING_CREDENTIAL"),
         // The password grant of this dialect always asks for the pending credential.
         Failure::MfaRequired => fail(u, "MFA_REQUIRED"),
+        Failure::InvalidCode => fail(s, "INVALID_OOB_CODE"),
+        Failure::ReauthRequired => fail(s, "CREDENTIAL_TOO_OLD_LOGIN_AGAIN"),
         Failure::InvalidSessionCode
         | Failure::MfaNotPending
         | Failure::MfaAlreadyEnabled
-        | Failure::MfaNotEnabled
-        | Failure::InvalidCode => fail(s, "INVALID_REQUEST"),
+        | Failure::MfaNotEnabled => fail(s, "INVALID_REQUEST"),
     }
 }
 

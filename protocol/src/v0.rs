@@ -467,7 +467,8 @@ fn error(f: Failure) -> Reply {
         | Failure::MfaAlreadyEnabled
         | Failure::MfaNotEnabled
         | Failure::InvalidMfaPending
-        | Failure::InvalidCode => one(bad, "body", ERR_INVALID),
+        | Failure::InvalidCode
+        | Failure::ReauthRequired => one(bad, "body", ERR_INVALID),
     }
 }
 

@@ -295,6 +295,11 @@ impl Service {
     /// The user a bearer token belongs to, if the token verifies, its family is live and
     /// the account is active.
     pub(super) fn authenticated_user(&self, bearer: Bearer) -> Result<UserRecord, Failure> {
+        self.authenticated(bearer).map(|(_, u)| u)
+    }
+
+    /// [`Service::authenticated_user`], with the token's claims.
+    pub(super) fn authenticated(&self, bearer: Bearer) -> Result<(Claims, UserRecord), Failure> {
         let claims = self.verified_claims(bearer)?;
         let now = self.now_ms();
         // On a shared store, what an earlier check read stands until a change notice.
@@ -304,7 +309,7 @@ impl Service {
             .as_ref()
             .filter(|_| self.inner.store.changes_known());
         if let Some(u) = seen.and_then(|s| s.lookup(&claims.sid, &claims.sub, now)) {
-            return Ok(u);
+            return Ok((claims, u));
         }
         let epoch = seen.map(|s| s.epoch());
         let found = self
@@ -326,7 +331,7 @@ impl Service {
                 if let (Some(s), Some(e)) = (seen, epoch) {
                     s.remember(e, &claims.sid, expires_at, &u);
                 }
-                Ok(u)
+                Ok((claims, u))
             }
             _ => Err(Failure::TokenInvalid),
         }

@@ -7,6 +7,7 @@ mod accounts;
 pub mod admin;
 mod introspect;
 mod mfa;
+mod recovery;
 mod refresh;
 mod seen;
 mod session;
@@ -650,6 +651,28 @@ impl Service {
             }
             Operation::VerifyEmailStart { bearer } => self.verify_email_start(bearer, source).await,
             Operation::VerifyEmail { bearer, code } => self.verify_email(bearer, code).await,
+            Operation::VerifyEmailCode { code } => self.verify_email_code(code).await,
+            Operation::ForgotPassword { email } => self.forgot_password(email, source).await,
+            Operation::ResetPassword {
+                email,
+                code,
+                new_password,
+            } => self.reset_password(email, code, new_password, source).await,
+            Operation::ChangePassword {
+                bearer,
+                reauth,
+                new_password,
+                fresh_tokens,
+            } => {
+                self.change_password(bearer, reauth, new_password, fresh_tokens, source)
+                    .await
+            }
+            Operation::ChangeEmailStart { bearer, email } => {
+                self.change_email_start(bearer, email, source).await
+            }
+            Operation::ChangeEmailConfirm { bearer, code } => {
+                self.change_email_confirm(bearer, code).await
+            }
             Operation::Logout { refresh_token } => self.logout(refresh_token).await,
             Operation::TotpEnroll { bearer } => self.totp_enroll(bearer).await,
             Operation::Introspect {

@@ -22,6 +22,9 @@ use crate::limits::Source;
 use crate::mail::{MailError, Purpose};
 use crate::primitives::hex;
 
+/// The purpose name an email-verification code is hashed under.
+pub(super) const VERIFY_EMAIL: &str = "verify_email";
+
 /// Crockford's base32 alphabet.
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// Characters of a session code (5 bits each: 60 bits).
@@ -100,7 +103,12 @@ impl Service {
     /// Takes one mail from the quotas of `email` for `source`: per address and source,
     /// per address from every source (sources the account knows are exempt), and per
     /// source over every address.
-    fn take_mail_quota(&self, email: &str, source: Source, known: bool) -> Result<(), Failure> {
+    pub(super) fn take_mail_quota(
+        &self,
+        email: &str,
+        source: Source,
+        known: bool,
+    ) -> Result<(), Failure> {
         let now = self.now_ms();
         let address = quota_address(email);
         let pair = format!("{address}|{source:?}");
@@ -119,7 +127,7 @@ impl Service {
         q.source.take(&source_key, now).map_err(limited)
     }
 
-    async fn send_mail(&self, to: &str, purpose: Purpose<'_>) -> Result<(), Failure> {
+    pub(super) async fn send_mail(&self, to: &str, purpose: Purpose<'_>) -> Result<(), Failure> {
         match self.inner.mailer.send(to, purpose).await {
             Ok(()) => {
                 self.inner.metrics.mail(true);
@@ -349,7 +357,8 @@ impl Service {
         let now = self.now_ms();
         self.take_mail_quota(&email, source, true)?;
         let (shown, normalized) = new_code()?;
-        let code_hash = proof_hash(&self.inner.key, &user.id, &normalized);
+        let code_hash = proof_hash(&self.inner.key, VERIFY_EMAIL, &user.id, &normalized);
+        let index = index_hash(&self.inner.key, VERIFY_EMAIL, &normalized);
         let ttl = self.inner.cfg.session.code_ttl;
         let record = ProofRecord {
             code_hash,
@@ -359,8 +368,15 @@ impl Service {
             failures: 0,
         };
         let user_id = user.id.clone();
+        // The index lets a dialect that sends the code alone find the account.
+        let index_record = ProofRecord {
+            code_hash: index.clone(),
+            ..record.clone()
+        };
+        let written = index.clone();
         self.write(move |w, _| {
             w.put_proof(ProofPurpose::VerifyEmail, &user_id, &record)?;
+            w.put_proof(ProofPurpose::VerifyEmailCode, &written, &index_record)?;
             Ok(Ok(()))
         })
         .await?;
@@ -370,11 +386,15 @@ impl Service {
         };
         if let Err(f) = self.send_mail(&email, purpose).await {
             let user_id = user.id.clone();
-            self.write(move |w, _| Ok(Ok(w.delete_proof(ProofPurpose::VerifyEmail, &user_id)?)))
-                .await?;
+            self.write(move |w, _| {
+                w.delete_proof(ProofPurpose::VerifyEmail, &user_id)?;
+                w.delete_proof(ProofPurpose::VerifyEmailCode, &index)?;
+                Ok(Ok(()))
+            })
+            .await?;
             return Err(f);
         }
-        Ok(Outcome::CodeSent)
+        Ok(Outcome::MailedTo { email })
     }
 
     /// Proves the bearer's email with the mailed code. Asked for by the account's own
@@ -389,7 +409,10 @@ impl Service {
         let normalized = normalize_code(&code);
         let given = normalized
             .as_deref()
-            .map(|n| proof_hash(&self.inner.key, &user.id, n));
+            .map(|n| proof_hash(&self.inner.key, VERIFY_EMAIL, &user.id, n));
+        let index = normalized
+            .as_deref()
+            .map(|n| index_hash(&self.inner.key, VERIFY_EMAIL, n));
         let now = self.now_ms();
         let user_id = user.id.clone();
         let result = self
@@ -418,10 +441,15 @@ impl Service {
                     return Ok(Err(Failure::InvalidCode));
                 }
                 w.delete_proof(ProofPurpose::VerifyEmail, &user_id)?;
+                if let Some(i) = &index {
+                    w.delete_proof(ProofPurpose::VerifyEmailCode, i)?;
+                }
                 user.email_verified = true;
                 user.updated_at = now;
                 w.update_user(&user)?;
-                Ok(Ok(Outcome::EmailVerified))
+                Ok(Ok(Outcome::EmailVerified {
+                    email: proof.email.clone(),
+                }))
             })
             .await;
         if result.is_ok() {
@@ -460,9 +488,24 @@ impl Service {
     }
 }
 
-/// The keyed hash under which a proof code of `user_id` is stored.
-fn proof_hash(key: &crate::secrets::ServerKey, user_id: &str, normalized: &str) -> String {
-    hex(&key.code_hash(&format!("proof:verify_email:{user_id}:{normalized}")))
+/// The keyed hash under which a proof code for `purpose` of `user_id` is stored (bound to
+/// the account).
+pub(super) fn proof_hash(
+    key: &crate::secrets::ServerKey,
+    purpose: &str,
+    user_id: &str,
+    normalized: &str,
+) -> String {
+    hex(&key.code_hash(&format!("proof:{purpose}:{user_id}:{normalized}")))
+}
+
+/// The keyed hash that indexes a live proof code for `purpose` (the code alone finds it).
+pub(super) fn index_hash(
+    key: &crate::secrets::ServerKey,
+    purpose: &str,
+    normalized: &str,
+) -> String {
+    hex(&key.code_hash(&format!("index:{purpose}:{normalized}")))
 }
 
 #[cfg(test)]

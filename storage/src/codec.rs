@@ -83,18 +83,32 @@ pub(crate) fn skeleton(name: &str) -> String {
 }
 
 pub(crate) fn proof_key(purpose: ProofPurpose, subject: &str) -> String {
-    let p = match purpose {
+    format!("{}:{subject}", purpose_name(purpose))
+}
+
+const PURPOSES: [ProofPurpose; 5] = [
+    ProofPurpose::VerifyEmail,
+    ProofPurpose::ResetPassword,
+    ProofPurpose::ChangeEmail,
+    ProofPurpose::VerifyEmailCode,
+    ProofPurpose::ResetPasswordCode,
+];
+
+fn purpose_name(purpose: ProofPurpose) -> &'static str {
+    match purpose {
         ProofPurpose::VerifyEmail => "verify_email",
-    };
-    format!("{p}:{subject}")
+        ProofPurpose::ResetPassword => "reset_password",
+        ProofPurpose::ChangeEmail => "change_email",
+        ProofPurpose::VerifyEmailCode => "verify_email_code",
+        ProofPurpose::ResetPasswordCode => "reset_password_code",
+    }
 }
 
 /// The purpose and subject a [`proof_key`] was made of.
 pub(crate) fn parse_proof_key(key: &str) -> Option<(ProofPurpose, String)> {
-    match key.split_once(':')? {
-        ("verify_email", subject) => Some((ProofPurpose::VerifyEmail, subject.to_owned())),
-        _ => None,
-    }
+    let (name, subject) = key.split_once(':')?;
+    let purpose = PURPOSES.into_iter().find(|p| purpose_name(*p) == name)?;
+    Some((purpose, subject.to_owned()))
 }
 
 #[cfg(test)]
@@ -126,6 +140,19 @@ mod tests {
             }),
             email_verified: true,
         }
+    }
+
+    #[test]
+    fn proof_keys_name_their_purpose_and_parse_back() {
+        for p in PURPOSES {
+            let key = proof_key(p, "abc:def");
+            assert_eq!(parse_proof_key(&key), Some((p, "abc:def".to_owned())));
+        }
+        assert_eq!(
+            proof_key(ProofPurpose::VerifyEmail, "u1"),
+            "verify_email:u1"
+        );
+        assert_eq!(parse_proof_key("nope:u1"), None);
     }
 
     #[test]

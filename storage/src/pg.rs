@@ -1469,6 +1469,25 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
         self.notify(&Change::User(user.id.clone()))
     }
 
+    fn change_email(&mut self, user: &UserRecord) -> Result<(), StoreError> {
+        let key = user.email.as_deref().map(fold);
+        if let Some(k) = &key {
+            let taken = self.row(
+                "SELECT 1 FROM latchkey_users WHERE email_key = $1 AND id <> $2",
+                &[k, &user.id],
+            )?;
+            if taken.is_some() {
+                return Err(StoreError::Conflict(Unique::Email));
+            }
+        }
+        let record = encode(user)?;
+        self.exec(
+            "UPDATE latchkey_users SET email_key = $2, has_mfa = $3, record = $4 WHERE id = $1",
+            &[&user.id, &key, &user.mfa.is_some(), &record],
+        )?;
+        self.notify(&Change::User(user.id.clone()))
+    }
+
     fn delete_user(&mut self, id: &str) -> Result<bool, StoreError> {
         let n = self.exec("DELETE FROM latchkey_users WHERE id = $1", &[&id])?;
         self.notify(&Change::User(id.to_owned()))?;

@@ -114,8 +114,18 @@ pub struct MfaPendingRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProofPurpose {
-    /// The account's own email (asked for by a signed-in session).
+    /// The account's own email (asked for by a signed-in session); subject: the user id.
     VerifyEmail,
+    /// A password reset; subject: the user id.
+    ResetPassword,
+    /// A new address for the account (the record's `email`); subject: the user id.
+    ChangeEmail,
+    /// The index of a live email-verification code, for the dialects that send the code
+    /// alone: subject: the keyed hash of the code; the record's `email`: the account's
+    /// address. It finds the account; the account's own proof decides.
+    VerifyEmailCode,
+    /// The index of a live reset code (as `VerifyEmailCode`).
+    ResetPasswordCode,
 }
 
 /// A code mailed to prove something for one subject (a user id), keyed by purpose and

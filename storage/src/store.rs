@@ -874,6 +874,27 @@ impl Write for Writer {
         Ok(())
     }
 
+    fn change_email(&mut self, user: &UserRecord) -> Result<(), StoreError> {
+        let old = self.user(&user.id)?.and_then(|u| u.email);
+        let mut by_email = self.tx.open_table(USER_BY_EMAIL)?;
+        if let Some(new) = &user.email {
+            let owner = by_email
+                .get(fold(new).as_str())?
+                .map(|g| g.value() == user.id);
+            if owner == Some(false) {
+                return Err(StoreError::Conflict(Unique::Email));
+            }
+        }
+        if let Some(old) = &old {
+            by_email.remove(fold(old).as_str())?;
+        }
+        if let Some(new) = &user.email {
+            by_email.insert(fold(new).as_str(), user.id.as_str())?;
+        }
+        drop(by_email);
+        self.update_user(user)
+    }
+
     /// Removes a user and frees its email, username and number index entries (the number
     /// itself is never handed out again). Returns whether the user existed.
     fn delete_user(&mut self, id: &str) -> Result<bool, StoreError> {

@@ -172,6 +172,10 @@ pub trait Write: Read {
     /// Replaces an existing user record. Email and username must not change here.
     fn update_user(&mut self, user: &UserRecord) -> Result<(), StoreError>;
 
+    /// Replaces an existing user record whose email changed: the old address is freed and
+    /// the new one taken. [`StoreError::Conflict`] when another account has it.
+    fn change_email(&mut self, user: &UserRecord) -> Result<(), StoreError>;
+
     /// Removes a user and frees its email, username and number index entries (the number
     /// itself is never handed out again). Returns whether the user existed.
     fn delete_user(&mut self, id: &str) -> Result<bool, StoreError>;

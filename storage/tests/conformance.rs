@@ -180,6 +180,30 @@ conformance! {
         assert_eq!(again.num, 2);
     }
 
+    an_email_change_frees_the_old_address_and_refuses_a_taken_one(s) {
+        let mut a = add(s, &user("a", "ann@example.com", "ann")).unwrap();
+        add(s, &user("b", "bob@example.com", "bob")).unwrap();
+        a.email = Some("BOB@example.com".into());
+        match s.write(|w| w.change_email(&a)) {
+            Err(StoreError::Conflict(Unique::Email)) => {}
+            other => panic!("a taken address was not refused: {other:?}"),
+        }
+        // Its own address in another case is no conflict.
+        a.email = Some("Ann@Example.com".into());
+        s.write(|w| w.change_email(&a)).unwrap();
+        a.email = Some("ann@new.example".into());
+        a.email_verified = true;
+        s.write(|w| w.change_email(&a)).unwrap();
+        s.read(|r| {
+            assert_eq!(r.user_id_by_email("ann@new.example")?.as_deref(), Some("a"));
+            assert_eq!(r.user_id_by_email("ann@example.com")?, None);
+            assert!(r.user("a")?.unwrap().email_verified);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        add(s, &user("c", "ann@example.com", "cid")).unwrap();
+    }
+
     users_page_in_the_order_they_were_made(s) {
         for i in 0..5 {
             add(s, &user(&format!("z{i}"), "", &format!("u{i}"))).unwrap();

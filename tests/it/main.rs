@@ -23,6 +23,7 @@ mod operator;
 mod policy;
 mod proxy;
 mod readme;
+mod recovery;
 mod refresh;
 mod rules;
 mod server;

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-const PW: &str = "correct horse battery";
+pub(crate) const PW: &str = "correct horse battery";
 
 fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
@@ -14,7 +14,11 @@ fn claims(jwt: &str) -> Value {
 
 /// An account made through `oauth` with a password, its email proven through its own
 /// session, and TOTP on: (access token, TOTP secret, recovery codes).
-async fn account_with_totp(s: &Server, smtp: &Smtp, name: &str) -> (String, String, Vec<String>) {
+pub(crate) async fn account_with_totp(
+    s: &Server,
+    smtp: &Smtp,
+    name: &str,
+) -> (String, String, Vec<String>) {
     oauth_signup(s, name, PW).await;
     let t = oauth_login(s, name, PW).await.expect(200);
     let access = t["access_token"].as_str().unwrap().to_string();
