@@ -510,6 +510,7 @@ impl PgStore {
             c: &client,
             store: self,
             retry: std::cell::Cell::new(false),
+            told: std::cell::RefCell::new(Vec::new()),
         };
         f(&access)
     }
@@ -559,6 +560,7 @@ impl PgStore {
                 c: &tx,
                 store: self,
                 retry: std::cell::Cell::new(false),
+                told: std::cell::RefCell::new(Vec::new()),
             };
             if matches!(level, IsolationLevel::Serializable)
                 && self.inner.seqscan_setting.load(Ordering::Acquire)
@@ -585,9 +587,13 @@ impl PgStore {
                     return Err(e);
                 }
             };
+            let told = access.told.take();
             match self.answer(async { tx.commit().await.map_err(db) }) {
                 Ok(()) => {
                     self.inner.healthy.store(true, Ordering::Release);
+                    for change in &told {
+                        self.tell(change);
+                    }
                     return Ok(value);
                 }
                 Err(e) => {
@@ -1030,6 +1036,9 @@ struct Access<'a, C: GenericClient> {
     store: &'a PgStore,
     /// Set when a statement met a concurrent transaction: the whole plan must run again.
     retry: std::cell::Cell<bool>,
+    /// The changes this transaction announces: this node's subscribers hear them as soon
+    /// as it commits (read-your-writes), before the database's notice comes back.
+    told: std::cell::RefCell<Vec<Change>>,
 }
 
 impl<C: GenericClient> Access<'_, C> {
@@ -1128,6 +1137,7 @@ impl<C: GenericClient> Access<'_, C> {
 
     /// Announces `change` to every node when this transaction commits.
     fn notify(&self, change: &Change) -> Result<(), StoreError> {
+        self.told.borrow_mut().push(change.clone());
         if !self.store.inner.notices.load(Ordering::Acquire) {
             return Ok(());
         }

@@ -481,3 +481,23 @@ conformance! {
         .unwrap();
     }
 }
+
+/// A node reads its own writes: its subscribers hear a change as soon as the write that
+/// made it commits, not when the database's notice comes back (a user who changed their
+/// address and asked for themselves at once got the old one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_tells_this_nodes_subscribers_when_its_own_write_commits() {
+    let (s, _keep) = store("postgres");
+    let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let ear = heard.clone();
+    s.subscribe(move |c| ear.lock().unwrap().push(format!("{c:?}")));
+    let mut u = add(&s, &user("me", "me@example.com", "me")).unwrap();
+    heard.lock().unwrap().clear();
+    u.email = Some("me@new.example".into());
+    s.write(|w| w.change_email(&u)).unwrap();
+    assert!(
+        heard.lock().unwrap().iter().any(|c| c.contains("\"me\"")),
+        "{:?}",
+        heard.lock().unwrap()
+    );
+}
