@@ -179,13 +179,42 @@ pub enum UserCmd {
         #[arg(long)]
         yes: bool,
     },
-    /// Bulk-load users from JSON lines, one user per line:
-    /// {"email":"ann@example.com","username":"ann","display_name":"Ann","role":"user",
-    /// "password_hash":"$scrypt$ln=15,r=8,p=1$<salt>$<hash>"}; the server must be stopped.
+    /// Bulk-load users with their password hashes, all or nothing. `latchkey` format: JSON
+    /// lines, {"id"?,"email","username"?,"display_name"?,"role"?,"email_verified"?,
+    /// "disabled"?,"password_hash"?} with a bcrypt, argon2, scrypt, pbkdf2-sha256 or
+    /// firebase-scrypt hash; `firebase`: the file of `firebase auth:export`, with the
+    /// project's hash parameters. On redb the server must be stopped.
     Import {
-        /// The JSON-lines file.
+        /// The file.
         file: PathBuf,
+        /// `latchkey` (JSON lines) or `firebase` (an auth:export file).
+        #[arg(long, value_enum, default_value_t = ImportFormat::Latchkey)]
+        format: ImportFormat,
+        /// Check every user and report; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Firebase: the project's base64_signer_key.
+        #[arg(long, required_if_eq("format", "firebase"))]
+        hash_key: Option<String>,
+        /// Firebase: the project's base64_salt_separator.
+        #[arg(long, required_if_eq("format", "firebase"))]
+        salt_separator: Option<String>,
+        /// Firebase: the project's rounds.
+        #[arg(long, required_if_eq("format", "firebase"))]
+        rounds: Option<u32>,
+        /// Firebase: the project's mem_cost.
+        #[arg(long, required_if_eq("format", "firebase"))]
+        mem_cost: Option<u8>,
     },
+}
+
+/// `user import --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFormat {
+    /// latchkey's JSON lines.
+    Latchkey,
+    /// A Firebase Auth export (`firebase auth:export users.json`).
+    Firebase,
 }
 
 /// `keys` subcommands.
@@ -441,7 +470,33 @@ pub fn run(cfg: &Checked, command: &Command) -> Result<String, String> {
         Command::ServerKey(ServerKeyCmd::Rotate) => return rotate_server_key(cfg),
         Command::Store(StoreCmd::Copy { to }) => return store_copy(cfg, to),
         Command::User(u) => match u {
-            UserCmd::Import { file } => return import(cfg, file),
+            UserCmd::Import {
+                file,
+                format,
+                dry_run,
+                hash_key,
+                salt_separator,
+                rounds,
+                mem_cost,
+            } => {
+                let format = match format {
+                    ImportFormat::Latchkey => crate::import::Format::Latchkey,
+                    ImportFormat::Firebase => {
+                        crate::import::Format::Firebase(crate::import::FirebaseParams {
+                            hash_key: hash_key.clone().unwrap_or_default(),
+                            salt_separator: salt_separator.clone().unwrap_or_default(),
+                            rounds: rounds.unwrap_or(0),
+                            mem_cost: mem_cost.unwrap_or(0),
+                        })
+                    }
+                };
+                let opts = crate::import::Options {
+                    format,
+                    dry_run: *dry_run,
+                    limits: cfg.password.import_limits.clone(),
+                };
+                return import(cfg, file, &opts);
+            }
             UserCmd::Delete { key, yes } => return delete(cfg, key, *yes),
             UserCmd::List { after, limit, json } => {
                 json_out = *json;
@@ -665,12 +720,15 @@ pub fn admin(cfg: &Checked, call: &AdminCall) -> Result<Value, String> {
 }
 
 /// `user import`: opens the store directly (a running server must be stopped first).
-pub fn import(cfg: &Checked, file: &Path) -> Result<String, String> {
+pub fn import(cfg: &Checked, file: &Path, opts: &crate::import::Options) -> Result<String, String> {
     let store = open_store(cfg, Need::Write).map_err(|e| match e {
         StoreError::Locked(_) => format!("{e}; stop the server to import"),
         e => format!("cannot open {}: {e}", store_name(cfg)),
     })?;
-    let summary = crate::import::import(&store, file, &SystemClock)?;
+    let summary = crate::import::import(&store, file, opts, &SystemClock)?;
+    if opts.dry_run {
+        return Ok(summary);
+    }
     // Imports write many transactions: give their free pages back.
     store
         .compact()

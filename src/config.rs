@@ -102,6 +102,23 @@ section!(
 );
 
 section!(
+    /// `password.import_limits`: the most an imported password hash may ask for, checked
+    /// at import and at every verification.
+    ImportLimits {
+        /// Memory of one verification (argon2 `m`; scrypt and Firebase 128·r·N), KiB.
+        memory_kib: u64 = 131_072,
+        /// argon2 passes (`t`).
+        argon2_passes: u32 = 10,
+        /// argon2 lanes, scrypt `p`.
+        parallelism: u32 = 4,
+        /// bcrypt cost (log2 of the rounds).
+        bcrypt_cost: u32 = 14,
+        /// PBKDF2 iterations.
+        pbkdf2_rounds: u32 = 2_000_000,
+    }
+);
+
+section!(
     /// `[password]`
     Password {
         /// Shortest accepted password, characters.
@@ -112,6 +129,8 @@ section!(
         hash_threads: usize = 0,
         /// Requests allowed to wait for a hashing thread; beyond: 503 with Retry-After.
         hash_queue: usize = 64,
+        /// Bounds on imported hashes.
+        import_limits: ImportLimits = ImportLimits::default(),
     }
 );
 
@@ -480,6 +499,8 @@ pub struct PasswordSettings {
     pub hash_threads: usize,
     /// Requests that may wait for a hashing thread.
     pub hash_queue: usize,
+    /// Bounds on imported hashes.
+    pub import_limits: ImportLimits,
 }
 
 /// `[mail]`, checked.
@@ -992,6 +1013,14 @@ impl Config {
                 s.log_n
             ));
         }
+        let l = &self.password.import_limits;
+        if l.memory_kib < 1024 || l.argon2_passes == 0 || l.parallelism == 0 || l.pbkdf2_rounds == 0
+        {
+            return Err(bad(
+                "password.import_limits",
+                "memory_kib must be at least 1024, the others at least 1",
+            ));
+        }
         if !(1..=1024).contains(&self.password.min_length) {
             return Err(bad("password.min_length", "must be between 1 and 1024"));
         }
@@ -1163,6 +1192,7 @@ impl Config {
                 scrypt: self.password.scrypt.clone(),
                 hash_threads,
                 hash_queue: self.password.hash_queue,
+                import_limits: self.password.import_limits.clone(),
             },
             mail: MailSettings {
                 transport,

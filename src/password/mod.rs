@@ -4,6 +4,9 @@
 //! of queueing without bound. The weak-password policy is
 //! `protocol::input::is_weak_password` (pure, so families can report it with other errors).
 //!
+//! Hashes made elsewhere and imported (bcrypt, Argon2, PBKDF2, Firebase's scrypt) verify
+//! too, within `password.import_limits` ([`imported`]), and are reported for re-hashing.
+//!
 //! Unknown users cost one scrypt too ([`Hasher::verify`] with `None` checks against a
 //! dummy hash), so timing does not tell whether an account exists. Hashes made with other
 //! parameters keep verifying and are reported for upgrade.
@@ -12,10 +15,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use protocol::Secret;
-use scrypt::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use scrypt::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use tokio::sync::Semaphore;
 
-use crate::config;
+pub mod imported;
+
+use crate::config::{self, ImportLimits};
 use crate::limits::Source;
 use crate::primitives::{random_bytes, NoRandomness};
 
@@ -116,6 +121,8 @@ pub struct Hasher {
     capacity: usize,
     threads: usize,
     dummy: Arc<String>,
+    /// Bounds on stored hashes (at least what the configured scrypt needs).
+    limits: Arc<ImportLimits>,
 }
 
 impl std::fmt::Debug for Hasher {
@@ -165,7 +172,15 @@ impl Hasher {
             capacity: threads + queue,
             threads,
             dummy: Arc::new(dummy),
+            limits: Arc::new(widened(ImportLimits::default(), params)),
         })
+    }
+
+    /// The same hasher, bounding stored hashes by `limits` (never below what its own
+    /// scrypt parameters need).
+    pub fn with_import_limits(mut self, limits: ImportLimits) -> Hasher {
+        self.limits = Arc::new(widened(limits, self.params));
+        self
     }
 
     /// Requests waiting for a hashing thread now.
@@ -242,22 +257,37 @@ impl Hasher {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| self.dummy.as_str().to_owned());
         let params = self.params;
+        let limits = self.limits.clone();
         self.blocking(source, move || {
-            let hash = PasswordHash::new(&phc)?;
-            let ok = scrypt::Scrypt
-                .verify_password(password.0.as_bytes(), &hash)
-                .is_ok()
-                && known;
-            let needs_rehash = ok
-                && scrypt::Params::try_from(&hash)
-                    .map(|p| {
-                        p.log_n() != params.log_n() || p.r() != params.r() || p.p() != params.p()
-                    })
-                    .unwrap_or(true);
-            Ok(Verdict { ok, needs_rehash })
+            let ok = match imported::verify(password.0.as_bytes(), &phc, &limits) {
+                Ok(ok) => ok && known,
+                Err(refusal) => {
+                    tracing::warn!(%refusal, "a stored password hash was refused");
+                    false
+                }
+            };
+            let needs_rehash = ok && !made_with(&phc, params);
+            Verdict { ok, needs_rehash }
         })
-        .await?
+        .await
     }
+}
+
+/// Whether `phc` is a scrypt hash with exactly `params`.
+fn made_with(phc: &str, params: scrypt::Params) -> bool {
+    PasswordHash::new(phc)
+        .ok()
+        .filter(|h| h.algorithm.as_str() == "scrypt")
+        .and_then(|h| scrypt::Params::try_from(&h).ok())
+        .is_some_and(|p| p.log_n() == params.log_n() && p.r() == params.r() && p.p() == params.p())
+}
+
+/// `limits`, raised where latchkey's own scrypt `params` need more.
+fn widened(mut limits: ImportLimits, params: scrypt::Params) -> ImportLimits {
+    let own_kib = (1u64 << params.log_n()) * u64::from(params.r()) * 128 / 1024;
+    limits.memory_kib = limits.memory_kib.max(own_kib);
+    limits.parallelism = limits.parallelism.max(params.p());
+    limits
 }
 
 #[cfg(test)]

@@ -214,6 +214,19 @@ impl Service {
             (_, false) => None,
             (SecondFactor::Inline(None), true) => return Err(Failure::MfaRequired),
             (SecondFactor::Later, true) => {
+                if let Some(h) = upgraded {
+                    // The password was right: its new hash need not wait for the second step.
+                    let id = user.id.clone();
+                    let verified = user.password_hash.clone();
+                    self.write(move |w, _| {
+                        if let Some(mut u) = w.user(&id)?.filter(|u| u.password_hash == verified) {
+                            u.password_hash = Some(h.clone());
+                            w.update_user(&u)?;
+                        }
+                        Ok(Ok(()))
+                    })
+                    .await?;
+                }
                 return self.mfa_pending(&user, vec!["pwd".into()]).await;
             }
             (SecondFactor::Inline(Some(c)), true) => Some(c.clone()),
@@ -221,10 +234,12 @@ impl Service {
         let now = self.now_ms();
         let user_id = user.id;
         let uid = user_id.clone();
+        let verified = user.password_hash;
         let result = self
             .write(move |w, svc| {
-                // Re-read inside the transaction: the user may have changed meanwhile.
-                let Some(mut user) = w.user(&uid)? else {
+                // Re-read inside the transaction: the user may have changed meanwhile (a
+                // password reset or change makes the one just checked worthless).
+                let Some(mut user) = w.user(&uid)?.filter(|u| u.password_hash == verified) else {
                     return Ok(Err(Failure::InvalidCredentials));
                 };
                 if let Some(refusal) = state_refusal(user.state, activate) {

@@ -425,7 +425,8 @@ impl Service {
             t.cache_size,
         )?;
         let pw = &cfg.password;
-        let hasher = Hasher::new(&pw.scrypt, pw.hash_threads, pw.hash_queue)?;
+        let hasher = Hasher::new(&pw.scrypt, pw.hash_threads, pw.hash_queue)?
+            .with_import_limits(pw.import_limits.clone());
         let clients = cfg
             .oauth
             .clients

@@ -9,6 +9,7 @@ mod cross;
 mod files;
 mod forward;
 mod house;
+mod import;
 mod interop;
 mod introspection;
 mod keys;
