@@ -265,11 +265,49 @@ pub fn roundtrip(data: &[u8]) {
     }
 }
 
+/// Stored password hashes (imported ones): a hash `check` accepts is within the limits and
+/// verifies without panicking; one it refuses is refused by `verify` too. The limits are
+/// tiny so that what is accepted is cheap to compute.
+pub fn password_hash(data: &[u8]) {
+    use crate::password::imported;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let tiny = crate::config::ImportLimits {
+        memory_kib: 1024,
+        argon2_passes: 2,
+        parallelism: 1,
+        bcrypt_cost: 4,
+        pbkdf2_rounds: 1000,
+    };
+    match imported::check(text, &tiny) {
+        Ok(_) => {
+            let _ = imported::verify(b"password", text, &tiny).unwrap();
+        }
+        Err(_) => assert!(imported::verify(b"password", text, &tiny).is_err()),
+    }
+}
+
+/// A line of `user import`'s JSON-lines format: a user it makes has what the line said
+/// (an email or a username) and a hash `check` accepts.
+pub fn import_line(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let limits = crate::config::ImportLimits::default();
+    if let Ok(u) = crate::import::from_line(text, &limits, NOW * 1000) {
+        assert!(u.email.is_some() || u.username.is_some());
+        if let Some(h) = &u.password_hash {
+            assert!(crate::password::imported::check(h, &limits).is_ok());
+        }
+    }
+}
+
 /// A fuzz target's entry point.
 pub type Target = fn(&[u8]);
 
 /// Every target by name, for the corpus replay.
-pub const TARGETS: [(&str, Target); 10] = [
+pub const TARGETS: [(&str, Target); 12] = [
     ("jwt", jwt),
     ("paseto", paseto),
     ("refresh_token", refresh_token),
@@ -280,6 +318,8 @@ pub const TARGETS: [(&str, Target); 10] = [
     ("family_toolkit", |d| family_request("toolkit", d)),
     ("family_v0", |d| family_request("v0", d)),
     ("roundtrip", roundtrip),
+    ("password_hash", password_hash),
+    ("import_line", import_line),
 ];
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use crate::config::ImportLimits;
 use crate::password::imported;
 
 /// Users per write transaction.
-pub const BATCH: usize = 20_000;
+pub const BATCH: usize = 250_000;
 /// Refusals listed one by one; beyond, a count.
 const LISTED: usize = 50;
 
@@ -152,7 +152,7 @@ fn new_id() -> Result<String, String> {
 }
 
 /// The user of one line of the latchkey format.
-fn from_line(text: &str, limits: &ImportLimits, now: i64) -> Result<UserRecord, String> {
+pub(crate) fn from_line(text: &str, limits: &ImportLimits, now: i64) -> Result<UserRecord, String> {
     let l: Line = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let email = l.email.filter(|e| !e.is_empty());
     if email.is_none() && l.username.is_none() {

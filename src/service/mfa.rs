@@ -189,6 +189,12 @@ impl Service {
                     w.delete_mfa_pending(&hash)?;
                     return Ok(Err(refusal));
                 }
+                if user.updated_at > rec.created_at {
+                    // The account changed since the password was checked (a reset, a new
+                    // password, the second factor): that check no longer stands.
+                    w.delete_mfa_pending(&hash)?;
+                    return Ok(Err(Failure::InvalidMfaPending));
+                }
                 let now_s = u64::try_from(now / 1000).unwrap_or(0);
                 if !second_factor(&svc.inner.key, &mut user, &code, now_s)? {
                     rec.failures += 1;

@@ -174,3 +174,46 @@ async fn hashes_asking_for_too_much_are_refused_with_their_lines_and_nothing_is_
     );
     assert_eq!(code, 2, "clap: --mem-cost is required with firebase: {err}");
 }
+
+/// The README's "From Firebase" block, as printed: the file, the import (the server
+/// stopped), then the server again and a sign-in with Firebase's example password.
+#[tokio::test]
+async fn the_readme_firebase_example_works_as_printed() {
+    let block = crate::readme::blocks()
+        .into_iter()
+        .find(|b| b.starts_with("cat > users.json <<'JSON'"))
+        .expect("the README's Firebase block");
+    let (import_part, sign_in_part) = block
+        .split_once("./target/release/latchkey serve &\n")
+        .expect("the block starts the server");
+    let mut s = Server::start("").await;
+    s.stop();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |script: String| {
+        let out = std::process::Command::new("bash")
+            .args(["-c", &format!("set -euo pipefail\n{script}")])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{script}\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let out = run(import_part.replace(
+        "./target/release/latchkey",
+        &format!("{BIN} --config {}", s.config_path().display()),
+    ));
+    assert!(
+        out.contains("imported 1 users (0 skipped without an email, 0 refused)"),
+        "{out}"
+    );
+    s.start_again();
+    let out = run(sign_in_part.replace("http://localhost:8080", &s.base));
+    let answer: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(answer["localId"], "fbUser1qZ3xK8mN2pR5tV7wY9aB");
+    assert!(answer["idToken"].is_string(), "{answer}");
+}

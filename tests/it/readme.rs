@@ -15,7 +15,7 @@ use crate::support::*;
 const ADMIN_TOKEN: &str = "please-change-this-admin-token";
 
 /// Blocks not run, by the command on their first line (comments aside), and why.
-const NOT_RUN: [(&str, &str); 8] = [
+const NOT_RUN: [(&str, &str); 9] = [
     (
         "cargo run --release -- serve",
         "builds and serves: the server under test stands for it",
@@ -36,6 +36,10 @@ const NOT_RUN: [(&str, &str); 8] = [
         "needs that database; tests/it/nodes.rs does the same on a throwaway one",
     ),
     (
+        "cat > users.json <<'JSON'",
+        "imports into a stopped server: tests/it/import.rs runs this block as printed",
+    ),
+    (
         "cargo install cargo-fuzz --locked",
         "fuzzing; .ci/run runs every target",
     ),
@@ -54,7 +58,7 @@ fn first_command(block: &str) -> &str {
 }
 
 /// Every ```sh block of the README, in order.
-fn blocks() -> Vec<String> {
+pub(crate) fn blocks() -> Vec<String> {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let mut out = Vec::new();

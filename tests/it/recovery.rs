@@ -490,3 +490,62 @@ async fn without_the_current_password_a_change_needs_a_sign_in_of_the_last_five_
         Ok(Outcome::PasswordChanged)
     );
 }
+
+#[tokio::test]
+async fn a_reset_voids_a_second_step_begun_with_the_old_password() {
+    use protocol::{Bearer, Failure, Operation, Outcome, SecondFactor, Secret};
+    let p = InProcess::new(|_| {});
+    let t = p.sign_up("gus", PW).await;
+    let email = "gus@example.com".to_string();
+    // The address proven by the account's own session, then TOTP on.
+    let bearer = || Bearer::Token(t.access_token.clone());
+    p.run(Operation::VerifyEmailStart { bearer: bearer() })
+        .await
+        .unwrap();
+    let code = p.code_to(&email, 1);
+    p.run(Operation::VerifyEmail {
+        bearer: bearer(),
+        code,
+    })
+    .await
+    .unwrap();
+    let secret = crate::rules::enrol(&p, &t.access_token).await;
+    // Someone with the old password stands at the second step...
+    let pending = match p
+        .run(Operation::PasswordSignIn {
+            login: "gus".into(),
+            password: Secret(PW.into()),
+            client: None,
+            activate: false,
+            second: SecondFactor::Later,
+        })
+        .await
+    {
+        Ok(Outcome::MfaPending { credential, .. }) => credential,
+        other => panic!("{other:?}"),
+    };
+    // ...when the owner resets the password.
+    p.advance(1.0);
+    p.run(Operation::ForgotPassword {
+        email: email.clone(),
+    })
+    .await
+    .unwrap();
+    let code = p.code_to(&email, 2);
+    p.run(Operation::ResetPassword {
+        email: Some(email),
+        code,
+        new_password: Secret(NEW_PW.into()),
+    })
+    .await
+    .unwrap();
+    p.advance(30.0);
+    assert_eq!(
+        p.run(Operation::MfaFinalize {
+            pending,
+            code: totp_at(&secret, p.now_ms()),
+        })
+        .await,
+        Err(Failure::InvalidMfaPending)
+    );
+}

@@ -111,7 +111,7 @@ async fn failures_lock_within_the_window_and_the_lock_lifts_after_its_duration()
     tokens(p.sign_in("dee", PW).await);
 }
 
-async fn enrol(p: &InProcess, access: &str) -> String {
+pub(crate) async fn enrol(p: &InProcess, access: &str) -> String {
     let bearer = || Bearer::Token(access.to_string());
     let secret = match p.run(Operation::TotpEnroll { bearer: bearer() }).await {
         Ok(Outcome::TotpEnrollment { secret, .. }) => secret,
