@@ -48,3 +48,39 @@ async fn unknown_user_and_wrong_password_take_the_same_time() {
         "timing differs: known {k:?} vs unknown {u:?}"
     );
 }
+
+/// "Forgot password" for an address with an account and for one without: one store write
+/// and one mail either way (a code, or a notice), so the answer's time does not tell.
+#[tokio::test]
+async fn a_reset_for_an_unknown_address_takes_the_same_time() {
+    let smtp = Smtp::start(&[]);
+    let s = Server::start(&format!(
+        "{}[limits]\nmails_per_hour = 1000\nper_ip_per_minute = 0\n",
+        smtp.config("none")
+    ))
+    .await;
+    oauth_signup(&s, "real", "correct horse battery").await;
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for _ in 0..15 {
+        for (email, into) in [
+            ("real@example.com", &mut known),
+            ("ghost@example.com", &mut unknown),
+        ] {
+            let started = Instant::now();
+            let r = s
+                .post_json("/session/password/forgot", &[], &json!({"email": email}))
+                .await;
+            into.push(started.elapsed());
+            assert_eq!(r.status, 202);
+        }
+    }
+    assert_eq!(smtp.count_to("real@example.com"), 15);
+    assert_eq!(smtp.count_to("ghost@example.com"), 15);
+    let (k, u) = (median(known), median(unknown));
+    let ratio = k.as_secs_f64() / u.as_secs_f64();
+    eprintln!("median reset known {k:?}, unknown {u:?}, ratio {ratio:.3}");
+    assert!(
+        (0.67..1.5).contains(&ratio),
+        "timing differs: known {k:?} vs unknown {u:?}"
+    );
+}
