@@ -803,18 +803,15 @@ impl Write for Writer {
             .open_table(USER_BY_SKELETON)
             .map_err(|e| (0, e.into()))?;
         let mut all = self.tx.open_table(USERS).map_err(|e| (0, e.into()))?;
-        // Each table takes its keys in order: a B-tree fills page after page instead of
-        // touching pages all over (an import of a million users took a third longer).
-        let mut emails: Vec<(String, usize)> = Vec::with_capacity(users.len());
-        let mut names: Vec<(String, String, usize)> = Vec::new();
-        for (i, user) in users.iter().enumerate() {
-            if let Some(email) = &user.email {
-                emails.push((fold(email), i));
-            }
-            if let Some(name) = &user.username {
-                names.push((fold(name), skeleton(name), i));
-            }
-        }
+        // The email index and the records take their keys in order, a batch at a time:
+        // their B-trees fill page after page instead of rewriting pages all over (a
+        // million-user import: 55 s -> 40 s). Names stay in the batch's order: in order,
+        // their pages split half full (the store grew by an eighth).
+        let mut emails: Vec<(String, usize)> = users
+            .iter()
+            .enumerate()
+            .filter_map(|(i, u)| u.email.as_deref().map(|e| (fold(e), i)))
+            .collect();
         emails.sort_unstable();
         for (key, i) in &emails {
             let id = users.get(*i).map_or("", |u| u.id.as_str());
@@ -822,35 +819,29 @@ impl Write for Writer {
                 return Err((*i, StoreError::Conflict(Unique::Email)));
             }
         }
-        names.sort_unstable();
-        for (key, _, i) in &names {
-            let id = users.get(*i).map_or("", |u| u.id.as_str());
-            if by_name.insert(key.as_str(), id).map_err(at(*i))?.is_some() {
-                return Err((*i, StoreError::Conflict(Unique::Username)));
+        for (i, user) in users.iter().enumerate() {
+            if let Some(name) = &user.username {
+                let key = fold(name);
+                let taken = by_name
+                    .insert(key.as_str(), user.id.as_str())
+                    .map_err(at(i))?
+                    .is_some()
+                    || by_skeleton
+                        .insert(skeleton(name).as_str(), user.id.as_str())
+                        .map_err(at(i))?
+                        .is_some();
+                if taken {
+                    return Err((i, StoreError::Conflict(Unique::Username)));
+                }
             }
-        }
-        names.sort_unstable_by(|a, b| a.1.cmp(&b.1));
-        for (_, sk, i) in &names {
-            let id = users.get(*i).map_or("", |u| u.id.as_str());
-            if by_skeleton
-                .insert(sk.as_str(), id)
-                .map_err(at(*i))?
-                .is_some()
-            {
-                return Err((*i, StoreError::Conflict(Unique::Username)));
-            }
-        }
-        let mut order: Vec<usize> = (0..users.len()).collect();
-        order.sort_unstable_by_key(|i| users.get(*i).map(|u| u.num));
-        for &i in &order {
-            let Some(user) = users.get(i) else { continue };
             by_num.insert(user.num, user.id.as_str()).map_err(at(i))?;
         }
+        let mut order: Vec<usize> = (0..users.len()).collect();
         order.sort_unstable_by(|a, b| {
             let id = |i: &usize| users.get(*i).map(|u| u.id.as_str());
             id(a).cmp(&id(b))
         });
-        for &i in &order {
+        for i in order {
             let Some(user) = users.get(i) else { continue };
             let bytes = encode(user).map_err(|e| (i, e))?;
             all.insert(user.id.as_str(), bytes.as_slice())
