@@ -103,6 +103,7 @@ pub enum UserCmd {
     /// Show one user, with any lockout holding it back.
     Show {
         /// id, number, email or username
+        #[arg(allow_hyphen_values = true)]
         key: String,
         /// Print JSON instead of lines.
         #[arg(long)]
@@ -135,12 +136,14 @@ pub enum UserCmd {
     /// input); every session of the account is revoked and its lockout cleared.
     SetPassword {
         /// id, number, email or username
+        #[arg(allow_hyphen_values = true)]
         key: String,
     },
     /// Set a user's role. Sessions stay; access tokens issued before carry the old role
     /// until they expire.
     SetRole {
         /// id, number, email or username
+        #[arg(allow_hyphen_values = true)]
         key: String,
         /// The new role.
         role: String,
@@ -148,32 +151,38 @@ pub enum UserCmd {
     /// Disable sign-in and revoke every session.
     Disable {
         /// id, number, email or username
+        #[arg(allow_hyphen_values = true)]
         key: String,
     },
     /// Enable a disabled (or unverified) account; clears its lockout.
     Enable {
         /// id, number, email or username
+        #[arg(allow_hyphen_values = true)]
         key: String,
     },
     /// Block and revoke every session.
     Block {
         /// id, number, email or username
+        #[arg(allow_hyphen_values = true)]
         key: String,
     },
     /// Unblock; clears its lockout.
     Unblock {
         /// id, number, email or username
+        #[arg(allow_hyphen_values = true)]
         key: String,
     },
     /// Remove the user's second factor (TOTP and recovery codes), for an owner who lost
     /// both; the account signs in with its first factor and may enrol again.
     ResetMfa {
         /// id, number, email or username
+        #[arg(allow_hyphen_values = true)]
         key: String,
     },
     /// Delete the account and revoke every session (asks first, unless --yes).
     Delete {
         /// id, number, email or username
+        #[arg(allow_hyphen_values = true)]
         key: String,
         /// Do not ask.
         #[arg(long)]
@@ -227,7 +236,8 @@ pub enum KeysCmd {
     /// Remove a signing key at once (a leaked key): every token it signed stops
     /// verifying, the key sets drop it; a new key signs if it was the signing one.
     Revoke {
-        /// The key id (`keys list`).
+        /// The key id (`keys list`; base64url, so it may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }
@@ -1126,5 +1136,24 @@ async fn sweep_loop(service: Service) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "sweep failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Key ids are base64url: one in 32 starts with `-` (a flaky test found it), and a
+    /// username may too. They are values, not options.
+    #[test]
+    fn key_ids_and_user_keys_may_start_with_a_hyphen() {
+        let cli = Cli::try_parse_from(["latchkey", "keys", "revoke", "-SXBz3kL"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Keys(KeysCmd::Revoke { ref kid }) if kid == "-SXBz3kL")
+        );
+        let cli = Cli::try_parse_from(["latchkey", "user", "show", "-ann", "--json"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::User(UserCmd::Show { ref key, json: true }) if key == "-ann")
+        );
     }
 }
