@@ -101,7 +101,7 @@ struct Candidate {
 
 /// What reading the file gave.
 #[derive(Default)]
-struct Read {
+struct Loaded {
     users: Vec<Candidate>,
     skipped: usize,
     refused: Vec<(Place, String)>,
@@ -194,9 +194,9 @@ pub(crate) fn from_line(text: &str, limits: &ImportLimits, now: i64) -> Result<U
     })
 }
 
-fn read_lines(path: &Path, limits: &ImportLimits, now: i64) -> Result<Read, String> {
+fn read_lines(path: &Path, limits: &ImportLimits, now: i64) -> Result<Loaded, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut out = Read::default();
+    let mut out = Loaded::default();
     for (i, line) in BufReader::new(file).lines().enumerate() {
         let line = line.map_err(|e| format!("line {}: {e}", i + 1))?;
         if line.trim().is_empty() {
@@ -287,13 +287,13 @@ fn read_firebase(
     p: &FirebaseParams,
     limits: &ImportLimits,
     now: i64,
-) -> Result<Read, String> {
+) -> Result<Loaded, String> {
     check_firebase_params(p, limits)?;
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let export: Export = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{}: not a Firebase export: {e}", path.display()))?;
     drop(bytes);
-    let mut out = Read::default();
+    let mut out = Loaded::default();
     for (i, u) in export.users.into_iter().enumerate() {
         let place = Place::Entry(i + 1, u.local_id.clone());
         match from_firebase(u, p, limits, now) {
@@ -307,7 +307,7 @@ fn read_firebase(
 
 /// Refuses users that repeat an earlier one's id, email or username in the file, or that
 /// the store already has.
-fn check_unique(store: &Store, read: &mut Read) -> Result<(), String> {
+fn check_unique(store: &Store, read: &mut Loaded) -> Result<(), String> {
     let mut ids = HashSet::new();
     let mut emails = HashSet::new();
     let mut names = HashSet::new();
@@ -351,7 +351,7 @@ fn check_unique(store: &Store, read: &mut Read) -> Result<(), String> {
     Ok(())
 }
 
-fn report(read: &Read) -> String {
+fn report(read: &Loaded) -> String {
     let mut out = String::new();
     for (place, why) in read.refused.iter().take(LISTED) {
         out.push_str(&format!("{place}: {why}\n"));
