@@ -182,25 +182,13 @@ fn run(store: &RedbStore, rx: &mpsc::Receiver<Pending>, store_ok: &AtomicBool) {
 mod tests {
     use super::*;
     use crate::tx::Read;
-    use crate::{AccountState, UserRecord};
+    use crate::UserRecord;
 
     fn user(id: &str) -> UserRecord {
         UserRecord {
-            id: id.into(),
-            num: 0,
             email: Some(format!("{id}@example.com")),
             username: Some(id.into()),
-            display_name: None,
-            first_name: None,
-            last_name: None,
-            role: "user".into(),
-            password_hash: None,
-            state: AccountState::Active,
-            created_at: 0,
-            updated_at: 0,
-            last_login_at: None,
-            mfa: None,
-            email_verified: false,
+            ..UserRecord::new(id.into(), 0)
         }
     }
 

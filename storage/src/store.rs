@@ -1245,25 +1245,13 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::AccountState;
 
     fn user(id: &str, num: u64, email: &str, name: &str) -> UserRecord {
         UserRecord {
-            id: id.into(),
             num,
             email: Some(email.into()),
             username: Some(name.into()),
-            display_name: None,
-            first_name: None,
-            last_name: None,
-            role: "user".into(),
-            password_hash: None,
-            state: AccountState::Active,
-            created_at: 1,
-            updated_at: 1,
-            last_login_at: None,
-            mfa: None,
-            email_verified: false,
+            ..UserRecord::new(id.into(), 1)
         }
     }
 

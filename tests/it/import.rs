@@ -85,16 +85,7 @@ async fn reference_hashes_and_a_firebase_export_import_sign_in_and_are_rehashed(
             .expect(200);
         assert_eq!(t["localId"], id, "{login}");
         let t = oauth_login(&s, login, pw).await.expect(200);
-        let me = s
-            .get(
-                "/session/me",
-                &[(
-                    "authorization",
-                    &bearer(t["access_token"].as_str().unwrap()),
-                )],
-            )
-            .await
-            .expect(200);
+        let me = s.session_me(t["access_token"].as_str().unwrap()).await;
         assert_eq!(me["id"], id);
     }
     s.stop();

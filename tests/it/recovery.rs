@@ -3,7 +3,7 @@
 //! proof by a code alone, password change, email change. The time rule (a recent sign-in)
 //! is tested in-process on a fake clock.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::policy::{account_with_totp, PW};
 use crate::support::*;
@@ -147,16 +147,7 @@ async fn a_reset_of_an_address_never_proven_removes_what_the_first_comer_set_up(
     );
     assert_eq!(session_refresh(&s, &family).await.status, 401);
     let t = oauth_login(&s, "vic@example.com", NEW_PW).await.expect(200);
-    let me = s
-        .get(
-            "/session/me",
-            &[(
-                "authorization",
-                &bearer(t["access_token"].as_str().unwrap()),
-            )],
-        )
-        .await
-        .expect(200);
+    let me = s.session_me(t["access_token"].as_str().unwrap()).await;
     assert_eq!(me["id"], evil["id"], "the account keeps its id");
     assert_eq!(me["email_verified"], true);
 }
@@ -335,22 +326,38 @@ async fn a_password_change_needs_the_current_one_and_keeps_only_the_callers_sess
     oauth_signup(&s, "carl", PW).await;
     let other = oauth_login(&s, "carl", PW).await.expect(200);
     let mine = oauth_login(&s, "carl", PW).await.expect(200);
-    let auth = bearer(mine["access_token"].as_str().unwrap());
-    let change = |body: Value| {
-        let auth = auth.clone();
-        let s = &s;
-        async move {
-            s.post_json("/session/password", &[("authorization", &auth)], &body)
-                .await
-        }
-    };
-    let r = change(json!({"new_password": NEW_PW})).await;
+    let access = mine["access_token"].as_str().unwrap();
+    let r = s
+        .post_bearer(
+            "/session/password",
+            access,
+            &json!({"new_password": NEW_PW}),
+        )
+        .await;
     assert_eq!(r.expect(400)["error"], "reauthentication_required");
-    let r = change(json!({"current_password": "not it", "new_password": NEW_PW})).await;
+    let r = s
+        .post_bearer(
+            "/session/password",
+            access,
+            &json!({"current_password": "not it", "new_password": NEW_PW}),
+        )
+        .await;
     assert_eq!(r.expect(400), json!({"error": "invalid_credentials"}));
-    let r = change(json!({"current_password": PW, "new_password": "carl"})).await;
+    let r = s
+        .post_bearer(
+            "/session/password",
+            access,
+            &json!({"current_password": PW, "new_password": "carl"}),
+        )
+        .await;
     assert_eq!(r.expect(400), json!({"error": "weak_password"}));
-    let r = change(json!({"current_password": PW, "new_password": NEW_PW})).await;
+    let r = s
+        .post_bearer(
+            "/session/password",
+            access,
+            &json!({"current_password": PW, "new_password": NEW_PW}),
+        )
+        .await;
     assert_eq!(r.expect(200), json!({"status": "password_changed"}));
     let other_rt = other["refresh_token"].as_str().unwrap();
     assert_eq!(session_refresh(&s, other_rt).await.status, 401);
@@ -374,25 +381,25 @@ async fn an_email_change_mails_the_new_address_tells_the_old_and_switches_on_the
     oauth_signup(&s, "dora", PW).await;
     oauth_signup(&s, "emil", PW).await;
     let t = oauth_login(&s, "dora", PW).await.expect(200);
-    let auth = bearer(t["access_token"].as_str().unwrap());
-    let start = |email: &'static str| {
-        let auth = auth.clone();
-        let s = &s;
-        async move {
-            s.post_json(
-                "/session/email",
-                &[("authorization", &auth)],
-                &json!({"email": email}),
-            )
-            .await
-        }
-    };
+    let access = t["access_token"].as_str().unwrap();
     assert_eq!(
-        start("emil@example.com").await.expect(400),
+        s.post_bearer(
+            "/session/email",
+            access,
+            &json!({"email": "emil@example.com"})
+        )
+        .await
+        .expect(400),
         json!({"error": "email_taken"})
     );
     assert_eq!(
-        start("dora@new.example").await.expect(202),
+        s.post_bearer(
+            "/session/email",
+            access,
+            &json!({"email": "dora@new.example"})
+        )
+        .await
+        .expect(202),
         json!({"status": "code_sent"})
     );
     let code = session_code_of(&smtp.wait_mail("dora@new.example", 1).await);
@@ -406,34 +413,29 @@ async fn an_email_change_mails_the_new_address_tells_the_old_and_switches_on_the
     );
     // The old address stays the sign-in until the code comes back.
     oauth_login(&s, "dora@example.com", PW).await.expect(200);
-    let confirm = |code: String| {
-        let auth = auth.clone();
-        let s = &s;
-        async move {
-            s.post_json(
-                "/session/email/confirm",
-                &[("authorization", &auth)],
-                &json!({"code": code}),
-            )
-            .await
-        }
-    };
     assert_eq!(
-        confirm("ZZZZ-ZZZZ-ZZZZ".into()).await.expect(400),
+        s.post_bearer(
+            "/session/email/confirm",
+            access,
+            &json!({"code": "ZZZZ-ZZZZ-ZZZZ"})
+        )
+        .await
+        .expect(400),
         json!({"error": "invalid_code"})
     );
     assert_eq!(
-        confirm(code.clone()).await.expect(200),
+        s.post_bearer("/session/email/confirm", access, &json!({"code": code}))
+            .await
+            .expect(200),
         json!({"email": "dora@new.example", "email_verified": true})
     );
     assert_eq!(
-        confirm(code).await.expect(400),
+        s.post_bearer("/session/email/confirm", access, &json!({"code": code}))
+            .await
+            .expect(400),
         json!({"error": "invalid_code"})
     );
-    let me = s
-        .get("/session/me", &[("authorization", &auth)])
-        .await
-        .expect(200);
+    let me = s.session_me(access).await;
     assert_eq!(me["email"], "dora@new.example");
     assert_eq!(me["email_verified"], true);
     oauth_login(&s, "dora@new.example", PW).await.expect(200);

@@ -355,6 +355,19 @@ impl Server {
         self.send(Method::POST, path, &h, body.to_string()).await
     }
 
+    /// A JSON POST with `access` as its bearer token.
+    pub async fn post_bearer(&self, path: &str, access: &str, body: &Value) -> Resp {
+        self.post_json(path, &[("authorization", &bearer(access))], body)
+            .await
+    }
+
+    /// `GET /session/me` with `access`: the user, or a panic with the answer.
+    pub async fn session_me(&self, access: &str) -> Value {
+        self.get("/session/me", &[("authorization", &bearer(access))])
+            .await
+            .expect(200)
+    }
+
     pub async fn post_form(&self, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
         let mut h = vec![("content-type", "application/x-www-form-urlencoded")];
         h.extend_from_slice(headers);
