@@ -255,6 +255,23 @@ section!(
 );
 
 section!(
+    /// `[portal]`
+    Portal {
+        /// Where the sign-in pages live (`/ui`); `false` switches the portal off.
+        path: Mount = Mount::At("/ui".into()),
+        /// Lifetime of a portal session, seconds; renewed while it is used.
+        session_ttl: u64 = 43_200,
+        /// Domain of the session cookie (`example.com`: every subdomain shares the
+        /// sign-in); empty: the public URL's host only.
+        cookie_domain: String = String::new(),
+        /// The name the pages show.
+        product_name: String = "latchkey".into(),
+        /// A logo the pages show (an https URL or a path on this server); empty: none.
+        logo_url: String = String::new(),
+    }
+);
+
+section!(
     /// `[log]`
     Log {
         /// `auto` (human on a terminal, JSON lines otherwise), `human` or `json`.
@@ -301,6 +318,8 @@ section!(
         log: Log = Log::default(),
         /// `[forward_auth]`
         forward_auth: ForwardAuth = ForwardAuth::default(),
+        /// `[portal]`
+        portal: Portal = Portal::default(),
     }
 );
 
@@ -572,6 +591,27 @@ impl std::fmt::Debug for AdminSettings {
     }
 }
 
+/// `[portal]`, checked.
+#[derive(Debug, Clone)]
+pub struct PortalSettings {
+    /// Path prefix of the pages (`/ui`), without a trailing slash.
+    pub path: String,
+    /// Lifetime of a session, renewed while it is used.
+    pub session_ttl: Duration,
+    /// `Domain=` of the session cookie, lowercase; `None`: host-only.
+    pub cookie_domain: Option<String>,
+    /// Whether cookies are `Secure` (the public URL is https).
+    pub secure: bool,
+    /// The public URL's host (lowercase), the one host `rd` may always name.
+    pub public_host: String,
+    /// The public URL's origin (`https://auth.example.com`), what same-origin forms send.
+    pub public_origin: String,
+    /// The name the pages show.
+    pub product_name: String,
+    /// The logo's URL, if any.
+    pub logo_url: Option<String>,
+}
+
 /// A configuration that passed [`Config::validate`]: every value parsed into the type it
 /// stands for. Nothing outside this module reads the raw file values.
 #[derive(Debug, Clone)]
@@ -601,6 +641,8 @@ pub struct Checked {
     pub admin: AdminSettings,
     /// `forward_auth.cookie`: a cookie that may carry the access token; `None`: header only.
     pub forward_auth_cookie: Option<String>,
+    /// `[portal]`; `None`: switched off.
+    pub portal: Option<PortalSettings>,
     /// `log.format`
     pub log_format: LogFormat,
     /// Things that work but are unwise (short TTLs, cheap scrypt), for the log.
@@ -848,6 +890,93 @@ pub fn parse_mailbox(s: &str) -> Option<(String, String)> {
         _ => {
             (s.contains('@') && !s.contains(['<', '>', ' '])).then(|| (String::new(), s.to_owned()))
         }
+    }
+}
+
+impl Config {
+    /// `[portal]`, checked; `None` when it is switched off.
+    fn portal_settings(&self) -> Result<Option<PortalSettings>, String> {
+        let p = &self.portal;
+        let path = match &p.path {
+            Mount::Switch(false) => return Ok(None),
+            Mount::Switch(true) => "/ui".to_owned(),
+            Mount::At(path)
+                if path.len() > 1
+                    && path.starts_with('/')
+                    && !path.ends_with('/')
+                    && path
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b)) =>
+            {
+                path.clone()
+            }
+            Mount::At(_) => {
+                return Err(bad(
+                    "portal.path",
+                    "must be a path such as `/ui` (letters, digits, - _ . /), or false",
+                ))
+            }
+        };
+        let public =
+            url::Url::parse(&self.server.public_url).map_err(|e| bad("server.public_url", e))?;
+        let public_host = public
+            .host_str()
+            .ok_or_else(|| bad("server.public_url", "must name a host"))?
+            .to_ascii_lowercase();
+        let public_origin = public.origin().ascii_serialization();
+        let cookie_domain = match p.cookie_domain.trim_start_matches('.').to_ascii_lowercase() {
+            d if d.is_empty() => None,
+            d => {
+                let label_ok = |l: &str| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                };
+                if !d.split('.').all(label_ok) {
+                    return Err(bad("portal.cookie_domain", "must be a domain name"));
+                }
+                if public_host != d && !public_host.ends_with(&format!(".{d}")) {
+                    return Err(bad(
+                        "portal.cookie_domain",
+                        format!(
+                            "must be the public URL's host ({public_host}) or a domain above \
+                             it (browsers refuse any other)"
+                        ),
+                    ));
+                }
+                Some(d)
+            }
+        };
+        let logo_url = match p.logo_url.as_str() {
+            "" => None,
+            l if l.starts_with('/') && !l.starts_with("//") && !l.contains(['\\', '"', ' ']) => {
+                Some(l.to_owned())
+            }
+            l => match url::Url::parse(l) {
+                Ok(u) if u.scheme() == "https" && u.host_str().is_some() => Some(u.to_string()),
+                _ => {
+                    return Err(bad(
+                        "portal.logo_url",
+                        "must be an https URL or a path on this server",
+                    ))
+                }
+            },
+        };
+        if p.product_name.trim().is_empty() || p.product_name.chars().count() > 60 {
+            return Err(bad("portal.product_name", "must be 1 to 60 characters"));
+        }
+        Ok(Some(PortalSettings {
+            path,
+            session_ttl: seconds("portal.session_ttl", p.session_ttl)?,
+            cookie_domain,
+            secure: public.scheme() == "https",
+            public_host,
+            public_origin,
+            product_name: p.product_name.trim().to_owned(),
+            logo_url,
+        }))
     }
 }
 
@@ -1142,6 +1271,18 @@ impl Config {
         let pairs: Vec<(&str, &str)> = mounts.iter().map(|(n, p)| (*n, p.as_str())).collect();
         protocol::table::Table::new(&pairs, &self.server.public_url, self.password.min_length)
             .map_err(|e| bad("families", e))?;
+        let portal = self.portal_settings()?;
+        if let Some(p) = &portal {
+            if let Some((name, _)) = mounts
+                .iter()
+                .find(|(_, m)| m.as_str() == p.path || m.starts_with(&format!("{}/", p.path)))
+            {
+                return Err(bad(
+                    "portal.path",
+                    format!("must not hold a family's mount (families.{name})"),
+                ));
+            }
+        }
         let admin_token = (!self.admin.token.is_empty()).then(|| self.admin.token.clone());
         if admin_token.is_some() && admin_listen == listen && listen.port() != 0 {
             return Err(bad("admin.listen", "must differ from server.listen"));
@@ -1225,6 +1366,7 @@ impl Config {
             },
             forward_auth_cookie: (!self.forward_auth.cookie.is_empty())
                 .then(|| self.forward_auth.cookie.clone()),
+            portal,
             log_format,
             warnings,
             raw: self,

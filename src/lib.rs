@@ -26,6 +26,7 @@ pub mod limits;
 pub mod mail;
 pub mod metrics;
 pub mod password;
+pub mod portal;
 pub mod primitives;
 pub mod secrets;
 pub mod server;

@@ -25,6 +25,7 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(&'static str, &'static str, u16), u64>>,
     latency: Mutex<BTreeMap<(&'static str, &'static str), Histogram>>,
     sign_ins: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    portal_sign_ins: Mutex<BTreeMap<&'static str, u64>>,
     revocations: Mutex<BTreeMap<String, u64>>,
     rotations: AtomicU64,
     mails_sent: AtomicU64,
@@ -72,6 +73,11 @@ impl Metrics {
     /// A sign-in finished: `method` pwd / otp, `result` ok / failed.
     pub fn sign_in(&self, method: &'static str, result: &'static str) {
         *lock(&self.sign_ins).entry((method, result)).or_insert(0) += 1;
+    }
+
+    /// A browser signed in on the portal by `method` (pwd, code).
+    pub fn portal_sign_in(&self, method: &'static str) {
+        *lock(&self.portal_sign_ins).entry(method).or_insert(0) += 1;
     }
 
     /// A refresh family was revoked for `cause`.
@@ -155,6 +161,15 @@ impl Metrics {
                 o,
                 "latchkey_sign_ins_total{{method=\"{m}\",result=\"{r}\"}} {n}"
             );
+        }
+        head(
+            &mut o,
+            "latchkey_portal_sign_ins_total",
+            "counter",
+            "Portal sessions opened, by the first factor's method (pwd, code).",
+        );
+        for (m, n) in lock(&self.portal_sign_ins).iter() {
+            let _ = writeln!(o, "latchkey_portal_sign_ins_total{{method=\"{m}\"}} {n}");
         }
         head(
             &mut o,

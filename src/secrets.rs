@@ -17,6 +17,7 @@ use crate::primitives::{b64url, b64url_decode, hex, hex_decode, random_bytes, No
 /// Keys derived from the server key. The master bytes are not kept.
 pub struct ServerKey {
     code_mac: hmac::Key,
+    form_mac: hmac::Key,
     seal: aead::LessSafeKey,
     legacy_code_mac: hmac::Key,
     legacy_seal: aead::LessSafeKey,
@@ -157,7 +158,9 @@ impl ServerKey {
         let mac_bytes = expand32(&prk, b"code mac v2");
         let mut seal_bytes = expand32(&prk, b"seal v2");
         let check = expand32(&prk, b"key check v2");
+        let form_bytes = expand32(&prk, b"form token v1");
         let code_mac = hmac::Key::new(hmac::HMAC_SHA256, &mac_bytes);
+        let form_mac = hmac::Key::new(hmac::HMAC_SHA256, &form_bytes);
         let seal = seal_key(&seal_bytes);
         seal_bytes.zeroize();
         // The first release's derivation.
@@ -166,6 +169,7 @@ impl ServerKey {
         let legacy_seal = hmac::sign(&root, b"latchkey totp seal v1");
         ServerKey {
             code_mac,
+            form_mac,
             seal,
             legacy_code_mac: hmac::Key::new(hmac::HMAC_SHA256, legacy_mac.as_ref()),
             legacy_seal: seal_key(legacy_seal.as_ref()),
@@ -189,6 +193,12 @@ impl ServerKey {
     /// The keyed hash under which a code is stored.
     pub fn code_hash(&self, normalized_code: &str) -> [u8; 32] {
         mac32(&self.code_mac, normalized_code.as_bytes())
+    }
+
+    /// The token a page's forms carry against cross-site requests, bound to `binding`
+    /// (the browser's pre-login cookie, or its session).
+    pub fn form_token(&self, binding: &[u8]) -> [u8; 32] {
+        mac32(&self.form_mac, binding)
     }
 
     /// The keyed hash the first release stored a code under (recovery codes made then

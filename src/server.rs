@@ -22,6 +22,7 @@ use tracing::Instrument as _;
 
 use crate::config::Cidr;
 use crate::limits::Source;
+use crate::portal::{PageRequest, Portal};
 use crate::service::Service;
 
 /// Everything a request handler needs.
@@ -35,6 +36,8 @@ pub struct App {
     timeout: Duration,
     /// `GET /openapi.json`, made once from the table.
     openapi: serde_json::Value,
+    /// The sign-in pages, unless switched off.
+    pub portal: Option<Portal>,
 }
 
 impl App {
@@ -46,6 +49,7 @@ impl App {
         let openapi = protocol::openapi::document(&table, "/", env!("CARGO_PKG_VERSION"));
         Ok(App {
             openapi,
+            portal: cfg.portal.as_ref().map(Portal::new),
             max_body: cfg.server.max_body,
             timeout: cfg.server.request_timeout,
             table,
@@ -134,43 +138,109 @@ fn forward_bearer(headers: &http::HeaderMap, cookie: Option<&str>) -> protocol::
     protocol::Bearer::Missing
 }
 
+/// The X-Auth-* answer of forward-auth for `u`.
+fn forward_ok(u: &protocol::UserView) -> Reply {
+    let mut r = Reply::empty(StatusCode::OK)
+        .with(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for (name, value) in [
+        ("x-auth-user", Some(&u.id)),
+        ("x-auth-email", u.email.as_ref()),
+        ("x-auth-username", u.username.as_ref()),
+        ("x-auth-role", Some(&u.role)),
+    ] {
+        if let Some(v) = value.and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok()) {
+            r = r.with(http::HeaderName::from_static(name), v);
+        }
+    }
+    r
+}
+
+/// The URL a proxy says the browser asked for: `X-Forwarded-Proto` + `X-Forwarded-Host`
+/// + `X-Forwarded-Uri`, or `X-Original-URL`.
+fn original_url(headers: &http::HeaderMap) -> Option<String> {
+    let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    if let (Some(proto), Some(host), Some(uri)) = (
+        get("x-forwarded-proto"),
+        get("x-forwarded-host"),
+        get("x-forwarded-uri"),
+    ) {
+        return Some(format!("{proto}://{host}{uri}"));
+    }
+    get("x-original-url").map(str::to_owned)
+}
+
 /// `GET /auth/forward`: 200 with `X-Auth-User`, `X-Auth-Email`, `X-Auth-Role` (and
-/// `X-Auth-Username`) for a token latchkey accepts, 401 otherwise. For reverse proxies.
-async fn forward_auth(app: &App, headers: &http::HeaderMap, source: Source) -> Reply {
+/// `X-Auth-Username`) for a token latchkey accepts or a portal session; for a browser
+/// without either, a redirect to the portal's login page (`?redirect=401`: a 401 that
+/// carries the `Location`, for nginx, whose `auth_request` relays no redirect); 401
+/// otherwise. For reverse proxies.
+async fn forward_auth(
+    app: &App,
+    headers: &http::HeaderMap,
+    query: Option<&str>,
+    source: Source,
+) -> Reply {
     let bearer = forward_bearer(headers, app.service.config().forward_auth_cookie.as_deref());
     let given = !matches!(bearer, protocol::Bearer::Missing);
+    if !given {
+        if let Some(portal) = &app.portal {
+            if let Some((v, cookie)) = crate::portal::visitor(&app.service, headers).await {
+                let mut r = forward_ok(&v.user);
+                if let Some(expires_at) = v.renewed {
+                    let now = app.service.now_ms();
+                    r = r.with(
+                        header::SET_COOKIE,
+                        portal.session_cookie(&cookie, expires_at, now),
+                    );
+                }
+                return r;
+            }
+        }
+    }
     match app
         .service
         .execute(protocol::Operation::CurrentUser { bearer }, source)
         .await
     {
-        Ok(protocol::Outcome::User(u)) => {
-            let mut r = Reply::empty(StatusCode::OK)
-                .with(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            for (name, value) in [
-                ("x-auth-user", Some(u.id)),
-                ("x-auth-email", u.email),
-                ("x-auth-username", u.username),
-                ("x-auth-role", Some(u.role)),
-            ] {
-                if let Some(v) = value.and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok()) {
-                    r = r.with(http::HeaderName::from_static(name), v);
-                }
-            }
-            r
-        }
+        Ok(protocol::Outcome::User(u)) => forward_ok(&u),
         Err(Failure::Overloaded { .. } | Failure::Internal) => {
             plain_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
         }
-        _ => plain_error(
-            StatusCode::UNAUTHORIZED,
-            if given {
-                "invalid_token"
+        _ => {
+            let refused = plain_error(
+                StatusCode::UNAUTHORIZED,
+                if given {
+                    "invalid_token"
+                } else {
+                    "missing_token"
+                },
+            )
+            .bearer_challenge(given);
+            let browser = headers
+                .get_all(header::ACCEPT)
+                .iter()
+                .any(|v| v.to_str().is_ok_and(|a| a.contains("text/html")));
+            let (Some(portal), true, Some(original)) =
+                (&app.portal, browser, original_url(headers))
+            else {
+                return refused;
+            };
+            let login = portal.login_url(&app.service.config().server.public_url, Some(&original));
+            let location = match HeaderValue::from_str(&login) {
+                Ok(l) => l,
+                Err(_) => return refused,
+            };
+            let nginx = query.is_some_and(|q| {
+                form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "redirect" && v == "401")
+            });
+            if nginx {
+                refused.with(header::LOCATION, location)
             } else {
-                "missing_token"
-            },
-        )
-        .bearer_challenge(given),
+                Reply::empty(StatusCode::FOUND)
+                    .with(header::LOCATION, location)
+                    .with(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
+            }
+        }
     }
 }
 
@@ -212,11 +282,40 @@ async fn dispatch(
         if parts.method != Method::GET && parts.method != Method::HEAD {
             return Reply::method_not_allowed(&[Method::GET, Method::HEAD]);
         }
-        return forward_auth(&app, &parts.headers, source).await;
+        return forward_auth(&app, &parts.headers, parts.uri.query(), source).await;
     }
     if let Some(r) = builtin(&app, &parts.method, path) {
         trace.route = "builtin";
         return r;
+    }
+    if let Some(rest) = app.portal.as_ref().and_then(|p| p.owns(path)) {
+        trace.family = "portal";
+        trace.route = "page";
+        let limit = usize::try_from(app.max_body).unwrap_or(usize::MAX);
+        let bytes = match Limited::new(body, limit).collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(_) => return Reply::empty(StatusCode::PAYLOAD_TOO_LARGE),
+        };
+        if Portal::checks_credential(&parts.method, rest) {
+            if let Err(f) = app.service.rate_limit(source) {
+                let Failure::RateLimited { retry_after } = f else {
+                    return Reply::empty(StatusCode::TOO_MANY_REQUESTS);
+                };
+                return Reply::empty(StatusCode::TOO_MANY_REQUESTS).retry_after(retry_after);
+            }
+        }
+        let Some(portal) = app.portal.as_ref() else {
+            return Reply::not_found();
+        };
+        let req = PageRequest {
+            method: &parts.method,
+            rest,
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            body: &bytes,
+            source,
+        };
+        return crate::portal::handle(&app.service, portal, req).await;
     }
     let (family, route, ctx, rest) = match app.table.resolve(&parts.method, path) {
         Resolved::Route {

@@ -10,7 +10,8 @@ pub struct Reply {
     pub status: StatusCode,
     /// Headers beyond `Content-Type` (which follows from `body`).
     pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// Body; empty for none. When non-empty it is JSON.
+    /// Body; empty for none. When non-empty it is JSON, unless a `Content-Type` header
+    /// says otherwise.
     pub body: Vec<u8>,
 }
 

@@ -50,8 +50,16 @@ pub fn to_response(reply: Reply) -> Response<Full<Bytes>> {
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),
     );
+    // A reply's header replaces the default of its name (Content-Type); a name the
+    // reply gives twice (Set-Cookie) is sent twice.
+    let mut given: Vec<http::HeaderName> = Vec::new();
     for (k, v) in reply.headers {
-        h.insert(k, v);
+        if given.contains(&k) {
+            h.append(k, v);
+        } else {
+            given.push(k.clone());
+            h.insert(k, v);
+        }
     }
     resp
 }

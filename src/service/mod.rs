@@ -7,6 +7,7 @@ mod accounts;
 pub mod admin;
 mod introspect;
 mod mfa;
+pub mod portal;
 mod recovery;
 mod refresh;
 mod seen;

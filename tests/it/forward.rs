@@ -11,7 +11,7 @@ const PW: &str = "correct horse battery";
 const ADMIN: &str = "admin-token-0123456789abcdef";
 
 /// An upstream that answers every request with the request's head as its body.
-async fn echo_upstream() -> u16 {
+pub(crate) async fn echo_upstream() -> u16 {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = l.local_addr().unwrap().port();
     tokio::spawn(async move {

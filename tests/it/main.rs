@@ -2,6 +2,7 @@
 
 mod adversarial;
 mod backup;
+mod browser;
 mod cli;
 mod connections;
 mod crash;
@@ -22,6 +23,7 @@ mod oauth;
 mod openapi;
 mod operator;
 mod policy;
+mod portal;
 mod proxy;
 mod readme;
 mod recovery;

@@ -1,0 +1,1028 @@
+//! The portal: sign-in pages for people in browsers, under `[portal] path` (`/ui`).
+//!
+//! Every page runs the same service operations as the API families (the account policy
+//! is the service's: lockout, states, the second factor); what the portal adds is the
+//! browser's side: forms, the session cookie, safe redirects (`rd`), and the defences a
+//! page needs (a form token bound to the browser, the `Origin` check, the headers).
+//!
+//! Cookies: `latchkey_session` (the session, see `service::portal`), `latchkey_csrf` (a
+//! random value a signed-out browser's forms are bound to), `latchkey_mfa` (a sign-in
+//! waiting for its second step: 5 minutes). All `HttpOnly`, `SameSite=Lax`, `Secure`
+//! when the public URL is https.
+
+mod pages;
+pub mod rd;
+
+use std::collections::BTreeMap;
+
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use maud::Markup;
+use protocol::{Bearer, Failure, Operation, Outcome, Reauth, SecondFactor, Secret, Tokens};
+
+use crate::config::PortalSettings;
+use crate::limits::Source;
+use crate::service::portal::Visitor;
+use crate::service::Service;
+use pages::Frame;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "latchkey_session";
+/// The signed-out browser's cookie the forms are bound to.
+const CSRF_COOKIE: &str = "latchkey_csrf";
+/// A sign-in waiting for its second factor.
+const MFA_COOKIE: &str = "latchkey_mfa";
+/// How long the second step may take, seconds (the service's pending credential's life).
+const MFA_STEP_SECS: u64 = 300;
+
+/// The portal of a server: its settings and the headers every page carries.
+#[derive(Debug)]
+pub struct Portal {
+    settings: PortalSettings,
+    csp: HeaderValue,
+}
+
+/// One request to the portal, as the server read it.
+#[derive(Debug)]
+pub struct PageRequest<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The path below the portal's prefix (`/login`).
+    pub rest: &'a str,
+    /// The query string.
+    pub query: Option<&'a str>,
+    /// The headers.
+    pub headers: &'a HeaderMap,
+    /// The body (bounded by `server.max_body`).
+    pub body: &'a [u8],
+    /// The client, as the limits count it.
+    pub source: Source,
+}
+
+/// A portal answer: the page (or redirect) and the cookies it sets.
+type Page = protocol::Reply;
+
+impl Portal {
+    /// The portal `settings` describe.
+    pub fn new(settings: &PortalSettings) -> Portal {
+        let img = match settings
+            .logo_url
+            .as_deref()
+            .and_then(|l| url::Url::parse(l).ok())
+        {
+            Some(u) => format!("'self' {}", u.origin().ascii_serialization()),
+            None => "'self'".to_owned(),
+        };
+        let csp = format!(
+            "default-src 'none'; style-src 'self'; img-src {img}; base-uri 'none'; \
+             frame-ancestors 'none'"
+        );
+        Portal {
+            csp: HeaderValue::from_str(&csp)
+                .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'")),
+            settings: settings.clone(),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &PortalSettings {
+        &self.settings
+    }
+
+    /// The part of `path` below the portal's prefix, when the portal serves it.
+    pub fn owns<'a>(&self, path: &'a str) -> Option<&'a str> {
+        let rest = path.strip_prefix(self.settings.path.as_str())?;
+        (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+    }
+
+    /// Whether a POST to `rest` checks a credential (the per-IP bucket counts it).
+    pub fn checks_credential(method: &Method, rest: &str) -> bool {
+        method == Method::POST
+            && matches!(
+                rest,
+                "/login" | "/code" | "/code/verify" | "/mfa" | "/forgot" | "/reset" | "/password"
+            )
+    }
+
+    /// Where `rd` may send a browser, by the rule of [`rd::safe_rd`].
+    pub fn safe_rd(&self, rd: &str) -> Option<String> {
+        rd::safe_rd(
+            rd,
+            &rd::Targets {
+                public_host: &self.settings.public_host,
+                cookie_domain: self.settings.cookie_domain.as_deref(),
+            },
+        )
+    }
+
+    /// The login page's URL on the public URL, with `rd` when it may be followed.
+    pub fn login_url(&self, public_url: &str, rd: Option<&str>) -> String {
+        let mut u = format!("{public_url}{}/login", self.settings.path);
+        if let Some(rd) = rd.and_then(|r| self.safe_rd(r)) {
+            u.push_str("?rd=");
+            u.extend(form_urlencoded::byte_serialize(rd.as_bytes()));
+        }
+        u
+    }
+
+    /// A `Set-Cookie` value with the portal's attributes.
+    fn cookie(&self, name: &str, value: &str, max_age: Option<u64>, site_wide: bool) -> String {
+        let s = &self.settings;
+        let mut c = format!("{name}={value}; HttpOnly; SameSite=Lax");
+        if site_wide {
+            c.push_str("; Path=/");
+            if let Some(d) = &s.cookie_domain {
+                c.push_str("; Domain=");
+                c.push_str(d);
+            }
+        } else {
+            c.push_str("; Path=");
+            c.push_str(&s.path);
+        }
+        if let Some(age) = max_age {
+            c.push_str(&format!("; Max-Age={age}"));
+        }
+        if s.secure {
+            c.push_str("; Secure");
+        }
+        c
+    }
+
+    /// The `Set-Cookie` of a session that ends at `expires_at` (Unix ms), seen at `now`.
+    pub fn session_cookie(&self, value: &str, expires_at: i64, now: i64) -> HeaderValue {
+        let age = u64::try_from(expires_at.saturating_sub(now) / 1000).unwrap_or(0);
+        header_value(&self.cookie(SESSION_COOKIE, value, Some(age), true))
+    }
+
+    fn clear(&self, name: &str, site_wide: bool) -> HeaderValue {
+        header_value(&self.cookie(name, "", Some(0), site_wide))
+    }
+
+    /// Adds the headers every page carries.
+    fn secure_headers(&self, r: Page) -> Page {
+        r.with(header::CONTENT_SECURITY_POLICY, self.csp.clone())
+            .with(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"))
+            .with(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            )
+            .with(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
+    }
+
+    fn html(&self, status: StatusCode, markup: Markup) -> Page {
+        let mut r = Page::empty(status);
+        r.body = markup.into_string().into_bytes();
+        self.secure_headers(r).with(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )
+    }
+
+    fn page(&self, status: StatusCode, title: &str, error: Option<&str>, content: Markup) -> Page {
+        self.framed(status, title, error, None, false, content)
+    }
+
+    fn framed(
+        &self,
+        status: StatusCode,
+        title: &str,
+        error: Option<&str>,
+        notice: Option<&str>,
+        wide: bool,
+        content: Markup,
+    ) -> Page {
+        let frame = Frame {
+            portal: &self.settings,
+            title,
+            error,
+            notice,
+            wide,
+        };
+        self.html(status, pages::layout(&frame, content))
+    }
+
+    fn see_other(&self, to: &str) -> Page {
+        self.secure_headers(Page::empty(StatusCode::SEE_OTHER))
+            .with(header::LOCATION, header_value(to))
+    }
+
+    fn trouble(&self, status: StatusCode, message: &str) -> Page {
+        self.page(
+            status,
+            "Something is not right",
+            None,
+            pages::trouble(&self.settings.path, message),
+        )
+    }
+
+    fn forbidden(&self) -> Page {
+        self.trouble(
+            StatusCode::FORBIDDEN,
+            "This form was sent from another site, or its page is too old. Open the page \
+             again and send the form from there.",
+        )
+    }
+}
+
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The values of cookie `name` the browser sent (a browser may send several of one name
+/// when sites above this host set one too): at most 4 are looked at.
+pub fn cookies<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    for v in headers.get_all(header::COOKIE) {
+        let Ok(v) = v.to_str() else { continue };
+        for pair in v.split(';') {
+            if let Some((k, val)) = pair.trim().split_once('=') {
+                if k == name && out.len() < 4 {
+                    out.push(val.trim_matches('"'));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The first value of cookie `name` of a cookie's syntax (256 bits, base64url).
+fn token_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    cookies(headers, name)
+        .into_iter()
+        .find(|c| crate::service::portal::is_session_syntax(c))
+}
+
+/// The visitor of a request's session cookie, with the cookie: the first cookie of that
+/// name that is a live session.
+pub async fn visitor(svc: &Service, headers: &HeaderMap) -> Option<(Visitor, String)> {
+    for c in cookies(headers, SESSION_COOKIE) {
+        if !crate::service::portal::is_session_syntax(c) {
+            continue;
+        }
+        if let Ok(v) = svc.portal_visitor(c).await {
+            return Some((v, c.to_owned()));
+        }
+    }
+    None
+}
+
+/// Whether a state-changing request may come from where it says it comes from: not
+/// cross-site by `Sec-Fetch-Site`, and an `Origin` (when sent) that is the public URL's
+/// or the `Host` the browser addressed. `Origin: null` passes only with
+/// `Sec-Fetch-Site: same-origin` (a same-origin form on a `no-referrer` page).
+fn same_origin(p: &PortalSettings, headers: &HeaderMap) -> bool {
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if site == Some("cross-site") {
+        return false;
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    if origin == "null" {
+        return site == Some("same-origin");
+    }
+    if origin.eq_ignore_ascii_case(&p.public_origin) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+/// The fields of a form body, or of the query for a GET.
+fn fields(req: &PageRequest<'_>) -> Option<BTreeMap<String, String>> {
+    if req.method == Method::POST {
+        let ct = req
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !ct
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+        {
+            return None;
+        }
+        protocol::input::parse_form(req.body).ok()
+    } else {
+        protocol::input::parse_form(req.query.unwrap_or_default().as_bytes()).ok()
+    }
+}
+
+/// What a failure tells the person, and the status of the page that says it.
+fn explain(f: Failure) -> (StatusCode, String) {
+    let wait = |secs: u64| {
+        let minutes = secs.div_ceil(60).max(1);
+        format!(
+            "Too many attempts. Try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        )
+    };
+    match f {
+        Failure::InvalidCredentials => (
+            StatusCode::UNAUTHORIZED,
+            "Wrong username or password.".into(),
+        ),
+        Failure::LockedOut { retry_after } | Failure::RateLimited { retry_after } => {
+            (StatusCode::TOO_MANY_REQUESTS, wait(retry_after))
+        }
+        Failure::Disabled => (StatusCode::FORBIDDEN, "This account is disabled.".into()),
+        Failure::Blocked => (StatusCode::FORBIDDEN, "This account is blocked.".into()),
+        Failure::Unverified => (
+            StatusCode::FORBIDDEN,
+            "This account is not activated yet.".into(),
+        ),
+        Failure::InvalidMfaCode => (
+            StatusCode::UNAUTHORIZED,
+            "That code is wrong, or was used already.".into(),
+        ),
+        Failure::InvalidSessionCode | Failure::InvalidCode => (
+            StatusCode::UNAUTHORIZED,
+            "That code is wrong, expired or used already.".into(),
+        ),
+        Failure::InvalidMfaPending => (
+            StatusCode::UNAUTHORIZED,
+            "The sign-in took too long, or the account changed meanwhile. Start again.".into(),
+        ),
+        Failure::WeakPassword => (
+            StatusCode::BAD_REQUEST,
+            "That password is too weak: use a longer one that is not common and not your name."
+                .into(),
+        ),
+        Failure::ReauthRequired => (
+            StatusCode::UNAUTHORIZED,
+            "The current password is wrong.".into(),
+        ),
+        Failure::InvalidEmail => (
+            StatusCode::BAD_REQUEST,
+            "That email address cannot be used.".into(),
+        ),
+        Failure::MailUnavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Mail cannot be sent right now. Try again in a little while.".into(),
+        ),
+        Failure::MfaNotPending | Failure::MfaAlreadyEnabled | Failure::MfaNotEnabled => (
+            StatusCode::CONFLICT,
+            "That was done already (in another window?).".into(),
+        ),
+        Failure::Overloaded { .. } | Failure::Timeout => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server is busy. Try again in a moment.".into(),
+        ),
+        Failure::MissingToken | Failure::TokenInvalid | Failure::TokenExpired => (
+            StatusCode::UNAUTHORIZED,
+            "You are signed out. Sign in again.".into(),
+        ),
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on our side.".into(),
+        ),
+    }
+}
+
+/// Handles one portal request.
+pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Page {
+    let s = &portal.settings;
+    if req.rest == "/style.css" {
+        if req.method != Method::GET && req.method != Method::HEAD {
+            return Page::method_not_allowed(&[Method::GET]);
+        }
+        let mut r = Page::empty(StatusCode::OK);
+        r.body = include_bytes!("style.css").to_vec();
+        return r
+            .with(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            )
+            .with(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            );
+    }
+    let get = req.method == Method::GET || req.method == Method::HEAD;
+    let post = req.method == Method::POST;
+    let Some(form) = fields(&req) else {
+        return portal.trouble(
+            StatusCode::BAD_REQUEST,
+            "The form could not be read. Open the page again and send it from there.",
+        );
+    };
+    let field = |k: &str| form.get(k).map(String::as_str);
+    let rd = field("rd").and_then(|r| portal.safe_rd(r));
+    if post && !same_origin(s, req.headers) {
+        return portal.forbidden();
+    }
+    let mut flow = Flow {
+        svc,
+        portal,
+        req: &req,
+        rd,
+        form: &form,
+        set: Vec::new(),
+    };
+    let page = match (req.rest, get, post) {
+        ("" | "/", true, _) => portal.see_other(&format!("{}/account", s.path)),
+        ("/login", true, _) => flow.login_page(None, StatusCode::OK).await,
+        ("/login", _, true) => flow.password().await,
+        ("/code", true, _) => flow.code_page(None, StatusCode::OK),
+        ("/code", _, true) => flow.request_code().await,
+        ("/code/verify", _, true) => flow.redeem_code().await,
+        ("/mfa", true, _) => flow.mfa_page(None, StatusCode::OK),
+        ("/mfa", _, true) => flow.second_factor().await,
+        ("/forgot", true, _) => flow.forgot_page(None, StatusCode::OK),
+        ("/forgot", _, true) => flow.forgot().await,
+        ("/reset", _, true) => flow.reset().await,
+        ("/logout", true, _) | ("/logout", _, true) => flow.logout().await,
+        ("/account", true, _) => flow.account(None, None, StatusCode::OK).await,
+        ("/sessions/end", _, true) => flow.end_session().await,
+        ("/password", _, true) => flow.change_password().await,
+        ("/totp/enroll", _, true) => flow.totp_enroll().await,
+        ("/totp/confirm", _, true) => flow.totp_confirm().await,
+        ("/totp/disable", _, true) => flow.totp_disable().await,
+        (
+            "" | "/" | "/login" | "/code" | "/mfa" | "/forgot" | "/account" | "/logout",
+            false,
+            false,
+        ) => Page::method_not_allowed(&[Method::GET, Method::POST]),
+        ("/code/verify" | "/reset" | "/sessions/end" | "/password", _, _)
+        | ("/totp/enroll" | "/totp/confirm" | "/totp/disable", _, _) => {
+            Page::method_not_allowed(&[Method::POST])
+        }
+        _ => portal.trouble(StatusCode::NOT_FOUND, "There is no such page."),
+    };
+    let mut page = page;
+    for c in flow.set {
+        page = page.with(header::SET_COOKIE, c);
+    }
+    page
+}
+
+/// One request's walk through the pages.
+struct Flow<'a> {
+    svc: &'a Service,
+    portal: &'a Portal,
+    req: &'a PageRequest<'a>,
+    /// Where to go after signing in (checked).
+    rd: Option<String>,
+    form: &'a BTreeMap<String, String>,
+    /// Cookies to set.
+    set: Vec<HeaderValue>,
+}
+
+impl Flow<'_> {
+    fn path(&self) -> &str {
+        &self.portal.settings.path
+    }
+
+    fn field(&self, k: &str) -> &str {
+        self.form.get(k).map_or("", String::as_str)
+    }
+
+    /// The signed-out browser's form token, making its cookie when it has none.
+    fn pre_login_token(&mut self) -> Result<String, Page> {
+        let cookie = match token_cookie(self.req.headers, CSRF_COOKIE) {
+            Some(c) => c.to_owned(),
+            None => {
+                let c = self
+                    .svc
+                    .new_browser_secret()
+                    .map_err(|f| self.failure_page(f))?;
+                self.set.push(header_value(&self.portal.cookie(
+                    CSRF_COOKIE,
+                    &c,
+                    None,
+                    false,
+                )));
+                c
+            }
+        };
+        Ok(self.svc.form_token(&format!("pre:{cookie}")))
+    }
+
+    /// Whether the form carries the token of the signed-out browser's cookie.
+    fn pre_login_ok(&self) -> bool {
+        cookies(self.req.headers, CSRF_COOKIE).into_iter().any(|c| {
+            self.svc
+                .form_token_ok(&format!("pre:{c}"), self.field("csrf"))
+        })
+    }
+
+    fn session_token(&self, cookie: &str) -> String {
+        self.svc.form_token(&format!("session:{cookie}"))
+    }
+
+    fn failure_page(&self, f: Failure) -> Page {
+        let (status, msg) = explain(f);
+        self.portal.trouble(status, &msg)
+    }
+
+    fn rd_or_account(&self) -> String {
+        self.rd
+            .clone()
+            .unwrap_or_else(|| format!("{}/account", self.path()))
+    }
+
+    fn with_rd(&self, page: &str) -> String {
+        let mut u = format!("{}{page}", self.path());
+        if let Some(rd) = &self.rd {
+            u.push_str("?rd=");
+            u.extend(form_urlencoded::byte_serialize(rd.as_bytes()));
+        }
+        u
+    }
+
+    async fn login_page(&mut self, error: Option<&str>, status: StatusCode) -> Page {
+        // A browser signed in already goes on, unless it came back to sign in again.
+        if error.is_none() && self.field("prompt") != "login" {
+            if let Some((v, cookie)) = visitor(self.svc, self.req.headers).await {
+                self.renewed(&v, &cookie);
+                return self.portal.see_other(&self.rd_or_account());
+            }
+        }
+        let csrf = match self.pre_login_token() {
+            Ok(t) => t,
+            Err(p) => return p,
+        };
+        let content = pages::login(
+            self.path(),
+            &csrf,
+            self.rd.as_deref(),
+            self.field("username"),
+            error.is_some(),
+        );
+        self.portal.page(status, "Sign in", error, content)
+    }
+
+    fn code_page(&mut self, error: Option<&str>, status: StatusCode) -> Page {
+        let csrf = match self.pre_login_token() {
+            Ok(t) => t,
+            Err(p) => return p,
+        };
+        let content = pages::code(self.path(), &csrf, self.rd.as_deref());
+        self.portal.page(status, "Check your email", error, content)
+    }
+
+    fn mfa_page(&mut self, error: Option<&str>, status: StatusCode) -> Page {
+        if token_cookie(self.req.headers, MFA_COOKIE).is_none()
+            && cookies(self.req.headers, MFA_COOKIE).is_empty()
+        {
+            return self.portal.see_other(&self.with_rd("/login"));
+        }
+        let csrf = match self.pre_login_token() {
+            Ok(t) => t,
+            Err(p) => return p,
+        };
+        let content = pages::mfa(self.path(), &csrf, self.rd.as_deref());
+        self.portal.page(status, "Two-step sign-in", error, content)
+    }
+
+    fn forgot_page(&mut self, error: Option<&str>, status: StatusCode) -> Page {
+        let csrf = match self.pre_login_token() {
+            Ok(t) => t,
+            Err(p) => return p,
+        };
+        let content = pages::forgot(self.path(), &csrf);
+        self.portal
+            .page(status, "Reset your password", error, content)
+    }
+
+    /// Opens the portal session of a finished sign-in and sends the browser on.
+    async fn signed_in(&mut self, tokens: Tokens, method: &'static str) -> Page {
+        let user_id = tokens.user.id.clone();
+        match self.svc.open_portal_session(tokens).await {
+            Ok(opened) => {
+                self.svc.portal_signed_in(&user_id, method);
+                let now = self.svc.now_ms();
+                self.set.push(
+                    self.portal
+                        .session_cookie(&opened.cookie, opened.expires_at, now),
+                );
+                self.set.push(self.portal.clear(MFA_COOKIE, false));
+                self.portal.see_other(&self.rd_or_account())
+            }
+            Err(f) => self.failure_page(f),
+        }
+    }
+
+    async fn password(&mut self) -> Page {
+        if !self.pre_login_ok() {
+            return self.portal.forbidden();
+        }
+        let op = Operation::PasswordSignIn {
+            login: self.field("username").trim().to_owned(),
+            password: Secret(self.field("password").to_owned()),
+            client: None,
+            activate: false,
+            second: SecondFactor::Later,
+        };
+        match self.svc.execute(op, self.req.source).await {
+            Ok(Outcome::Tokens(t)) => self.signed_in(t, "pwd").await,
+            Ok(Outcome::MfaPending { credential, .. }) => {
+                let value = format!("p.{credential}");
+                self.set.push(header_value(&self.portal.cookie(
+                    MFA_COOKIE,
+                    &value,
+                    Some(MFA_STEP_SECS),
+                    false,
+                )));
+                self.portal.see_other(&self.with_rd("/mfa"))
+            }
+            Ok(_) => self.failure_page(Failure::Internal),
+            Err(f) => {
+                let (status, msg) = explain(f);
+                self.login_page(Some(&msg), status).await
+            }
+        }
+    }
+
+    async fn request_code(&mut self) -> Page {
+        if !self.pre_login_ok() {
+            return self.portal.forbidden();
+        }
+        let email = self.field("email").trim().to_owned();
+        if !protocol::input::valid_email(&email) {
+            let (status, msg) = explain(Failure::InvalidEmail);
+            return self.login_page(Some(&msg), status).await;
+        }
+        match self
+            .svc
+            .execute(Operation::RequestCode { email }, self.req.source)
+            .await
+        {
+            Ok(_) => self.portal.see_other(&self.with_rd("/code")),
+            Err(f) => {
+                let (status, msg) = explain(f);
+                self.login_page(Some(&msg), status).await
+            }
+        }
+    }
+
+    async fn redeem_code(&mut self) -> Page {
+        if !self.pre_login_ok() {
+            return self.portal.forbidden();
+        }
+        let code = self.field("code").trim().to_owned();
+        let op = Operation::RedeemCode {
+            code: code.clone(),
+            mfa_code: None,
+        };
+        match self.svc.execute(op, self.req.source).await {
+            Ok(Outcome::Tokens(t)) => self.signed_in(t, "code").await,
+            Ok(Outcome::MfaRequired) => {
+                let Some(normalized) = crate::service::normalize_code(&code) else {
+                    return self.failure_page(Failure::InvalidSessionCode);
+                };
+                let value = format!("c.{normalized}");
+                self.set.push(header_value(&self.portal.cookie(
+                    MFA_COOKIE,
+                    &value,
+                    Some(MFA_STEP_SECS),
+                    false,
+                )));
+                self.portal.see_other(&self.with_rd("/mfa"))
+            }
+            Ok(_) => self.failure_page(Failure::Internal),
+            Err(f) => {
+                let (status, msg) = explain(f);
+                self.code_page(Some(&msg), status)
+            }
+        }
+    }
+
+    async fn second_factor(&mut self) -> Page {
+        if !self.pre_login_ok() {
+            return self.portal.forbidden();
+        }
+        let pending = cookies(self.req.headers, MFA_COOKIE)
+            .into_iter()
+            .next()
+            .map(str::to_owned);
+        let mfa_code = self.field("mfa_code").trim().to_owned();
+        let (op, method) = match pending.as_deref().and_then(|p| p.split_once('.')) {
+            Some(("p", credential)) => (
+                Operation::MfaFinalize {
+                    pending: credential.to_owned(),
+                    code: mfa_code,
+                },
+                "pwd",
+            ),
+            Some(("c", code)) => (
+                Operation::RedeemCode {
+                    code: code.to_owned(),
+                    mfa_code: Some(mfa_code),
+                },
+                "code",
+            ),
+            _ => return self.portal.see_other(&self.with_rd("/login")),
+        };
+        match self.svc.execute(op, self.req.source).await {
+            Ok(Outcome::Tokens(t)) => self.signed_in(t, method).await,
+            Ok(_) => self.failure_page(Failure::Internal),
+            Err(f @ (Failure::InvalidMfaCode | Failure::LockedOut { .. })) => {
+                let (status, msg) = explain(f);
+                self.mfa_page(Some(&msg), status)
+            }
+            Err(f) => {
+                self.set.push(self.portal.clear(MFA_COOKIE, false));
+                let (status, msg) = explain(f);
+                self.login_page(Some(&msg), status).await
+            }
+        }
+    }
+
+    async fn forgot(&mut self) -> Page {
+        if !self.pre_login_ok() {
+            return self.portal.forbidden();
+        }
+        let email = self.field("email").trim().to_owned();
+        if !protocol::input::valid_email(&email) {
+            let (status, msg) = explain(Failure::InvalidEmail);
+            return self.forgot_page(Some(&msg), status);
+        }
+        match self
+            .svc
+            .execute(
+                Operation::ForgotPassword {
+                    email: email.clone(),
+                },
+                self.req.source,
+            )
+            .await
+        {
+            Ok(_) => {
+                let csrf = match self.pre_login_token() {
+                    Ok(t) => t,
+                    Err(p) => return p,
+                };
+                let content = pages::reset(self.path(), &csrf, &email);
+                self.portal
+                    .page(StatusCode::OK, "Choose a new password", None, content)
+            }
+            Err(f) => {
+                let (status, msg) = explain(f);
+                self.forgot_page(Some(&msg), status)
+            }
+        }
+    }
+
+    async fn reset(&mut self) -> Page {
+        if !self.pre_login_ok() {
+            return self.portal.forbidden();
+        }
+        let email = self.field("email").trim().to_owned();
+        let op = Operation::ResetPassword {
+            email: Some(email.clone()),
+            code: self.field("code").trim().to_owned(),
+            new_password: Secret(self.field("new_password").to_owned()),
+        };
+        match self.svc.execute(op, self.req.source).await {
+            Ok(_) => self
+                .portal
+                .see_other(&format!("{}/login?done=reset", self.path())),
+            Err(f) => {
+                let (status, msg) = explain(f);
+                let csrf = match self.pre_login_token() {
+                    Ok(t) => t,
+                    Err(p) => return p,
+                };
+                let content = pages::reset(self.path(), &csrf, &email);
+                self.portal
+                    .page(status, "Choose a new password", Some(&msg), content)
+            }
+        }
+    }
+
+    /// The visitor of a signed-in page, and its session cookie.
+    async fn signed_in_visitor(&mut self) -> Option<(Visitor, String)> {
+        let (v, cookie) = visitor(self.svc, self.req.headers).await?;
+        self.renewed(&v, &cookie);
+        Some((v, cookie))
+    }
+
+    /// Whether the form carries the token of session `cookie`.
+    fn session_ok(&self, cookie: &str) -> bool {
+        self.svc
+            .form_token_ok(&format!("session:{cookie}"), self.field("csrf"))
+    }
+
+    /// Sends the session cookie again when the visit renewed it.
+    fn renewed(&mut self, v: &Visitor, cookie: &str) {
+        if let Some(expires_at) = v.renewed {
+            let now = self.svc.now_ms();
+            self.set
+                .push(self.portal.session_cookie(cookie, expires_at, now));
+        }
+    }
+
+    /// A signed-in POST: the visitor, when its form token is right.
+    async fn signed_in_post(&mut self) -> Result<(Visitor, String), Page> {
+        let Some((v, cookie)) = self.signed_in_visitor().await else {
+            return Err(self.portal.see_other(&format!("{}/login", self.path())));
+        };
+        if !self.session_ok(&cookie) {
+            return Err(self.portal.forbidden());
+        }
+        let csrf = self.session_token(&cookie);
+        Ok((v, csrf))
+    }
+
+    async fn logout(&mut self) -> Page {
+        let to = self
+            .rd
+            .clone()
+            .unwrap_or_else(|| format!("{}/login", self.path()));
+        let Some((v, cookie)) = self.signed_in_visitor().await else {
+            self.set.push(self.portal.clear(SESSION_COOKIE, true));
+            return self.portal.see_other(&to);
+        };
+        if !self.session_ok(&cookie) {
+            return self.portal.forbidden();
+        }
+        if let Err(f) = self.svc.end_session(&v.user.id, &v.family_id).await {
+            return self.failure_page(f);
+        }
+        self.set.clear();
+        self.set.push(self.portal.clear(SESSION_COOKIE, true));
+        self.portal.see_other(&to)
+    }
+
+    async fn account(
+        &mut self,
+        notice: Option<&str>,
+        error: Option<&str>,
+        status: StatusCode,
+    ) -> Page {
+        let Some((v, cookie)) = self.signed_in_visitor().await else {
+            return self.portal.see_other(&format!("{}/login", self.path()));
+        };
+        let csrf = self.session_token(&cookie);
+        let notice = notice.or(match self.field("done") {
+            "password" => Some("Your password was changed. Every other session was signed out."),
+            "totp-off" => Some("Two-step sign-in is off."),
+            "session" => Some("That session was signed out."),
+            _ => None,
+        });
+        let sessions = match self.svc.sessions_of(&v.user.id) {
+            Ok(s) => s,
+            Err(f) => return self.failure_page(f),
+        };
+        let has_password = v.has_password();
+        let content = pages::account(&pages::Account {
+            path: self.path(),
+            csrf: &csrf,
+            username: v.user.username.as_deref(),
+            email: v.user.email.as_deref(),
+            email_verified: v.user.email_verified,
+            totp: v.user.mfa_enabled,
+            has_password,
+            sessions: &sessions,
+            current: &v.family_id,
+        });
+        self.portal
+            .framed(status, "Your account", error, notice, true, content)
+    }
+
+    async fn end_session(&mut self) -> Page {
+        let (v, _) = match self.signed_in_post().await {
+            Ok(x) => x,
+            Err(p) => return p,
+        };
+        let id = self.field("id").to_owned();
+        if let Err(f) = self.svc.end_session(&v.user.id, &id).await {
+            return self.failure_page(f);
+        }
+        self.portal
+            .see_other(&format!("{}/account?done=session", self.path()))
+    }
+
+    /// Runs `op` for the visitor: the pages act with an access token of its session.
+    async fn as_visitor(
+        &self,
+        v: &Visitor,
+        op: impl FnOnce(Bearer) -> Operation,
+    ) -> Result<Outcome, Failure> {
+        let bearer = self.svc.visitor_bearer(v)?;
+        self.svc.execute(op(bearer), self.req.source).await
+    }
+
+    async fn change_password(&mut self) -> Page {
+        let (v, _) = match self.signed_in_post().await {
+            Ok(x) => x,
+            Err(p) => return p,
+        };
+        let current = self.field("current_password").to_owned();
+        let new_password = Secret(self.field("new_password").to_owned());
+        let reauth = Reauth::Password((!current.is_empty()).then_some(Secret(current)));
+        let result = self
+            .as_visitor(&v, |bearer| Operation::ChangePassword {
+                bearer,
+                reauth,
+                new_password,
+                fresh_tokens: false,
+            })
+            .await;
+        match result {
+            Ok(_) => self
+                .portal
+                .see_other(&format!("{}/account?done=password", self.path())),
+            Err(Failure::InvalidCredentials) => {
+                let (status, msg) = explain(Failure::ReauthRequired);
+                self.account(None, Some(&msg), status).await
+            }
+            Err(f) => {
+                let (status, msg) = explain(f);
+                self.account(None, Some(&msg), status).await
+            }
+        }
+    }
+
+    async fn totp_enroll(&mut self) -> Page {
+        let (v, csrf) = match self.signed_in_post().await {
+            Ok(x) => x,
+            Err(p) => return p,
+        };
+        match self
+            .as_visitor(&v, |bearer| Operation::TotpEnroll { bearer })
+            .await
+        {
+            Ok(Outcome::TotpEnrollment {
+                secret,
+                otpauth_url,
+            }) => {
+                let qr = qr_svg(&otpauth_url);
+                let content =
+                    pages::totp_setup(self.path(), &csrf, &secret, &otpauth_url, qr.as_deref());
+                self.portal
+                    .page(StatusCode::OK, "Set up an authenticator app", None, content)
+            }
+            Ok(_) => self.failure_page(Failure::Internal),
+            Err(f) => {
+                let (status, msg) = explain(f);
+                self.account(None, Some(&msg), status).await
+            }
+        }
+    }
+
+    async fn totp_confirm(&mut self) -> Page {
+        let (v, _) = match self.signed_in_post().await {
+            Ok(x) => x,
+            Err(p) => return p,
+        };
+        let code = self.field("code").trim().to_owned();
+        match self
+            .as_visitor(&v, |bearer| Operation::TotpConfirm { bearer, code })
+            .await
+        {
+            Ok(Outcome::MfaEnabled { recovery_codes }) => {
+                let content = pages::recovery_codes(self.path(), &recovery_codes);
+                self.portal
+                    .page(StatusCode::OK, "Two-step sign-in is on", None, content)
+            }
+            Ok(_) => self.failure_page(Failure::Internal),
+            Err(f) => {
+                let (status, msg) = explain(f);
+                self.account(None, Some(&msg), status).await
+            }
+        }
+    }
+
+    async fn totp_disable(&mut self) -> Page {
+        let (v, _) = match self.signed_in_post().await {
+            Ok(x) => x,
+            Err(p) => return p,
+        };
+        let code = self.field("code").trim().to_owned();
+        match self
+            .as_visitor(&v, |bearer| Operation::TotpDisable { bearer, code })
+            .await
+        {
+            Ok(_) => self
+                .portal
+                .see_other(&format!("{}/account?done=totp-off", self.path())),
+            Err(f) => {
+                let (status, msg) = explain(f);
+                self.account(None, Some(&msg), status).await
+            }
+        }
+    }
+}
+
+/// The `otpauth://` URL as an inline SVG QR code (no script, no external image).
+fn qr_svg(url: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(url.as_bytes()).ok()?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(192, 192)
+        .build();
+    let start = svg.find("<svg")?;
+    let svg = svg.get(start..)?;
+    Some(svg.replacen(
+        "<svg ",
+        "<svg class=\"qr\" role=\"img\" aria-label=\"QR code of the key\" ",
+        1,
+    ))
+}

@@ -1,0 +1,307 @@
+//! The portal's pages: compile-time templates (maud escapes every value it is given).
+//! No script, no inline style, no external asset: the one style sheet is served by the
+//! portal itself.
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use crate::config::PortalSettings;
+use crate::service::portal::SessionInfo;
+
+/// What every page's frame shows.
+pub struct Frame<'a> {
+    /// The portal's settings (name, logo, path).
+    pub portal: &'a PortalSettings,
+    /// The page's title.
+    pub title: &'a str,
+    /// An error to show at the top.
+    pub error: Option<&'a str>,
+    /// A notice (something done) to show at the top.
+    pub notice: Option<&'a str>,
+    /// A wider page (the account page).
+    pub wide: bool,
+}
+
+/// The frame around a page's content.
+pub fn layout(f: &Frame<'_>, content: Markup) -> Markup {
+    let p = f.portal;
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="same-origin";
+                title { (f.title) " · " (p.product_name) }
+                link rel="stylesheet" href={ (p.path) "/style.css" };
+            }
+            body {
+                main class=[f.wide.then_some("wide")] {
+                    div class="brand" {
+                        @if let Some(logo) = &p.logo_url {
+                            img src=(logo) alt="";
+                        }
+                        span { (p.product_name) }
+                    }
+                    h1 { (f.title) }
+                    @if let Some(e) = f.error {
+                        p class="error" role="alert" id="error" { (e) }
+                    }
+                    @if let Some(n) = f.notice {
+                        p class="notice" role="status" { (n) }
+                    }
+                    (content)
+                }
+            }
+        }
+    }
+}
+
+fn hidden(csrf: &str, rd: Option<&str>) -> Markup {
+    html! {
+        input type="hidden" name="csrf" value=(csrf);
+        @if let Some(rd) = rd {
+            input type="hidden" name="rd" value=(rd);
+        }
+    }
+}
+
+/// The sign-in page: password, or a mailed code; a link to reset the password.
+pub fn login(path: &str, csrf: &str, rd: Option<&str>, login: &str, error: bool) -> Markup {
+    let described = error.then_some("error");
+    html! {
+        form method="post" action={ (path) "/login" } {
+            (hidden(csrf, rd))
+            label for="username" { "Username or email" }
+            input type="text" id="username" name="username" value=(login)
+                autocomplete="username" autocapitalize="none" spellcheck="false"
+                required autofocus aria-describedby=[described];
+            label for="password" { "Password" }
+            input type="password" id="password" name="password"
+                autocomplete="current-password" required aria-describedby=[described];
+            button type="submit" { "Sign in" }
+        }
+        p class="hint" { a href={ (path) "/forgot" } { "Forgot your password?" } }
+        p class="or" { "or" }
+        form method="post" action={ (path) "/code" } {
+            (hidden(csrf, rd))
+            label for="email" { "Email me a sign-in code" }
+            input type="email" id="email" name="email" autocomplete="email" required;
+            button type="submit" class="secondary" { "Send code" }
+        }
+    }
+}
+
+/// The page where a mailed sign-in code is typed.
+pub fn code(path: &str, csrf: &str, rd: Option<&str>) -> Markup {
+    html! {
+        p { "If the address can sign in here, a code is on its way. It works once, for a few minutes." }
+        form method="post" action={ (path) "/code/verify" } {
+            (hidden(csrf, rd))
+            label for="code" { "Code from the email" }
+            input type="text" id="code" name="code" autocomplete="one-time-code"
+                autocapitalize="characters" spellcheck="false" required autofocus;
+            button type="submit" { "Sign in" }
+        }
+        p class="hint" { a href={ (path) "/login" } { "Back to sign-in" } }
+    }
+}
+
+/// The second step: a TOTP or recovery code.
+pub fn mfa(path: &str, csrf: &str, rd: Option<&str>) -> Markup {
+    html! {
+        form method="post" action={ (path) "/mfa" } {
+            (hidden(csrf, rd))
+            label for="mfa_code" { "Code from your authenticator app" }
+            input type="text" id="mfa_code" name="mfa_code" inputmode="numeric"
+                autocomplete="one-time-code" spellcheck="false" required autofocus;
+            p class="hint" { "No phone at hand? A recovery code works too." }
+            button type="submit" { "Continue" }
+        }
+        p class="hint" { a href={ (path) "/login" } { "Start again" } }
+    }
+}
+
+/// Asking for a password-reset code.
+pub fn forgot(path: &str, csrf: &str) -> Markup {
+    html! {
+        form method="post" action={ (path) "/forgot" } {
+            (hidden(csrf, None))
+            label for="email" { "Your account's email address" }
+            input type="email" id="email" name="email" autocomplete="email" required autofocus;
+            button type="submit" { "Send a reset code" }
+        }
+        p class="hint" { a href={ (path) "/login" } { "Back to sign-in" } }
+    }
+}
+
+/// Typing the reset code and the new password.
+pub fn reset(path: &str, csrf: &str, email: &str) -> Markup {
+    html! {
+        p { "If an account has this address, a code is on its way to it." }
+        form method="post" action={ (path) "/reset" } {
+            (hidden(csrf, None))
+            label for="email" { "Email address" }
+            input type="email" id="email" name="email" value=(email) autocomplete="email" required;
+            label for="code" { "Code from the email" }
+            input type="text" id="code" name="code" autocomplete="one-time-code"
+                spellcheck="false" required autofocus;
+            label for="new_password" { "New password" }
+            input type="password" id="new_password" name="new_password"
+                autocomplete="new-password" required;
+            button type="submit" { "Set the new password" }
+        }
+    }
+}
+
+/// What the account page shows.
+pub struct Account<'a> {
+    /// The portal's path.
+    pub path: &'a str,
+    /// The form token.
+    pub csrf: &'a str,
+    /// Username, if any.
+    pub username: Option<&'a str>,
+    /// Email, if any.
+    pub email: Option<&'a str>,
+    /// Whether the email is proven.
+    pub email_verified: bool,
+    /// Whether TOTP is on.
+    pub totp: bool,
+    /// Whether the account has a password.
+    pub has_password: bool,
+    /// Live sessions.
+    pub sessions: &'a [SessionInfo],
+    /// The visitor's own session.
+    pub current: &'a str,
+}
+
+/// A time as people read it: `2026-12-02 06:30 UTC`.
+fn when(ms: i64) -> String {
+    let t = protocol::reply::rfc3339_ms(ms);
+    match (t.get(..10), t.get(11..16)) {
+        (Some(d), Some(hm)) => format!("{d} {hm} UTC"),
+        _ => t,
+    }
+}
+
+fn methods(amr: &[String]) -> String {
+    let mut out = Vec::new();
+    for m in amr {
+        out.push(match m.as_str() {
+            "pwd" => "password",
+            "otp" => "authenticator code",
+            "email" => "emailed code",
+            "hwk" => "passkey",
+            "mfa" => continue,
+            other => other,
+        });
+    }
+    out.join(" + ")
+}
+
+/// The account page.
+pub fn account(a: &Account<'_>) -> Markup {
+    let path = a.path;
+    html! {
+        dl {
+            @if let Some(u) = a.username { dt { "Username" } dd { (u) } }
+            @if let Some(e) = a.email {
+                dt { "Email" }
+                dd { (e) @if !a.email_verified { " (not verified)" } }
+            }
+            dt { "Two-step sign-in" }
+            dd { @if a.totp { "on (authenticator app)" } @else { "off" } }
+        }
+        form method="post" action={ (path) "/logout" } {
+            (hidden(a.csrf, None))
+            button type="submit" class="secondary" { "Sign out" }
+        }
+
+        h2 { "Sessions" }
+        ul class="sessions" {
+            @for s in a.sessions {
+                li {
+                    "Signed in " time datetime=(protocol::reply::rfc3339_ms(s.created_at)) { (when(s.created_at)) }
+                    " with " (methods(&s.amr))
+                    @if s.id == a.current {
+                        " — " strong { "this browser" }
+                    } @else {
+                        " "
+                        form class="inline" method="post" action={ (path) "/sessions/end" } {
+                            (hidden(a.csrf, None))
+                            input type="hidden" name="id" value=(s.id);
+                            button type="submit" class="danger" aria-label={ "Sign out the session of " (when(s.created_at)) } { "Sign out" }
+                        }
+                    }
+                }
+            }
+        }
+
+        h2 { "Authenticator app" }
+        @if a.totp {
+            form method="post" action={ (path) "/totp/disable" } {
+                (hidden(a.csrf, None))
+                label for="disable_code" { "A current code, to turn two-step sign-in off" }
+                input type="text" id="disable_code" name="code" inputmode="numeric"
+                    autocomplete="one-time-code" required;
+                button type="submit" class="danger" { "Turn off" }
+            }
+        } @else {
+            p { "Ask for a code from an authenticator app at every password sign-in." }
+            form method="post" action={ (path) "/totp/enroll" } {
+                (hidden(a.csrf, None))
+                button type="submit" { "Set up an authenticator app" }
+            }
+        }
+
+        h2 { "Password" }
+        form method="post" action={ (path) "/password" } {
+            (hidden(a.csrf, None))
+            @if a.has_password {
+                label for="current_password" { "Current password" }
+                input type="password" id="current_password" name="current_password"
+                    autocomplete="current-password" required;
+            }
+            label for="new_password" { "New password" }
+            input type="password" id="new_password" name="new_password"
+                autocomplete="new-password" required;
+            button type="submit" { "Change password" }
+        }
+    }
+}
+
+/// Enrolment: the secret (as a QR code, a link and text) and the first code.
+pub fn totp_setup(path: &str, csrf: &str, secret: &str, otpauth: &str, qr: Option<&str>) -> Markup {
+    html! {
+        p { "Scan this with your authenticator app, or type the key into it." }
+        @if let Some(svg) = qr {
+            (PreEscaped(svg))
+        }
+        p { a href=(otpauth) { "Open in an authenticator app" } }
+        p class="secret" aria-label="Key" { (secret) }
+        form method="post" action={ (path) "/totp/confirm" } {
+            (hidden(csrf, None))
+            label for="code" { "The code the app shows now" }
+            input type="text" id="code" name="code" inputmode="numeric"
+                autocomplete="one-time-code" required autofocus;
+            button type="submit" { "Turn on" }
+        }
+    }
+}
+
+/// The recovery codes, shown once.
+pub fn recovery_codes(path: &str, codes: &[String]) -> Markup {
+    html! {
+        p { "Keep these recovery codes somewhere safe. Each one works once, in place of a code from the app. They are not shown again." }
+        ul class="codes" { @for c in codes { li { (c) } } }
+        p { a class="button" href={ (path) "/account" } { "Done" } }
+    }
+}
+
+/// An error page with a way back.
+pub fn trouble(path: &str, message: &str) -> Markup {
+    html! {
+        p { (message) }
+        p { a href={ (path) "/login" } { "Go to sign-in" } }
+    }
+}

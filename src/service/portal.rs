@@ -1,0 +1,282 @@
+//! Portal sessions: what a browser signed in to the pages holds.
+//!
+//! A portal session IS a refresh family: every rule that ends families (sign-out
+//! everywhere, a password reset, an account disabled or deleted, a proven address taking
+//! an account back) ends portal sessions with them, and the account page lists both
+//! alike. What differs is the family's token: the session cookie, stored as the SHA-256
+//! of a domain-separated text, so it can never be presented as a refresh token (nor a
+//! refresh token as a cookie), and it is never rotated: the family's lifetime slides
+//! instead, renewed while the browser uses it.
+
+use protocol::{Bearer, Failure, Tokens, UserView};
+use storage::{AccountState, FamilyRecord, RefreshEntry, Revocation, UserRecord};
+use subtle::ConstantTimeEq as _;
+
+use super::refresh::{new_opaque_token, parse_opaque_token};
+use super::{store_failure, view, Service};
+use crate::clock::ms;
+use crate::primitives::{b64url, b64url_decode, hex, sha256};
+
+/// The store key of a session cookie: never the SHA-256 of the bare token, which is what
+/// a refresh token is stored under.
+fn session_hash(cookie: &str) -> [u8; 32] {
+    let mut text = b"latchkey portal session\0".to_vec();
+    text.extend_from_slice(cookie.as_bytes());
+    sha256(&text)
+}
+
+/// A session just opened: the cookie's value (given this once) and its end.
+#[derive(Debug)]
+pub struct Opened {
+    /// The cookie's value: 256 random bits, base64url.
+    pub cookie: String,
+    /// When it ends unless renewed, Unix milliseconds.
+    pub expires_at: i64,
+}
+
+/// The person behind a live session cookie.
+#[derive(Debug, Clone)]
+pub struct Visitor {
+    /// The account, as the pages may show it.
+    pub user: UserView,
+    /// The session's family id.
+    pub family_id: String,
+    /// When the person signed in (the family's start), Unix milliseconds.
+    pub signed_in_at: i64,
+    /// How they signed in.
+    pub amr: Vec<String>,
+    /// A new end when this visit renewed the session (the cookie is sent again).
+    pub renewed: Option<i64>,
+    record: UserRecord,
+}
+
+impl Visitor {
+    /// Whether the account has a password (the page asks for it before changing it).
+    pub fn has_password(&self) -> bool {
+        self.record.password_hash.is_some()
+    }
+}
+
+/// One signed-in session of an account (a browser's or an app's), for the account page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Family id.
+    pub id: String,
+    /// Sign-in time, Unix milliseconds.
+    pub created_at: i64,
+    /// Last renewal or rotation, Unix milliseconds.
+    pub used_at: i64,
+    /// How the sign-in was made.
+    pub amr: Vec<String>,
+}
+
+impl Service {
+    /// How long a portal session lives unless renewed.
+    fn portal_ttl_ms(&self) -> i64 {
+        self.inner
+            .cfg
+            .portal
+            .as_ref()
+            .map_or(0, |p| ms(p.session_ttl))
+    }
+
+    /// Turns a sign-in the service just answered (`tokens`, never shown to anyone) into a
+    /// portal session: the family keeps its id and methods, its refresh token is spent,
+    /// and the cookie becomes its one token.
+    pub async fn open_portal_session(&self, tokens: Tokens) -> Result<Opened, Failure> {
+        let refresh = sha256(tokens.refresh_token.as_bytes());
+        let now = self.now_ms();
+        let expires_at = now.saturating_add(self.portal_ttl_ms());
+        let (cookie, _) = new_opaque_token()?;
+        let hash = session_hash(&cookie);
+        self.write(move |w, _| {
+            let family = w.family(&tokens.family_id)?;
+            let Some(mut family) = family.filter(|f| f.revoked.is_none()) else {
+                return Ok(Err(Failure::TokenInvalid));
+            };
+            if family.current_token != hex(&refresh) {
+                return Ok(Err(Failure::TokenInvalid));
+            }
+            if let Some(mut entry) = w.refresh(&refresh)? {
+                entry.spent_at = Some(now);
+                w.put_refresh(&refresh, &entry)?;
+            }
+            w.put_refresh(
+                &hash,
+                &RefreshEntry {
+                    family_id: family.id.clone(),
+                    issued_at: now,
+                    spent_at: None,
+                    replays: 0,
+                },
+            )?;
+            family.current_token = hex(&hash);
+            family.rotated_at = now;
+            family.expires_at = expires_at;
+            w.put_family(&family)?;
+            Ok(Ok(()))
+        })
+        .await?;
+        Ok(Opened { cookie, expires_at })
+    }
+
+    /// The person a session cookie belongs to: the cookie is the live family's token and
+    /// the account is active. A session used after a twelfth of its lifetime is renewed.
+    pub async fn portal_visitor(&self, cookie: &str) -> Result<Visitor, Failure> {
+        if parse_opaque_token(cookie).is_none() {
+            return Err(Failure::TokenInvalid);
+        }
+        let hash = session_hash(cookie);
+        let now = self.now_ms();
+        let found = self
+            .inner
+            .store
+            .read(|r| {
+                let Some(entry) = r.refresh(&hash)?.filter(|e| e.spent_at.is_none()) else {
+                    return Ok(None);
+                };
+                let Some(family) = r.family(&entry.family_id)? else {
+                    return Ok(None);
+                };
+                if !family.is_live(now) || family.current_token != hex(&hash) {
+                    return Ok(None);
+                }
+                Ok(r.user(&family.user_id)?.map(|u| (family, u)))
+            })
+            .map_err(store_failure)?;
+        let Some((family, user)) = found else {
+            return Err(Failure::TokenInvalid);
+        };
+        if user.state != AccountState::Active {
+            return Err(Failure::TokenInvalid);
+        }
+        let ttl = self.portal_ttl_ms();
+        let renew_after = (ttl / 12).max(60_000);
+        let renewed = if now.saturating_sub(family.rotated_at) >= renew_after {
+            Some(self.renew(family.id.clone(), hash, now, ttl).await?)
+        } else {
+            None
+        };
+        Ok(Visitor {
+            user: view(&user),
+            family_id: family.id,
+            signed_in_at: family.created_at,
+            amr: family.amr,
+            renewed,
+            record: user,
+        })
+    }
+
+    /// Slides a session's end to `now + ttl`.
+    async fn renew(&self, id: String, hash: [u8; 32], now: i64, ttl: i64) -> Result<i64, Failure> {
+        let expires_at = now.saturating_add(ttl);
+        self.write(move |w, _| {
+            let Some(mut f) = w.family(&id)? else {
+                return Ok(Err(Failure::TokenInvalid));
+            };
+            if !f.is_live(now) || f.current_token != hex(&hash) {
+                return Ok(Err(Failure::TokenInvalid));
+            }
+            f.rotated_at = now;
+            f.expires_at = expires_at;
+            w.put_family(&f)?;
+            Ok(Ok(expires_at))
+        })
+        .await
+    }
+
+    /// An access token of the visitor's session, for the operations the pages run on the
+    /// visitor's behalf (they check it like any bearer token).
+    pub fn visitor_bearer(&self, v: &Visitor) -> Result<Bearer, Failure> {
+        let (token, _) = self.access_token(&v.record, &v.family_id, &v.amr, self.now_ms())?;
+        Ok(Bearer::Token(token))
+    }
+
+    /// The live sessions of `user_id`, newest first.
+    pub fn sessions_of(&self, user_id: &str) -> Result<Vec<SessionInfo>, Failure> {
+        let now = self.now_ms();
+        let mut out = self
+            .inner
+            .store
+            .read(|r| {
+                let mut out = Vec::new();
+                for id in r.family_ids_of_user(user_id)? {
+                    if let Some(f) = r.family(&id)?.filter(|f| f.is_live(now)) {
+                        out.push(info(f));
+                    }
+                }
+                Ok(out)
+            })
+            .map_err(store_failure)?;
+        out.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        Ok(out)
+    }
+
+    /// Ends session `family_id` of `user_id` (one of the sessions listed, or the
+    /// visitor's own at sign-out). Another account's session is not found.
+    pub async fn end_session(&self, user_id: &str, family_id: &str) -> Result<(), Failure> {
+        let now = self.now_ms();
+        let (user, id) = (user_id.to_owned(), family_id.to_owned());
+        let ended = self
+            .write(move |w, _| {
+                let Some(mut f) = w.family(&id)?.filter(|f| f.user_id == user) else {
+                    return Ok(Ok(false));
+                };
+                if f.revoked.is_some() {
+                    return Ok(Ok(false));
+                }
+                f.revoked = Some(Revocation {
+                    at: now,
+                    reason: "logout".into(),
+                });
+                w.put_family(&f)?;
+                Ok(Ok(true))
+            })
+            .await?;
+        if ended {
+            self.inner.metrics.revoked("logout");
+            tracing::info!(target: "latchkey::audit", event = "session_ended", user = %user_id, family = %family_id);
+        }
+        Ok(())
+    }
+
+    /// The token a page's forms carry, bound to `binding` (the pre-login cookie or the
+    /// session cookie, each with its own prefix).
+    pub fn form_token(&self, binding: &str) -> String {
+        b64url(&self.inner.key.form_token(binding.as_bytes()))
+    }
+
+    /// Whether `given` is the form token of `binding` (constant time).
+    pub fn form_token_ok(&self, binding: &str, given: &str) -> bool {
+        let Some(given) = b64url_decode(given) else {
+            return false;
+        };
+        let want = self.inner.key.form_token(binding.as_bytes());
+        given.len() == want.len() && bool::from(want.as_slice().ct_eq(&given))
+    }
+
+    /// Randomness for the pages (a pre-login cookie): 256 bits, base64url.
+    pub fn new_browser_secret(&self) -> Result<String, Failure> {
+        new_opaque_token().map(|(t, _)| t)
+    }
+
+    /// Records a portal sign-in for the metrics and the audit log.
+    pub fn portal_signed_in(&self, user_id: &str, method: &'static str) {
+        self.inner.metrics.portal_sign_in(method);
+        tracing::info!(target: "latchkey::audit", event = "portal_sign_in", method, user = %user_id);
+    }
+}
+
+fn info(f: FamilyRecord) -> SessionInfo {
+    SessionInfo {
+        id: f.id,
+        created_at: f.created_at,
+        used_at: f.rotated_at,
+        amr: f.amr,
+    }
+}
+
+/// Whether `s` could be a session cookie at all (its syntax), before any lookup.
+pub fn is_session_syntax(s: &str) -> bool {
+    parse_opaque_token(s).is_some()
+}

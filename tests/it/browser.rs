@@ -1,0 +1,312 @@
+//! The portal in a real browser: Debian's Chromium, driven through chromedriver
+//! (WebDriver, the `fantoccini` client). Sign-in by keyboard alone with the TOTP step,
+//! the account page, sign-out, the 360 px layout; and single sign-on through a real
+//! nginx whose `auth_request` sends the browser to the portal and back.
+//!
+//! With `LK_SCREENSHOTS=<dir>` the pages are saved as PNGs there (docs/screenshots is
+//! made that way).
+
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+use crate::policy::{account_with_totp, PW};
+use crate::support::*;
+
+/// A chromedriver and one Chromium session of it; both end when dropped.
+pub(crate) struct Chrome {
+    pub c: Client,
+    driver: Child,
+}
+
+impl Drop for Chrome {
+    fn drop(&mut self) {
+        // chromedriver and the browsers it started share its process group.
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.driver.id())])
+            .status();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Chrome {
+    /// Chromium, headless, `width` x `height` CSS pixels (a phone's metrics under 600);
+    /// names under `.lk.test` resolve to 127.0.0.1.
+    pub(crate) async fn start(width: u32, height: u32) -> Chrome {
+        use std::os::unix::process::CommandExt as _;
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver; scripts/test installs it)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--host-resolver-rules=MAP *.lk.test 127.0.0.1".into(),
+        ];
+        let mut options = json!({"binary": "/usr/bin/chromium"});
+        if width < 600 {
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": {"width": width, "height": height, "pixelRatio": 2.0, "touch": true}
+            });
+        } else {
+            args.push(format!("--window-size={width},{height}"));
+        }
+        options["args"] = json!(args);
+        let mut caps = serde_json::Map::new();
+        caps.insert("goog:chromeOptions".into(), options);
+        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a Chromium session");
+        Chrome { c, driver }
+    }
+
+    /// The element `loc` once the page has it (at most 20 s).
+    pub(crate) async fn until(
+        &self,
+        loc: Locator<'_>,
+    ) -> Result<fantoccini::elements::Element, fantoccini::error::CmdError> {
+        self.c
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(loc)
+            .await
+    }
+
+    pub(crate) async fn url(&self) -> String {
+        self.c.current_url().await.unwrap().to_string()
+    }
+
+    pub(crate) async fn js(&self, script: &str) -> Value {
+        self.c.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Types `text` where the focus is (keys, as a person would).
+    pub(crate) async fn type_keys(&self, text: &str) {
+        self.c
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+
+    pub(crate) async fn text(&self, css: &str) -> String {
+        self.c
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Whether the page fits its width (nothing scrolls sideways).
+    pub(crate) async fn fits(&self) -> bool {
+        self.js("return document.documentElement.scrollWidth <= window.innerWidth")
+            .await
+            .as_bool()
+            .unwrap()
+    }
+
+    /// Saves the page as `<LK_SCREENSHOTS>/<name>.png` when asked to.
+    pub(crate) async fn shot(&self, name: &str) {
+        if let Ok(dir) = std::env::var("LK_SCREENSHOTS") {
+            std::fs::create_dir_all(&dir).unwrap();
+            let png = self.c.screenshot().await.unwrap();
+            std::fs::write(format!("{dir}/{name}.png"), png).unwrap();
+        }
+    }
+
+    pub(crate) async fn close(self) {
+        let _ = self.c.clone().close().await;
+    }
+}
+
+/// A server whose public URL is where the browser reaches it.
+async fn portal_server(extra: &str, smtp: &Smtp) -> (Server, u16) {
+    let port = free_port();
+    let s = Server::start(&format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://auth.lk.test:{port}\"\n{}\n{extra}",
+        smtp.config("none")
+    ))
+    .await;
+    (s, port)
+}
+
+#[tokio::test]
+async fn a_person_signs_in_with_the_keyboard_and_a_totp_code_then_signs_out() {
+    let smtp = Smtp::start(&[]);
+    let (s, port) = portal_server("", &smtp).await;
+    let (_, secret, recovery) = account_with_totp(&s, &smtp, "kay").await;
+    let base = format!("http://auth.lk.test:{port}");
+    for (width, height, tag) in [(1280, 900, "desktop"), (360, 740, "360px")] {
+        let b = Chrome::start(width, height).await;
+        b.c.goto(&format!("{base}/ui/login?rd=%2Fui%2Faccount"))
+            .await
+            .unwrap();
+        assert_eq!(b.c.title().await.unwrap(), "Sign in · latchkey");
+        assert!(
+            b.fits().await,
+            "the login page scrolls sideways at {width} px"
+        );
+        // Every field has its label.
+        let unlabelled = b
+            .js(
+                "return [...document.querySelectorAll('input:not([type=hidden])')]
+                   .filter(i => !i.labels || i.labels.length === 0).length",
+            )
+            .await;
+        assert_eq!(unlabelled, json!(0));
+        b.shot(&format!("login-{tag}")).await;
+        // The focus starts in the username field: type it, Tab, the password, Enter.
+        b.type_keys(&format!("kay{}{PW}{}", Key::Tab, Key::Enter))
+            .await;
+        b.until(Locator::Id("mfa_code")).await.unwrap();
+        assert!(b.url().await.contains("/ui/mfa"), "{}", b.url().await);
+        // A wrong code first: the page says so, and keeps the step.
+        b.type_keys(&format!("000000{}", Key::Enter)).await;
+        b.until(Locator::Css("p.error")).await.unwrap();
+        assert!(b.text("p.error").await.contains("wrong"));
+        assert!(b.fits().await);
+        b.shot(&format!("mfa-{tag}")).await;
+        // The code of the next step (this one's was spent by the enrolment); the phone
+        // round, within the same minute, takes a recovery code.
+        let code = if tag == "desktop" {
+            totp_at(&secret, now_ms() + 30_000)
+        } else {
+            recovery[0].clone()
+        };
+        b.c.find(Locator::Id("mfa_code"))
+            .await
+            .unwrap()
+            .send_keys(&format!("{code}{}", Key::Enter))
+            .await
+            .unwrap();
+        if b.until(Locator::Css("ul.sessions")).await.is_err() {
+            panic!("no account page: {}", b.c.source().await.unwrap());
+        }
+        assert_eq!(b.url().await, format!("{base}/ui/account"));
+        assert!(b.text("main").await.contains("kay@example.com"));
+        assert!(b.text("main").await.contains("on (authenticator app)"));
+        assert!(
+            b.fits().await,
+            "the account page scrolls sideways at {width} px"
+        );
+        b.shot(&format!("account-{tag}")).await;
+        // The session cookie is not for scripts.
+        assert_eq!(b.js("return document.cookie").await, json!(""));
+        // Sign out.
+        b.c.find(Locator::Css("form[action='/ui/logout'] button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        b.until(Locator::Id("username")).await.unwrap();
+        assert_eq!(b.url().await, format!("{base}/ui/login"));
+        b.c.goto(&format!("{base}/ui/account")).await.unwrap();
+        b.until(Locator::Id("username")).await.unwrap();
+        b.close().await;
+    }
+}
+
+#[tokio::test]
+async fn nginx_sends_the_browser_to_the_portal_and_back_with_single_sign_on() {
+    let smtp = Smtp::start(&[]);
+    let (s, port) = portal_server("[portal]\ncookie_domain = \"lk.test\"\n", &smtp).await;
+    let u = oauth_signup(&s, "sso", PW).await;
+    let up = crate::forward::echo_upstream().await;
+    let n = Nginx::start(&nginx_sso(port, up)).await;
+    let app = format!("http://app.lk.test:{}/dashboard?tab=2", n.port);
+
+    let b = Chrome::start(1280, 900).await;
+    b.c.goto(&app).await.unwrap();
+    b.until(Locator::Id("username")).await.unwrap();
+    let at = b.url().await;
+    assert!(
+        at.starts_with(&format!("http://auth.lk.test:{port}/ui/login?rd=")),
+        "{at}"
+    );
+    b.type_keys(&format!("sso{}{PW}{}", Key::Tab, Key::Enter))
+        .await;
+    b.c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_url(&url::Url::parse(&app).unwrap())
+        .await
+        .unwrap();
+    let seen = b.text("body").await.to_lowercase();
+    assert!(seen.starts_with("get /dashboard?tab=2"), "{seen}");
+    assert!(
+        seen.contains(&format!("x-auth-user: {}", u["id"].as_str().unwrap())),
+        "{seen}"
+    );
+    assert!(seen.contains("x-auth-email: sso@example.com"), "{seen}");
+    // Another app under the cookie domain: signed in already.
+    let other = format!("http://wiki.lk.test:{}/page", n.port);
+    b.c.goto(&other).await.unwrap();
+    assert_eq!(b.url().await, other);
+    assert!(b
+        .text("body")
+        .await
+        .to_lowercase()
+        .contains("x-auth-username: sso"));
+    // Signing out on the portal signs out of the apps.
+    b.c.goto(&format!("http://auth.lk.test:{port}/ui/account"))
+        .await
+        .unwrap();
+    b.c.find(Locator::Css("form[action='/ui/logout'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.until(Locator::Id("username")).await.unwrap();
+    b.c.goto(&app).await.unwrap();
+    b.until(Locator::Id("username")).await.unwrap();
+    b.close().await;
+}
+
+/// The README's nginx set-up, on loopback ports.
+pub(crate) fn nginx_sso(latchkey_port: u16, upstream: u16) -> String {
+    format!(
+        r#"
+    location = /_latchkey {{
+      internal;
+      proxy_pass http://127.0.0.1:{latchkey_port}/auth/forward?redirect=401;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+    }}
+    location / {{
+      auth_request /_latchkey;
+      auth_request_set $auth_user $upstream_http_x_auth_user;
+      auth_request_set $auth_email $upstream_http_x_auth_email;
+      auth_request_set $auth_username $upstream_http_x_auth_username;
+      auth_request_set $auth_login $upstream_http_location;
+      error_page 401 =302 $auth_login;
+      proxy_set_header X-Auth-User $auth_user;
+      proxy_set_header X-Auth-Email $auth_email;
+      proxy_set_header X-Auth-Username $auth_username;
+      proxy_pass http://127.0.0.1:{upstream};
+    }}
+"#
+    )
+}
