@@ -449,15 +449,17 @@ impl AdminCall {
             AdminCall::Rotate => {
                 let alg = cfg.tokens.alg;
                 let ttl = cfg.tokens.key_window_secs();
-                keys::rotate(store, alg, now, ttl, false)
+                keys::rotate(store, alg, &cfg.id_token_algs(), now, ttl, false)
                     .map(|kid| json!({"kid": kid.unwrap_or_default(), "alg": alg.id()}))
                     .map_err(admin::AdminError::from)
             }
-            AdminCall::RevokeKey(kid) => match keys::revoke(store, cfg.tokens.alg, kid, now) {
-                Ok(true) => Ok(json!({"revoked": kid})),
-                Ok(false) => Err(admin::AdminError::NoSuchKey),
-                Err(e) => Err(admin::AdminError::from(e)),
-            },
+            AdminCall::RevokeKey(kid) => {
+                match keys::revoke(store, cfg.tokens.alg, &cfg.id_token_algs(), kid, now) {
+                    Ok(true) => Ok(json!({"revoked": kid})),
+                    Ok(false) => Err(admin::AdminError::NoSuchKey),
+                    Err(e) => Err(admin::AdminError::from(e)),
+                }
+            }
             AdminCall::Inspect(t) => reads.inspect(t),
             AdminCall::Backup(p) => store
                 .backup(p)

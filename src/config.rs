@@ -272,6 +272,34 @@ section!(
 );
 
 section!(
+    /// One `[[oidc.clients]]` entry.
+    OidcClient {
+        /// Client id.
+        id: String = String::new(),
+        /// Client secret; empty: a public client (PKCE required).
+        secret: String = String::new(),
+        /// Where codes may be sent: exact URLs, no wildcards.
+        redirect_uris: Vec<String> = Vec::new(),
+        /// The name the consent page shows.
+        name: String = String::new(),
+        /// Ask the person before the first sign-in to it (third-party apps).
+        consent: bool = false,
+        /// `RS256` (the default, what every OIDC library takes), `ES256` or `EdDSA`.
+        id_token_alg: String = "RS256".into(),
+        /// Where RP-initiated logout may send the browser.
+        post_logout_redirect_uris: Vec<String> = Vec::new(),
+    }
+);
+
+section!(
+    /// `[oidc]`
+    Oidc {
+        /// The relying parties (apps) that may sign people in.
+        clients: Vec<OidcClient> = Vec::new(),
+    }
+);
+
+section!(
     /// `[log]`
     Log {
         /// `auto` (human on a terminal, JSON lines otherwise), `human` or `json`.
@@ -320,6 +348,8 @@ section!(
         forward_auth: ForwardAuth = ForwardAuth::default(),
         /// `[portal]`
         portal: Portal = Portal::default(),
+        /// `[oidc]`
+        oidc: Oidc = Oidc::default(),
     }
 );
 
@@ -612,6 +642,54 @@ pub struct PortalSettings {
     pub logo_url: Option<String>,
 }
 
+/// One OpenID Connect client, checked.
+#[derive(Clone)]
+pub struct OidcClientSettings {
+    /// Client id.
+    pub id: String,
+    /// SHA-256 of the secret; `None`: a public client.
+    pub secret_hash: Option<[u8; 32]>,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// The name pages show.
+    pub name: String,
+    /// Whether the person is asked first.
+    pub consent: bool,
+    /// The id token's algorithm.
+    pub id_token_alg: crate::signer::idtoken::IdAlg,
+    /// Where logout may send the browser.
+    pub post_logout_redirect_uris: Vec<String>,
+}
+
+impl std::fmt::Debug for OidcClientSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcClientSettings")
+            .field("id", &self.id)
+            .field("public", &self.secret_hash.is_none())
+            .field("redirect_uris", &self.redirect_uris)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Checked {
+    /// The id-token algorithms some client uses (RS256 always, once there is a client):
+    /// each needs a key that signs.
+    pub fn id_token_algs(&self) -> Vec<crate::signer::idtoken::IdAlg> {
+        let mut algs: Vec<_> = self.oidc_clients.iter().map(|c| c.id_token_alg).collect();
+        if !algs.is_empty() {
+            algs.push(crate::signer::idtoken::IdAlg::Rs256);
+        }
+        algs.sort();
+        algs.dedup();
+        algs
+    }
+
+    /// The OpenID Connect client `id`.
+    pub fn oidc_client(&self, id: &str) -> Option<&OidcClientSettings> {
+        self.oidc_clients.iter().find(|c| c.id == id)
+    }
+}
+
 /// A configuration that passed [`Config::validate`]: every value parsed into the type it
 /// stands for. Nothing outside this module reads the raw file values.
 #[derive(Debug, Clone)]
@@ -643,6 +721,8 @@ pub struct Checked {
     pub forward_auth_cookie: Option<String>,
     /// `[portal]`; `None`: switched off.
     pub portal: Option<PortalSettings>,
+    /// `[[oidc.clients]]`, checked; empty: no OpenID Connect.
+    pub oidc_clients: Vec<OidcClientSettings>,
     /// `log.format`
     pub log_format: LogFormat,
     /// Things that work but are unwise (short TTLs, cheap scrypt), for the log.
@@ -893,7 +973,115 @@ pub fn parse_mailbox(s: &str) -> Option<(String, String)> {
     }
 }
 
+/// A redirect URI a client may register: an absolute http(s) URL without a fragment or
+/// user name (http only for a loopback host), or a private-use scheme (`com.example.app:/cb`,
+/// native apps, RFC 8252).
+fn redirect_uri_ok(u: &str) -> Result<(), &'static str> {
+    let parsed = url::Url::parse(u).map_err(|_| "is not an absolute URL")?;
+    if parsed.fragment().is_some() || !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("must not carry a fragment or a user name");
+    }
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => match parsed.host() {
+            Some(url::Host::Domain("localhost")) => Ok(()),
+            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => Ok(()),
+            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => Ok(()),
+            _ => Err("must be https (http only for localhost and loopback addresses)"),
+        },
+        "javascript" | "data" | "file" | "vbscript" | "blob" | "about" | "ftp" => {
+            Err("must be https, loopback http, or an app's private-use scheme")
+        }
+        s if s.contains('.') => Ok(()),
+        _ => Err("must be https, loopback http, or an app's private-use scheme (reverse domain)"),
+    }
+}
+
 impl Config {
+    /// `[[oidc.clients]]`, checked.
+    fn oidc_settings(
+        &self,
+        portal: bool,
+        mounts: &[(&'static str, String)],
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<OidcClientSettings>, String> {
+        let mut out: Vec<OidcClientSettings> = Vec::new();
+        for (i, c) in self.oidc.clients.iter().enumerate() {
+            let key = |k: &str| format!("oidc.clients[{i}].{k}");
+            if c.id.is_empty() || !c.id.bytes().all(|b| b.is_ascii_graphic()) || c.id.len() > 200 {
+                return Err(bad(&key("id"), "must be 1 to 200 visible ASCII characters"));
+            }
+            if out.iter().any(|o| o.id == c.id) || self.oauth.clients.iter().any(|o| o.id == c.id) {
+                return Err(bad(
+                    &key("id"),
+                    format!("`{}` is the id of another client (oidc or oauth)", c.id),
+                ));
+            }
+            if c.redirect_uris.is_empty() {
+                return Err(bad(&key("redirect_uris"), "must list at least one URL"));
+            }
+            for (j, u) in c.redirect_uris.iter().enumerate() {
+                redirect_uri_ok(u)
+                    .map_err(|why| bad(&format!("{}[{j}]", key("redirect_uris")), why))?;
+            }
+            for (j, u) in c.post_logout_redirect_uris.iter().enumerate() {
+                redirect_uri_ok(u).map_err(|why| {
+                    bad(&format!("{}[{j}]", key("post_logout_redirect_uris")), why)
+                })?;
+            }
+            let alg = crate::signer::idtoken::IdAlg::from_jws(&c.id_token_alg)
+                .ok_or_else(|| bad(&key("id_token_alg"), "must be `RS256`, `ES256` or `EdDSA`"))?;
+            if !c.secret.is_empty() && c.secret.len() < 16 {
+                warnings.push(format!(
+                    "oidc client `{}` has a secret shorter than 16 characters",
+                    c.id
+                ));
+            }
+            out.push(OidcClientSettings {
+                id: c.id.clone(),
+                secret_hash: (!c.secret.is_empty())
+                    .then(|| crate::primitives::sha256(c.secret.as_bytes())),
+                redirect_uris: c.redirect_uris.clone(),
+                name: if c.name.is_empty() {
+                    c.id.clone()
+                } else {
+                    c.name.clone()
+                },
+                consent: c.consent,
+                id_token_alg: alg,
+                post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            });
+        }
+        if !out.is_empty() {
+            if !portal {
+                return Err(bad(
+                    "oidc.clients",
+                    "need the portal (people sign in on its pages): set portal.path",
+                ));
+            }
+            let issuer = url::Url::parse(&self.tokens.issuer).ok();
+            if !issuer
+                .is_some_and(|u| matches!(u.scheme(), "https" | "http") && u.query().is_none())
+            {
+                return Err(bad(
+                    "tokens.issuer",
+                    "must be the https URL clients find /.well-known/openid-configuration \
+                     under (for OpenID Connect), e.g. the public URL",
+                ));
+            }
+            if let Some((name, _)) = mounts
+                .iter()
+                .find(|(_, m)| m.as_str() == "/oidc" || m.starts_with("/oidc/"))
+            {
+                return Err(bad(
+                    &format!("families.{name}"),
+                    "must not be mounted under /oidc (the OpenID Connect endpoints)",
+                ));
+            }
+        }
+        Ok(out)
+    }
+
     /// `[portal]`, checked; `None` when it is switched off.
     fn portal_settings(&self) -> Result<Option<PortalSettings>, String> {
         let p = &self.portal;
@@ -1283,6 +1471,7 @@ impl Config {
                 ));
             }
         }
+        let oidc_clients = self.oidc_settings(portal.is_some(), &mounts, &mut warnings)?;
         let admin_token = (!self.admin.token.is_empty()).then(|| self.admin.token.clone());
         if admin_token.is_some() && admin_listen == listen && listen.port() != 0 {
             return Err(bad("admin.listen", "must differ from server.listen"));
@@ -1367,6 +1556,7 @@ impl Config {
             forward_auth_cookie: (!self.forward_auth.cookie.is_empty())
                 .then(|| self.forward_auth.cookie.clone()),
             portal,
+            oidc_clients,
             log_format,
             warnings,
             raw: self,

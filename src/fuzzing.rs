@@ -303,11 +303,107 @@ pub fn import_line(data: &[u8]) {
     }
 }
 
+/// The clients the `oidc_authorize` target checks requests against: a confidential one
+/// and a public one.
+fn oidc_clients() -> &'static [crate::config::OidcClientSettings] {
+    static C: OnceLock<Vec<crate::config::OidcClientSettings>> = OnceLock::new();
+    C.get_or_init(|| {
+        let client = |id: &str, secret: bool, uri: &str| crate::config::OidcClientSettings {
+            id: id.into(),
+            secret_hash: secret.then(|| crate::primitives::sha256(b"secret")),
+            redirect_uris: vec![uri.into()],
+            name: id.into(),
+            consent: false,
+            id_token_alg: crate::signer::idtoken::IdAlg::Rs256,
+            post_logout_redirect_uris: Vec::new(),
+        };
+        vec![
+            client("app", true, "https://app.example/cb"),
+            client("spa", false, "http://localhost:3000/cb"),
+        ]
+    })
+}
+
+/// An authorization request's query: whatever is accepted names a registered redirect
+/// URI, scopes of the known set with `openid` first, a 43-character S256 challenge (always
+/// for a public client), and bounded `state` and `nonce`; a refusal sent back goes only
+/// to a redirect URI registered for the client the request names.
+pub fn oidc_authorize(data: &[u8]) {
+    use crate::portal::oidc::{check_authorize, Refusal};
+    let Ok(p) = protocol::input::parse_form(data) else {
+        return;
+    };
+    let clients = oidc_clients();
+    let named = p
+        .get("client_id")
+        .and_then(|id| clients.iter().find(|c| &c.id == id));
+    match check_authorize(&p, clients) {
+        Ok(a) => {
+            assert!(a.client.redirect_uris.contains(&a.redirect_uri));
+            assert!(a.scope == "openid" || a.scope.starts_with("openid "));
+            for s in a.scope.split(' ') {
+                assert!(["openid", "profile", "email", "offline_access"].contains(&s));
+            }
+            if a.client.secret_hash.is_none() {
+                assert!(a.challenge.is_some());
+            }
+            if let Some(c) = &a.challenge {
+                assert_eq!(c.len(), 43);
+            }
+            assert!(a.state.as_ref().is_none_or(|s| s.len() <= 512));
+            assert!(a.nonce.as_ref().is_none_or(|s| s.len() <= 512));
+        }
+        Err(Refusal::Back {
+            redirect_uri,
+            state,
+            ..
+        }) => {
+            let c = named.expect("a refusal sent back names a known client");
+            assert!(c.redirect_uris.contains(&redirect_uri));
+            assert!(state.is_none_or(|s| s.len() <= 512));
+        }
+        Err(Refusal::Page(_)) => {
+            assert!(named.is_none_or(|c| p
+                .get("redirect_uri")
+                .is_none_or(|r| !c.redirect_uris.contains(r))));
+        }
+    }
+}
+
+/// A redirect target (`rd`): what is followed stays on the public host or under the
+/// cookie domain, as a browser reads it, and is followed again unchanged.
+pub fn rd(data: &[u8]) {
+    use crate::portal::rd::{safe_rd, Targets};
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let t = Targets {
+        public_host: "auth.example.com",
+        cookie_domain: Some("example.com"),
+    };
+    let Some(out) = safe_rd(text, &t) else {
+        return;
+    };
+    assert_eq!(safe_rd(&out, &t).as_deref(), Some(out.as_str()));
+    let base = url::Url::parse("https://auth.example.com/x/").unwrap();
+    let u = base.join(&out).unwrap();
+    let host = u.host_str().unwrap();
+    assert!(
+        host == "auth.example.com" || host == "example.com" || host.ends_with(".example.com"),
+        "{text:?} -> {out:?} goes to {host}"
+    );
+    assert!(matches!(u.scheme(), "http" | "https"));
+    assert!(u.username().is_empty() && u.password().is_none());
+    if out.starts_with('/') {
+        assert_eq!(host, "auth.example.com", "a path stays on this host");
+    }
+}
+
 /// A fuzz target's entry point.
 pub type Target = fn(&[u8]);
 
 /// Every target by name, for the corpus replay.
-pub const TARGETS: [(&str, Target); 12] = [
+pub const TARGETS: [(&str, Target); 14] = [
     ("jwt", jwt),
     ("paseto", paseto),
     ("refresh_token", refresh_token),
@@ -320,6 +416,8 @@ pub const TARGETS: [(&str, Target); 12] = [
     ("roundtrip", roundtrip),
     ("password_hash", password_hash),
     ("import_line", import_line),
+    ("oidc_authorize", oidc_authorize),
+    ("rd", rd),
 ];
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub struct Metrics {
     latency: Mutex<BTreeMap<(&'static str, &'static str), Histogram>>,
     sign_ins: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     portal_sign_ins: Mutex<BTreeMap<&'static str, u64>>,
+    oidc: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     revocations: Mutex<BTreeMap<String, u64>>,
     rotations: AtomicU64,
     mails_sent: AtomicU64,
@@ -78,6 +79,12 @@ impl Metrics {
     /// A browser signed in on the portal by `method` (pwd, code).
     pub fn portal_sign_in(&self, method: &'static str) {
         *lock(&self.portal_sign_ins).entry(method).or_insert(0) += 1;
+    }
+
+    /// An OpenID Connect step: `what` is `authorization` (a code given), or the token
+    /// grant (`authorization_code`, `refresh_token`); `result` ok / failed.
+    pub fn oidc(&self, what: &'static str, result: &'static str) {
+        *lock(&self.oidc).entry((what, result)).or_insert(0) += 1;
     }
 
     /// A refresh family was revoked for `cause`.
@@ -170,6 +177,15 @@ impl Metrics {
         );
         for (m, n) in lock(&self.portal_sign_ins).iter() {
             let _ = writeln!(o, "latchkey_portal_sign_ins_total{{method=\"{m}\"}} {n}");
+        }
+        head(
+            &mut o,
+            "latchkey_oidc_total",
+            "counter",
+            "OpenID Connect authorizations (codes given) and token grants, by result.",
+        );
+        for ((w, r), n) in lock(&self.oidc).iter() {
+            let _ = writeln!(o, "latchkey_oidc_total{{step=\"{w}\",result=\"{r}\"}} {n}");
         }
         head(
             &mut o,

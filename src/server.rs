@@ -288,6 +288,37 @@ async fn dispatch(
         trace.route = "builtin";
         return r;
     }
+    let oidc_on = app.portal.is_some() && !app.service.config().oidc_clients.is_empty();
+    if oidc_on && crate::portal::oidc::owns(path) {
+        trace.family = "oidc";
+        trace.route = "oidc";
+        let limit = usize::try_from(app.max_body).unwrap_or(usize::MAX);
+        let bytes = match Limited::new(body, limit).collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(_) => return Reply::empty(StatusCode::PAYLOAD_TOO_LARGE),
+        };
+        if crate::portal::oidc::checks_credential(&parts.method, path) {
+            if let Err(Failure::RateLimited { retry_after }) = app.service.rate_limit(source) {
+                return Reply::json(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &json!({"error": "slow_down", "error_description": "too many requests"}),
+                )
+                .retry_after(retry_after);
+            }
+        }
+        let Some(portal) = app.portal.as_ref() else {
+            return Reply::not_found();
+        };
+        let req = crate::portal::oidc::OidcRequest {
+            method: &parts.method,
+            path,
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            body: &bytes,
+            source,
+        };
+        return crate::portal::oidc::handle(&app.service, portal, req).await;
+    }
     if let Some(rest) = app.portal.as_ref().and_then(|p| p.owns(path)) {
         trace.family = "portal";
         trace.route = "page";

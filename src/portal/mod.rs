@@ -10,6 +10,7 @@
 //! waiting for its second step: 5 minutes). All `HttpOnly`, `SameSite=Lax`, `Secure`
 //! when the public URL is https.
 
+pub mod oidc;
 mod pages;
 pub mod rd;
 

@@ -298,6 +298,56 @@ pub fn recovery_codes(path: &str, codes: &[String]) -> Markup {
     }
 }
 
+fn scope_lines(scope: &str) -> Vec<&'static str> {
+    let mut out = vec!["Know who you are (your account id)"];
+    for s in scope.split(' ') {
+        match s {
+            "email" => out.push("See your email address"),
+            "profile" => out.push("See your name and username"),
+            "offline_access" => out.push("Stay signed in when you are away"),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Asking the person whether an app may sign them in.
+pub fn consent(
+    app: &str,
+    who: &str,
+    scope: &str,
+    csrf: &str,
+    hidden: &[(String, String)],
+) -> Markup {
+    html! {
+        p { strong { (app) } " wants to sign you in as " strong { (who) } ". It will be able to:" }
+        ul { @for l in scope_lines(scope) { li { (l) } } }
+        form method="post" action="/oidc/authorize" {
+            input type="hidden" name="csrf" value=(csrf);
+            @for (k, v) in hidden {
+                input type="hidden" name=(k) value=(v);
+            }
+            button type="submit" name="decision" value="allow" { "Allow" }
+            " "
+            button type="submit" name="decision" value="deny" class="secondary" { "Deny" }
+        }
+    }
+}
+
+/// Asking before an app signs the person out.
+pub fn confirm_logout(app: &str, csrf: &str, hidden: &[(String, String)]) -> Markup {
+    html! {
+        p { (app) " asks to sign you out of this server." }
+        form method="post" action="/oidc/logout" {
+            input type="hidden" name="csrf" value=(csrf);
+            @for (k, v) in hidden {
+                input type="hidden" name=(k) value=(v);
+            }
+            button type="submit" { "Sign out" }
+        }
+    }
+}
+
 /// An error page with a way back.
 pub fn trouble(path: &str, message: &str) -> Markup {
     html! {

@@ -8,7 +8,7 @@
 use protocol::{ClientCredentials, Failure, Introspection, Outcome};
 use storage::{AccountState, Revocation, UserRecord};
 
-use super::{refresh::parse_refresh_token, store_failure, Service};
+use super::{refresh::is_refresh_token, store_failure, Service};
 use crate::clock::ms;
 use crate::primitives::sha256;
 use crate::signer::Claims;
@@ -20,7 +20,7 @@ impl Service {
         hint: Option<&str>,
         client: &ClientCredentials,
     ) -> Result<Outcome, Failure> {
-        self.check_client(client)?;
+        self.check_client(client, true)?;
         let refresh_first = hint == Some("refresh_token");
         let found = if refresh_first {
             self.introspect_refresh(token, client)?
@@ -79,7 +79,7 @@ impl Service {
         token: &str,
         client: &ClientCredentials,
     ) -> Result<Option<Introspection>, Failure> {
-        if parse_refresh_token(token).is_none() {
+        if !is_refresh_token(token) {
             return Ok(None);
         }
         let hash = sha256(token.as_bytes());
@@ -126,9 +126,9 @@ impl Service {
         token: String,
         client: &ClientCredentials,
     ) -> Result<Outcome, Failure> {
-        self.check_client(client)?;
+        self.check_client(client, true)?;
         let now = self.now_ms();
-        let family_id = if parse_refresh_token(&token).is_some() {
+        let family_id = if is_refresh_token(&token) {
             let hash = sha256(token.as_bytes());
             self.inner
                 .store

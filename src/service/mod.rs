@@ -7,6 +7,7 @@ mod accounts;
 pub mod admin;
 mod introspect;
 mod mfa;
+pub mod oidc;
 pub mod portal;
 mod recovery;
 mod refresh;
@@ -420,6 +421,7 @@ impl Service {
         let keys = KeyRing::open(
             &store,
             t.alg,
+            &cfg.id_token_algs(),
             &t.issuer,
             clock.now_ms(),
             t.key_window_secs(),
@@ -628,7 +630,7 @@ impl Service {
                 second,
             } => {
                 if let Some(c) = &client {
-                    self.check_client(c)?;
+                    self.check_client(c, false)?;
                 }
                 self.password_sign_in(login, password, activate, second, source)
                     .await
@@ -641,7 +643,7 @@ impl Service {
                 client,
             } => {
                 if let Some(c) = &client {
-                    self.check_client(c)?;
+                    self.check_client(c, false)?;
                 }
                 self.refresh(refresh_token).await
             }
@@ -698,14 +700,25 @@ impl Service {
         }
     }
 
-    /// Constant-time check of OAuth client credentials (the same work for unknown ids).
-    fn check_client(&self, c: &protocol::ClientCredentials) -> Result<(), Failure> {
+    /// Constant-time check of OAuth client credentials (the same work for unknown ids):
+    /// an `[oauth]` client's; with `or_oidc` (introspection, revocation), also an OpenID
+    /// Connect client's that has a secret.
+    fn check_client(&self, c: &protocol::ClientCredentials, or_oidc: bool) -> Result<(), Failure> {
         use subtle::ConstantTimeEq as _;
         let given = sha256(c.secret.0.as_bytes());
+        let want = sha256(c.id.as_bytes());
         let mut ok = subtle::Choice::from(0u8);
         for (id, secret) in &self.inner.clients {
-            let id_eq = sha256(id.as_bytes()).ct_eq(&sha256(c.id.as_bytes()));
+            let id_eq = sha256(id.as_bytes()).ct_eq(&want);
             ok |= id_eq & secret.ct_eq(&given);
+        }
+        if or_oidc {
+            for client in &self.inner.cfg.oidc_clients {
+                if let Some(secret) = &client.secret_hash {
+                    let id_eq = sha256(client.id.as_bytes()).ct_eq(&want);
+                    ok |= id_eq & secret.ct_eq(&given);
+                }
+            }
         }
         if bool::from(ok) {
             Ok(())

@@ -21,6 +21,25 @@ pub fn parse_refresh_token(t: &str) -> Option<[u8; 32]> {
     <[u8; 32]>::try_from(bytes.as_slice()).ok()
 }
 
+/// What starts a refresh token issued to an OpenID Connect client: such a token is
+/// rotated only at the OIDC token endpoint, by its client, and every other refresh route
+/// refuses it by its form (no read needed to tell).
+pub const OIDC_PREFIX: &str = "oidc_";
+
+/// Whether `t` has the form of a refresh token of either kind (API or OIDC).
+pub fn is_refresh_token(t: &str) -> bool {
+    parse_refresh_token(t.strip_prefix(OIDC_PREFIX).unwrap_or(t)).is_some()
+}
+
+/// A new refresh token starting with `prefix` (empty, or [`OIDC_PREFIX`]), and the
+/// SHA-256 of its whole text.
+fn new_refresh_token(prefix: &str) -> Result<(String, [u8; 32]), Failure> {
+    let (t, _) = new_opaque_token()?;
+    let token = format!("{prefix}{t}");
+    let hash = sha256(token.as_bytes());
+    Ok((token, hash))
+}
+
 /// A new opaque token (refresh token, MFA pending credential): 256 random bits in
 /// unpadded base64url, and the SHA-256 of its text, which is all the store keeps.
 pub(super) fn new_opaque_token() -> Result<(String, [u8; 32]), Failure> {
@@ -39,7 +58,7 @@ pub(super) fn parse_opaque_token(t: &str) -> Option<[u8; 32]> {
 pub const MAX_TOLERATED_REPLAYS: u32 = 3;
 
 impl Service {
-    fn refresh_ttl_ms(&self) -> i64 {
+    pub(super) fn refresh_ttl_ms(&self) -> i64 {
         ms(self.inner.cfg.tokens.refresh_ttl)
     }
 
@@ -52,7 +71,19 @@ impl Service {
         amr: Vec<String>,
         now: i64,
     ) -> Result<Tokens, Abort> {
-        let (refresh_token, hash) = new_opaque_token()?;
+        self.start_family_as(w, user, amr, now, "")
+    }
+
+    /// [`Service::start_family`], its refresh tokens starting with `prefix`.
+    pub(super) fn start_family_as(
+        &self,
+        w: &mut dyn Write,
+        user: &UserRecord,
+        amr: Vec<String>,
+        now: i64,
+        prefix: &str,
+    ) -> Result<Tokens, Abort> {
+        let (refresh_token, hash) = new_refresh_token(prefix)?;
         let family = FamilyRecord {
             id: new_id()?,
             user_id: user.id.clone(),
@@ -97,7 +128,21 @@ impl Service {
     }
 
     pub(super) async fn refresh(&self, presented: String) -> Result<Outcome, Failure> {
-        if parse_refresh_token(&presented).is_none() {
+        self.rotate_refresh(presented, "").await
+    }
+
+    /// Rotates a refresh token of the kind `prefix` says (empty: an API family's; an
+    /// OIDC client's: [`OIDC_PREFIX`]); a token of the other kind is refused.
+    pub(super) async fn rotate_refresh(
+        &self,
+        presented: String,
+        prefix: &'static str,
+    ) -> Result<Outcome, Failure> {
+        let body = match presented.strip_prefix(prefix) {
+            Some(b) if !b.starts_with(OIDC_PREFIX) => b,
+            _ => return Err(Failure::RefreshInvalid),
+        };
+        if parse_refresh_token(body).is_none() {
             return Err(Failure::RefreshInvalid);
         }
         let hash = sha256(presented.as_bytes());
@@ -170,7 +215,7 @@ impl Service {
                         }
                     }
                 }
-                let (refresh_token, new_hash) = new_opaque_token()?;
+                let (refresh_token, new_hash) = new_refresh_token(prefix)?;
                 w.put_refresh(
                     &new_hash,
                     &RefreshEntry {

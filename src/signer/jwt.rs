@@ -252,12 +252,35 @@ impl Untrusted<'_> {
         }
     }
 
+    /// The key id the header names.
+    pub fn kid(&self) -> Option<&str> {
+        self.header.kid.as_deref()
+    }
+
+    /// Checks the header against algorithm `alg` (the key's own) and the signature with
+    /// `verify`, and returns the payload bytes.
+    pub fn verify_as(
+        self,
+        alg: &str,
+        verify: impl Fn(&[u8], &[u8]) -> bool,
+    ) -> Result<Vec<u8>, VerifyError> {
+        self.check_alg(alg)?;
+        if verify(self.signing_input.as_bytes(), &self.signature) {
+            Ok(self.payload)
+        } else {
+            Err(VerifyError::Signature)
+        }
+    }
+
     fn check_header<K: JwsKey>(&self) -> Result<(), VerifyError> {
-        if self.header.alg != K::ALG {
+        self.check_alg(K::ALG)
+    }
+
+    fn check_alg(&self, alg: &str) -> Result<(), VerifyError> {
+        if self.header.alg != alg {
             return Err(VerifyError::Algorithm(format!(
-                "token says `{}`, the key is {}",
+                "token says `{}`, the key is {alg}",
                 self.header.alg,
-                K::ALG
             )));
         }
         if self.header.crit.is_some() {

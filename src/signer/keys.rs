@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 use storage::{SigningKeyRecord, Store};
 
 use super::cache::TokenCache;
+use super::idtoken::{self, IdAlg, IdSigner};
 use super::jwt::{EdDsa, Es256, Hs256, JwsKey, Jwt};
 use super::paseto::{V4Local, V4Public};
 use super::{Claims, KeyError, Rules, Signer, TokenAlg, VerifyError};
@@ -57,48 +58,92 @@ pub fn build_verifier(
     }))
 }
 
+/// A new key record: of the access-token algorithm `alg`, or of an id-token algorithm.
+fn new_record(alg: Result<TokenAlg, IdAlg>, now_ms: i64) -> Result<SigningKeyRecord, KeyError> {
+    let ((kid, secret), name) = match alg {
+        Ok(a) => (generate(a)?, a.id()),
+        Err(a) => (idtoken::generate(a)?, a.id()),
+    };
+    Ok(SigningKeyRecord {
+        kid,
+        alg: name.into(),
+        secret,
+        created_at: now_ms,
+        retired_at: None,
+    })
+}
+
+/// Every algorithm that must have a key that signs: `alg`'s, and each of `id_algs`.
+fn wanted(alg: TokenAlg, id_algs: &[IdAlg]) -> Vec<Result<TokenAlg, IdAlg>> {
+    let mut all = vec![Ok(alg)];
+    all.extend(id_algs.iter().map(|a| Err(*a)));
+    all
+}
+
+fn stored_name(a: Result<TokenAlg, IdAlg>) -> &'static str {
+    match a {
+        Ok(t) => t.id(),
+        Err(i) => i.id(),
+    }
+}
+
 /// Removes the key `kid` at once: no token it signed verifies any more. When it was the
-/// key that signs for `alg`, a new one is made in the same transaction. Returns whether
-/// the key existed.
-pub fn revoke(store: &Store, alg: TokenAlg, kid: &str, now_ms: i64) -> Result<bool, KeyError> {
+/// key that signs for `alg` (or for one of `id_algs`), a new one is made in the same
+/// transaction. Returns whether the key existed.
+pub fn revoke(
+    store: &Store,
+    alg: TokenAlg,
+    id_algs: &[IdAlg],
+    kid: &str,
+    now_ms: i64,
+) -> Result<bool, KeyError> {
     store.write(|w| {
         let keys = w.keys()?;
         let Some(k) = keys.iter().find(|k| k.kid == kid) else {
             return Ok(false);
         };
-        let was_signing = k.retired_at.is_none() && k.alg == alg.id();
+        let replace = wanted(alg, id_algs)
+            .into_iter()
+            .find(|a| k.retired_at.is_none() && k.alg == stored_name(*a));
         w.delete_key(kid)?;
-        if was_signing {
-            let (kid, secret) = generate(alg)?;
-            w.put_key(&SigningKeyRecord {
-                kid,
-                alg: alg.id().into(),
-                secret,
-                created_at: now_ms,
-                retired_at: None,
-            })?;
+        if let Some(a) = replace {
+            w.put_key(&new_record(a, now_ms)?)?;
         }
         Ok(true)
     })
 }
 
-/// Retires every signing key (of any algorithm) and adds a new one of `alg`, in one
-/// transaction; also drops keys that can no longer verify anything. With
-/// `only_if_missing`, does nothing when a key of `alg` already signs.
+/// Retires every signing key (of any algorithm) and adds a new one of `alg` and of each
+/// of `id_algs`, in one transaction; also drops keys that can no longer verify anything.
+/// With `only_if_missing`, only adds the keys of those algorithms that have none that
+/// signs (a first start, or OpenID Connect switched on) and retires nothing. Returns the
+/// new access-token key's id, if one was made.
 pub fn rotate(
     store: &Store,
     alg: TokenAlg,
+    id_algs: &[IdAlg],
     now_ms: i64,
     access_ttl: i64,
     only_if_missing: bool,
 ) -> Result<Option<String>, KeyError> {
     store.write(|w| {
         let keys = w.keys()?;
-        let active_same = keys
-            .iter()
-            .any(|k| k.alg == alg.id() && k.retired_at.is_none());
-        if only_if_missing && active_same {
-            return Ok(None);
+        let signs = |a: Result<TokenAlg, IdAlg>| {
+            keys.iter()
+                .any(|k| k.alg == stored_name(a) && k.retired_at.is_none())
+        };
+        if only_if_missing {
+            let mut made = None;
+            for a in wanted(alg, id_algs) {
+                if !signs(a) {
+                    let rec = new_record(a, now_ms)?;
+                    if a.is_ok() {
+                        made = Some(rec.kid.clone());
+                    }
+                    w.put_key(&rec)?;
+                }
+            }
+            return Ok(made);
         }
         for mut k in keys {
             match k.retired_at {
@@ -112,15 +157,15 @@ pub fn rotate(
                 Some(_) => {}
             }
         }
-        let (kid, secret) = generate(alg)?;
-        w.put_key(&SigningKeyRecord {
-            kid: kid.clone(),
-            alg: alg.id().into(),
-            secret,
-            created_at: now_ms,
-            retired_at: None,
-        })?;
-        Ok(Some(kid))
+        let mut made = None;
+        for a in wanted(alg, id_algs) {
+            let rec = new_record(a, now_ms)?;
+            if a.is_ok() {
+                made = Some(rec.kid.clone());
+            }
+            w.put_key(&rec)?;
+        }
+        Ok(made)
     })
 }
 
@@ -130,6 +175,8 @@ pub fn rotate(
 struct Current {
     signer: Arc<dyn Signer>,
     former: Vec<Arc<dyn Signer>>,
+    /// The id-token keys.
+    id: Arc<IdSigner>,
     generation: u64,
     /// What the loaded keys were: id, algorithm, retirement.
     loaded: Vec<(String, String, Option<i64>)>,
@@ -162,6 +209,7 @@ fn load(alg: TokenAlg, records: &[SigningKeyRecord], access_ttl: i64) -> Result<
 #[derive(Debug)]
 pub struct KeyRing {
     alg: TokenAlg,
+    id_algs: Vec<IdAlg>,
     access_ttl: i64,
     issuer: String,
     current: RwLock<Current>,
@@ -169,26 +217,31 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    /// Makes sure a key of `alg` signs (generating one on first start) and loads the ring.
-    /// Tokens must carry `issuer`; up to `cache_size` verified tokens are remembered.
+    /// Makes sure a key of `alg`, and one of each of `id_algs`, signs (generating them
+    /// on first start) and loads the ring. Tokens must carry `issuer`; up to `cache_size`
+    /// verified tokens are remembered.
     pub fn open(
         store: &Store,
         alg: TokenAlg,
+        id_algs: &[IdAlg],
         issuer: &str,
         now_ms: i64,
         access_ttl: i64,
         cache_size: usize,
     ) -> Result<KeyRing, KeyError> {
-        rotate(store, alg, now_ms, access_ttl, true)?;
+        rotate(store, alg, id_algs, now_ms, access_ttl, true)?;
         let records = store.read(|r| r.keys())?;
         let (signer, former) = load(alg, &records, access_ttl)?;
+        let id = Arc::new(IdSigner::from_records(&records, access_ttl)?);
         Ok(KeyRing {
             alg,
+            id_algs: id_algs.to_vec(),
             access_ttl,
             issuer: issuer.to_owned(),
             current: RwLock::new(Current {
                 signer,
                 former,
+                id,
                 generation: 0,
                 loaded: fingerprint(&records),
             }),
@@ -206,7 +259,7 @@ impl KeyRing {
         self.current().0
     }
 
-    /// The public keys that verify live tokens, of every algorithm.
+    /// The public keys that verify live tokens, of every algorithm, id tokens' too.
     pub fn public_keys(&self, now: i64) -> super::PublicKeys {
         let (signer, former, _) = self.current();
         let mut all = signer.public_keys(now);
@@ -215,7 +268,24 @@ impl KeyRing {
             all.jwks.extend(more.jwks);
             all.paserks.extend(more.paserks);
         }
+        all.jwks.extend(self.id().jwks(now));
         all
+    }
+
+    fn id(&self) -> Arc<IdSigner> {
+        let g = self.current.read().unwrap_or_else(|e| e.into_inner());
+        g.id.clone()
+    }
+
+    /// Signs an id token's `claims` with the key of `alg`.
+    pub fn sign_id(&self, alg: IdAlg, claims: &serde_json::Value) -> Result<String, KeyError> {
+        self.id().sign(alg, claims)
+    }
+
+    /// The claims of an id token this server signed (signature only, at `now`, Unix
+    /// seconds).
+    pub fn verify_id(&self, token: &str, now: i64) -> Result<serde_json::Value, VerifyError> {
+        self.id().verify(token, now)
     }
 
     /// Signs `claims` with the current key.
@@ -260,14 +330,22 @@ impl KeyRing {
 
     /// Rotates: a new key signs from now on; the old ones verify until their tokens expire.
     pub fn rotate(&self, store: &Store, now_ms: i64) -> Result<String, KeyError> {
-        let kid = rotate(store, self.alg, now_ms, self.access_ttl, false)?.unwrap_or_default();
+        let kid = rotate(
+            store,
+            self.alg,
+            &self.id_algs,
+            now_ms,
+            self.access_ttl,
+            false,
+        )?
+        .unwrap_or_default();
         self.reload(store)?;
         Ok(kid)
     }
 
     /// Revokes the key `kid` (see [`revoke`]) and reloads; returns whether it existed.
     pub fn revoke(&self, store: &Store, kid: &str, now_ms: i64) -> Result<bool, KeyError> {
-        let existed = revoke(store, self.alg, kid, now_ms)?;
+        let existed = revoke(store, self.alg, &self.id_algs, kid, now_ms)?;
         self.reload(store)?;
         Ok(existed)
     }
@@ -295,9 +373,11 @@ impl KeyRing {
 
     fn load_records(&self, records: &[SigningKeyRecord]) -> Result<(), KeyError> {
         let (signer, former) = load(self.alg, records, self.access_ttl)?;
+        let id = Arc::new(IdSigner::from_records(records, self.access_ttl)?);
         let mut g = self.current.write().unwrap_or_else(|e| e.into_inner());
         g.signer = signer;
         g.former = former;
+        g.id = id;
         g.loaded = fingerprint(records);
         g.generation += 1;
         // Under the write lock: no verification can start under the old keys meanwhile.

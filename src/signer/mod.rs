@@ -7,6 +7,7 @@
 //! only after the time and issuer [`Rules`] (time as a parameter) accept them.
 
 mod cache;
+pub mod idtoken;
 pub mod jwt;
 pub mod keys;
 pub mod paseto;
@@ -229,6 +230,8 @@ pub enum KeyError {
     Generate(Cause),
     /// No active key of this algorithm is in the store.
     NoSigningKey(TokenAlg),
+    /// No active id-token key of this JWS algorithm is in the store.
+    NoIdTokenKey(&'static str),
     /// Signing failed.
     Sign(Cause),
     /// The store failed.
@@ -244,6 +247,7 @@ impl std::fmt::Display for KeyError {
             }
             KeyError::Generate(e) => write!(f, "cannot make a signing key: {e}"),
             KeyError::NoSigningKey(alg) => write!(f, "no active {} key", alg.id()),
+            KeyError::NoIdTokenKey(alg) => write!(f, "no active {alg} id-token key"),
             KeyError::Sign(e) => write!(f, "signing failed: {e}"),
             KeyError::Store(e) => e.fmt(f),
         }
@@ -257,7 +261,7 @@ impl std::error::Error for KeyError {
             KeyError::Load { source, .. } => Some(source.as_ref()),
             KeyError::Generate(e) | KeyError::Sign(e) => Some(e.as_ref()),
             KeyError::Store(e) => Some(e),
-            KeyError::NoSigningKey(_) => None,
+            KeyError::NoSigningKey(_) | KeyError::NoIdTokenKey(_) => None,
         }
     }
 }

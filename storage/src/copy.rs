@@ -104,6 +104,7 @@ fn write(to: &Store, batch: &mut Vec<Item>) -> Result<u64, StoreError> {
                 Item::SessionCode(h, c) => w.put_session_code(h, c)?,
                 Item::MfaPending(h, m) => w.put_mfa_pending(h, m)?,
                 Item::Proof(p, s, r) => w.put_proof(*p, s, r)?,
+                Item::Grant(h, g) => w.put_grant(h, g)?,
                 Item::User(_) | Item::NextUserNum(_) | Item::ServerKeyCheck(_) => {}
             }
         }

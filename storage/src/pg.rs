@@ -36,8 +36,8 @@ use tokio_postgres::IsolationLevel;
 use crate::codec::{decode, encode, fold, parse_proof_key, proof_key, skeleton};
 use crate::commit::{Abort, Job, Refused, MAX_QUEUE};
 use crate::records::{
-    FamilyRecord, MfaPendingRecord, ProofPurpose, ProofRecord, RefreshEntry, SessionCodeRecord,
-    SigningKeyRecord, UserRecord,
+    FamilyRecord, GrantRecord, MfaPendingRecord, ProofPurpose, ProofRecord, RefreshEntry,
+    SessionCodeRecord, SigningKeyRecord, UserRecord,
 };
 use crate::tx::{Item, Read, Write};
 use crate::{StoreError, Unique, SCHEMA_VERSION};
@@ -104,6 +104,12 @@ CREATE TABLE IF NOT EXISTS latchkey_mfa_pending (
     expires_at BIGINT NOT NULL,
     record BYTEA NOT NULL
 );
+CREATE TABLE IF NOT EXISTS latchkey_grants (
+    hash BYTEA PRIMARY KEY,
+    expires_at BIGINT NOT NULL,
+    record BYTEA NOT NULL
+);
+CREATE INDEX IF NOT EXISTS latchkey_grants_expiry ON latchkey_grants (expires_at);
 CREATE TABLE IF NOT EXISTS latchkey_attempts (
     id TEXT PRIMARY KEY,
     account TEXT NOT NULL,
@@ -1232,6 +1238,7 @@ impl<C: GenericClient> Read for Access<'_, C> {
         self.each_by_bytes("latchkey_mfa_pending", &mut |k, v| {
             f(Item::MfaPending(k, decode(v)?))
         })?;
+        self.each_by_bytes("latchkey_grants", &mut |k, v| f(Item::Grant(k, decode(v)?)))?;
         self.each_by_text(
             "latchkey_proofs",
             "key",
@@ -1380,6 +1387,13 @@ impl<C: GenericClient> Read for Access<'_, C> {
     fn mfa_pending(&self, hash: &[u8]) -> Result<Option<MfaPendingRecord>, StoreError> {
         self.record(
             "SELECT record FROM latchkey_mfa_pending WHERE hash = $1",
+            &[&hash],
+        )
+    }
+
+    fn grant(&self, hash: &[u8]) -> Result<Option<GrantRecord>, StoreError> {
+        self.record(
+            "SELECT record FROM latchkey_grants WHERE hash = $1",
             &[&hash],
         )
     }
@@ -1542,6 +1556,22 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
             .map(|_| ())
     }
 
+    fn put_grant(&mut self, hash: &[u8], rec: &GrantRecord) -> Result<(), StoreError> {
+        let record = encode(rec)?;
+        self.exec(
+            "INSERT INTO latchkey_grants (hash, expires_at, record) VALUES ($1, $2, $3) \
+             ON CONFLICT (hash) DO UPDATE SET expires_at = excluded.expires_at, \
+             record = excluded.record",
+            &[&hash, &rec.expires_at, &record],
+        )
+        .map(|_| ())
+    }
+
+    fn delete_grant(&mut self, hash: &[u8]) -> Result<(), StoreError> {
+        self.exec("DELETE FROM latchkey_grants WHERE hash = $1", &[&hash])
+            .map(|_| ())
+    }
+
     fn put_proof(
         &mut self,
         purpose: ProofPurpose,
@@ -1578,7 +1608,12 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
              (SELECT key FROM latchkey_proofs WHERE expires_at <= $1 LIMIT $2)",
             &[&now, &limit],
         )?;
-        Ok(usize::try_from(a + b).unwrap_or(usize::MAX))
+        let c = self.exec(
+            "DELETE FROM latchkey_grants WHERE hash IN \
+             (SELECT hash FROM latchkey_grants WHERE expires_at <= $1 LIMIT $2)",
+            &[&now, &limit],
+        )?;
+        Ok(usize::try_from(a + b + c).unwrap_or(usize::MAX))
     }
 
     fn put_family(&mut self, family: &FamilyRecord) -> Result<(), StoreError> {

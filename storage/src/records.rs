@@ -110,6 +110,37 @@ pub struct MfaPendingRecord {
     pub failures: u32,
 }
 
+/// An OpenID Connect authorization: a code waiting for its exchange (keyed by the code's
+/// SHA-256), or, once exchanged, the grant a refresh family was issued under (keyed by
+/// the SHA-256 of `family:<id>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRecord {
+    /// The client it was given to.
+    pub client_id: String,
+    /// The scopes granted, space-separated.
+    pub scope: String,
+    /// The account.
+    pub user_id: String,
+    /// When the person signed in, Unix milliseconds (`auth_time`).
+    pub auth_time: i64,
+    /// How they signed in (`amr`).
+    pub amr: Vec<String>,
+    /// The client's `nonce`, echoed in the id token.
+    pub nonce: Option<String>,
+    /// The redirect URI the code was sent to (the exchange must name it); empty for a
+    /// family's grant.
+    pub redirect_uri: String,
+    /// The PKCE challenge (S256), if the client sent one.
+    pub code_challenge: Option<String>,
+    /// When it was made, Unix milliseconds.
+    pub created_at: i64,
+    /// When the store may forget it, Unix milliseconds.
+    pub expires_at: i64,
+    /// Once the code was exchanged: the family its tokens belong to (revoked when the
+    /// code comes back).
+    pub redeemed: Option<String>,
+}
+
 /// What a mailed proof code proves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

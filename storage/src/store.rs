@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use crate::codec::{decode, encode, fold, is_legacy, parse_proof_key, proof_key, skeleton};
 use crate::records::{
-    FamilyRecord, MfaPendingRecord, ProofPurpose, ProofRecord, RefreshEntry, SessionCodeRecord,
-    SigningKeyRecord, UserRecord,
+    FamilyRecord, GrantRecord, MfaPendingRecord, ProofPurpose, ProofRecord, RefreshEntry,
+    SessionCodeRecord, SigningKeyRecord, UserRecord,
 };
 use crate::tx::{Item, Read, Write};
 use crate::{Backup, StoreError, Unique};
@@ -33,6 +33,8 @@ const USER_BY_NAME: TableDefinition<&str, &str> = TableDefinition::new("users_by
 const USER_BY_SKELETON: TableDefinition<&str, &str> = TableDefinition::new("users_by_skeleton");
 /// SHA-256 of an MFA pending credential -> [`MfaPendingRecord`].
 const MFA_PENDING: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mfa_pending");
+/// SHA-256 of an OpenID Connect code (or of `family:<id>`) -> [`GrantRecord`].
+const GRANTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("grants");
 /// `<purpose>:<subject>` -> [`ProofRecord`].
 const PROOFS: TableDefinition<&str, &[u8]> = TableDefinition::new("proofs");
 /// Integer user number -> user id.
@@ -67,6 +69,8 @@ const DUE_MFA_PENDING: u8 = 2;
 const DUE_PROOF: u8 = 3;
 /// A spent refresh token's entry (key: its hash), at its `spent_at`.
 const DUE_SPENT: u8 = 4;
+/// An OpenID Connect grant (key: its hash), at its `expires_at`.
+const DUE_GRANT: u8 = 5;
 
 /// Calls `$m!(table NAME)` or `$m!(multimap NAME)` for every table above: the one list
 /// that creating the tables and copying a store (backup) go through.
@@ -80,6 +84,7 @@ macro_rules! every_table {
         $m!(table USER_BY_SKELETON);
         $m!(table USER_BY_NUM);
         $m!(table MFA_PENDING);
+        $m!(table GRANTS);
         $m!(table PROOFS);
         $m!(table FAMILIES);
         $m!(multimap USER_FAMILIES);
@@ -694,6 +699,13 @@ macro_rules! read_methods {
                 v.map(|g| decode(g.value())).transpose()
             }
 
+            /// The OpenID Connect grant with this hash.
+            fn grant(&self, hash: &[u8]) -> Result<Option<GrantRecord>, StoreError> {
+                let t = self.tx.open_table(GRANTS)?;
+                let v = t.get(hash)?;
+                v.map(|g| decode(g.value())).transpose()
+            }
+
             /// The live proof of `purpose` for `subject`, if any.
             fn proof(
                 &self,
@@ -751,6 +763,10 @@ macro_rules! read_methods {
                 for item in self.tx.open_table(MFA_PENDING)?.iter()? {
                     let (k, v) = item?;
                     f(Item::MfaPending(k.value().to_vec(), decode(v.value())?))?;
+                }
+                for item in self.tx.open_table(GRANTS)?.iter()? {
+                    let (k, v) = item?;
+                    f(Item::Grant(k.value().to_vec(), decode(v.value())?))?;
                 }
                 for item in self.tx.open_table(PROOFS)?.iter()? {
                     let (k, v) = item?;
@@ -991,6 +1007,25 @@ impl Write for Writer {
         Ok(())
     }
 
+    /// Inserts or replaces an OpenID Connect grant.
+    fn put_grant(&mut self, hash: &[u8], rec: &GrantRecord) -> Result<(), StoreError> {
+        if let Some(old) = self.grant(hash)? {
+            self.not_due(DUE_GRANT, old.expires_at, hash)?;
+        }
+        let bytes = encode(rec)?;
+        self.tx.open_table(GRANTS)?.insert(hash, bytes.as_slice())?;
+        self.due_at(DUE_GRANT, rec.expires_at, hash)
+    }
+
+    /// Removes an OpenID Connect grant.
+    fn delete_grant(&mut self, hash: &[u8]) -> Result<(), StoreError> {
+        if let Some(old) = self.grant(hash)? {
+            self.not_due(DUE_GRANT, old.expires_at, hash)?;
+        }
+        self.tx.open_table(GRANTS)?.remove(hash)?;
+        Ok(())
+    }
+
     /// Inserts or replaces the proof of `purpose` for `subject`.
     fn put_proof(
         &mut self,
@@ -1024,7 +1059,12 @@ impl Write for Writer {
     fn sweep_challenges(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
         let pending = self.due(DUE_MFA_PENDING, now.saturating_add(1), limit)?;
         let proofs = self.due(DUE_PROOF, now.saturating_add(1), limit)?;
-        let n = pending.len() + proofs.len();
+        let grants = self.due(DUE_GRANT, now.saturating_add(1), limit)?;
+        let n = pending.len() + proofs.len() + grants.len();
+        for (at, hash) in grants {
+            self.tx.open_table(GRANTS)?.remove(hash.as_slice())?;
+            self.not_due(DUE_GRANT, at, &hash)?;
+        }
         for (at, hash) in pending {
             self.tx.open_table(MFA_PENDING)?.remove(hash.as_slice())?;
             self.not_due(DUE_MFA_PENDING, at, &hash)?;

@@ -4,8 +4,8 @@
 //! `&mut dyn Write`, handed to it by [`crate::Store`].
 
 use crate::records::{
-    FamilyRecord, MfaPendingRecord, ProofPurpose, ProofRecord, RefreshEntry, SessionCodeRecord,
-    SigningKeyRecord, UserRecord,
+    FamilyRecord, GrantRecord, MfaPendingRecord, ProofPurpose, ProofRecord, RefreshEntry,
+    SessionCodeRecord, SigningKeyRecord, UserRecord,
 };
 use crate::{Found, StoreError, Unique};
 
@@ -103,6 +103,9 @@ pub trait Read {
     /// The MFA pending credential with this hash.
     fn mfa_pending(&self, hash: &[u8]) -> Result<Option<MfaPendingRecord>, StoreError>;
 
+    /// The OpenID Connect grant with this hash (a code's, or a family's).
+    fn grant(&self, hash: &[u8]) -> Result<Option<GrantRecord>, StoreError>;
+
     /// The live proof of `purpose` for `subject`, if any.
     fn proof(
         &self,
@@ -142,6 +145,8 @@ pub enum Item {
     MfaPending(Vec<u8>, MfaPendingRecord),
     /// A proof, by its purpose and subject.
     Proof(ProofPurpose, String, ProofRecord),
+    /// An OpenID Connect grant, by its hash.
+    Grant(Vec<u8>, GrantRecord),
 }
 
 /// Writes, inside one transaction: all of them commit together, or none does.
@@ -192,6 +197,12 @@ pub trait Write: Read {
 
     /// Removes an MFA pending credential.
     fn delete_mfa_pending(&mut self, hash: &[u8]) -> Result<(), StoreError>;
+
+    /// Inserts or replaces an OpenID Connect grant.
+    fn put_grant(&mut self, hash: &[u8], rec: &GrantRecord) -> Result<(), StoreError>;
+
+    /// Removes an OpenID Connect grant.
+    fn delete_grant(&mut self, hash: &[u8]) -> Result<(), StoreError>;
 
     /// Inserts or replaces the proof of `purpose` for `subject`.
     fn put_proof(

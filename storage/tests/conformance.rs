@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use latchkey_storage::{
-    AccountState, FamilyRecord, Found, MfaPendingRecord, ProofPurpose, ProofRecord, RefreshEntry,
-    SessionCodeRecord, SigningKeyRecord, Store, StoreError, Unique, UserRecord, SCHEMA_VERSION,
+    AccountState, FamilyRecord, Found, GrantRecord, MfaPendingRecord, ProofPurpose, ProofRecord,
+    RefreshEntry, SessionCodeRecord, SigningKeyRecord, Store, StoreError, Unique, UserRecord,
+    SCHEMA_VERSION,
 };
 
 /// A store of the named backend, empty, and what keeps it alive.
@@ -452,6 +453,43 @@ conformance! {
         })
         .unwrap();
         assert_eq!(s.write(|w| w.delete_session_codes_of("A@example.com")).unwrap(), 1);
+    }
+
+    grants_are_kept_replaced_and_swept(s) {
+        let grant = |expires_at: i64, redeemed: Option<&str>| GrantRecord {
+            client_id: "app".into(),
+            scope: "openid email".into(),
+            user_id: "u".into(),
+            auth_time: 1,
+            amr: vec!["pwd".into()],
+            nonce: Some("n".into()),
+            redirect_uri: "https://app.example/cb".into(),
+            code_challenge: Some("c".repeat(43)),
+            created_at: 1,
+            expires_at,
+            redeemed: redeemed.map(Into::into),
+        };
+        s.write(|w| {
+            w.put_grant(b"old", &grant(10, None))?;
+            w.put_grant(b"new", &grant(1000, None))
+        })
+        .unwrap();
+        // Replaced (redeemed, kept longer): the old expiry no longer sweeps it.
+        s.write(|w| w.put_grant(b"new", &grant(2000, Some("fam")))).unwrap();
+        assert_eq!(
+            s.read(|r| r.grant(b"new")).unwrap().unwrap().redeemed.as_deref(),
+            Some("fam")
+        );
+        assert_eq!(s.write(|w| w.sweep_challenges(1500, 100)).unwrap(), 1);
+        s.read(|r| {
+            assert!(r.grant(b"old")?.is_none());
+            assert!(r.grant(b"new")?.is_some());
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        s.write(|w| w.delete_grant(b"new")).unwrap();
+        assert!(s.read(|r| r.grant(b"new")).unwrap().is_none());
+        assert_eq!(s.write(|w| w.sweep_challenges(5000, 100)).unwrap(), 0);
     }
 
     keys_and_settings(s) {

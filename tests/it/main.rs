@@ -20,6 +20,7 @@ mod metrics;
 mod migration;
 mod nodes;
 mod oauth;
+mod oidc;
 mod openapi;
 mod operator;
 mod policy;

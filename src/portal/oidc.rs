@@ -1,0 +1,803 @@
+//! The OpenID Connect provider's endpoints (OIDC Core 1.0, authorization code flow):
+//! discovery, `/oidc/authorize` (a page: sign-in on the portal, consent), `/oidc/token`,
+//! `/oidc/userinfo`, `/oidc/logout` (RP-initiated logout 1.0). The keys are in the JWKS.
+//!
+//! An unknown client or an unregistered `redirect_uri` gets an error page and never a
+//! redirect; every other refusal of an authorization request goes back to the client
+//! (RFC 6749 §4.1.2.1) with `state` and `iss` (RFC 9207).
+
+use std::collections::BTreeMap;
+
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use protocol::{Failure, Reply};
+use serde_json::json;
+
+use super::{pages, visitor, Portal, SESSION_COOKIE};
+use crate::config::OidcClientSettings;
+use crate::limits::Source;
+use crate::service::oidc::Authorization;
+use crate::service::Service;
+
+/// The discovery document's path.
+pub const DISCOVERY: &str = "/.well-known/openid-configuration";
+/// Where the endpoints live.
+pub const PREFIX: &str = "/oidc";
+/// Scopes latchkey knows; others are ignored (RFC 6749 §3.3).
+const SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+/// Longest `state` and `nonce` taken (they travel in URLs).
+const MAX_PARAM: usize = 512;
+
+/// Whether `path` is one of the provider's.
+pub fn owns(path: &str) -> bool {
+    path == DISCOVERY
+        || path
+            .strip_prefix(PREFIX)
+            .is_some_and(|r| r.starts_with('/'))
+}
+
+/// One request to the provider.
+#[derive(Debug)]
+pub struct OidcRequest<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The path.
+    pub path: &'a str,
+    /// The query string.
+    pub query: Option<&'a str>,
+    /// The headers.
+    pub headers: &'a HeaderMap,
+    /// The body.
+    pub body: &'a [u8],
+    /// The client, as the limits count it.
+    pub source: Source,
+}
+
+/// Whether a request to `path` checks a credential (the per-IP bucket counts it).
+pub fn checks_credential(method: &Method, path: &str) -> bool {
+    method == Method::POST && path == "/oidc/token"
+}
+
+/// An RFC 6749 §5.2 error.
+fn token_error(status: StatusCode, error: &str, description: &str) -> Reply {
+    Reply::json(
+        status,
+        &json!({"error": error, "error_description": description}),
+    )
+    .no_store()
+}
+
+/// Handles one provider request.
+pub async fn handle(svc: &Service, portal: &Portal, req: OidcRequest<'_>) -> Reply {
+    let get_or_post = req.method == Method::GET || req.method == Method::POST;
+    match req.path {
+        DISCOVERY if req.method == Method::GET => discovery(svc),
+        "/oidc/authorize" if get_or_post => authorize(svc, portal, &req).await,
+        "/oidc/token" if req.method == Method::POST => token(svc, &req).await,
+        "/oidc/userinfo" if get_or_post => userinfo(svc, &req),
+        "/oidc/logout" if get_or_post => logout(svc, portal, &req).await,
+        DISCOVERY => Reply::method_not_allowed(&[Method::GET]),
+        "/oidc/token" => Reply::method_not_allowed(&[Method::POST]),
+        "/oidc/authorize" | "/oidc/userinfo" | "/oidc/logout" => {
+            Reply::method_not_allowed(&[Method::GET, Method::POST])
+        }
+        _ => Reply::not_found(),
+    }
+}
+
+fn discovery(svc: &Service) -> Reply {
+    let cfg = svc.config();
+    let base = &cfg.server.public_url;
+    let mut doc = json!({
+        "issuer": cfg.tokens.issuer,
+        "authorization_endpoint": format!("{base}{PREFIX}/authorize"),
+        "token_endpoint": format!("{base}{PREFIX}/token"),
+        "userinfo_endpoint": format!("{base}{PREFIX}/userinfo"),
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "end_session_endpoint": format!("{base}{PREFIX}/logout"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": SCOPES,
+        "token_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "none"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+        "subject_types_supported": ["public"],
+        "claims_supported": ["iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce",
+            "amr", "at_hash", "email", "email_verified", "name", "preferred_username"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "authorization_response_iss_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "claims_parameter_supported": false,
+    });
+    if let (Some((_, mount)), Some(d)) = (
+        cfg.mounts.iter().find(|(n, _)| *n == "oauth"),
+        doc.as_object_mut(),
+    ) {
+        let m = mount.trim_end_matches('/');
+        d.insert(
+            "introspection_endpoint".into(),
+            json!(format!("{base}{m}/oauth/introspect")),
+        );
+        d.insert(
+            "revocation_endpoint".into(),
+            json!(format!("{base}{m}/oauth/revoke")),
+        );
+        for k in [
+            "introspection_endpoint_auth_methods_supported",
+            "revocation_endpoint_auth_methods_supported",
+        ] {
+            d.insert(k.into(), json!(["client_secret_basic"]));
+        }
+    }
+    Reply::json(StatusCode::OK, &doc).with(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    )
+}
+
+/// The parameters of a request: the query, and for a POST the form body too (a name
+/// given in both, or twice, is refused).
+fn params(req: &OidcRequest<'_>) -> Option<BTreeMap<String, String>> {
+    let mut p = protocol::input::parse_form(req.query.unwrap_or_default().as_bytes()).ok()?;
+    if req.method == Method::POST {
+        let ct = req
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if !ct.starts_with("application/x-www-form-urlencoded") {
+            return None;
+        }
+        for (k, v) in protocol::input::parse_form(req.body).ok()? {
+            if p.insert(k, v).is_some() {
+                return None;
+            }
+        }
+    }
+    Some(p)
+}
+
+/// `uri` with `pairs` added to its query.
+fn with_query(uri: &str, pairs: &[(&str, &str)]) -> Option<String> {
+    let mut u = url::Url::parse(uri).ok()?;
+    {
+        let mut q = u.query_pairs_mut();
+        for (k, v) in pairs {
+            q.append_pair(k, v);
+        }
+    }
+    Some(u.to_string())
+}
+
+/// A redirect of the browser (302 for a GET, 303 after a POST).
+fn redirect(method: &Method, to: &str) -> Reply {
+    let status = if method == Method::POST {
+        StatusCode::SEE_OTHER
+    } else {
+        StatusCode::FOUND
+    };
+    Reply::empty(status)
+        .with(
+            header::LOCATION,
+            HeaderValue::from_str(to).unwrap_or_else(|_| HeaderValue::from_static("/")),
+        )
+        .with(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
+        .with(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        )
+}
+
+/// An authorization request with its client and redirect URI known good.
+struct Authz<'a> {
+    svc: &'a Service,
+    redirect_uri: String,
+    state: Option<String>,
+    method: &'a Method,
+}
+
+impl Authz<'_> {
+    /// Sends the browser back to the client with `pairs`, `state` and `iss`.
+    fn back(&self, pairs: &[(&str, &str)]) -> Reply {
+        let mut all: Vec<(&str, &str)> = pairs.to_vec();
+        if let Some(s) = &self.state {
+            all.push(("state", s));
+        }
+        let iss = self.svc.config().tokens.issuer.clone();
+        all.push(("iss", &iss));
+        match with_query(&self.redirect_uri, &all) {
+            Some(to) => redirect(self.method, &to),
+            None => Reply::empty(StatusCode::BAD_REQUEST),
+        }
+    }
+
+    fn error(&self, error: &'static str, description: &str) -> Reply {
+        self.svc.oidc_refused("authorization");
+        self.back(&[("error", error), ("error_description", description)])
+    }
+}
+
+/// Why an authorization request is refused: a page (the client or its redirect URI is
+/// not to be trusted with a redirect), or a redirect back with an RFC 6749 error.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Shown on a page; nothing is sent anywhere.
+    Page(&'static str),
+    /// Sent back to the (registered) redirect URI.
+    Back {
+        /// Where.
+        redirect_uri: String,
+        /// The client's state.
+        state: Option<String>,
+        /// The error code.
+        error: &'static str,
+        /// Its description.
+        description: &'static str,
+    },
+}
+
+/// An authorization request whose every parameter was checked.
+#[derive(Debug)]
+pub struct AuthzRequest<'c> {
+    /// The client.
+    pub client: &'c OidcClientSettings,
+    /// One of its registered redirect URIs.
+    pub redirect_uri: String,
+    /// Its state.
+    pub state: Option<String>,
+    /// The scopes granted: `openid` and those of [`SCOPES`] it asked for.
+    pub scope: String,
+    /// Its nonce.
+    pub nonce: Option<String>,
+    /// The PKCE challenge (S256): present for every public client.
+    pub challenge: Option<String>,
+    /// `prompt=none`.
+    pub none: bool,
+    /// `prompt=login`.
+    pub login: bool,
+    /// `prompt=consent`.
+    pub consent: bool,
+    /// `max_age`, seconds.
+    pub max_age: Option<u64>,
+    /// The sign-in this request waits for (ours, set on the way to the login page):
+    /// Unix seconds.
+    pub login_after: Option<i64>,
+}
+
+/// Checks the parameters of an authorization request against the `clients` (pure: the
+/// fuzz target calls it as the endpoint does).
+pub fn check_authorize<'c>(
+    p: &BTreeMap<String, String>,
+    clients: &'c [OidcClientSettings],
+) -> Result<AuthzRequest<'c>, Refusal> {
+    let get = |k: &str| p.get(k).map(String::as_str);
+    let client = get("client_id")
+        .and_then(|id| clients.iter().find(|c| c.id == id))
+        .ok_or(Refusal::Page(
+            "The app that sent you here is not known to this server.",
+        ))?;
+    let redirect_uri = get("redirect_uri")
+        .filter(|r| client.redirect_uris.iter().any(|u| u == r))
+        .ok_or(Refusal::Page(
+            "The app asked to send you to an address it did not register. Nothing was sent.",
+        ))?
+        .to_owned();
+    let state = get("state").map(str::to_owned);
+    let back = |error: &'static str, description: &'static str| Refusal::Back {
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone().filter(|s| s.len() <= MAX_PARAM),
+        error,
+        description,
+    };
+    if state.as_ref().is_some_and(|s| s.len() > MAX_PARAM) {
+        return Err(back("invalid_request", "state is too long"));
+    }
+    if get("request").is_some() {
+        return Err(back(
+            "request_not_supported",
+            "request objects are not supported",
+        ));
+    }
+    if get("request_uri").is_some() {
+        return Err(back(
+            "request_uri_not_supported",
+            "request_uri is not supported",
+        ));
+    }
+    if get("response_type") != Some("code") {
+        return Err(back(
+            "unsupported_response_type",
+            "response_type must be code",
+        ));
+    }
+    if get("response_mode").is_some_and(|m| m != "query") {
+        return Err(back("invalid_request", "response_mode must be query"));
+    }
+    let asked: Vec<&str> = get("scope").unwrap_or_default().split(' ').collect();
+    if !asked.contains(&"openid") {
+        return Err(back("invalid_scope", "scope must contain openid"));
+    }
+    let scope: Vec<&str> = SCOPES.into_iter().filter(|s| asked.contains(s)).collect();
+    let challenge = get("code_challenge").map(str::to_owned);
+    match (get("code_challenge_method"), &challenge) {
+        (Some("S256"), Some(c))
+            if c.len() == 43
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {}
+        (Some("S256"), Some(_)) => {
+            return Err(back(
+                "invalid_request",
+                "code_challenge is not an S256 challenge",
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(back(
+                "invalid_request",
+                "code_challenge_method must be S256 (plain is not accepted)",
+            ))
+        }
+        (Some(_), None) => return Err(back("invalid_request", "code_challenge is missing")),
+        (None, None) if client.secret_hash.is_none() => {
+            return Err(back(
+                "invalid_request",
+                "a public client must use PKCE (code_challenge, S256)",
+            ))
+        }
+        (None, None) => {}
+    }
+    let nonce = get("nonce").map(str::to_owned);
+    if nonce.as_ref().is_some_and(|n| n.len() > MAX_PARAM) {
+        return Err(back("invalid_request", "nonce is too long"));
+    }
+    let prompt: Vec<&str> = get("prompt")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
+    if prompt
+        .iter()
+        .any(|x| !matches!(*x, "none" | "login" | "consent" | "select_account"))
+    {
+        return Err(back("invalid_request", "unknown prompt value"));
+    }
+    let none = prompt.contains(&"none");
+    if none && prompt.len() > 1 {
+        return Err(back("invalid_request", "prompt=none goes alone"));
+    }
+    let max_age = match get("max_age").map(str::parse::<u64>) {
+        None => None,
+        Some(Ok(m)) => Some(m),
+        Some(Err(_)) => {
+            return Err(back(
+                "invalid_request",
+                "max_age must be a number of seconds",
+            ))
+        }
+    };
+    Ok(AuthzRequest {
+        client,
+        redirect_uri: redirect_uri.clone(),
+        state,
+        scope: scope.join(" "),
+        nonce,
+        challenge,
+        none,
+        login: prompt.contains(&"login"),
+        consent: prompt.contains(&"consent"),
+        max_age,
+        login_after: get("login_after").and_then(|t| t.parse::<i64>().ok()),
+    })
+}
+
+async fn authorize(svc: &Service, portal: &Portal, req: &OidcRequest<'_>) -> Reply {
+    let Some(p) = params(req) else {
+        return portal.trouble(
+            StatusCode::BAD_REQUEST,
+            "The app's sign-in request could not be read (a parameter given twice?).",
+        );
+    };
+    let checked = match check_authorize(&p, &svc.config().oidc_clients) {
+        Ok(c) => c,
+        Err(Refusal::Page(msg)) => {
+            svc.oidc_refused("authorization");
+            return portal.trouble(StatusCode::BAD_REQUEST, msg);
+        }
+        Err(Refusal::Back {
+            redirect_uri,
+            state,
+            error,
+            description,
+        }) => {
+            let a = Authz {
+                svc,
+                redirect_uri,
+                state,
+                method: req.method,
+            };
+            return a.error(error, description);
+        }
+    };
+    let AuthzRequest {
+        client,
+        redirect_uri,
+        state,
+        scope,
+        nonce,
+        challenge,
+        none,
+        login,
+        consent,
+        max_age,
+        login_after,
+    } = checked;
+    let get = |k: &str| p.get(k).map(String::as_str);
+    let a = Authz {
+        svc,
+        redirect_uri,
+        state,
+        method: req.method,
+    };
+    let now = svc.now_ms();
+    let found = visitor(svc, req.headers).await;
+    let fresh_enough = |signed_in_at: i64| {
+        // A sign-in made after the browser was sent to the login page (at most ten
+        // minutes ago) satisfies prompt=login and max_age; the id token's auth_time says
+        // when it was.
+        let after = login_after.is_some_and(|t| {
+            let t = t.saturating_mul(1000);
+            now.saturating_sub(t) <= 600_000 && signed_in_at >= t
+        });
+        let login_ok = !login || after;
+        let age_ok = max_age.is_none_or(|m| {
+            after
+                || now.saturating_sub(signed_in_at)
+                    <= i64::try_from(m)
+                        .unwrap_or(i64::MAX / 2)
+                        .saturating_mul(1000)
+        });
+        login_ok && age_ok
+    };
+    let (v, cookie) = match found {
+        Some((v, c)) if fresh_enough(v.signed_in_at) => (v, c),
+        other => {
+            if none {
+                return a.error("login_required", "no sign-in on this browser");
+            }
+            // To the login page, and back here with the same request.
+            let mut back: Vec<(&str, &str)> = p
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "login_after" | "csrf" | "decision"))
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let stamp = (now / 1000).to_string();
+            back.push(("login_after", &stamp));
+            let query = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(back)
+                .finish();
+            let rd = format!("{PREFIX}/authorize?{query}");
+            let s = portal.settings();
+            let mut login = format!("{}/login?", s.path);
+            if other.is_some() {
+                login.push_str("prompt=login&");
+            }
+            login.push_str("rd=");
+            login.extend(form_urlencoded::byte_serialize(rd.as_bytes()));
+            return portal.see_other(&login);
+        }
+    };
+    let needs_consent = client.consent || consent;
+    if needs_consent {
+        let decided = req.method == Method::POST
+            && super::same_origin(portal.settings(), req.headers)
+            && svc.form_token_ok(
+                &format!("session:{cookie}"),
+                get("csrf").unwrap_or_default(),
+            );
+        match (decided, get("decision")) {
+            (true, Some("allow")) => {}
+            (true, _) => return a.error("access_denied", "the person did not allow it"),
+            (false, _) if none => {
+                return a.error("consent_required", "the person must allow this app first")
+            }
+            (false, _) => {
+                let csrf = svc.form_token(&format!("session:{cookie}"));
+                let hidden: Vec<(String, String)> = p
+                    .iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "csrf" | "decision"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let content = pages::consent(
+                    &client.name,
+                    v.user
+                        .username
+                        .as_deref()
+                        .or(v.user.email.as_deref())
+                        .unwrap_or(&v.user.id),
+                    &scope,
+                    &csrf,
+                    &hidden,
+                );
+                return portal.page(
+                    StatusCode::OK,
+                    &format!("Allow {}?", client.name),
+                    None,
+                    content,
+                );
+            }
+        }
+    }
+    let code = match svc
+        .oidc_code(
+            &v,
+            Authorization {
+                client_id: client.id.clone(),
+                redirect_uri: a.redirect_uri.clone(),
+                scope,
+                nonce,
+                code_challenge: challenge,
+            },
+        )
+        .await
+    {
+        Ok(c) => c,
+        Err(_) => return a.error("server_error", "the code could not be made; try again"),
+    };
+    let mut r = a.back(&[("code", &code)]);
+    if let Some(expires_at) = v.renewed {
+        r = r.with(
+            header::SET_COOKIE,
+            portal.session_cookie(&cookie, expires_at, now),
+        );
+    }
+    r
+}
+
+/// The client of a token request: Basic, or `client_id` (+ `client_secret`) in the body,
+/// never both.
+fn token_client<'a>(
+    svc: &'a Service,
+    req: &OidcRequest<'_>,
+    form: &BTreeMap<String, String>,
+) -> Result<&'a OidcClientSettings, Reply> {
+    let basic = protocol::input::parse_basic(req.headers);
+    let body_id = form.get("client_id");
+    let refused = |basic_used: bool| {
+        let r = token_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        );
+        if basic_used {
+            r.with(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="latchkey""#),
+            )
+        } else {
+            r
+        }
+    };
+    let (id, secret, basic_used) = match (&basic, body_id) {
+        (Some(_), Some(_)) if form.contains_key("client_secret") => {
+            return Err(token_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "use one client authentication method",
+            ))
+        }
+        (Some(c), _) => (c.id.clone(), Some(c.secret.0.clone()), true),
+        (None, Some(id)) => (id.clone(), form.get("client_secret").cloned(), false),
+        (None, None) => return Err(refused(false)),
+    };
+    if let (Some(c), Some(body)) = (&basic, body_id) {
+        if &c.id != body {
+            return Err(refused(true));
+        }
+    }
+    svc.oidc_client(&id, secret.as_deref())
+        .map_err(|_| refused(basic_used))
+}
+
+async fn token(svc: &Service, req: &OidcRequest<'_>) -> Reply {
+    let ct = req
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if !ct.starts_with("application/x-www-form-urlencoded") {
+        return token_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        );
+    }
+    let Ok(form) = protocol::input::parse_form(req.body) else {
+        return token_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the form could not be read (a parameter given twice?)",
+        );
+    };
+    let client = match token_client(svc, req, &form) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let get = |k: &str| form.get(k).map(String::as_str);
+    let result = match get("grant_type") {
+        Some("authorization_code") => {
+            let Some(code) = get("code") else {
+                return token_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "code is missing",
+                );
+            };
+            svc.oidc_exchange(client, code, get("redirect_uri"), get("code_verifier"))
+                .await
+        }
+        Some("refresh_token") => {
+            let Some(t) = get("refresh_token") else {
+                return token_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "refresh_token is missing",
+                );
+            };
+            svc.oidc_refresh(client, t.to_owned()).await
+        }
+        Some(_) => {
+            return token_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "grant_type must be authorization_code or refresh_token",
+            )
+        }
+        None => {
+            return token_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is missing",
+            )
+        }
+    };
+    match result {
+        Ok(g) => {
+            let mut body = json!({
+                "access_token": g.tokens.access_token,
+                "token_type": "Bearer",
+                "expires_in": g.tokens.expires_in,
+                "id_token": g.id_token,
+                "scope": g.scope,
+            });
+            if let (true, Some(b)) = (g.offline(), body.as_object_mut()) {
+                b.insert("refresh_token".into(), json!(g.tokens.refresh_token));
+            }
+            Reply::json(StatusCode::OK, &body).no_store()
+        }
+        Err(
+            Failure::InvalidCode
+            | Failure::RefreshInvalid
+            | Failure::RefreshExpired
+            | Failure::InvalidClient,
+        ) => token_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "the code or refresh token is invalid, expired, spent, or not this client's",
+        ),
+        Err(Failure::Overloaded { retry_after }) => token_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "try again",
+        )
+        .retry_after(retry_after),
+        Err(_) => token_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "something failed inside the server",
+        ),
+    }
+}
+
+fn userinfo(svc: &Service, req: &OidcRequest<'_>) -> Reply {
+    let bearer = protocol::input::parse_bearer(req.headers);
+    let given = !matches!(bearer, protocol::Bearer::Missing);
+    match svc.oidc_userinfo(bearer) {
+        Ok(claims) => Reply::json(StatusCode::OK, &claims).no_store(),
+        Err(Failure::Overloaded { retry_after }) => {
+            token_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again")
+                .retry_after(retry_after)
+        }
+        Err(_) => Reply::json(
+            StatusCode::UNAUTHORIZED,
+            &json!({"error": if given { "invalid_token" } else { "invalid_request" },
+                    "error_description": "a valid access token of this server's OpenID Connect flow is required"}),
+        )
+        .bearer_challenge(given),
+    }
+}
+
+async fn logout(svc: &Service, portal: &Portal, req: &OidcRequest<'_>) -> Reply {
+    let Some(p) = params(req) else {
+        return portal.trouble(
+            StatusCode::BAD_REQUEST,
+            "The sign-out request could not be read.",
+        );
+    };
+    let get = |k: &str| p.get(k).map(String::as_str);
+    let hint = get("id_token_hint").and_then(|t| svc.id_token_hint(t));
+    if get("id_token_hint").is_some() && hint.is_none() {
+        return portal.trouble(
+            StatusCode::BAD_REQUEST,
+            "The app's sign-out request names a sign-in this server did not make.",
+        );
+    }
+    let client_id = match (hint.as_ref().map(|h| h.0.as_str()), get("client_id")) {
+        (Some(a), Some(b)) if a != b => {
+            return portal.trouble(
+                StatusCode::BAD_REQUEST,
+                "The sign-out request contradicts itself.",
+            )
+        }
+        (Some(a), _) | (None, Some(a)) => Some(a),
+        (None, None) => None,
+    };
+    let client = client_id.and_then(|id| svc.config().oidc_client(id));
+    let back = match get("post_logout_redirect_uri") {
+        None => None,
+        Some(u) => match client {
+            Some(c) if c.post_logout_redirect_uris.iter().any(|x| x == u) => Some(u.to_owned()),
+            _ => {
+                return portal.trouble(
+                    StatusCode::BAD_REQUEST,
+                    "The app asked to send you to an address it did not register for sign-out.",
+                )
+            }
+        },
+    };
+    let done = |set_cookie: bool| {
+        let mut r = match &back {
+            Some(u) => {
+                let state: Vec<(&str, &str)> =
+                    get("state").map(|s| ("state", s)).into_iter().collect();
+                redirect(
+                    req.method,
+                    &with_query(u, &state).unwrap_or_else(|| u.clone()),
+                )
+            }
+            None => portal.see_other(&format!("{}/login", portal.settings().path)),
+        };
+        if set_cookie {
+            r = r.with(header::SET_COOKIE, portal.clear(SESSION_COOKIE, true));
+        }
+        r
+    };
+    let Some((v, cookie)) = visitor(svc, req.headers).await else {
+        return done(false);
+    };
+    let confirmed = hint.as_ref().is_some_and(|(_, sub)| *sub == v.user.id)
+        || (req.method == Method::POST
+            && super::same_origin(portal.settings(), req.headers)
+            && svc.form_token_ok(
+                &format!("session:{cookie}"),
+                get("csrf").unwrap_or_default(),
+            ));
+    if !confirmed {
+        let csrf = svc.form_token(&format!("session:{cookie}"));
+        let hidden: Vec<(String, String)> = p
+            .iter()
+            .filter(|(k, _)| k.as_str() != "csrf")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let name = client.map_or("an app", |c| c.name.as_str());
+        let content = pages::confirm_logout(name, &csrf, &hidden);
+        return portal.page(StatusCode::OK, "Sign out?", None, content);
+    }
+    if let Err(f) = svc.end_session(&v.user.id, &v.family_id).await {
+        let (status, msg) = super::explain(f);
+        return portal.trouble(status, &msg);
+    }
+    done(true)
+}

@@ -1,0 +1,399 @@
+//! The OpenID Connect provider's grants: a code for a signed-in visitor, its exchange for
+//! tokens (once: a code that comes back revokes what it gave), refresh, userinfo, and
+//! the id token.
+//!
+//! A code is stored as its SHA-256, bound to the client, the redirect URI, the PKCE
+//! challenge and the nonce; it works for [`CODE_TTL_MS`] and is remembered ten minutes
+//! (to recognise it when it comes back). The tokens of an exchange are a refresh family
+//! like every other sign-in's; the family's grant (client, scope, sign-in time) is kept
+//! beside it under the SHA-256 of `family:<id>`, for refresh and userinfo.
+
+use protocol::{Bearer, Failure, Tokens};
+use serde_json::{json, Value};
+use storage::{AccountState, GrantRecord, Revocation, UserRecord};
+use subtle::ConstantTimeEq as _;
+
+use super::portal::Visitor;
+use super::refresh::{new_opaque_token, OIDC_PREFIX};
+use super::{internal, store_failure, Service};
+use crate::config::OidcClientSettings;
+use crate::primitives::{b64url, sha256};
+
+/// How long a code may wait for its exchange.
+pub const CODE_TTL_MS: i64 = 60_000;
+/// How long a code is remembered after it was made (a code that comes back within this
+/// revokes what it gave).
+const CODE_KEPT_MS: i64 = 600_000;
+
+/// The store key of a family's grant.
+fn family_key(family_id: &str) -> [u8; 32] {
+    sha256(format!("family:{family_id}").as_bytes())
+}
+
+/// What an authorization asks for, checked by the caller (client, redirect URI, scope,
+/// PKCE) before a code is made.
+#[derive(Debug, Clone)]
+pub struct Authorization {
+    /// The client.
+    pub client_id: String,
+    /// The redirect URI (registered for it).
+    pub redirect_uri: String,
+    /// The scopes granted.
+    pub scope: String,
+    /// The client's nonce.
+    pub nonce: Option<String>,
+    /// The PKCE challenge (S256).
+    pub code_challenge: Option<String>,
+}
+
+/// What the token endpoint answers.
+#[derive(Debug)]
+pub struct Granted {
+    /// The token pair (its refresh token is given only with `offline_access`).
+    pub tokens: Tokens,
+    /// The id token.
+    pub id_token: String,
+    /// The scopes granted.
+    pub scope: String,
+}
+
+impl Granted {
+    /// Whether the refresh token goes to the client.
+    pub fn offline(&self) -> bool {
+        has_scope(&self.scope, "offline_access")
+    }
+}
+
+/// Whether the space-separated `scope` holds `s`.
+pub fn has_scope(scope: &str, s: &str) -> bool {
+    scope.split(' ').any(|x| x == s)
+}
+
+/// PKCE S256 (RFC 7636 §4.6): BASE64URL(SHA256(verifier)) == challenge, in constant time.
+fn pkce_ok(verifier: &str, challenge: &str) -> bool {
+    let ok_syntax = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    let computed = b64url(&sha256(verifier.as_bytes()));
+    ok_syntax && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
+}
+
+impl Service {
+    /// The OpenID Connect client `id`, when its credentials are right: a confidential
+    /// client's secret (constant time), or nothing for a public client.
+    pub fn oidc_client(
+        &self,
+        id: &str,
+        secret: Option<&str>,
+    ) -> Result<&OidcClientSettings, Failure> {
+        let client = self
+            .inner
+            .cfg
+            .oidc_client(id)
+            .ok_or(Failure::InvalidClient)?;
+        match (&client.secret_hash, secret) {
+            (None, None) => Ok(client),
+            (Some(want), Some(given)) => {
+                if bool::from(want.ct_eq(&sha256(given.as_bytes()))) {
+                    Ok(client)
+                } else {
+                    Err(Failure::InvalidClient)
+                }
+            }
+            _ => Err(Failure::InvalidClient),
+        }
+    }
+
+    /// A code for `visitor`'s authorization `a`.
+    pub async fn oidc_code(&self, v: &Visitor, a: Authorization) -> Result<String, Failure> {
+        let (code, hash) = new_opaque_token()?;
+        let now = self.now_ms();
+        let record = GrantRecord {
+            client_id: a.client_id,
+            scope: a.scope,
+            user_id: v.user.id.clone(),
+            auth_time: v.signed_in_at,
+            amr: v.amr.clone(),
+            nonce: a.nonce,
+            redirect_uri: a.redirect_uri,
+            code_challenge: a.code_challenge,
+            created_at: now,
+            expires_at: now.saturating_add(CODE_KEPT_MS),
+            redeemed: None,
+        };
+        let client = record.client_id.clone();
+        self.write(move |w, _| {
+            w.put_grant(&hash, &record)?;
+            Ok(Ok(()))
+        })
+        .await?;
+        self.inner.metrics.oidc("authorization", "ok");
+        tracing::info!(target: "latchkey::audit", event = "oidc_authorized", client = %client, user = %v.user.id);
+        Ok(code)
+    }
+
+    /// Exchanges a code (`grant_type=authorization_code`) for `client`.
+    pub async fn oidc_exchange(
+        &self,
+        client: &OidcClientSettings,
+        code: &str,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+    ) -> Result<Granted, Failure> {
+        if super::refresh::parse_refresh_token(code).is_none() {
+            return Err(Failure::InvalidCode);
+        }
+        let hash = sha256(code.as_bytes());
+        let now = self.now_ms();
+        let client_id = client.id.clone();
+        let redirect_uri = redirect_uri.map(str::to_owned);
+        let verifier = verifier.map(str::to_owned);
+        let reused = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+        let reused_seen = reused.clone();
+        let result = self
+            .write(move |w, svc| {
+                let Some(mut grant) = w.grant(&hash)? else {
+                    return Ok(Err(Failure::InvalidCode));
+                };
+                if let Some(family) = &grant.redeemed {
+                    // A code that comes back: whoever has it is not to be trusted with
+                    // what it gave either.
+                    if let Some(mut f) = w.family(family)? {
+                        if f.revoked.is_none() {
+                            f.revoked = Some(Revocation {
+                                at: now,
+                                reason: "code_reuse".into(),
+                            });
+                            w.put_family(&f)?;
+                        }
+                    }
+                    w.delete_grant(&hash)?;
+                    if let Ok(mut r) = reused_seen.lock() {
+                        *r = Some(family.clone());
+                    }
+                    return Ok(Err(Failure::InvalidCode));
+                }
+                let bound = grant.client_id == client_id
+                    && redirect_uri.as_deref() == Some(grant.redirect_uri.as_str())
+                    && now < grant.created_at.saturating_add(CODE_TTL_MS)
+                    && match (&grant.code_challenge, &verifier) {
+                        (Some(c), Some(v)) => pkce_ok(v, c),
+                        (None, None) => true,
+                        _ => false,
+                    };
+                if !bound {
+                    w.delete_grant(&hash)?;
+                    return Ok(Err(Failure::InvalidCode));
+                }
+                let user = match w.user(&grant.user_id)? {
+                    Some(u) if u.state == AccountState::Active => u,
+                    _ => {
+                        w.delete_grant(&hash)?;
+                        return Ok(Err(Failure::InvalidCode));
+                    }
+                };
+                let tokens = svc.start_family_as(w, &user, grant.amr.clone(), now, OIDC_PREFIX)?;
+                grant.redeemed = Some(tokens.family_id.clone());
+                w.put_grant(&hash, &grant)?;
+                let family_grant = GrantRecord {
+                    redirect_uri: String::new(),
+                    code_challenge: None,
+                    created_at: now,
+                    expires_at: now.saturating_add(svc.refresh_ttl_ms()),
+                    redeemed: None,
+                    ..grant.clone()
+                };
+                w.put_grant(&family_key(&tokens.family_id), &family_grant)?;
+                Ok(Ok((tokens, user, family_grant)))
+            })
+            .await;
+        if let Some(family) = reused.lock().ok().and_then(|mut r| r.take()) {
+            self.inner.metrics.revoked("code_reuse");
+            tracing::warn!(target: "latchkey::audit", event = "family_revoked", cause = "code_reuse", family = %family, "an authorization code came back: its tokens are revoked");
+        }
+        let (tokens, user, grant) = match result {
+            Ok(r) => r,
+            Err(f) => {
+                self.inner.metrics.oidc("authorization_code", "failed");
+                return Err(f);
+            }
+        };
+        self.inner.metrics.oidc("authorization_code", "ok");
+        tracing::info!(target: "latchkey::audit", event = "oidc_token", grant = "authorization_code", client = %client.id, user = %user.id);
+        self.granted(client, tokens, &user, &grant)
+    }
+
+    /// Rotates an OIDC refresh token (`grant_type=refresh_token`) for `client`, the one
+    /// it was issued to.
+    pub async fn oidc_refresh(
+        &self,
+        client: &OidcClientSettings,
+        presented: String,
+    ) -> Result<Granted, Failure> {
+        if !presented.starts_with(OIDC_PREFIX) || !super::refresh::is_refresh_token(&presented) {
+            return Err(Failure::RefreshInvalid);
+        }
+        let hash = sha256(presented.as_bytes());
+        let family = self
+            .inner
+            .store
+            .read(|r| Ok(r.refresh(&hash)?.map(|e| e.family_id)))
+            .map_err(store_failure)?
+            .ok_or(Failure::RefreshInvalid)?;
+        let grant = self
+            .inner
+            .store
+            .read(|r| r.grant(&family_key(&family)))
+            .map_err(store_failure)?
+            .filter(|g| g.client_id == client.id && has_scope(&g.scope, "offline_access"))
+            .ok_or(Failure::RefreshInvalid)?;
+        let tokens = match self.rotate_refresh(presented, OIDC_PREFIX).await {
+            Ok(protocol::Outcome::Tokens(t)) => t,
+            Ok(_) => return Err(Failure::Internal),
+            Err(f) => {
+                self.inner.metrics.oidc("refresh_token", "failed");
+                return Err(f);
+            }
+        };
+        // The grant lives as long as its family.
+        let key = family_key(&tokens.family_id);
+        let expires_at = self.now_ms().saturating_add(self.refresh_ttl_ms());
+        let mut kept = grant.clone();
+        kept.expires_at = expires_at;
+        self.write(move |w, _| {
+            w.put_grant(&key, &kept)?;
+            Ok(Ok(()))
+        })
+        .await?;
+        let user = self
+            .inner
+            .store
+            .read(|r| r.user(&tokens.user.id))
+            .map_err(store_failure)?
+            .ok_or(Failure::RefreshInvalid)?;
+        self.inner.metrics.oidc("refresh_token", "ok");
+        tracing::info!(target: "latchkey::audit", event = "oidc_token", grant = "refresh_token", client = %client.id, user = %user.id);
+        self.granted(client, tokens, &user, &grant)
+    }
+
+    fn granted(
+        &self,
+        client: &OidcClientSettings,
+        tokens: Tokens,
+        user: &UserRecord,
+        grant: &GrantRecord,
+    ) -> Result<Granted, Failure> {
+        let now_s = self.now_ms() / 1000;
+        let mut claims = serde_json::Map::new();
+        let base = json!({
+            "iss": self.inner.cfg.tokens.issuer,
+            "sub": user.id,
+            "aud": client.id,
+            "azp": client.id,
+            "iat": now_s,
+            "exp": tokens.expires_at / 1000,
+            "auth_time": grant.auth_time / 1000,
+            "amr": grant.amr,
+            "at_hash": client.id_token_alg.half_hash(&tokens.access_token),
+        });
+        if let Value::Object(m) = base {
+            claims.extend(m);
+        }
+        if let Some(n) = &grant.nonce {
+            claims.insert("nonce".into(), json!(n));
+        }
+        for (k, v) in user_claims(user, &grant.scope) {
+            claims.insert(k.into(), v);
+        }
+        let id_token = self
+            .inner
+            .keys
+            .sign_id(client.id_token_alg, &Value::Object(claims))
+            .map_err(|e| internal("signing an id token", e))?;
+        Ok(Granted {
+            tokens,
+            id_token,
+            scope: grant.scope.clone(),
+        })
+    }
+
+    /// `userinfo`: the claims of the user of an access token issued by the token
+    /// endpoint, by its grant's scopes.
+    pub fn oidc_userinfo(&self, bearer: Bearer) -> Result<Value, Failure> {
+        let (claims, user) = self.authenticated(bearer)?;
+        let grant = self
+            .inner
+            .store
+            .read(|r| r.grant(&family_key(&claims.sid)))
+            .map_err(store_failure)?
+            .ok_or(Failure::TokenInvalid)?;
+        let mut out = serde_json::Map::new();
+        out.insert("sub".into(), json!(user.id));
+        for (k, v) in user_claims(&user, &grant.scope) {
+            out.insert(k.into(), v);
+        }
+        Ok(Value::Object(out))
+    }
+
+    /// The client (`aud`) and user (`sub`) of an id token this server signed (an
+    /// `id_token_hint`; expired ones too), if it is one.
+    pub fn id_token_hint(&self, token: &str) -> Option<(String, String)> {
+        let claims = self
+            .inner
+            .keys
+            .verify_id(token, self.now_ms() / 1000)
+            .ok()?;
+        let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
+        if text("iss").as_deref() != Some(self.inner.cfg.tokens.issuer.as_str()) {
+            return None;
+        }
+        Some((text("aud")?, text("sub")?))
+    }
+
+    /// Records a refused authorization request for the metrics.
+    pub fn oidc_refused(&self, what: &'static str) {
+        self.inner.metrics.oidc(what, "failed");
+    }
+}
+
+/// The claims `scope` allows of `user`: `email` and `email_verified` with `email`;
+/// `name` and `preferred_username` with `profile`.
+fn user_claims(user: &UserRecord, scope: &str) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::new();
+    if has_scope(scope, "email") {
+        if let Some(e) = &user.email {
+            out.push(("email", json!(e)));
+            out.push(("email_verified", json!(user.email_verified)));
+        }
+    }
+    if has_scope(scope, "profile") {
+        let full = match (&user.first_name, &user.last_name) {
+            (Some(f), Some(l)) => Some(format!("{f} {l}")),
+            (Some(f), None) => Some(f.clone()),
+            (None, Some(l)) => Some(l.clone()),
+            (None, None) => None,
+        };
+        if let Some(name) = user.display_name.clone().or(full) {
+            out.push(("name", json!(name)));
+        }
+        if let Some(u) = &user.username {
+            out.push(("preferred_username", json!(u)));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_s256_matches_rfc_7636_appendix_b() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(pkce_ok(verifier, challenge));
+        assert!(!pkce_ok(challenge, challenge));
+        assert!(!pkce_ok("short", challenge));
+    }
+}
