@@ -424,6 +424,7 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
         rd,
         form: &form,
         set: Vec::new(),
+        retry_after: std::sync::atomic::AtomicU64::new(0),
     };
     let page = match (req.rest, get, post) {
         ("" | "/", true, _) => portal.see_other(&format!("{}/account", s.path)),
@@ -456,6 +457,10 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
         _ => portal.trouble(StatusCode::NOT_FOUND, "There is no such page."),
     };
     let mut page = page;
+    let secs = flow.retry_after.into_inner();
+    if secs > 0 {
+        page = page.retry_after(secs);
+    }
     for c in flow.set {
         page = page.with(header::SET_COOKIE, c);
     }
@@ -472,6 +477,10 @@ struct Flow<'a> {
     form: &'a BTreeMap<String, String>,
     /// Cookies to set.
     set: Vec<HeaderValue>,
+    /// `Retry-After` of a refusal that says to come back later (the server holds such
+    /// an answer up to a second, as it does the API's).
+    /// (0: none.)
+    retry_after: std::sync::atomic::AtomicU64,
 }
 
 impl Flow<'_> {
@@ -516,8 +525,20 @@ impl Flow<'_> {
         self.svc.form_token(&format!("session:{cookie}"))
     }
 
+    /// What a failure tells the person (see [`explain`]), noting when to come back.
+    fn explain(&self, f: Failure) -> (StatusCode, String) {
+        if let Failure::LockedOut { retry_after }
+        | Failure::RateLimited { retry_after }
+        | Failure::Overloaded { retry_after } = f
+        {
+            self.retry_after
+                .store(retry_after.max(1), std::sync::atomic::Ordering::Relaxed);
+        }
+        explain(f)
+    }
+
     fn failure_page(&self, f: Failure) -> Page {
-        let (status, msg) = explain(f);
+        let (status, msg) = self.explain(f);
         self.portal.trouble(status, &msg)
     }
 
@@ -634,7 +655,7 @@ impl Flow<'_> {
             }
             Ok(_) => self.failure_page(Failure::Internal),
             Err(f) => {
-                let (status, msg) = explain(f);
+                let (status, msg) = self.explain(f);
                 self.login_page(Some(&msg), status).await
             }
         }
@@ -646,7 +667,7 @@ impl Flow<'_> {
         }
         let email = self.field("email").trim().to_owned();
         if !protocol::input::valid_email(&email) {
-            let (status, msg) = explain(Failure::InvalidEmail);
+            let (status, msg) = self.explain(Failure::InvalidEmail);
             return self.login_page(Some(&msg), status).await;
         }
         match self
@@ -656,7 +677,7 @@ impl Flow<'_> {
         {
             Ok(_) => self.portal.see_other(&self.with_rd("/code")),
             Err(f) => {
-                let (status, msg) = explain(f);
+                let (status, msg) = self.explain(f);
                 self.login_page(Some(&msg), status).await
             }
         }
@@ -688,7 +709,7 @@ impl Flow<'_> {
             }
             Ok(_) => self.failure_page(Failure::Internal),
             Err(f) => {
-                let (status, msg) = explain(f);
+                let (status, msg) = self.explain(f);
                 self.code_page(Some(&msg), status)
             }
         }
@@ -724,12 +745,12 @@ impl Flow<'_> {
             Ok(Outcome::Tokens(t)) => self.signed_in(t, method).await,
             Ok(_) => self.failure_page(Failure::Internal),
             Err(f @ (Failure::InvalidMfaCode | Failure::LockedOut { .. })) => {
-                let (status, msg) = explain(f);
+                let (status, msg) = self.explain(f);
                 self.mfa_page(Some(&msg), status)
             }
             Err(f) => {
                 self.set.push(self.portal.clear(MFA_COOKIE, false));
-                let (status, msg) = explain(f);
+                let (status, msg) = self.explain(f);
                 self.login_page(Some(&msg), status).await
             }
         }
@@ -741,7 +762,7 @@ impl Flow<'_> {
         }
         let email = self.field("email").trim().to_owned();
         if !protocol::input::valid_email(&email) {
-            let (status, msg) = explain(Failure::InvalidEmail);
+            let (status, msg) = self.explain(Failure::InvalidEmail);
             return self.forgot_page(Some(&msg), status);
         }
         match self
@@ -764,7 +785,7 @@ impl Flow<'_> {
                     .page(StatusCode::OK, "Choose a new password", None, content)
             }
             Err(f) => {
-                let (status, msg) = explain(f);
+                let (status, msg) = self.explain(f);
                 self.forgot_page(Some(&msg), status)
             }
         }
@@ -785,7 +806,7 @@ impl Flow<'_> {
                 .portal
                 .see_other(&format!("{}/login?done=reset", self.path())),
             Err(f) => {
-                let (status, msg) = explain(f);
+                let (status, msg) = self.explain(f);
                 let csrf = match self.pre_login_token() {
                     Ok(t) => t,
                     Err(p) => return p,
@@ -931,11 +952,11 @@ impl Flow<'_> {
                 .portal
                 .see_other(&format!("{}/account?done=password", self.path())),
             Err(Failure::InvalidCredentials) => {
-                let (status, msg) = explain(Failure::ReauthRequired);
+                let (status, msg) = self.explain(Failure::ReauthRequired);
                 self.account(None, Some(&msg), status).await
             }
             Err(f) => {
-                let (status, msg) = explain(f);
+                let (status, msg) = self.explain(f);
                 self.account(None, Some(&msg), status).await
             }
         }
@@ -962,7 +983,7 @@ impl Flow<'_> {
             }
             Ok(_) => self.failure_page(Failure::Internal),
             Err(f) => {
-                let (status, msg) = explain(f);
+                let (status, msg) = self.explain(f);
                 self.account(None, Some(&msg), status).await
             }
         }
@@ -985,7 +1006,7 @@ impl Flow<'_> {
             }
             Ok(_) => self.failure_page(Failure::Internal),
             Err(f) => {
-                let (status, msg) = explain(f);
+                let (status, msg) = self.explain(f);
                 self.account(None, Some(&msg), status).await
             }
         }
@@ -1005,7 +1026,7 @@ impl Flow<'_> {
                 .portal
                 .see_other(&format!("{}/account?done=totp-off", self.path())),
             Err(f) => {
-                let (status, msg) = explain(f);
+                let (status, msg) = self.explain(f);
                 self.account(None, Some(&msg), status).await
             }
         }

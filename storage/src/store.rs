@@ -699,9 +699,14 @@ macro_rules! read_methods {
                 v.map(|g| decode(g.value())).transpose()
             }
 
-            /// The OpenID Connect grant with this hash.
+            /// The OpenID Connect grant with this hash. (A schema-3 store made before
+            /// grants existed has no table for them until a server opens it to write.)
             fn grant(&self, hash: &[u8]) -> Result<Option<GrantRecord>, StoreError> {
-                let t = self.tx.open_table(GRANTS)?;
+                let t = match self.tx.open_table(GRANTS) {
+                    Ok(t) => t,
+                    Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
                 let v = t.get(hash)?;
                 v.map(|g| decode(g.value())).transpose()
             }
@@ -764,9 +769,15 @@ macro_rules! read_methods {
                     let (k, v) = item?;
                     f(Item::MfaPending(k.value().to_vec(), decode(v.value())?))?;
                 }
-                for item in self.tx.open_table(GRANTS)?.iter()? {
-                    let (k, v) = item?;
-                    f(Item::Grant(k.value().to_vec(), decode(v.value())?))?;
+                match self.tx.open_table(GRANTS) {
+                    Ok(t) => {
+                        for item in t.iter()? {
+                            let (k, v) = item?;
+                            f(Item::Grant(k.value().to_vec(), decode(v.value())?))?;
+                        }
+                    }
+                    Err(redb::TableError::TableDoesNotExist(_)) => {}
+                    Err(e) => return Err(e.into()),
                 }
                 for item in self.tx.open_table(PROOFS)?.iter()? {
                     let (k, v) = item?;
@@ -1009,12 +1020,18 @@ impl Write for Writer {
 
     /// Inserts or replaces an OpenID Connect grant.
     fn put_grant(&mut self, hash: &[u8], rec: &GrantRecord) -> Result<(), StoreError> {
-        if let Some(old) = self.grant(hash)? {
-            self.not_due(DUE_GRANT, old.expires_at, hash)?;
-        }
+        let old = self.grant(hash)?.map(|g| g.expires_at);
         let bytes = encode(rec)?;
         self.tx.open_table(GRANTS)?.insert(hash, bytes.as_slice())?;
-        self.due_at(DUE_GRANT, rec.expires_at, hash)
+        // A code marked redeemed keeps its expiry: its index entry stands.
+        match old {
+            Some(at) if at == rec.expires_at => Ok(()),
+            Some(at) => {
+                self.not_due(DUE_GRANT, at, hash)?;
+                self.due_at(DUE_GRANT, rec.expires_at, hash)
+            }
+            None => self.due_at(DUE_GRANT, rec.expires_at, hash),
+        }
     }
 
     /// Removes an OpenID Connect grant.

@@ -284,29 +284,22 @@ async fn nginx_sends_the_browser_to_the_portal_and_back_with_single_sign_on() {
     b.close().await;
 }
 
-/// The README's nginx set-up, on loopback ports.
+/// The README's nginx set-up for single sign-on, as printed, with the test's ports for
+/// latchkey's (8080) and the app's (3000).
 pub(crate) fn nginx_sso(latchkey_port: u16, upstream: u16) -> String {
-    format!(
-        r#"
-    location = /_latchkey {{
-      internal;
-      proxy_pass http://127.0.0.1:{latchkey_port}/auth/forward?redirect=401;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
-    }}
-    location / {{
-      auth_request /_latchkey;
-      auth_request_set $auth_user $upstream_http_x_auth_user;
-      auth_request_set $auth_email $upstream_http_x_auth_email;
-      auth_request_set $auth_username $upstream_http_x_auth_username;
-      auth_request_set $auth_login $upstream_http_location;
-      error_page 401 =302 $auth_login;
-      proxy_set_header X-Auth-User $auth_user;
-      proxy_set_header X-Auth-Email $auth_email;
-      proxy_set_header X-Auth-Username $auth_username;
-      proxy_pass http://127.0.0.1:{upstream};
-    }}
-"#
-    )
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("### Single sign-on behind a proxy")
+        .nth(1)
+        .expect("the README's single sign-on section");
+    let block = section
+        .split("```nginx\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("its nginx block");
+    assert!(block.contains("127.0.0.1:8080") && block.contains("127.0.0.1:3000"));
+    block
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{latchkey_port}"))
+        .replace("127.0.0.1:3000", &format!("127.0.0.1:{upstream}"))
 }

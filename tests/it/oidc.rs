@@ -627,3 +627,105 @@ async fn a_public_client_with_pkce_gets_an_es256_id_token() {
     .await;
     assert_eq!(r.expect(400)["error"], "invalid_grant");
 }
+
+#[tokio::test]
+async fn id_token_keys_rotate_with_the_others_and_the_steps_are_counted() {
+    const ADMIN: &str = "admin-token-0123456789abcdef";
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let s = Server::start(&format!(
+        r#"
+[server]
+listen = "127.0.0.1:{port}"
+public_url = "{base}"
+[tokens]
+issuer = "{base}"
+[admin]
+listen = "127.0.0.1:0"
+token = "{ADMIN}"
+[[oidc.clients]]
+id = "app"
+secret = "{SECRET}"
+redirect_uris = ["http://127.0.0.1:9/cb"]
+"#
+    ))
+    .await;
+    oauth_signup(&s, "kim", PW).await;
+    let mut b = Browser::new(&s);
+    b.sign_in("kim", PW, "").await;
+    let v = "k".repeat(43);
+    let q = format!(
+        "response_type=code&client_id=app&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&scope=openid&code_challenge={}&code_challenge_method=S256",
+        s256(&v)
+    );
+    let kid_of = |t: &Value| -> String {
+        let h: Value = serde_json::from_slice(
+            &latchkey::primitives::b64url_decode(
+                t["id_token"].as_str().unwrap().split('.').next().unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        h["kid"].as_str().unwrap().to_string()
+    };
+    let first = code_and_tokens(&s, &mut b, &q, &v).await;
+    let (code, _, err) = s.cli(&["keys", "rotate"]);
+    assert_eq!(code, 0, "{err}");
+    let second = code_and_tokens(&s, &mut b, &q, &v).await;
+    assert_ne!(kid_of(&first), kid_of(&second), "a new RS256 key signs");
+    let jwks = s.get("/.well-known/jwks.json", &[]).await.expect(200);
+    let rsa: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["kty"] == "RSA")
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        rsa.contains(&kid_of(&first).as_str()) && rsa.contains(&kid_of(&second).as_str()),
+        "{rsa:?}"
+    );
+    // The retired key still vouches for its tokens (a logout hint).
+    let r = b
+        .get(&format!(
+            "/oidc/logout?id_token_hint={}",
+            first["id_token"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(r.status, 303, "{}", String::from_utf8_lossy(&r.body));
+    // The metrics count the portal sign-in and the OIDC steps.
+    let m = s
+        .admin_req(http::Method::GET, "/metrics", Some(ADMIN))
+        .await;
+    let text = String::from_utf8_lossy(&m.body).to_string();
+    assert!(
+        text.contains("latchkey_portal_sign_ins_total{method=\"pwd\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("latchkey_oidc_total{step=\"authorization\",result=\"ok\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("latchkey_oidc_total{step=\"authorization_code\",result=\"ok\"} 2"),
+        "{text}"
+    );
+}
+
+/// An authorization (`query`) of the signed-in `b`, and its code exchanged by `app`.
+async fn code_and_tokens(s: &Server, b: &mut Browser<'_>, query: &str, verifier: &str) -> Value {
+    let (_, loc) = authorize(b, query).await;
+    let code = query_of(&loc)["code"].clone();
+    exchange(
+        s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:9/cb"),
+            ("code_verifier", verifier),
+        ],
+        Some(("app", SECRET)),
+    )
+    .await
+    .expect(200)
+}

@@ -657,3 +657,21 @@ impl Browser<'_> {
         .await
     }
 }
+
+#[tokio::test]
+async fn a_locked_out_browser_is_told_when_to_come_back() {
+    let s = Server::start("[limits]\nlockout_failures = 2\n").await;
+    oauth_signup(&s, "lou", PW).await;
+    let mut b = Browser::new(&s);
+    for _ in 0..2 {
+        assert_eq!(b.sign_in("lou", "wrong password", "").await.status, 401);
+    }
+    let r = b.sign_in("lou", PW, "").await;
+    assert_eq!(r.status, 429);
+    // Like the API's refusals: a Retry-After (and the server holds the answer for up to
+    // a second, so a client retrying at once is slowed down).
+    let secs: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!(secs >= 1, "{secs}");
+    assert!(body(&r).contains("Too many attempts"));
+    assert!(b.jar.get("latchkey_session").is_none());
+}
