@@ -327,14 +327,6 @@ async fn dispatch(
             Ok(c) => c.to_bytes(),
             Err(_) => return Reply::empty(StatusCode::PAYLOAD_TOO_LARGE),
         };
-        if Portal::checks_credential(&parts.method, rest) {
-            if let Err(f) = app.service.rate_limit(source) {
-                let Failure::RateLimited { retry_after } = f else {
-                    return Reply::empty(StatusCode::TOO_MANY_REQUESTS);
-                };
-                return Reply::empty(StatusCode::TOO_MANY_REQUESTS).retry_after(retry_after);
-            }
-        }
         let Some(portal) = app.portal.as_ref() else {
             return Reply::not_found();
         };

@@ -404,6 +404,18 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
                 HeaderValue::from_static("public, max-age=3600"),
             );
     }
+    // The per-IP bucket counts the forms that check a credential, as it counts the API's
+    // credential routes.
+    if Portal::checks_credential(req.method, req.rest) {
+        if let Err(f) = svc.rate_limit(req.source) {
+            let (status, msg) = explain(f);
+            let page = portal.trouble(status, &msg);
+            return match f {
+                Failure::RateLimited { retry_after } => page.retry_after(retry_after),
+                _ => page,
+            };
+        }
+    }
     let get = req.method == Method::GET || req.method == Method::HEAD;
     let post = req.method == Method::POST;
     let Some(form) = fields(&req) else {
