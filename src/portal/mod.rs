@@ -601,9 +601,7 @@ impl Flow<'_> {
     }
 
     fn mfa_page(&mut self, error: Option<&str>, status: StatusCode) -> Page {
-        if token_cookie(self.req.headers, MFA_COOKIE).is_none()
-            && cookies(self.req.headers, MFA_COOKIE).is_empty()
-        {
+        if cookies(self.req.headers, MFA_COOKIE).is_empty() {
             return self.portal.see_other(&self.with_rd("/login"));
         }
         let csrf = match self.pre_login_token() {

@@ -221,6 +221,9 @@ pub fn account(a: &Account<'_>) -> Markup {
         ul class="sessions" {
             @for s in a.sessions {
                 li {
+                    @if let Some(app) = &s.app {
+                        strong { (app) } ": "
+                    }
                     "Signed in " time datetime=(protocol::reply::rfc3339_ms(s.created_at)) { (when(s.created_at)) }
                     " with " (methods(&s.amr))
                     @if s.id == a.current {

@@ -26,7 +26,7 @@ pub const CODE_TTL_MS: i64 = 60_000;
 const CODE_KEPT_MS: i64 = 600_000;
 
 /// The store key of a family's grant.
-fn family_key(family_id: &str) -> [u8; 32] {
+pub(super) fn family_key(family_id: &str) -> [u8; 32] {
     sha256(format!("family:{family_id}").as_bytes())
 }
 

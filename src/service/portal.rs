@@ -68,6 +68,8 @@ pub struct SessionInfo {
     pub used_at: i64,
     /// How the sign-in was made.
     pub amr: Vec<String>,
+    /// The OpenID Connect app it was given to (its name), if any.
+    pub app: Option<String>,
 }
 
 impl Service {
@@ -202,7 +204,16 @@ impl Service {
                 let mut out = Vec::new();
                 for id in r.family_ids_of_user(user_id)? {
                     if let Some(f) = r.family(&id)?.filter(|f| f.is_live(now)) {
-                        out.push(info(f));
+                        let client = r
+                            .grant(&super::oidc::family_key(&f.id))?
+                            .map(|g| g.client_id);
+                        let app = client.map(|c| {
+                            self.inner
+                                .cfg
+                                .oidc_client(&c)
+                                .map_or(c, |known| known.name.clone())
+                        });
+                        out.push(info(f, app));
                     }
                 }
                 Ok(out)
@@ -267,12 +278,13 @@ impl Service {
     }
 }
 
-fn info(f: FamilyRecord) -> SessionInfo {
+fn info(f: FamilyRecord, app: Option<String>) -> SessionInfo {
     SessionInfo {
         id: f.id,
         created_at: f.created_at,
         used_at: f.rotated_at,
         amr: f.amr,
+        app,
     }
 }
 

@@ -450,6 +450,12 @@ async fn every_refusal_of_the_contract() {
     assert_eq!(id["email"], "ned@example.com");
     assert!(id.get("preferred_username").is_none(), "no profile scope");
     let access = t["access_token"].as_str().unwrap().to_string();
+    // The account page names the app among the sessions.
+    let page = String::from_utf8_lossy(&b.get("/ui/account").await.body).to_string();
+    assert!(
+        page.contains("<strong>The App</strong>: Signed in"),
+        "{page}"
+    );
     let info = s
         .get("/oidc/userinfo", &[("authorization", &bearer(&access))])
         .await
