@@ -193,7 +193,9 @@ impl Service {
                         return Ok(Err(Failure::InvalidCode));
                     }
                 };
-                let tokens = svc.start_family_as(w, &user, grant.amr.clone(), now, OIDC_PREFIX)?;
+                // A refresh token exists only when the client is to get one.
+                let prefix = has_scope(&grant.scope, "offline_access").then_some(OIDC_PREFIX);
+                let tokens = svc.start_family_as(w, &user, grant.amr.clone(), now, prefix)?;
                 grant.redeemed = Some(tokens.family_id.clone());
                 w.put_grant(&hash, &grant)?;
                 let family_grant = GrantRecord {

@@ -71,19 +71,22 @@ impl Service {
         amr: Vec<String>,
         now: i64,
     ) -> Result<Tokens, Abort> {
-        self.start_family_as(w, user, amr, now, "")
+        self.start_family_as(w, user, amr, now, Some(""))
     }
 
-    /// [`Service::start_family`], its refresh tokens starting with `prefix`.
+    /// [`Service::start_family`], its refresh tokens starting with `prefix`; with
+    /// `prefix` `None`, a family without a refresh token (its access tokens still name it,
+    /// so revoking it ends them; [`Tokens::refresh_token`] is empty): for a grant whose
+    /// client gets no refresh token, none exists.
     pub(super) fn start_family_as(
         &self,
         w: &mut dyn Write,
         user: &UserRecord,
         amr: Vec<String>,
         now: i64,
-        prefix: &str,
+        prefix: Option<&str>,
     ) -> Result<Tokens, Abort> {
-        let (refresh_token, hash) = new_refresh_token(prefix)?;
+        let refresh = prefix.map(new_refresh_token).transpose()?;
         let family = FamilyRecord {
             id: new_id()?,
             user_id: user.id.clone(),
@@ -91,20 +94,23 @@ impl Service {
             created_at: now,
             rotated_at: now,
             expires_at: now.saturating_add(self.refresh_ttl_ms()),
-            current_token: hex(&hash),
+            current_token: refresh.as_ref().map(|(_, h)| hex(h)).unwrap_or_default(),
             revoked: None,
         };
         w.put_family(&family)?;
-        w.put_refresh(
-            &hash,
-            &RefreshEntry {
-                family_id: family.id.clone(),
-                issued_at: now,
-                spent_at: None,
-                replays: 0,
-            },
-        )?;
-        self.token_pair(user, &family, refresh_token, now)
+        if let Some((_, hash)) = &refresh {
+            w.put_refresh(
+                hash,
+                &RefreshEntry {
+                    family_id: family.id.clone(),
+                    issued_at: now,
+                    spent_at: None,
+                    replays: 0,
+                },
+            )?;
+        }
+        let token = refresh.map(|(t, _)| t).unwrap_or_default();
+        self.token_pair(user, &family, token, now)
     }
 
     fn token_pair(
