@@ -237,6 +237,9 @@ async fn nginx_sends_the_browser_to_the_portal_and_back_with_single_sign_on() {
     let n = Nginx::start(&nginx_sso(port, up)).await;
     let app = format!("http://app.lk.test:{}/dashboard?tab=2", n.port);
 
+    // An API client (no browser Accept) behind the same set-up: 401, no redirect.
+    let (status, body) = crate::forward::through(&n, &[("accept", "application/json")]).await;
+    assert_eq!(status, 401, "{body}");
     let b = Chrome::start(1280, 900).await;
     b.c.goto(&app).await.unwrap();
     b.until(Locator::Id("username")).await.unwrap();

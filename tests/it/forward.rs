@@ -64,7 +64,7 @@ async fn nginx(latchkey: &str, upstream: u16) -> Nginx {
     .await
 }
 
-async fn through(n: &Nginx, headers: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn through(n: &Nginx, headers: &[(&str, &str)]) -> (u16, String) {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<bytes::Bytes>>();
     let mut req = http::Request::get(format!("http://127.0.0.1:{}/app/page", n.port));
