@@ -931,60 +931,63 @@ impl Flow<'_> {
             .see_other(&format!("{}/account?done=session", self.path()))
     }
 
-    /// Runs `op` for the visitor: the pages act with an access token of its session.
-    async fn as_visitor(
-        &self,
-        v: &Visitor,
+    /// An action of the account page: the signed-in visitor of a POST (its form token
+    /// checked) runs `op` with an access token of its session, as the API's routes do.
+    /// `Ok`: what the operation answered, and the session's form token; `Err`: the page
+    /// to answer instead (sign-in, 403, or the account page with what went wrong; a wrong
+    /// current password reads as such).
+    async fn account_action(
+        &mut self,
         op: impl FnOnce(Bearer) -> Operation,
-    ) -> Result<Outcome, Failure> {
-        let bearer = self.svc.visitor_bearer(v)?;
-        self.svc.execute(op(bearer), self.req.source).await
-    }
-
-    async fn change_password(&mut self) -> Page {
-        let (v, _) = match self.signed_in_post().await {
-            Ok(x) => x,
-            Err(p) => return p,
+    ) -> Result<(Outcome, String), Page> {
+        let (v, csrf) = self.signed_in_post().await?;
+        let result = match self.svc.visitor_bearer(&v) {
+            Ok(bearer) => self.svc.execute(op(bearer), self.req.source).await,
+            Err(f) => Err(f),
         };
-        let current = self.field("current_password").to_owned();
-        let new_password = Secret(self.field("new_password").to_owned());
-        let reauth = Reauth::Password((!current.is_empty()).then_some(Secret(current)));
-        let result = self
-            .as_visitor(&v, |bearer| Operation::ChangePassword {
-                bearer,
-                reauth,
-                new_password,
-                fresh_tokens: false,
-            })
-            .await;
         match result {
-            Ok(_) => self
-                .portal
-                .see_other(&format!("{}/account?done=password", self.path())),
-            Err(Failure::InvalidCredentials) => {
-                let (status, msg) = self.explain(Failure::ReauthRequired);
-                self.account(None, Some(&msg), status).await
-            }
+            Ok(outcome) => Ok((outcome, csrf)),
             Err(f) => {
+                let f = match f {
+                    Failure::InvalidCredentials => Failure::ReauthRequired,
+                    f => f,
+                };
                 let (status, msg) = self.explain(f);
-                self.account(None, Some(&msg), status).await
+                Err(self.account(None, Some(&msg), status).await)
             }
         }
     }
 
-    async fn totp_enroll(&mut self) -> Page {
-        let (v, csrf) = match self.signed_in_post().await {
-            Ok(x) => x,
-            Err(p) => return p,
+    async fn change_password(&mut self) -> Page {
+        let current = self.field("current_password").to_owned();
+        let new_password = Secret(self.field("new_password").to_owned());
+        let reauth = Reauth::Password((!current.is_empty()).then_some(Secret(current)));
+        let op = |bearer| Operation::ChangePassword {
+            bearer,
+            reauth,
+            new_password,
+            fresh_tokens: false,
         };
+        match self.account_action(op).await {
+            Ok(_) => self
+                .portal
+                .see_other(&format!("{}/account?done=password", self.path())),
+            Err(page) => page,
+        }
+    }
+
+    async fn totp_enroll(&mut self) -> Page {
         match self
-            .as_visitor(&v, |bearer| Operation::TotpEnroll { bearer })
+            .account_action(|bearer| Operation::TotpEnroll { bearer })
             .await
         {
-            Ok(Outcome::TotpEnrollment {
-                secret,
-                otpauth_url,
-            }) => {
+            Ok((
+                Outcome::TotpEnrollment {
+                    secret,
+                    otpauth_url,
+                },
+                csrf,
+            )) => {
                 let qr = qr_svg(&otpauth_url);
                 let content =
                     pages::totp_setup(self.path(), &csrf, &secret, &otpauth_url, qr.as_deref());
@@ -992,53 +995,36 @@ impl Flow<'_> {
                     .page(StatusCode::OK, "Set up an authenticator app", None, content)
             }
             Ok(_) => self.failure_page(Failure::Internal),
-            Err(f) => {
-                let (status, msg) = self.explain(f);
-                self.account(None, Some(&msg), status).await
-            }
+            Err(page) => page,
         }
     }
 
     async fn totp_confirm(&mut self) -> Page {
-        let (v, _) = match self.signed_in_post().await {
-            Ok(x) => x,
-            Err(p) => return p,
-        };
         let code = self.field("code").trim().to_owned();
         match self
-            .as_visitor(&v, |bearer| Operation::TotpConfirm { bearer, code })
+            .account_action(|bearer| Operation::TotpConfirm { bearer, code })
             .await
         {
-            Ok(Outcome::MfaEnabled { recovery_codes }) => {
+            Ok((Outcome::MfaEnabled { recovery_codes }, _)) => {
                 let content = pages::recovery_codes(self.path(), &recovery_codes);
                 self.portal
                     .page(StatusCode::OK, "Two-step sign-in is on", None, content)
             }
             Ok(_) => self.failure_page(Failure::Internal),
-            Err(f) => {
-                let (status, msg) = self.explain(f);
-                self.account(None, Some(&msg), status).await
-            }
+            Err(page) => page,
         }
     }
 
     async fn totp_disable(&mut self) -> Page {
-        let (v, _) = match self.signed_in_post().await {
-            Ok(x) => x,
-            Err(p) => return p,
-        };
         let code = self.field("code").trim().to_owned();
         match self
-            .as_visitor(&v, |bearer| Operation::TotpDisable { bearer, code })
+            .account_action(|bearer| Operation::TotpDisable { bearer, code })
             .await
         {
             Ok(_) => self
                 .portal
                 .see_other(&format!("{}/account?done=totp-off", self.path())),
-            Err(f) => {
-                let (status, msg) = self.explain(f);
-                self.account(None, Some(&msg), status).await
-            }
+            Err(page) => page,
         }
     }
 }
