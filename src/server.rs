@@ -309,9 +309,9 @@ async fn dispatch(
         let Some(portal) = app.portal.as_ref() else {
             return Reply::not_found();
         };
-        let req = crate::portal::oidc::OidcRequest {
+        let req = PageRequest {
             method: &parts.method,
-            path,
+            rest: path,
             query: parts.uri.query(),
             headers: &parts.headers,
             body: &bytes,

@@ -42,12 +42,13 @@ pub struct Portal {
     csp: HeaderValue,
 }
 
-/// One request to the portal, as the server read it.
+/// One request to the portal (or to the OIDC endpoints), as the server read it.
 #[derive(Debug)]
 pub struct PageRequest<'a> {
     /// The method.
     pub method: &'a Method,
-    /// The path below the portal's prefix (`/login`).
+    /// The path below the portal's prefix (`/login`); for the OIDC endpoints, the whole
+    /// path.
     pub rest: &'a str,
     /// The query string.
     pub query: Option<&'a str>,
@@ -294,18 +295,21 @@ fn same_origin(p: &PortalSettings, headers: &HeaderMap) -> bool {
     matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
 }
 
+/// Whether the body is a form (`application/x-www-form-urlencoded`, parameters allowed).
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            ct.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
+}
+
 /// The fields of a form body, or of the query for a GET.
 fn fields(req: &PageRequest<'_>) -> Option<BTreeMap<String, String>> {
     if req.method == Method::POST {
-        let ct = req
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !ct
-            .to_ascii_lowercase()
-            .starts_with("application/x-www-form-urlencoded")
-        {
+        if !is_form(req.headers) {
             return None;
         }
         protocol::input::parse_form(req.body).ok()

@@ -8,13 +8,12 @@
 
 use std::collections::BTreeMap;
 
-use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use http::{header, HeaderValue, Method, StatusCode};
 use protocol::{Failure, Reply};
 use serde_json::json;
 
-use super::{pages, visitor, Portal, SESSION_COOKIE};
+use super::{pages, visitor, PageRequest, Portal, SESSION_COOKIE};
 use crate::config::OidcClientSettings;
-use crate::limits::Source;
 use crate::service::oidc::Authorization;
 use crate::service::Service;
 
@@ -35,23 +34,6 @@ pub fn owns(path: &str) -> bool {
             .is_some_and(|r| r.starts_with('/'))
 }
 
-/// One request to the provider.
-#[derive(Debug)]
-pub struct OidcRequest<'a> {
-    /// The method.
-    pub method: &'a Method,
-    /// The path.
-    pub path: &'a str,
-    /// The query string.
-    pub query: Option<&'a str>,
-    /// The headers.
-    pub headers: &'a HeaderMap,
-    /// The body.
-    pub body: &'a [u8],
-    /// The client, as the limits count it.
-    pub source: Source,
-}
-
 /// Whether a request to `path` checks a credential (the per-IP bucket counts it).
 pub fn checks_credential(method: &Method, path: &str) -> bool {
     method == Method::POST && path == "/oidc/token"
@@ -67,9 +49,9 @@ fn token_error(status: StatusCode, error: &str, description: &str) -> Reply {
 }
 
 /// Handles one provider request.
-pub async fn handle(svc: &Service, portal: &Portal, req: OidcRequest<'_>) -> Reply {
+pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Reply {
     let get_or_post = req.method == Method::GET || req.method == Method::POST;
-    match req.path {
+    match req.rest {
         DISCOVERY if req.method == Method::GET => discovery(svc),
         "/oidc/authorize" if get_or_post => authorize(svc, portal, &req).await,
         "/oidc/token" if req.method == Method::POST => token(svc, &req).await,
@@ -139,16 +121,10 @@ fn discovery(svc: &Service) -> Reply {
 
 /// The parameters of a request: the query, and for a POST the form body too (a name
 /// given in both, or twice, is refused).
-fn params(req: &OidcRequest<'_>) -> Option<BTreeMap<String, String>> {
+fn params(req: &PageRequest<'_>) -> Option<BTreeMap<String, String>> {
     let mut p = protocol::input::parse_form(req.query.unwrap_or_default().as_bytes()).ok()?;
     if req.method == Method::POST {
-        let ct = req
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        if !ct.starts_with("application/x-www-form-urlencoded") {
+        if !super::is_form(req.headers) {
             return None;
         }
         for (k, v) in protocol::input::parse_form(req.body).ok()? {
@@ -392,7 +368,7 @@ pub fn check_authorize<'c>(
     })
 }
 
-async fn authorize(svc: &Service, portal: &Portal, req: &OidcRequest<'_>) -> Reply {
+async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Reply {
     let Some(p) = params(req) else {
         return portal.trouble(
             StatusCode::BAD_REQUEST,
@@ -559,7 +535,7 @@ async fn authorize(svc: &Service, portal: &Portal, req: &OidcRequest<'_>) -> Rep
 /// never both.
 fn token_client<'a>(
     svc: &'a Service,
-    req: &OidcRequest<'_>,
+    req: &PageRequest<'_>,
     form: &BTreeMap<String, String>,
 ) -> Result<&'a OidcClientSettings, Reply> {
     let basic = protocol::input::parse_basic(req.headers);
@@ -600,14 +576,8 @@ fn token_client<'a>(
         .map_err(|_| refused(basic_used))
 }
 
-async fn token(svc: &Service, req: &OidcRequest<'_>) -> Reply {
-    let ct = req
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if !ct.starts_with("application/x-www-form-urlencoded") {
+async fn token(svc: &Service, req: &PageRequest<'_>) -> Reply {
+    if !super::is_form(req.headers) {
         return token_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -701,7 +671,7 @@ async fn token(svc: &Service, req: &OidcRequest<'_>) -> Reply {
     }
 }
 
-fn userinfo(svc: &Service, req: &OidcRequest<'_>) -> Reply {
+fn userinfo(svc: &Service, req: &PageRequest<'_>) -> Reply {
     let bearer = protocol::input::parse_bearer(req.headers);
     let given = !matches!(bearer, protocol::Bearer::Missing);
     match svc.oidc_userinfo(bearer) {
@@ -719,7 +689,7 @@ fn userinfo(svc: &Service, req: &OidcRequest<'_>) -> Reply {
     }
 }
 
-async fn logout(svc: &Service, portal: &Portal, req: &OidcRequest<'_>) -> Reply {
+async fn logout(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Reply {
     let Some(p) = params(req) else {
         return portal.trouble(
             StatusCode::BAD_REQUEST,
