@@ -103,15 +103,7 @@ impl Service {
                 entry.spent_at = Some(now);
                 w.put_refresh(&refresh, &entry)?;
             }
-            w.put_refresh(
-                &hash,
-                &RefreshEntry {
-                    family_id: family.id.clone(),
-                    issued_at: now,
-                    spent_at: None,
-                    replays: 0,
-                },
-            )?;
+            w.put_refresh(&hash, &RefreshEntry::issued(&family.id, now))?;
             family.current_token = hex(&hash);
             family.rotated_at = now;
             family.expires_at = expires_at;

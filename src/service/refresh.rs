@@ -99,15 +99,7 @@ impl Service {
         };
         w.put_family(&family)?;
         if let Some((_, hash)) = &refresh {
-            w.put_refresh(
-                hash,
-                &RefreshEntry {
-                    family_id: family.id.clone(),
-                    issued_at: now,
-                    spent_at: None,
-                    replays: 0,
-                },
-            )?;
+            w.put_refresh(hash, &RefreshEntry::issued(&family.id, now))?;
         }
         let token = refresh.map(|(t, _)| t).unwrap_or_default();
         self.token_pair(user, &family, token, now)
@@ -222,15 +214,7 @@ impl Service {
                     }
                 }
                 let (refresh_token, new_hash) = new_refresh_token(prefix)?;
-                w.put_refresh(
-                    &new_hash,
-                    &RefreshEntry {
-                        family_id: family.id.clone(),
-                        issued_at: now,
-                        spent_at: None,
-                        replays: 0,
-                    },
-                )?;
+                w.put_refresh(&new_hash, &RefreshEntry::issued(&family.id, now))?;
                 family.rotated_at = now;
                 family.expires_at = now.saturating_add(svc.refresh_ttl_ms());
                 family.current_token = hex(&new_hash);

@@ -252,6 +252,19 @@ pub struct RefreshEntry {
     pub replays: u32,
 }
 
+impl RefreshEntry {
+    /// The entry of a token just issued in family `family_id` at `now` (Unix ms): current,
+    /// never replayed.
+    pub fn issued(family_id: &str, now: i64) -> RefreshEntry {
+        RefreshEntry {
+            family_id: family_id.to_owned(),
+            issued_at: now,
+            spent_at: None,
+            replays: 0,
+        }
+    }
+}
+
 /// A signing key. `alg` fixes the algorithm the key may be used with.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SigningKeyRecord {
