@@ -67,6 +67,8 @@ pub enum StoreError {
     TooNew(u64),
     /// A unique index already holds the value.
     Conflict(Unique),
+    /// A passkey's credential id belongs to an account already.
+    CredentialTaken,
     /// A record could not be decoded: the file is damaged or was changed by hand.
     Corrupt(crate::codec::CodecError),
     /// A record could not be encoded.
@@ -139,6 +141,7 @@ impl std::fmt::Display for StoreError {
             ),
             StoreError::Conflict(Unique::Email) => f.write_str("email already taken"),
             StoreError::Conflict(Unique::Username) => f.write_str("username already taken"),
+            StoreError::CredentialTaken => f.write_str("passkey already registered to an account"),
             StoreError::Corrupt(e) => write!(f, "corrupt record: {e}"),
             StoreError::Encode(e) => write!(f, "cannot encode a record: {e}"),
             StoreError::Open(e) => write!(f, "cannot open the store: {e}"),
@@ -196,7 +199,8 @@ impl std::error::Error for StoreError {
             | StoreError::Missing(_)
             | StoreError::Outdated(_)
             | StoreError::TooNew(_)
-            | StoreError::Conflict(_) => None,
+            | StoreError::Conflict(_)
+            | StoreError::CredentialTaken => None,
         }
     }
 }

@@ -31,8 +31,9 @@ pub use copy::{copy, Copied};
 pub use error::{Backup, Found, StoreError, Unique};
 pub use pg::{AttemptEnd, AttemptRules, AttemptStatus, Change};
 pub use records::{
-    AccountState, FamilyRecord, GrantRecord, MfaPendingRecord, MfaRecord, ProofPurpose,
-    ProofRecord, RefreshEntry, Revocation, SessionCodeRecord, SigningKeyRecord, UserRecord,
+    AccountState, CeremonyRecord, FamilyRecord, GrantRecord, MfaPendingRecord, MfaRecord,
+    PasskeyRecord, ProofPurpose, ProofRecord, RefreshEntry, Revocation, SessionCodeRecord,
+    SigningKeyRecord, UserRecord,
 };
 pub use store::SCHEMA_VERSION;
 pub use tx::{Item, Read, Write};

@@ -36,8 +36,8 @@ use tokio_postgres::IsolationLevel;
 use crate::codec::{decode, encode, fold, parse_proof_key, proof_key, skeleton};
 use crate::commit::{Abort, Job, Refused, MAX_QUEUE};
 use crate::records::{
-    FamilyRecord, GrantRecord, MfaPendingRecord, ProofPurpose, ProofRecord, RefreshEntry,
-    SessionCodeRecord, SigningKeyRecord, UserRecord,
+    CeremonyRecord, FamilyRecord, GrantRecord, MfaPendingRecord, PasskeyRecord, ProofPurpose,
+    ProofRecord, RefreshEntry, SessionCodeRecord, SigningKeyRecord, UserRecord,
 };
 use crate::tx::{Item, Read, Write};
 use crate::{StoreError, Unique, SCHEMA_VERSION};
@@ -110,6 +110,18 @@ CREATE TABLE IF NOT EXISTS latchkey_grants (
     record BYTEA NOT NULL
 );
 CREATE INDEX IF NOT EXISTS latchkey_grants_expiry ON latchkey_grants (expires_at);
+CREATE TABLE IF NOT EXISTS latchkey_passkeys (
+    id BYTEA PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    record BYTEA NOT NULL
+);
+CREATE INDEX IF NOT EXISTS latchkey_passkeys_user ON latchkey_passkeys (user_id);
+CREATE TABLE IF NOT EXISTS latchkey_ceremonies (
+    hash BYTEA PRIMARY KEY,
+    expires_at BIGINT NOT NULL,
+    record BYTEA NOT NULL
+);
+CREATE INDEX IF NOT EXISTS latchkey_ceremonies_expiry ON latchkey_ceremonies (expires_at);
 CREATE TABLE IF NOT EXISTS latchkey_attempts (
     id TEXT PRIMARY KEY,
     account TEXT NOT NULL,
@@ -466,9 +478,16 @@ impl PgStore {
             Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => None,
             Err(e) => return Err(db(e)),
         };
+        // Tables added within a schema version (the last one made is named here) are made
+        // by the same idempotent script.
+        let complete = client
+            .query_one("SELECT to_regclass('latchkey_ceremonies') IS NOT NULL", &[])
+            .await
+            .map_err(db)?
+            .get::<_, bool>(0);
         match version {
             Some(v) if u64_of(v) > SCHEMA_VERSION => return Err(StoreError::TooNew(u64_of(v))),
-            Some(v) if u64_of(v) == SCHEMA_VERSION => return Ok(()),
+            Some(v) if u64_of(v) == SCHEMA_VERSION && complete => return Ok(()),
             // Older versions of this backend do not exist yet: the first one is current.
             _ => {}
         }
@@ -1239,6 +1258,23 @@ impl<C: GenericClient> Read for Access<'_, C> {
             f(Item::MfaPending(k, decode(v)?))
         })?;
         self.each_by_bytes("latchkey_grants", &mut |k, v| f(Item::Grant(k, decode(v)?)))?;
+        self.each_by_bytes("latchkey_ceremonies", &mut |k, v| {
+            f(Item::Ceremony(k, decode(v)?))
+        })?;
+        let mut after: Vec<u8> = Vec::new();
+        loop {
+            let rows = self.rows(
+                "SELECT id, record FROM latchkey_passkeys WHERE id > $1 ORDER BY id LIMIT $2",
+                &[&after, &PAGE],
+            )?;
+            for r in &rows {
+                after = r.get(0);
+                f(Item::Passkey(decode(r.get::<_, &[u8]>(1))?))?;
+            }
+            if i64::try_from(rows.len()).unwrap_or(0) < PAGE {
+                break;
+            }
+        }
         self.each_by_text(
             "latchkey_proofs",
             "key",
@@ -1398,6 +1434,26 @@ impl<C: GenericClient> Read for Access<'_, C> {
         )
     }
 
+    fn passkey(&self, id: &[u8]) -> Result<Option<PasskeyRecord>, StoreError> {
+        self.record("SELECT record FROM latchkey_passkeys WHERE id = $1", &[&id])
+    }
+
+    fn passkeys_of(&self, user_id: &str) -> Result<Vec<PasskeyRecord>, StoreError> {
+        let mut out: Vec<PasskeyRecord> = self.records(
+            "SELECT record FROM latchkey_passkeys WHERE user_id = $1",
+            &[&user_id],
+        )?;
+        out.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(out)
+    }
+
+    fn ceremony(&self, hash: &[u8]) -> Result<Option<CeremonyRecord>, StoreError> {
+        self.record(
+            "SELECT record FROM latchkey_ceremonies WHERE hash = $1",
+            &[&hash],
+        )
+    }
+
     fn proof(
         &self,
         purpose: ProofPurpose,
@@ -1513,6 +1569,7 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
     }
 
     fn delete_user(&mut self, id: &str) -> Result<bool, StoreError> {
+        self.exec("DELETE FROM latchkey_passkeys WHERE user_id = $1", &[&id])?;
         let n = self.exec("DELETE FROM latchkey_users WHERE id = $1", &[&id])?;
         self.notify(&Change::User(id.to_owned()))?;
         Ok(n > 0)
@@ -1572,6 +1629,48 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
             .map(|_| ())
     }
 
+    fn insert_passkey(&mut self, rec: &PasskeyRecord) -> Result<(), StoreError> {
+        let record = encode(rec)?;
+        // The primary key decides, also between two nodes registering one id at once.
+        let n = self.exec(
+            "INSERT INTO latchkey_passkeys (id, user_id, record) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO NOTHING",
+            &[&rec.id, &rec.user_id, &record],
+        )?;
+        if n == 0 {
+            return Err(StoreError::CredentialTaken);
+        }
+        Ok(())
+    }
+
+    fn update_passkey(&mut self, rec: &PasskeyRecord) -> Result<(), StoreError> {
+        let record = encode(rec)?;
+        self.exec(
+            "UPDATE latchkey_passkeys SET record = $2 WHERE id = $1",
+            &[&rec.id, &record],
+        )
+        .map(|_| ())
+    }
+
+    fn delete_passkey(&mut self, id: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.exec("DELETE FROM latchkey_passkeys WHERE id = $1", &[&id])? > 0)
+    }
+
+    fn put_ceremony(&mut self, hash: &[u8], rec: &CeremonyRecord) -> Result<(), StoreError> {
+        let record = encode(rec)?;
+        self.exec(
+            "INSERT INTO latchkey_ceremonies (hash, expires_at, record) VALUES ($1, $2, $3) \
+             ON CONFLICT (hash) DO UPDATE SET expires_at = excluded.expires_at, \
+             record = excluded.record",
+            &[&hash, &rec.expires_at, &record],
+        )
+        .map(|_| ())
+    }
+
+    fn delete_ceremony(&mut self, hash: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.exec("DELETE FROM latchkey_ceremonies WHERE hash = $1", &[&hash])? > 0)
+    }
+
     fn put_proof(
         &mut self,
         purpose: ProofPurpose,
@@ -1613,7 +1712,12 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
              (SELECT hash FROM latchkey_grants WHERE expires_at <= $1 LIMIT $2)",
             &[&now, &limit],
         )?;
-        Ok(usize::try_from(a + b + c).unwrap_or(usize::MAX))
+        let d = self.exec(
+            "DELETE FROM latchkey_ceremonies WHERE hash IN \
+             (SELECT hash FROM latchkey_ceremonies WHERE expires_at <= $1 LIMIT $2)",
+            &[&now, &limit],
+        )?;
+        Ok(usize::try_from(a + b + c + d).unwrap_or(usize::MAX))
     }
 
     fn put_family(&mut self, family: &FamilyRecord) -> Result<(), StoreError> {

@@ -141,6 +141,38 @@ pub struct GrantRecord {
     pub redeemed: Option<String>,
 }
 
+/// A passkey (a WebAuthn credential) of an account, keyed by its credential id: a
+/// credential id belongs to one account only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyRecord {
+    /// The credential id, as the authenticator made it.
+    pub id: Vec<u8>,
+    /// The account.
+    pub user_id: String,
+    /// The name its owner gave it.
+    pub name: String,
+    /// When it was registered, Unix milliseconds.
+    pub created_at: i64,
+    /// When it last signed in, Unix milliseconds.
+    pub last_used_at: Option<i64>,
+    /// The credential as the relying-party library keeps it (public key, signature
+    /// counter, flags), JSON. Public data: no secret of the account is in it.
+    pub credential: String,
+}
+
+/// A WebAuthn ceremony under way (single use, minutes), keyed by the SHA-256 of its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CeremonyRecord {
+    /// The account registering a passkey; `None` for a sign-in (the credential names it).
+    pub user_id: Option<String>,
+    /// The relying-party library's state of the ceremony (its challenge), JSON.
+    pub state: String,
+    /// When it was started, Unix milliseconds.
+    pub created_at: i64,
+    /// When it stops working, Unix milliseconds.
+    pub expires_at: i64,
+}
+
 /// What a mailed proof code proves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use crate::codec::{decode, encode, fold, is_legacy, parse_proof_key, proof_key, skeleton};
 use crate::records::{
-    FamilyRecord, GrantRecord, MfaPendingRecord, ProofPurpose, ProofRecord, RefreshEntry,
-    SessionCodeRecord, SigningKeyRecord, UserRecord,
+    CeremonyRecord, FamilyRecord, GrantRecord, MfaPendingRecord, PasskeyRecord, ProofPurpose,
+    ProofRecord, RefreshEntry, SessionCodeRecord, SigningKeyRecord, UserRecord,
 };
 use crate::tx::{Item, Read, Write};
 use crate::{Backup, StoreError, Unique};
@@ -35,6 +35,13 @@ const USER_BY_SKELETON: TableDefinition<&str, &str> = TableDefinition::new("user
 const MFA_PENDING: TableDefinition<&[u8], &[u8]> = TableDefinition::new("mfa_pending");
 /// SHA-256 of an OpenID Connect code (or of `family:<id>`) -> [`GrantRecord`].
 const GRANTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("grants");
+/// Credential id -> [`PasskeyRecord`].
+const PASSKEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("passkeys");
+/// User id -> credential ids of that user's passkeys.
+const USER_PASSKEYS: MultimapTableDefinition<&str, &[u8]> =
+    MultimapTableDefinition::new("user_passkeys");
+/// SHA-256 of a WebAuthn ceremony's id -> [`CeremonyRecord`].
+const CEREMONIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ceremonies");
 /// `<purpose>:<subject>` -> [`ProofRecord`].
 const PROOFS: TableDefinition<&str, &[u8]> = TableDefinition::new("proofs");
 /// Integer user number -> user id.
@@ -71,6 +78,8 @@ const DUE_PROOF: u8 = 3;
 const DUE_SPENT: u8 = 4;
 /// An OpenID Connect grant (key: its hash), at its `expires_at`.
 const DUE_GRANT: u8 = 5;
+/// A WebAuthn ceremony (key: its hash), at its `expires_at`.
+const DUE_CEREMONY: u8 = 6;
 
 /// Calls `$m!(table NAME)` or `$m!(multimap NAME)` for every table above: the one list
 /// that creating the tables and copying a store (backup) go through.
@@ -85,6 +94,9 @@ macro_rules! every_table {
         $m!(table USER_BY_NUM);
         $m!(table MFA_PENDING);
         $m!(table GRANTS);
+        $m!(table PASSKEYS);
+        $m!(multimap USER_PASSKEYS);
+        $m!(table CEREMONIES);
         $m!(table PROOFS);
         $m!(table FAMILIES);
         $m!(multimap USER_FAMILIES);
@@ -702,10 +714,45 @@ macro_rules! read_methods {
             /// The OpenID Connect grant with this hash. (A schema-3 store made before
             /// grants existed has no table for them until a server opens it to write.)
             fn grant(&self, hash: &[u8]) -> Result<Option<GrantRecord>, StoreError> {
-                let t = match self.tx.open_table(GRANTS) {
-                    Ok(t) => t,
-                    Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-                    Err(e) => return Err(e.into()),
+                let Some(t) = optional(self.tx.open_table(GRANTS))? else {
+                    return Ok(None);
+                };
+                let v = t.get(hash)?;
+                v.map(|g| decode(g.value())).transpose()
+            }
+
+            /// The passkey with this credential id. (Tables made after schema 3 first
+            /// appear when a server opens the store to write: a command reading an older
+            /// file finds none.)
+            fn passkey(&self, id: &[u8]) -> Result<Option<PasskeyRecord>, StoreError> {
+                let Some(t) = optional(self.tx.open_table(PASSKEYS))? else {
+                    return Ok(None);
+                };
+                let v = t.get(id)?;
+                v.map(|g| decode(g.value())).transpose()
+            }
+
+            /// Every passkey of a user, oldest first.
+            fn passkeys_of(&self, user_id: &str) -> Result<Vec<PasskeyRecord>, StoreError> {
+                let Some(t) = optional(self.tx.open_multimap_table(USER_PASSKEYS))? else {
+                    return Ok(Vec::new());
+                };
+                let mut out = Vec::new();
+                for id in t.get(user_id)? {
+                    if let Some(p) = self.passkey(id?.value())? {
+                        out.push(p);
+                    }
+                }
+                out.sort_by(|a: &PasskeyRecord, b| {
+                    (a.created_at, &a.id).cmp(&(b.created_at, &b.id))
+                });
+                Ok(out)
+            }
+
+            /// The WebAuthn ceremony with this hash.
+            fn ceremony(&self, hash: &[u8]) -> Result<Option<CeremonyRecord>, StoreError> {
+                let Some(t) = optional(self.tx.open_table(CEREMONIES))? else {
+                    return Ok(None);
                 };
                 let v = t.get(hash)?;
                 v.map(|g| decode(g.value())).transpose()
@@ -769,20 +816,27 @@ macro_rules! read_methods {
                     let (k, v) = item?;
                     f(Item::MfaPending(k.value().to_vec(), decode(v.value())?))?;
                 }
-                match self.tx.open_table(GRANTS) {
-                    Ok(t) => {
-                        for item in t.iter()? {
-                            let (k, v) = item?;
-                            f(Item::Grant(k.value().to_vec(), decode(v.value())?))?;
-                        }
+                if let Some(t) = optional(self.tx.open_table(GRANTS))? {
+                    for item in t.iter()? {
+                        let (k, v) = item?;
+                        f(Item::Grant(k.value().to_vec(), decode(v.value())?))?;
                     }
-                    Err(redb::TableError::TableDoesNotExist(_)) => {}
-                    Err(e) => return Err(e.into()),
                 }
                 for item in self.tx.open_table(PROOFS)?.iter()? {
                     let (k, v) = item?;
                     if let Some((purpose, subject)) = parse_proof_key(k.value()) {
                         f(Item::Proof(purpose, subject, decode(v.value())?))?;
+                    }
+                }
+                if let Some(t) = optional(self.tx.open_table(PASSKEYS))? {
+                    for item in t.iter()? {
+                        f(Item::Passkey(decode(item?.1.value())?))?;
+                    }
+                }
+                if let Some(t) = optional(self.tx.open_table(CEREMONIES))? {
+                    for item in t.iter()? {
+                        let (k, v) = item?;
+                        f(Item::Ceremony(k.value().to_vec(), decode(v.value())?))?;
                     }
                 }
                 Ok(())
@@ -960,6 +1014,9 @@ impl Write for Writer {
                 by_skeleton.remove(sk.as_str())?;
             }
         }
+        for p in self.passkeys_of(id)? {
+            self.delete_passkey(&p.id)?;
+        }
         self.tx.open_table(USER_BY_NUM)?.remove(user.num)?;
         self.tx.open_table(USERS)?.remove(id)?;
         Ok(true)
@@ -1071,13 +1128,76 @@ impl Write for Writer {
         Ok(())
     }
 
-    /// Removes MFA pending credentials and proofs that expired before `now`, at most
-    /// `limit` of each; returns how many went.
+    /// Inserts a new passkey (a taken credential id is a conflict).
+    fn insert_passkey(&mut self, rec: &PasskeyRecord) -> Result<(), StoreError> {
+        if self.passkey(&rec.id)?.is_some() {
+            return Err(StoreError::CredentialTaken);
+        }
+        let bytes = encode(rec)?;
+        self.tx
+            .open_table(PASSKEYS)?
+            .insert(rec.id.as_slice(), bytes.as_slice())?;
+        self.tx
+            .open_multimap_table(USER_PASSKEYS)?
+            .insert(rec.user_id.as_str(), rec.id.as_slice())?;
+        Ok(())
+    }
+
+    /// Replaces an existing passkey.
+    fn update_passkey(&mut self, rec: &PasskeyRecord) -> Result<(), StoreError> {
+        let bytes = encode(rec)?;
+        self.tx
+            .open_table(PASSKEYS)?
+            .insert(rec.id.as_slice(), bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// Removes a passkey.
+    fn delete_passkey(&mut self, id: &[u8]) -> Result<bool, StoreError> {
+        let Some(old) = self.passkey(id)? else {
+            return Ok(false);
+        };
+        self.tx
+            .open_multimap_table(USER_PASSKEYS)?
+            .remove(old.user_id.as_str(), id)?;
+        self.tx.open_table(PASSKEYS)?.remove(id)?;
+        Ok(true)
+    }
+
+    /// Inserts a WebAuthn ceremony.
+    fn put_ceremony(&mut self, hash: &[u8], rec: &CeremonyRecord) -> Result<(), StoreError> {
+        if let Some(old) = self.ceremony(hash)? {
+            self.not_due(DUE_CEREMONY, old.expires_at, hash)?;
+        }
+        let bytes = encode(rec)?;
+        self.tx
+            .open_table(CEREMONIES)?
+            .insert(hash, bytes.as_slice())?;
+        self.due_at(DUE_CEREMONY, rec.expires_at, hash)
+    }
+
+    /// Removes a WebAuthn ceremony.
+    fn delete_ceremony(&mut self, hash: &[u8]) -> Result<bool, StoreError> {
+        let Some(old) = self.ceremony(hash)? else {
+            return Ok(false);
+        };
+        self.not_due(DUE_CEREMONY, old.expires_at, hash)?;
+        self.tx.open_table(CEREMONIES)?.remove(hash)?;
+        Ok(true)
+    }
+
+    /// Removes MFA pending credentials, proofs, grants and ceremonies that expired before
+    /// `now`, at most `limit` of each; returns how many went.
     fn sweep_challenges(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
         let pending = self.due(DUE_MFA_PENDING, now.saturating_add(1), limit)?;
         let proofs = self.due(DUE_PROOF, now.saturating_add(1), limit)?;
         let grants = self.due(DUE_GRANT, now.saturating_add(1), limit)?;
-        let n = pending.len() + proofs.len() + grants.len();
+        let ceremonies = self.due(DUE_CEREMONY, now.saturating_add(1), limit)?;
+        let n = pending.len() + proofs.len() + grants.len() + ceremonies.len();
+        for (at, hash) in ceremonies {
+            self.tx.open_table(CEREMONIES)?.remove(hash.as_slice())?;
+            self.not_due(DUE_CEREMONY, at, &hash)?;
+        }
         for (at, hash) in grants {
             self.tx.open_table(GRANTS)?.remove(hash.as_slice())?;
             self.not_due(DUE_GRANT, at, &hash)?;
@@ -1239,6 +1359,16 @@ impl Write for Writer {
     fn delete_key(&mut self, kid: &str) -> Result<(), StoreError> {
         self.tx.open_table(KEYS)?.remove(kid)?;
         Ok(())
+    }
+}
+
+/// A table that may not exist yet (a read of a store no server opened to write since
+/// the table was added): `None` then.
+fn optional<T>(t: Result<T, redb::TableError>) -> Result<Option<T>, StoreError> {
+    match t {
+        Ok(t) => Ok(Some(t)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 

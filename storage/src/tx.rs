@@ -4,8 +4,8 @@
 //! `&mut dyn Write`, handed to it by [`crate::Store`].
 
 use crate::records::{
-    FamilyRecord, GrantRecord, MfaPendingRecord, ProofPurpose, ProofRecord, RefreshEntry,
-    SessionCodeRecord, SigningKeyRecord, UserRecord,
+    CeremonyRecord, FamilyRecord, GrantRecord, MfaPendingRecord, PasskeyRecord, ProofPurpose,
+    ProofRecord, RefreshEntry, SessionCodeRecord, SigningKeyRecord, UserRecord,
 };
 use crate::{Found, StoreError, Unique};
 
@@ -106,6 +106,15 @@ pub trait Read {
     /// The OpenID Connect grant with this hash (a code's, or a family's).
     fn grant(&self, hash: &[u8]) -> Result<Option<GrantRecord>, StoreError>;
 
+    /// The passkey with this credential id.
+    fn passkey(&self, id: &[u8]) -> Result<Option<PasskeyRecord>, StoreError>;
+
+    /// Every passkey of a user, oldest first.
+    fn passkeys_of(&self, user_id: &str) -> Result<Vec<PasskeyRecord>, StoreError>;
+
+    /// The WebAuthn ceremony with this hash.
+    fn ceremony(&self, hash: &[u8]) -> Result<Option<CeremonyRecord>, StoreError>;
+
     /// The live proof of `purpose` for `subject`, if any.
     fn proof(
         &self,
@@ -147,6 +156,10 @@ pub enum Item {
     Proof(ProofPurpose, String, ProofRecord),
     /// An OpenID Connect grant, by its hash.
     Grant(Vec<u8>, GrantRecord),
+    /// A passkey.
+    Passkey(PasskeyRecord),
+    /// A WebAuthn ceremony, by its hash.
+    Ceremony(Vec<u8>, CeremonyRecord),
 }
 
 /// Writes, inside one transaction: all of them commit together, or none does.
@@ -181,8 +194,9 @@ pub trait Write: Read {
     /// the new one taken. [`StoreError::Conflict`] when another account has it.
     fn change_email(&mut self, user: &UserRecord) -> Result<(), StoreError>;
 
-    /// Removes a user and frees its email, username and number index entries (the number
-    /// itself is never handed out again). Returns whether the user existed.
+    /// Removes a user with its passkeys, and frees its email, username and number index
+    /// entries (the number itself is never handed out again). Returns whether the user
+    /// existed.
     fn delete_user(&mut self, id: &str) -> Result<bool, StoreError>;
 
     /// Removes every pending code and credential (session codes, proofs, MFA pending
@@ -204,6 +218,24 @@ pub trait Write: Read {
     /// Removes an OpenID Connect grant.
     fn delete_grant(&mut self, hash: &[u8]) -> Result<(), StoreError>;
 
+    /// Inserts a new passkey. Fails with [`StoreError::CredentialTaken`]
+    /// when its credential id is taken, by this account or another, having written
+    /// nothing.
+    fn insert_passkey(&mut self, rec: &PasskeyRecord) -> Result<(), StoreError>;
+
+    /// Replaces an existing passkey (its name, counter, last use); the id and the
+    /// account do not change.
+    fn update_passkey(&mut self, rec: &PasskeyRecord) -> Result<(), StoreError>;
+
+    /// Removes a passkey. Returns whether it existed.
+    fn delete_passkey(&mut self, id: &[u8]) -> Result<bool, StoreError>;
+
+    /// Inserts a WebAuthn ceremony.
+    fn put_ceremony(&mut self, hash: &[u8], rec: &CeremonyRecord) -> Result<(), StoreError>;
+
+    /// Removes a WebAuthn ceremony (it is spent). Returns whether it existed.
+    fn delete_ceremony(&mut self, hash: &[u8]) -> Result<bool, StoreError>;
+
     /// Inserts or replaces the proof of `purpose` for `subject`.
     fn put_proof(
         &mut self,
@@ -215,8 +247,9 @@ pub trait Write: Read {
     /// Removes the proof of `purpose` for `subject`.
     fn delete_proof(&mut self, purpose: ProofPurpose, subject: &str) -> Result<(), StoreError>;
 
-    /// Removes MFA pending credentials and proofs that expired before `now`, at most
-    /// `limit` of each; returns how many went.
+    /// Removes MFA pending credentials, proofs, OpenID Connect grants and WebAuthn
+    /// ceremonies that expired before `now`, at most `limit` of each; returns how many
+    /// went.
     fn sweep_challenges(&mut self, now: i64, limit: usize) -> Result<usize, StoreError>;
 
     /// Inserts or replaces a family.

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use latchkey_storage::{
-    AccountState, FamilyRecord, Found, GrantRecord, MfaPendingRecord, ProofPurpose, ProofRecord,
-    RefreshEntry, SessionCodeRecord, SigningKeyRecord, Store, StoreError, Unique, UserRecord,
-    SCHEMA_VERSION,
+    AccountState, CeremonyRecord, FamilyRecord, Found, GrantRecord, MfaPendingRecord,
+    PasskeyRecord, ProofPurpose, ProofRecord, RefreshEntry, SessionCodeRecord, SigningKeyRecord,
+    Store, StoreError, Unique, UserRecord, SCHEMA_VERSION,
 };
 
 /// A store of the named backend, empty, and what keeps it alive.
@@ -84,6 +84,17 @@ fn code(email: &str, expires_at: i64) -> SessionCodeRecord {
         created_at: 1,
         expires_at,
         mfa_failures: 0,
+    }
+}
+
+fn passkey(id: &[u8], user: &str, created_at: i64) -> PasskeyRecord {
+    PasskeyRecord {
+        id: id.to_vec(),
+        user_id: user.into(),
+        name: "key".into(),
+        created_at,
+        last_used_at: None,
+        credential: "{}".into(),
     }
 }
 
@@ -489,6 +500,93 @@ conformance! {
         .unwrap();
         s.write(|w| w.delete_grant(b"new")).unwrap();
         assert!(s.read(|r| r.grant(b"new")).unwrap().is_none());
+        assert_eq!(s.write(|w| w.sweep_challenges(5000, 100)).unwrap(), 0);
+    }
+
+    a_passkey_belongs_to_one_account(s) {
+        let a = add(s, &user("a", "a@example.com", "a")).unwrap();
+        let b = add(s, &user("b", "b@example.com", "b")).unwrap();
+        s.write(|w| {
+            w.insert_passkey(&passkey(b"k1", &a.id, 2))?;
+            w.insert_passkey(&passkey(b"k2", &a.id, 1))
+        })
+        .unwrap();
+        // Taken, by another account or the same one: refused, nothing written.
+        for owner in [&b.id, &a.id] {
+            let taken = s.write(|w| w.insert_passkey(&passkey(b"k1", owner, 3)));
+            assert!(matches!(taken, Err(StoreError::CredentialTaken)), "{taken:?}");
+        }
+        let ids = |r: &dyn latchkey_storage::Read, u: &str| -> Vec<Vec<u8>> {
+            r.passkeys_of(u).unwrap().into_iter().map(|p| p.id).collect()
+        };
+        s.read(|r| {
+            assert_eq!(ids(r, &a.id), vec![b"k2".to_vec(), b"k1".to_vec()]);
+            assert!(ids(r, &b.id).is_empty());
+            assert_eq!(r.passkey(b"k1")?.unwrap().user_id, a.id);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        let mut renamed = passkey(b"k1", &a.id, 2);
+        renamed.name = "laptop".into();
+        renamed.last_used_at = Some(9);
+        s.write(|w| w.update_passkey(&renamed)).unwrap();
+        assert_eq!(s.read(|r| r.passkey(b"k1")).unwrap().unwrap(), renamed);
+        assert!(s.write(|w| w.delete_passkey(b"k2")).unwrap());
+        assert!(!s.write(|w| w.delete_passkey(b"k2")).unwrap());
+        // A deleted account takes its passkeys along: the id is free again.
+        assert!(s.write(|w| w.delete_user(&a.id)).unwrap());
+        assert!(s.read(|r| r.passkey(b"k1")).unwrap().is_none());
+        s.write(|w| w.insert_passkey(&passkey(b"k1", &b.id, 3))).unwrap();
+        let owned = s.read(|r| Ok::<_, StoreError>(ids(r, &b.id))).unwrap();
+        assert_eq!(owned, vec![b"k1".to_vec()]);
+    }
+
+    concurrent_registrations_of_one_credential_make_one_passkey(s) {
+        for i in 0..4 {
+            add(s, &user(&format!("u{i}"), &format!("u{i}@example.com"), &format!("u{i}"))).unwrap();
+        }
+        let won = race(s, 4, |i| {
+            Box::new(move |w| {
+                if w.passkey(b"same")?.is_some() {
+                    return Ok(false);
+                }
+                match w.insert_passkey(&passkey(b"same", &format!("u{i}"), 1)) {
+                    Ok(()) => Ok(true),
+                    Err(StoreError::CredentialTaken) => Ok(false),
+                    Err(e) => Err(e),
+                }
+            })
+        })
+        .await;
+        assert_eq!(won, 1);
+        let owners: usize = s
+            .read(|r| {
+                (0..4)
+                    .map(|i| r.passkeys_of(&format!("u{i}")).map(|p| p.len()))
+                    .sum::<Result<usize, _>>()
+            })
+            .unwrap();
+        assert_eq!(owners, 1);
+    }
+
+    a_ceremony_is_spent_once_under_races_and_swept(s) {
+        let ceremony = |expires_at| CeremonyRecord {
+            user_id: None,
+            state: "{}".into(),
+            created_at: 1,
+            expires_at,
+        };
+        s.write(|w| {
+            w.put_ceremony(b"c", &ceremony(1000))?;
+            w.put_ceremony(b"old", &ceremony(10))
+        })
+        .unwrap();
+        let won = race(s, 8, |_| Box::new(|w| w.delete_ceremony(b"c"))).await;
+        assert_eq!(won, 1);
+        assert!(s.read(|r| r.ceremony(b"c")).unwrap().is_none());
+        assert_eq!(s.read(|r| r.ceremony(b"old")).unwrap().unwrap().expires_at, 10);
+        assert_eq!(s.write(|w| w.sweep_challenges(500, 100)).unwrap(), 1);
+        assert!(s.read(|r| r.ceremony(b"old")).unwrap().is_none());
         assert_eq!(s.write(|w| w.sweep_challenges(5000, 100)).unwrap(), 0);
     }
 
