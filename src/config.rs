@@ -300,6 +300,18 @@ section!(
 );
 
 section!(
+    /// `[passkeys]`
+    Passkeys {
+        /// Sign-in with passkeys (WebAuthn); needs a public URL with a domain name.
+        enabled: bool = true,
+        /// The relying party id; empty: the public URL's host.
+        rp_id: String = String::new(),
+        /// Further origins passkeys may be used from (the public URL's always may).
+        origins: Vec<String> = Vec::new(),
+    }
+);
+
+section!(
     /// `[log]`
     Log {
         /// `auto` (human on a terminal, JSON lines otherwise), `human` or `json`.
@@ -350,6 +362,8 @@ section!(
         portal: Portal = Portal::default(),
         /// `[oidc]`
         oidc: Oidc = Oidc::default(),
+        /// `[passkeys]`
+        passkeys: Passkeys = Passkeys::default(),
     }
 );
 
@@ -642,6 +656,17 @@ pub struct PortalSettings {
     pub logo_url: Option<String>,
 }
 
+/// `[passkeys]`, checked.
+#[derive(Debug, Clone)]
+pub struct PasskeySettings {
+    /// The relying party id (a domain: the public URL's host or one above it).
+    pub rp_id: String,
+    /// The origins ceremonies may come from: the public URL's first.
+    pub origins: Vec<url::Url>,
+    /// The name authenticators show.
+    pub rp_name: String,
+}
+
 /// One OpenID Connect client, checked.
 #[derive(Clone)]
 pub struct OidcClientSettings {
@@ -723,6 +748,8 @@ pub struct Checked {
     pub portal: Option<PortalSettings>,
     /// `[[oidc.clients]]`, checked; empty: no OpenID Connect.
     pub oidc_clients: Vec<OidcClientSettings>,
+    /// `[passkeys]`; `None`: switched off.
+    pub passkeys: Option<PasskeySettings>,
     /// `log.format`
     pub log_format: LogFormat,
     /// Things that work but are unwise (short TTLs, cheap scrypt), for the log.
@@ -1168,6 +1195,73 @@ impl Config {
     }
 }
 
+impl Config {
+    /// `[passkeys]`, checked; `None` when switched off, or when the public URL names no
+    /// domain and no `rp_id` is set (a warning says so: WebAuthn needs a domain).
+    fn passkey_settings(
+        &self,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<PasskeySettings>, String> {
+        let p = &self.passkeys;
+        if !p.enabled {
+            return Ok(None);
+        }
+        let public =
+            url::Url::parse(&self.server.public_url).map_err(|e| bad("server.public_url", e))?;
+        let rp_id = match p.rp_id.trim().to_ascii_lowercase() {
+            id if !id.is_empty() => id,
+            _ => match public.domain() {
+                Some(d) => d.to_ascii_lowercase(),
+                None => {
+                    warnings.push(
+                        "passkeys are off: server.public_url names no domain (WebAuthn needs \
+                         one; set passkeys.rp_id, or passkeys.enabled = false)"
+                            .into(),
+                    );
+                    return Ok(None);
+                }
+            },
+        };
+        let fits = |u: &url::Url| {
+            u.domain().is_some_and(|d| {
+                let d = d.to_ascii_lowercase();
+                d == rp_id || d.ends_with(&format!(".{rp_id}"))
+            })
+        };
+        let own = url::Url::parse(&public.origin().ascii_serialization())
+            .map_err(|e| bad("server.public_url", e))?;
+        let mut origins = vec![own];
+        for o in &p.origins {
+            match url::Url::parse(o) {
+                Ok(u) if matches!(u.scheme(), "https" | "http") && u.path() == "/" => {
+                    origins.push(u)
+                }
+                _ => {
+                    return Err(bad(
+                        "passkeys.origins",
+                        format!("`{o}` is not an origin such as https://app.example.com"),
+                    ))
+                }
+            }
+        }
+        if let Some(o) = origins.iter().find(|o| !fits(o)) {
+            return Err(bad(
+                "passkeys.rp_id",
+                format!("must be the host of every passkey origin or a domain above it; {o} is not under `{rp_id}`"),
+            ));
+        }
+        let rp_name = match &self.portal.product_name {
+            n if !n.trim().is_empty() => n.trim().to_owned(),
+            _ => "latchkey".to_owned(),
+        };
+        Ok(Some(PasskeySettings {
+            rp_id,
+            origins,
+            rp_name,
+        }))
+    }
+}
+
 fn seconds(key: &str, v: u64) -> Result<Duration, String> {
     if v == 0 {
         return Err(bad(key, "must be at least 1 second"));
@@ -1555,6 +1649,7 @@ impl Config {
             },
             forward_auth_cookie: (!self.forward_auth.cookie.is_empty())
                 .then(|| self.forward_auth.cookie.clone()),
+            passkeys: self.passkey_settings(&mut warnings)?,
             portal,
             oidc_clients,
             log_format,

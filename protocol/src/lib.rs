@@ -34,8 +34,8 @@ pub mod v0;
 
 pub use input::{Ctx, Request};
 pub use ops::{
-    Bearer, ClientCredentials, Failure, Introspection, NewUser, Operation, Outcome, Reauth,
-    SecondFactor, Secret, Tokens, UserView,
+    Bearer, ClientCredentials, Failure, Introspection, NewUser, Operation, Outcome, PasskeyView,
+    Reauth, SecondFactor, Secret, Tokens, UserView,
 };
 pub use reply::Reply;
 pub use table::Call;

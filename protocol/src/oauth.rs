@@ -582,7 +582,10 @@ fn error(f: Failure) -> Reply {
         | Failure::MfaNotEnabled
         | Failure::InvalidMfaPending
         | Failure::InvalidCode
-        | Failure::ReauthRequired => e(
+        | Failure::ReauthRequired
+        | Failure::InvalidPasskey
+        | Failure::PasskeyNotFound
+        | Failure::LastSignInMethod => e(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "not supported here",

@@ -36,12 +36,15 @@ fn operation(family: &Family, route: &Route, d: &RouteDoc) -> Value {
             json!({"required": true, "content": body}),
         );
     }
-    if !d.query.is_empty() {
-        let params: Vec<Value> = d
-            .query
-            .iter()
-            .map(|q| json!({"name": q, "in": "query", "required": false, "schema": s()}))
-            .collect();
+    let mut params: Vec<Value> = d
+        .query
+        .iter()
+        .map(|q| json!({"name": q, "in": "query", "required": false, "schema": s()}))
+        .collect();
+    if route.path.ends_with(crate::table::PATH_ID) {
+        params.push(json!({"name": "id", "in": "path", "required": true, "schema": s()}));
+    }
+    if !params.is_empty() {
         op.insert("parameters".into(), json!(params));
     }
     match d.auth {

@@ -229,6 +229,65 @@ pub enum Operation {
         /// The TOTP code.
         code: String,
     },
+    /// Start registering a passkey for the bearer's account.
+    PasskeyRegisterStart {
+        /// The presented access token.
+        bearer: Bearer,
+    },
+    /// Finish a passkey registration with the authenticator's answer.
+    PasskeyRegisterFinish {
+        /// The presented access token.
+        bearer: Bearer,
+        /// The ceremony the start answered.
+        ceremony: String,
+        /// The name to give the passkey, if any.
+        name: Option<String>,
+        /// The `RegistrationResponseJSON`, untouched (the service parses it).
+        credential: serde_json::Value,
+    },
+    /// Start a sign-in with a passkey (no account named: discoverable credentials).
+    PasskeyLoginStart,
+    /// Finish a sign-in with a passkey.
+    PasskeyLoginFinish {
+        /// The ceremony the start answered.
+        ceremony: String,
+        /// The `AuthenticationResponseJSON`, untouched.
+        credential: serde_json::Value,
+    },
+    /// The bearer's passkeys.
+    PasskeyList {
+        /// The presented access token.
+        bearer: Bearer,
+    },
+    /// Rename one of the bearer's passkeys.
+    PasskeyRename {
+        /// The presented access token.
+        bearer: Bearer,
+        /// The passkey's id (base64url of the credential id).
+        id: String,
+        /// The new name.
+        name: String,
+    },
+    /// Remove one of the bearer's passkeys.
+    PasskeyDelete {
+        /// The presented access token.
+        bearer: Bearer,
+        /// The passkey's id (base64url of the credential id).
+        id: String,
+    },
+}
+
+/// A passkey as the families show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyView {
+    /// base64url (no padding) of the credential id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// When it was registered, Unix milliseconds.
+    pub created_at: i64,
+    /// When it last signed in, Unix milliseconds.
+    pub last_used_at: Option<i64>,
 }
 
 /// How a signed-in person proves, before a password change, that it is still them.
@@ -355,6 +414,17 @@ pub enum Outcome {
     RecoveryCodes(Vec<String>),
     /// RFC 7662 answer; `None`: not active.
     Introspection(Option<Box<Introspection>>),
+    /// A WebAuthn ceremony to run in the browser or authenticator.
+    PasskeyChallenge {
+        /// The ceremony's id, to send back with the answer.
+        ceremony: String,
+        /// `PublicKeyCredentialCreationOptionsJSON` or `...RequestOptionsJSON`.
+        public_key: serde_json::Value,
+    },
+    /// A passkey registered (or renamed).
+    Passkey(PasskeyView),
+    /// The account's passkeys, oldest first.
+    Passkeys(Vec<PasskeyView>),
 }
 
 /// An active token, as RFC 7662 describes it.
@@ -459,4 +529,11 @@ pub enum Failure {
     InvalidCode,
     /// The change needs a fresher sign-in (or the current password).
     ReauthRequired,
+    /// A passkey ceremony failed: a bad signature, origin or relying party, an unknown
+    /// credential, a spent or expired ceremony, a counter that went backwards.
+    InvalidPasskey,
+    /// No such passkey on this account.
+    PasskeyNotFound,
+    /// The account's last way in: removing it would lock its owner out.
+    LastSignInMethod,
 }

@@ -431,6 +431,169 @@ static ROUTES: &[Route] = &[
             )
         },
     },
+    Route {
+        method: Method::POST,
+        path: "/passkeys/register/start",
+        name: "passkey_register_start",
+        credential: false,
+        decode: |req| {
+            empty_or_object(req)?;
+            let op = Operation::PasskeyRegisterStart {
+                bearer: req.bearer(),
+            };
+            Ok(Call::new(op, render))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Start registering a passkey (WebAuthn creation options)",
+                Some(any_object()),
+                Some("bearer"),
+                (200, Some(passkey_challenge_doc())),
+            )
+        },
+    },
+    Route {
+        method: Method::POST,
+        path: "/passkeys/register/finish",
+        name: "passkey_register_finish",
+        credential: true,
+        decode: |req| {
+            let b: PasskeyFinishBody = req.json().map_err(|_| invalid_request())?;
+            let (ceremony, credential) = b.parts()?;
+            let op = Operation::PasskeyRegisterFinish {
+                bearer: req.bearer(),
+                ceremony,
+                name: nonblank(b.name),
+                credential,
+            };
+            Ok(Call::new(op, render))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Finish a passkey registration (RegistrationResponseJSON)",
+                Some(obj(
+                    &["ceremony", "credential"],
+                    json!({"ceremony": s(), "name": s(), "credential": any_object()}),
+                )),
+                Some("bearer"),
+                (201, Some(passkey_doc())),
+            )
+        },
+    },
+    Route {
+        method: Method::POST,
+        path: "/passkeys/login/start",
+        name: "passkey_login_start",
+        credential: true,
+        decode: |req| {
+            empty_or_object(req)?;
+            Ok(Call::new(Operation::PasskeyLoginStart, render))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Start a sign-in with a passkey (WebAuthn request options; no username)",
+                Some(any_object()),
+                None,
+                (200, Some(passkey_challenge_doc())),
+            )
+        },
+    },
+    Route {
+        method: Method::POST,
+        path: "/passkeys/login/finish",
+        name: "passkey_login_finish",
+        credential: true,
+        decode: |req| {
+            let b: PasskeyFinishBody = req.json().map_err(|_| invalid_request())?;
+            let (ceremony, credential) = b.parts()?;
+            let op = Operation::PasskeyLoginFinish {
+                ceremony,
+                credential,
+            };
+            Ok(Call::new(op, render_verify))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Finish a sign-in with a passkey (AuthenticationResponseJSON)",
+                Some(obj(
+                    &["ceremony", "credential"],
+                    json!({"ceremony": s(), "credential": any_object()}),
+                )),
+                None,
+                (
+                    200,
+                    Some(obj(
+                        &["status", "refresh_token", "user_id"],
+                        json!({"status": s(), "refresh_token": s(), "user_id": s()}),
+                    )),
+                ),
+            )
+        },
+    },
+    Route {
+        method: Method::GET,
+        path: "/passkeys",
+        name: "passkeys",
+        credential: false,
+        decode: |req| {
+            let op = Operation::PasskeyList {
+                bearer: req.bearer(),
+            };
+            Ok(Call::new(op, render))
+        },
+        doc: || {
+            RouteDoc::new(
+                "The account's passkeys",
+                None,
+                Some("bearer"),
+                (200, Some(json!({"type": "array", "items": passkey_doc()}))),
+            )
+        },
+    },
+    Route {
+        method: Method::PATCH,
+        path: "/passkeys/{id}",
+        name: "passkey_rename",
+        credential: false,
+        decode: |req| {
+            let b: RenameBody = req.json().map_err(|_| invalid_request())?;
+            let op = Operation::PasskeyRename {
+                bearer: req.bearer(),
+                id: passkey_id(req)?,
+                name: nonblank(b.name).ok_or_else(invalid_request)?,
+            };
+            Ok(Call::new(op, render_renamed))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Rename a passkey",
+                Some(obj(&["name"], json!({"name": s()}))),
+                Some("bearer"),
+                (200, Some(passkey_doc())),
+            )
+        },
+    },
+    Route {
+        method: Method::DELETE,
+        path: "/passkeys/{id}",
+        name: "passkey_delete",
+        credential: false,
+        decode: |req| {
+            let op = Operation::PasskeyDelete {
+                bearer: req.bearer(),
+                id: passkey_id(req)?,
+            };
+            Ok(Call::new(op, render))
+        },
+        doc: || {
+            RouteDoc::new(
+                "Remove a passkey (not the account's last way in)",
+                None,
+                Some("bearer"),
+                (204, None),
+            )
+        },
+    },
 ];
 
 fn code(status: StatusCode, code: &str) -> Reply {
@@ -446,6 +609,64 @@ fn invalid_email() -> Reply {
         StatusCode::BAD_REQUEST,
         &json!({"error": "invalid_email", "error_description": "invalid email... try again !"}),
     )
+}
+
+#[derive(Deserialize)]
+struct PasskeyFinishBody {
+    ceremony: Option<String>,
+    name: Option<String>,
+    credential: Option<serde_json::Value>,
+}
+
+impl PasskeyFinishBody {
+    /// The ceremony and the credential object; anything else is a malformed request.
+    fn parts(&self) -> Result<(String, serde_json::Value), Reply> {
+        let ceremony = nonblank(self.ceremony.clone()).ok_or_else(invalid_request)?;
+        match &self.credential {
+            Some(c @ serde_json::Value::Object(_)) => Ok((ceremony, c.clone())),
+            _ => Err(invalid_request()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RenameBody {
+    name: Option<String>,
+}
+
+/// A body that is empty or a JSON object (the starts of the passkey ceremonies take `{}`).
+fn empty_or_object(req: &Request) -> Result<(), Reply> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    req.json::<serde_json::Map<String, serde_json::Value>>()
+        .map(|_| ())
+        .map_err(|_| invalid_request())
+}
+
+/// The passkey id of `/passkeys/{id}`.
+fn passkey_id(req: &Request) -> Result<String, Reply> {
+    crate::table::path_id("/passkeys/", req.path)
+        .map(str::to_owned)
+        .ok_or_else(invalid_request)
+}
+
+fn passkey_doc() -> serde_json::Value {
+    obj(
+        &["id", "name", "created_at"],
+        json!({"id": s(), "name": s(), "created_at": s(), "last_used_at": ns()}),
+    )
+}
+
+fn passkey_challenge_doc() -> serde_json::Value {
+    obj(
+        &["ceremony", "publicKey"],
+        json!({"ceremony": s(), "publicKey": any_object()}),
+    )
+}
+
+fn passkey_json(p: &crate::ops::PasskeyView) -> serde_json::Value {
+    json!({"id": p.id, "name": p.name, "created_at": rfc3339_ms(p.created_at), "last_used_at": p.last_used_at.map(rfc3339_ms)})
 }
 
 #[derive(Deserialize)]
@@ -522,6 +743,14 @@ fn render_verify(ctx: &Ctx, o: Outcome) -> Reply {
     }
 }
 
+/// A renamed passkey is answered 200 (a registered one 201).
+fn render_renamed(ctx: &Ctx, o: Outcome) -> Reply {
+    match o {
+        Outcome::Passkey(p) => Reply::json(StatusCode::OK, &passkey_json(&p)),
+        o => render(ctx, o),
+    }
+}
+
 /// `/verify` answers a wrong second factor with the seed's `mfa_required` status.
 fn verify_error(f: Failure) -> Reply {
     match f {
@@ -573,6 +802,19 @@ fn render(_ctx: &Ctx, o: Outcome) -> Reply {
             Reply::json(StatusCode::OK, &json!({"recovery_codes": codes})).no_store()
         }
         Outcome::Done => Reply::empty(StatusCode::NO_CONTENT),
+        Outcome::PasskeyChallenge {
+            ceremony,
+            public_key,
+        } => Reply::json(
+            StatusCode::OK,
+            &json!({"ceremony": ceremony, "publicKey": public_key}),
+        )
+        .no_store(),
+        Outcome::Passkey(p) => Reply::json(StatusCode::CREATED, &passkey_json(&p)),
+        Outcome::Passkeys(all) => Reply::json(
+            StatusCode::OK,
+            &serde_json::Value::Array(all.iter().map(passkey_json).collect()),
+        ),
         // Outcomes of other families' operations never reach this one.
         Outcome::Introspection(_) | Outcome::MfaPending { .. } => error(Failure::Internal),
     }
@@ -620,6 +862,12 @@ fn error(f: Failure) -> Reply {
         Failure::ReauthRequired => Reply::json(
             bad,
             &json!({"error": "reauthentication_required", "error_description": "give current_password (an account without a password: sign in again first)"}),
+        ),
+        Failure::InvalidPasskey => code(bad, "invalid_passkey"),
+        Failure::PasskeyNotFound => code(StatusCode::NOT_FOUND, "not_found"),
+        Failure::LastSignInMethod => Reply::json(
+            StatusCode::CONFLICT,
+            &json!({"error": "last_sign_in_method", "error_description": "the account's last way in: add a password or another passkey first"}),
         ),
         Failure::UsernameTaken | Failure::RoleNotAllowed | Failure::InvalidClient => {
             invalid_request()

@@ -27,7 +27,8 @@ pub type Refuse = fn(Failure) -> Reply;
 pub struct Route {
     /// Method.
     pub method: Method,
-    /// Path below the mount prefix, starting with `/`.
+    /// Path below the mount prefix, starting with `/`; a last segment [`PATH_ID`]
+    /// stands for any one non-empty segment (the route reads it with [`path_id`]).
     pub path: &'static str,
     /// Short name for logs and metrics.
     pub name: &'static str,
@@ -37,6 +38,23 @@ pub struct Route {
     pub decode: Decode,
     /// Its OpenAPI documentation.
     pub doc: fn() -> RouteDoc,
+}
+
+/// The last segment of a route path that stands for an id (`/passkeys/{id}`).
+pub const PATH_ID: &str = "{id}";
+
+/// Whether `rest` (a path below a mount) is what the route path `pattern` describes.
+fn path_matches(pattern: &str, rest: &str) -> bool {
+    match pattern.strip_suffix(PATH_ID) {
+        Some(prefix) => path_id(prefix, rest).is_some(),
+        None => pattern == rest,
+    }
+}
+
+/// The id segment of `path` below `prefix` (`/passkeys/`): one non-empty segment.
+pub fn path_id<'p>(prefix: &str, path: &'p str) -> Option<&'p str> {
+    path.strip_prefix(prefix)
+        .filter(|id| !id.is_empty() && !id.contains('/'))
 }
 
 /// A route family.
@@ -196,7 +214,7 @@ impl Table {
                 continue;
             }
             for route in family.routes {
-                if route.path == rest {
+                if path_matches(route.path, rest) {
                     if route.method == *method {
                         return Resolved::Route {
                             family,

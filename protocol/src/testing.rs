@@ -77,6 +77,9 @@ pub fn every_failure() -> Vec<Failure> {
         Failure::InvalidMfaPending,
         Failure::InvalidCode,
         Failure::ReauthRequired,
+        Failure::InvalidPasskey,
+        Failure::PasskeyNotFound,
+        Failure::LastSignInMethod,
     ];
     for f in &all {
         match f {
@@ -110,7 +113,10 @@ pub fn every_failure() -> Vec<Failure> {
             | Failure::MfaRequired
             | Failure::InvalidMfaPending
             | Failure::InvalidCode
-            | Failure::ReauthRequired => {}
+            | Failure::ReauthRequired
+            | Failure::InvalidPasskey
+            | Failure::PasskeyNotFound
+            | Failure::LastSignInMethod => {}
         }
     }
     all

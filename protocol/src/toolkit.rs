@@ -604,7 +604,10 @@ fn error(f: Failure) -> Reply {
         Failure::InvalidSessionCode
         | Failure::MfaNotPending
         | Failure::MfaAlreadyEnabled
-        | Failure::MfaNotEnabled => fail(s, "INVALID_REQUEST"),
+        | Failure::MfaNotEnabled
+        | Failure::InvalidPasskey
+        | Failure::PasskeyNotFound
+        | Failure::LastSignInMethod => fail(s, "INVALID_REQUEST"),
     }
 }
 

@@ -468,7 +468,10 @@ fn error(f: Failure) -> Reply {
         | Failure::MfaNotEnabled
         | Failure::InvalidMfaPending
         | Failure::InvalidCode
-        | Failure::ReauthRequired => one(bad, "body", ERR_INVALID),
+        | Failure::ReauthRequired
+        | Failure::InvalidPasskey
+        | Failure::PasskeyNotFound
+        | Failure::LastSignInMethod => one(bad, "body", ERR_INVALID),
     }
 }
 

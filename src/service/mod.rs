@@ -8,6 +8,7 @@ pub mod admin;
 mod introspect;
 mod mfa;
 pub mod oidc;
+pub mod passkeys;
 pub mod portal;
 mod recovery;
 mod refresh;
@@ -158,6 +159,8 @@ struct Inner {
     seen: Option<Arc<seen::Seen>>,
     /// Woken when another server changed the signing keys.
     keys_changed: Arc<tokio::sync::Notify>,
+    /// The WebAuthn relying party; `None`: passkeys are off.
+    webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 /// Codes mailed per hour: per address and source, per address from every source, per
@@ -186,6 +189,8 @@ pub enum StartError {
     MissingServerKey(std::path::PathBuf),
     /// The key file is not the key this store's data was sealed with.
     WrongServerKey(std::path::PathBuf),
+    /// The passkey relying party could not be set up.
+    Passkeys(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -196,6 +201,7 @@ impl std::fmt::Display for StartError {
             StartError::ServerKey(e) => e.fmt(f),
             StartError::Thread(e) => write!(f, "cannot start the committer thread: {e}"),
             StartError::Store(e) => e.fmt(f),
+            StartError::Passkeys(e) => f.write_str(e),
             StartError::MissingServerKey(p) => write!(
                 f,
                 "the server key file {} is missing, but the store holds data sealed with a \
@@ -221,7 +227,9 @@ impl std::error::Error for StartError {
             StartError::ServerKey(e) => Some(e),
             StartError::Thread(e) => Some(e),
             StartError::Store(e) => Some(e),
-            StartError::MissingServerKey(_) | StartError::WrongServerKey(_) => None,
+            StartError::MissingServerKey(_)
+            | StartError::WrongServerKey(_)
+            | StartError::Passkeys(_) => None,
         }
     }
 }
@@ -446,6 +454,12 @@ impl Service {
             source: Quota::new(l.mails_per_hour.saturating_mul(20), hour),
         };
         let key = open_server_key(&store, &cfg.storage.key_file)?;
+        let webauthn = cfg
+            .passkeys
+            .as_ref()
+            .map(passkeys::relying_party)
+            .transpose()
+            .map_err(StartError::Passkeys)?;
         let keys_changed = Arc::new(tokio::sync::Notify::new());
         let seen = store.shared().then(|| Arc::new(seen::Seen::default()));
         {
@@ -476,6 +490,7 @@ impl Service {
                 metrics: crate::metrics::Metrics::default(),
                 seen,
                 keys_changed,
+                webauthn,
             }),
         })
     }
@@ -693,6 +708,29 @@ impl Service {
                 self.mfa_change(bearer, code, mfa::MfaAction::Disable, source)
                     .await
             }
+            Operation::PasskeyRegisterStart { bearer } => self.passkey_register_start(bearer).await,
+            Operation::PasskeyRegisterFinish {
+                bearer,
+                ceremony,
+                name,
+                credential,
+            } => {
+                self.passkey_register_finish(bearer, ceremony, name, credential)
+                    .await
+            }
+            Operation::PasskeyLoginStart => self.passkey_login_start().await,
+            Operation::PasskeyLoginFinish {
+                ceremony,
+                credential,
+            } => {
+                self.passkey_login_finish(ceremony, credential, source)
+                    .await
+            }
+            Operation::PasskeyList { bearer } => self.passkey_list(bearer),
+            Operation::PasskeyRename { bearer, id, name } => {
+                self.passkey_rename(bearer, id, name).await
+            }
+            Operation::PasskeyDelete { bearer, id } => self.passkey_delete(bearer, id).await,
             Operation::RecoveryCodes { bearer, code } => {
                 self.mfa_change(bearer, code, mfa::MfaAction::Regenerate, source)
                     .await
