@@ -74,9 +74,12 @@ impl Portal {
             Some(u) => format!("'self' {}", u.origin().ascii_serialization()),
             None => "'self'".to_owned(),
         };
+        // Scripts: only the portal's own passkey script (no inline code); it talks to
+        // the portal alone. (No `form-action`: browsers apply it to the redirects after
+        // a sign-in form, which go to `rd` and to OpenID Connect clients.)
         let csp = format!(
-            "default-src 'none'; style-src 'self'; img-src {img}; base-uri 'none'; \
-             frame-ancestors 'none'"
+            "default-src 'none'; style-src 'self'; img-src {img}; script-src 'self'; \
+             connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
         );
         Portal {
             csp: HeaderValue::from_str(&csp)
@@ -101,7 +104,15 @@ impl Portal {
         method == Method::POST
             && matches!(
                 rest,
-                "/login" | "/code" | "/code/verify" | "/mfa" | "/forgot" | "/reset" | "/password"
+                "/login"
+                    | "/code"
+                    | "/code/verify"
+                    | "/mfa"
+                    | "/forgot"
+                    | "/reset"
+                    | "/password"
+                    | "/passkey/login/start"
+                    | "/passkey/login/finish"
             )
     }
 
@@ -390,23 +401,36 @@ fn explain(f: Failure) -> (StatusCode, String) {
 }
 
 /// Handles one portal request.
+/// A file the portal serves as it is (the style sheet, the passkey script).
+fn asset(req: &PageRequest<'_>, body: &'static [u8], content_type: &'static str) -> Page {
+    if req.method != Method::GET && req.method != Method::HEAD {
+        return Page::method_not_allowed(&[Method::GET]);
+    }
+    let mut r = Page::empty(StatusCode::OK);
+    r.body = body.to_vec();
+    r.with(header::CONTENT_TYPE, HeaderValue::from_static(content_type))
+        .with(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=3600"),
+        )
+        .with(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        )
+}
+
 pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Page {
     let s = &portal.settings;
-    if req.rest == "/style.css" {
-        if req.method != Method::GET && req.method != Method::HEAD {
-            return Page::method_not_allowed(&[Method::GET]);
-        }
-        let mut r = Page::empty(StatusCode::OK);
-        r.body = include_bytes!("style.css").to_vec();
-        return r
-            .with(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/css; charset=utf-8"),
+    match req.rest {
+        "/style.css" => return asset(&req, include_bytes!("style.css"), "text/css; charset=utf-8"),
+        "/passkey.js" => {
+            return asset(
+                &req,
+                include_bytes!("passkey.js"),
+                "text/javascript; charset=utf-8",
             )
-            .with(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=3600"),
-            );
+        }
+        _ => {}
     }
     // The per-IP bucket counts the forms that check a credential, as it counts the API's
     // credential routes.
@@ -422,6 +446,10 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
     }
     let get = req.method == Method::GET || req.method == Method::HEAD;
     let post = req.method == Method::POST;
+    // The passkey ceremonies are the script's: JSON in, JSON out.
+    if req.rest.starts_with("/passkey/") {
+        return passkey_json(svc, portal, &req).await;
+    }
     let Some(form) = fields(&req) else {
         return portal.trouble(
             StatusCode::BAD_REQUEST,
@@ -439,6 +467,7 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
         req: &req,
         rd,
         form: &form,
+        credential: None,
         set: Vec::new(),
         retry_after: std::sync::atomic::AtomicU64::new(0),
     };
@@ -461,26 +490,59 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
         ("/totp/enroll", _, true) => flow.totp_enroll().await,
         ("/totp/confirm", _, true) => flow.totp_confirm().await,
         ("/totp/disable", _, true) => flow.totp_disable().await,
+        ("/passkeys/rename", _, true) => flow.passkey_rename().await,
+        ("/passkeys/remove", _, true) => flow.passkey_remove().await,
         (
             "" | "/" | "/login" | "/code" | "/mfa" | "/forgot" | "/account" | "/logout",
             false,
             false,
         ) => Page::method_not_allowed(&[Method::GET, Method::POST]),
         ("/code/verify" | "/reset" | "/sessions/end" | "/password", _, _)
-        | ("/totp/enroll" | "/totp/confirm" | "/totp/disable", _, _) => {
+        | ("/totp/enroll" | "/totp/confirm" | "/totp/disable", _, _)
+        | ("/passkeys/rename" | "/passkeys/remove", _, _) => {
             Page::method_not_allowed(&[Method::POST])
         }
         _ => portal.trouble(StatusCode::NOT_FOUND, "There is no such page."),
     };
-    let mut page = page;
-    let secs = flow.retry_after.into_inner();
-    if secs > 0 {
-        page = page.retry_after(secs);
+    flow.finish(page)
+}
+
+/// A request of the passkey script: a same-origin JSON POST whose string members are
+/// read as a form's fields, and whose `credential` is the authenticator's answer.
+async fn passkey_json(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Page {
+    if req.method != Method::POST {
+        return Page::method_not_allowed(&[Method::POST]);
     }
-    for c in flow.set {
-        page = page.with(header::SET_COOKIE, c);
+    let refuse = |status: StatusCode, msg: &str| {
+        portal.secure_headers(Page::json(status, &serde_json::json!({"error": msg})))
+    };
+    if !same_origin(&portal.settings, req.headers) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "This request came from another site.",
+        );
     }
-    page
+    let Ok(mut body) = protocol::input::parse_json_object(req.body) else {
+        return refuse(StatusCode::BAD_REQUEST, "The request could not be read.");
+    };
+    let credential = body.remove("credential");
+    let form: BTreeMap<String, String> = body
+        .into_iter()
+        .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_owned())))
+        .collect();
+    let rd = form.get("rd").and_then(|r| portal.safe_rd(r));
+    let mut flow = Flow {
+        svc,
+        portal,
+        req,
+        rd,
+        form: &form,
+        credential,
+        set: Vec::new(),
+        retry_after: std::sync::atomic::AtomicU64::new(0),
+    };
+    let page = flow.passkey().await;
+    flow.finish(page)
 }
 
 /// One request's walk through the pages.
@@ -491,6 +553,8 @@ struct Flow<'a> {
     /// Where to go after signing in (checked).
     rd: Option<String>,
     form: &'a BTreeMap<String, String>,
+    /// The WebAuthn answer a passkey request carries.
+    credential: Option<serde_json::Value>,
     /// Cookies to set.
     set: Vec<HeaderValue>,
     /// `Retry-After` of a refusal that says to come back later (the server holds such
@@ -500,6 +564,18 @@ struct Flow<'a> {
 }
 
 impl Flow<'_> {
+    /// `page` with what the walk decided on the way: its cookies, and when to come back.
+    fn finish(self, mut page: Page) -> Page {
+        let secs = self.retry_after.into_inner();
+        if secs > 0 {
+            page = page.retry_after(secs);
+        }
+        for c in self.set {
+            page = page.with(header::SET_COOKIE, c);
+        }
+        page
+    }
+
     fn path(&self) -> &str {
         &self.portal.settings.path
     }
@@ -591,6 +667,7 @@ impl Flow<'_> {
             self.rd.as_deref(),
             self.field("username"),
             error.is_some(),
+            self.svc.config().passkeys.is_some(),
         );
         self.portal.page(status, "Sign in", error, content)
     }
@@ -900,6 +977,9 @@ impl Flow<'_> {
             "password" => Some("Your password was changed. Every other session was signed out."),
             "totp-off" => Some("Two-step sign-in is off."),
             "session" => Some("That session was signed out."),
+            "passkey" => Some("Your passkey was added."),
+            "passkey-renamed" => Some("The passkey was renamed."),
+            "passkey-removed" => Some("The passkey was removed."),
             _ => None,
         });
         let sessions = match self.svc.sessions_of(&v.user.id) {
@@ -907,7 +987,17 @@ impl Flow<'_> {
             Err(f) => return self.failure_page(f),
         };
         let has_password = v.has_password();
+        let passkeys = match self.svc.passkeys_of(&v.user.id) {
+            Ok(p) => p,
+            Err(f) => return self.failure_page(f),
+        };
         let content = pages::account(&pages::Account {
+            passkeys: self
+                .svc
+                .config()
+                .passkeys
+                .is_some()
+                .then_some(passkeys.as_slice()),
             path: self.path(),
             csrf: &csrf,
             username: v.user.username.as_deref(),
@@ -1016,6 +1106,127 @@ impl Flow<'_> {
             }
             Ok(_) => self.failure_page(Failure::Internal),
             Err(page) => page,
+        }
+    }
+
+    async fn passkey_rename(&mut self) -> Page {
+        let id = self.field("id").to_owned();
+        let name = self.field("name").to_owned();
+        match self
+            .account_action(|bearer| Operation::PasskeyRename { bearer, id, name })
+            .await
+        {
+            Ok(_) => self
+                .portal
+                .see_other(&format!("{}/account?done=passkey-renamed", self.path())),
+            Err(page) => page,
+        }
+    }
+
+    async fn passkey_remove(&mut self) -> Page {
+        let id = self.field("id").to_owned();
+        match self
+            .account_action(|bearer| Operation::PasskeyDelete { bearer, id })
+            .await
+        {
+            Ok(_) => self
+                .portal
+                .see_other(&format!("{}/account?done=passkey-removed", self.path())),
+            Err(page) => page,
+        }
+    }
+
+    /// A passkey request's answer: JSON `{"location"}` to go on to, or `{"error"}`.
+    fn json_answer(&self, status: StatusCode, body: &serde_json::Value) -> Page {
+        self.portal.secure_headers(Page::json(status, body))
+    }
+
+    fn json_failure(&self, f: Failure) -> Page {
+        let (status, msg) = self.explain(f);
+        self.json_answer(status, &serde_json::json!({"error": msg}))
+    }
+
+    fn json_options(&self, result: Result<Outcome, Failure>) -> Page {
+        match result {
+            Ok(Outcome::PasskeyChallenge {
+                ceremony,
+                public_key,
+            }) => self.json_answer(
+                StatusCode::OK,
+                &serde_json::json!({"ceremony": ceremony, "publicKey": public_key}),
+            ),
+            Ok(_) => self.json_failure(Failure::Internal),
+            Err(f) => self.json_failure(f),
+        }
+    }
+
+    /// The passkey ceremonies of the sign-in page (signed out: the browser's form
+    /// token) and of the account page (signed in: the session's).
+    async fn passkey(&mut self) -> Page {
+        let credential = self.credential.take().unwrap_or(serde_json::Value::Null);
+        let ceremony = self.field("ceremony").to_owned();
+        match self.req.rest {
+            "/passkey/login/start" | "/passkey/login/finish" => {
+                if !self.pre_login_ok() {
+                    return self.json_failure(Failure::InvalidPasskey);
+                }
+                if self.req.rest.ends_with("/start") {
+                    let r = self.svc.passkey_login_start().await;
+                    return self.json_options(r);
+                }
+                match self
+                    .svc
+                    .passkey_login_finish(ceremony, credential, self.req.source)
+                    .await
+                {
+                    Ok(Outcome::Tokens(t)) => {
+                        let page = self.signed_in(t, "hwk").await;
+                        match page.status {
+                            StatusCode::SEE_OTHER => self.json_answer(
+                                StatusCode::OK,
+                                &serde_json::json!({"location": self.rd_or_account()}),
+                            ),
+                            _ => self.json_failure(Failure::Internal),
+                        }
+                    }
+                    Ok(_) => self.json_failure(Failure::Internal),
+                    Err(f) => self.json_failure(f),
+                }
+            }
+            "/passkey/register/start" | "/passkey/register/finish" => {
+                let Some((v, cookie)) = self.signed_in_visitor().await else {
+                    return self.json_failure(Failure::MissingToken);
+                };
+                if !self.session_ok(&cookie) {
+                    return self.json_failure(Failure::InvalidPasskey);
+                }
+                let bearer = match self.svc.visitor_bearer(&v) {
+                    Ok(b) => b,
+                    Err(f) => return self.json_failure(f),
+                };
+                let op = if self.req.rest.ends_with("/start") {
+                    Operation::PasskeyRegisterStart { bearer }
+                } else {
+                    let name = self.field("name").trim().to_owned();
+                    Operation::PasskeyRegisterFinish {
+                        bearer,
+                        ceremony,
+                        name: (!name.is_empty()).then_some(name),
+                        credential,
+                    }
+                };
+                match self.svc.execute(op, self.req.source).await {
+                    Ok(Outcome::Passkey(_)) => self.json_answer(
+                        StatusCode::OK,
+                        &serde_json::json!({"location": format!("{}/account?done=passkey", self.path())}),
+                    ),
+                    r => self.json_options(r),
+                }
+            }
+            _ => self.json_answer(
+                StatusCode::NOT_FOUND,
+                &serde_json::json!({"error": "There is no such page."}),
+            ),
         }
     }
 

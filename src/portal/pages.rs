@@ -1,6 +1,7 @@
 //! The portal's pages: compile-time templates (maud escapes every value it is given).
-//! No script, no inline style, no external asset: the one style sheet is served by the
-//! portal itself.
+//! No inline script or style, no external asset: the style sheet and the passkey script
+//! (the only script, for what needs one: WebAuthn) are served by the portal itself.
+//! Every page works without the script; only passkeys need it.
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
@@ -65,15 +66,38 @@ fn hidden(csrf: &str, rd: Option<&str>) -> Markup {
     }
 }
 
-/// The sign-in page: password, or a mailed code; a link to reset the password.
-pub fn login(path: &str, csrf: &str, rd: Option<&str>, login: &str, error: bool) -> Markup {
+/// The sign-in page: password, or a mailed code; a link to reset the password; with
+/// `passkeys`, a passkey (the browser may offer one in the username field, too).
+pub fn login(
+    path: &str,
+    csrf: &str,
+    rd: Option<&str>,
+    login: &str,
+    error: bool,
+    passkeys: bool,
+) -> Markup {
     let described = error.then_some("error");
+    let autocomplete = if passkeys {
+        "username webauthn"
+    } else {
+        "username"
+    };
     html! {
+        @if passkeys {
+            div id="passkey" class="passkey" hidden
+                data-start={ (path) "/passkey/login/start" }
+                data-finish={ (path) "/passkey/login/finish" }
+                data-csrf=(csrf) data-rd=[rd] {
+                button type="button" id="passkey-signin" { "Sign in with a passkey" }
+                p class="error" role="alert" id="passkey-error" hidden {}
+                p class="or" { "or" }
+            }
+        }
         form method="post" action={ (path) "/login" } {
             (hidden(csrf, rd))
             label for="username" { "Username or email" }
             input type="text" id="username" name="username" value=(login)
-                autocomplete="username" autocapitalize="none" spellcheck="false"
+                autocomplete=(autocomplete) autocapitalize="none" spellcheck="false"
                 required autofocus aria-describedby=[described];
             label for="password" { "Password" }
             input type="password" id="password" name="password"
@@ -87,6 +111,9 @@ pub fn login(path: &str, csrf: &str, rd: Option<&str>, login: &str, error: bool)
             label for="email" { "Email me a sign-in code" }
             input type="email" id="email" name="email" autocomplete="email" required;
             button type="submit" class="secondary" { "Send code" }
+        }
+        @if passkeys {
+            script src={ (path) "/passkey.js" } defer {}
         }
     }
 }
@@ -173,6 +200,8 @@ pub struct Account<'a> {
     pub sessions: &'a [SessionInfo],
     /// The visitor's own session.
     pub current: &'a str,
+    /// The account's passkeys; `None`: passkeys are off.
+    pub passkeys: Option<&'a [protocol::PasskeyView]>,
 }
 
 /// A time as people read it: `2026-12-02 06:30 UTC`.
@@ -257,6 +286,10 @@ pub fn account(a: &Account<'_>) -> Markup {
             }
         }
 
+        @if let Some(keys) = a.passkeys {
+            (passkeys(a, keys))
+        }
+
         h2 { "Password" }
         form method="post" action={ (path) "/password" } {
             (hidden(a.csrf, None))
@@ -270,6 +303,51 @@ pub fn account(a: &Account<'_>) -> Markup {
                 autocomplete="new-password" required;
             button type="submit" { "Change password" }
         }
+    }
+}
+
+/// The account page's passkeys: each with rename and remove, and adding one (script).
+fn passkeys(a: &Account<'_>, keys: &[protocol::PasskeyView]) -> Markup {
+    let path = a.path;
+    html! {
+        h2 { "Passkeys" }
+        @if keys.is_empty() {
+            p { "Sign in with your fingerprint, face or screen lock instead of a password." }
+        }
+        ul class="passkeys" {
+            @for k in keys {
+                li {
+                    strong { (k.name) }
+                    " — added " time datetime=(protocol::reply::rfc3339_ms(k.created_at)) { (when(k.created_at)) }
+                    @if let Some(used) = k.last_used_at {
+                        ", last used " time datetime=(protocol::reply::rfc3339_ms(used)) { (when(used)) }
+                    }
+                    form class="inline" method="post" action={ (path) "/passkeys/rename" } {
+                        (hidden(a.csrf, None))
+                        input type="hidden" name="id" value=(k.id);
+                        input type="text" name="name" value=(k.name) maxlength="64" required
+                            aria-label={ "New name for the passkey " (k.name) };
+                        button type="submit" class="secondary" { "Rename" }
+                    }
+                    form class="inline" method="post" action={ (path) "/passkeys/remove" } {
+                        (hidden(a.csrf, None))
+                        input type="hidden" name="id" value=(k.id);
+                        button type="submit" class="danger" aria-label={ "Remove the passkey " (k.name) } { "Remove" }
+                    }
+                }
+            }
+        }
+        div id="passkey-add" hidden
+            data-start={ (path) "/passkey/register/start" }
+            data-finish={ (path) "/passkey/register/finish" }
+            data-csrf=(a.csrf) {
+            label for="passkey-name" { "Name of the new passkey (optional)" }
+            input type="text" id="passkey-name" maxlength="64" placeholder="e.g. work laptop";
+            button type="button" id="passkey-add-button" { "Add a passkey" }
+            p class="error" role="alert" id="passkey-error" hidden {}
+        }
+        noscript { p class="hint" { "Adding a passkey needs JavaScript." } }
+        script src={ (path) "/passkey.js" } defer {}
     }
 }
 

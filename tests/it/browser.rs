@@ -306,3 +306,136 @@ pub(crate) fn nginx_sso(latchkey_port: u16, upstream: u16) -> String {
         .replace("127.0.0.1:8080", &format!("127.0.0.1:{latchkey_port}"))
         .replace("127.0.0.1:3000", &format!("127.0.0.1:{upstream}"))
 }
+
+/// WebDriver's WebAuthn extension: a virtual authenticator in the browser (a platform
+/// passkey store with user verification, that consents by itself).
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": true,
+        });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+#[tokio::test]
+async fn a_person_adds_a_passkey_on_the_account_page_and_signs_in_with_it_alone() {
+    // http://localhost is a secure context: WebAuthn works there without TLS.
+    let port = free_port();
+    let base = format!("http://localhost:{port}");
+    let s = Server::start(&format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n[mfa]\nissuer = \"x\"\n"
+    ))
+    .await;
+    oauth_signup(&s, "pia", PW).await;
+    let b = Chrome::start(1280, 900).await;
+    b.c.issue_cmd(AddVirtualAuthenticator).await.unwrap();
+
+    // Signed in with the password, the account page adds a passkey.
+    b.c.goto(&format!("{base}/ui/login")).await.unwrap();
+    b.until(Locator::Id("username")).await.unwrap();
+    b.c.find(Locator::Id("username"))
+        .await
+        .unwrap()
+        .send_keys(&format!("pia{}{PW}{}", Key::Tab, Key::Enter))
+        .await
+        .unwrap();
+    b.until(Locator::Id("passkey-add-button")).await.unwrap();
+    assert!(b.text("main").await.contains("Passkeys"));
+    b.c.find(Locator::Id("passkey-name"))
+        .await
+        .unwrap()
+        .send_keys("this laptop")
+        .await
+        .unwrap();
+    b.c.find(Locator::Id("passkey-add-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_url(&url::Url::parse(&format!("{base}/ui/account?done=passkey")).unwrap())
+        .await
+        .ok();
+    assert!(
+        b.url().await.ends_with("/ui/account?done=passkey"),
+        "{}",
+        b.text("main").await
+    );
+    assert!(b.text("ul.passkeys").await.contains("this laptop"));
+    b.shot("account-passkeys").await;
+
+    // Signed out, the passkey alone signs in: no username, no password. The login page
+    // asks the browser for a passkey suggestion in the username field (conditional
+    // mediation), which Chromium's virtual authenticator, consenting by itself, answers
+    // at once: the browser lands on the account page signed in with the passkey.
+    b.c.find(Locator::Css("form[action='/ui/logout'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_url(&url::Url::parse(&format!("{base}/ui/account")).unwrap())
+        .await
+        .ok();
+    assert!(
+        b.url().await.ends_with("/ui/account"),
+        "{}",
+        b.text("main").await
+    );
+    let main = b.text("main").await;
+    assert!(main.contains("pia@example.com"), "{main}");
+    assert!(main.contains("with passkey"), "{main}");
+    assert!(b.text("ul.passkeys").await.contains("last used"));
+
+    // Renamed and removed on the page (the password remains a way in).
+    let rename =
+        b.c.find(Locator::Css(
+            "form[action='/ui/passkeys/rename'] input[name=name]",
+        ))
+        .await
+        .unwrap();
+    rename.clear().await.unwrap();
+    rename
+        .send_keys(&format!("old laptop{}", Key::Enter))
+        .await
+        .unwrap();
+    b.until(Locator::Css("p.notice")).await.unwrap();
+    assert!(b.text("ul.passkeys").await.contains("old laptop"));
+    b.c.find(Locator::Css("form[action='/ui/passkeys/remove'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_url(&url::Url::parse(&format!("{base}/ui/account?done=passkey-removed")).unwrap())
+        .await
+        .unwrap();
+    assert!(!b.text("main").await.contains("old laptop"));
+    b.close().await;
+}
