@@ -10,6 +10,8 @@
 //! POST   /admin/users/{key}/password  {"password"}  set it; every session is revoked
 //! POST   /admin/users/{key}/role  {"role"}        set it
 //! POST   /admin/users/{key}/reset-mfa             remove TOTP and recovery codes
+//! GET    /admin/users/{key}/passkeys              the user's passkeys
+//! DELETE /admin/users/{key}/passkeys/{id}         remove one (even the last)
 //! DELETE /admin/users/{key}
 //! GET    /admin/keys                             signing keys and their state
 //! GET    /admin/stats                            users, families, session codes, store bytes
@@ -82,6 +84,11 @@ fn admin_error(e: AdminError) -> Reply {
             StatusCode::NOT_FOUND,
             "key_not_found",
             "no signing key with that id",
+        ),
+        AdminError::NoSuchPasskey => error(
+            StatusCode::NOT_FOUND,
+            "passkey_not_found",
+            "the user has no passkey with that id",
         ),
         AdminError::Conflict(m) => error(StatusCode::CONFLICT, "conflict", m),
         AdminError::BadRequest(m) => error(StatusCode::BAD_REQUEST, "bad_request", &m),
@@ -204,6 +211,12 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
         ["admin", "users", key] if m == Method::DELETE => {
             ok(svc.admin_delete(&decode_segment(key)).await)
         }
+        ["admin", "users", key, "passkeys"] if m == Method::GET => ok(
+            crate::service::admin::passkeys_json(svc.store(), &decode_segment(key)),
+        ),
+        ["admin", "users", key, "passkeys", id] if m == Method::DELETE => ok(svc
+            .admin_remove_passkey(&decode_segment(key), &decode_segment(id))
+            .await),
         ["admin", "users", key, "reset-mfa"] if m == Method::POST => {
             ok(svc.admin_reset_mfa(&decode_segment(key)).await)
         }

@@ -179,6 +179,21 @@ pub enum UserCmd {
         #[arg(allow_hyphen_values = true)]
         key: String,
     },
+    /// List the user's passkeys (id, name, when added and last used).
+    Passkeys {
+        /// id, number, email or username
+        #[arg(allow_hyphen_values = true)]
+        key: String,
+    },
+    /// Remove one of the user's passkeys (a lost device), even the last one.
+    RemovePasskey {
+        /// id, number, email or username
+        #[arg(allow_hyphen_values = true)]
+        key: String,
+        /// The passkey's id, as `user passkeys` shows it.
+        #[arg(allow_hyphen_values = true)]
+        id: String,
+    },
     /// Delete the account and revoke every session (asks first, unless --yes).
     Delete {
         /// id, number, email or username
@@ -293,6 +308,10 @@ pub enum AdminCall {
     Delete(String),
     /// `user reset-mfa`
     ResetMfa(String),
+    /// `user passkeys`
+    Passkeys(String),
+    /// `user remove-passkey`
+    RemovePasskey(String, String),
     /// `keys list`
     Keys,
     /// `keys rotate`
@@ -361,6 +380,16 @@ impl AdminCall {
                 format!("/admin/users/{}/reset-mfa", seg(k)),
                 None,
             ),
+            AdminCall::Passkeys(k) => (
+                Method::GET,
+                format!("/admin/users/{}/passkeys", seg(k)),
+                None,
+            ),
+            AdminCall::RemovePasskey(k, id) => (
+                Method::DELETE,
+                format!("/admin/users/{}/passkeys/{}", seg(k), seg(id)),
+                None,
+            ),
             AdminCall::Keys => (Method::GET, "/admin/keys".into(), None),
             AdminCall::Rotate => (Method::POST, "/admin/keys/rotate".into(), None),
             AdminCall::RevokeKey(kid) => (
@@ -390,6 +419,7 @@ impl AdminCall {
                 | AdminCall::SetRole(..)
                 | AdminCall::Delete(_)
                 | AdminCall::ResetMfa(_)
+                | AdminCall::RemovePasskey(..)
                 | AdminCall::Rotate
                 | AdminCall::RevokeKey(_)
         )
@@ -444,6 +474,10 @@ impl AdminCall {
             }
             AdminCall::ResetMfa(k) => {
                 admin::reset_mfa(store, k, now).and_then(|u| reads.show_user(&u.id))
+            }
+            AdminCall::Passkeys(k) => admin::passkeys_json(store, k),
+            AdminCall::RemovePasskey(k, id) => {
+                admin::remove_passkey(store, k, id).map(|user| json!({"removed": id, "user": user}))
             }
             AdminCall::Keys => reads.keys(),
             AdminCall::Rotate => {
@@ -544,6 +578,8 @@ pub fn run(cfg: &Checked, command: &Command) -> Result<String, String> {
             UserCmd::Block { key } => AdminCall::Change(key.clone(), StateChange::Block),
             UserCmd::Unblock { key } => AdminCall::Change(key.clone(), StateChange::Unblock),
             UserCmd::ResetMfa { key } => AdminCall::ResetMfa(key.clone()),
+            UserCmd::Passkeys { key } => AdminCall::Passkeys(key.clone()),
+            UserCmd::RemovePasskey { key, id } => AdminCall::RemovePasskey(key.clone(), id.clone()),
         },
         Command::Keys(KeysCmd::List) => AdminCall::Keys,
         Command::Keys(KeysCmd::Rotate) => AdminCall::Rotate,
@@ -939,6 +975,27 @@ pub fn format(call: &AdminCall, v: &Value) -> Result<String, String> {
                 Err(format!("refused: {}\n{claims}", s(at(v, "reason"))))
             }
         }
+        AdminCall::Passkeys(_) => {
+            let keys = v.as_array().cloned().unwrap_or_default();
+            if keys.is_empty() {
+                return Ok("no passkeys\n".into());
+            }
+            let mut out = String::new();
+            for k in &keys {
+                out.push_str(&format!(
+                    "{}  {}  added {}",
+                    s(at(k, "id")),
+                    s(at(k, "name")),
+                    s(at(k, "created_at"))
+                ));
+                if let Some(used) = at(k, "last_used_at").as_str() {
+                    out.push_str(&format!(", last used {used}"));
+                }
+                out.push('\n');
+            }
+            Ok(out)
+        }
+        AdminCall::RemovePasskey(..) => Ok(format!("removed passkey {}\n", s(at(v, "removed")))),
         AdminCall::ShowUser(_)
         | AdminCall::Create(_)
         | AdminCall::SetPassword(..)

@@ -27,6 +27,8 @@ pub enum AdminError {
     Ambiguous,
     /// No signing key has this id.
     NoSuchKey,
+    /// The user has no passkey with this id.
+    NoSuchPasskey,
     /// The request makes no sense in the current state.
     Conflict(&'static str),
     /// The request is malformed.
@@ -51,6 +53,7 @@ impl std::fmt::Display for AdminError {
                 "that key names several users: say which with id:, num:, email: or username:",
             ),
             AdminError::NoSuchKey => f.write_str("no signing key with that id"),
+            AdminError::NoSuchPasskey => f.write_str("the user has no passkey with that id"),
             AdminError::Conflict(m) => f.write_str(m),
             AdminError::BadRequest(m) => f.write_str(m),
             AdminError::Store(e) => e.fmt(f),
@@ -73,6 +76,7 @@ impl std::error::Error for AdminError {
             AdminError::NotFound
             | AdminError::Ambiguous
             | AdminError::NoSuchKey
+            | AdminError::NoSuchPasskey
             | AdminError::Conflict(_)
             | AdminError::BadRequest(_) => None,
         }
@@ -550,6 +554,43 @@ pub fn delete_user(store: &Store, key: &str, now: i64) -> Result<(String, usize)
     Ok((id, revoked))
 }
 
+/// A user's passkeys (key: id, number, email or username), oldest first.
+pub fn passkeys_json(store: &Store, key: &str) -> Result<Value, AdminError> {
+    let keys = store.read(|r| {
+        let u = one(r.find_user(key)?)?;
+        Ok::<_, AdminError>(r.passkeys_of(&u.id)?)
+    })?;
+    Ok(Value::Array(
+        keys.iter()
+            .map(|p| {
+                json!({
+                    "id": crate::primitives::b64url(&p.id),
+                    "name": p.name,
+                    "created_at": rfc3339_ms(p.created_at),
+                    "last_used_at": p.last_used_at.map(rfc3339_ms),
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// Removes passkey `id` (base64url) of a user: for an owner who lost the device. Unlike
+/// the owner, an administrator may remove the last way in (and set a password after).
+pub fn remove_passkey(store: &Store, key: &str, id: &str) -> Result<String, AdminError> {
+    let cred = crate::primitives::b64url_decode(id).ok_or(AdminError::NoSuchPasskey)?;
+    let user_id = store.write(|w| {
+        let u = one(w.find_user(key)?)?;
+        match w.passkey(&cred)? {
+            Some(p) if p.user_id == u.id => {}
+            _ => return Err(AdminError::NoSuchPasskey),
+        }
+        w.delete_passkey(&cred)?;
+        Ok(u.id)
+    })?;
+    tracing::warn!(target: "latchkey::audit", event = "admin_passkey_removed", user = %user_id, passkey = %id);
+    Ok(user_id)
+}
+
 /// Removes a user's second factor (TOTP and recovery codes): for an owner who lost both.
 /// Sessions stay; the account signs in with its first factor again, and may enrol anew.
 pub fn reset_mfa(store: &Store, key: &str, now: i64) -> Result<UserRecord, AdminError> {
@@ -705,6 +746,17 @@ impl Service {
             .await
             .map_err(AdminError::Thread)??;
         self.reads().show_user(&user.id)
+    }
+
+    /// [`remove_passkey`], off the reactor.
+    pub async fn admin_remove_passkey(&self, key: &str, id: &str) -> Result<Value, AdminError> {
+        let (key, id) = (key.to_owned(), id.to_owned());
+        let store = self.store().clone();
+        let user =
+            tokio::task::spawn_blocking(move || remove_passkey(&store, &key, &id).map(|u| (u, id)))
+                .await
+                .map_err(AdminError::Thread)??;
+        Ok(json!({"removed": user.1, "user": user.0}))
     }
 
     /// [`delete_user`], off the reactor.

@@ -492,3 +492,40 @@ async fn a_ceremony_lasts_five_minutes_and_the_last_way_in_stays() {
     );
     assert!(store.read(|r| r.passkey(b"only")).unwrap().is_some());
 }
+
+#[tokio::test]
+async fn the_admin_api_and_cli_list_and_remove_a_users_passkeys() {
+    let s = start("").await;
+    let (access, _) = signed_in(&s, "ann").await;
+    let mut key = SoftKey::new(ORIGIN);
+    let added = register(&s, &access, &mut key, &Faults::default())
+        .await
+        .expect(201);
+    let id = added["id"].as_str().unwrap();
+    let listed = s
+        .admin_req(http::Method::GET, "/admin/users/ann/passkeys", Some(ADMIN))
+        .await
+        .expect(200);
+    assert_eq!(listed[0]["id"], id);
+    assert_eq!(listed[0]["name"], "laptop");
+    let (code, out, err) = s.cli(&["user", "passkeys", "ann"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with(&format!("{id}  laptop  added ")), "{out}");
+    let r = s
+        .admin_req(
+            http::Method::DELETE,
+            "/admin/users/ann/passkeys/nope",
+            Some(ADMIN),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    let (code, out, err) = s.cli(&["user", "remove-passkey", "ann", id]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("removed passkey {id}\n"));
+    refused(
+        &login(&s, &mut key, &Faults::default()).await,
+        "removed by the admin",
+    );
+    let (_, out, _) = s.cli(&["user", "passkeys", "ann"]);
+    assert_eq!(out, "no passkeys\n");
+}
