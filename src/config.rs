@@ -1709,6 +1709,43 @@ mod tests {
     }
 
     #[test]
+    fn passkeys_need_a_domain_that_every_origin_is_under() {
+        let c = Config::default().validate().unwrap();
+        let p = c.passkeys.unwrap();
+        assert_eq!(p.rp_id, "localhost");
+        assert_eq!(p.origins[0].as_str(), "http://localhost:8080/");
+        let mut c = Config::default();
+        c.server.public_url = "http://127.0.0.1:8080".into();
+        let checked = c.validate().unwrap();
+        assert!(checked.passkeys.is_none());
+        assert!(checked
+            .warnings
+            .iter()
+            .any(|w| w.contains("passkeys are off")));
+        let mut c = Config::default();
+        c.server.public_url = "https://auth.example.com".into();
+        c.passkeys.rp_id = "example.com".into();
+        c.passkeys.origins = vec!["https://app.example.com".into()];
+        assert_eq!(c.validate().unwrap().passkeys.unwrap().origins.len(), 2);
+        let mut c = Config::default();
+        c.server.public_url = "https://auth.example.com".into();
+        c.passkeys.rp_id = "other.org".into();
+        assert!(c.validate().unwrap_err().contains("passkeys.rp_id"));
+        let mut c = Config::default();
+        c.server.public_url = "https://auth.example.com".into();
+        c.passkeys.origins = vec!["https://evil.example.net".into()];
+        assert!(c.clone().validate().unwrap_err().contains("passkeys.rp_id"));
+        c.passkeys.origins = vec!["not a url".into()];
+        assert!(c
+            .clone()
+            .validate()
+            .unwrap_err()
+            .contains("passkeys.origins"));
+        c.passkeys.enabled = false;
+        assert!(c.validate().unwrap().passkeys.is_none());
+    }
+
+    #[test]
     fn bad_values_name_their_key() {
         let mut c = Config::default();
         c.tokens.algorithm = "RS256".into();

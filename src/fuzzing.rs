@@ -399,11 +399,47 @@ pub fn rd(data: &[u8]) {
     }
 }
 
+/// The authenticator's JSON answer to a passkey ceremony, read as the server reads it
+/// (`credential` of the finish requests). Whatever parses is checked against a ceremony
+/// just started, whose challenge the input cannot know, and against a real passkey: it
+/// is refused, never a panic.
+pub fn passkey_credential(data: &[u8]) {
+    use crate::service::passkeys::{parse_assertion, parse_registration, relying_party};
+    use webauthn_rs::prelude::{Passkey, Uuid};
+    static RP: OnceLock<webauthn_rs::Webauthn> = OnceLock::new();
+    let rp = RP.get_or_init(|| {
+        relying_party(&crate::config::PasskeySettings {
+            rp_id: "localhost".into(),
+            origins: vec![url::Url::parse("http://localhost:8080").unwrap()],
+            rp_name: "fuzz".into(),
+        })
+        .unwrap()
+    });
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    if let Some(reg) = parse_registration(&v) {
+        let (_, state) = rp
+            .start_passkey_registration(Uuid::nil(), "fuzz", "fuzz", None)
+            .unwrap();
+        assert!(rp.finish_passkey_registration(&reg, &state).is_err());
+    }
+    if let Some(a) = parse_assertion(&v) {
+        let _ = rp.identify_discoverable_authentication(&a);
+        let passkey: Passkey =
+            serde_json::from_str(include_str!("../fixtures/fuzz/passkey.json")).unwrap();
+        let (_, state) = rp.start_discoverable_authentication().unwrap();
+        assert!(rp
+            .finish_discoverable_authentication_v2(&a, state, &passkey)
+            .is_err());
+    }
+}
+
 /// A fuzz target's entry point.
 pub type Target = fn(&[u8]);
 
 /// Every target by name, for the corpus replay.
-pub const TARGETS: [(&str, Target); 14] = [
+pub const TARGETS: [(&str, Target); 15] = [
     ("jwt", jwt),
     ("paseto", paseto),
     ("refresh_token", refresh_token),
@@ -418,6 +454,7 @@ pub const TARGETS: [(&str, Target); 14] = [
     ("import_line", import_line),
     ("oidc_authorize", oidc_authorize),
     ("rd", rd),
+    ("passkey_credential", passkey_credential),
 ];
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ pub const MAX_NAME_CHARS: usize = 64;
 pub const MAX_PER_ACCOUNT: usize = 32;
 
 /// The relying party: `webauthn-rs` configured from `[passkeys]`.
-pub(super) fn relying_party(p: &PasskeySettings) -> Result<Webauthn, String> {
+pub fn relying_party(p: &PasskeySettings) -> Result<Webauthn, String> {
     let first = p.origins.first().ok_or("no origin")?;
     let mut b = WebauthnBuilder::new(&p.rp_id, first)
         .map_err(|e| format!("passkeys: {e}"))?
