@@ -529,3 +529,55 @@ async fn the_admin_api_and_cli_list_and_remove_a_users_passkeys() {
     let (_, out, _) = s.cli(&["user", "passkeys", "ann"]);
     assert_eq!(out, "no passkeys\n");
 }
+
+#[tokio::test]
+async fn a_passkey_needs_no_second_factor_even_where_totp_is_on() {
+    let p = InProcess::new(|_| {});
+    let t = p.sign_up("tom", PW).await;
+    crate::rules::enrol(&p, &t.access_token).await;
+    let bearer = protocol::Bearer::Token(t.access_token.clone());
+    let Ok(protocol::Outcome::PasskeyChallenge {
+        ceremony,
+        public_key,
+    }) = p
+        .run(protocol::Operation::PasskeyRegisterStart {
+            bearer: bearer.clone(),
+        })
+        .await
+    else {
+        panic!("no ceremony")
+    };
+    let mut key = SoftKey::new(ORIGIN);
+    let answer = key.register(&public_key, &Faults::default());
+    p.run(protocol::Operation::PasskeyRegisterFinish {
+        bearer,
+        ceremony,
+        name: Some("phone".into()),
+        credential: answer,
+    })
+    .await
+    .unwrap();
+    // A password sign-in wants the TOTP code; the passkey alone signs in.
+    assert!(!matches!(
+        p.sign_in("tom", PW).await,
+        Ok(protocol::Outcome::Tokens(_))
+    ));
+    let Ok(protocol::Outcome::PasskeyChallenge {
+        ceremony,
+        public_key,
+    }) = p.run(protocol::Operation::PasskeyLoginStart).await
+    else {
+        panic!("no ceremony")
+    };
+    let answer = key.assert(&public_key, &Faults::default());
+    match p
+        .run(protocol::Operation::PasskeyLoginFinish {
+            ceremony,
+            credential: answer,
+        })
+        .await
+    {
+        Ok(protocol::Outcome::Tokens(t)) => assert_eq!(t.user.username.as_deref(), Some("tom")),
+        other => panic!("{other:?}"),
+    }
+}
