@@ -195,8 +195,10 @@ impl Service {
                 };
                 // A refresh token exists only when the client is to get one.
                 let prefix = has_scope(&grant.scope, "offline_access").then_some(OIDC_PREFIX);
-                let tokens = svc.start_family_as(w, &user, grant.amr.clone(), now, prefix)?;
-                grant.redeemed = Some(tokens.family_id.clone());
+                // The access token is signed after the commit (below).
+                let (family, refresh) =
+                    svc.open_family(w, &user, grant.amr.clone(), now, prefix)?;
+                grant.redeemed = Some(family.id.clone());
                 w.put_grant(&hash, &grant)?;
                 let family_grant = GrantRecord {
                     redirect_uri: String::new(),
@@ -206,21 +208,22 @@ impl Service {
                     redeemed: None,
                     ..grant.clone()
                 };
-                w.put_grant(&family_key(&tokens.family_id), &family_grant)?;
-                Ok(Ok((tokens, user, family_grant)))
+                w.put_grant(&family_key(&family.id), &family_grant)?;
+                Ok(Ok((family, refresh, user, family_grant)))
             })
             .await;
         if let Some(family) = reused.lock().ok().and_then(|mut r| r.take()) {
             self.inner.metrics.revoked("code_reuse");
             tracing::warn!(target: "latchkey::audit", event = "family_revoked", cause = "code_reuse", family = %family, "an authorization code came back: its tokens are revoked");
         }
-        let (tokens, user, grant) = match result {
+        let (family, refresh, user, grant) = match result {
             Ok(r) => r,
             Err(f) => {
                 self.inner.metrics.oidc("authorization_code", "failed");
                 return Err(f);
             }
         };
+        let tokens = self.token_pair(&user, &family, refresh, now)?;
         self.inner.metrics.oidc("authorization_code", "ok");
         tracing::info!(target: "latchkey::audit", event = "oidc_token", grant = "authorization_code", client = %client.id, user = %user.id);
         self.granted(client, tokens, &user, &grant)

@@ -86,6 +86,21 @@ impl Service {
         now: i64,
         prefix: Option<&str>,
     ) -> Result<Tokens, Abort> {
+        let (family, token) = self.open_family(w, user, amr, now, prefix)?;
+        self.token_pair(user, &family, token, now)
+    }
+
+    /// The writes of [`Service::start_family_as`] without the access token: the family
+    /// and its refresh token. A hot path signs after its commit ([`Service::token_pair`]),
+    /// so the store's one writer never waits on a signature.
+    pub(super) fn open_family(
+        &self,
+        w: &mut dyn Write,
+        user: &UserRecord,
+        amr: Vec<String>,
+        now: i64,
+        prefix: Option<&str>,
+    ) -> Result<(FamilyRecord, String), Abort> {
         let refresh = prefix.map(new_refresh_token).transpose()?;
         let family = FamilyRecord {
             id: new_id()?,
@@ -102,10 +117,12 @@ impl Service {
             w.put_refresh(hash, &RefreshEntry::issued(&family.id, now))?;
         }
         let token = refresh.map(|(t, _)| t).unwrap_or_default();
-        self.token_pair(user, &family, token, now)
+        Ok((family, token))
     }
 
-    fn token_pair(
+    /// The token pair of `family` for `user`: the refresh token given, and a new access
+    /// token signed now.
+    pub(super) fn token_pair(
         &self,
         user: &UserRecord,
         family: &FamilyRecord,
@@ -219,12 +236,8 @@ impl Service {
                 family.expires_at = now.saturating_add(svc.refresh_ttl_ms());
                 family.current_token = hex(&new_hash);
                 w.put_family(&family)?;
-                Ok(Ok(Outcome::Tokens(svc.token_pair(
-                    &user,
-                    &family,
-                    refresh_token,
-                    now,
-                )?)))
+                // Signed after the commit (below): the writer does not wait on it.
+                Ok(Ok((user, family, refresh_token)))
             })
             .await;
         if result.is_ok() {
@@ -233,7 +246,13 @@ impl Service {
             self.inner.metrics.revoked("reuse");
             tracing::warn!(target: "latchkey::audit", event = "family_revoked", cause = "reuse", family = %family, user = %user, "refresh token reuse: family revoked");
         }
-        result
+        let (user, family, refresh_token) = result?;
+        Ok(Outcome::Tokens(self.token_pair(
+            &user,
+            &family,
+            refresh_token,
+            now,
+        )?))
     }
 }
 
