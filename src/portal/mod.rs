@@ -393,6 +393,18 @@ fn explain(f: Failure) -> (StatusCode, String) {
             StatusCode::UNAUTHORIZED,
             "You are signed out. Sign in again.".into(),
         ),
+        Failure::InvalidPasskey => (
+            StatusCode::BAD_REQUEST,
+            "That passkey did not work here (or the page is too old). Try again.".into(),
+        ),
+        Failure::PasskeyNotFound => (
+            StatusCode::NOT_FOUND,
+            "That passkey is not on this account (removed in another window?).".into(),
+        ),
+        Failure::LastSignInMethod => (
+            StatusCode::CONFLICT,
+            "That passkey is the only way into this account: set a password first.".into(),
+        ),
         _ => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong on our side.".into(),
@@ -400,7 +412,6 @@ fn explain(f: Failure) -> (StatusCode, String) {
     }
 }
 
-/// Handles one portal request.
 /// A file the portal serves as it is (the style sheet, the passkey script).
 fn asset(req: &PageRequest<'_>, body: &'static [u8], content_type: &'static str) -> Page {
     if req.method != Method::GET && req.method != Method::HEAD {
@@ -419,6 +430,7 @@ fn asset(req: &PageRequest<'_>, body: &'static [u8], content_type: &'static str)
         )
 }
 
+/// Handles one portal request.
 pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Page {
     let s = &portal.settings;
     match req.rest {

@@ -581,3 +581,46 @@ async fn a_passkey_needs_no_second_factor_even_where_totp_is_on() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn the_portals_passkey_requests_need_its_form_token_and_its_origin() {
+    let s = start("").await;
+    let r = s
+        .post_json("/ui/passkey/login/start", &[], &json!({"csrf": "forged"}))
+        .await;
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.json()["error"].is_string());
+    let r = s
+        .post_json(
+            "/ui/passkey/login/start",
+            &[("origin", "https://evil.example")],
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(r.header("content-security-policy").is_some());
+    // Signed out, nothing registers.
+    let r = s
+        .post_json("/ui/passkey/register/start", &[], &json!({"csrf": "x"}))
+        .await;
+    assert_eq!(r.status, 401);
+    // The script is served under the pages' policy, as a script.
+    let js = s.get("/ui/passkey.js", &[]).await;
+    assert_eq!(js.status, 200);
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    let page = s.get("/ui/login", &[]).await;
+    let csp = page.header("content-security-policy").unwrap().to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(
+        html.contains("autocomplete=\"username webauthn\""),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "no inline script");
+}
