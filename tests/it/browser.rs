@@ -384,6 +384,8 @@ async fn a_person_adds_a_passkey_on_the_account_page_and_signs_in_with_it_alone(
         b.text("main").await
     );
     assert!(b.text("ul.passkeys").await.contains("this laptop"));
+    b.js("document.querySelector('h2 + ul.passkeys').previousElementSibling.scrollIntoView(); return null")
+        .await;
     b.shot("account-passkeys").await;
 
     // Signed out, the passkey alone signs in: no username, no password. The login page
