@@ -1200,10 +1200,15 @@ impl<C: GenericClient> Access<'_, C> {
         }
     }
 
-    /// As [`Access::each_by_text`], for a table keyed by bytes.
-    fn each_by_bytes(&self, table: &str, f: EachRow<'_, Vec<u8>>) -> Result<(), StoreError> {
+    /// As [`Access::each_by_text`], for a table keyed by bytes (its `key` column).
+    fn each_by_bytes(
+        &self,
+        table: &str,
+        key: &str,
+        f: EachRow<'_, Vec<u8>>,
+    ) -> Result<(), StoreError> {
         let sql =
-            format!("SELECT hash, record FROM {table} WHERE hash > $1 ORDER BY hash LIMIT $2");
+            format!("SELECT {key}, record FROM {table} WHERE {key} > $1 ORDER BY {key} LIMIT $2");
         let mut after: Vec<u8> = Vec::new();
         loop {
             let rows = self.rows(&sql, &[&after, &PAGE])?;
@@ -1248,33 +1253,24 @@ impl<C: GenericClient> Read for Access<'_, C> {
         self.each_by_text("latchkey_families", "id", &mut |_, v| {
             f(Item::Family(decode(v)?))
         })?;
-        self.each_by_bytes("latchkey_refresh", &mut |k, v| {
+        self.each_by_bytes("latchkey_refresh", "hash", &mut |k, v| {
             f(Item::Refresh(k, decode(v)?))
         })?;
-        self.each_by_bytes("latchkey_session_codes", &mut |k, v| {
+        self.each_by_bytes("latchkey_session_codes", "hash", &mut |k, v| {
             f(Item::SessionCode(k, decode(v)?))
         })?;
-        self.each_by_bytes("latchkey_mfa_pending", &mut |k, v| {
+        self.each_by_bytes("latchkey_mfa_pending", "hash", &mut |k, v| {
             f(Item::MfaPending(k, decode(v)?))
         })?;
-        self.each_by_bytes("latchkey_grants", &mut |k, v| f(Item::Grant(k, decode(v)?)))?;
-        self.each_by_bytes("latchkey_ceremonies", &mut |k, v| {
+        self.each_by_bytes("latchkey_grants", "hash", &mut |k, v| {
+            f(Item::Grant(k, decode(v)?))
+        })?;
+        self.each_by_bytes("latchkey_ceremonies", "hash", &mut |k, v| {
             f(Item::Ceremony(k, decode(v)?))
         })?;
-        let mut after: Vec<u8> = Vec::new();
-        loop {
-            let rows = self.rows(
-                "SELECT id, record FROM latchkey_passkeys WHERE id > $1 ORDER BY id LIMIT $2",
-                &[&after, &PAGE],
-            )?;
-            for r in &rows {
-                after = r.get(0);
-                f(Item::Passkey(decode(r.get::<_, &[u8]>(1))?))?;
-            }
-            if i64::try_from(rows.len()).unwrap_or(0) < PAGE {
-                break;
-            }
-        }
+        self.each_by_bytes("latchkey_passkeys", "id", &mut |_, v| {
+            f(Item::Passkey(decode(v)?))
+        })?;
         self.each_by_text(
             "latchkey_proofs",
             "key",

@@ -89,6 +89,30 @@ impl Chrome {
             .await
     }
 
+    /// Clicks the element `css`.
+    pub(crate) async fn click(&self, css: &str) {
+        self.c
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Waits (at most 20 s) until the browser is at `url`; panics with the page's text
+    /// when it is not.
+    pub(crate) async fn reaches(&self, url: &str) {
+        let _ = self
+            .c
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_url(&url::Url::parse(url).unwrap())
+            .await;
+        let at = self.url().await;
+        assert_eq!(at, url, "{}", self.text("main").await);
+    }
+
     pub(crate) async fn url(&self) -> String {
         self.c.current_url().await.unwrap().to_string()
     }
@@ -367,22 +391,8 @@ async fn a_person_adds_a_passkey_on_the_account_page_and_signs_in_with_it_alone(
         .send_keys("this laptop")
         .await
         .unwrap();
-    b.c.find(Locator::Id("passkey-add-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_url(&url::Url::parse(&format!("{base}/ui/account?done=passkey")).unwrap())
-        .await
-        .ok();
-    assert!(
-        b.url().await.ends_with("/ui/account?done=passkey"),
-        "{}",
-        b.text("main").await
-    );
+    b.click("#passkey-add-button").await;
+    b.reaches(&format!("{base}/ui/account?done=passkey")).await;
     assert!(b.text("ul.passkeys").await.contains("this laptop"));
     b.js("document.querySelector('h2 + ul.passkeys').previousElementSibling.scrollIntoView(); return null")
         .await;
@@ -392,22 +402,8 @@ async fn a_person_adds_a_passkey_on_the_account_page_and_signs_in_with_it_alone(
     // asks the browser for a passkey suggestion in the username field (conditional
     // mediation), which Chromium's virtual authenticator, consenting by itself, answers
     // at once: the browser lands on the account page signed in with the passkey.
-    b.c.find(Locator::Css("form[action='/ui/logout'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_url(&url::Url::parse(&format!("{base}/ui/account")).unwrap())
-        .await
-        .ok();
-    assert!(
-        b.url().await.ends_with("/ui/account"),
-        "{}",
-        b.text("main").await
-    );
+    b.click("form[action='/ui/logout'] button").await;
+    b.reaches(&format!("{base}/ui/account")).await;
     let main = b.text("main").await;
     assert!(main.contains("pia@example.com"), "{main}");
     assert!(main.contains("with passkey"), "{main}");
@@ -427,17 +423,9 @@ async fn a_person_adds_a_passkey_on_the_account_page_and_signs_in_with_it_alone(
         .unwrap();
     b.until(Locator::Css("p.notice")).await.unwrap();
     assert!(b.text("ul.passkeys").await.contains("old laptop"));
-    b.c.find(Locator::Css("form[action='/ui/passkeys/remove'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_url(&url::Url::parse(&format!("{base}/ui/account?done=passkey-removed")).unwrap())
-        .await
-        .unwrap();
+    b.click("form[action='/ui/passkeys/remove'] button").await;
+    b.reaches(&format!("{base}/ui/account?done=passkey-removed"))
+        .await;
     assert!(!b.text("main").await.contains("old laptop"));
     b.close().await;
 }

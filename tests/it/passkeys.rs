@@ -10,7 +10,7 @@ use crate::support::*;
 const PW: &str = "correct horse battery";
 const ADMIN: &str = "admin-token-0123456789abcdef";
 /// The default public URL's origin: the relying party is `localhost`.
-const ORIGIN: &str = "http://localhost:8080";
+pub(crate) const ORIGIN: &str = "http://localhost:8080";
 
 async fn start(extra: &str) -> Server {
     Server::start(&format!(
@@ -29,7 +29,12 @@ async fn signed_in(s: &Server, name: &str) -> (String, String) {
     )
 }
 
-async fn register(s: &Server, access: &str, key: &mut SoftKey, f: &Faults) -> crate::support::Resp {
+pub(crate) async fn register(
+    s: &Server,
+    access: &str,
+    key: &mut SoftKey,
+    f: &Faults,
+) -> crate::support::Resp {
     let start = s
         .post_bearer("/session/passkeys/register/start", access, &json!({}))
         .await
@@ -44,7 +49,7 @@ async fn register(s: &Server, access: &str, key: &mut SoftKey, f: &Faults) -> cr
 }
 
 /// Starts a sign-in: (ceremony, options).
-async fn login_start(s: &Server) -> (Value, Value) {
+pub(crate) async fn login_start(s: &Server) -> (Value, Value) {
     let start = s
         .post_json("/session/passkeys/login/start", &[], &json!({}))
         .await
@@ -52,13 +57,13 @@ async fn login_start(s: &Server) -> (Value, Value) {
     (start["ceremony"].clone(), start["publicKey"].clone())
 }
 
-async fn login(s: &Server, key: &mut SoftKey, f: &Faults) -> crate::support::Resp {
+pub(crate) async fn login(s: &Server, key: &mut SoftKey, f: &Faults) -> crate::support::Resp {
     let (ceremony, options) = login_start(s).await;
     let answer = key.assert(&options, f);
     finish(s, &ceremony, &answer).await
 }
 
-async fn finish(s: &Server, ceremony: &Value, answer: &Value) -> crate::support::Resp {
+pub(crate) async fn finish(s: &Server, ceremony: &Value, answer: &Value) -> crate::support::Resp {
     s.post_json(
         "/session/passkeys/login/finish",
         &[],

@@ -6,6 +6,8 @@
 use serde_json::{json, Value};
 
 use crate::files::{sign_in_with, totp_user};
+use crate::passkeys::{login, register, ORIGIN};
+use crate::softkey::{Faults, SoftKey};
 use crate::support::*;
 
 const PW: &str = "correct horse battery";
@@ -23,6 +25,16 @@ async fn a_store_copied_to_postgres_and_back_answers_every_token_and_password() 
     oauth_signup(&s, "olga", PW).await;
     let t = oauth_login(&s, "olga", PW).await.expect(200);
     let (secret, recovery) = totp_user(&s, &smtp, "sue@example.com").await;
+    // Olga has a passkey: it signs in on every copy.
+    let mut passkey = SoftKey::new(ORIGIN);
+    register(
+        &s,
+        t["access_token"].as_str().unwrap(),
+        &mut passkey,
+        &Faults::default(),
+    )
+    .await
+    .expect(201);
     // A running server holds the file: refused, saying why.
     let url = storage::testing::new_database().unwrap();
     let (code, _, err) = s.cli(&["store", "copy", "--to", &url]);
@@ -54,6 +66,9 @@ async fn a_store_copied_to_postgres_and_back_answers_every_token_and_password() 
     .unwrap();
     let mut pg = Server::start_in(dir).await;
     oauth_login(&pg, "olga", PW).await.expect(200);
+    login(&pg, &mut passkey, &Faults::default())
+        .await
+        .expect(200);
     let r = refresh(&pg, &t["refresh_token"]).await;
     assert_eq!(
         sign_in_with(
@@ -98,6 +113,10 @@ async fn a_store_copied_to_postgres_and_back_answers_every_token_and_password() 
     .unwrap();
     let home = Server::start_in(back).await;
     refresh(&home, &r["refresh_token"]).await;
+    // The counter the database saw came back too: the next assertion still counts up.
+    login(&home, &mut passkey, &Faults::default())
+        .await
+        .expect(200);
     oauth_login(&home, "nina", PW).await.expect(200);
     // (The TOTP step used on the database is spent there, and so in its copy: a
     // recovery code, checked against the copied keyed hashes.)
