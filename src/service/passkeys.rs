@@ -118,6 +118,19 @@ fn ceremony_hash(id: &str) -> Option<[u8; 32]> {
     (id.len() <= 128).then(|| sha256(id.as_bytes()))
 }
 
+/// Removes every passkey of `user_id` inside the caller's transaction (an address proven
+/// for the first time: what was set up without the proof goes). Returns how many.
+pub(super) fn drop_passkeys(
+    w: &mut dyn storage::Write,
+    user_id: &str,
+) -> Result<usize, StoreError> {
+    let all = w.passkeys_of(user_id)?;
+    for p in &all {
+        w.delete_passkey(&p.id)?;
+    }
+    Ok(all.len())
+}
+
 impl Service {
     fn relying(&self) -> Result<&Webauthn, Failure> {
         self.inner.webauthn.as_ref().ok_or(Failure::InvalidPasskey)

@@ -241,9 +241,13 @@ impl Service {
                 let revoked = revoke_all(w, &user_id, "password_reset", now)?;
                 if !user.email_verified {
                     // Never proven until now: the mailbox owner wins (the password set
-                    // now is theirs; the second factor set up before goes).
+                    // now is theirs; the second factor and passkeys set up before go).
+                    let passkeys = super::passkeys::drop_passkeys(w, &user_id)?;
                     cleaned_seen.store(
-                        user.password_hash.is_some() || user.mfa.is_some() || revoked > 0,
+                        user.password_hash.is_some()
+                            || user.mfa.is_some()
+                            || revoked > 0
+                            || passkeys > 0,
                         std::sync::atomic::Ordering::Relaxed,
                     );
                     user.mfa = None;

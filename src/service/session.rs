@@ -9,13 +9,14 @@
 //!
 //! An email address is owned only once proven. Redeeming a session code proves it; when
 //! the account's address was never proven before, everything set up without that proof
-//! (password, second factor, sessions) is removed: the mailbox owner wins.
+//! (password, second factor, passkeys, sessions) is removed: the mailbox owner wins.
 
 use protocol::{Bearer, Failure, Outcome};
 use storage::{AccountState, ProofPurpose, ProofRecord, Revocation, SessionCodeRecord, UserRecord};
 
 use super::accounts::{account_key, revoke_all};
 use super::mfa::{mfa_enabled, second_factor, MAX_MFA_FAILURES, MFA_AMR};
+use super::passkeys::drop_passkeys;
 use super::{internal, new_id, refused, store_failure, Service};
 use crate::clock::after;
 use crate::limits::Source;
@@ -277,7 +278,11 @@ impl Service {
                     // Never proven until now: the mailbox owner wins. Whatever was set up
                     // without the proof goes; the account keeps its id.
                     let revoked = revoke_all(w, &user.id, "email_proven", now)?;
-                    let had = user.password_hash.is_some() || user.mfa.is_some() || revoked > 0;
+                    let passkeys = drop_passkeys(w, &user.id)?;
+                    let had = user.password_hash.is_some()
+                        || user.mfa.is_some()
+                        || revoked > 0
+                        || passkeys > 0;
                     user.password_hash = None;
                     user.mfa = None;
                     user.email_verified = true;

@@ -629,3 +629,81 @@ async fn the_portals_passkey_requests_need_its_form_token_and_its_origin() {
     );
     assert!(!html.contains("<script>"), "no inline script");
 }
+
+/// The account of an address never proven belongs to whoever proves it: a passkey set up
+/// before the proof goes with the password and the sessions (regression: it stayed, and
+/// signed its maker in after the mailbox owner took the account).
+#[tokio::test]
+async fn a_passkey_set_up_before_the_address_was_proven_goes_when_it_is() {
+    for by_reset in [false, true] {
+        let p = InProcess::new(|_| {});
+        // Someone signs up with an address that is not theirs, and adds a passkey.
+        let t = p.sign_up("eve", PW).await;
+        let bearer = protocol::Bearer::Token(t.access_token.clone());
+        let Ok(protocol::Outcome::PasskeyChallenge {
+            ceremony,
+            public_key,
+        }) = p
+            .run(protocol::Operation::PasskeyRegisterStart {
+                bearer: bearer.clone(),
+            })
+            .await
+        else {
+            panic!("no ceremony")
+        };
+        let mut key = SoftKey::new(ORIGIN);
+        let answer = key.register(&public_key, &Faults::default());
+        p.run(protocol::Operation::PasskeyRegisterFinish {
+            bearer,
+            ceremony,
+            name: None,
+            credential: answer,
+        })
+        .await
+        .unwrap();
+        // The mailbox's owner proves it: by a sign-in code, or by a password reset.
+        let email = "eve@example.com";
+        if by_reset {
+            p.run(protocol::Operation::ForgotPassword {
+                email: email.into(),
+            })
+            .await
+            .unwrap();
+            let n = p.outbox.messages().iter().filter(|m| m.to == email).count();
+            let code = p.code_to(email, n);
+            p.run(protocol::Operation::ResetPassword {
+                email: Some(email.into()),
+                code,
+                new_password: protocol::Secret("the owner's own password".into()),
+            })
+            .await
+            .unwrap();
+        } else {
+            let code = crate::rules::mailed_code(&p, email).await;
+            p.run(protocol::Operation::RedeemCode {
+                code,
+                mfa_code: None,
+            })
+            .await
+            .unwrap();
+        }
+        assert_eq!(p.svc.passkeys_of(&t.user.id).unwrap(), vec![]);
+        let Ok(protocol::Outcome::PasskeyChallenge {
+            ceremony,
+            public_key,
+        }) = p.run(protocol::Operation::PasskeyLoginStart).await
+        else {
+            panic!("no ceremony")
+        };
+        let answer = key.assert(&public_key, &Faults::default());
+        assert_eq!(
+            p.run(protocol::Operation::PasskeyLoginFinish {
+                ceremony,
+                credential: answer,
+            })
+            .await,
+            Err(protocol::Failure::InvalidPasskey),
+            "by_reset = {by_reset}"
+        );
+    }
+}

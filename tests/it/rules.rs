@@ -131,7 +131,7 @@ pub(crate) async fn enrol(p: &InProcess, access: &str) -> String {
     secret
 }
 
-async fn mailed_code(p: &InProcess, email: &str) -> String {
+pub(crate) async fn mailed_code(p: &InProcess, email: &str) -> String {
     p.run(Operation::RequestCode {
         email: email.to_string(),
     })
