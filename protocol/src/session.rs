@@ -861,7 +861,7 @@ fn error(f: Failure) -> Reply {
         Failure::InvalidCredentials => code(bad, "invalid_credentials"),
         Failure::ReauthRequired => Reply::json(
             bad,
-            &json!({"error": "reauthentication_required", "error_description": "give current_password (an account without a password: sign in again first)"}),
+            &json!({"error": "reauthentication_required", "error_description": "sign in again first (a password change may give current_password instead)"}),
         ),
         Failure::InvalidPasskey => code(bad, "invalid_passkey"),
         Failure::PasskeyNotFound => code(StatusCode::NOT_FOUND, "not_found"),

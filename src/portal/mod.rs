@@ -1228,6 +1228,10 @@ impl Flow<'_> {
                     }
                 };
                 match self.svc.execute(op, self.req.source).await {
+                    Err(Failure::ReauthRequired) => self.json_answer(
+                        StatusCode::UNAUTHORIZED,
+                        &serde_json::json!({"error": "For your safety, adding a passkey needs a fresh sign-in: sign out, sign in again, then add it."}),
+                    ),
                     Ok(Outcome::Passkey(_)) => self.json_answer(
                         StatusCode::OK,
                         &serde_json::json!({"location": format!("{}/account?done=passkey", self.path())}),

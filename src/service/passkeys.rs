@@ -18,6 +18,7 @@ use webauthn_rs::prelude::{
 };
 
 use super::accounts::{account_key, state_refusal};
+use super::recovery::RECENT_SIGN_IN_MS;
 use super::refresh::new_opaque_token;
 use super::{internal, refused, store_failure, Service};
 use crate::config::PasskeySettings;
@@ -136,9 +137,20 @@ impl Service {
         self.inner.webauthn.as_ref().ok_or(Failure::InvalidPasskey)
     }
 
-    /// Starts registering a passkey for the bearer's account.
+    /// Starts registering a passkey for the bearer's account, whose session must have
+    /// signed in within [`RECENT_SIGN_IN_MS`] (as a password change without the current
+    /// password): a stolen access token cannot plant a passkey that outlives it.
     pub(super) async fn passkey_register_start(&self, bearer: Bearer) -> Result<Outcome, Failure> {
-        let user = self.authenticated_user(bearer)?;
+        let (claims, user) = self.authenticated(bearer)?;
+        let family = self
+            .inner
+            .store
+            .read(|r| r.family(&claims.sid))
+            .map_err(store_failure)?
+            .ok_or(Failure::TokenInvalid)?;
+        if family.created_at < self.now_ms().saturating_sub(RECENT_SIGN_IN_MS) {
+            return Err(Failure::ReauthRequired);
+        }
         self.passkey_register_start_for(&user).await
     }
 

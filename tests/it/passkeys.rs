@@ -439,7 +439,22 @@ async fn failed_passkey_sign_ins_lock_the_account_like_passwords() {
 #[tokio::test]
 async fn a_ceremony_lasts_five_minutes_and_the_last_way_in_stays() {
     let p = InProcess::new(|_| {});
-    let t = p.sign_up("ann", PW).await;
+    p.sign_up("ann", PW).await;
+    // Adding a passkey needs a sign-in of the last 5 minutes (a stolen access token
+    // cannot plant one): an older session is asked to sign in again.
+    let old = p.sign_up("old", PW).await;
+    p.advance(301.0);
+    assert_eq!(
+        p.run(protocol::Operation::PasskeyRegisterStart {
+            bearer: protocol::Bearer::Token(old.access_token.clone()),
+        })
+        .await,
+        Err(protocol::Failure::ReauthRequired)
+    );
+    let t = match p.sign_in("ann", PW).await {
+        Ok(protocol::Outcome::Tokens(t)) => t,
+        other => panic!("{other:?}"),
+    };
     let access = protocol::Bearer::Token(t.access_token.clone());
     let start = p
         .run(protocol::Operation::PasskeyRegisterStart {
