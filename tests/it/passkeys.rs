@@ -72,6 +72,51 @@ pub(crate) async fn finish(s: &Server, ceremony: &Value, answer: &Value) -> crat
     .await
 }
 
+/// A ceremony a start answered in-process: (ceremony, options).
+fn challenge(r: Result<protocol::Outcome, protocol::Failure>) -> (String, Value) {
+    match r {
+        Ok(protocol::Outcome::PasskeyChallenge {
+            ceremony,
+            public_key,
+        }) => (ceremony, public_key),
+        other => panic!("no ceremony: {other:?}"),
+    }
+}
+
+/// Registers a new software passkey for the holder of `access`, in-process.
+async fn register_here(p: &InProcess, access: &str) -> SoftKey {
+    let bearer = || protocol::Bearer::Token(access.to_owned());
+    let (ceremony, options) = challenge(
+        p.run(protocol::Operation::PasskeyRegisterStart { bearer: bearer() })
+            .await,
+    );
+    let mut key = SoftKey::new(ORIGIN);
+    let answer = key.register(&options, &Faults::default());
+    p.run(protocol::Operation::PasskeyRegisterFinish {
+        bearer: bearer(),
+        ceremony,
+        name: None,
+        credential: answer,
+    })
+    .await
+    .unwrap();
+    key
+}
+
+/// A sign-in with `key`, in-process.
+async fn login_here(
+    p: &InProcess,
+    key: &mut SoftKey,
+) -> Result<protocol::Outcome, protocol::Failure> {
+    let (ceremony, options) = challenge(p.run(protocol::Operation::PasskeyLoginStart).await);
+    let answer = key.assert(&options, &Faults::default());
+    p.run(protocol::Operation::PasskeyLoginFinish {
+        ceremony,
+        credential: answer,
+    })
+    .await
+}
+
 /// The claims of a JWT access token (read, not verified: the server verified it).
 fn claims(token: &str) -> Value {
     use base64::Engine as _;
@@ -456,19 +501,12 @@ async fn a_ceremony_lasts_five_minutes_and_the_last_way_in_stays() {
         other => panic!("{other:?}"),
     };
     let access = protocol::Bearer::Token(t.access_token.clone());
-    let start = p
-        .run(protocol::Operation::PasskeyRegisterStart {
+    let (ceremony, public_key) = challenge(
+        p.run(protocol::Operation::PasskeyRegisterStart {
             bearer: access.clone(),
         })
-        .await
-        .unwrap();
-    let protocol::Outcome::PasskeyChallenge {
-        ceremony,
-        public_key,
-    } = start
-    else {
-        panic!("{start:?}")
-    };
+        .await,
+    );
     let mut key = SoftKey::new(ORIGIN);
     let answer = key.register(&public_key, &Faults::default());
     p.advance(301.0);
@@ -555,48 +593,13 @@ async fn a_passkey_needs_no_second_factor_even_where_totp_is_on() {
     let p = InProcess::new(|_| {});
     let t = p.sign_up("tom", PW).await;
     crate::rules::enrol(&p, &t.access_token).await;
-    let bearer = protocol::Bearer::Token(t.access_token.clone());
-    let Ok(protocol::Outcome::PasskeyChallenge {
-        ceremony,
-        public_key,
-    }) = p
-        .run(protocol::Operation::PasskeyRegisterStart {
-            bearer: bearer.clone(),
-        })
-        .await
-    else {
-        panic!("no ceremony")
-    };
-    let mut key = SoftKey::new(ORIGIN);
-    let answer = key.register(&public_key, &Faults::default());
-    p.run(protocol::Operation::PasskeyRegisterFinish {
-        bearer,
-        ceremony,
-        name: Some("phone".into()),
-        credential: answer,
-    })
-    .await
-    .unwrap();
+    let mut key = register_here(&p, &t.access_token).await;
     // A password sign-in wants the TOTP code; the passkey alone signs in.
     assert!(!matches!(
         p.sign_in("tom", PW).await,
         Ok(protocol::Outcome::Tokens(_))
     ));
-    let Ok(protocol::Outcome::PasskeyChallenge {
-        ceremony,
-        public_key,
-    }) = p.run(protocol::Operation::PasskeyLoginStart).await
-    else {
-        panic!("no ceremony")
-    };
-    let answer = key.assert(&public_key, &Faults::default());
-    match p
-        .run(protocol::Operation::PasskeyLoginFinish {
-            ceremony,
-            credential: answer,
-        })
-        .await
-    {
+    match login_here(&p, &mut key).await {
         Ok(protocol::Outcome::Tokens(t)) => assert_eq!(t.user.username.as_deref(), Some("tom")),
         other => panic!("{other:?}"),
     }
@@ -654,28 +657,7 @@ async fn a_passkey_set_up_before_the_address_was_proven_goes_when_it_is() {
         let p = InProcess::new(|_| {});
         // Someone signs up with an address that is not theirs, and adds a passkey.
         let t = p.sign_up("eve", PW).await;
-        let bearer = protocol::Bearer::Token(t.access_token.clone());
-        let Ok(protocol::Outcome::PasskeyChallenge {
-            ceremony,
-            public_key,
-        }) = p
-            .run(protocol::Operation::PasskeyRegisterStart {
-                bearer: bearer.clone(),
-            })
-            .await
-        else {
-            panic!("no ceremony")
-        };
-        let mut key = SoftKey::new(ORIGIN);
-        let answer = key.register(&public_key, &Faults::default());
-        p.run(protocol::Operation::PasskeyRegisterFinish {
-            bearer,
-            ceremony,
-            name: None,
-            credential: answer,
-        })
-        .await
-        .unwrap();
+        let mut key = register_here(&p, &t.access_token).await;
         // The mailbox's owner proves it: by a sign-in code, or by a password reset.
         let email = "eve@example.com";
         if by_reset {
@@ -703,20 +685,8 @@ async fn a_passkey_set_up_before_the_address_was_proven_goes_when_it_is() {
             .unwrap();
         }
         assert_eq!(p.svc.passkeys_of(&t.user.id).unwrap(), vec![]);
-        let Ok(protocol::Outcome::PasskeyChallenge {
-            ceremony,
-            public_key,
-        }) = p.run(protocol::Operation::PasskeyLoginStart).await
-        else {
-            panic!("no ceremony")
-        };
-        let answer = key.assert(&public_key, &Faults::default());
         assert_eq!(
-            p.run(protocol::Operation::PasskeyLoginFinish {
-                ceremony,
-                credential: answer,
-            })
-            .await,
+            login_here(&p, &mut key).await,
             Err(protocol::Failure::InvalidPasskey),
             "by_reset = {by_reset}"
         );

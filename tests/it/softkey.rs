@@ -74,6 +74,17 @@ impl SoftKey {
         }
     }
 
+    /// This credential's `PublicKeyCredential` JSON around `response`.
+    fn credential(&self, response: Value) -> Value {
+        json!({
+            "id": B64.encode(&self.id),
+            "rawId": B64.encode(&self.id),
+            "type": "public-key",
+            "response": response,
+            "clientExtensionResults": {},
+        })
+    }
+
     fn client_data(&self, kind: &str, challenge: &str, f: &Faults) -> Vec<u8> {
         let origin = f.origin.clone().unwrap_or_else(|| self.origin.clone());
         json!({"type": kind, "challenge": challenge, "origin": origin, "crossOrigin": false})
@@ -117,17 +128,11 @@ impl SoftKey {
             (Cbor::from("authData"), Cbor::Bytes(auth)),
         ]);
         let cd = self.client_data("webauthn.create", challenge, f);
-        json!({
-            "id": B64.encode(&self.id),
-            "rawId": B64.encode(&self.id),
-            "type": "public-key",
-            "response": {
-                "clientDataJSON": B64.encode(&cd),
-                "attestationObject": B64.encode(cbor(&att)),
-                "transports": ["internal"],
-            },
-            "clientExtensionResults": {},
-        })
+        self.credential(json!({
+            "clientDataJSON": B64.encode(&cd),
+            "attestationObject": B64.encode(cbor(&att)),
+            "transports": ["internal"],
+        }))
     }
 
     /// Answers `PublicKeyCredentialRequestOptionsJSON`: an `AuthenticationResponseJSON`
@@ -154,17 +159,11 @@ impl SoftKey {
             .user_handle
             .clone()
             .unwrap_or_else(|| self.user_handle.clone());
-        json!({
-            "id": B64.encode(&self.id),
-            "rawId": B64.encode(&self.id),
-            "type": "public-key",
-            "response": {
-                "clientDataJSON": B64.encode(&cd),
-                "authenticatorData": B64.encode(&auth),
-                "signature": B64.encode(&sig),
-                "userHandle": B64.encode(&handle),
-            },
-            "clientExtensionResults": {},
-        })
+        self.credential(json!({
+            "clientDataJSON": B64.encode(&cd),
+            "authenticatorData": B64.encode(&auth),
+            "signature": B64.encode(&sig),
+            "userHandle": B64.encode(&handle),
+        }))
     }
 }
