@@ -168,10 +168,11 @@ impl Service {
         let theft_seen = theft.clone();
         let result = self
             .write(move |w, svc| {
-                let Some(mut entry) = w.refresh(&hash)? else {
+                let Some(chain) = w.refresh_chain(&hash)? else {
                     return Ok(Err(Failure::RefreshInvalid));
                 };
-                let Some(mut family) = w.family(&entry.family_id)? else {
+                let mut entry = chain.entry;
+                let Some(mut family) = chain.family else {
                     return Ok(Err(Failure::RefreshInvalid));
                 };
                 if family.revoked.is_some() {
@@ -182,7 +183,7 @@ impl Service {
                 {
                     return Ok(Err(Failure::RefreshExpired));
                 }
-                let user = match w.user(&family.user_id)? {
+                let user = match chain.user {
                     Some(u) if u.state == AccountState::Active => u,
                     _ => {
                         family.revoked = Some(Revocation {

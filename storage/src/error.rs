@@ -103,6 +103,9 @@ pub enum StoreError {
     Setup(String),
     /// This backend cannot do that.
     Unsupported(&'static str),
+    /// A statement of a transaction failed and its plan went on regardless: nothing of
+    /// the transaction was written.
+    Aborted,
     /// A copy's destination already holds data (named).
     NotEmpty(String),
     /// A finished copy does not hold as many of `what` as its source.
@@ -163,6 +166,9 @@ impl std::fmt::Display for StoreError {
             StoreError::Unavailable(e) => write!(f, "the database is unavailable: {e}"),
             StoreError::Setup(why) => write!(f, "storage.url: {why}"),
             StoreError::Unsupported(what) => f.write_str(what),
+            StoreError::Aborted => {
+                f.write_str("a statement failed inside a transaction; nothing of it was written")
+            }
             StoreError::NotEmpty(to) => write!(
                 f,
                 "{to} already holds data: a copy goes into an empty store only"
@@ -191,6 +197,7 @@ impl std::error::Error for StoreError {
             StoreError::Unavailable(e) => Some(e.as_ref()),
             StoreError::Setup(_)
             | StoreError::Unsupported(_)
+            | StoreError::Aborted
             | StoreError::NotEmpty(_)
             | StoreError::CopyMismatch { .. } => None,
             StoreError::Locked(_)

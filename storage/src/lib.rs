@@ -36,4 +36,4 @@ pub use records::{
     SigningKeyRecord, UserRecord,
 };
 pub use store::SCHEMA_VERSION;
-pub use tx::{Item, Read, Write};
+pub use tx::{Item, Read, RefreshChain, Write};

@@ -8,6 +8,9 @@
 //!   (serialization failure, deadlock, a unique index taken meanwhile) runs again from the
 //!   start. Plans are re-runnable, and decide only on rows they write (see `Write`). The
 //!   attempt counters, which decide on rows they do not write, run `SERIALIZABLE`.
+//! - **Round trips**: `BEGIN` goes out with a plan's first statement; writes whose answer
+//!   the plan does not need go out with its next statement or with the `COMMIT`, all
+//!   pipelined on the connection (see `Access::later`).
 //! - **Changes** that other nodes must see at once (a family revoked, a user changed or
 //!   deleted, the signing keys) are announced with `NOTIFY latchkey` inside the
 //!   transaction (delivered on commit); [`PgStore::subscribe`] hands them to the server.
@@ -28,7 +31,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deadpool_postgres::{GenericClient, Pool};
+use deadpool_postgres::Pool;
 use tokio::sync::oneshot;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::IsolationLevel;
@@ -39,7 +42,7 @@ use crate::records::{
     CeremonyRecord, FamilyRecord, GrantRecord, MfaPendingRecord, PasskeyRecord, ProofPurpose,
     ProofRecord, RefreshEntry, SessionCodeRecord, SigningKeyRecord, UserRecord,
 };
-use crate::tx::{Item, Read, Write};
+use crate::tx::{Item, Read, RefreshChain, Write};
 use crate::{StoreError, Unique, SCHEMA_VERSION};
 
 /// How long a statement may wait for the database's answer.
@@ -81,7 +84,9 @@ CREATE TABLE IF NOT EXISTS latchkey_refresh (
 CREATE INDEX IF NOT EXISTS latchkey_refresh_family ON latchkey_refresh (family_id);
 DROP INDEX IF EXISTS latchkey_refresh_issued;
 ALTER TABLE latchkey_refresh ADD COLUMN IF NOT EXISTS spent_at BIGINT;
-CREATE INDEX IF NOT EXISTS latchkey_refresh_spent ON latchkey_refresh (spent_at);
+DROP INDEX IF EXISTS latchkey_refresh_spent;
+CREATE INDEX IF NOT EXISTS latchkey_refresh_spent_at ON latchkey_refresh (spent_at)
+    WHERE spent_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS latchkey_keys (
     kid TEXT PRIMARY KEY,
     record BYTEA NOT NULL
@@ -481,7 +486,10 @@ impl PgStore {
         // Tables added within a schema version (the last one made is named here) are made
         // by the same idempotent script.
         let complete = client
-            .query_one("SELECT to_regclass('latchkey_ceremonies') IS NOT NULL", &[])
+            .query_one(
+                "SELECT to_regclass('latchkey_refresh_spent_at') IS NOT NULL",
+                &[],
+            )
             .await
             .map_err(db)?
             .get::<_, bool>(0);
@@ -526,18 +534,12 @@ impl PgStore {
 
     fn with_client<T, E: From<StoreError>>(
         &self,
-        f: impl FnOnce(&Access<'_, deadpool_postgres::Client>) -> Result<T, E>,
+        f: impl FnOnce(&Access<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
         let client = self
             .block(self.inner.pool.get())
             .map_err(|e| self.failed(pool_error(e)))?;
-        let access = Access {
-            c: &client,
-            store: self,
-            retry: std::cell::Cell::new(false),
-            told: std::cell::RefCell::new(Vec::new()),
-        };
-        f(&access)
+        f(&Access::new(&client, self))
     }
 
     /// Runs the plan `f` in a `REPEATABLE READ` transaction (one snapshot), committed
@@ -555,11 +557,21 @@ impl PgStore {
         self.transaction(IsolationLevel::RepeatableRead, |a| f(a))
     }
 
+    /// Runs `f` in a transaction of isolation `level`, committed when it returns `Ok`,
+    /// run again from the start when a statement met a concurrent transaction.
+    ///
+    /// Round trips are what a plan costs here: `BEGIN` goes out with the plan's first
+    /// statement, and the writes whose answer the plan does not need go out with the next
+    /// statement or with the `COMMIT` (see [`Access::later`]).
     fn transaction<T, E: From<StoreError>>(
         &self,
         level: IsolationLevel,
-        mut f: impl FnMut(&mut Access<'_, deadpool_postgres::Transaction<'_>>) -> Result<T, E>,
+        mut f: impl FnMut(&mut Access<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
+        let begin = match level {
+            IsolationLevel::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
+            _ => "BEGIN ISOLATION LEVEL REPEATABLE READ",
+        };
         let mut tries = 0;
         loop {
             if tries > 0 {
@@ -568,25 +580,15 @@ impl PgStore {
                 std::thread::sleep(Duration::from_millis(jitter));
             }
             tries += 1;
-            let mut client = self
+            let client = self
                 .block(self.inner.pool.get())
                 .map_err(|e| self.failed(pool_error(e)))?;
-            let tx = self
-                .answer(async {
-                    client
-                        .build_transaction()
-                        .isolation_level(level)
-                        .start()
-                        .await
-                        .map_err(db)
-                })
-                .map_err(|e| self.failed(e))?;
-            let mut access = Access {
-                c: &tx,
-                store: self,
-                retry: std::cell::Cell::new(false),
-                told: std::cell::RefCell::new(Vec::new()),
+            let mut open = Open(Some(client));
+            let Some(client) = open.0.as_ref() else {
+                continue;
             };
+            let mut access = Access::new(client, self);
+            access.later(begin, Vec::new());
             if matches!(level, IsolationLevel::Serializable)
                 && self.inner.seqscan_setting.load(Ordering::Acquire)
             {
@@ -595,26 +597,27 @@ impl PgStore {
                 // table, and every such transaction would conflict with every other. (Set
                 // here, not at connection: poolers such as PgBouncer refuse start-up
                 // options.)
-                if let Err(e) = access.exec("SET LOCAL enable_seqscan = off", &[]) {
-                    let _ = self.answer(async { tx.rollback().await.map_err(db) });
-                    return Err(e.into());
-                }
+                access.later("SET LOCAL enable_seqscan = off", Vec::new());
             }
             let value = match f(&mut access) {
-                Ok(v) => v,
-                Err(e) => {
+                Ok(v) if !access.failed.get() => v,
+                outcome => {
                     let again = access.retry.get();
-                    let _ = self.answer(async { tx.rollback().await.map_err(db) });
+                    if access.rollback() {
+                        open.close();
+                    }
                     // A statement met a concurrent transaction: the plan runs again.
                     if again && tries < MAX_TRIES {
                         continue;
                     }
-                    return Err(e);
+                    // A plan that went on after a failed statement: nothing was written.
+                    return Err(outcome.err().unwrap_or_else(|| StoreError::Aborted.into()));
                 }
             };
             let told = access.told.take();
-            match self.answer(async { tx.commit().await.map_err(db) }) {
-                Ok(()) => {
+            match access.exec("COMMIT", &[]) {
+                Ok(_) => {
+                    open.close();
                     self.inner.healthy.store(true, Ordering::Release);
                     for change in &told {
                         self.tell(change);
@@ -622,6 +625,11 @@ impl PgStore {
                     return Ok(value);
                 }
                 Err(e) => {
+                    // Whatever the answer, the transaction is over (or its connection is
+                    // dropped with it, see `Open`).
+                    if !e.is_unavailable() && access.rollback() {
+                        open.close();
+                    }
                     if tries < MAX_TRIES && retryable(&e) {
                         continue;
                     }
@@ -1055,23 +1063,151 @@ fn is_duplicate_object(e: &StoreError) -> bool {
     }
 }
 
-/// The domain operations over one connection or transaction.
-struct Access<'a, C: GenericClient> {
-    c: &'a C,
+/// A pooled connection in a transaction: unless [`Open::close`] says the transaction
+/// ended (committed or rolled back), the connection leaves the pool when this is dropped
+/// (a panic, a statement that never answered), and the database rolls back what it held.
+struct Open(Option<deadpool_postgres::Client>);
+
+impl Open {
+    fn close(&mut self) {
+        // Back to the pool, clean.
+        drop(self.0.take());
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            drop(deadpool_postgres::Client::take(client));
+        }
+    }
+}
+
+/// A statement's parameter, owned: for statements sent later.
+type Param = Box<dyn tokio_postgres::types::ToSql + Sync + Send>;
+
+/// The owned parameters of a statement sent later.
+macro_rules! owned {
+    ($($p:expr),* $(,)?) => { vec![$(Box::new($p) as Param),*] };
+}
+
+/// A statement put off until the next one is sent (see [`Access::later`]).
+struct Later {
+    sql: &'static str,
+    params: Vec<Param>,
+}
+
+/// The domain operations over one connection, in a transaction or not.
+struct Access<'a> {
+    c: &'a deadpool_postgres::Client,
     store: &'a PgStore,
     /// Set when a statement met a concurrent transaction: the whole plan must run again.
     retry: std::cell::Cell<bool>,
+    /// Set when any statement failed: the transaction cannot commit.
+    failed: std::cell::Cell<bool>,
+    /// Whether a statement went out since the transaction began.
+    sent: std::cell::Cell<bool>,
+    /// Statements put off, sent (in order) before the next one.
+    later: std::cell::RefCell<Vec<Later>>,
     /// The changes this transaction announces: this node's subscribers hear them as soon
     /// as it commits (read-your-writes), before the database's notice comes back.
     told: std::cell::RefCell<Vec<Change>>,
 }
 
-impl<C: GenericClient> Access<'_, C> {
+impl<'a> Access<'a> {
+    fn new(c: &'a deadpool_postgres::Client, store: &'a PgStore) -> Access<'a> {
+        Access {
+            c,
+            store,
+            retry: std::cell::Cell::new(false),
+            failed: std::cell::Cell::new(false),
+            sent: std::cell::Cell::new(false),
+            later: std::cell::RefCell::new(Vec::new()),
+            told: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl Access<'_> {
     fn seen(&self, e: StoreError) -> StoreError {
+        self.failed.set(true);
         if retryable(&e) {
             self.retry.set(true);
         }
         self.store.failed(e)
+    }
+
+    /// Puts off a write whose answer the plan does not need: it goes out with the next
+    /// statement (or the `COMMIT`), in order, in the same round trip. Its failure is
+    /// that statement's failure (and the transaction's: see `failed`). Only for writes
+    /// whose errors the plan does not interpret; a unique violation still runs the plan
+    /// again, which then finds the row that is in the way.
+    fn later(&self, sql: &'static str, params: Vec<Param>) {
+        self.later.borrow_mut().push(Later { sql, params });
+    }
+
+    /// Sends what was put off, then `sql`, in one round trip: its rows and the number of
+    /// rows it changed.
+    fn send(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<(Vec<tokio_postgres::Row>, u64), StoreError> {
+        use futures_util::TryStreamExt as _;
+        let later = self.later.take();
+        self.sent.set(true);
+        let c = self.c;
+        self.store
+            .answer(async move {
+                // Prepared first (cached after a statement's first use), so that what
+                // follows goes out in order without waiting for an answer.
+                let mut statements = Vec::with_capacity(later.len());
+                for l in &later {
+                    statements.push(c.prepare_cached(l.sql).await.map_err(db)?);
+                }
+                let st = c.prepare_cached(sql).await.map_err(db)?;
+                let args: Vec<Vec<&(dyn tokio_postgres::types::ToSql + Sync)>> = later
+                    .iter()
+                    .map(|l| {
+                        l.params
+                            .iter()
+                            .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+                            .collect()
+                    })
+                    .collect();
+                // Polled in order: each request is written before the next.
+                let before = futures_util::future::join_all(
+                    statements.iter().zip(&args).map(|(st, a)| c.execute(st, a)),
+                );
+                let this = async {
+                    let rows = c.query_raw(&st, params.iter().copied()).await?;
+                    let mut rows = std::pin::pin!(rows);
+                    let mut out = Vec::new();
+                    while let Some(row) = rows.try_next().await? {
+                        out.push(row);
+                    }
+                    Ok::<_, tokio_postgres::Error>((out, rows.rows_affected().unwrap_or(0)))
+                };
+                let (before, this) = futures_util::future::join(before, this).await;
+                for r in before {
+                    r.map_err(db)?;
+                }
+                this.map_err(db)
+            })
+            .map_err(|e| self.seen(e))
+    }
+
+    /// Ends the transaction without writing: whether the connection is clean again.
+    fn rollback(&self) -> bool {
+        if !self.sent.get() {
+            // Nothing went out, not even the `BEGIN`.
+            self.later.take();
+            return true;
+        }
+        self.later.take();
+        self.store
+            .answer(async { self.c.batch_execute("ROLLBACK").await.map_err(db) })
+            .is_ok()
     }
 
     fn rows(
@@ -1079,12 +1215,7 @@ impl<C: GenericClient> Access<'_, C> {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
-        self.store
-            .answer(async {
-                let st = self.c.prepare_cached(sql).await.map_err(db)?;
-                self.c.query(&st, params).await.map_err(db)
-            })
-            .map_err(|e| self.seen(e))
+        Ok(self.send(sql, params)?.0)
     }
 
     fn row(
@@ -1092,12 +1223,7 @@ impl<C: GenericClient> Access<'_, C> {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Option<tokio_postgres::Row>, StoreError> {
-        self.store
-            .answer(async {
-                let st = self.c.prepare_cached(sql).await.map_err(db)?;
-                self.c.query_opt(&st, params).await.map_err(db)
-            })
-            .map_err(|e| self.seen(e))
+        Ok(self.send(sql, params)?.0.into_iter().next())
     }
 
     fn exec(
@@ -1105,12 +1231,7 @@ impl<C: GenericClient> Access<'_, C> {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<u64, StoreError> {
-        self.store
-            .answer(async {
-                let st = self.c.prepare_cached(sql).await.map_err(db)?;
-                self.c.execute(&st, params).await.map_err(db)
-            })
-            .map_err(|e| self.seen(e))
+        Ok(self.send(sql, params)?.1)
     }
 
     fn record<T: serde::de::DeserializeOwned>(
@@ -1166,8 +1287,8 @@ impl<C: GenericClient> Access<'_, C> {
         if !self.store.inner.notices.load(Ordering::Acquire) {
             return Ok(());
         }
-        self.exec("SELECT pg_notify($1, $2)", &[&CHANNEL, &change.notice()])
-            .map(|_| ())
+        self.later("SELECT pg_notify($1, $2)", owned![CHANNEL, change.notice()]);
+        Ok(())
     }
 }
 
@@ -1177,7 +1298,7 @@ const PAGE: i64 = 5000;
 /// What an export hands each row of a table to: its key and its record's bytes.
 type EachRow<'f, K> = &'f mut dyn FnMut(K, &[u8]) -> Result<(), StoreError>;
 
-impl<C: GenericClient> Access<'_, C> {
+impl Access<'_> {
     /// Every row of `table` in `key` order, a page at a time: `(key, record)` to `f`.
     fn each_by_text(
         &self,
@@ -1223,7 +1344,7 @@ impl<C: GenericClient> Access<'_, C> {
     }
 }
 
-impl<C: GenericClient> Read for Access<'_, C> {
+impl Read for Access<'_> {
     fn export(&self, f: &mut dyn FnMut(Item) -> Result<(), StoreError>) -> Result<(), StoreError> {
         let next = self
             .row(
@@ -1343,6 +1464,24 @@ impl<C: GenericClient> Read for Access<'_, C> {
             "SELECT record FROM latchkey_refresh WHERE hash = $1",
             &[&hash],
         )
+    }
+
+    fn refresh_chain(&self, hash: &[u8]) -> Result<Option<RefreshChain>, StoreError> {
+        let Some(row) = self.row(
+            "SELECT r.record, f.record, u.record FROM latchkey_refresh r \
+             LEFT JOIN latchkey_families f ON f.id = r.family_id \
+             LEFT JOIN latchkey_users u ON u.id = f.user_id WHERE r.hash = $1",
+            &[&hash],
+        )?
+        else {
+            return Ok(None);
+        };
+        let part = |i: usize| row.get::<_, Option<&[u8]>>(i);
+        Ok(Some(RefreshChain {
+            entry: decode(part(0).unwrap_or_default())?,
+            family: part(1).map(decode).transpose()?,
+            user: part(2).map(decode).transpose()?,
+        }))
     }
 
     fn keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
@@ -1493,7 +1632,7 @@ fn user_row(user: &UserRecord) -> Result<UserRow, StoreError> {
     })
 }
 
-impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
+impl Write for Access<'_> {
     fn allocate_user_num(&mut self) -> Result<u64, StoreError> {
         self.allocate_user_nums(1)
     }
@@ -1520,28 +1659,30 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
             return Err(StoreError::Conflict(taken));
         }
         let row = user_row(user)?;
-        let inserted = self.exec(
+        // A unique index taken meanwhile fails the transaction; the plan runs again and
+        // `conflict` names what is taken.
+        self.later(
             "INSERT INTO latchkey_users (id, num, email_key, name_key, skeleton, has_mfa, record) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                &user.id,
-                &i64_of(user.num),
-                &row.email_key,
-                &row.name_key,
-                &row.skeleton,
-                &user.mfa.is_some(),
-                &row.record,
+            owned![
+                user.id.clone(),
+                i64_of(user.num),
+                row.email_key,
+                row.name_key,
+                row.skeleton,
+                user.mfa.is_some(),
+                row.record,
             ],
         );
-        inserted.map(|_| ())
+        Ok(())
     }
 
     fn update_user(&mut self, user: &UserRecord) -> Result<(), StoreError> {
         let record = encode(user)?;
-        self.exec(
+        self.later(
             "UPDATE latchkey_users SET has_mfa = $2, record = $3 WHERE id = $1",
-            &[&user.id, &user.mfa.is_some(), &record],
-        )?;
+            owned![user.id.clone(), user.mfa.is_some(), record],
+        );
         self.notify(&Change::User(user.id.clone()))
     }
 
@@ -1557,15 +1698,18 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
             }
         }
         let record = encode(user)?;
-        self.exec(
+        self.later(
             "UPDATE latchkey_users SET email_key = $2, has_mfa = $3, record = $4 WHERE id = $1",
-            &[&user.id, &key, &user.mfa.is_some(), &record],
-        )?;
+            owned![user.id.clone(), key, user.mfa.is_some(), record],
+        );
         self.notify(&Change::User(user.id.clone()))
     }
 
     fn delete_user(&mut self, id: &str) -> Result<bool, StoreError> {
-        self.exec("DELETE FROM latchkey_passkeys WHERE user_id = $1", &[&id])?;
+        self.later(
+            "DELETE FROM latchkey_passkeys WHERE user_id = $1",
+            owned![id.to_owned()],
+        );
         let n = self.exec("DELETE FROM latchkey_users WHERE id = $1", &[&id])?;
         self.notify(&Change::User(id.to_owned()))?;
         Ok(n > 0)
@@ -1584,45 +1728,51 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
     }
 
     fn set_server_key_check(&mut self, check: &[u8]) -> Result<(), StoreError> {
-        self.exec(
+        self.later(
             "INSERT INTO latchkey_meta (name, bytes) VALUES ('server_key_check', $1) \
              ON CONFLICT (name) DO UPDATE SET bytes = excluded.bytes",
-            &[&check],
-        )?;
+            owned![check.to_vec()],
+        );
         // Servers look at the keys, the server key's check among them, when told.
         self.notify(&Change::Keys)
     }
 
     fn put_mfa_pending(&mut self, hash: &[u8], rec: &MfaPendingRecord) -> Result<(), StoreError> {
         let record = encode(rec)?;
-        self.exec(
+        self.later(
             "INSERT INTO latchkey_mfa_pending (hash, expires_at, record) VALUES ($1, $2, $3) \
              ON CONFLICT (hash) DO UPDATE SET expires_at = excluded.expires_at, \
              record = excluded.record",
-            &[&hash, &rec.expires_at, &record],
-        )
-        .map(|_| ())
+            owned![hash.to_vec(), rec.expires_at, record],
+        );
+        Ok(())
     }
 
     fn delete_mfa_pending(&mut self, hash: &[u8]) -> Result<(), StoreError> {
-        self.exec("DELETE FROM latchkey_mfa_pending WHERE hash = $1", &[&hash])
-            .map(|_| ())
+        self.later(
+            "DELETE FROM latchkey_mfa_pending WHERE hash = $1",
+            owned![hash.to_vec()],
+        );
+        Ok(())
     }
 
     fn put_grant(&mut self, hash: &[u8], rec: &GrantRecord) -> Result<(), StoreError> {
         let record = encode(rec)?;
-        self.exec(
+        self.later(
             "INSERT INTO latchkey_grants (hash, expires_at, record) VALUES ($1, $2, $3) \
              ON CONFLICT (hash) DO UPDATE SET expires_at = excluded.expires_at, \
              record = excluded.record",
-            &[&hash, &rec.expires_at, &record],
-        )
-        .map(|_| ())
+            owned![hash.to_vec(), rec.expires_at, record],
+        );
+        Ok(())
     }
 
     fn delete_grant(&mut self, hash: &[u8]) -> Result<(), StoreError> {
-        self.exec("DELETE FROM latchkey_grants WHERE hash = $1", &[&hash])
-            .map(|_| ())
+        self.later(
+            "DELETE FROM latchkey_grants WHERE hash = $1",
+            owned![hash.to_vec()],
+        );
+        Ok(())
     }
 
     fn insert_passkey(&mut self, rec: &PasskeyRecord) -> Result<(), StoreError> {
@@ -1641,11 +1791,11 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
 
     fn update_passkey(&mut self, rec: &PasskeyRecord) -> Result<(), StoreError> {
         let record = encode(rec)?;
-        self.exec(
+        self.later(
             "UPDATE latchkey_passkeys SET record = $2 WHERE id = $1",
-            &[&rec.id, &record],
-        )
-        .map(|_| ())
+            owned![rec.id.clone(), record],
+        );
+        Ok(())
     }
 
     fn delete_passkey(&mut self, id: &[u8]) -> Result<bool, StoreError> {
@@ -1654,13 +1804,13 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
 
     fn put_ceremony(&mut self, hash: &[u8], rec: &CeremonyRecord) -> Result<(), StoreError> {
         let record = encode(rec)?;
-        self.exec(
+        self.later(
             "INSERT INTO latchkey_ceremonies (hash, expires_at, record) VALUES ($1, $2, $3) \
              ON CONFLICT (hash) DO UPDATE SET expires_at = excluded.expires_at, \
              record = excluded.record",
-            &[&hash, &rec.expires_at, &record],
-        )
-        .map(|_| ())
+            owned![hash.to_vec(), rec.expires_at, record],
+        );
+        Ok(())
     }
 
     fn delete_ceremony(&mut self, hash: &[u8]) -> Result<bool, StoreError> {
@@ -1674,21 +1824,21 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
         rec: &ProofRecord,
     ) -> Result<(), StoreError> {
         let record = encode(rec)?;
-        self.exec(
+        self.later(
             "INSERT INTO latchkey_proofs (key, expires_at, record) VALUES ($1, $2, $3) \
              ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at, \
              record = excluded.record",
-            &[&proof_key(purpose, subject), &rec.expires_at, &record],
-        )
-        .map(|_| ())
+            owned![proof_key(purpose, subject), rec.expires_at, record],
+        );
+        Ok(())
     }
 
     fn delete_proof(&mut self, purpose: ProofPurpose, subject: &str) -> Result<(), StoreError> {
-        self.exec(
+        self.later(
             "DELETE FROM latchkey_proofs WHERE key = $1",
-            &[&proof_key(purpose, subject)],
-        )
-        .map(|_| ())
+            owned![proof_key(purpose, subject)],
+        );
+        Ok(())
     }
 
     fn sweep_challenges(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
@@ -1718,12 +1868,17 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
 
     fn put_family(&mut self, family: &FamilyRecord) -> Result<(), StoreError> {
         let record = encode(family)?;
-        self.exec(
+        self.later(
             "INSERT INTO latchkey_families (id, user_id, expires_at, record) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET \
              expires_at = excluded.expires_at, record = excluded.record",
-            &[&family.id, &family.user_id, &family.expires_at, &record],
-        )?;
+            owned![
+                family.id.clone(),
+                family.user_id.clone(),
+                family.expires_at,
+                record
+            ],
+        );
         if family.revoked.is_some() {
             self.notify(&Change::Family(family.id.clone()))?;
         }
@@ -1732,19 +1887,19 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
 
     fn put_refresh(&mut self, hash: &[u8], entry: &RefreshEntry) -> Result<(), StoreError> {
         let record = encode(entry)?;
-        self.exec(
+        self.later(
             "INSERT INTO latchkey_refresh (hash, family_id, issued_at, spent_at, record) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash) DO UPDATE SET \
              spent_at = excluded.spent_at, record = excluded.record",
-            &[
-                &hash,
-                &entry.family_id,
-                &entry.issued_at,
-                &entry.spent_at,
-                &record,
+            owned![
+                hash.to_vec(),
+                entry.family_id.clone(),
+                entry.issued_at,
+                entry.spent_at,
+                record
             ],
-        )
-        .map(|_| ())
+        );
+        Ok(())
     }
 
     fn sweep_spent_refresh(&mut self, before: i64, limit: usize) -> Result<usize, StoreError> {
@@ -1784,13 +1939,13 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
         code: &SessionCodeRecord,
     ) -> Result<(), StoreError> {
         let record = encode(code)?;
-        self.exec(
+        self.later(
             "INSERT INTO latchkey_session_codes (hash, email_key, expires_at, record) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO UPDATE SET \
              expires_at = excluded.expires_at, record = excluded.record",
-            &[&hash, &fold(&code.email), &code.expires_at, &record],
-        )
-        .map(|_| ())
+            owned![hash.to_vec(), fold(&code.email), code.expires_at, record],
+        );
+        Ok(())
     }
 
     fn delete_session_code(&mut self, hash: &[u8]) -> Result<bool, StoreError> {
@@ -1820,16 +1975,19 @@ impl Write for Access<'_, deadpool_postgres::Transaction<'_>> {
 
     fn put_key(&mut self, key: &SigningKeyRecord) -> Result<(), StoreError> {
         let record = encode(key)?;
-        self.exec(
+        self.later(
             "INSERT INTO latchkey_keys (kid, record) VALUES ($1, $2) \
              ON CONFLICT (kid) DO UPDATE SET record = excluded.record",
-            &[&key.kid, &record],
-        )?;
+            owned![key.kid.clone(), record],
+        );
         self.notify(&Change::Keys)
     }
 
     fn delete_key(&mut self, kid: &str) -> Result<(), StoreError> {
-        self.exec("DELETE FROM latchkey_keys WHERE kid = $1", &[&kid])?;
+        self.later(
+            "DELETE FROM latchkey_keys WHERE kid = $1",
+            owned![kid.to_owned()],
+        );
         self.notify(&Change::Keys)
     }
 }

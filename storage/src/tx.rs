@@ -9,6 +9,17 @@ use crate::records::{
 };
 use crate::{Found, StoreError, Unique};
 
+/// A refresh token's entry with what it hangs from (see [`Read::refresh_chain`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshChain {
+    /// The token's entry.
+    pub entry: RefreshEntry,
+    /// Its family, unless swept.
+    pub family: Option<FamilyRecord>,
+    /// The family's user, unless deleted.
+    pub user: Option<UserRecord>,
+}
+
 /// Reads, in a snapshot or inside a write transaction.
 pub trait Read {
     /// The user with this id.
@@ -76,6 +87,24 @@ pub trait Read {
 
     /// What is known of the refresh token with this SHA-256 hash.
     fn refresh(&self, hash: &[u8]) -> Result<Option<RefreshEntry>, StoreError>;
+
+    /// What a rotation of the refresh token with this hash reads: its entry, the entry's
+    /// family and the family's user (a database answers it in one statement).
+    fn refresh_chain(&self, hash: &[u8]) -> Result<Option<RefreshChain>, StoreError> {
+        let Some(entry) = self.refresh(hash)? else {
+            return Ok(None);
+        };
+        let family = self.family(&entry.family_id)?;
+        let user = match &family {
+            Some(f) => self.user(&f.user_id)?,
+            None => None,
+        };
+        Ok(Some(RefreshChain {
+            entry,
+            family,
+            user,
+        }))
+    }
 
     /// Every signing key, oldest first.
     fn keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;

@@ -418,6 +418,76 @@ conformance! {
         assert_eq!(s.read(|r| r.user_count()).unwrap(), 1);
     }
 
+    a_plan_reads_what_it_wrote(s) {
+        let a = add(s, &user("a", "a@example.com", "a")).unwrap();
+        s.write(|w| {
+            w.put_family(&family("f", &a.id, 1000))?;
+            w.put_refresh(b"r", &entry("f"))?;
+            assert_eq!(w.family("f")?.unwrap().expires_at, 1000);
+            assert_eq!(w.refresh(b"r")?.unwrap().family_id, "f");
+            assert_eq!(w.family_ids_of_user(&a.id)?, vec!["f".to_string()]);
+            let mut u = w.user("a")?.unwrap();
+            u.role = "admin".into();
+            w.update_user(&u)?;
+            assert_eq!(w.user("a")?.unwrap().role, "admin");
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        assert_eq!(s.read(|r| r.user("a")).unwrap().unwrap().role, "admin");
+    }
+
+    a_refresh_chain_reads_the_entry_its_family_and_their_user(s) {
+        let a = add(s, &user("a", "a@example.com", "a")).unwrap();
+        s.write(|w| {
+            w.put_family(&family("f", &a.id, 1000))?;
+            w.put_refresh(b"r", &entry("f"))?;
+            w.put_family(&family("orphan", "nobody", 1000))?;
+            w.put_refresh(b"o", &entry("orphan"))?;
+            w.put_refresh(b"swept", &entry("gone"))?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        s.read(|r| {
+            let c = r.refresh_chain(b"r")?.unwrap();
+            assert_eq!(c.entry, entry("f"));
+            assert_eq!(c.family.unwrap().id, "f");
+            assert_eq!(c.user.unwrap().id, "a");
+            let c = r.refresh_chain(b"o")?.unwrap();
+            assert_eq!((c.family.unwrap().id.as_str(), c.user), ("orphan", None));
+            let c = r.refresh_chain(b"swept")?.unwrap();
+            assert_eq!((c.family, c.user), (None, None));
+            assert_eq!(r.refresh_chain(b"unknown")?, None);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    }
+
+    a_plan_that_panics_after_writing_leaves_nothing_and_the_store_goes_on(s) {
+        add(s, &user("a", "a@example.com", "a")).unwrap();
+        // More panics than the pool has connections: none may go back to the pool inside
+        // its transaction.
+        for i in 0..40 {
+            let s = s.clone();
+            let panicked = std::thread::spawn(move || {
+                s.write(|w| {
+                    w.put_family(&family(&format!("g{i}"), "a", 1000))?;
+                    w.put_refresh(format!("r{i}").as_bytes(), &entry(&format!("g{i}")))?;
+                    // The writes went out with this read; then a bug.
+                    if w.family(&format!("g{i}"))?.is_some() {
+                        panic!("a bug after a write");
+                    }
+                    Ok::<_, StoreError>(())
+                })
+            })
+            .join();
+            assert!(panicked.is_err());
+        }
+        assert!(s.read(|r| r.family_ids_of_user("a")).unwrap().is_empty());
+        s.write(|w| w.put_family(&family("h", "a", 1000))).unwrap();
+        assert_eq!(s.read(|r| r.family_ids_of_user("a")).unwrap(), vec!["h".to_string()]);
+        assert_eq!(s.read(|r| r.refresh(b"r0")).unwrap(), None);
+    }
+
     expired_things_are_swept(s) {
         let a = add(s, &user("a", "a@example.com", "a")).unwrap();
         s.write(|w| {
@@ -636,4 +706,24 @@ async fn postgres_tells_this_nodes_subscribers_when_its_own_write_commits() {
         "{:?}",
         heard.lock().unwrap()
     );
+}
+
+/// On PostgreSQL a failed statement ends the transaction, and a `COMMIT` after it answers
+/// as a rollback without an error: a plan that goes on after a failure must not be told
+/// that it committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_plan_that_goes_on_after_a_failed_statement_is_not_committed() {
+    let (s, _keep) = store("postgres");
+    let a = add(&s, &user("a", "a@example.com", "a")).unwrap();
+    let r = s.write(|w| {
+        w.put_family(&family("f", "a", 1000))?;
+        // The same id again (the email and name are new): the primary key refuses it,
+        // and the plan shrugs.
+        let mut again = user("a", "b@example.com", "b");
+        again.num = a.num + 100;
+        let _ = w.insert_user(&again).and_then(|()| w.user_count());
+        Ok::<_, StoreError>(())
+    });
+    assert!(matches!(r, Err(StoreError::Aborted)), "{r:?}");
+    assert!(s.read(|r| r.family("f")).unwrap().is_none());
 }
