@@ -30,8 +30,11 @@ use crate::clock::Clock;
 use crate::config::ImportLimits;
 use crate::password::imported;
 
-/// Users per write transaction.
-pub const BATCH: usize = 250_000;
+/// Users per write transaction. One transaction lays each table out in one go, with
+/// leaves nine-tenths full (`storage`'s filling order); users of later transactions fall
+/// between those keys and split leaves again. A million users in one: 540 B each in the
+/// file, against 1,078 B in four of 250,000.
+pub const BATCH: usize = 1_000_000;
 /// Refusals listed one by one; beyond, a count.
 const LISTED: usize = 50;
 
