@@ -871,45 +871,37 @@ impl Write for Writer {
     fn insert_users(&mut self, users: &[UserRecord]) -> Result<(), (usize, StoreError)> {
         let at = |i: usize| move |e: redb::StorageError| (i, StoreError::from(e));
         let open = |e: redb::TableError| (0, StoreError::from(e));
-        // Each table takes its keys in the filling order (see `filling_order`): its
-        // leaves end up nine-tenths full instead of half.
-        let mut emails: Vec<(String, usize)> = users
-            .iter()
-            .enumerate()
-            .filter_map(|(i, u)| u.email.as_deref().map(|e| (fold(e), i)))
-            .collect();
-        emails.sort_unstable();
-        let mut by_email = self.tx.open_table(USER_BY_EMAIL).map_err(open)?;
-        for k in filling_order(emails.len()) {
-            let Some((key, i)) = emails.get(k) else {
-                continue;
-            };
-            let id = users.get(*i).map_or("", |u| u.id.as_str());
-            if by_email.insert(key.as_str(), id).map_err(at(*i))?.is_some() {
-                return Err((*i, StoreError::Conflict(Unique::Email)));
-            }
-        }
-        drop(by_email);
-        let named = || {
-            users
+        let id_of = |i: usize| users.get(i).map_or("", |u| u.id.as_str());
+        // Each table takes its keys in the filling order: its leaves end up nine-tenths
+        // full instead of half.
+        let unique: [(_, KeyOf, _); 3] = [
+            (
+                USER_BY_EMAIL,
+                |u| u.email.as_deref().map(fold),
+                Unique::Email,
+            ),
+            (
+                USER_BY_NAME,
+                |u| u.username.as_deref().map(fold),
+                Unique::Username,
+            ),
+            (
+                USER_BY_SKELETON,
+                |u| u.username.as_deref().map(skeleton),
+                Unique::Username,
+            ),
+        ];
+        for (table, key, conflict) in unique {
+            let mut keys: Vec<(String, usize)> = users
                 .iter()
                 .enumerate()
-                .filter_map(|(i, u)| u.username.as_deref().map(|n| (n, i)))
-        };
-        for (table, key) in [
-            (USER_BY_NAME, fold as fn(&str) -> String),
-            (USER_BY_SKELETON, skeleton),
-        ] {
-            let mut keys: Vec<(String, usize)> = named().map(|(n, i)| (key(n), i)).collect();
+                .filter_map(|(i, u)| key(u).map(|k| (k, i)))
+                .collect();
             keys.sort_unstable();
             let mut t = self.tx.open_table(table).map_err(open)?;
-            for k in filling_order(keys.len()) {
-                let Some((key, i)) = keys.get(k) else {
-                    continue;
-                };
-                let id = users.get(*i).map_or("", |u| u.id.as_str());
-                if t.insert(key.as_str(), id).map_err(at(*i))?.is_some() {
-                    return Err((*i, StoreError::Conflict(Unique::Username)));
+            for (key, i) in in_filling_order(&keys) {
+                if t.insert(key.as_str(), id_of(*i)).map_err(at(*i))?.is_some() {
+                    return Err((*i, StoreError::Conflict(conflict)));
                 }
             }
         }
@@ -917,28 +909,17 @@ impl Write for Writer {
             users.iter().enumerate().map(|(i, u)| (u.num, i)).collect();
         nums.sort_unstable();
         let mut by_num = self.tx.open_table(USER_BY_NUM).map_err(open)?;
-        for k in filling_order(nums.len()) {
-            let Some((num, i)) = nums.get(k) else {
-                continue;
-            };
-            let id = users.get(*i).map_or("", |u| u.id.as_str());
-            by_num.insert(*num, id).map_err(at(*i))?;
+        for (num, i) in in_filling_order(&nums) {
+            by_num.insert(*num, id_of(*i)).map_err(at(*i))?;
         }
         drop(by_num);
-        let mut order: Vec<usize> = (0..users.len()).collect();
-        order.sort_unstable_by(|a, b| {
-            let id = |i: &usize| users.get(*i).map(|u| u.id.as_str());
-            id(a).cmp(&id(b))
-        });
+        let mut ids: Vec<(&str, usize)> = (0..users.len()).map(|i| (id_of(i), i)).collect();
+        ids.sort_unstable();
         let mut all = self.tx.open_table(USERS).map_err(open)?;
-        for k in filling_order(order.len()) {
-            let Some(user) = order.get(k).and_then(|i| users.get(*i)) else {
-                continue;
-            };
-            let i = order.get(k).copied().unwrap_or(0);
-            let bytes = encode(user).map_err(|e| (i, e))?;
-            all.insert(user.id.as_str(), bytes.as_slice())
-                .map_err(at(i))?;
+        for (id, i) in in_filling_order(&ids) {
+            let Some(user) = users.get(*i) else { continue };
+            let bytes = encode(user).map_err(|e| (*i, e))?;
+            all.insert(*id, bytes.as_slice()).map_err(at(*i))?;
         }
         Ok(())
     }
@@ -1451,6 +1432,14 @@ fn filling_order(n: usize) -> impl Iterator<Item = usize> {
     (0..n)
         .filter(|i| i % 5 < 3)
         .chain((0..n).filter(|i| i % 5 >= 3))
+}
+
+/// The key of a user in one of its unique indexes, if it has one there.
+type KeyOf = fn(&UserRecord) -> Option<String>;
+
+/// `sorted`'s items in the filling order.
+fn in_filling_order<T>(sorted: &[T]) -> impl Iterator<Item = &T> {
+    filling_order(sorted.len()).filter_map(|k| sorted.get(k))
 }
 
 #[cfg(test)]
