@@ -18,7 +18,7 @@ use webauthn_rs::prelude::{
 };
 
 use super::accounts::{account_key, state_refusal};
-use super::recovery::RECENT_SIGN_IN_MS;
+use super::recovery::signed_in_recently;
 use super::refresh::new_opaque_token;
 use super::{internal, refused, store_failure, Service};
 use crate::config::PasskeySettings;
@@ -138,7 +138,7 @@ impl Service {
     }
 
     /// Starts registering a passkey for the bearer's account, whose session must have
-    /// signed in within [`RECENT_SIGN_IN_MS`] (as a password change without the current
+    /// signed in within [`super::recovery::RECENT_SIGN_IN_MS`] (as a password change without the current
     /// password): a stolen access token cannot plant a passkey that outlives it.
     pub(super) async fn passkey_register_start(&self, bearer: Bearer) -> Result<Outcome, Failure> {
         let (claims, user) = self.authenticated(bearer)?;
@@ -148,7 +148,7 @@ impl Service {
             .read(|r| r.family(&claims.sid))
             .map_err(store_failure)?
             .ok_or(Failure::TokenInvalid)?;
-        if family.created_at < self.now_ms().saturating_sub(RECENT_SIGN_IN_MS) {
+        if !signed_in_recently(&family, self.now_ms()) {
             return Err(Failure::ReauthRequired);
         }
         self.passkey_register_start_for(&user).await

@@ -27,8 +27,13 @@ use crate::limits::Source;
 use crate::mail::Purpose;
 
 /// How recent a sign-in must be to change the password without the current one (an
-/// account that has none, or the identity-toolkit dialect).
+/// account that has none, or the identity-toolkit dialect), or to add a passkey.
 pub const RECENT_SIGN_IN_MS: i64 = 5 * 60 * 1000;
+
+/// Whether the session of `family` signed in within [`RECENT_SIGN_IN_MS`] of `now`.
+pub(super) fn signed_in_recently(family: &storage::FamilyRecord, now: i64) -> bool {
+    family.created_at >= now.saturating_sub(RECENT_SIGN_IN_MS)
+}
 
 const RESET: &str = "reset_password";
 const CHANGE: &str = "change_email";
@@ -360,7 +365,7 @@ impl Service {
                 if user.state != AccountState::Active {
                     return Ok(Err(Failure::TokenInvalid));
                 }
-                if recent_needed && family.created_at < now - RECENT_SIGN_IN_MS {
+                if recent_needed && !signed_in_recently(&family, now) {
                     return Ok(Err(Failure::ReauthRequired));
                 }
                 user.password_hash = Some(hash.clone());
