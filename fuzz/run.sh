@@ -26,7 +26,7 @@ for t in "${targets[@]}"; do
   grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|==|SUMMARY|.*(ERROR|panicked|deadly signal|Test unit written))' \
     "fuzz/work/$t.log" || true
   if [ -n "$(ls -A "fuzz/artifacts/$t" 2>/dev/null)" ]; then
-    echo "crash in $t: see fuzz/artifacts/$t/ (add it to fuzz/regressions/$t/ once fixed)" >&2
+    echo "crash in $t: see fuzz/artifacts/$t/ (add it to fuzz/corpus/$t/ once fixed, so that every run replays it)" >&2
     exit 1
   fi
   # Any other failure (a build error, a timeout, out of memory, a bad flag) fails too.

@@ -46,7 +46,10 @@ pub fn safe_rd(rd: &str, t: &Targets<'_>) -> Option<String> {
     let allowed = host == t.public_host
         || t.cookie_domain
             .is_some_and(|d| host == d || host.ends_with(&format!(".{d}")));
-    allowed.then(|| u.to_string())
+    // The browser's form of the URL can be longer than what was given ("https://h?q"
+    // becomes "https://h/?q"); what is followed must be followed again unchanged.
+    let out = u.to_string();
+    (allowed && out.len() <= MAX_RD).then_some(out)
 }
 
 #[cfg(test)]
@@ -115,5 +118,17 @@ mod tests {
         assert!(safe_rd("http://localhost:8080/x", &host_only).is_some());
         assert!(safe_rd("http://localhost.evil/x", &host_only).is_none());
         assert!(safe_rd(&format!("/{}", "a".repeat(MAX_RD)), &host_only).is_none());
+    }
+
+    #[test]
+    fn what_is_followed_is_followed_again_unchanged() {
+        // Found by the `rd` fuzz target: the URL's written form grew past MAX_RD.
+        let base = "https://auth.example.com?";
+        let at_limit = format!("{base}{}", "a".repeat(MAX_RD - base.len()));
+        assert_eq!(safe_rd(&at_limit, &T), None);
+        let under = format!("{base}{}", "a".repeat(MAX_RD - 1 - base.len()));
+        let out = safe_rd(&under, &T).expect("one byte under the limit");
+        assert_eq!(out.len(), MAX_RD);
+        assert_eq!(safe_rd(&out, &T), Some(out.clone()));
     }
 }
