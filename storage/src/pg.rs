@@ -74,7 +74,12 @@ CREATE TABLE IF NOT EXISTS latchkey_families (
     record BYTEA NOT NULL
 ) WITH (fillfactor = 70);
 CREATE INDEX IF NOT EXISTS latchkey_families_user ON latchkey_families (user_id);
-CREATE INDEX IF NOT EXISTS latchkey_families_expiry ON latchkey_families (expires_at);
+ALTER TABLE latchkey_families ADD COLUMN IF NOT EXISTS expires_hour BIGINT;
+UPDATE latchkey_families SET expires_hour = expires_at - expires_at % 3600000
+    WHERE expires_hour IS NULL;
+CREATE INDEX IF NOT EXISTS latchkey_families_expires_hour
+    ON latchkey_families (expires_hour);
+DROP INDEX IF EXISTS latchkey_families_expiry;
 CREATE TABLE IF NOT EXISTS latchkey_refresh (
     hash BYTEA PRIMARY KEY,
     family_id TEXT NOT NULL,
@@ -149,6 +154,14 @@ CREATE TABLE IF NOT EXISTS latchkey_known (
     PRIMARY KEY (account, source)
 );
 ";
+
+/// The hour (Unix ms, rounded down) a family expires in: what its expiry index holds.
+/// A rotation moves `expires_at` but seldom the hour, and an update that changes no
+/// indexed column is a heap-only (HOT) update, which writes no index entry at all. The
+/// sweep reads the index up to the current hour and checks `expires_at` itself.
+fn expires_hour(at: i64) -> i64 {
+    at - at.rem_euclid(3_600_000)
+}
 
 /// The channel of change notices.
 const CHANNEL: &str = "latchkey";
@@ -487,7 +500,7 @@ impl PgStore {
         // by the same idempotent script.
         let complete = client
             .query_one(
-                "SELECT to_regclass('latchkey_refresh_spent_at') IS NOT NULL",
+                "SELECT to_regclass('latchkey_families_expires_hour') IS NOT NULL",
                 &[],
             )
             .await
@@ -1869,13 +1882,15 @@ impl Write for Access<'_> {
     fn put_family(&mut self, family: &FamilyRecord) -> Result<(), StoreError> {
         let record = encode(family)?;
         self.later(
-            "INSERT INTO latchkey_families (id, user_id, expires_at, record) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET \
-             expires_at = excluded.expires_at, record = excluded.record",
+            "INSERT INTO latchkey_families (id, user_id, expires_at, expires_hour, record) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET \
+             expires_at = excluded.expires_at, expires_hour = excluded.expires_hour, \
+             record = excluded.record",
             owned![
                 family.id.clone(),
                 family.user_id.clone(),
                 family.expires_at,
+                expires_hour(family.expires_at),
                 record
             ],
         );
@@ -1916,8 +1931,9 @@ impl Write for Access<'_> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let ids: Vec<String> = self
             .rows(
-                "SELECT id FROM latchkey_families WHERE expires_at < $1 LIMIT $2",
-                &[&now, &limit],
+                "SELECT id FROM latchkey_families WHERE expires_hour <= $1 AND expires_at < $2 \
+                 LIMIT $3",
+                &[&expires_hour(now), &now, &limit],
             )?
             .iter()
             .map(|r| r.get(0))

@@ -727,3 +727,51 @@ async fn postgres_a_plan_that_goes_on_after_a_failed_statement_is_not_committed(
     assert!(matches!(r, Err(StoreError::Aborted)), "{r:?}");
     assert!(s.read(|r| r.family("f")).unwrap().is_none());
 }
+
+/// A database made before families' expiry was indexed by the hour (an index on
+/// `expires_at`, which every rotation moved) gets the new column and index when a node
+/// connects, and its families are still swept when they expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_an_older_layout_of_families_is_brought_up_to_date() {
+    let url = latchkey_storage::testing::new_database().unwrap();
+    let s = Store::connect(&url, 4).unwrap();
+    add(&s, &user("a", "a@example.com", "a")).unwrap();
+    s.write(|w| w.put_family(&family("f", "a", 7_200_500)))
+        .unwrap();
+    drop(s);
+    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(conn);
+    c.batch_execute(
+        "DROP INDEX latchkey_families_expires_hour; \
+         ALTER TABLE latchkey_families DROP COLUMN expires_hour; \
+         CREATE INDEX latchkey_families_expiry ON latchkey_families (expires_at);",
+    )
+    .await
+    .unwrap();
+    let s = Store::connect(&url, 4).unwrap();
+    let indexes: Vec<String> = c
+        .query(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'latchkey_families' \
+             ORDER BY indexname",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        indexes,
+        [
+            "latchkey_families_expires_hour",
+            "latchkey_families_pkey",
+            "latchkey_families_user"
+        ]
+    );
+    assert_eq!(s.write(|w| w.sweep_families(7_200_500, 100)).unwrap(), 0);
+    assert_eq!(s.write(|w| w.sweep_families(7_200_501, 100)).unwrap(), 1);
+    drop(c);
+    driver.await.unwrap().unwrap();
+}
