@@ -14,9 +14,11 @@
 //! - **Changes** that other nodes must see at once (a family revoked, a user changed or
 //!   deleted, the signing keys) are announced with `NOTIFY latchkey` inside the
 //!   transaction (delivered on commit); [`PgStore::subscribe`] hands them to the server.
-//! - **Blocking**: the service's plans and reads are synchronous closures. The database's
-//!   I/O runs on a small runtime of its own; a caller on a server thread gives that thread
-//!   up while it waits (`block_in_place`), a caller on no runtime simply waits.
+//! - **Blocking**: the service's plans and reads are synchronous closures. Each pooled
+//!   connection has a single-threaded runtime of its own, which the thread holding the
+//!   connection runs while it waits ([`pool`]): a statement's request and answer do not
+//!   cross threads. A caller on a server thread gives that thread up while it waits
+//!   (`block_in_place`); plans committed from requests run on blocking threads.
 //!
 //! The SQL sticks to what CockroachDB and YugabyteDB also speak (no `ctid`, no
 //! `DELETE ... LIMIT`, sequences avoided, `ON CONFLICT` upserts), except `LISTEN`/`NOTIFY`,
@@ -25,13 +27,14 @@
 //! `enable_seqscan` setting and `fillfactor` are PostgreSQL's too: the setting is asked
 //! for only where the database has it.) Only PostgreSQL is tested.
 
-use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deadpool_postgres::Pool;
+mod pool;
+
+use pool::{Lease, Pool};
 use tokio::sync::oneshot;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::IsolationLevel;
@@ -45,8 +48,8 @@ use crate::records::{
 use crate::tx::{Item, Read, RefreshChain, Write};
 use crate::{StoreError, Unique, SCHEMA_VERSION};
 
-/// How long a statement may wait for the database's answer.
-const ANSWER_WITHIN: Duration = Duration::from_secs(10);
+/// How long a request waits for a connection when all are busy.
+const WAIT_FOR_CONNECTION: Duration = Duration::from_secs(5);
 
 /// How often a plan is tried when it keeps meeting concurrent transactions.
 const MAX_TRIES: u32 = 30;
@@ -266,10 +269,6 @@ fn db(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
-fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
-    StoreError::Unavailable(Box::new(e))
-}
-
 /// Whether `e` means the transaction met a concurrent one and should run again.
 fn retryable(e: &StoreError) -> bool {
     let code = match e {
@@ -357,36 +356,13 @@ impl PgStore {
         let config = parse(url)?;
         let tls = tls(config.get_ssl_mode())?;
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(1)
             .thread_name("latchkey-pg")
             .enable_all()
             .build()
             .map_err(|e| StoreError::Setup(format!("cannot start its runtime: {e}")))?;
         let handle = rt.handle().clone();
-        let manager = deadpool_postgres::Manager::from_config(
-            config.clone(),
-            tls,
-            deadpool_postgres::ManagerConfig {
-                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
-            },
-        );
-        let pool = {
-            let _enter = handle.enter();
-            Pool::builder(manager)
-                .max_size(pool_size.max(2))
-                .wait_timeout(Some(Duration::from_secs(5)))
-                .create_timeout(Some(Duration::from_secs(5)))
-                .runtime(deadpool_postgres::Runtime::Tokio1)
-                .build()
-        };
-        let pool = match pool {
-            Ok(pool) => pool,
-            Err(e) => {
-                // Dropped on a server's thread, a runtime must not wait for its own.
-                rt.shutdown_background();
-                return Err(StoreError::Setup(e.to_string()));
-            }
-        };
+        let pool = Pool::new(config.clone(), tls, pool_size.max(2));
         let store = PgStore {
             inner: Arc::new(Inner {
                 pool,
@@ -421,114 +397,101 @@ impl PgStore {
         Ok(store)
     }
 
-    /// Runs `fut` to completion from synchronous code, on the database's runtime.
-    fn block<T: Send>(&self, fut: impl Future<Output = T> + Send) -> T {
-        let handle = &self.inner.handle;
-        match tokio::runtime::Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| handle.block_on(fut))
-            }
-            // A single-threaded runtime cannot give its thread up: wait on another.
-            Ok(_) => std::thread::scope(|s| match s.spawn(|| handle.block_on(fut)).join() {
-                Ok(v) => v,
-                Err(panic) => std::panic::resume_unwind(panic),
-            }),
-            Err(_) => handle.block_on(fut),
-        }
-    }
-
-    /// Runs a statement (or a transaction's start or end) to completion, or gives up after
-    /// [`ANSWER_WITHIN`]: a database that accepts connections but never answers must not
-    /// hold a request's thread (and its place in the queue) forever.
-    fn answer<T: Send>(
-        &self,
-        fut: impl Future<Output = Result<T, StoreError>> + Send,
-    ) -> Result<T, StoreError> {
-        self.block(async {
-            match tokio::time::timeout(ANSWER_WITHIN, fut).await {
-                Ok(r) => r,
-                Err(_) => Err(StoreError::Unavailable(Box::new(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("no answer within {} s", ANSWER_WITHIN.as_secs()),
-                )))),
-            }
-        })
+    /// A connection of the pool (see [`pool`]), or the reason there is none.
+    fn conn(&self) -> Result<Lease<'_>, StoreError> {
+        self.inner
+            .pool
+            .get(WAIT_FOR_CONNECTION)
+            .map_err(|e| self.failed(e))
     }
 
     /// The count a `SELECT count(*) ...` of the catalog answers (what the database
     /// speaks: PostgreSQL has `pg_notify` and `enable_seqscan`, CockroachDB neither).
     fn count(&self, sql: &'static str) -> Result<i64, StoreError> {
-        let this = self.clone();
-        self.answer(async move {
-            let c = this.inner.pool.get().await.map_err(pool_error)?;
-            let row = c.query_one(sql, &[]).await.map_err(db)?;
+        let c = self.conn()?;
+        let conn: &pool::Conn = &c;
+        conn.run(async {
+            let row = conn.client.query_one(sql, &[]).await.map_err(db)?;
             Ok(row.get::<_, i64>(0))
         })
     }
 
     fn migrate(&self) -> Result<(), StoreError> {
-        let this = self.clone();
-        self.answer(async move {
-            let mut tries: u32 = 0;
-            loop {
-                tries += 1;
-                match this.migrate_once().await {
-                    // Nodes starting together race to create the tables: try again.
-                    Err(e) if tries < 5 && (retryable(&e) || is_duplicate_object(&e)) => {
-                        tokio::time::sleep(Duration::from_millis(50 * u64::from(tries))).await;
-                    }
-                    r => return r,
+        let mut tries: u32 = 0;
+        loop {
+            tries += 1;
+            match self.migrate_once() {
+                // Nodes starting together race to create the tables: try again.
+                Err(e) if tries < 5 && (retryable(&e) || is_duplicate_object(&e)) => {
+                    std::thread::sleep(Duration::from_millis(50 * u64::from(tries)));
                 }
+                r => return r,
             }
-        })
+        }
     }
 
-    async fn migrate_once(&self) -> Result<(), StoreError> {
-        let mut client = self.inner.pool.get().await.map_err(pool_error)?;
-        let version: Option<i64> = match client
-            .query_opt(
-                "SELECT num FROM latchkey_meta WHERE name = 'schema_version'",
-                &[],
-            )
-            .await
-        {
-            Ok(row) => row.map(|r| r.get(0)),
-            Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => None,
-            Err(e) => return Err(db(e)),
-        };
-        // Tables added within a schema version (the last one made is named here) are made
-        // by the same idempotent script.
-        let complete = client
-            .query_one(
-                "SELECT to_regclass('latchkey_families_expires_hour') IS NOT NULL",
-                &[],
-            )
-            .await
-            .map_err(db)?
-            .get::<_, bool>(0);
+    fn migrate_once(&self) -> Result<(), StoreError> {
+        let mut c = self.conn()?;
+        let conn: &pool::Conn = &c;
+        let (version, complete) = conn.run(async {
+            let version: Option<i64> = match conn
+                .client
+                .query_opt(
+                    "SELECT num FROM latchkey_meta WHERE name = 'schema_version'",
+                    &[],
+                )
+                .await
+            {
+                Ok(row) => row.map(|r| r.get(0)),
+                Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => None,
+                Err(e) => return Err(db(e)),
+            };
+            // Tables added within a schema version (the last one made is named here) are
+            // made by the same idempotent script.
+            let complete = conn
+                .client
+                .query_one(
+                    "SELECT to_regclass('latchkey_families_expires_hour') IS NOT NULL",
+                    &[],
+                )
+                .await
+                .map_err(db)?
+                .get::<_, bool>(0);
+            Ok((version, complete))
+        })?;
         match version {
             Some(v) if u64_of(v) > SCHEMA_VERSION => return Err(StoreError::TooNew(u64_of(v))),
             Some(v) if u64_of(v) == SCHEMA_VERSION && complete => return Ok(()),
             // Older versions of this backend do not exist yet: the first one is current.
             _ => {}
         }
-        let tx = client.transaction().await.map_err(db)?;
-        tx.batch_execute(SCHEMA).await.map_err(db)?;
-        tx.execute(
-            "INSERT INTO latchkey_meta (name, num) VALUES ('schema_version', $1) \
-             ON CONFLICT (name) DO UPDATE SET num = excluded.num",
-            &[&i64_of(SCHEMA_VERSION)],
-        )
-        .await
-        .map_err(db)?;
-        tx.execute(
-            "INSERT INTO latchkey_meta (name, num) VALUES ('next_user_num', 1) \
-             ON CONFLICT (name) DO NOTHING",
-            &[],
-        )
-        .await
-        .map_err(db)?;
-        tx.commit().await.map_err(db)
+        // Until the `COMMIT` answers, the connection is closed if anything goes wrong.
+        c.in_doubt = true;
+        let conn: &pool::Conn = &c;
+        conn.run(async {
+            let client = &conn.client;
+            client.batch_execute("BEGIN").await.map_err(db)?;
+            client.batch_execute(SCHEMA).await.map_err(db)?;
+            client
+                .execute(
+                    "INSERT INTO latchkey_meta (name, num) VALUES ('schema_version', $1) \
+                     ON CONFLICT (name) DO UPDATE SET num = excluded.num",
+                    &[&i64_of(SCHEMA_VERSION)],
+                )
+                .await
+                .map_err(db)?;
+            client
+                .execute(
+                    "INSERT INTO latchkey_meta (name, num) VALUES ('next_user_num', 1) \
+                     ON CONFLICT (name) DO NOTHING",
+                    &[],
+                )
+                .await
+                .map_err(db)?;
+            client.batch_execute("COMMIT").await.map_err(db)
+        })?;
+        c.in_doubt = false;
+        Ok(())
     }
 
     /// Where the data is, without the password (for messages).
@@ -549,10 +512,8 @@ impl PgStore {
         &self,
         f: impl FnOnce(&Access<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let client = self
-            .block(self.inner.pool.get())
-            .map_err(|e| self.failed(pool_error(e)))?;
-        f(&Access::new(&client, self))
+        let c = self.conn()?;
+        f(&Access::new(&c, self))
     }
 
     /// Runs the plan `f` in a `REPEATABLE READ` transaction (one snapshot), committed
@@ -593,61 +554,73 @@ impl PgStore {
                 std::thread::sleep(Duration::from_millis(jitter));
             }
             tries += 1;
-            let client = self
-                .block(self.inner.pool.get())
-                .map_err(|e| self.failed(pool_error(e)))?;
-            let mut open = Open(Some(client));
-            let Some(client) = open.0.as_ref() else {
-                continue;
-            };
-            let mut access = Access::new(client, self);
-            access.later(begin, Vec::new());
-            if matches!(level, IsolationLevel::Serializable)
-                && self.inner.seqscan_setting.load(Ordering::Acquire)
-            {
-                // Every statement finds its rows by key. A sequential scan (which the
-                // planner picks on small tables) would take a predicate lock on the whole
-                // table, and every such transaction would conflict with every other. (Set
-                // here, not at connection: poolers such as PgBouncer refuse start-up
-                // options.)
-                access.later("SET LOCAL enable_seqscan = off", Vec::new());
+            let mut c = self.conn()?;
+            // Until the transaction is known to have ended (committed or rolled back), the
+            // connection must not go back to the pool: dropped (a panic, a statement that
+            // never answered), it is closed, and the database rolls back what it held.
+            c.in_doubt = true;
+            let (step, ended) = self.attempt(&c, begin, level, tries < MAX_TRIES, &mut f);
+            c.in_doubt = !ended;
+            drop(c);
+            match step {
+                Step::Done(r) => return r,
+                Step::Again => continue,
             }
-            let value = match f(&mut access) {
-                Ok(v) if !access.failed.get() => v,
-                outcome => {
-                    let again = access.retry.get();
-                    if access.rollback() {
-                        open.close();
-                    }
-                    // A statement met a concurrent transaction: the plan runs again.
-                    if again && tries < MAX_TRIES {
-                        continue;
-                    }
-                    // A plan that went on after a failed statement: nothing was written.
-                    return Err(outcome.err().unwrap_or_else(|| StoreError::Aborted.into()));
+        }
+    }
+
+    /// One run of a transaction's plan on `conn`: what came of it, and whether the
+    /// transaction ended (the connection is clean).
+    fn attempt<T, E: From<StoreError>>(
+        &self,
+        conn: &pool::Conn,
+        begin: &'static str,
+        level: IsolationLevel,
+        may_retry: bool,
+        f: &mut impl FnMut(&mut Access<'_>) -> Result<T, E>,
+    ) -> (Step<T, E>, bool) {
+        let mut access = Access::new(conn, self);
+        access.later(begin, Vec::new());
+        if matches!(level, IsolationLevel::Serializable)
+            && self.inner.seqscan_setting.load(Ordering::Acquire)
+        {
+            // Every statement finds its rows by key. A sequential scan (which the planner
+            // picks on small tables) would take a predicate lock on the whole table, and
+            // every such transaction would conflict with every other. (Set here, not at
+            // connection: poolers such as PgBouncer refuse start-up options.)
+            access.later("SET LOCAL enable_seqscan = off", Vec::new());
+        }
+        let value = match f(&mut access) {
+            Ok(v) if !access.failed.get() => v,
+            outcome => {
+                let again = access.retry.get();
+                let ended = access.rollback();
+                // A statement met a concurrent transaction: the plan runs again.
+                if again && may_retry {
+                    return (Step::Again, ended);
                 }
-            };
-            let told = access.told.take();
-            match access.exec("COMMIT", &[]) {
-                Ok(_) => {
-                    open.close();
-                    self.inner.healthy.store(true, Ordering::Release);
-                    for change in &told {
-                        self.tell(change);
-                    }
-                    return Ok(value);
+                // A plan that went on after a failed statement: nothing was written.
+                let e = outcome.err().unwrap_or_else(|| StoreError::Aborted.into());
+                return (Step::Done(Err(e)), ended);
+            }
+        };
+        let told = access.told.take();
+        match access.exec("COMMIT", &[]) {
+            Ok(_) => {
+                self.inner.healthy.store(true, Ordering::Release);
+                for change in &told {
+                    self.tell(change);
                 }
-                Err(e) => {
-                    // Whatever the answer, the transaction is over (or its connection is
-                    // dropped with it, see `Open`).
-                    if !e.is_unavailable() && access.rollback() {
-                        open.close();
-                    }
-                    if tries < MAX_TRIES && retryable(&e) {
-                        continue;
-                    }
-                    return Err(self.failed(e).into());
+                (Step::Done(Ok(value)), true)
+            }
+            Err(e) => {
+                // Whatever the answer, the transaction is over (or its connection is
+                // closed with it).
+                let ended = !e.is_unavailable() && access.rollback();
+                if may_retry && retryable(&e) {
+                    return (Step::Again, ended);
                 }
+                (Step::Done(Err(self.failed(e).into())), ended)
             }
         }
     }
@@ -698,20 +671,17 @@ impl PgStore {
 
     /// The database's size in bytes (0 where the database cannot say).
     pub fn size_bytes(&self) -> u64 {
-        let this = self.clone();
-        self.answer(async move {
-            let Ok(c) = this.inner.pool.get().await else {
-                return Ok(0);
-            };
-            Ok(
-                match c
-                    .query_opt("SELECT pg_database_size(current_database())", &[])
-                    .await
-                {
-                    Ok(Some(row)) => u64_of(row.get(0)),
-                    _ => 0,
-                },
-            )
+        let Ok(c) = self.conn() else {
+            return 0;
+        };
+        let conn: &pool::Conn = &c;
+        conn.run(async {
+            let row = conn
+                .client
+                .query_one("SELECT pg_database_size(current_database())", &[])
+                .await
+                .map_err(db)?;
+            Ok(u64_of(row.get(0)))
         })
         .unwrap_or(0)
     }
@@ -753,11 +723,19 @@ impl PgStore {
                 let Some(inner) = weak.upgrade() else {
                     return;
                 };
-                let ok = match tokio::time::timeout(Duration::from_secs(2), inner.pool.get()).await
-                {
-                    Ok(Ok(c)) => c.simple_query("SELECT 1").await.is_ok(),
-                    _ => false,
+                let store = PgStore {
+                    inner: inner.clone(),
                 };
+                // Connections are driven by the thread that holds one: a blocking one.
+                let asked = tokio::task::spawn_blocking(move || {
+                    let c = store.inner.pool.get(Duration::from_secs(2))?;
+                    let conn: &pool::Conn = &c;
+                    conn.run(async { conn.client.simple_query("SELECT 1").await.map_err(db) })
+                });
+                let ok = matches!(
+                    tokio::time::timeout(Duration::from_secs(2), asked).await,
+                    Ok(Ok(Ok(_)))
+                );
                 inner.healthy.store(ok, Ordering::Release);
             }
         });
@@ -1076,32 +1054,20 @@ fn is_duplicate_object(e: &StoreError) -> bool {
     }
 }
 
-/// A pooled connection in a transaction: unless [`Open::close`] says the transaction
-/// ended (committed or rolled back), the connection leaves the pool when this is dropped
-/// (a panic, a statement that never answered), and the database rolls back what it held.
-struct Open(Option<deadpool_postgres::Client>);
-
-impl Open {
-    fn close(&mut self) {
-        // Back to the pool, clean.
-        drop(self.0.take());
-    }
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        if let Some(client) = self.0.take() {
-            drop(deadpool_postgres::Client::take(client));
-        }
-    }
-}
-
 /// A statement's parameter, owned: for statements sent later.
 type Param = Box<dyn tokio_postgres::types::ToSql + Sync + Send>;
 
 /// The owned parameters of a statement sent later.
 macro_rules! owned {
     ($($p:expr),* $(,)?) => { vec![$(Box::new($p) as Param),*] };
+}
+
+/// What came of one run of a transaction's plan.
+enum Step<T, E> {
+    /// The answer: committed, or refused.
+    Done(Result<T, E>),
+    /// The plan met a concurrent transaction and runs again.
+    Again,
 }
 
 /// A statement put off until the next one is sent (see [`Access::later`]).
@@ -1112,7 +1078,7 @@ struct Later {
 
 /// The domain operations over one connection, in a transaction or not.
 struct Access<'a> {
-    c: &'a deadpool_postgres::Client,
+    c: &'a pool::Conn,
     store: &'a PgStore,
     /// Set when a statement met a concurrent transaction: the whole plan must run again.
     retry: std::cell::Cell<bool>,
@@ -1128,7 +1094,7 @@ struct Access<'a> {
 }
 
 impl<'a> Access<'a> {
-    fn new(c: &'a deadpool_postgres::Client, store: &'a PgStore) -> Access<'a> {
+    fn new(c: &'a pool::Conn, store: &'a PgStore) -> Access<'a> {
         Access {
             c,
             store,
@@ -1169,45 +1135,45 @@ impl Access<'_> {
         use futures_util::TryStreamExt as _;
         let later = self.later.take();
         self.sent.set(true);
-        let c = self.c;
-        self.store
-            .answer(async move {
-                // Prepared first (cached after a statement's first use), so that what
-                // follows goes out in order without waiting for an answer.
-                let mut statements = Vec::with_capacity(later.len());
-                for l in &later {
-                    statements.push(c.prepare_cached(l.sql).await.map_err(db)?);
+        let conn = self.c;
+        let c = &conn.client;
+        conn.run(async move {
+            // Prepared first (cached after a statement's first use), so that what
+            // follows goes out in order without waiting for an answer.
+            let mut statements = Vec::with_capacity(later.len());
+            for l in &later {
+                statements.push(conn.prepare(l.sql).await?);
+            }
+            let st = conn.prepare(sql).await?;
+            let args: Vec<Vec<&(dyn tokio_postgres::types::ToSql + Sync)>> = later
+                .iter()
+                .map(|l| {
+                    l.params
+                        .iter()
+                        .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+                        .collect()
+                })
+                .collect();
+            // Polled in order: each request is written before the next.
+            let before = futures_util::future::join_all(
+                statements.iter().zip(&args).map(|(st, a)| c.execute(st, a)),
+            );
+            let this = async {
+                let rows = c.query_raw(&st, params.iter().copied()).await?;
+                let mut rows = std::pin::pin!(rows);
+                let mut out = Vec::new();
+                while let Some(row) = rows.try_next().await? {
+                    out.push(row);
                 }
-                let st = c.prepare_cached(sql).await.map_err(db)?;
-                let args: Vec<Vec<&(dyn tokio_postgres::types::ToSql + Sync)>> = later
-                    .iter()
-                    .map(|l| {
-                        l.params
-                            .iter()
-                            .map(|p| p.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
-                            .collect()
-                    })
-                    .collect();
-                // Polled in order: each request is written before the next.
-                let before = futures_util::future::join_all(
-                    statements.iter().zip(&args).map(|(st, a)| c.execute(st, a)),
-                );
-                let this = async {
-                    let rows = c.query_raw(&st, params.iter().copied()).await?;
-                    let mut rows = std::pin::pin!(rows);
-                    let mut out = Vec::new();
-                    while let Some(row) = rows.try_next().await? {
-                        out.push(row);
-                    }
-                    Ok::<_, tokio_postgres::Error>((out, rows.rows_affected().unwrap_or(0)))
-                };
-                let (before, this) = futures_util::future::join(before, this).await;
-                for r in before {
-                    r.map_err(db)?;
-                }
-                this.map_err(db)
-            })
-            .map_err(|e| self.seen(e))
+                Ok::<_, tokio_postgres::Error>((out, rows.rows_affected().unwrap_or(0)))
+            };
+            let (before, this) = futures_util::future::join(before, this).await;
+            for r in before {
+                r.map_err(db)?;
+            }
+            this.map_err(db)
+        })
+        .map_err(|e| self.seen(e))
     }
 
     /// Ends the transaction without writing: whether the connection is clean again.
@@ -1218,8 +1184,8 @@ impl Access<'_> {
             return true;
         }
         self.later.take();
-        self.store
-            .answer(async { self.c.batch_execute("ROLLBACK").await.map_err(db) })
+        let c = self.c;
+        c.run(async { c.client.batch_execute("ROLLBACK").await.map_err(db) })
             .is_ok()
     }
 
