@@ -775,3 +775,34 @@ async fn postgres_an_older_layout_of_families_is_brought_up_to_date() {
     drop(c);
     driver.await.unwrap().unwrap();
 }
+
+/// A pooled connection that the server closed while it sat idle (a restart, an
+/// administrator's `pg_terminate_backend`, an idle timeout) is replaced before it is
+/// used: the next request does not fail for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_connections_closed_while_idle_are_replaced_before_use() {
+    let url = latchkey_storage::testing::new_database().unwrap();
+    let s = Store::connect(&url, 4).unwrap();
+    add(&s, &user("a", "a@example.com", "a")).unwrap();
+    let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let driver = tokio::spawn(conn);
+    let ended = c
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(!ended.is_empty());
+    // The server closes them at once; give the sockets a moment to say so.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for _ in 0..8 {
+        assert!(s.read(|r| r.user("a")).unwrap().is_some());
+    }
+    s.write(|w| w.put_family(&family("f", "a", 1000))).unwrap();
+    drop(c);
+    driver.await.unwrap().unwrap();
+}
