@@ -362,7 +362,7 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Setup(format!("cannot start its runtime: {e}")))?;
         let handle = rt.handle().clone();
-        let pool = Pool::new(config.clone(), tls, pool_size.max(2));
+        let pool = Pool::new(config.clone(), tls, pool_size.max(2), handle.clone());
         let store = PgStore {
             inner: Arc::new(Inner {
                 pool,

@@ -14,10 +14,11 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Condvar, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_postgres::{Client, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -29,15 +30,12 @@ pub(super) struct Pool {
     config: tokio_postgres::Config,
     tls: MakeRustlsConnect,
     max: usize,
-    state: Mutex<State>,
-    /// Told when a connection goes back or goes away.
-    freed: Condvar,
-}
-
-struct State {
-    idle: Vec<Conn>,
-    /// Connections that exist or are being opened, idle or not.
-    open: usize,
+    /// One permit per connection: whoever holds one may take an idle connection or open
+    /// a new one. Waiters are served first come, first served.
+    permits: Semaphore,
+    idle: Mutex<Vec<Conn>>,
+    /// The backend's runtime, whose timer bounds the wait for a permit.
+    handle: Handle,
 }
 
 /// How long opening a connection may take.
@@ -84,15 +82,17 @@ impl Conn {
         let Some(rt) = &self.rt else {
             return Err(gone("the connection is closed"));
         };
-        drive(rt, async {
-            tokio::time::timeout(ANSWER_WITHIN, fut)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(gone(&format!(
-                        "no answer within {} s",
-                        ANSWER_WITHIN.as_secs()
-                    )))
-                })
+        drive(|| {
+            rt.block_on(async {
+                tokio::time::timeout(ANSWER_WITHIN, fut)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(gone(&format!(
+                            "no answer within {} s",
+                            ANSWER_WITHIN.as_secs()
+                        )))
+                    })
+            })
         })
     }
 
@@ -128,39 +128,34 @@ impl Conn {
     }
 }
 
-/// Runs `fut` on `rt` from synchronous code, wherever that code runs.
-fn drive<T: Send>(rt: &Runtime, fut: impl Future<Output = T> + Send) -> T {
+/// Runs `block_on` (which waits on a runtime) from synchronous code, wherever that
+/// code runs.
+fn drive<T: Send>(block_on: impl FnOnce() -> T + Send) -> T {
     match Handle::try_current() {
         // On a server's worker: its other tasks go on on another thread meanwhile (on a
         // thread that already gave its place up, or a blocking one, this just runs).
         Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(|| rt.block_on(fut))
+            tokio::task::block_in_place(block_on)
         }
         // A single-threaded runtime cannot give its thread up: wait on another.
-        Ok(_) => std::thread::scope(|s| match s.spawn(|| rt.block_on(fut)).join() {
+        Ok(_) => std::thread::scope(|s| match s.spawn(block_on).join() {
             Ok(v) => v,
             Err(panic) => std::panic::resume_unwind(panic),
         }),
-        Err(_) => rt.block_on(fut),
-    }
-}
-
-/// Runs `f`, which blocks, without holding up a server's other tasks.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    match Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
-        _ => f(),
+        Err(_) => block_on(),
     }
 }
 
 /// A connection taken from the pool. It goes back when dropped, unless it is
 /// [`Lease::in_doubt`] (a transaction that did not end: the connection is closed, and
-/// the database rolls back what it held) or closed.
+/// the database rolls back what it held) or closed; its permit goes back either way.
 pub(super) struct Lease<'a> {
     pool: &'a Pool,
     conn: Option<Conn>,
     /// Set while a transaction is open on the connection.
     pub(super) in_doubt: bool,
+    /// Dropped after the connection went back (fields drop after `Drop::drop`).
+    _permit: SemaphorePermit<'a>,
 }
 
 impl std::ops::Deref for Lease<'_> {
@@ -176,93 +171,65 @@ impl std::ops::Deref for Lease<'_> {
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            let keep = !self.in_doubt && !conn.client.is_closed();
-            self.pool.give_back(conn, keep);
+            if !self.in_doubt && !conn.client.is_closed() {
+                self.pool.idle().push(conn);
+            }
         }
     }
 }
 
 impl Pool {
-    pub(super) fn new(config: tokio_postgres::Config, tls: MakeRustlsConnect, max: usize) -> Pool {
+    /// A pool of at most `max` connections; `handle` is a runtime with a timer.
+    pub(super) fn new(
+        config: tokio_postgres::Config,
+        tls: MakeRustlsConnect,
+        max: usize,
+        handle: Handle,
+    ) -> Pool {
+        let max = max.clamp(1, Semaphore::MAX_PERMITS);
         Pool {
             config,
             tls,
-            max: max.max(1),
-            state: Mutex::new(State {
-                idle: Vec::new(),
-                open: 0,
-            }),
-            freed: Condvar::new(),
+            max,
+            permits: Semaphore::new(max),
+            idle: Mutex::new(Vec::new()),
+            handle,
         }
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Conn>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A working connection: an idle one, a new one while there are fewer than the
-    /// maximum, or the first to come back within `wait`.
+    /// A working connection: an idle one, or a new one; when all are taken, the first
+    /// that comes back within `wait` (first come, first served).
     pub(super) fn get(&self, wait: Duration) -> Result<Lease<'_>, StoreError> {
-        blocking(|| {
-            let deadline = Instant::now() + wait;
-            let mut state = self.state();
-            loop {
-                if let Some(conn) = state.idle.pop() {
-                    drop(state);
-                    if conn.alive() {
-                        return Ok(self.lease(conn));
-                    }
-                    self.give_back(conn, false);
-                    state = self.state();
-                    continue;
-                }
-                if state.open < self.max {
-                    state.open += 1;
-                    drop(state);
-                    return match self.connect() {
-                        Ok(conn) => Ok(self.lease(conn)),
-                        Err(e) => {
-                            self.state().open -= 1;
-                            self.freed.notify_one();
-                            Err(e)
-                        }
-                    };
-                }
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(gone(&format!(
-                        "all {} database connections stayed busy for {} s",
-                        self.max,
-                        wait.as_secs()
-                    )));
-                }
-                state = self
-                    .freed
-                    .wait_timeout(state, left)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-            }
-        })
-    }
-
-    fn lease(&self, conn: Conn) -> Lease<'_> {
-        Lease {
-            pool: self,
-            conn: Some(conn),
-            in_doubt: false,
+        let handle = &self.handle;
+        let permit = drive(|| {
+            handle.block_on(async { tokio::time::timeout(wait, self.permits.acquire()).await })
+        });
+        let Ok(Ok(permit)) = permit else {
+            return Err(gone(&format!(
+                "all {} database connections stayed busy for {} s",
+                self.max,
+                wait.as_secs()
+            )));
+        };
+        loop {
+            let found = self.idle().pop();
+            let conn = match found {
+                Some(conn) if conn.alive() => conn,
+                // Closed while idle: dropped, and the next one is tried.
+                Some(_) => continue,
+                None => self.connect()?,
+            };
+            return Ok(Lease {
+                pool: self,
+                conn: Some(conn),
+                in_doubt: false,
+                _permit: permit,
+            });
         }
-    }
-
-    fn give_back(&self, conn: Conn, keep: bool) {
-        let mut state = self.state();
-        if keep {
-            state.idle.push(conn);
-        } else {
-            state.open -= 1;
-            drop(state);
-            drop(conn);
-        }
-        self.freed.notify_one();
     }
 
     /// A new connection, its I/O a task on a runtime of its own.
@@ -271,8 +238,10 @@ impl Pool {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Setup(format!("cannot start a connection's runtime: {e}")))?;
-        let opened = drive(&rt, async {
-            tokio::time::timeout(CONNECT_WITHIN, self.config.connect(self.tls.clone())).await
+        let opened = drive(|| {
+            rt.block_on(async {
+                tokio::time::timeout(CONNECT_WITHIN, self.config.connect(self.tls.clone())).await
+            })
         });
         let (client, connection) = match opened {
             Ok(Ok(pair)) => pair,
