@@ -512,8 +512,10 @@ impl PgStore {
         &self,
         f: impl FnOnce(&Access<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let c = self.conn()?;
-        f(&Access::new(&c, self))
+        pool::blocking(|| {
+            let c = self.conn()?;
+            f(&Access::new(&c, self))
+        })
     }
 
     /// Runs the plan `f` in a `REPEATABLE READ` transaction (one snapshot), committed
@@ -546,6 +548,16 @@ impl PgStore {
             IsolationLevel::Serializable => "BEGIN ISOLATION LEVEL SERIALIZABLE",
             _ => "BEGIN ISOLATION LEVEL REPEATABLE READ",
         };
+        pool::blocking(|| self.transaction_tries(begin, level, &mut f))
+    }
+
+    /// [`PgStore::transaction`]'s runs of `f`, until one commits or may not run again.
+    fn transaction_tries<T, E: From<StoreError>>(
+        &self,
+        begin: &'static str,
+        level: IsolationLevel,
+        f: &mut impl FnMut(&mut Access<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut tries = 0;
         loop {
             if tries > 0 {
@@ -559,7 +571,7 @@ impl PgStore {
             // connection must not go back to the pool: dropped (a panic, a statement that
             // never answered), it is closed, and the database rolls back what it held.
             c.in_doubt = true;
-            let (step, ended) = self.attempt(&c, begin, level, tries < MAX_TRIES, &mut f);
+            let (step, ended) = self.attempt(&c, begin, level, tries < MAX_TRIES, f);
             c.in_doubt = !ended;
             drop(c);
             match step {

@@ -146,6 +146,16 @@ fn drive<T: Send>(block_on: impl FnOnce() -> T + Send) -> T {
     }
 }
 
+/// Runs `f`, which waits on the database, without holding up a server's other tasks:
+/// on a server's worker, its tasks move to another thread once for everything `f` waits
+/// on (the waits inside then just run; see [`drive`]).
+pub(super) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// A connection taken from the pool. It goes back when dropped, unless it is
 /// [`Lease::in_doubt`] (a transaction that did not end: the connection is closed, and
 /// the database rolls back what it held) or closed; its permit goes back either way.
