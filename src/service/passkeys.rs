@@ -138,8 +138,9 @@ impl Service {
     }
 
     /// Starts registering a passkey for the bearer's account, whose session must have
-    /// signed in within [`super::recovery::RECENT_SIGN_IN_MS`] (as a password change without the current
-    /// password): a stolen access token cannot plant a passkey that outlives it.
+    /// signed in recently ([`signed_in_recently`], the rule of a password change without
+    /// the current password): a stolen access token cannot plant a passkey that outlives
+    /// it.
     pub(super) async fn passkey_register_start(&self, bearer: Bearer) -> Result<Outcome, Failure> {
         let (claims, user) = self.authenticated(bearer)?;
         let family = self
