@@ -128,7 +128,16 @@ pub fn authorization(data: &[u8]) {
         assert!(!t.is_empty() && t.len() <= protocol::input::MAX_TOKEN_LEN);
         assert!(!t.contains(' '));
     }
-    let _ = protocol::input::parse_basic(&h);
+    if let Some(c) = protocol::input::parse_basic(&h) {
+        // The raw secret goes along only when it differs from the decoded one.
+        assert!(c.raw_secret.as_ref() != Some(&c.secret));
+    }
+    // The same bytes as a form body beside the header (userinfo, RFC 6750 §2.2): a token
+    // offered twice is never taken.
+    let both = protocol::input::parse_bearer_or_form(&h, Some(data));
+    if let Bearer::Token(t) = &both {
+        assert!(t.len() <= protocol::input::MAX_TOKEN_LEN && !t.contains(' '));
+    }
     if let Some((user, _)) = protocol::input::parse_basic_raw(&h) {
         assert!(!user.contains(':'));
     }

@@ -184,7 +184,7 @@ async fn forward_auth(
     let given = !matches!(bearer, protocol::Bearer::Missing);
     if !given {
         if let Some(portal) = &app.portal {
-            if let Some((v, cookie)) = crate::portal::visitor(&app.service, headers).await {
+            if let Some((v, cookie)) = portal.visitor(&app.service, headers).await {
                 let mut r = forward_ok(&v.user);
                 if let Some(expires_at) = v.renewed {
                     let now = app.service.now_ms();

@@ -232,6 +232,27 @@ pub fn parse_bearer(headers: &HeaderMap) -> Bearer {
     Bearer::Token(token.to_owned())
 }
 
+/// The bearer token of a request that may also carry it in a form body (RFC 6750 §2.2:
+/// `access_token` in an `application/x-www-form-urlencoded` POST, `form_body`). A token
+/// offered both ways, a body that does not parse, or a malformed token is `Malformed`.
+pub fn parse_bearer_or_form(headers: &HeaderMap, form_body: Option<&[u8]>) -> Bearer {
+    let in_header = parse_bearer(headers);
+    let Some(body) = form_body else {
+        return in_header;
+    };
+    let Ok(mut form) = parse_form(body) else {
+        return Bearer::Malformed;
+    };
+    match (form.remove("access_token"), in_header) {
+        (None, h) => h,
+        (Some(_), Bearer::Token(_) | Bearer::Malformed) => Bearer::Malformed,
+        (Some(t), Bearer::Missing) if t.len() <= MAX_TOKEN_LEN && is_b64token(&t) => {
+            Bearer::Token(t)
+        }
+        (Some(_), Bearer::Missing) => Bearer::Malformed,
+    }
+}
+
 /// The user and password of an `Authorization: Basic` header (RFC 7617), as sent.
 pub fn parse_basic_raw(headers: &HeaderMap) -> Option<(String, Secret)> {
     let value = single_authorization(headers).ok()??;
@@ -249,11 +270,18 @@ pub fn parse_basic_raw(headers: &HeaderMap) -> Option<(String, Secret)> {
 
 /// OAuth client credentials of an `Authorization: Basic` header. Per RFC 6749 §2.3.1 both
 /// parts are form-urlencoded before base64; they are decoded here.
+/// A secret that does not decode (a lone `%`, say) is taken as it was sent.
 pub fn parse_basic(headers: &HeaderMap) -> Option<ClientCredentials> {
-    let (id, secret) = parse_basic_raw(headers)?;
+    let (id, raw) = parse_basic_raw(headers)?;
+    let (secret, raw_secret) = match form_decode(&raw.0) {
+        Some(d) if d != raw.0 => (Secret(d), Some(raw)),
+        Some(d) => (Secret(d), None),
+        None => (raw, None),
+    };
     Some(ClientCredentials {
         id: form_decode(&id)?,
-        secret: Secret(form_decode(&secret.0)?),
+        secret,
+        raw_secret,
     })
 }
 
@@ -421,12 +449,45 @@ mod tests {
     }
 
     #[test]
+    fn a_bearer_token_may_come_in_a_form_body_but_not_twice() {
+        let none = HeaderMap::new();
+        assert_eq!(
+            parse_bearer_or_form(&none, Some(b"access_token=abc")),
+            Bearer::Token("abc".into())
+        );
+        assert_eq!(parse_bearer_or_form(&none, Some(b"x=1")), Bearer::Missing);
+        assert_eq!(parse_bearer_or_form(&none, None), Bearer::Missing);
+        assert_eq!(
+            parse_bearer_or_form(&auth("Bearer abc"), Some(b"access_token=abc")),
+            Bearer::Malformed
+        );
+        assert_eq!(
+            parse_bearer_or_form(&none, Some(b"access_token=a&access_token=b")),
+            Bearer::Malformed
+        );
+        assert_eq!(
+            parse_bearer_or_form(&none, Some(b"access_token=a%20b")),
+            Bearer::Malformed
+        );
+        assert_eq!(
+            parse_bearer_or_form(&auth("Bearer abc"), Some(b"")),
+            Bearer::Token("abc".into())
+        );
+    }
+
+    #[test]
     fn basic_is_form_decoded() {
         // "my%20id:p%3Ass+w" base64
         let b64 = base64::engine::general_purpose::STANDARD.encode("my%20id:p%3Ass+w");
         let c = parse_basic(&auth(&format!("Basic {b64}"))).unwrap();
         assert_eq!(c.id, "my id");
         assert_eq!(c.secret, Secret("p:ss w".into()));
+        // The secret as sent goes along (a client that did not encode it), and one that
+        // does not decode is taken as sent.
+        assert_eq!(c.raw_secret, Some(Secret("p%3Ass+w".into())));
+        let b64 = base64::engine::general_purpose::STANDARD.encode("id:100%");
+        let c = parse_basic(&auth(&format!("Basic {b64}"))).unwrap();
+        assert_eq!((c.secret, c.raw_secret), (Secret("100%".into()), None));
         assert!(parse_basic(&auth("Basic !!!")).is_none());
         assert!(parse_basic(&auth("Bearer abc")).is_none());
     }

@@ -17,8 +17,21 @@ impl std::fmt::Debug for Secret {
 pub struct ClientCredentials {
     /// Client id.
     pub id: String,
-    /// Client secret.
+    /// Client secret (form-decoded, RFC 6749 §2.3.1).
     pub secret: Secret,
+    /// The secret exactly as sent, when form-decoding changed it: many clients put a
+    /// secret holding `+` or `%` in the header without encoding it, and their secret is
+    /// this one. Both are compared (in constant time).
+    pub raw_secret: Option<Secret>,
+}
+
+impl ClientCredentials {
+    /// The secrets this client may have meant: the decoded one, and the raw one when it
+    /// differs.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.secret.0.as_str())
+            .chain(self.raw_secret.as_ref().map(|s| s.0.as_str()))
+    }
 }
 
 /// The bearer token of a request, as far as the header goes.

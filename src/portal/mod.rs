@@ -28,6 +28,10 @@ use pages::Frame;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "latchkey_session";
+/// Its name where the deployment allows the `__Host-` prefix (https, no `cookie_domain`):
+/// a browser keeps such a cookie only when this host set it with `Secure`, `Path=/` and
+/// no `Domain`, so no sibling subdomain can toss one in.
+pub const HOST_SESSION_COOKIE: &str = "__Host-latchkey_session";
 /// The signed-out browser's cookie the forms are bound to.
 const CSRF_COOKIE: &str = "latchkey_csrf";
 /// A sign-in waiting for its second factor.
@@ -137,6 +141,28 @@ impl Portal {
         u
     }
 
+    /// The session cookie's name in this deployment ([`HOST_SESSION_COOKIE`] where the
+    /// prefix is possible, [`SESSION_COOKIE`] elsewhere).
+    pub fn session_name(&self) -> &'static str {
+        if self.settings.secure && self.settings.cookie_domain.is_none() {
+            HOST_SESSION_COOKIE
+        } else {
+            SESSION_COOKIE
+        }
+    }
+
+    /// The visitor of a request's session cookie, with the cookie. A request that
+    /// carries several session cookies has none: which one the browser sent first is
+    /// for a sibling site to choose (cookie tossing), so none is believed.
+    pub async fn visitor(&self, svc: &Service, headers: &HeaderMap) -> Option<(Visitor, String)> {
+        let c = only_cookie(headers, self.session_name())?;
+        if !crate::service::portal::is_session_syntax(c) {
+            return None;
+        }
+        let v = svc.portal_visitor(c).await.ok()?;
+        Some((v, c.to_owned()))
+    }
+
     /// A `Set-Cookie` value with the portal's attributes.
     fn cookie(&self, name: &str, value: &str, max_age: Option<u64>, site_wide: bool) -> String {
         let s = &self.settings;
@@ -163,7 +189,12 @@ impl Portal {
     /// The `Set-Cookie` of a session that ends at `expires_at` (Unix ms), seen at `now`.
     pub fn session_cookie(&self, value: &str, expires_at: i64, now: i64) -> HeaderValue {
         let age = u64::try_from(expires_at.saturating_sub(now) / 1000).unwrap_or(0);
-        header_value(&self.cookie(SESSION_COOKIE, value, Some(age), true))
+        header_value(&self.cookie(self.session_name(), value, Some(age), true))
+    }
+
+    /// The `Set-Cookie` that ends the browser's session cookie.
+    pub fn clear_session(&self) -> HeaderValue {
+        self.clear(self.session_name(), true)
     }
 
     fn clear(&self, name: &str, site_wide: bool) -> HeaderValue {
@@ -257,25 +288,19 @@ pub fn cookies<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a str> {
     out
 }
 
+/// The value of cookie `name` when the browser sent exactly one of that name.
+fn only_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    match cookies(headers, name).as_slice() {
+        [one] => Some(one),
+        _ => None,
+    }
+}
+
 /// The first value of cookie `name` of a cookie's syntax (256 bits, base64url).
 fn token_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     cookies(headers, name)
         .into_iter()
         .find(|c| crate::service::portal::is_session_syntax(c))
-}
-
-/// The visitor of a request's session cookie, with the cookie: the first cookie of that
-/// name that is a live session.
-pub async fn visitor(svc: &Service, headers: &HeaderMap) -> Option<(Visitor, String)> {
-    for c in cookies(headers, SESSION_COOKIE) {
-        if !crate::service::portal::is_session_syntax(c) {
-            continue;
-        }
-        if let Ok(v) = svc.portal_visitor(c).await {
-            return Some((v, c.to_owned()));
-        }
-    }
-    None
 }
 
 /// Whether a state-changing request may come from where it says it comes from: not
@@ -664,7 +689,7 @@ impl Flow<'_> {
     async fn login_page(&mut self, error: Option<&str>, status: StatusCode) -> Page {
         // A browser signed in already goes on, unless it came back to sign in again.
         if error.is_none() && self.field("prompt") != "login" {
-            if let Some((v, cookie)) = visitor(self.svc, self.req.headers).await {
+            if let Some((v, cookie)) = self.portal.visitor(self.svc, self.req.headers).await {
                 self.renewed(&v, &cookie);
                 return self.portal.see_other(&self.rd_or_account());
             }
@@ -694,7 +719,7 @@ impl Flow<'_> {
     }
 
     fn mfa_page(&mut self, error: Option<&str>, status: StatusCode) -> Page {
-        if cookies(self.req.headers, MFA_COOKIE).is_empty() {
+        if only_cookie(self.req.headers, MFA_COOKIE).is_none() {
             return self.portal.see_other(&self.with_rd("/login"));
         }
         let csrf = match self.pre_login_token() {
@@ -722,6 +747,19 @@ impl Flow<'_> {
             Ok(opened) => {
                 self.svc.portal_signed_in(&user_id, method);
                 let now = self.svc.now_ms();
+                if self.portal.settings.cookie_domain.is_some() {
+                    // A host-only cookie of the same name (left from before
+                    // `cookie_domain` was set) would stand beside the new one, and two
+                    // session cookies are none.
+                    self.set.push(header_value(&format!(
+                        "{SESSION_COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
+                        if self.portal.settings.secure {
+                            "; Secure"
+                        } else {
+                            ""
+                        }
+                    )));
+                }
                 self.set.push(
                     self.portal
                         .session_cookie(&opened.cookie, opened.expires_at, now),
@@ -822,10 +860,7 @@ impl Flow<'_> {
         if !self.pre_login_ok() {
             return self.portal.forbidden();
         }
-        let pending = cookies(self.req.headers, MFA_COOKIE)
-            .into_iter()
-            .next()
-            .map(str::to_owned);
+        let pending = only_cookie(self.req.headers, MFA_COOKIE).map(str::to_owned);
         let mfa_code = self.field("mfa_code").trim().to_owned();
         let (op, method) = match pending.as_deref().and_then(|p| p.split_once('.')) {
             Some(("p", credential)) => (
@@ -923,7 +958,7 @@ impl Flow<'_> {
 
     /// The visitor of a signed-in page, and its session cookie.
     async fn signed_in_visitor(&mut self) -> Option<(Visitor, String)> {
-        let (v, cookie) = visitor(self.svc, self.req.headers).await?;
+        let (v, cookie) = self.portal.visitor(self.svc, self.req.headers).await?;
         self.renewed(&v, &cookie);
         Some((v, cookie))
     }
@@ -961,7 +996,7 @@ impl Flow<'_> {
             .clone()
             .unwrap_or_else(|| format!("{}/login", self.path()));
         let Some((v, cookie)) = self.signed_in_visitor().await else {
-            self.set.push(self.portal.clear(SESSION_COOKIE, true));
+            self.set.push(self.portal.clear_session());
             return self.portal.see_other(&to);
         };
         if !self.session_ok(&cookie) {
@@ -971,7 +1006,7 @@ impl Flow<'_> {
             return self.failure_page(f);
         }
         self.set.clear();
-        self.set.push(self.portal.clear(SESSION_COOKIE, true));
+        self.set.push(self.portal.clear_session());
         self.portal.see_other(&to)
     }
 

@@ -12,7 +12,7 @@ use http::{header, HeaderValue, Method, StatusCode};
 use protocol::{Failure, Reply};
 use serde_json::json;
 
-use super::{pages, visitor, PageRequest, Portal, SESSION_COOKIE};
+use super::{pages, PageRequest, Portal};
 use crate::config::OidcClientSettings;
 use crate::service::oidc::Authorization;
 use crate::service::Service;
@@ -25,6 +25,8 @@ pub const PREFIX: &str = "/oidc";
 const SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 /// Longest `state` and `nonce` taken (they travel in URLs).
 const MAX_PARAM: usize = 512;
+/// How long a login stamp (`login_after`) satisfies `prompt=login` and `max_age`.
+const LOGIN_STAMP_LIFE_MS: i64 = 600_000;
 
 /// Whether `path` is one of the provider's.
 pub fn owns(path: &str) -> bool {
@@ -238,9 +240,6 @@ pub struct AuthzRequest<'c> {
     pub consent: bool,
     /// `max_age`, seconds.
     pub max_age: Option<u64>,
-    /// The sign-in this request waits for (ours, set on the way to the login page):
-    /// Unix seconds.
-    pub login_after: Option<i64>,
 }
 
 /// Checks the parameters of an authorization request against the `clients` (pure: the
@@ -264,7 +263,9 @@ pub fn check_authorize<'c>(
     let state = get("state").map(str::to_owned);
     let back = |error: &'static str, description: &'static str| Refusal::Back {
         redirect_uri: redirect_uri.clone(),
-        state: state.clone().filter(|s| s.len() <= MAX_PARAM),
+        // Echoed whatever its length (RFC 6749 §4.1.2.1: the exact value), even when it
+        // is the reason for the refusal.
+        state: state.clone(),
         error,
         description,
     };
@@ -364,7 +365,6 @@ pub fn check_authorize<'c>(
         login: prompt.contains(&"login"),
         consent: prompt.contains(&"consent"),
         max_age,
-        login_after: get("login_after").and_then(|t| t.parse::<i64>().ok()),
     })
 }
 
@@ -407,7 +407,6 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
         login,
         consent,
         max_age,
-        login_after,
     } = checked;
     let get = |k: &str| p.get(k).map(String::as_str);
     let a = Authz {
@@ -416,16 +415,44 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
         state,
         method: req.method,
     };
+    // OIDC Core §3.1.2.1: the hint names whom the client expects; one this server did
+    // not sign is an invalid request.
+    let hinted = match get("id_token_hint") {
+        None => None,
+        Some(h) => match svc.id_token_hint(h) {
+            Some((_, sub)) => Some(sub),
+            None => {
+                return a.error(
+                    "invalid_request",
+                    "id_token_hint is not an id token this server signed",
+                )
+            }
+        },
+    };
     let now = svc.now_ms();
-    let found = visitor(svc, req.headers).await;
-    let fresh_enough = |signed_in_at: i64| {
+    let found = portal.visitor(svc, req.headers).await;
+    // The request as it goes to the login page and comes back (what a stamp is bound to).
+    let binding: Vec<(&str, &str)> = p
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "login_after" | "csrf" | "decision"))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&binding)
+        .finish();
+    // When this very request sent the browser to the login page: only from a stamp this
+    // server made for it (a forged or borrowed one is no stamp at all).
+    let login_after = get("login_after").and_then(|s| svc.login_stamp_time(s, &query));
+    let fresh_enough = |v: &crate::service::portal::Visitor| {
+        let signed_in_at = v.signed_in_at;
         // A sign-in made after the browser was sent to the login page (at most ten
         // minutes ago) satisfies prompt=login and max_age; the id token's auth_time says
         // when it was.
-        let after = login_after.is_some_and(|t| {
-            let t = t.saturating_mul(1000);
-            now.saturating_sub(t) <= 600_000 && signed_in_at >= t
-        });
+        let after = login_after
+            .is_some_and(|t| now.saturating_sub(t) <= LOGIN_STAMP_LIFE_MS && signed_in_at >= t);
+        // Someone else than the hint's user is signed in: never silently (prompt=none
+        // answers login_required), and once through the login page otherwise.
+        let hint_ok = hinted.as_ref().is_none_or(|sub| *sub == v.user.id) || after;
         let login_ok = !login || after;
         let age_ok = max_age.is_none_or(|m| {
             after
@@ -434,26 +461,21 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
                         .unwrap_or(i64::MAX / 2)
                         .saturating_mul(1000)
         });
-        login_ok && age_ok
+        login_ok && age_ok && hint_ok
     };
     let (v, cookie) = match found {
-        Some((v, c)) if fresh_enough(v.signed_in_at) => (v, c),
+        Some((v, c)) if fresh_enough(&v) => (v, c),
         other => {
             if none {
                 return a.error("login_required", "no sign-in on this browser");
             }
-            // To the login page, and back here with the same request.
-            let mut back: Vec<(&str, &str)> = p
-                .iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "login_after" | "csrf" | "decision"))
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            let stamp = (now / 1000).to_string();
-            back.push(("login_after", &stamp));
-            let query = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(back)
-                .finish();
-            let rd = format!("{PREFIX}/authorize?{query}");
+            // To the login page, and back here with the same request and a stamp of
+            // this moment sealed to it.
+            let stamp = svc.login_stamp(now, &query);
+            let rd = format!(
+                "{PREFIX}/authorize?{query}&login_after={}",
+                form_urlencoded::byte_serialize(stamp.as_bytes()).collect::<String>()
+            );
             let s = portal.settings();
             let mut login = format!("{}/login?", s.path);
             if other.is_some() {
@@ -563,8 +585,15 @@ fn token_client<'a>(
                 "use one client authentication method",
             ))
         }
-        (Some(c), _) => (c.id.clone(), Some(c.secret.0.clone()), true),
-        (None, Some(id)) => (id.clone(), form.get("client_secret").cloned(), false),
+        (Some(c), _) => (c.id.clone(), c.secrets().collect::<Vec<_>>(), true),
+        (None, Some(id)) => (
+            id.clone(),
+            form.get("client_secret")
+                .map(String::as_str)
+                .into_iter()
+                .collect(),
+            false,
+        ),
         (None, None) => return Err(refused(false)),
     };
     if let (Some(c), Some(body)) = (&basic, body_id) {
@@ -572,7 +601,7 @@ fn token_client<'a>(
             return Err(refused(true));
         }
     }
-    svc.oidc_client(&id, secret.as_deref())
+    svc.oidc_client(&id, &secret)
         .map_err(|_| refused(basic_used))
 }
 
@@ -672,7 +701,8 @@ async fn token(svc: &Service, req: &PageRequest<'_>) -> Reply {
 }
 
 fn userinfo(svc: &Service, req: &PageRequest<'_>) -> Reply {
-    let bearer = protocol::input::parse_bearer(req.headers);
+    let form_body = (req.method == Method::POST && super::is_form(req.headers)).then_some(req.body);
+    let bearer = protocol::input::parse_bearer_or_form(req.headers, form_body);
     let given = !matches!(bearer, protocol::Bearer::Missing);
     match svc.oidc_userinfo(bearer) {
         Ok(claims) => Reply::json(StatusCode::OK, &claims).no_store(),
@@ -740,11 +770,11 @@ async fn logout(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Reply 
             None => portal.see_other(&format!("{}/login", portal.settings().path)),
         };
         if set_cookie {
-            r = r.with(header::SET_COOKIE, portal.clear(SESSION_COOKIE, true));
+            r = r.with(header::SET_COOKIE, portal.clear_session());
         }
         r
     };
-    let Some((v, cookie)) = visitor(svc, req.headers).await else {
+    let Some((v, cookie)) = portal.visitor(svc, req.headers).await else {
         return done(false);
     };
     let confirmed = hint.as_ref().is_some_and(|(_, sub)| *sub == v.user.id)

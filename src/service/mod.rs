@@ -690,7 +690,9 @@ impl Service {
                 self.redeem_code(code, mfa_code, source).await
             }
             Operation::VerifyEmailStart { bearer } => self.verify_email_start(bearer, source).await,
-            Operation::VerifyEmail { bearer, code } => self.verify_email(bearer, code).await,
+            Operation::VerifyEmail { bearer, code } => {
+                self.verify_email(bearer, code, source).await
+            }
             Operation::VerifyEmailCode { code } => self.verify_email_code(code).await,
             Operation::ForgotPassword { email } => self.forgot_password(email, source).await,
             Operation::ResetPassword {
@@ -764,18 +766,23 @@ impl Service {
     /// Connect client's that has a secret.
     fn check_client(&self, c: &protocol::ClientCredentials, or_oidc: bool) -> Result<(), Failure> {
         use subtle::ConstantTimeEq as _;
+        // The decoded secret and the one as sent (the same when decoding changed nothing).
         let given = sha256(c.secret.0.as_bytes());
+        let raw = c
+            .raw_secret
+            .as_ref()
+            .map_or(given, |r| sha256(r.0.as_bytes()));
         let want = sha256(c.id.as_bytes());
         let mut ok = subtle::Choice::from(0u8);
         for (id, secret) in &self.inner.clients {
             let id_eq = sha256(id.as_bytes()).ct_eq(&want);
-            ok |= id_eq & secret.ct_eq(&given);
+            ok |= id_eq & (secret.ct_eq(&given) | secret.ct_eq(&raw));
         }
         if or_oidc {
             for client in &self.inner.cfg.oidc_clients {
                 if let Some(secret) = &client.secret_hash {
                     let id_eq = sha256(client.id.as_bytes()).ct_eq(&want);
-                    ok |= id_eq & secret.ct_eq(&given);
+                    ok |= id_eq & (secret.ct_eq(&given) | secret.ct_eq(&raw));
                 }
             }
         }

@@ -82,26 +82,30 @@ fn pkce_ok(verifier: &str, challenge: &str) -> bool {
 impl Service {
     /// The OpenID Connect client `id`, when its credentials are right: a confidential
     /// client's secret (constant time), or nothing for a public client.
-    pub fn oidc_client(
-        &self,
-        id: &str,
-        secret: Option<&str>,
-    ) -> Result<&OidcClientSettings, Failure> {
+    ///
+    /// `secrets` are what the client may have meant (none; or the decoded and the raw
+    /// form of one): a confidential client needs one of them to be its secret (each
+    /// compared in constant time); a public client is one that sent none, or only an
+    /// empty one (HTTP Basic with an empty password is `none` authentication).
+    pub fn oidc_client(&self, id: &str, secrets: &[&str]) -> Result<&OidcClientSettings, Failure> {
         let client = self
             .inner
             .cfg
             .oidc_client(id)
             .ok_or(Failure::InvalidClient)?;
-        match (&client.secret_hash, secret) {
-            (None, None) => Ok(client),
-            (Some(want), Some(given)) => {
-                if bool::from(want.ct_eq(&sha256(given.as_bytes()))) {
-                    Ok(client)
-                } else {
-                    Err(Failure::InvalidClient)
-                }
-            }
-            _ => Err(Failure::InvalidClient),
+        let ok = match &client.secret_hash {
+            None => secrets.iter().all(|s| s.is_empty()),
+            Some(want) => secrets
+                .iter()
+                .fold(subtle::Choice::from(0u8), |ok, given| {
+                    ok | want.ct_eq(&sha256(given.as_bytes()))
+                })
+                .into(),
+        };
+        if ok {
+            Ok(client)
+        } else {
+            Err(Failure::InvalidClient)
         }
     }
 

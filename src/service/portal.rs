@@ -258,6 +258,25 @@ impl Service {
         given.len() == want.len() && bool::from(want.as_slice().ct_eq(&given))
     }
 
+    /// A stamp of `now` sealed to `request` (an authorization request on its way to the
+    /// login page): `<ms>.<mac>`. Only this server can make one, and it vouches for that
+    /// request alone.
+    pub fn login_stamp(&self, now: i64, request: &str) -> String {
+        format!(
+            "{now}.{}",
+            self.form_token(&login_stamp_binding(now, request))
+        )
+    }
+
+    /// The time a [`Service::login_stamp`] for `request` says, if it is one (constant-time
+    /// check); `None` for anything else.
+    pub fn login_stamp_time(&self, stamp: &str, request: &str) -> Option<i64> {
+        let (t, mac) = stamp.split_once('.')?;
+        let t: i64 = t.parse().ok()?;
+        self.form_token_ok(&login_stamp_binding(t, request), mac)
+            .then_some(t)
+    }
+
     /// Randomness for the pages (a pre-login cookie): 256 bits, base64url.
     pub fn new_browser_secret(&self) -> Result<String, Failure> {
         new_opaque_token().map(|(t, _)| t)
@@ -278,6 +297,11 @@ fn info(f: FamilyRecord, app: Option<String>) -> SessionInfo {
         amr: f.amr,
         app,
     }
+}
+
+/// What a login stamp's MAC covers: its own purpose, the time, the request.
+fn login_stamp_binding(t: i64, request: &str) -> String {
+    format!("login-after:{t}:{request}")
 }
 
 /// Whether `s` could be a session cookie at all (its syntax), before any lookup.

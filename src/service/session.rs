@@ -404,13 +404,20 @@ impl Service {
 
     /// Proves the bearer's email with the mailed code. Asked for by the account's own
     /// session, the proof keeps everything: the credential holder controls the mailbox.
+    /// A wrong code counts toward the account's lockout like every other wrong code.
     pub(super) async fn verify_email(
         &self,
         bearer: Bearer,
         code: String,
+        source: Source,
     ) -> Result<Outcome, Failure> {
         use subtle::ConstantTimeEq as _;
         let user = self.authenticated_user(bearer)?;
+        let attempt = self
+            .inner
+            .lockouts
+            .begin(&account_key(&user.id), source, self.now_ms())
+            .map_err(refused)?;
         let normalized = normalize_code(&code);
         let given = normalized
             .as_deref()
@@ -457,8 +464,17 @@ impl Service {
                 }))
             })
             .await;
-        if result.is_ok() {
-            tracing::info!(target: "latchkey::audit", event = "email_proven", reset = false, user = %user.id);
+        match &result {
+            Ok(_) => {
+                tracing::info!(target: "latchkey::audit", event = "email_proven", reset = false, user = %user.id);
+            }
+            Err(Failure::InvalidCode) => {
+                if attempt.failed(self.now_ms()) {
+                    self.inner.metrics.lockout();
+                }
+            }
+            // Neither right nor wrong: the place is given back.
+            Err(_) => drop(attempt),
         }
         result
     }

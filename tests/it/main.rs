@@ -9,6 +9,7 @@ mod crash;
 mod cross;
 mod files;
 mod forward;
+mod hardening;
 mod house;
 mod import;
 mod interop;

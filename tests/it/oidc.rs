@@ -19,11 +19,13 @@ use crate::policy::{account_with_totp, PW};
 use crate::portal::Browser;
 use crate::support::*;
 
-const SECRET: &str = "app-secret-0123456789";
+pub(crate) const SECRET: &str = "app-secret-0123456789";
+/// A secret with characters that form-encoding changes (`+`, `%`).
+pub(crate) const PLUS_SECRET: &str = "a+b%2F/c-0123456789";
 
 /// A server on a known port (its public URL is the issuer) with the portal and three
 /// clients: `app` (confidential, RS256), `spa` (public, ES256), `third` (consent, EdDSA).
-async fn provider(smtp: &Smtp) -> (Server, String) {
+pub(crate) async fn provider(smtp: &Smtp) -> (Server, String) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let s = Server::start(&format!(
@@ -50,6 +52,10 @@ redirect_uris = ["https://third.example/cb"]
 consent = true
 id_token_alg = "EdDSA"
 name = "Third Party"
+[[oidc.clients]]
+id = "plus"
+secret = "{PLUS_SECRET}"
+redirect_uris = ["http://127.0.0.1:9/plus"]
 {}
 "#,
         smtp.config("none")
@@ -65,7 +71,7 @@ fn http() -> openidconnect::reqwest::Client {
         .unwrap()
 }
 
-fn query_of(url: &str) -> std::collections::BTreeMap<String, String> {
+pub(crate) fn query_of(url: &str) -> std::collections::BTreeMap<String, String> {
     url::Url::parse(url)
         .unwrap()
         .query_pairs()
@@ -233,7 +239,7 @@ async fn an_oidc_library_signs_in_through_chromium_and_checks_everything() {
 
 /// Follows an authorization request in `b` (a signed-in HTTP browser) to the redirect it
 /// ends in: the `Location` and its query.
-async fn authorize(b: &mut Browser<'_>, query: &str) -> (u16, String) {
+pub(crate) async fn authorize(b: &mut Browser<'_>, query: &str) -> (u16, String) {
     let r = b.get(&format!("/oidc/authorize?{query}")).await;
     (
         r.status.as_u16(),
@@ -241,11 +247,15 @@ async fn authorize(b: &mut Browser<'_>, query: &str) -> (u16, String) {
     )
 }
 
-fn s256(verifier: &str) -> String {
+pub(crate) fn s256(verifier: &str) -> String {
     latchkey::primitives::b64url(&latchkey::primitives::sha256(verifier.as_bytes()))
 }
 
-async fn exchange(s: &Server, body: &[(&str, &str)], basic: Option<(&str, &str)>) -> Resp {
+pub(crate) async fn exchange(
+    s: &Server,
+    body: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> Resp {
     let form = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(body)
         .finish();

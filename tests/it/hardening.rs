@@ -1,0 +1,386 @@
+//! Issue 23: what an attack on the running server and two relying-party libraries found.
+//! Each test here failed before its fix.
+
+use crate::oidc::{authorize, provider, query_of, s256};
+use crate::policy::PW;
+use crate::portal::Browser;
+use crate::support::*;
+
+const CB: &str = "http%3A%2F%2F127.0.0.1%3A9%2Fcb";
+
+fn request(state: &str) -> String {
+    format!(
+        "response_type=code&client_id=app&redirect_uri={CB}&scope=openid&state={state}&nonce=N&code_challenge={}&code_challenge_method=S256",
+        s256(&"v".repeat(50))
+    )
+}
+
+/// `login_after` is the server's own stamp, sealed to the request it was made for: a
+/// browser that writes one (any time, any form) or lifts one from another request does
+/// not skip `prompt=login` or `max_age`; the stamp the server made still works.
+#[tokio::test]
+async fn prompt_login_and_max_age_are_not_skipped_with_a_forged_stamp() {
+    let smtp = Smtp::start(&[]);
+    let (s, _) = provider(&smtp).await;
+    oauth_signup(&s, "ned", PW).await;
+    let mut b = Browser::new(&s);
+    let before_secs = now_ms() / 1000 - 60;
+    let before_ms = now_ms() - 60_000;
+    assert_eq!(b.sign_in("ned", PW, "/ui/account").await.status, 303);
+
+    // A stamp the server made for another request (state S0).
+    let (status, loc) = authorize(&mut b, &format!("{}&prompt=login", request("S0"))).await;
+    assert_eq!(status, 303);
+    let rd = query_of(&format!("http://x{loc}"))["rd"].clone();
+    let borrowed = query_of(&format!("http://x{rd}"))["login_after"].clone();
+
+    for extra in ["&prompt=login", "&max_age=0"] {
+        for forged in [
+            before_secs.to_string(),
+            before_ms.to_string(),
+            format!("{before_ms}.AAAA"),
+            borrowed.clone(),
+        ] {
+            let q = format!("{}{extra}&login_after={forged}", request("S1"));
+            let (status, loc) = authorize(&mut b, &q).await;
+            assert_eq!(status, 303, "{extra} with login_after={forged}: {loc}");
+            assert!(loc.starts_with("/ui/login?prompt=login&rd="), "{loc}");
+        }
+        // The server's own way round: the login page, a new sign-in, and back.
+        let (_, loc) = authorize(&mut b, &format!("{}{extra}", request("S2"))).await;
+        let rd = query_of(&format!("http://x{loc}"))["rd"].clone();
+        let csrf = b.csrf("/ui/login?prompt=login").await;
+        let r = b
+            .post(
+                "/ui/login",
+                &[
+                    ("csrf", &csrf),
+                    ("username", "ned"),
+                    ("password", PW),
+                    ("rd", &rd),
+                ],
+            )
+            .await;
+        let back = r.header("location").unwrap().to_string();
+        let (status, loc) = authorize(&mut b, back.trim_start_matches("/oidc/authorize?")).await;
+        assert_eq!(status, 302, "{extra}: {loc}");
+        let q = query_of(&loc);
+        assert!(q.contains_key("code"), "{extra}: {loc}");
+        assert_eq!(q["state"], "S2");
+    }
+}
+
+/// RFC 6749 §4.1.2.1: `state` goes back exactly, even when its length is the refusal.
+#[tokio::test]
+async fn an_overlong_state_is_echoed_in_the_error() {
+    let smtp = Smtp::start(&[]);
+    let (s, _) = provider(&smtp).await;
+    let mut b = Browser::new(&s);
+    let long = "s".repeat(600);
+    let (status, loc) = authorize(&mut b, &request(&long)).await;
+    assert_eq!(status, 302);
+    let q = query_of(&loc);
+    assert_eq!(q["error"], "invalid_request");
+    assert_eq!(q["state"], long);
+}
+
+/// Cookie tossing: a sibling subdomain can add a session cookie of its own beside the
+/// victim's. Two session cookies are none (signed out), never the first live one; and
+/// where the deployment allows it (https, no `cookie_domain`) the cookie is
+/// `__Host-latchkey_session`, which no sibling can set.
+#[tokio::test]
+async fn several_session_cookies_are_no_session_and_https_uses_the_host_prefix() {
+    let s = Server::start("").await;
+    oauth_signup(&s, "ned", PW).await;
+    oauth_signup(&s, "eve", PW).await;
+    let mut victim = Browser::new(&s);
+    let mut attacker = Browser::new(&s);
+    assert_eq!(victim.sign_in("ned", PW, "/ui/account").await.status, 303);
+    assert_eq!(attacker.sign_in("eve", PW, "/ui/account").await.status, 303);
+    let mine = victim.jar.get("latchkey_session").unwrap().to_string();
+    let tossed = attacker.jar.get("latchkey_session").unwrap().to_string();
+    for cookie in [
+        format!("latchkey_session={tossed}; latchkey_session={mine}"),
+        format!("latchkey_session={mine}; latchkey_session={tossed}"),
+        format!("latchkey_session={mine}; latchkey_session=x"),
+    ] {
+        let r = s.get("/auth/forward", &[("cookie", &cookie)]).await;
+        assert_eq!(r.status, 401, "{cookie}");
+        let r = s.get("/ui/account", &[("cookie", &cookie)]).await;
+        assert_eq!(r.status, 303, "{cookie}");
+        assert!(r.header("location").unwrap().ends_with("/ui/login"));
+    }
+    let r = s
+        .get(
+            "/auth/forward",
+            &[("cookie", &format!("latchkey_session={mine}"))],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-auth-username"), Some("ned"));
+
+    // Behind https without cookie_domain: the __Host- prefix, and only it is read.
+    let s = Server::start(
+        "[server]\npublic_url = \"https://auth.example.test\"\n[tokens]\nissuer = \"https://auth.example.test\"",
+    )
+    .await;
+    oauth_signup(&s, "ned", PW).await;
+    let mut b = Browser::new(&s);
+    let r = b.sign_in("ned", PW, "/ui/account").await;
+    assert_eq!(r.status, 303);
+    let set: Vec<&str> = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .filter(|v| v.contains("latchkey_session="))
+        .collect();
+    assert_eq!(set.len(), 1, "{set:?}");
+    let c = set[0];
+    assert!(c.starts_with("__Host-latchkey_session="), "{c}");
+    assert!(
+        c.contains("; Secure") && c.contains("; Path=/") && !c.contains("Domain="),
+        "{c}"
+    );
+    let value = b.jar.get("__Host-latchkey_session").unwrap().to_string();
+    let r = s
+        .get(
+            "/auth/forward",
+            &[("cookie", &format!("__Host-latchkey_session={value}"))],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = s
+        .get(
+            "/auth/forward",
+            &[("cookie", &format!("latchkey_session={value}"))],
+        )
+        .await;
+    assert_eq!(
+        r.status, 401,
+        "the unprefixed name is not read behind https"
+    );
+}
+
+/// Wrong email-verification codes count toward the account's lockout like every other
+/// wrong code: after `lockout_failures` of them, the source is locked out of the account
+/// (the password too) and told when to come back.
+#[tokio::test]
+async fn wrong_email_verification_codes_count_toward_the_lockout() {
+    use serde_json::json;
+    let smtp = Smtp::start(&[]);
+    let s = Server::start(&format!(
+        "{}\n[limits]\nlockout_failures = 3",
+        smtp.config("none")
+    ))
+    .await;
+    oauth_signup(&s, "vic", PW).await;
+    let t = oauth_login(&s, "vic", PW).await.expect(200);
+    let auth = bearer(t["access_token"].as_str().unwrap());
+    s.post_json(
+        "/session/email/verify/start",
+        &[("authorization", &auth)],
+        &json!({}),
+    )
+    .await
+    .expect(202);
+    for _ in 0..3 {
+        let r = s
+            .post_json(
+                "/session/email/verify",
+                &[("authorization", &auth)],
+                &json!({"code": "AAAA-BBBB"}),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{:?}", r.json());
+    }
+    let r = s
+        .post_json(
+            "/session/email/verify",
+            &[("authorization", &auth)],
+            &json!({"code": "AAAA-BBBB"}),
+        )
+        .await;
+    assert_eq!(r.status, 429, "{:?}", r.json());
+    assert!(r.header("retry-after").is_some());
+    // The lockout is the account's: the right password from this source waits too.
+    assert_eq!(oauth_login(&s, "vic", PW).await.status, 429);
+}
+
+/// A code for `client` (on `redirect`) in signed-in browser `b`, with `v`'s challenge.
+async fn code_for(b: &mut Browser<'_>, client: &str, redirect: &str, extra: &str) -> String {
+    let q = format!(
+        "response_type=code&client_id={client}&redirect_uri={}&scope=openid%20email&state=S&code_challenge={}&code_challenge_method=S256{extra}",
+        form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>(),
+        s256(&"v".repeat(50))
+    );
+    let (status, loc) = authorize(b, &q).await;
+    assert_eq!(status, 302, "{loc}");
+    query_of(&loc)
+        .get("code")
+        .unwrap_or_else(|| panic!("no code: {loc}"))
+        .clone()
+}
+
+fn grant<'a>(code: &'a str, redirect: &'a str, verifier: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect),
+        ("code_verifier", verifier),
+    ]
+}
+
+/// OIDC Core §3.1.2.1: `id_token_hint` names whom the client expects. Signed in as B
+/// with A's hint, `prompt=none` is `login_required` (never a code for B); a hint this
+/// server did not sign is `invalid_request`; B's own hint gets B's code.
+#[tokio::test]
+async fn id_token_hint_is_honoured() {
+    use crate::oidc::{exchange, SECRET};
+    let smtp = Smtp::start(&[]);
+    let (s, _) = provider(&smtp).await;
+    oauth_signup(&s, "amy", PW).await;
+    oauth_signup(&s, "bob", PW).await;
+    let v = "v".repeat(50);
+    let cb = "http://127.0.0.1:9/cb";
+    let mut id_token = std::collections::BTreeMap::new();
+    for name in ["amy", "bob"] {
+        let mut b = Browser::new(&s);
+        b.sign_in(name, PW, "/ui/account").await;
+        let code = code_for(&mut b, "app", cb, "").await;
+        let t = exchange(&s, &grant(&code, cb, &v), Some(("app", SECRET)))
+            .await
+            .expect(200);
+        id_token.insert(name, t["id_token"].as_str().unwrap().to_string());
+    }
+    let mut b = Browser::new(&s);
+    b.sign_in("bob", PW, "/ui/account").await;
+    let (status, loc) = authorize(
+        &mut b,
+        &format!(
+            "{}&prompt=none&id_token_hint={}",
+            request("H"),
+            id_token["amy"]
+        ),
+    )
+    .await;
+    assert_eq!(status, 302);
+    let q = query_of(&loc);
+    assert_eq!(
+        q.get("error").map(String::as_str),
+        Some("login_required"),
+        "{loc}"
+    );
+    assert!(!q.contains_key("code"));
+    // Without prompt=none: the login page, not a code for the wrong person.
+    let (status, loc) = authorize(
+        &mut b,
+        &format!("{}&id_token_hint={}", request("H"), id_token["amy"]),
+    )
+    .await;
+    assert_eq!(status, 303, "{loc}");
+    // A hint with a broken signature.
+    // (a character in the middle of the signature: the last one may hold unused bits)
+    let mut forged = id_token["amy"].clone();
+    let at = forged.len() - 20;
+    let flipped = if &forged[at..=at] == "A" { "B" } else { "A" };
+    forged.replace_range(at..=at, flipped);
+    let (_, loc) = authorize(
+        &mut b,
+        &format!("{}&prompt=none&id_token_hint={forged}", request("H")),
+    )
+    .await;
+    assert_eq!(query_of(&loc)["error"], "invalid_request");
+    // Bob's own hint: a code.
+    let (status, loc) = authorize(
+        &mut b,
+        &format!(
+            "{}&prompt=none&id_token_hint={}",
+            request("H"),
+            id_token["bob"]
+        ),
+    )
+    .await;
+    assert_eq!(status, 302);
+    assert!(query_of(&loc).contains_key("code"), "{loc}");
+}
+
+/// Userinfo takes the access token in a form-encoded POST body too (RFC 6750 §2.2,
+/// pyoidc's default), never in both places at once.
+#[tokio::test]
+async fn userinfo_takes_the_token_in_a_form_body() {
+    use crate::oidc::{exchange, SECRET};
+    let smtp = Smtp::start(&[]);
+    let (s, _) = provider(&smtp).await;
+    oauth_signup(&s, "uma", PW).await;
+    let mut b = Browser::new(&s);
+    b.sign_in("uma", PW, "/ui/account").await;
+    let cb = "http://127.0.0.1:9/cb";
+    let v = "v".repeat(50);
+    let code = code_for(&mut b, "app", cb, "").await;
+    let t = exchange(&s, &grant(&code, cb, &v), Some(("app", SECRET)))
+        .await
+        .expect(200);
+    let access = t["access_token"].as_str().unwrap();
+    let body = format!("access_token={access}");
+    let r = s.post_form("/oidc/userinfo", &[], &body).await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    assert!(r.json()["sub"].is_string());
+    let r = s
+        .post_form(
+            "/oidc/userinfo",
+            &[("authorization", &bearer(access))],
+            &body,
+        )
+        .await;
+    assert_eq!(r.status, 401, "a token offered twice");
+    let r = s
+        .post_form("/oidc/userinfo", &[("authorization", &bearer(access))], "")
+        .await;
+    assert_eq!(r.status, 200);
+    let r = s
+        .post_form("/oidc/userinfo", &[], "access_token=nope")
+        .await;
+    assert_eq!(r.status, 401);
+}
+
+/// Client authentication as real clients send it: a secret with `+` or `%` in HTTP
+/// Basic without form-encoding (requests-oauthlib, hand-written clients) or with it
+/// (RFC 6749 §2.3.1); a public client sending Basic with an empty password is `none`
+/// authentication with PKCE.
+#[tokio::test]
+async fn client_secrets_raw_or_encoded_and_public_clients_with_an_empty_basic_password() {
+    use crate::oidc::{exchange, PLUS_SECRET};
+    let smtp = Smtp::start(&[]);
+    let (s, _) = provider(&smtp).await;
+    oauth_signup(&s, "cal", PW).await;
+    let mut b = Browser::new(&s);
+    b.sign_in("cal", PW, "/ui/account").await;
+    let cb = "http://127.0.0.1:9/plus";
+    let v = "v".repeat(50);
+    let encoded: String = form_urlencoded::byte_serialize(PLUS_SECRET.as_bytes()).collect();
+    for (secret, ok) in [
+        (PLUS_SECRET, true),
+        (encoded.as_str(), true),
+        ("a b/c-0123456789", false),
+        ("a+b%2F/c-012345678", false),
+    ] {
+        let code = code_for(&mut b, "plus", cb, "").await;
+        let r = exchange(&s, &grant(&code, cb, &v), Some(("plus", secret))).await;
+        assert_eq!(
+            r.status,
+            if ok { 200 } else { 401 },
+            "{secret}: {:?}",
+            r.json()
+        );
+    }
+    // The public client, Basic with an empty password.
+    let spa = "http://localhost:9/spa";
+    let code = code_for(&mut b, "spa", spa, "").await;
+    let r = exchange(&s, &grant(&code, spa, &v), Some(("spa", ""))).await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    // ... and a password there is no public client.
+    let code = code_for(&mut b, "spa", spa, "").await;
+    let r = exchange(&s, &grant(&code, spa, &v), Some(("spa", "x"))).await;
+    assert_eq!(r.status, 401);
+}
