@@ -427,6 +427,21 @@ pub fn passkey_credential(data: &[u8]) {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) else {
         return;
     };
+    // The exact origin check: only the one origin, as written, passes.
+    let origins = ["http://localhost:8080".to_owned()];
+    if crate::service::passkeys::client_data_ok(&v, &origins).is_ok() {
+        let cd = v
+            .pointer("/response/clientDataJSON")
+            .and_then(serde_json::Value::as_str)
+            .and_then(crate::primitives::b64url_decode)
+            .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok());
+        assert_eq!(
+            cd.as_ref()
+                .and_then(|c| c.get("origin"))
+                .and_then(|o| o.as_str()),
+            Some("http://localhost:8080")
+        );
+    }
     if let Some(reg) = parse_registration(&v) {
         let (_, state) = rp
             .start_passkey_registration(Uuid::nil(), "fuzz", "fuzz", None)

@@ -22,7 +22,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use base64::Engine as _;
-use protocol::input::{canonical_username, valid_email};
+use protocol::fields::Fields;
 use serde::Deserialize;
 use storage::{AccountState, Store, StoreError, Unique, UserRecord};
 
@@ -157,19 +157,20 @@ fn new_id() -> Result<String, String> {
 /// The user of one line of the latchkey format.
 pub(crate) fn from_line(text: &str, limits: &ImportLimits, now: i64) -> Result<UserRecord, String> {
     let l: Line = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let email = l.email.filter(|e| !e.is_empty());
-    if email.is_none() && l.username.is_none() {
+    // The checks of every other way in (sign-up, the admin API).
+    let fields = Fields {
+        email: l.email.filter(|e| !e.is_empty()),
+        username: l.username,
+        display_name: l.display_name,
+        role: Some(l.role.unwrap_or_else(|| "user".into())),
+        ..Fields::default()
+    }
+    .checked()
+    .map_err(|e| e.to_string())?;
+    let (email, username) = (fields.email, fields.username);
+    if email.is_none() && username.is_none() {
         return Err("needs an email or a username".into());
     }
-    if email.as_deref().is_some_and(|e| !valid_email(e)) {
-        return Err("email is not a valid address".into());
-    }
-    let username = match l.username {
-        Some(u) => Some(canonical_username(&u).ok_or(
-            "username must be 1 to 64 characters without `@`, spaces or invisible characters",
-        )?),
-        None => None,
-    };
     if let Some(h) = &l.password_hash {
         imported::check(h, limits).map_err(|e| format!("password_hash: {e}"))?;
     }
@@ -178,14 +179,11 @@ pub(crate) fn from_line(text: &str, limits: &ImportLimits, now: i64) -> Result<U
         Some(_) => return Err("id must be 1 to 128 of A-Z a-z 0-9 _ -".into()),
         None => new_id()?,
     };
-    if l.role.as_deref().is_some_and(str::is_empty) {
-        return Err("role is empty".into());
-    }
     Ok(UserRecord {
         email,
         username,
-        display_name: l.display_name,
-        role: l.role.unwrap_or_else(|| "user".into()),
+        display_name: fields.display_name,
+        role: fields.role.unwrap_or_default(),
         password_hash: l.password_hash,
         email_verified: l.email_verified.unwrap_or(false),
         state: if l.disabled == Some(true) {
@@ -233,9 +231,20 @@ fn from_firebase(
     let Some(email) = u.email.filter(|e| !e.is_empty()) else {
         return Ok(None);
     };
-    if !valid_email(&email) {
-        return Err("email is not a valid address".into());
+    let fields = Fields {
+        email: Some(email),
+        display_name: u.display_name,
+        ..Fields::default()
     }
+    .checked()
+    .map_err(|e| {
+        // Firebase's own spelling of the fields.
+        let field = match e.field {
+            "display_name" => "displayName",
+            other => other,
+        };
+        format!("{field}: {}", e.why)
+    })?;
     let password_hash = match (u.password_hash.filter(|h| !h.is_empty()), u.salt) {
         (None, _) => None,
         (Some(_), None) => return Err("passwordHash without salt".into()),
@@ -247,8 +256,8 @@ fn from_firebase(
     };
     let created_at = ms(u.created_at.as_deref()).unwrap_or(now);
     Ok(Some(UserRecord {
-        email: Some(email),
-        display_name: u.display_name,
+        email: fields.email,
+        display_name: fields.display_name,
         password_hash,
         email_verified: u.email_verified.unwrap_or(false),
         state: if u.disabled == Some(true) {
@@ -339,8 +348,14 @@ fn check_unique(store: &Store, read: &mut Loaded) -> Result<(), String> {
             Some("id repeated in the file")
         } else if email.is_some_and(|e| !emails.insert(e)) {
             Some("email repeated in the file")
-        } else if c.user.username.clone().is_some_and(|n| !names.insert(n)) {
-            Some("username repeated in the file")
+        } else if c
+            .user
+            .username
+            .as_deref()
+            .is_some_and(|n| !names.insert(storage::skeleton(n)))
+        {
+            // The store's own key: a look-alike in another script is the same name.
+            Some("username repeated in the file (or one that looks the same)")
         } else {
             taken
         };

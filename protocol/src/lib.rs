@@ -20,6 +20,7 @@
 )]
 
 pub mod doc;
+pub mod fields;
 pub mod input;
 pub mod oauth;
 pub mod openapi;

@@ -561,6 +561,7 @@ fn error(f: Failure) -> Reply {
         )
         .retry_after(1),
         Failure::InvalidEmail => e(StatusCode::BAD_REQUEST, "invalid_request", "invalid email"),
+        Failure::InvalidField(fe) => e(StatusCode::BAD_REQUEST, "invalid_request", &fe.to_string()),
         Failure::MailUnavailable => e(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",

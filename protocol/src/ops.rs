@@ -549,4 +549,6 @@ pub enum Failure {
     PasskeyNotFound,
     /// The account's last way in: removing it would lock its owner out.
     LastSignInMethod,
+    /// A field of an account is not acceptable (see [`crate::fields`]).
+    InvalidField(crate::fields::FieldError),
 }

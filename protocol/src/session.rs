@@ -826,6 +826,11 @@ fn error(f: Failure) -> Reply {
     let unauthorized = StatusCode::UNAUTHORIZED;
     match f {
         Failure::InvalidEmail => invalid_email(),
+        Failure::InvalidField(fe) if fe.field == "email" => invalid_email(),
+        Failure::InvalidField(fe) => Reply::json(
+            bad,
+            &json!({"error": "invalid_request", "error_description": fe.to_string()}),
+        ),
         Failure::MailUnavailable => code(StatusCode::SERVICE_UNAVAILABLE, "mail_unavailable"),
         Failure::InvalidSessionCode => code(bad, "invalid_session_code"),
         Failure::InvalidMfaCode => code(bad, "invalid_mfa_code"),

@@ -80,6 +80,10 @@ pub fn every_failure() -> Vec<Failure> {
         Failure::InvalidPasskey,
         Failure::PasskeyNotFound,
         Failure::LastSignInMethod,
+        Failure::InvalidField(crate::fields::FieldError {
+            field: "display_name",
+            why: "is too long",
+        }),
     ];
     for f in &all {
         match f {
@@ -116,7 +120,8 @@ pub fn every_failure() -> Vec<Failure> {
             | Failure::ReauthRequired
             | Failure::InvalidPasskey
             | Failure::PasskeyNotFound
-            | Failure::LastSignInMethod => {}
+            | Failure::LastSignInMethod
+            | Failure::InvalidField(_) => {}
         }
     }
     all

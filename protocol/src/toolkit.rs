@@ -594,6 +594,15 @@ fn error(f: Failure) -> Reply {
         }
         Failure::Internal => fail(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
         Failure::InvalidEmail => fail(s, "INVALID_EMAIL"),
+        Failure::InvalidField(fe) => fail(
+            s,
+            match fe.field {
+                "email" => "INVALID_EMAIL",
+                "username" => "INVALID_USERNAME",
+                "display_name" => "INVALID_DISPLAY_NAME",
+                _ => "INVALID_ARGUMENT",
+            },
+        ),
         Failure::MailUnavailable => fail(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
         Failure::InvalidMfaCode => fail(s, "INVALID_MFA_CODE"),
         Failure::InvalidMfaPending => fail(s, "INVALID_MFA_PENDING_CREDENTIAL"),

@@ -203,7 +203,7 @@ fn string(body: &Map<String, Value>, key: &str) -> Result<Option<String>, ()> {
 }
 
 fn valid_name(s: &str) -> bool {
-    s.chars().count() <= 200 && !s.chars().any(char::is_control)
+    crate::fields::plain_text(s, crate::fields::MAX_NAME_CHARS).is_some()
 }
 
 fn decode_signup(req: &Request) -> Result<Call, Reply> {
@@ -459,6 +459,7 @@ fn error(f: Failure) -> Reply {
             &json!({"error": INTERNAL_MESSAGE}),
         ),
         Failure::InvalidEmail => one(bad, "email", ERR_INVALID),
+        Failure::InvalidField(fe) => one(bad, fe.field, ERR_INVALID),
         Failure::MailUnavailable => one(StatusCode::SERVICE_UNAVAILABLE, "system", ERR_UNAVAILABLE),
         Failure::MfaRequired => one(unauthorized, "mfa_code", ERR_MFA_REQUIRED),
         Failure::InvalidMfaCode => one(unauthorized, "mfa_code", ERR_INVALID),

@@ -71,6 +71,17 @@ impl Service {
         source: Source,
     ) -> Result<Outcome, Failure> {
         let cfg = &self.inner.cfg;
+        // The one check of an account's fields, whichever door the sign-up came through.
+        let fields = protocol::fields::Fields {
+            email: new.email.clone(),
+            username: new.username.clone(),
+            display_name: new.display_name.clone(),
+            first_name: new.first_name.clone(),
+            last_name: new.last_name.clone(),
+            role: new.role.clone(),
+        }
+        .checked()
+        .map_err(Failure::InvalidField)?;
         let password = new.password.clone().ok_or(Failure::WeakPassword)?;
         let identities: Vec<&str> = [new.username.as_deref(), new.email.as_deref()]
             .into_iter()
@@ -88,11 +99,11 @@ impl Service {
         let id = new_id()?;
         let now = self.now_ms();
         let mut user = UserRecord {
-            email: new.email,
-            username: new.username,
-            display_name: new.display_name,
-            first_name: new.first_name,
-            last_name: new.last_name,
+            email: fields.email,
+            username: fields.username,
+            display_name: fields.display_name,
+            first_name: fields.first_name,
+            last_name: fields.last_name,
             role,
             state: if new.unverified {
                 AccountState::Unverified

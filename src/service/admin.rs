@@ -3,7 +3,8 @@
 //! and by the command line when no server holds the store. Answers are JSON values, so
 //! both paths print the same.
 
-use protocol::input::{canonical_username, is_weak_password, prepare_password, valid_email};
+use protocol::fields::Fields;
+use protocol::input::{is_weak_password, prepare_password};
 use protocol::reply::rfc3339_ms;
 use protocol::Secret;
 use serde::Deserialize;
@@ -325,16 +326,6 @@ pub struct NewAccount {
     pub email_verified: bool,
 }
 
-/// Whether `role` is a role name: 1 to 64 of letters, digits, `_`, `-`, `.`, `:`.
-pub fn valid_role(role: &str) -> bool {
-    (1..=64).contains(&role.len())
-        && role
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b))
-}
-
-const ROLE_RULE: &str = "a role is 1 to 64 letters, digits, `_`, `-`, `.` or `:`";
-
 /// A new password checked against the same rules as sign-up's; prepared for hashing.
 fn checked_password(
     cfg: &Checked,
@@ -360,17 +351,16 @@ pub fn new_account(
     now: i64,
 ) -> Result<(UserRecord, Option<Secret>), AdminError> {
     let bad = |m: &str| AdminError::BadRequest(m.into());
-    let email = match new.email {
-        Some(e) if !valid_email(e.trim()) => return Err(bad("email is not a valid address")),
-        Some(e) => Some(e.trim().to_owned()),
-        None => None,
-    };
-    let username = match new.username {
-        Some(u) => Some(canonical_username(&u).ok_or_else(|| {
-            bad("username must be 1 to 64 characters, without `@`, spaces or controls")
-        })?),
-        None => None,
-    };
+    let fields = Fields {
+        email: new.email,
+        username: new.username,
+        display_name: new.display_name,
+        role: Some(new.role.unwrap_or_else(|| "user".into())),
+        ..Fields::default()
+    }
+    .checked()
+    .map_err(|e| AdminError::BadRequest(e.to_string()))?;
+    let (email, username) = (fields.email, fields.username);
     if email.is_none() && username.is_none() {
         return Err(bad("an account needs an email or a username"));
     }
@@ -379,10 +369,7 @@ pub fn new_account(
             "an account without a password signs in by mail: give it an email",
         ));
     }
-    let role = new.role.unwrap_or_else(|| "user".into());
-    if !valid_role(&role) {
-        return Err(bad(ROLE_RULE));
-    }
+    let role = fields.role.unwrap_or_default();
     let identities: Vec<&str> = [username.as_deref(), email.as_deref()]
         .into_iter()
         .flatten()
@@ -394,7 +381,7 @@ pub fn new_account(
     let user = UserRecord {
         email,
         username,
-        display_name: new.display_name,
+        display_name: fields.display_name,
         role,
         email_verified: new.email_verified,
         ..UserRecord::new(random_id().map_err(AdminError::Randomness)?, now)
@@ -462,9 +449,12 @@ pub fn set_password(
 /// Sets the role of the user `key` names (blocking). Sessions stay; access tokens issued
 /// before carry the old role until they expire, refreshed ones the new.
 pub fn set_role(store: &Store, key: &str, role: &str, now: i64) -> Result<UserRecord, AdminError> {
-    if !valid_role(role) {
-        return Err(AdminError::BadRequest(ROLE_RULE.into()));
+    Fields {
+        role: Some(role.to_owned()),
+        ..Fields::default()
     }
+    .checked()
+    .map_err(|e| AdminError::BadRequest(e.to_string()))?;
     let user = store.write(|w| {
         let mut u = one(w.find_user(key)?)?;
         if u.role != role {

@@ -168,6 +168,8 @@ struct Inner {
     keys_changed: Arc<tokio::sync::Notify>,
     /// The WebAuthn relying party; `None`: passkeys are off.
     webauthn: Option<webauthn_rs::Webauthn>,
+    /// The origins passkey ceremonies may come from, serialised (compared exactly).
+    passkey_origins: Vec<String>,
 }
 
 /// Codes mailed per hour: per address and source, per address from every source, per
@@ -467,6 +469,11 @@ impl Service {
             .map(passkeys::relying_party)
             .transpose()
             .map_err(StartError::Passkeys)?;
+        let passkey_origins = cfg
+            .passkeys
+            .as_ref()
+            .map(passkeys::serialized_origins)
+            .unwrap_or_default();
         let keys_changed = Arc::new(tokio::sync::Notify::new());
         let seen = store.shared().then(|| Arc::new(seen::Seen::default()));
         {
@@ -498,6 +505,7 @@ impl Service {
                 seen,
                 keys_changed,
                 webauthn,
+                passkey_origins,
             }),
         })
     }

@@ -34,6 +34,8 @@ pub const PASSKEY_AMR: &str = "hwk";
 pub const MAX_NAME_CHARS: usize = 64;
 /// Most passkeys one account may hold.
 pub const MAX_PER_ACCOUNT: usize = 32;
+/// Longest credential id, bytes (WebAuthn L3 §5.1: at most 1023).
+pub const MAX_CREDENTIAL_ID: usize = 1023;
 
 /// The relying party: `webauthn-rs` configured from `[passkeys]`.
 pub fn relying_party(p: &PasskeySettings) -> Result<Webauthn, String> {
@@ -66,11 +68,48 @@ pub fn passkey_view(p: &PasskeyRecord) -> PasskeyView {
     }
 }
 
-/// A name for a passkey: trimmed, at most [`MAX_NAME_CHARS`], no control characters.
+/// A name for a passkey: trimmed, 1 to [`MAX_NAME_CHARS`] characters, none of them a
+/// control or an invisible one (bidi overrides included: the rule of every name shown).
 pub fn checked_name(name: &str) -> Option<String> {
-    let n = name.trim();
-    (!n.is_empty() && n.chars().count() <= MAX_NAME_CHARS && !n.chars().any(char::is_control))
-        .then(|| n.to_owned())
+    protocol::fields::plain_text(name, MAX_NAME_CHARS).map(str::to_owned)
+}
+
+/// The origins a ceremony may come from, as browsers serialise them (RFC 6454: scheme,
+/// lower-case host, port when not the default; no path, no trailing slash).
+pub fn serialized_origins(p: &PasskeySettings) -> Vec<String> {
+    p.origins
+        .iter()
+        .map(|o| o.origin().ascii_serialization())
+        .collect()
+}
+
+/// The checks of WebAuthn L3 §7.1 step 9-10 / §7.2 step 13-14 that `webauthn-rs` makes
+/// loosely: the client data's `origin` is one of `origins` exactly (compared as strings,
+/// as the browser wrote it: an upper-case host or a trailing slash is another origin),
+/// and the ceremony did not run in a cross-origin frame (`crossOrigin` absent or false,
+/// no `topOrigin`).
+pub fn client_data_ok(credential: &Value, origins: &[String]) -> Result<(), &'static str> {
+    let data = credential
+        .pointer("/response/clientDataJSON")
+        .and_then(Value::as_str)
+        .and_then(b64url_decode)
+        .ok_or("client data is not base64url")?;
+    let data: Value = serde_json::from_slice(&data).map_err(|_| "client data is not JSON")?;
+    let origin = data
+        .get("origin")
+        .and_then(Value::as_str)
+        .ok_or("client data without an origin")?;
+    if !origins.iter().any(|o| o == origin) {
+        return Err("origin is not exactly one of passkeys.origins");
+    }
+    match data.get("crossOrigin") {
+        None | Some(Value::Bool(false)) => {}
+        Some(_) => return Err("a cross-origin ceremony"),
+    }
+    if data.get("topOrigin").is_some() {
+        return Err("a ceremony in a frame of another origin");
+    }
+    Ok(())
 }
 
 /// Whether `user` has a way in besides its passkeys: a password, or an address that
@@ -240,6 +279,7 @@ impl Service {
         };
         let hash = ceremony_hash(&ceremony).ok_or_else(|| refuse("bad ceremony"))?;
         let reg = parse_registration(&credential);
+        let client_data = client_data_ok(&credential, &self.inner.passkey_origins);
         let now = self.now_ms();
         let user_id = user.id.clone();
         let added = self
@@ -254,6 +294,9 @@ impl Service {
                 let Some(reg) = &reg else {
                     return Ok(Err(refuse("malformed credential")));
                 };
+                if let Err(why) = client_data {
+                    return Ok(Err(refuse(why)));
+                }
                 let Ok(state) = serde_json::from_str::<PasskeyRegistration>(&c.state) else {
                     return Ok(Err(refuse("unreadable ceremony")));
                 };
@@ -261,6 +304,9 @@ impl Service {
                     Ok(p) => p,
                     Err(e) => return Ok(Err(refuse(&e.to_string()))),
                 };
+                if passkey.cred_id().len() > MAX_CREDENTIAL_ID {
+                    return Ok(Err(refuse("credential id over 1023 bytes")));
+                }
                 let rec = PasskeyRecord {
                     id: passkey.cred_id().to_vec(),
                     user_id: user_id.clone(),
@@ -306,7 +352,9 @@ impl Service {
     ) -> Result<Outcome, Failure> {
         self.relying()?;
         let hash = ceremony_hash(&ceremony).ok_or_else(|| refuse("bad ceremony"))?;
-        let assertion = parse_assertion(&credential);
+        let assertion = parse_assertion(&credential)
+            .filter(|a| a.get_credential_id().len() <= MAX_CREDENTIAL_ID);
+        let client_data = client_data_ok(&credential, &self.inner.passkey_origins);
         let now = self.now_ms();
         // The account the credential names takes the attempt's place in its lockout.
         let owner = match &assertion {
@@ -337,8 +385,13 @@ impl Service {
                     return Ok(Err(refuse("expired ceremony, or a registration's")));
                 }
                 let Some(a) = &assertion else {
-                    return Ok(Err(refuse("malformed credential")));
+                    return Ok(Err(refuse(
+                        "malformed credential, or its id over 1023 bytes",
+                    )));
                 };
+                if let Err(why) = client_data {
+                    return Ok(Err(refuse(why)));
+                }
                 let Ok(state) = serde_json::from_str::<DiscoverableAuthentication>(&c.state) else {
                     return Ok(Err(refuse("unreadable ceremony")));
                 };

@@ -78,7 +78,7 @@ pub(crate) fn fold(s: &str) -> String {
 
 /// The key under which look-alike usernames collide: the UTS #39 confusable skeleton of
 /// the folded name, so `раypal` (Cyrillic а) meets `paypal`.
-pub(crate) fn skeleton(name: &str) -> String {
+pub fn skeleton(name: &str) -> String {
     unicode_security::confusable_detection::skeleton(&fold(name)).collect()
 }
 

@@ -25,7 +25,7 @@ pub mod testing;
 mod tx;
 
 pub use backend::Store;
-pub use codec::CodecError;
+pub use codec::{skeleton, CodecError};
 pub use commit::{Abort, Job, Refused, MAX_QUEUE};
 pub use copy::{copy, Copied};
 pub use error::{Backup, Found, StoreError, Unique};

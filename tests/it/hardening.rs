@@ -384,3 +384,133 @@ async fn client_secrets_raw_or_encoded_and_public_clients_with_an_empty_basic_pa
     let r = exchange(&s, &grant(&code, spa, &v), Some(("spa", "x"))).await;
     assert_eq!(r.status, 401);
 }
+
+/// `user import` makes the checks of every other way in: look-alike usernames (in the
+/// file and against the store), roles that cannot travel in a header, names with
+/// controls, bidi overrides or a megabyte of text. Each refusal names its line and field;
+/// nothing is imported.
+#[tokio::test]
+async fn user_import_checks_every_field_like_every_other_way_in() {
+    use serde_json::json;
+    let mut s = Server::start("").await;
+    oauth_signup(&s, "paypal", PW).await;
+    s.stop();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("users.jsonl");
+    let lines = [
+        json!({"email": "ok@example.com", "username": "ok"}),
+        json!({"username": "p\u{0430}ypal"}),
+        json!({"email": "r@example.com", "role": "admin\r\nX-Auth-Role: root"}),
+        json!({"email": "s@example.com", "role": "two words"}),
+        json!({"email": "d@example.com", "display_name": "x".repeat(1 << 20)}),
+        json!({"email": "b@example.com", "display_name": "invoice\u{202e}fdp.exe"}),
+        json!({"username": "alice"}),
+        json!({"username": "\u{0430}lice"}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+    let (code, _, err) = s.cli(&["user", "import", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    for want in [
+        "line 2: username already taken",
+        "line 3: role: must be",
+        "line 4: role: must be",
+        "line 5: display_name: must be",
+        "line 6: display_name: must be",
+        "line 8: username repeated in the file",
+    ] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    assert!(err.contains("nothing was imported"), "{err}");
+    let store = s.open_store();
+    assert_eq!(store.read(|r| r.user_count()).unwrap(), 1);
+    drop(store);
+
+    // The same rules at the other doors: the admin API's role, toolkit's display name.
+    s.start_again();
+    let r = s
+        .post_json(
+            "/api/auth/accounts:signUp",
+            &[],
+            &json!({"username": "dan", "password": PW, "displayName": "a\u{202e}b"}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.json());
+}
+
+/// Registration refuses what WebAuthn and the docs refuse: a credential id over 1023
+/// bytes, a name holding bidi overrides or invisible characters, an origin that is not
+/// exactly the relying party's, a cross-origin ceremony.
+#[tokio::test]
+async fn passkey_registration_refuses_long_ids_hidden_characters_and_loose_origins() {
+    use crate::passkeys::{register, ORIGIN};
+    use crate::softkey::{Faults, SoftKey};
+    use serde_json::json;
+    let s = Server::start("").await;
+    oauth_signup(&s, "kay", PW).await;
+    let t = oauth_login(&s, "kay", PW).await.expect(200);
+    let access = t["access_token"].as_str().unwrap();
+    let refused = |r: &Resp, what: &str| {
+        assert_eq!(
+            (r.status.as_u16(), r.json()["error"].as_str()),
+            (400, Some("invalid_passkey")),
+            "{what}"
+        )
+    };
+    let mut long = SoftKey::new(ORIGIN);
+    long.id = vec![7; 1024];
+    refused(
+        &register(&s, access, &mut long, &Faults::default()).await,
+        "1024-byte id",
+    );
+    for (what, f) in [
+        (
+            "upper-case origin",
+            Faults {
+                origin: Some(ORIGIN.to_uppercase()),
+                ..Faults::default()
+            },
+        ),
+        (
+            "trailing slash",
+            Faults {
+                origin: Some(format!("{ORIGIN}/")),
+                ..Faults::default()
+            },
+        ),
+        (
+            "cross-origin",
+            Faults {
+                cross_origin: true,
+                ..Faults::default()
+            },
+        ),
+    ] {
+        refused(
+            &register(&s, access, &mut SoftKey::new(ORIGIN), &f).await,
+            what,
+        );
+    }
+    for name in ["lap\u{202e}pot", "a\u{200b}", "\u{2066}x"] {
+        let mut key = SoftKey::new(ORIGIN);
+        let start = s
+            .post_bearer("/session/passkeys/register/start", access, &json!({}))
+            .await
+            .expect(200);
+        let answer = key.register(&start["publicKey"], &Faults::default());
+        let r = s
+            .post_bearer(
+                "/session/passkeys/register/finish",
+                access,
+                &json!({"ceremony": start["ceremony"], "name": name, "credential": answer}),
+            )
+            .await;
+        refused(&r, name);
+    }
+    // A 1023-byte id and a plain name are fine.
+    let mut ok = SoftKey::new(ORIGIN);
+    ok.id = vec![7; 1023];
+    register(&s, access, &mut ok, &Faults::default())
+        .await
+        .expect(201);
+}

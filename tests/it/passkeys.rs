@@ -286,6 +286,29 @@ async fn every_refusal_of_a_passkey_sign_in_and_registration() {
                 ..Faults::default()
             },
         ),
+        // WebAuthn L3 §7.2: the origin compared exactly, and no cross-origin frame
+        // (issue 23: webauthn-rs took all three).
+        (
+            "upper-case origin",
+            Faults {
+                origin: Some(ORIGIN.to_uppercase()),
+                ..Faults::default()
+            },
+        ),
+        (
+            "origin with a trailing slash",
+            Faults {
+                origin: Some(format!("{ORIGIN}/")),
+                ..Faults::default()
+            },
+        ),
+        (
+            "cross-origin frame",
+            Faults {
+                cross_origin: true,
+                ..Faults::default()
+            },
+        ),
         (
             "wrong relying party",
             Faults {

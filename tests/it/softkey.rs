@@ -26,6 +26,8 @@ pub struct Faults {
     pub counter: Option<u32>,
     /// The user handle to send (instead of the one registered).
     pub user_handle: Option<Vec<u8>>,
+    /// Say the ceremony ran in a frame of another origin (`crossOrigin: true`).
+    pub cross_origin: bool,
 }
 
 /// One discoverable credential.
@@ -87,7 +89,7 @@ impl SoftKey {
 
     fn client_data(&self, kind: &str, challenge: &str, f: &Faults) -> Vec<u8> {
         let origin = f.origin.clone().unwrap_or_else(|| self.origin.clone());
-        json!({"type": kind, "challenge": challenge, "origin": origin, "crossOrigin": false})
+        json!({"type": kind, "challenge": challenge, "origin": origin, "crossOrigin": f.cross_origin})
             .to_string()
             .into_bytes()
     }
