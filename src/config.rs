@@ -63,6 +63,9 @@ section!(
         /// The server key file (session-code MACs, TOTP secret sealing); empty: the
         /// store's path + `.key`. Kept out of the store on purpose.
         key_file: PathBuf = PathBuf::new(),
+        /// Where `POST /admin/backup` may write (the directory or below); empty: the
+        /// directory of `path`.
+        backup_dir: PathBuf = PathBuf::new(),
     }
 );
 
@@ -494,6 +497,9 @@ pub struct StorageSettings {
     pub path: PathBuf,
     /// The server key file (`storage.key_file`, or the store's path + `.key`).
     pub key_file: PathBuf,
+    /// Where the admin API's backups may go (`storage.backup_dir`, or the directory of
+    /// the store's file).
+    pub backup_dir: PathBuf,
 }
 
 /// `storage.backend`, checked.
@@ -1601,6 +1607,14 @@ impl Config {
                 backend,
                 path: self.storage.path.clone(),
                 key_file,
+                backup_dir: if self.storage.backup_dir.as_os_str().is_empty() {
+                    match self.storage.path.parent() {
+                        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                        _ => PathBuf::from("."),
+                    }
+                } else {
+                    self.storage.backup_dir.clone()
+                },
             },
             tokens: TokenSettings {
                 alg,

@@ -244,9 +244,16 @@ async fn forward_auth(
     }
 }
 
+/// The client a trusted proxy sent a request for without saying who in a way that can
+/// be read: never the proxy itself (every client behind it would share its limits, and a
+/// source the proxy's address is known to would skip the account's total lockout), but
+/// one unknown client, `::`, that no real peer is.
+pub const UNKNOWN_CLIENT: IpAddr = IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+
 /// The client's address: the TCP peer, or, when the peer is a trusted proxy, the
 /// rightmost address of `X-Forwarded-For` that is not itself a trusted proxy (the peer
-/// when there is none, or when the header cannot be read).
+/// when there is no header or only trusted hops; [`UNKNOWN_CLIENT`] when a hop that
+/// matters cannot be read).
 pub fn client_ip(peer: IpAddr, headers: &http::HeaderMap, trusted: &[Cidr]) -> IpAddr {
     let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
     if !is_trusted(peer) {
@@ -254,12 +261,14 @@ pub fn client_ip(peer: IpAddr, headers: &http::HeaderMap, trusted: &[Cidr]) -> I
     }
     let mut hops: Vec<&str> = Vec::new();
     for v in headers.get_all("x-forwarded-for") {
-        let Ok(v) = v.to_str() else { return peer };
+        let Ok(v) = v.to_str() else {
+            return UNKNOWN_CLIENT;
+        };
         hops.extend(v.split(','));
     }
     for hop in hops.iter().rev() {
         let Ok(ip) = hop.trim().parse::<IpAddr>() else {
-            return peer;
+            return UNKNOWN_CLIENT;
         };
         if !is_trusted(ip) {
             return ip;
@@ -509,7 +518,19 @@ mod tests {
         // No header, only trusted hops, or garbage: the peer.
         assert_eq!(client_ip(proxy, &xff(&[]), &trusted), proxy);
         assert_eq!(client_ip(proxy, &xff(&["10.0.0.2"]), &trusted), proxy);
-        assert_eq!(client_ip(proxy, &xff(&["nonsense"]), &trusted), proxy);
+        // Garbage from a trusted proxy: the unknown client, never the proxy (issue 23).
+        assert_eq!(
+            client_ip(proxy, &xff(&["nonsense"]), &trusted),
+            UNKNOWN_CLIENT
+        );
+        assert_eq!(
+            client_ip(proxy, &xff(&["1.2.3.4, 203.0.113.7:80"]), &trusted),
+            UNKNOWN_CLIENT
+        );
+        assert_eq!(
+            client_ip(proxy, &xff(&["garbage, 203.0.113.7"]), &trusted),
+            ip("203.0.113.7")
+        );
         assert_eq!(client_ip(proxy, &xff(&["1.2.3.4"]), &[]), proxy);
     }
 

@@ -420,7 +420,7 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
     let hinted = match get("id_token_hint") {
         None => None,
         Some(h) => match svc.id_token_hint(h) {
-            Some((_, sub)) => Some(sub),
+            Some(hint) => Some(hint.sub),
             None => {
                 return a.error(
                     "invalid_request",
@@ -734,7 +734,10 @@ async fn logout(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Reply 
             "The app's sign-out request names a sign-in this server did not make.",
         );
     }
-    let client_id = match (hint.as_ref().map(|h| h.0.as_str()), get("client_id")) {
+    let client_id = match (
+        hint.as_ref().map(|h| h.client_id.as_str()),
+        get("client_id"),
+    ) {
         (Some(a), Some(b)) if a != b => {
             return portal.trouble(
                 StatusCode::BAD_REQUEST,
@@ -777,7 +780,18 @@ async fn logout(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Reply 
     let Some((v, cookie)) = portal.visitor(svc, req.headers).await else {
         return done(false);
     };
-    let confirmed = hint.as_ref().is_some_and(|(_, sub)| *sub == v.user.id)
+    // Without asking only when the app's own fresh id token names this person and the
+    // request comes from this site (a cross-site GET with an old id token, which any
+    // page can send, is asked about: issue 23).
+    let same_site = matches!(
+        req.headers
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok()),
+        Some("same-origin" | "same-site")
+    );
+    let confirmed = hint
+        .as_ref()
+        .is_some_and(|h| h.sub == v.user.id && h.fresh && same_site)
         || (req.method == Method::POST
             && super::same_origin(portal.settings(), req.headers)
             && svc.form_token_ok(

@@ -637,6 +637,32 @@ fn lockout_json(s: &LockoutStatus) -> Value {
     })
 }
 
+/// Whether the admin API may write a backup at `dest`: a new file whose directory, with
+/// every link resolved, is `dir` or below it (the admin token is not a licence to write
+/// anywhere the server can).
+fn backup_allowed(dest: &std::path::Path, dir: &std::path::Path) -> Result<(), AdminError> {
+    use std::path::Component;
+    let refuse = || {
+        AdminError::BadRequest(format!(
+            "a running server writes backups only to storage.backup_dir ({}) or below it \
+             (set storage.backup_dir for another directory)",
+            dir.display()
+        ))
+    };
+    let (Some(parent), Some(Component::Normal(_))) = (dest.parent(), dest.components().next_back())
+    else {
+        return Err(refuse());
+    };
+    let (Ok(parent), Ok(dir)) = (parent.canonicalize(), dir.canonicalize()) else {
+        return Err(refuse());
+    };
+    if parent.starts_with(&dir) {
+        Ok(())
+    } else {
+        Err(refuse())
+    }
+}
+
 /// The answer of a backup.
 pub fn backup_json(dest: &std::path::Path, done: storage::Backup) -> Value {
     json!({"path": dest.display().to_string(), "users": done.users, "bytes": done.bytes})
@@ -789,13 +815,15 @@ impl Service {
         Ok(json!({"revoked": kid}))
     }
 
-    /// [`Store::backup`] to `dest` (absolute), off the reactor, while the server serves.
+    /// [`Store::backup`] to `dest` (absolute, in `storage.backup_dir` or below), off the
+    /// reactor, while the server serves.
     pub async fn admin_backup(&self, dest: std::path::PathBuf) -> Result<Value, AdminError> {
         if !dest.is_absolute() {
             return Err(AdminError::BadRequest(
                 "the backup path must be absolute (it is the server's file system)".into(),
             ));
         }
+        backup_allowed(&dest, &self.config().storage.backup_dir)?;
         let store = self.store().clone();
         let target = dest.clone();
         let done = tokio::task::spawn_blocking(move || store.backup(&target))

@@ -345,25 +345,40 @@ impl Service {
         Ok(Value::Object(out))
     }
 
-    /// The client (`aud`) and user (`sub`) of an id token this server signed (an
-    /// `id_token_hint`; expired ones too), if it is one.
-    pub fn id_token_hint(&self, token: &str) -> Option<(String, String)> {
-        let claims = self
-            .inner
-            .keys
-            .verify_id(token, self.now_ms() / 1000)
-            .ok()?;
+    /// What an id token this server signed (an `id_token_hint`; expired ones too) says,
+    /// if it is one.
+    pub fn id_token_hint(&self, token: &str) -> Option<IdTokenHint> {
+        let now = self.now_ms() / 1000;
+        let claims = self.inner.keys.verify_id(token, now).ok()?;
         let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
         if text("iss").as_deref() != Some(self.inner.cfg.tokens.issuer.as_str()) {
             return None;
         }
-        Some((text("aud")?, text("sub")?))
+        Some(IdTokenHint {
+            client_id: text("aud")?,
+            sub: text("sub")?,
+            fresh: claims
+                .get("exp")
+                .and_then(Value::as_i64)
+                .is_some_and(|exp| exp > now),
+        })
     }
 
     /// Records a refused authorization request for the metrics.
     pub fn oidc_refused(&self, what: &'static str) {
         self.inner.metrics.oidc(what, "failed");
     }
+}
+
+/// An id token this server signed, given back as a hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdTokenHint {
+    /// Its client (`aud`).
+    pub client_id: String,
+    /// Its user (`sub`).
+    pub sub: String,
+    /// Whether it has not expired yet.
+    pub fresh: bool,
 }
 
 /// The claims `scope` allows of `user`: `email` and `email_verified` with `email`;

@@ -75,11 +75,13 @@ async fn backups_taken_under_refresh_load_open_and_restore() {
             }
         }));
     }
-    let backups = tempfile::tempdir().unwrap();
+    // (A running server writes backups in storage.backup_dir: the store's directory.)
+    let backups = s.dir.path().join("backups");
+    std::fs::create_dir(&backups).unwrap();
     let mut files = Vec::new();
     for n in 0..5 {
         let before = rotations.load(Ordering::Relaxed);
-        let file = backups.path().join(format!("b{n}.redb"));
+        let file = backups.join(format!("b{n}.redb"));
         let args = [
             "backup".to_string(),
             file.display().to_string(),
@@ -180,19 +182,47 @@ async fn a_backup_without_a_server_never_overwrites() {
 }
 
 #[tokio::test]
-async fn the_admin_api_takes_only_absolute_paths() {
+async fn the_admin_api_takes_only_absolute_paths_in_the_backup_directory() {
     let s = Server::start(&admin_config()).await;
-    let r = s
-        .admin_req_json(
-            http::Method::POST,
-            "/admin/backup",
-            ADMIN,
-            &json!({"path": "relative.redb"}),
-        )
-        .await;
+    let backup = |path: serde_json::Value| {
+        let s = &s;
+        async move {
+            s.admin_req_json(
+                http::Method::POST,
+                "/admin/backup",
+                ADMIN,
+                &json!({"path": path}),
+            )
+            .await
+        }
+    };
+    let r = backup(json!("relative.redb")).await;
     assert_eq!(r.expect(400)["error"], "bad_request");
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("x.redb");
+    // Outside storage.backup_dir (by default the store's directory): refused, also
+    // through a link that leads out of it (issue 23: any path the server could reach).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let outside = elsewhere.path().join("x.redb");
+    let r = backup(json!(outside)).await;
+    let e = r.expect(400);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("storage.backup_dir")
+            || e.to_string().contains("storage.backup_dir"),
+        "{e}"
+    );
+    assert!(!outside.exists());
+    std::os::unix::fs::symlink(elsewhere.path(), s.dir.path().join("out")).unwrap();
+    let r = backup(json!(s.dir.path().join("out").join("y.redb"))).await;
+    assert_eq!(r.expect(400)["error"], "bad_request");
+    assert!(!elsewhere.path().join("y.redb").exists());
+    for sneaky in ["..", "/"] {
+        let r = backup(json!(s.dir.path().join(sneaky))).await;
+        assert_eq!(r.status, 400, "{sneaky}");
+    }
+    std::fs::create_dir(s.dir.path().join("backups")).unwrap();
+    let file = s.dir.path().join("backups").join("x.redb");
     let v = s
         .admin_req_json(
             http::Method::POST,

@@ -514,3 +514,81 @@ async fn passkey_registration_refuses_long_ids_hidden_characters_and_loose_origi
         .await
         .expect(201);
 }
+
+/// RP-initiated logout signs out without asking only for the app's own fresh id token
+/// on a request from this site. A cross-site GET (any page can make one, with an id
+/// token it once saw) or one without `Sec-Fetch-Site` gets the confirmation page and the
+/// session stays.
+#[tokio::test]
+async fn a_cross_site_logout_with_an_id_token_hint_asks_first() {
+    use crate::oidc::{exchange, SECRET};
+    let smtp = Smtp::start(&[]);
+    let (s, _) = provider(&smtp).await;
+    oauth_signup(&s, "lou", PW).await;
+    let mut b = Browser::new(&s);
+    b.sign_in("lou", PW, "/ui/account").await;
+    let cb = "http://127.0.0.1:9/cb";
+    let code = code_for(&mut b, "app", cb, "").await;
+    let t = exchange(
+        &s,
+        &grant(&code, cb, &"v".repeat(50)),
+        Some(("app", SECRET)),
+    )
+    .await
+    .expect(200);
+    let hint = t["id_token"].as_str().unwrap();
+    let path = format!("/oidc/logout?id_token_hint={hint}");
+    for headers in [vec![("sec-fetch-site", "cross-site")], vec![]] {
+        let r = b.get_with(&path, &headers).await;
+        assert_eq!(r.status, 200, "{headers:?}: a confirmation page");
+        assert!(String::from_utf8_lossy(&r.body).contains("Sign out?"));
+        assert_eq!(
+            b.forward().await.status,
+            200,
+            "{headers:?}: still signed in"
+        );
+    }
+    let r = b.get_with(&path, &[("sec-fetch-site", "same-site")]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(b.forward().await.status, 401);
+}
+
+/// A trusted proxy's `X-Forwarded-For` that cannot be read is an unknown client, never
+/// the proxy: failures sent that way do not lock the proxy's own address (every client
+/// behind it) out of the account.
+#[tokio::test]
+async fn a_malformed_forwarded_for_is_not_the_proxy() {
+    use serde_json::json;
+    let s = Server::start(
+        "[server]\ntrusted_proxies = [\"127.0.0.1/32\"]\n[limits]\nlockout_failures = 2",
+    )
+    .await;
+    oauth_signup(&s, "pam", PW).await;
+    let login = |xff: Option<&'static str>, pw: &'static str| {
+        let s = &s;
+        async move {
+            let mut h = vec![("authorization", WEB_CLIENT)];
+            if let Some(x) = xff {
+                h.push(("x-forwarded-for", x));
+            }
+            s.post_json(
+                "/auth/token",
+                &h,
+                &json!({"grant_type": "password", "user_name": "pam", "password": pw}),
+            )
+            .await
+            .status
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(login(Some("not-an-address"), "wrong password!").await, 400);
+    }
+    assert_eq!(
+        login(Some("203.0.113.7:443"), PW).await,
+        429,
+        "the unknown client is locked"
+    );
+    // The proxy's own address (no header) and a readable client are not.
+    assert_eq!(login(None, PW).await, 200);
+    assert_eq!(login(Some("198.51.100.4"), PW).await, 200);
+}

@@ -574,10 +574,14 @@ async fn every_refusal_of_the_contract() {
         .await;
     assert_eq!(r.status, 400);
     assert!(b.forward().await.status == 200);
+    // (An app of this site: Sec-Fetch-Site same-site; see hardening.rs for the others.)
     let r = b
-        .get(&format!(
-            "/oidc/logout?id_token_hint={hint}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye&state=L"
-        ))
+        .get_with(
+            &format!(
+                "/oidc/logout?id_token_hint={hint}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye&state=L"
+            ),
+            &[("sec-fetch-site", "same-site")],
+        )
         .await;
     assert_eq!(r.status, 302);
     assert_eq!(r.header("location"), Some("http://127.0.0.1:9/bye?state=L"));
@@ -703,10 +707,13 @@ redirect_uris = ["http://127.0.0.1:9/cb"]
     );
     // The retired key still vouches for its tokens (a logout hint).
     let r = b
-        .get(&format!(
-            "/oidc/logout?id_token_hint={}",
-            first["id_token"].as_str().unwrap()
-        ))
+        .get_with(
+            &format!(
+                "/oidc/logout?id_token_hint={}",
+                first["id_token"].as_str().unwrap()
+            ),
+            &[("sec-fetch-site", "same-origin")],
+        )
         .await;
     assert_eq!(r.status, 303, "{}", String::from_utf8_lossy(&r.body));
     // The metrics count the portal sign-in and the OIDC steps.

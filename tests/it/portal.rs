@@ -71,7 +71,14 @@ impl<'a> Browser<'a> {
     }
 
     pub(crate) async fn get(&mut self, path: &str) -> Resp {
-        let r = self.s.get(path, &[("cookie", &self.jar.header())]).await;
+        self.get_with(path, &[]).await
+    }
+
+    pub(crate) async fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        let cookie = self.jar.header();
+        let mut h = vec![("cookie", cookie.as_str())];
+        h.extend_from_slice(headers);
+        let r = self.s.get(path, &h).await;
         self.jar.take(&r);
         r
     }

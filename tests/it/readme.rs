@@ -149,7 +149,6 @@ async fn every_readme_example_runs_in_order() {
     std::fs::write(dir.path().join("auth.toml"), config).unwrap();
     let s = Server::start_in_with_env(dir, &[("LATCHKEY_ADMIN__TOKEN", ADMIN_TOKEN)]).await;
     let admin = s.admin.clone().expect("the admin API is on");
-    let work = tempfile::tempdir().unwrap();
 
     let blocks = blocks();
     for (first, _) in NOT_RUN {
@@ -180,8 +179,10 @@ async fn every_readme_example_runs_in_order() {
                 "./target/release/latchkey",
                 &format!("{BIN} --config {}", s.config_path().display()),
             );
+        // Run where the newcomer runs them: the directory that holds the store (and where
+        // a running server writes backups).
         let out = tokio::task::spawn_blocking({
-            let dir = work.path().to_path_buf();
+            let dir = s.dir.path().to_path_buf();
             move || {
                 Command::new("bash")
                     .args(["-c", &format!("set -euo pipefail\n{script}")])
