@@ -18,6 +18,7 @@ use crate::primitives::{b64url, b64url_decode, hex, hex_decode, random_bytes, No
 pub struct ServerKey {
     code_mac: hmac::Key,
     form_mac: hmac::Key,
+    successor_mac: hmac::Key,
     seal: aead::LessSafeKey,
     legacy_code_mac: hmac::Key,
     legacy_seal: aead::LessSafeKey,
@@ -161,6 +162,8 @@ impl ServerKey {
         let form_bytes = expand32(&prk, b"form token v1");
         let code_mac = hmac::Key::new(hmac::HMAC_SHA256, &mac_bytes);
         let form_mac = hmac::Key::new(hmac::HMAC_SHA256, &form_bytes);
+        let successor_mac =
+            hmac::Key::new(hmac::HMAC_SHA256, &expand32(&prk, b"refresh successor v1"));
         let seal = seal_key(&seal_bytes);
         seal_bytes.zeroize();
         // The first release's derivation.
@@ -170,6 +173,7 @@ impl ServerKey {
         ServerKey {
             code_mac,
             form_mac,
+            successor_mac,
             seal,
             legacy_code_mac: hmac::Key::new(hmac::HMAC_SHA256, legacy_mac.as_ref()),
             legacy_seal: seal_key(legacy_seal.as_ref()),
@@ -199,6 +203,15 @@ impl ServerKey {
     /// (the browser's pre-login cookie, or its session).
     pub fn form_token(&self, binding: &[u8]) -> [u8; 32] {
         mac32(&self.form_mac, binding)
+    }
+
+    /// The secret of the refresh token that replaces `presented` when it is rotated: a
+    /// MAC of the token under a key of its own, so the same rotation answered again (a
+    /// retry, a racing tab, an answer lost in an outage) hands out the same token, and
+    /// nobody without the server key and the presented token can know it. The store keeps
+    /// neither.
+    pub fn refresh_successor(&self, presented: &str) -> [u8; 32] {
+        mac32(&self.successor_mac, presented.as_bytes())
     }
 
     /// The keyed hash the first release stored a code under (recovery codes made then

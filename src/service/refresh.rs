@@ -54,8 +54,15 @@ pub(super) fn parse_opaque_token(t: &str) -> Option<[u8; 32]> {
 }
 
 /// Spent tokens a family tolerates being presented again within `reuse_interval`, each:
-/// enough for clients racing themselves, too few to mint parallel chains from one token.
+/// enough for clients racing themselves and for a retry.
 pub const MAX_TOLERATED_REPLAYS: u32 = 3;
+
+/// How much longer than `reuse_interval` a spent token is still answered when nothing
+/// has been done with what its rotation gave (its successor is the family's current
+/// token, never presented): the rotation's answer may have been lost while the database
+/// was away (its commit landed after the client was told 503), and the client's retry
+/// must not read as theft. Milliseconds.
+pub const UNKNOWN_OUTCOME_GRACE_MS: i64 = 60_000;
 
 impl Service {
     pub(super) fn refresh_ttl_ms(&self) -> i64 {
@@ -161,13 +168,21 @@ impl Service {
             return Err(Failure::RefreshInvalid);
         }
         let hash = sha256(presented.as_bytes());
-        let now = self.now_ms();
+        // The token that replaces this one: the same whenever this rotation is asked for
+        // again, so a burst, a retry or a racing tab gets one answer, never a fork.
+        let successor = format!(
+            "{prefix}{}",
+            b64url(&self.inner.key.refresh_successor(&presented))
+        );
+        let successor_hash = sha256(successor.as_bytes());
         let reuse_ms = ms(self.inner.cfg.tokens.reuse_interval);
         // A refusal that records a revocation commits it; the theft is told after.
         let theft = std::sync::Arc::new(std::sync::Mutex::new(None::<(String, String)>));
         let theft_seen = theft.clone();
         let result = self
             .write(move |w, svc| {
+                // The time the transaction runs, the rotation's commit right after it.
+                let now = svc.now_ms();
                 let Some(chain) = w.refresh_chain(&hash)? else {
                     return Ok(Err(Failure::RefreshInvalid));
                 };
@@ -195,9 +210,16 @@ impl Service {
                     }
                 };
                 if let Some(spent_at) = entry.spent_at {
+                    // Whether what the rotation gave is untouched: its successor is still
+                    // the family's current token.
+                    let untouched = family.current_token == hex(&successor_hash);
                     // Tolerated only within a window that exists: with reuse_interval = 0
                     // even a reuse in the same millisecond is theft.
-                    let tolerated = reuse_ms > 0 && now.saturating_sub(spent_at) <= reuse_ms;
+                    let age = now.saturating_sub(spent_at);
+                    let tolerated = reuse_ms > 0
+                        && (age <= reuse_ms
+                            || (untouched
+                                && age <= reuse_ms.saturating_add(UNKNOWN_OUTCOME_GRACE_MS)));
                     if !tolerated {
                         // A token spent long ago came back: assume theft, end the family.
                         family.revoked = Some(Revocation {
@@ -210,17 +232,21 @@ impl Service {
                         }
                         return Ok(Err(Failure::RefreshInvalid));
                     }
-                    if entry.replays >= MAX_TOLERATED_REPLAYS {
+                    // The chain moved on (its successor was rotated in turn): refused,
+                    // not theft, within the window. One chain only, ever.
+                    if !untouched || entry.replays >= MAX_TOLERATED_REPLAYS {
                         return Ok(Err(Failure::RefreshInvalid));
                     }
                     entry.replays += 1;
                     w.put_refresh(&hash, &entry)?;
-                } else {
-                    entry.spent_at = Some(now);
-                    w.put_refresh(&hash, &entry)?;
+                    // The answer of the first presentation again: the same refresh token,
+                    // an access token signed anew. Nothing rotates.
+                    return Ok(Ok((user, family, successor.clone(), now)));
                 }
-                // Tolerated reuse (or the normal case): the family's current token, if it is
-                // another one, is spent now too, so one token stays live per family.
+                entry.spent_at = Some(now);
+                w.put_refresh(&hash, &entry)?;
+                // The family's current token, if it is another one (a record of an older
+                // release), is spent now too, so one token stays live per family.
                 if family.current_token != hex(&hash) {
                     if let Some(cur) = hex_decode(&family.current_token) {
                         if let Some(mut c) = w.refresh(&cur)? {
@@ -231,14 +257,13 @@ impl Service {
                         }
                     }
                 }
-                let (refresh_token, new_hash) = new_refresh_token(prefix)?;
-                w.put_refresh(&new_hash, &RefreshEntry::issued(&family.id, now))?;
+                w.put_refresh(&successor_hash, &RefreshEntry::issued(&family.id, now))?;
                 family.rotated_at = now;
                 family.expires_at = now.saturating_add(svc.refresh_ttl_ms());
-                family.current_token = hex(&new_hash);
+                family.current_token = hex(&successor_hash);
                 w.put_family(&family)?;
                 // Signed after the commit (below): the writer does not wait on it.
-                Ok(Ok((user, family, refresh_token)))
+                Ok(Ok((user, family, successor.clone(), now)))
             })
             .await;
         if result.is_ok() {
@@ -247,7 +272,7 @@ impl Service {
             self.inner.metrics.revoked("reuse");
             tracing::warn!(target: "latchkey::audit", event = "family_revoked", cause = "reuse", family = %family, user = %user, "refresh token reuse: family revoked");
         }
-        let (user, family, refresh_token) = result?;
+        let (user, family, refresh_token, now) = result?;
         Ok(Outcome::Tokens(self.token_pair(
             &user,
             &family,

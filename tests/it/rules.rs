@@ -28,10 +28,13 @@ async fn a_spent_refresh_token_is_tolerated_within_the_window_then_revokes_its_f
     let other = tokens(p.sign_in("bob", PW).await);
     let t2 = tokens(p.refresh(&t1.refresh_token).await);
     p.advance(10.0);
-    // Exactly at the end of the window: still a racing client.
+    // Exactly at the end of the window: still a racing client, given what the first
+    // presentation was given.
     let t3 = tokens(p.refresh(&t1.refresh_token).await);
     assert_eq!(t3.family_id, t1.family_id);
-    assert_ne!(t3.refresh_token, t2.refresh_token);
+    assert_eq!(t3.refresh_token, t2.refresh_token);
+    // The holder uses it; past the window, t1 again is theft.
+    let t3 = tokens(p.refresh(&t3.refresh_token).await);
     p.advance(0.001);
     // Past it: theft. The request fails and the whole family dies, newest token included.
     assert_eq!(
@@ -49,6 +52,46 @@ async fn a_spent_refresh_token_is_tolerated_within_the_window_then_revokes_its_f
         Ok(Outcome::User(_))
     ));
     tokens(p.refresh(&other.refresh_token).await);
+}
+
+/// Issue 23: an answer lost while the database was away (the rotation committed, the
+/// client was told 503) is no theft. A spent token whose successor nobody presented is
+/// answered with that successor for a minute past the window; once the successor is used,
+/// or past that minute, the old token is theft as ever. And a replay inside the window
+/// after the chain moved on is refused without ending the family: one chain only.
+#[tokio::test]
+async fn a_lost_rotation_answer_is_retried_but_never_forks_the_family() {
+    let p = InProcess::new(|c| c.tokens.reuse_interval = 10);
+    let t1 = p.sign_up("lou", PW).await;
+    let lost = tokens(p.refresh(&t1.refresh_token).await);
+    p.advance(11.0);
+    let again = tokens(p.refresh(&t1.refresh_token).await);
+    assert_eq!(again.refresh_token, lost.refresh_token);
+    assert_eq!(again.family_id, t1.family_id);
+    // Within the window, after the chain moved on: refused, the family lives.
+    let t2 = tokens(p.refresh(&again.refresh_token).await);
+    let t3 = tokens(p.refresh(&t2.refresh_token).await);
+    assert_eq!(
+        p.refresh(&again.refresh_token).await,
+        Err(Failure::RefreshInvalid)
+    );
+    assert!(matches!(p.me(&t3.access_token).await, Ok(Outcome::User(_))));
+    // Past the window, with the successor used: theft.
+    p.advance(10.5);
+    assert_eq!(
+        p.refresh(&t1.refresh_token).await,
+        Err(Failure::RefreshInvalid)
+    );
+    assert_eq!(p.me(&t3.access_token).await, Err(Failure::TokenInvalid));
+
+    // An untouched successor is answered only for the grace minute past the window.
+    let u1 = p.sign_up("max", PW).await;
+    tokens(p.refresh(&u1.refresh_token).await);
+    p.advance(10.0 + 60.0 + 0.001);
+    assert_eq!(
+        p.refresh(&u1.refresh_token).await,
+        Err(Failure::RefreshInvalid)
+    );
 }
 
 /// A spent token is known for a week (presented again, its family is revoked), then
