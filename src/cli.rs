@@ -1060,12 +1060,65 @@ fn user_lines(v: &Value) -> String {
     out
 }
 
+/// File descriptors a server needs besides its connections: the store, its log, the
+/// listeners, the database's connections, the mail server, the hashing threads.
+const FDS_BESIDES_CONNECTIONS: u64 = 64;
+
+/// Raises the soft limit of open files to the hard one (a service manager's default soft
+/// limit, often 1024, is far below `server.max_connections`), and warns, naming both
+/// numbers, when it is still too low for `max_connections` and what the server needs
+/// besides: the connections past it would fail to be accepted.
+fn raise_open_file_limit(cfg: &Checked) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let before = getrlimit(Resource::Nofile);
+    // `None` is unlimited.
+    let below_hard = match (before.current, before.maximum) {
+        (Some(soft), Some(hard)) => soft < hard,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if below_hard {
+        let raised = Rlimit {
+            current: before.maximum,
+            maximum: before.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => tracing::info!(
+                from = before.current.unwrap_or(u64::MAX),
+                to = before.maximum.unwrap_or(u64::MAX),
+                "raised the open-file limit (RLIMIT_NOFILE) to its hard limit"
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+        }
+    }
+    let limit = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    let pool = match &cfg.storage.backend {
+        crate::config::StoreBackend::Postgres { pool_size, .. } => *pool_size as u64,
+        crate::config::StoreBackend::Redb => 0,
+    };
+    let needed = (cfg.server.max_connections as u64)
+        .saturating_add(FDS_BESIDES_CONNECTIONS)
+        .saturating_add(pool);
+    if limit < needed {
+        tracing::warn!(
+            limit,
+            needed,
+            "the open-file limit ({limit}) is below server.max_connections ({}) + {} for the \
+             store and the rest: raise the hard limit (LimitNOFILE= in the systemd unit, \
+             ulimit -Hn, --ulimit nofile= for a container) or lower server.max_connections",
+            cfg.server.max_connections,
+            needed.saturating_sub(cfg.server.max_connections as u64),
+        );
+    }
+}
+
 /// `serve`: runs until SIGINT/SIGTERM. Composes the public listener, the admin listener
 /// (when `admin.token` is set) and the sweeper over one service.
 pub fn serve(cfg: Checked) -> Result<(), String> {
     for w in &cfg.warnings {
         tracing::warn!("{w}");
     }
+    raise_open_file_limit(&cfg);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -1098,6 +1151,8 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
             header_timeout: cfg.server.header_timeout,
             idle_timeout: cfg.server.idle_timeout,
             max_connections: cfg.server.max_connections,
+            per_source: cfg.server.max_connections_per_source,
+            exempt: cfg.server.trusted_proxies.clone().into(),
         };
         let service = Service::new(cfg, store, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -1114,7 +1169,7 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
             tasks.push(tokio::spawn(crate::http::serve(
                 l,
                 handler,
-                bounds,
+                bounds.clone(),
                 stop_rx.clone(),
             )));
         }

@@ -46,6 +46,9 @@ section!(
         idle_timeout: u64 = 60,
         /// Connections open at once; further ones wait in the kernel's backlog.
         max_connections: usize = 10_000,
+        /// Connections one source (an IPv4 address, an IPv6 /64) may hold open at once,
+        /// trusted proxies excepted; 0: a sixteenth of `max_connections`, at least 16.
+        max_connections_per_source: usize = 0,
     }
 );
 
@@ -486,6 +489,8 @@ pub struct ServerSettings {
     pub idle_timeout: Duration,
     /// Connections open at once.
     pub max_connections: usize,
+    /// Connections one source may hold open at once (trusted proxies excepted).
+    pub max_connections_per_source: usize,
 }
 
 /// `[storage]`, checked.
@@ -1307,6 +1312,18 @@ impl Config {
                 "must be between 1 and 1000000",
             ));
         }
+        let max_connections_per_source = match self.server.max_connections_per_source {
+            0 => (self.server.max_connections / 16)
+                .max(16)
+                .min(self.server.max_connections),
+            n if n <= self.server.max_connections => n,
+            _ => {
+                return Err(bad(
+                    "server.max_connections_per_source",
+                    "must be at most server.max_connections (0: a sixteenth of it)",
+                ))
+            }
+        };
         let mut trusted_proxies = Vec::new();
         for (i, p) in self.server.trusted_proxies.iter().enumerate() {
             trusted_proxies.push(Cidr::parse(p).ok_or_else(|| {
@@ -1602,6 +1619,7 @@ impl Config {
                 header_timeout,
                 idle_timeout,
                 max_connections: self.server.max_connections,
+                max_connections_per_source,
             },
             storage: StorageSettings {
                 backend,

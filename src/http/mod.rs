@@ -16,15 +16,20 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use protocol::{Failure, Reply};
+use std::collections::HashMap;
 use tokio::net::TcpListener;
+
 use tokio::sync::{watch, Semaphore};
+
+use crate::config::Cidr;
+use crate::limits::Source;
 
 mod guard;
 
 pub use guard::Guarded;
 
 /// What bounds a listener's connections.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Bounds {
     /// A request head must arrive whole within this of its first byte.
     pub header_timeout: Duration,
@@ -32,6 +37,50 @@ pub struct Bounds {
     pub idle_timeout: Duration,
     /// Connections open at once; further ones wait in the kernel's backlog.
     pub max_connections: usize,
+    /// Connections one source (IPv4 address, IPv6 /64) may hold open at once; a further
+    /// one is closed as soon as it is accepted, so one client cannot take every slot.
+    pub per_source: usize,
+    /// Peers the per-source bound does not apply to: the trusted proxies, which carry
+    /// many clients' connections.
+    pub exempt: std::sync::Arc<[Cidr]>,
+}
+
+/// The connections each source holds open.
+#[derive(Debug, Default)]
+struct PerSource(std::sync::Mutex<HashMap<Source, usize>>);
+
+/// One connection's place in its source's count, given back when it closes.
+struct SourceSlot {
+    table: std::sync::Arc<PerSource>,
+    source: Source,
+}
+
+impl PerSource {
+    /// A place for a connection of `source`, unless it holds `cap` already.
+    fn take(table: &std::sync::Arc<PerSource>, source: Source, cap: usize) -> Option<SourceSlot> {
+        let mut t = table.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = t.entry(source).or_insert(0);
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(SourceSlot {
+            table: table.clone(),
+            source,
+        })
+    }
+}
+
+impl Drop for SourceSlot {
+    fn drop(&mut self) {
+        let mut t = self.table.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = t.get_mut(&self.source) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                t.remove(&self.source);
+            }
+        }
+    }
 }
 
 /// Turns a reply into a response (JSON content type when there is a body).
@@ -105,7 +154,8 @@ pub async fn contained<T: Send + 'static>(
 
 /// Serves connections of `listener` with `handler` until `shutdown` turns true, then
 /// lets in-flight requests finish (up to 30 s). At most `bounds.max_connections` are
-/// open at once (the next is accepted when one closes), and each is [`Guarded`].
+/// open at once (the next is accepted when one closes), at most `bounds.per_source` of
+/// one source, and each is [`Guarded`].
 pub async fn serve<F, Fut>(
     listener: TcpListener,
     handler: F,
@@ -118,6 +168,7 @@ pub async fn serve<F, Fut>(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
     let slots = std::sync::Arc::new(Semaphore::new(bounds.max_connections.max(1)));
+    let per_source = std::sync::Arc::new(PerSource::default());
     loop {
         let slot = tokio::select! {
             s = slots.clone().acquire_owned() => match s {
@@ -137,6 +188,19 @@ pub async fn serve<F, Fut>(
                         continue;
                     }
                 };
+                let exempt = bounds.exempt.iter().any(|c| c.contains(peer.ip()));
+                let source_slot = if exempt {
+                    None
+                } else {
+                    match PerSource::take(&per_source, Source::of(peer.ip()), bounds.per_source) {
+                        Some(s) => Some(s),
+                        None => {
+                            // Closed at once: its global slot goes back with it.
+                            tracing::debug!(%peer, "connection closed: its source holds server.max_connections_per_source");
+                            continue;
+                        }
+                    }
+                };
                 tracing::debug!(%peer, "connection accepted");
                 let _ = stream.set_nodelay(true);
                 let handler = handler.clone();
@@ -149,6 +213,7 @@ pub async fn serve<F, Fut>(
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                     drop(slot);
+                    drop(source_slot);
                 });
             }
             _ = shutdown.changed() => break,

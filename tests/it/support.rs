@@ -189,6 +189,9 @@ impl Server {
         if let Some(n) = setting("FD_LIMIT") {
             shell.push(format!("ulimit -n {n}"));
         }
+        if let Some(n) = setting("FD_SOFT_LIMIT") {
+            shell.push(format!("ulimit -Sn {n}"));
+        }
         if let Some(m) = setting("UMASK") {
             shell.push(format!("umask {m}"));
         }
@@ -209,7 +212,7 @@ impl Server {
             .envs(
                 self.env
                     .iter()
-                    .filter(|(k, _)| k != "FD_LIMIT" && k != "UMASK")
+                    .filter(|(k, _)| !matches!(k.as_str(), "FD_LIMIT" | "FD_SOFT_LIMIT" | "UMASK"))
                     .map(|(k, v)| (k.as_str(), v.as_str())),
             )
             .stdout(Stdio::piped())
