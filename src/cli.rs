@@ -1112,8 +1112,32 @@ fn raise_open_file_limit(cfg: &Checked) {
     }
 }
 
+/// How long a node that started before its database waits between tries, at most.
+const DATABASE_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What a listener answers while its node waits for the database: 503, `Retry-After`.
+fn not_ready() -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    crate::http::to_response(
+        protocol::Reply::json(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({"status": "starting", "store": "unavailable"}),
+        )
+        .retry_after(1),
+    )
+}
+
+/// Opens the store off the reactor (PostgreSQL's connect blocks for up to 5 s).
+async fn open_store_off_reactor(cfg: &Checked) -> Result<Store, StoreError> {
+    let cfg = cfg.clone();
+    tokio::task::spawn_blocking(move || open_store(&cfg, Need::Write))
+        .await
+        .map_err(|e| StoreError::Setup(format!("opening the store stopped: {e}")))?
+}
+
 /// `serve`: runs until SIGINT/SIGTERM. Composes the public listener, the admin listener
-/// (when `admin.token` is set) and the sweeper over one service.
+/// (when `admin.token` is set) and the sweeper over one service. A node on PostgreSQL
+/// that starts before its database answers serves 503 (`/healthz` too) and tries again
+/// with a growing pause (at most [`DATABASE_RETRY_MAX`]), as containers expect.
 pub fn serve(cfg: Checked) -> Result<(), String> {
     for w in &cfg.warnings {
         tracing::warn!("{w}");
@@ -1127,6 +1151,7 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
         // Signals first (a SIGTERM right after the start is not lost), then the listeners:
         // a port that cannot be had leaves no store or key behind.
         let shutdown = crate::http::shutdown_signal();
+        tokio::pin!(shutdown);
         let listen = cfg.server.listen;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -1142,10 +1167,19 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
             }
             None => None,
         };
-        let store = open_store(&cfg, Need::Write).map_err(|e| match e {
+        let opened_msg = |e: StoreError| match e {
             StoreError::Locked(_) | StoreError::Damaged { .. } => format!("{e}"),
             e => format!("cannot open {}: {e}", store_name(&cfg)),
-        })?;
+        };
+        let postgres = matches!(cfg.storage.backend, StoreBackend::Postgres { .. });
+        let first = match open_store_off_reactor(&cfg).await {
+            Ok(s) => Some(s),
+            Err(e) if postgres && e.is_unavailable() => {
+                tracing::warn!(error = %e, "the database does not answer yet: serving 503 and trying again");
+                None
+            }
+            Err(e) => return Err(opened_msg(e)),
+        };
         let url_file = admin_url_file(&cfg.storage.path);
         let bounds = crate::http::Bounds {
             header_timeout: cfg.server.header_timeout,
@@ -1154,38 +1188,117 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
             per_source: cfg.server.max_connections_per_source,
             exempt: cfg.server.trusted_proxies.clone().into(),
         };
-        let service = Service::new(cfg, store, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+        // What the listeners serve once the store is open; 503 until then.
+        let app_cell: Arc<std::sync::OnceLock<Arc<crate::server::App>>> = Arc::default();
+        let admin_cell: Arc<std::sync::OnceLock<Arc<crate::admin::Admin>>> = Arc::default();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = Vec::new();
-        if let (Some(l), Some(admin)) = (admin_listener, crate::admin::Admin::new(service.clone()))
-        {
+        let mut announce = Vec::new();
+        if let Some(l) = admin_listener {
             let addr = l.local_addr().map_err(|e| e.to_string())?;
-            write_private(&url_file, &format!("http://{addr}\n"))
-                .map_err(|e| format!("{}: {e}", url_file.display()))?;
-            tracing::info!(%addr, "admin API listening");
-            println!("latchkey admin listening on http://{addr}");
-            let admin = Arc::new(admin);
-            let handler = move |req, peer| crate::admin::handle(admin.clone(), req, peer);
+            let cell = admin_cell.clone();
+            let handler = move |req, peer| {
+                let admin = cell.get().cloned();
+                async move {
+                    match admin {
+                        Some(a) => crate::admin::handle(a, req, peer).await,
+                        None => Ok(not_ready()),
+                    }
+                }
+            };
             tasks.push(tokio::spawn(crate::http::serve(
                 l,
                 handler,
                 bounds.clone(),
                 stop_rx.clone(),
             )));
+            announce.push(format!("latchkey admin listening on http://{addr}"));
+            write_private(&url_file, &format!("http://{addr}\n"))
+                .map_err(|e| format!("{}: {e}", url_file.display()))?;
+            tracing::info!(%addr, "admin API listening");
         }
-        let app = Arc::new(crate::server::App::new(service.clone())?);
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-        tracing::info!(%addr, "listening");
-        // One line on stdout that scripts (and the tests) can wait for.
-        println!("latchkey listening on http://{addr}");
-        let handler = move |req, peer| crate::server::handle(app.clone(), req, peer);
+        let cell = app_cell.clone();
+        let handler = move |req, peer| {
+            let app = cell.get().cloned();
+            async move {
+                match app {
+                    Some(app) => crate::server::handle(app, req, peer).await,
+                    None => Ok(not_ready()),
+                }
+            }
+        };
         tasks.push(tokio::spawn(crate::http::serve(
             listener, handler, bounds, stop_rx,
         )));
+        tracing::info!(%addr, "listening");
+        announce.push(format!("latchkey listening on http://{addr}"));
+        // One line per listener on stdout that scripts (and the tests) can wait for: once
+        // the node serves, or before it waits for the database.
+        let waited = first.is_none();
+        if waited {
+            for line in &announce {
+                println!("{line}");
+            }
+        }
+        let store = match first {
+            Some(s) => s,
+            None => {
+                let mut pause = std::time::Duration::from_millis(250);
+                let mut tries: u32 = 1;
+                loop {
+                    tokio::select! {
+                        () = &mut shutdown => {
+                            let _ = stop_tx.send(true);
+                            for t in tasks {
+                                let _ = t.await;
+                            }
+                            let _ = std::fs::remove_file(&url_file);
+                            return Ok(());
+                        }
+                        () = tokio::time::sleep(pause) => {}
+                    }
+                    match open_store_off_reactor(&cfg).await {
+                        Ok(s) => {
+                            tracing::info!(tries, "the database answers: serving");
+                            break s;
+                        }
+                        Err(e) if e.is_unavailable() => {
+                            tries += 1;
+                            // Each failure once at first, then less and less often.
+                            if tries.is_power_of_two() {
+                                tracing::warn!(tries, error = %e, "the database still does not answer");
+                            }
+                            pause = (pause * 2).min(DATABASE_RETRY_MAX);
+                        }
+                        Err(e) => return Err(opened_msg(e)),
+                    }
+                }
+            }
+        };
+        let built = Service::new(cfg, store, Arc::new(SystemClock))
+            .map_err(|e| e.to_string())
+            .and_then(|service| Ok((crate::server::App::new(service.clone())?, service)));
+        let (app, service) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = std::fs::remove_file(&url_file);
+                return Err(e);
+            }
+        };
+        if let Some(admin) = crate::admin::Admin::new(service.clone()) {
+            let _ = admin_cell.set(Arc::new(admin));
+        }
+        let _ = app_cell.set(Arc::new(app));
+        if !waited {
+            for line in &announce {
+                println!("{line}");
+            }
+        }
         let sweeper = tokio::spawn(sweep_loop(service.clone()));
         let watcher = service.clone();
         let stopped_by = tokio::select! {
-            () = shutdown => None,
+            () = &mut shutdown => None,
             why = watcher.watch_store() => Some(why),
         };
         if let Some(why) = &stopped_by {

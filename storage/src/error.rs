@@ -32,10 +32,23 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Unavailable(_) => true,
-            StoreError::Database(e) => e.is_closed() || e.as_db_error().is_none(),
+            StoreError::Database(e) => {
+                e.is_closed() || e.as_db_error().is_none() || e.code().is_some_and(gone)
+            }
             _ => false,
         }
     }
+}
+
+/// Whether a database's answer says it is not there right now, rather than that it
+/// refuses what was asked: shutting down (57P01 `admin_shutdown`, 57P02
+/// `crash_shutdown`), starting up or recovering (57P03 `cannot_connect_now`), a lost or
+/// refused connection (class 08), too many connections (53300), a standby that cannot
+/// write yet during a failover (25006 `read_only_sql_transaction`). Each is a 503 with
+/// `Retry-After` that clients and load balancers retry, never a 500.
+pub(crate) fn gone(code: &tokio_postgres::error::SqlState) -> bool {
+    let c = code.code();
+    matches!(c, "57P01" | "57P02" | "57P03" | "53300" | "25006") || c.starts_with("08")
 }
 
 /// Which unique index a write collided with.
@@ -227,3 +240,31 @@ from_redb!(
     redb::CommitError => Commit,
     redb::CompactionError => Compact
 );
+
+#[cfg(test)]
+mod tests {
+    use tokio_postgres::error::SqlState;
+
+    #[test]
+    fn a_database_going_away_is_unavailable_and_a_refusal_is_not() {
+        for gone in [
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::CONNECTION_FAILURE,
+            SqlState::CONNECTION_EXCEPTION,
+            SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::READ_ONLY_SQL_TRANSACTION,
+        ] {
+            assert!(super::gone(&gone), "{}", gone.code());
+        }
+        for refused in [
+            SqlState::UNIQUE_VIOLATION,
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::SYNTAX_ERROR,
+            SqlState::UNDEFINED_TABLE,
+        ] {
+            assert!(!super::gone(&refused), "{}", refused.code());
+        }
+    }
+}

@@ -205,6 +205,29 @@ impl Cluster {
         }
     }
 
+    /// Ends every other connection to the server (`pg_terminate_backend`, as an
+    /// administrator or a failover would): a statement under way is answered SQLSTATE
+    /// 57P01. Returns how many were ended.
+    pub fn terminate_connections(&self) -> Result<usize, String> {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-X", "-A", "-t", "-d"])
+            .arg(format!("{}/postgres", self.url()))
+            .args([
+                "-c",
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'",
+            ])
+            .output()
+            .map_err(|e| format!("psql: {e}"))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .map_err(|e| format!("psql said: {e}"))
+    }
+
     /// A new, empty database on this server; its URL.
     pub fn new_database(&self) -> Result<String, String> {
         database_on(&self.url())

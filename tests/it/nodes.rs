@@ -543,3 +543,100 @@ async fn a_database_that_goes_away_gives_503_and_comes_back_without_a_restart() 
         s.get("/healthz", &[]).await.expect(200);
     }
 }
+
+/// Issue 23, items 9 and 10: rotations under load while PostgreSQL's connections are
+/// terminated (57P01 mid-statement), it is killed and started again, and it freezes.
+/// Every answer that is not a success is a 503 with `Retry-After` (never a 500), and a
+/// client that retries the same token after any of them keeps its session: an answer
+/// lost with a commit that landed is no theft.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_outage_answer_is_503_and_a_retry_never_costs_the_session() {
+    let cluster = storage::testing::Cluster::private("outage").unwrap();
+    let n = Arc::new(nodes_on(1, cluster.new_database().unwrap(), "").await);
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Vec::<(u16, bool, String)>::new()));
+    let mut load = Vec::new();
+    for i in 0..4 {
+        let name = format!("out{i}");
+        oauth_signup(&n[0], &name, PW).await;
+        let mut token = field(
+            &oauth_login(&n[0], &name, PW).await.expect(200),
+            "refresh_token",
+        );
+        let (n, stop, seen) = (n.clone(), stop.clone(), seen.clone());
+        load.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let r = refresh(&n[0], &token).await;
+                if r.status == 200 {
+                    token = field(&r.json(), "refresh_token");
+                } else {
+                    let retry = r.header("retry-after").is_some();
+                    let body = String::from_utf8_lossy(&r.body).to_string();
+                    seen.lock().unwrap().push((r.status.as_u16(), retry, body));
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            token
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for _ in 0..6 {
+        cluster.terminate_connections().unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    cluster.stop().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    cluster.start().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    cluster.pause().unwrap();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    cluster.resume().unwrap();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut last = Vec::new();
+    for t in load {
+        last.push(t.await.unwrap());
+    }
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
+    assert!(!seen.is_empty(), "the outages were not seen at all");
+    for (status, retry, body) in seen.iter() {
+        assert_eq!(*status, 503, "{body}");
+        assert!(retry, "a 503 without Retry-After: {body}");
+    }
+    // Every client's session lives: its last token still rotates.
+    for token in &last {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let r = refresh(&n[0], token).await;
+            if r.status == 200 {
+                break;
+            }
+            assert_eq!(r.status, 503, "{:?}", String::from_utf8_lossy(&r.body));
+            assert!(Instant::now() < deadline, "the node did not come back");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Issue 23, item 11: a node started while its database is down starts anyway, answers
+/// 503 (`/healthz` too) and serves as soon as the database answers, without a restart.
+#[tokio::test]
+async fn a_node_started_before_its_database_serves_once_it_answers() {
+    let cluster = storage::testing::Cluster::private("late").unwrap();
+    let url = cluster.new_database().unwrap();
+    cluster.stop().unwrap();
+    let n = nodes_on(1, url, "").await;
+    let h = n[0].get("/healthz", &[]).await;
+    assert_eq!(h.status, 503);
+    assert!(h.header("retry-after").is_some());
+    assert_eq!(oauth_login(&n[0], "nobody", PW).await.status, 503);
+    cluster.start().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while n[0].get("/healthz", &[]).await.status != 200 {
+        assert!(Instant::now() < deadline, "the node did not start serving");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    oauth_signup(&n[0], "late", PW).await;
+    oauth_login(&n[0], "late", PW).await.expect(200);
+    assert!(n[0].log().contains("the database does not answer yet"));
+}

@@ -262,7 +262,7 @@ fn shown(url: &str) -> String {
 }
 
 fn db(e: tokio_postgres::Error) -> StoreError {
-    if e.as_db_error().is_none() {
+    if e.as_db_error().is_none() || e.code().is_some_and(crate::error::gone) {
         StoreError::Unavailable(Box::new(e))
     } else {
         StoreError::Database(Box::new(e))
