@@ -294,6 +294,9 @@ section!(
         id_token_alg: String = "RS256".into(),
         /// Where RP-initiated logout may send the browser.
         post_logout_redirect_uris: Vec<String> = Vec::new(),
+        /// Origins of browser apps that call the token, userinfo and revocation
+        /// endpoints themselves (CORS), besides those of `redirect_uris`.
+        allowed_origins: Vec<String> = Vec::new(),
     }
 );
 
@@ -695,6 +698,10 @@ pub struct OidcClientSettings {
     pub id_token_alg: crate::signer::idtoken::IdAlg,
     /// Where logout may send the browser.
     pub post_logout_redirect_uris: Vec<String>,
+    /// Origins (`scheme://host[:port]`, as browsers send them) that may call the token,
+    /// userinfo and revocation endpoints from a page: those of the redirect URIs (http
+    /// and https ones) and `allowed_origins`.
+    pub origins: Vec<String>,
 }
 
 impl std::fmt::Debug for OidcClientSettings {
@@ -1067,6 +1074,27 @@ impl Config {
                     bad(&format!("{}[{j}]", key("post_logout_redirect_uris")), why)
                 })?;
             }
+            let mut origins: Vec<String> = c
+                .redirect_uris
+                .iter()
+                .filter_map(|u| url::Url::parse(u).ok())
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .map(|u| u.origin().ascii_serialization())
+                .collect();
+            for (j, o) in c.allowed_origins.iter().enumerate() {
+                let parsed = url::Url::parse(o).ok().filter(|u| {
+                    matches!(u.scheme(), "http" | "https") && u.origin().ascii_serialization() == *o
+                });
+                if parsed.is_none() {
+                    return Err(bad(
+                        &format!("{}[{j}]", key("allowed_origins")),
+                        "must be an origin as browsers send it: scheme://host[:port], lower case, no path or trailing slash",
+                    ));
+                }
+                origins.push(o.clone());
+            }
+            origins.sort();
+            origins.dedup();
             let alg = crate::signer::idtoken::IdAlg::from_jws(&c.id_token_alg)
                 .ok_or_else(|| bad(&key("id_token_alg"), "must be `RS256`, `ES256` or `EdDSA`"))?;
             if !c.secret.is_empty() && c.secret.len() < 16 {
@@ -1088,6 +1116,7 @@ impl Config {
                 consent: c.consent,
                 id_token_alg: alg,
                 post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+                origins,
             });
         }
         if !out.is_empty() {

@@ -325,6 +325,7 @@ fn oidc_clients() -> &'static [crate::config::OidcClientSettings] {
             consent: false,
             id_token_alg: crate::signer::idtoken::IdAlg::Rs256,
             post_logout_redirect_uris: Vec::new(),
+            origins: Vec::new(),
         };
         vec![
             client("app", true, "https://app.example/cb"),

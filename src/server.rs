@@ -38,6 +38,102 @@ pub struct App {
     openapi: serde_json::Value,
     /// The sign-in pages, unless switched off.
     pub portal: Option<Portal>,
+    /// Cross-origin requests from browser apps (CORS).
+    cors: Cors,
+}
+
+/// Who may call which endpoint from a page of another origin (CORS): discovery and the
+/// key sets anyone; the token, userinfo and revocation endpoints the origins of the
+/// OpenID Connect clients (their redirect URIs' and `allowed_origins`). Never with
+/// credentials (cookies): a browser app authenticates with its tokens.
+#[derive(Debug)]
+struct Cors {
+    /// Every client's origins, sorted.
+    origins: Vec<String>,
+    /// The revocation endpoint's path (the `oauth` family's, when mounted).
+    revoke: Option<String>,
+    /// Whether the OpenID Connect endpoints are on.
+    oidc: bool,
+}
+
+/// What CORS allows a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CorsPolicy {
+    /// Any origin (public documents).
+    Anyone,
+    /// The clients' origins; the methods a preflight may name.
+    Clients(&'static str),
+}
+
+impl Cors {
+    fn policy(&self, path: &str) -> Option<CorsPolicy> {
+        match path {
+            "/.well-known/jwks.json" | "/.well-known/paserk.json" => Some(CorsPolicy::Anyone),
+            crate::portal::oidc::DISCOVERY if self.oidc => Some(CorsPolicy::Anyone),
+            "/oidc/token" if self.oidc => Some(CorsPolicy::Clients("POST")),
+            "/oidc/userinfo" if self.oidc => Some(CorsPolicy::Clients("GET, POST")),
+            p if self.revoke.as_deref() == Some(p) && self.oidc => {
+                Some(CorsPolicy::Clients("POST"))
+            }
+            _ => None,
+        }
+    }
+
+    /// The `Access-Control-Allow-Origin` for a request of `origin` under `policy`.
+    fn allow(&self, policy: CorsPolicy, origin: Option<&HeaderValue>) -> Option<HeaderValue> {
+        match policy {
+            CorsPolicy::Anyone => Some(HeaderValue::from_static("*")),
+            CorsPolicy::Clients(_) => {
+                let o = origin?.to_str().ok()?;
+                self.origins
+                    .binary_search_by(|x| x.as_str().cmp(o))
+                    .ok()
+                    .and_then(|_| HeaderValue::from_str(o).ok())
+            }
+        }
+    }
+
+    /// The headers of an answer to `origin` under `policy` (a preflight's too).
+    fn headers(
+        &self,
+        mut r: Reply,
+        policy: CorsPolicy,
+        origin: Option<&HeaderValue>,
+        preflight: bool,
+    ) -> Reply {
+        if let CorsPolicy::Clients(_) = policy {
+            r = r.with(header::VARY, HeaderValue::from_static("Origin"));
+        }
+        let Some(allowed) = self.allow(policy, origin) else {
+            return r;
+        };
+        r = r.with(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
+        if preflight {
+            let methods = match policy {
+                CorsPolicy::Anyone => "GET",
+                CorsPolicy::Clients(m) => m,
+            };
+            r = r
+                .with(
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    HeaderValue::from_static(methods),
+                )
+                .with(
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    HeaderValue::from_static("authorization, content-type"),
+                )
+                .with(
+                    header::ACCESS_CONTROL_MAX_AGE,
+                    HeaderValue::from_static("600"),
+                );
+        } else {
+            r = r.with(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("www-authenticate, retry-after"),
+            );
+        }
+        r
+    }
 }
 
 impl App {
@@ -47,7 +143,24 @@ impl App {
         let pairs: Vec<(&str, &str)> = cfg.mounts.iter().map(|(n, p)| (*n, p.as_str())).collect();
         let table = Table::new(&pairs, &cfg.server.public_url, cfg.password.min_length)?;
         let openapi = protocol::openapi::document(&table, "/", env!("CARGO_PKG_VERSION"));
+        let mut origins: Vec<String> = cfg
+            .oidc_clients
+            .iter()
+            .flat_map(|c| c.origins.iter().cloned())
+            .collect();
+        origins.sort();
+        origins.dedup();
+        let cors = Cors {
+            origins,
+            revoke: cfg
+                .mounts
+                .iter()
+                .find(|(n, _)| *n == "oauth")
+                .map(|(_, m)| format!("{}/oauth/revoke", m.trim_end_matches('/'))),
+            oidc: cfg.portal.is_some() && !cfg.oidc_clients.is_empty(),
+        };
         Ok(App {
+            cors,
             openapi,
             portal: cfg.portal.as_ref().map(Portal::new),
             max_body: cfg.server.max_body,
@@ -444,7 +557,18 @@ pub async fn handle(
             family: "-",
             route: "-",
         };
-        let reply = dispatch(app, req, client, &mut trace).await;
+        let cors = app.cors.policy(req.uri().path());
+        let origin = req.headers().get(header::ORIGIN).cloned();
+        if let (Some(policy), true) = (cors, req.method() == Method::OPTIONS) {
+            trace.route = "cors_preflight";
+            let r = Reply::empty(StatusCode::NO_CONTENT);
+            return (app.cors.headers(r, policy, origin.as_ref(), true), trace);
+        }
+        let app2 = app.clone();
+        let mut reply = dispatch(app, req, client, &mut trace).await;
+        if let Some(policy) = cors {
+            reply = app2.cors.headers(reply, policy, origin.as_ref(), false);
+        }
         if let Some(hold) = hold_for(&reply) {
             tokio::time::sleep(hold).await;
         }

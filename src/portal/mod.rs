@@ -467,6 +467,13 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
                 "text/javascript; charset=utf-8",
             )
         }
+        "/form_post.js" => {
+            return asset(
+                &req,
+                include_bytes!("form_post.js"),
+                "text/javascript; charset=utf-8",
+            )
+        }
         _ => {}
     }
     // The per-IP bucket counts the forms that check a credential, as it counts the API's

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::{pages, PageRequest, Portal};
 use crate::config::OidcClientSettings;
-use crate::service::oidc::Authorization;
+use crate::service::oidc::{acr_of, Authorization, ACR_ONE_FACTOR, ACR_TWO_FACTORS};
 use crate::service::Service;
 
 /// The discovery document's path.
@@ -79,7 +79,7 @@ fn discovery(svc: &Service) -> Reply {
         "jwks_uri": format!("{base}/.well-known/jwks.json"),
         "end_session_endpoint": format!("{base}{PREFIX}/logout"),
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": SCOPES,
@@ -88,12 +88,13 @@ fn discovery(svc: &Service) -> Reply {
         "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "subject_types_supported": ["public"],
         "claims_supported": ["iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce",
-            "amr", "at_hash", "email", "email_verified", "name", "preferred_username"],
+            "amr", "acr", "at_hash", "email", "email_verified", "name", "preferred_username"],
+        "acr_values_supported": [ACR_ONE_FACTOR, ACR_TWO_FACTORS],
         "prompt_values_supported": ["none", "login", "consent"],
         "authorization_response_iss_parameter_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
-        "claims_parameter_supported": false,
+        "claims_parameter_supported": true,
     });
     if let (Some((_, mount)), Some(d)) = (
         cfg.mounts.iter().find(|(n, _)| *n == "oauth"),
@@ -172,13 +173,17 @@ fn redirect(method: &Method, to: &str) -> Reply {
 /// An authorization request with its client and redirect URI known good.
 struct Authz<'a> {
     svc: &'a Service,
+    portal: &'a Portal,
+    client_name: &'a str,
     redirect_uri: String,
     state: Option<String>,
+    form_post: bool,
     method: &'a Method,
 }
 
 impl Authz<'_> {
-    /// Sends the browser back to the client with `pairs`, `state` and `iss`.
+    /// Sends the browser back to the client with `pairs`, `state` and `iss`: in the
+    /// redirect URI's query, or (`response_mode=form_post`) as a form posted to it.
     fn back(&self, pairs: &[(&str, &str)]) -> Reply {
         let mut all: Vec<(&str, &str)> = pairs.to_vec();
         if let Some(s) = &self.state {
@@ -186,6 +191,21 @@ impl Authz<'_> {
         }
         let iss = self.svc.config().tokens.issuer.clone();
         all.push(("iss", &iss));
+        if self.form_post {
+            let content = pages::form_post(
+                &self.portal.settings().path,
+                self.client_name,
+                &self.redirect_uri,
+                &all,
+            );
+            return self
+                .portal
+                .page(StatusCode::OK, "Back to the app", None, content)
+                .with(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                );
+        }
         match with_query(&self.redirect_uri, &all) {
             Some(to) => redirect(self.method, &to),
             None => Reply::empty(StatusCode::BAD_REQUEST),
@@ -208,6 +228,8 @@ pub enum Refusal {
     Back {
         /// Where.
         redirect_uri: String,
+        /// Whether as a posted form (`response_mode=form_post`).
+        form_post: bool,
         /// The client's state.
         state: Option<String>,
         /// The error code.
@@ -224,6 +246,8 @@ pub struct AuthzRequest<'c> {
     pub client: &'c OidcClientSettings,
     /// One of its registered redirect URIs.
     pub redirect_uri: String,
+    /// Whether the answer goes back as a posted form (`response_mode=form_post`).
+    pub form_post: bool,
     /// Its state.
     pub state: Option<String>,
     /// The scopes granted: `openid` and those of [`SCOPES`] it asked for.
@@ -240,6 +264,63 @@ pub struct AuthzRequest<'c> {
     pub consent: bool,
     /// `max_age`, seconds.
     pub max_age: Option<u64>,
+    /// The `acr` values one of which the sign-in must meet (an essential `acr` of the
+    /// `claims` parameter).
+    pub acr_values: Option<Vec<String>>,
+}
+
+/// Reads the `claims` parameter (OIDC Core §5.5): the scopes that carry the claims it
+/// asks for (`email`, `email_verified`: `email`; `name`, `preferred_username`:
+/// `profile`), and the values an essential `acr` must take. Claims latchkey does not
+/// have are ignored; anything that is not the parameter's shape is `None`.
+pub fn read_claims_request(text: &str) -> Option<(Vec<&'static str>, Option<Vec<String>>)> {
+    use serde_json::Value;
+    let Value::Object(req) = serde_json::from_str::<Value>(text).ok()? else {
+        return None;
+    };
+    let mut scopes = Vec::new();
+    let mut acr = None;
+    for (target, asked) in &req {
+        if !matches!(target.as_str(), "id_token" | "userinfo") {
+            continue;
+        }
+        let Value::Object(asked) = asked else {
+            return None;
+        };
+        for (name, spec) in asked {
+            let spec = match spec {
+                Value::Null => None,
+                Value::Object(o) => Some(o),
+                _ => return None,
+            };
+            match name.as_str() {
+                "email" | "email_verified" => scopes.push("email"),
+                "name" | "preferred_username" => scopes.push("profile"),
+                "acr" => {
+                    let essential = spec
+                        .and_then(|o| o.get("essential"))
+                        .is_some_and(|e| e == &Value::Bool(true));
+                    let values: Vec<String> = match spec {
+                        Some(o) => match (o.get("value"), o.get("values")) {
+                            (Some(Value::String(v)), None) => vec![v.clone()],
+                            (None, Some(Value::Array(vs))) => vs
+                                .iter()
+                                .map(|v| v.as_str().map(str::to_owned))
+                                .collect::<Option<Vec<_>>>()?,
+                            (None, None) => Vec::new(),
+                            _ => return None,
+                        },
+                        None => Vec::new(),
+                    };
+                    if essential && !values.is_empty() {
+                        acr = Some(values);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Some((scopes, acr))
 }
 
 /// Checks the parameters of an authorization request against the `clients` (pure: the
@@ -261,8 +342,11 @@ pub fn check_authorize<'c>(
         ))?
         .to_owned();
     let state = get("state").map(str::to_owned);
+    // Known before anything else is checked: errors go back the way the client asked.
+    let form_post = get("response_mode") == Some("form_post");
     let back = |error: &'static str, description: &'static str| Refusal::Back {
         redirect_uri: redirect_uri.clone(),
+        form_post,
         // Echoed whatever its length (RFC 6749 §4.1.2.1: the exact value), even when it
         // is the reason for the refusal.
         state: state.clone(),
@@ -290,14 +374,32 @@ pub fn check_authorize<'c>(
             "response_type must be code",
         ));
     }
-    if get("response_mode").is_some_and(|m| m != "query") {
-        return Err(back("invalid_request", "response_mode must be query"));
+    if get("response_mode").is_some_and(|m| m != "query" && m != "form_post") {
+        return Err(back(
+            "invalid_request",
+            "response_mode must be query or form_post",
+        ));
     }
     let asked: Vec<&str> = get("scope").unwrap_or_default().split(' ').collect();
     if !asked.contains(&"openid") {
         return Err(back("invalid_scope", "scope must contain openid"));
     }
-    let scope: Vec<&str> = SCOPES.into_iter().filter(|s| asked.contains(s)).collect();
+    let (implied, acr_values) = match get("claims") {
+        None => (Vec::new(), None),
+        Some(c) if c.len() > MAX_PARAM * 4 => {
+            return Err(back("invalid_request", "claims is too long"))
+        }
+        Some(c) => read_claims_request(c).ok_or_else(|| {
+            back(
+                "invalid_request",
+                "claims must be a JSON object of id_token and userinfo requests",
+            )
+        })?,
+    };
+    let scope: Vec<&str> = SCOPES
+        .into_iter()
+        .filter(|s| asked.contains(s) || implied.contains(s))
+        .collect();
     let challenge = get("code_challenge").map(str::to_owned);
     match (get("code_challenge_method"), &challenge) {
         (Some("S256"), Some(c))
@@ -357,6 +459,7 @@ pub fn check_authorize<'c>(
     Ok(AuthzRequest {
         client,
         redirect_uri: redirect_uri.clone(),
+        form_post,
         state,
         scope: scope.join(" "),
         nonce,
@@ -365,6 +468,7 @@ pub fn check_authorize<'c>(
         login: prompt.contains(&"login"),
         consent: prompt.contains(&"consent"),
         max_age,
+        acr_values,
     })
 }
 
@@ -383,14 +487,19 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
         }
         Err(Refusal::Back {
             redirect_uri,
+            form_post,
             state,
             error,
             description,
         }) => {
+            let name = get_client_name(svc, &p);
             let a = Authz {
                 svc,
+                portal,
+                client_name: &name,
                 redirect_uri,
                 state,
+                form_post,
                 method: req.method,
             };
             return a.error(error, description);
@@ -399,6 +508,7 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
     let AuthzRequest {
         client,
         redirect_uri,
+        form_post,
         state,
         scope,
         nonce,
@@ -407,12 +517,16 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
         login,
         consent,
         max_age,
+        acr_values,
     } = checked;
     let get = |k: &str| p.get(k).map(String::as_str);
     let a = Authz {
         svc,
+        portal,
+        client_name: &client.name,
         redirect_uri,
         state,
+        form_post,
         method: req.method,
     };
     // OIDC Core §3.1.2.1: the hint names whom the client expects; one this server did
@@ -486,6 +600,17 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
             return portal.see_other(&login);
         }
     };
+    // An essential acr the sign-in does not meet is a failed authentication (OIDC Core
+    // §5.5.1.1); the id token's acr says what was met.
+    if acr_values
+        .as_ref()
+        .is_some_and(|vs| !vs.iter().any(|x| x == acr_of(&v.amr)))
+    {
+        return a.error(
+            "access_denied",
+            "this sign-in does not meet the acr the app requires",
+        );
+    }
     let needs_consent = client.consent || consent;
     if needs_consent {
         let decided = req.method == Method::POST
@@ -551,6 +676,13 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
         );
     }
     r
+}
+
+/// The name of the client an authorization request names (known to be registered).
+fn get_client_name(svc: &Service, p: &BTreeMap<String, String>) -> String {
+    p.get("client_id")
+        .and_then(|id| svc.config().oidc_client(id))
+        .map_or_else(|| "the app".to_owned(), |c| c.name.clone())
 }
 
 /// The client of a token request: Basic, or `client_id` (+ `client_secret`) in the body,

@@ -429,6 +429,21 @@ pub fn confirm_logout(app: &str, csrf: &str, hidden: &[(String, String)]) -> Mar
     }
 }
 
+/// The Form Post Response Mode's page: the answer to an app as a form to its redirect
+/// URI, sent by the portal's `form_post.js` at once, or by its button without scripts.
+pub fn form_post(path: &str, app: &str, action: &str, fields: &[(&str, &str)]) -> Markup {
+    html! {
+        p { "Taking you back to " (app) "." }
+        form id="form-post" method="post" action=(action) {
+            @for (k, v) in fields {
+                input type="hidden" name=(k) value=(v);
+            }
+            button type="submit" { "Continue" }
+        }
+        script src={ (path) "/form_post.js" } {}
+    }
+}
+
 /// An error page with a way back.
 pub fn trouble(path: &str, message: &str) -> Markup {
     html! {

@@ -304,6 +304,7 @@ impl Service {
             "exp": tokens.expires_at / 1000,
             "auth_time": grant.auth_time / 1000,
             "amr": grant.amr,
+            "acr": acr_of(&grant.amr),
             "at_hash": client.id_token_alg.half_hash(&tokens.access_token),
         });
         if let Value::Object(m) = base {
@@ -370,6 +371,22 @@ impl Service {
     }
 }
 
+/// The `acr` of a sign-in with one factor.
+pub const ACR_ONE_FACTOR: &str = "urn:latchkey:loa:1";
+/// The `acr` of a sign-in with two factors: a second factor after the first (`amr`
+/// `mfa`), or a passkey with user verification (`hwk`: something held, and the PIN or
+/// biometric that unlocked it).
+pub const ACR_TWO_FACTORS: &str = "urn:latchkey:loa:2";
+
+/// The `acr` (Authentication Context Class Reference) of a sign-in made with `amr`.
+pub fn acr_of(amr: &[String]) -> &'static str {
+    if amr.iter().any(|m| m == "mfa" || m == "hwk") {
+        ACR_TWO_FACTORS
+    } else {
+        ACR_ONE_FACTOR
+    }
+}
+
 /// An id token this server signed, given back as a hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdTokenHint {
@@ -419,5 +436,19 @@ mod tests {
         assert!(pkce_ok(verifier, challenge));
         assert!(!pkce_ok(challenge, challenge));
         assert!(!pkce_ok("short", challenge));
+    }
+}
+
+#[cfg(test)]
+mod acr_tests {
+    use super::*;
+
+    #[test]
+    fn two_factors_are_a_second_factor_or_a_verified_passkey() {
+        let amr = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(acr_of(&amr(&["pwd"])), ACR_ONE_FACTOR);
+        assert_eq!(acr_of(&amr(&["email"])), ACR_ONE_FACTOR);
+        assert_eq!(acr_of(&amr(&["pwd", "otp", "mfa"])), ACR_TWO_FACTORS);
+        assert_eq!(acr_of(&amr(&["hwk"])), ACR_TWO_FACTORS);
     }
 }

@@ -592,3 +592,292 @@ async fn a_malformed_forwarded_for_is_not_the_proxy() {
     assert_eq!(login(None, PW).await, 200);
     assert_eq!(login(Some("198.51.100.4"), PW).await, 200);
 }
+
+/// The hidden fields of a form_post page, and where its form goes.
+fn form_post_fields(html: &str) -> (String, std::collections::BTreeMap<String, String>) {
+    let action = html
+        .split(r#"<form id="form-post" method="post" action=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("no form_post form")
+        .replace("&amp;", "&");
+    let mut fields = std::collections::BTreeMap::new();
+    for part in html.split(r#"<input type="hidden" name=""#).skip(1) {
+        let name = part.split('"').next().unwrap().to_string();
+        let value = part
+            .split(r#"value=""#)
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap()
+            .replace("&amp;", "&")
+            .replace("&quot;", "\"");
+        fields.insert(name, value);
+    }
+    (action, fields)
+}
+
+/// `response_mode=form_post` (OAuth 2.0 Form Post Response Mode; the default of ASP.NET
+/// Core and several SDKs): the answer, success or error, comes as a page whose form
+/// posts `code` (or `error`), `state` and `iss` to the redirect URI, sent by the portal's
+/// own script (the CSP allows no inline one) or its button. Discovery lists it.
+#[tokio::test]
+async fn form_post_answers_with_a_page_that_posts_to_the_app() {
+    use crate::oidc::{exchange, SECRET};
+    let smtp = Smtp::start(&[]);
+    let (s, base) = provider(&smtp).await;
+    let d = s
+        .get("/.well-known/openid-configuration", &[])
+        .await
+        .expect(200);
+    assert_eq!(
+        d["response_modes_supported"],
+        serde_json::json!(["query", "form_post"])
+    );
+    oauth_signup(&s, "fay", PW).await;
+    let mut b = Browser::new(&s);
+    b.sign_in("fay", PW, "/ui/account").await;
+    let r = b
+        .get(&format!(
+            "/oidc/authorize?{}&response_mode=form_post",
+            request("FP")
+        ))
+        .await;
+    assert_eq!(r.status, 200);
+    let html = String::from_utf8_lossy(&r.body).to_string();
+    assert!(
+        html.contains(r#"<script src="/ui/form_post.js">"#),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "no inline script");
+    let (action, fields) = form_post_fields(&html);
+    assert_eq!(action, "http://127.0.0.1:9/cb");
+    assert_eq!(fields["state"], "FP");
+    assert_eq!(fields["iss"], base);
+    let t = exchange(
+        &s,
+        &grant(&fields["code"], "http://127.0.0.1:9/cb", &"v".repeat(50)),
+        Some(("app", SECRET)),
+    )
+    .await;
+    t.expect(200);
+    // The script is served with the page's policy in mind.
+    let js = s.get("/ui/form_post.js", &[]).await;
+    assert_eq!(js.status, 200);
+    assert!(js
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/javascript"));
+    // An error goes back the same way.
+    let r = b
+        .get(&format!(
+            "/oidc/authorize?{}&response_mode=form_post&prompt=bogus",
+            request("FE")
+        ))
+        .await;
+    let (_, fields) = form_post_fields(&String::from_utf8_lossy(&r.body));
+    assert_eq!(fields["error"], "invalid_request");
+    assert_eq!(fields["state"], "FE");
+    assert!(!fields.contains_key("code"));
+    // An unknown mode is refused (in the query).
+    let (status, loc) =
+        authorize(&mut b, &format!("{}&response_mode=fragment", request("FX"))).await;
+    assert_eq!(status, 302);
+    assert_eq!(query_of(&loc)["error"], "invalid_request");
+}
+
+/// CORS for browser-only apps: discovery and the key set answer any origin; the token,
+/// userinfo and revocation endpoints answer the origins of the clients' redirect URIs
+/// (and `allowed_origins`), preflight included; never with credentials.
+#[tokio::test]
+async fn browser_apps_on_their_own_origin_may_call_the_endpoints_they_need() {
+    use crate::oidc::{exchange, SECRET};
+    let smtp = Smtp::start(&[]);
+    let (s, _) = provider(&smtp).await;
+    let spa = "http://localhost:9";
+    let evil = "https://evil.example";
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/jwks.json",
+    ] {
+        let r = s.get(path, &[("origin", evil)]).await;
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"), "{path}");
+    }
+    let preflight = |path: &'static str, origin: &'static str| {
+        let s = &s;
+        async move {
+            s.send(
+                http::Method::OPTIONS,
+                path,
+                &[
+                    ("origin", origin),
+                    ("access-control-request-method", "POST"),
+                    (
+                        "access-control-request-headers",
+                        "authorization, content-type",
+                    ),
+                ],
+                "",
+            )
+            .await
+        }
+    };
+    for path in ["/oidc/token", "/oidc/userinfo", "/oauth/revoke"] {
+        let r = preflight(path, spa).await;
+        assert_eq!(r.status, 204, "{path}");
+        assert_eq!(r.header("access-control-allow-origin"), Some(spa), "{path}");
+        assert!(r
+            .header("access-control-allow-methods")
+            .unwrap()
+            .contains("POST"));
+        assert!(r
+            .header("access-control-allow-headers")
+            .unwrap()
+            .contains("authorization"));
+        assert_eq!(r.header("access-control-allow-credentials"), None);
+        let r = preflight(path, evil).await;
+        assert_eq!(
+            r.header("access-control-allow-origin"),
+            None,
+            "{path}: {evil}"
+        );
+    }
+    // The real requests of a public client on its own origin.
+    oauth_signup(&s, "spa", PW).await;
+    let mut b = Browser::new(&s);
+    b.sign_in("spa", PW, "/ui/account").await;
+    let code = code_for(&mut b, "spa", "http://localhost:9/spa", "").await;
+    let mut body = grant(&code, "http://localhost:9/spa", "");
+    let v = "v".repeat(50);
+    body[3] = ("code_verifier", &v);
+    body.push(("client_id", "spa"));
+    let form = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&body)
+        .finish();
+    let r = s.post_form("/oidc/token", &[("origin", spa)], &form).await;
+    assert_eq!(r.header("access-control-allow-origin"), Some(spa));
+    let t = r.expect(200);
+    let access = t["access_token"].as_str().unwrap();
+    let r = s
+        .get(
+            "/oidc/userinfo",
+            &[("origin", spa), ("authorization", &bearer(access))],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), Some(spa));
+    assert_eq!(r.header("vary"), Some("Origin"));
+    let r = s
+        .get(
+            "/oidc/userinfo",
+            &[("origin", evil), ("authorization", &bearer(access))],
+        )
+        .await;
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    // A confidential client's origin counts too (its redirect URI's).
+    let code = code_for(&mut b, "app", "http://127.0.0.1:9/cb", "").await;
+    let r = exchange(
+        &s,
+        &grant(&code, "http://127.0.0.1:9/cb", &v),
+        Some(("app", SECRET)),
+    )
+    .await;
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        None,
+        "no Origin, no CORS"
+    );
+}
+
+/// `allowed_origins` must be origins as browsers send them.
+#[tokio::test]
+async fn allowed_origins_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("auth.toml");
+    for (origin, ok) in [
+        ("https://spa.example", true),
+        ("https://spa.example/", false),
+        ("https://SPA.example", false),
+        ("spa.example", false),
+    ] {
+        std::fs::write(
+            &cfg,
+            config_text(
+                dir.path(),
+                &format!("[[oidc.clients]]\nid = \"x\"\nredirect_uris = [\"https://app.example/cb\"]\nallowed_origins = [\"{origin}\"]\n"),
+            ),
+        )
+        .unwrap();
+        let (code, _, err) = cli_with_input(&cfg, &["config", "check"], "");
+        assert_eq!(code == 0, ok, "{origin}: {err}");
+        if !ok {
+            assert!(err.contains("oidc.clients[0].allowed_origins[0]"), "{err}");
+        }
+    }
+}
+
+fn id_claims(id_token: &str) -> serde_json::Value {
+    let payload = id_token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&latchkey::primitives::b64url_decode(payload).unwrap()).unwrap()
+}
+
+/// `acr` (one value per count of factors, in discovery) and the `claims` request
+/// parameter for the claims latchkey has: asked-for claims come without their scope; an
+/// essential `acr` a sign-in does not meet is a failed authentication.
+#[tokio::test]
+async fn acr_and_the_claims_parameter() {
+    use crate::oidc::{exchange, SECRET};
+    let smtp = Smtp::start(&[]);
+    let (s, _) = provider(&smtp).await;
+    let d = s
+        .get("/.well-known/openid-configuration", &[])
+        .await
+        .expect(200);
+    assert_eq!(d["claims_parameter_supported"], true);
+    assert_eq!(
+        d["acr_values_supported"],
+        serde_json::json!(["urn:latchkey:loa:1", "urn:latchkey:loa:2"])
+    );
+    oauth_signup(&s, "ace", PW).await;
+    let mut b = Browser::new(&s);
+    b.sign_in("ace", PW, "/ui/account").await;
+    let cb = "http://127.0.0.1:9/cb";
+    let v = "v".repeat(50);
+    let claims: String = form_urlencoded::byte_serialize(
+        br#"{"id_token":{"email":null,"acr":{"values":["urn:latchkey:loa:1"]}},"userinfo":{"preferred_username":{"essential":true}}}"#,
+    )
+    .collect();
+    let q = format!(
+        "response_type=code&client_id=app&redirect_uri={CB}&scope=openid&state=C&code_challenge={}&code_challenge_method=S256&claims={claims}",
+        s256(&v)
+    );
+    let (status, loc) = authorize(&mut b, &q).await;
+    assert_eq!(status, 302, "{loc}");
+    let code = query_of(&loc)["code"].clone();
+    let t = exchange(&s, &grant(&code, cb, &v), Some(("app", SECRET)))
+        .await
+        .expect(200);
+    let c = id_claims(t["id_token"].as_str().unwrap());
+    assert_eq!(c["acr"], "urn:latchkey:loa:1");
+    assert_eq!(c["email"], "ace@example.com");
+    assert_eq!(c["preferred_username"], "ace");
+    // An essential acr of two factors, after a password alone: access_denied.
+    let two: String = form_urlencoded::byte_serialize(
+        br#"{"id_token":{"acr":{"essential":true,"values":["urn:latchkey:loa:2"]}}}"#,
+    )
+    .collect();
+    let (_, loc) = authorize(&mut b, &format!("{}&claims={two}", request("A2"))).await;
+    let q = query_of(&loc);
+    assert_eq!(q["error"], "access_denied", "{loc}");
+    assert_eq!(q["state"], "A2");
+    // Not the parameter's shape: invalid_request.
+    for bad in [
+        "[1]",
+        "{\"id_token\":[]}",
+        "{\"id_token\":{\"acr\":{\"values\":[1]}}}",
+        "nope",
+    ] {
+        let enc: String = form_urlencoded::byte_serialize(bad.as_bytes()).collect();
+        let (_, loc) = authorize(&mut b, &format!("{}&claims={enc}", request("B"))).await;
+        assert_eq!(query_of(&loc)["error"], "invalid_request", "{bad}");
+    }
+}
