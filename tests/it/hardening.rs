@@ -594,13 +594,18 @@ async fn a_malformed_forwarded_for_is_not_the_proxy() {
 }
 
 /// The hidden fields of a form_post page, and where its form goes.
-fn form_post_fields(html: &str) -> (String, std::collections::BTreeMap<String, String>) {
+pub(crate) fn form_post_fields(html: &str) -> (String, std::collections::BTreeMap<String, String>) {
     let action = html
         .split(r#"<form id="form-post" method="post" action=""#)
         .nth(1)
         .and_then(|r| r.split('"').next())
         .expect("no form_post form")
         .replace("&amp;", "&");
+    (action, hidden_fields(html))
+}
+
+/// The hidden fields of a page's forms, by name.
+pub(crate) fn hidden_fields(html: &str) -> std::collections::BTreeMap<String, String> {
     let mut fields = std::collections::BTreeMap::new();
     for part in html.split(r#"<input type="hidden" name=""#).skip(1) {
         let name = part.split('"').next().unwrap().to_string();
@@ -613,7 +618,7 @@ fn form_post_fields(html: &str) -> (String, std::collections::BTreeMap<String, S
             .replace("&quot;", "\"");
         fields.insert(name, value);
     }
-    (action, fields)
+    fields
 }
 
 /// `response_mode=form_post` (OAuth 2.0 Form Post Response Mode; the default of ASP.NET

@@ -573,6 +573,48 @@ fn make_venv() -> Result<PathBuf, String> {
     Ok(py)
 }
 
+static NODE_MODULES: Mutex<Option<Result<PathBuf, String>>> = Mutex::new(None);
+
+/// A directory under `target/tmp` holding `tests/interop/package.json`'s packages (real
+/// relying-party libraries from npm), installed from its lock file by `scripts/test`, or
+/// here on first use. Scripts that use them are copied in and run from there.
+pub fn node_modules() -> PathBuf {
+    let mut guard = NODE_MODULES.lock().unwrap_or_else(|e| e.into_inner());
+    match guard.get_or_insert_with(make_node_modules) {
+        Ok(p) => p.clone(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn make_node_modules() -> Result<PathBuf, String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("interop-node");
+    let lock = std::fs::read_to_string(src.join("package-lock.json")).map_err(|e| e.to_string())?;
+    let stamp = dir.join("installed-lock.json");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(lock.as_str()) {
+        return Ok(dir);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    for f in ["package.json", "package-lock.json"] {
+        std::fs::copy(src.join(f), dir.join(f)).map_err(|e| e.to_string())?;
+    }
+    let out = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(&dir)
+        .output()
+        .map_err(|e| format!("npm: {e} (Node.js and npm are needed for the interop tests)"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "npm ci in {} failed (is the npm registry reachable?): {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    std::fs::write(&stamp, lock).map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
 /// Runs `tests/interop/<script>` with `args` and returns its trimmed stdout.
 pub fn py(script: &str, args: &[&str]) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
