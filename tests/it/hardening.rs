@@ -886,3 +886,80 @@ async fn acr_and_the_claims_parameter() {
         assert_eq!(query_of(&loc)["error"], "invalid_request", "{bad}");
     }
 }
+
+/// A browser-only app on an origin of its own (a page served by Python's http.server on
+/// `localhost`, latchkey on `127.0.0.1`) signs a person in with a public client in real
+/// Chromium: discovery, the code flow with PKCE, then token, userinfo and refresh
+/// called by the page itself across origins (CORS, preflight included).
+#[tokio::test]
+async fn a_single_page_app_on_another_origin_signs_in_in_chromium() {
+    use crate::browser::Chrome;
+    let spa_port = free_port();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/spa");
+    let mut spa_server = std::process::Command::new(python())
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &spa_port.to_string(),
+            "--directory",
+        ])
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let s = Server::start(&format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n[tokens]\nissuer = \"{base}\"\n\
+         [[oidc.clients]]\nid = \"spa\"\nredirect_uris = [\"http://localhost:{spa_port}/spa.html\"]\n"
+    ))
+    .await;
+    oauth_signup(&s, "sue", PW).await;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", spa_port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let b = Chrome::start(1280, 900).await;
+    b.c.goto(&format!(
+        "http://localhost:{spa_port}/spa.html?issuer={base}"
+    ))
+    .await
+    .unwrap();
+    b.until(fantoccini::Locator::Id("username")).await.unwrap();
+    b.type_keys(&format!(
+        "sue{}{PW}{}",
+        fantoccini::key::Key::Tab,
+        fantoccini::key::Key::Enter
+    ))
+    .await;
+    let mut text = String::new();
+    for _ in 0..200 {
+        if b.url()
+            .await
+            .starts_with(&format!("http://localhost:{spa_port}/"))
+        {
+            text = b
+                .js("return document.getElementById('result').textContent")
+                .await
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if text != "waiting" {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    b.close().await;
+    let _ = spa_server.kill();
+    let _ = spa_server.wait();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&text).unwrap_or_else(|_| panic!("{text}")),
+        serde_json::json!({"email": "sue@example.com", "refreshed": true})
+    );
+}
