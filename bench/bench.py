@@ -308,10 +308,17 @@ def main():
     mixed = wrk(s, "auth.lua", [same, "same"], conns=32, warmup=0)
     storm.wait()
     rows["mixed: /users/me during a sign-in storm (32+32 conns)"] = mixed
+    # What the server keeps once the load is gone: its store filled by every scenario
+    # above (sign-ups, sessions, OIDC grants, rotations).
+    time.sleep(1 if SMOKE else 10)
+    notes["after_rss_mb"] = s.rss_mb()
+    notes["after_store_mb"] = os.path.getsize(os.path.join(work, "bench.redb")) / 1e6
     s.stop()
     # Overload: 256 connections of sign-in; the accepted ones' latency from the server log.
     s = Server(work).start(log_requests=True)
     shed = wrk(s, "signin_toolkit.lua", [users], conns=256, warmup=0)
+    time.sleep(1 if SMOKE else 10)
+    shed_after = s.rss_mb()
     s.stop()
     accepted = sorted(int(m.group(1)) for m in re.finditer(r'route="signin" status=200 micros=(\d+)',
                                                             open(os.path.join(work, "server.log")).read()))
@@ -320,6 +327,7 @@ def main():
     shed["shed_503"] = sum(1 for c in shed_codes if c == "503")
     shed["accepted_p99_ms"] = accepted[int(len(accepted) * 0.99) - 1] / 1000 if accepted else 0
     rows["sign-in, 256 connections (overload shed)"] = shed
+    notes["after_shed_rss_mb"] = shed_after
     # Distinct tokens: the cache off, so every request checks a signature.
     s = Server(work, {"LATCHKEY_TOKENS__CACHE_SIZE": "0"}).start()
     rows["GET /users/me, EdDSA, distinct tokens"] = wrk(s, "auth.lua", [distinct, "distinct"])
@@ -495,6 +503,9 @@ def write(bounds, rows, notes, idle32, big):
     for name, r in rows.items():
         lines.append(f"| {name} " + fmt(r, ratios.get(name, "")))
     lines += ["", f"Idle RSS after start: {notes['idle_rss_mb']:.1f} MB; start-up {notes['startup_s'] * 1000:.0f} ms (empty store)."]
+    lines += ["", f"RSS 10 s after the load: {notes['after_rss_mb']:.1f} MB after the rows from /healthz to the mixed one "
+              f"(store {notes['after_store_mb']:.0f} MB), {notes['after_shed_rss_mb']:.1f} MB after the 256-connection sign-in "
+              f"storm (target ≤ 64 MiB = 67.1 MB with the default config)."]
     if notes.get("no_postgres"):
         lines += ["", "PostgreSQL rows missing: Debian's postgresql package is not installed."]
     else:

@@ -1126,12 +1126,16 @@ fn not_ready() -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
     )
 }
 
-/// Opens the store off the reactor (PostgreSQL's connect blocks for up to 5 s).
+/// Opens the store a server serves from, off the reactor (PostgreSQL's connect blocks
+/// for up to 5 s); a redb file with the page cache `storage.cache_size` allows.
 async fn open_store_off_reactor(cfg: &Checked) -> Result<Store, StoreError> {
     let cfg = cfg.clone();
-    tokio::task::spawn_blocking(move || open_store(&cfg, Need::Write))
-        .await
-        .map_err(|e| StoreError::Setup(format!("opening the store stopped: {e}")))?
+    tokio::task::spawn_blocking(move || match &cfg.storage.backend {
+        StoreBackend::Redb => Store::open_with_cache(&cfg.storage.path, cfg.storage.cache_bytes),
+        StoreBackend::Postgres { .. } => open_store(&cfg, Need::Write),
+    })
+    .await
+    .map_err(|e| StoreError::Setup(format!("opening the store stopped: {e}")))?
 }
 
 /// `serve`: runs until SIGINT/SIGTERM. Composes the public listener, the admin listener

@@ -69,6 +69,8 @@ section!(
         /// Where `POST /admin/backup` may write (the directory or below); empty: the
         /// directory of `path`.
         backup_dir: PathBuf = PathBuf::new(),
+        /// MiB of the redb file a server keeps in memory (redb's page cache).
+        cache_size: usize = 16,
     }
 );
 
@@ -508,6 +510,8 @@ pub struct StorageSettings {
     /// Where the admin API's backups may go (`storage.backup_dir`, or the directory of
     /// the store's file).
     pub backup_dir: PathBuf,
+    /// Bytes of redb's page cache in a server (`storage.cache_size` MiB).
+    pub cache_bytes: usize,
 }
 
 /// `storage.backend`, checked.
@@ -1403,6 +1407,12 @@ impl Config {
                 ))
             }
         };
+        if !(1..=65_536).contains(&self.storage.cache_size) {
+            return Err(bad(
+                "storage.cache_size",
+                "must be between 1 and 65536 (MiB of the store kept in memory)",
+            ));
+        }
         let key_file = match (&backend, self.storage.key_file.as_os_str().is_empty()) {
             (_, false) => self.storage.key_file.clone(),
             (StoreBackend::Redb, true) => default_key_file(&self.storage.path),
@@ -1654,6 +1664,7 @@ impl Config {
                 backend,
                 path: self.storage.path.clone(),
                 key_file,
+                cache_bytes: self.storage.cache_size.saturating_mul(1024 * 1024),
                 backup_dir: if self.storage.backup_dir.as_os_str().is_empty() {
                     match self.storage.path.parent() {
                         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

@@ -55,6 +55,12 @@ impl Store {
         RedbStore::open(path).map(|r| Store::new(Backend::Redb(r)))
     }
 
+    /// [`Store::open`] with redb's page cache bounded to `cache_bytes` (what a server
+    /// keeps in memory of the file: `storage.cache_size`).
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Store, StoreError> {
+        RedbStore::open_with_cache(path, cache_bytes).map(|r| Store::new(Backend::Redb(r)))
+    }
+
     /// Gives a redb file's free pages back (after a bulk import), when this is the last
     /// handle of the store and no group commit ran; returns whether it did. (PostgreSQL
     /// reclaims its own space.)

@@ -129,7 +129,13 @@ impl RedbStore {
     /// and migrating an older schema. Fails with [`StoreError::Locked`] when another
     /// process has it open.
     pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
-        let db = open_db(path, true)?;
+        RedbStore::open_with_cache(path, COMMAND_CACHE_BYTES)
+    }
+
+    /// [`RedbStore::open`] with at most `cache_bytes` of redb's page cache (a server's
+    /// `storage.cache_size`: the pages it reads and writes most, kept in memory).
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<RedbStore, StoreError> {
+        let db = open_db(path, true, cache_bytes)?;
         let mut store = RedbStore {
             db: std::sync::Arc::new(db),
             path: path.to_path_buf(),
@@ -188,7 +194,7 @@ impl RedbStore {
         if !path.exists() {
             return Err(StoreError::Missing(path.to_path_buf()));
         }
-        let db = open_db(path, false)?;
+        let db = open_db(path, false, COMMAND_CACHE_BYTES)?;
         let store = RedbStore {
             db: std::sync::Arc::new(db),
             path: path.to_path_buf(),
@@ -325,10 +331,14 @@ impl RedbStore {
     }
 }
 
-/// Opens (or, with `create`, creates) the redb file. An existing file that is empty is
-/// refused (redb would silently start a new store in it), and redb's panics on a damaged
-/// file become an error naming the file.
-fn open_db(path: &Path, create: bool) -> Result<Database, StoreError> {
+/// The page cache of a store a command opens (an import, a copy, a backup: short-lived
+/// work over the whole file): redb's own default, a bound it reaches only on a big store.
+pub const COMMAND_CACHE_BYTES: usize = 1024 * 1024 * 1024;
+
+/// Opens (or, with `create`, creates) the redb file with a page cache of at most
+/// `cache_bytes`. An existing file that is empty is refused (redb would silently start a
+/// new store in it), and redb's panics on a damaged file become an error naming the file.
+fn open_db(path: &Path, create: bool, cache_bytes: usize) -> Result<Database, StoreError> {
     let damaged = |why: String| StoreError::Damaged {
         path: path.to_path_buf(),
         why,
@@ -344,12 +354,16 @@ fn open_db(path: &Path, create: bool) -> Result<Database, StoreError> {
             // the signing keys.
             let file = private_file(path)
                 .map_err(|e| redb::DatabaseError::Storage(redb::StorageError::Io(e)))?;
-            redb::Builder::new().create_file(file)
+            redb::Builder::new()
+                .set_cache_size(cache_bytes)
+                .create_file(file)
         } else if create {
             tighten(path);
-            Database::create(path)
+            redb::Builder::new()
+                .set_cache_size(cache_bytes)
+                .create(path)
         } else {
-            Database::open(path)
+            redb::Builder::new().set_cache_size(cache_bytes).open(path)
         }
     });
     match opened {
@@ -398,7 +412,7 @@ fn tighten(path: &Path) {
 /// Writes `version` as the store's schema version (for the tests of migrations).
 #[cfg(feature = "testing")]
 pub(crate) fn set_schema_version(path: &Path, version: u64) -> Result<(), StoreError> {
-    let db = open_db(path, false)?;
+    let db = open_db(path, false, COMMAND_CACHE_BYTES)?;
     let tx = db.begin_write()?;
     tx.open_table(META)?.insert("schema_version", version)?;
     tx.commit()?;
