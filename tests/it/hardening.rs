@@ -207,6 +207,28 @@ async fn wrong_email_verification_codes_count_toward_the_lockout() {
     assert_eq!(oauth_login(&s, "vic", PW).await.status, 429);
 }
 
+/// `name` signed up, and a browser signed in as them on the portal.
+async fn signed_in<'a>(s: &'a Server, name: &str) -> Browser<'a> {
+    oauth_signup(s, name, PW).await;
+    let mut b = Browser::new(s);
+    assert_eq!(b.sign_in(name, PW, "/ui/account").await.status, 303);
+    b
+}
+
+/// The tokens client `app` gets for the person signed in in `b` (code + PKCE, then the
+/// exchange with its secret).
+async fn app_tokens(s: &Server, b: &mut Browser<'_>) -> serde_json::Value {
+    let cb = "http://127.0.0.1:9/cb";
+    let code = code_for(b, "app", cb, "").await;
+    crate::oidc::exchange(
+        s,
+        &grant(&code, cb, &"v".repeat(50)),
+        Some(("app", crate::oidc::SECRET)),
+    )
+    .await
+    .expect(200)
+}
+
 /// A code for `client` (on `redirect`) in signed-in browser `b`, with `v`'s challenge.
 async fn code_for(b: &mut Browser<'_>, client: &str, redirect: &str, extra: &str) -> String {
     let q = format!(
@@ -236,21 +258,12 @@ fn grant<'a>(code: &'a str, redirect: &'a str, verifier: &'a str) -> Vec<(&'a st
 /// server did not sign is `invalid_request`; B's own hint gets B's code.
 #[tokio::test]
 async fn id_token_hint_is_honoured() {
-    use crate::oidc::{exchange, SECRET};
     let smtp = Smtp::start(&[]);
     let (s, _) = provider(&smtp).await;
-    oauth_signup(&s, "amy", PW).await;
-    oauth_signup(&s, "bob", PW).await;
-    let v = "v".repeat(50);
-    let cb = "http://127.0.0.1:9/cb";
     let mut id_token = std::collections::BTreeMap::new();
     for name in ["amy", "bob"] {
-        let mut b = Browser::new(&s);
-        b.sign_in(name, PW, "/ui/account").await;
-        let code = code_for(&mut b, "app", cb, "").await;
-        let t = exchange(&s, &grant(&code, cb, &v), Some(("app", SECRET)))
-            .await
-            .expect(200);
+        let mut b = signed_in(&s, name).await;
+        let t = app_tokens(&s, &mut b).await;
         id_token.insert(name, t["id_token"].as_str().unwrap().to_string());
     }
     let mut b = Browser::new(&s);
@@ -309,18 +322,10 @@ async fn id_token_hint_is_honoured() {
 /// pyoidc's default), never in both places at once.
 #[tokio::test]
 async fn userinfo_takes_the_token_in_a_form_body() {
-    use crate::oidc::{exchange, SECRET};
     let smtp = Smtp::start(&[]);
     let (s, _) = provider(&smtp).await;
-    oauth_signup(&s, "uma", PW).await;
-    let mut b = Browser::new(&s);
-    b.sign_in("uma", PW, "/ui/account").await;
-    let cb = "http://127.0.0.1:9/cb";
-    let v = "v".repeat(50);
-    let code = code_for(&mut b, "app", cb, "").await;
-    let t = exchange(&s, &grant(&code, cb, &v), Some(("app", SECRET)))
-        .await
-        .expect(200);
+    let mut b = signed_in(&s, "uma").await;
+    let t = app_tokens(&s, &mut b).await;
     let access = t["access_token"].as_str().unwrap();
     let body = format!("access_token={access}");
     let r = s.post_form("/oidc/userinfo", &[], &body).await;
@@ -353,9 +358,7 @@ async fn client_secrets_raw_or_encoded_and_public_clients_with_an_empty_basic_pa
     use crate::oidc::{exchange, PLUS_SECRET};
     let smtp = Smtp::start(&[]);
     let (s, _) = provider(&smtp).await;
-    oauth_signup(&s, "cal", PW).await;
-    let mut b = Browser::new(&s);
-    b.sign_in("cal", PW, "/ui/account").await;
+    let mut b = signed_in(&s, "cal").await;
     let cb = "http://127.0.0.1:9/plus";
     let v = "v".repeat(50);
     let encoded: String = form_urlencoded::byte_serialize(PLUS_SECRET.as_bytes()).collect();
@@ -521,21 +524,10 @@ async fn passkey_registration_refuses_long_ids_hidden_characters_and_loose_origi
 /// session stays.
 #[tokio::test]
 async fn a_cross_site_logout_with_an_id_token_hint_asks_first() {
-    use crate::oidc::{exchange, SECRET};
     let smtp = Smtp::start(&[]);
     let (s, _) = provider(&smtp).await;
-    oauth_signup(&s, "lou", PW).await;
-    let mut b = Browser::new(&s);
-    b.sign_in("lou", PW, "/ui/account").await;
-    let cb = "http://127.0.0.1:9/cb";
-    let code = code_for(&mut b, "app", cb, "").await;
-    let t = exchange(
-        &s,
-        &grant(&code, cb, &"v".repeat(50)),
-        Some(("app", SECRET)),
-    )
-    .await
-    .expect(200);
+    let mut b = signed_in(&s, "lou").await;
+    let t = app_tokens(&s, &mut b).await;
     let hint = t["id_token"].as_str().unwrap();
     let path = format!("/oidc/logout?id_token_hint={hint}");
     for headers in [vec![("sec-fetch-site", "cross-site")], vec![]] {
@@ -638,9 +630,7 @@ async fn form_post_answers_with_a_page_that_posts_to_the_app() {
         d["response_modes_supported"],
         serde_json::json!(["query", "form_post"])
     );
-    oauth_signup(&s, "fay", PW).await;
-    let mut b = Browser::new(&s);
-    b.sign_in("fay", PW, "/ui/account").await;
+    let mut b = signed_in(&s, "fay").await;
     let r = b
         .get(&format!(
             "/oidc/authorize?{}&response_mode=form_post",
@@ -747,9 +737,7 @@ async fn browser_apps_on_their_own_origin_may_call_the_endpoints_they_need() {
         );
     }
     // The real requests of a public client on its own origin.
-    oauth_signup(&s, "spa", PW).await;
-    let mut b = Browser::new(&s);
-    b.sign_in("spa", PW, "/ui/account").await;
+    let mut b = signed_in(&s, "spa").await;
     let code = code_for(&mut b, "spa", "http://localhost:9/spa", "").await;
     let mut body = grant(&code, "http://localhost:9/spa", "");
     let v = "v".repeat(50);
@@ -842,9 +830,7 @@ async fn acr_and_the_claims_parameter() {
         d["acr_values_supported"],
         serde_json::json!(["urn:latchkey:loa:1", "urn:latchkey:loa:2"])
     );
-    oauth_signup(&s, "ace", PW).await;
-    let mut b = Browser::new(&s);
-    b.sign_in("ace", PW, "/ui/account").await;
+    let mut b = signed_in(&s, "ace").await;
     let cb = "http://127.0.0.1:9/cb";
     let v = "v".repeat(50);
     let claims: String = form_urlencoded::byte_serialize(

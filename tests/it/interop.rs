@@ -127,6 +127,25 @@ async fn drive_rp(
     );
 }
 
+/// A relying party's process: `program script` for client `app` of the provider at
+/// `base`, its standard input and output for [`drive_rp`].
+fn rp(program: &Path, script: &Path, base: &str) -> std::process::Child {
+    Command::new(program)
+        .arg(script)
+        .args([
+            base,
+            "app",
+            crate::oidc::SECRET,
+            "http://127.0.0.1:9/cb",
+            "http://127.0.0.1:9/bye",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// A provider (the portal, client `app`) and a browser signed in on it.
 async fn provider_with_a_person(smtp: &Smtp) -> (Server, String) {
     let (s, base) = crate::oidc::provider(smtp).await;
@@ -144,21 +163,7 @@ async fn pyoidc_completes_every_flow() {
     b.sign_in("rp", crate::policy::PW, "/ui/account").await;
     let py = tokio::task::spawn_blocking(python).await.unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/pyoidc_rp.py");
-    let child = Command::new(py)
-        .arg(script)
-        .args([
-            base.as_str(),
-            "app",
-            crate::oidc::SECRET,
-            "http://127.0.0.1:9/cb",
-            "http://127.0.0.1:9/bye",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drive_rp(child, &s, &mut b, "pyoidc ok").await;
+    drive_rp(rp(&py, &script, &base), &s, &mut b, "pyoidc ok").await;
 }
 
 /// panva's openid-client 6.x, unmodified: the same flows (issue 23).
@@ -175,19 +180,11 @@ async fn openid_client_completes_every_flow() {
         &script,
     )
     .unwrap();
-    let child = Command::new("node")
-        .arg(&script)
-        .args([
-            base.as_str(),
-            "app",
-            crate::oidc::SECRET,
-            "http://127.0.0.1:9/cb",
-            "http://127.0.0.1:9/bye",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drive_rp(child, &s, &mut b, "openid-client ok").await;
+    drive_rp(
+        rp(Path::new("node"), &script, &base),
+        &s,
+        &mut b,
+        "openid-client ok",
+    )
+    .await;
 }
