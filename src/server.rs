@@ -171,6 +171,14 @@ impl App {
     }
 }
 
+/// Whether a request is a browser's asking for a page (`Accept` names `text/html`).
+fn wants_html(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|a| a.contains("text/html")))
+}
+
 /// A generic error for requests that belong to no family.
 fn plain_error(status: StatusCode, code: &str) -> Reply {
     Reply::json(status, &json!({"error": code}))
@@ -329,10 +337,7 @@ async fn forward_auth(
                 },
             )
             .bearer_challenge(given);
-            let browser = headers
-                .get_all(header::ACCEPT)
-                .iter()
-                .any(|v| v.to_str().is_ok_and(|a| a.contains("text/html")));
+            let browser = wants_html(headers);
             let (Some(portal), true, Some(original)) =
                 (&app.portal, browser, original_url(headers))
             else {
@@ -409,6 +414,23 @@ async fn dispatch(
     if let Some(r) = builtin(&app, &parts.method, path) {
         trace.route = "builtin";
         return r;
+    }
+    // A person who types the server's address lands on the sign-in page (an API client
+    // still gets the JSON 404 below).
+    if let (Some(portal), "/", true, true) = (
+        &app.portal,
+        path,
+        parts.method == Method::GET || parts.method == Method::HEAD,
+        wants_html(&parts.headers),
+    ) {
+        trace.route = "root";
+        return Reply::empty(StatusCode::SEE_OTHER)
+            .with(
+                header::LOCATION,
+                HeaderValue::from_str(&format!("{}/login", portal.settings().path))
+                    .unwrap_or_else(|_| HeaderValue::from_static("/")),
+            )
+            .with(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     let oidc_on = app.portal.is_some() && !app.service.config().oidc_clients.is_empty();
     if oidc_on && crate::portal::oidc::owns(path) {

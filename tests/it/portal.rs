@@ -688,3 +688,21 @@ async fn a_locked_out_browser_is_told_when_to_come_back() {
     assert!(body(&r).contains("Too many attempts"));
     assert!(b.jar.get("latchkey_session").is_none());
 }
+
+/// A person who types the server's address is sent to the sign-in page; an API client
+/// at `/` still gets the JSON 404 (issue 28, item 7).
+#[tokio::test]
+async fn a_browser_at_the_root_lands_on_the_sign_in_page() {
+    let s = Server::start("").await;
+    let html = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let r = s.get("/", &[("accept", html)]).await;
+    assert_eq!((r.status.as_u16(), location(&r)), (303, "/ui/login"));
+    assert_eq!(s.get("/", &[]).await.expect(404)["error"], "not_found");
+    assert_eq!(
+        s.get("/", &[("accept", "application/json")]).await.status,
+        404
+    );
+    drop(s);
+    let s = Server::start("[portal]\npath = false\n").await;
+    assert_eq!(s.get("/", &[("accept", html)]).await.status, 404);
+}
