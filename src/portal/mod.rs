@@ -713,7 +713,15 @@ impl Flow<'_> {
             error.is_some(),
             self.svc.config().passkeys.is_some(),
         );
-        self.portal.page(status, "Sign in", error, content)
+        // What the step before did (issue 28, item 2): a reset lands here.
+        let notice = match (error, self.field("done")) {
+            (None, "reset") => Some(
+                "Your password was reset and every session signed out. Sign in with the new one.",
+            ),
+            _ => None,
+        };
+        self.portal
+            .framed(status, "Sign in", error, notice, false, content)
     }
 
     fn code_page(&mut self, error: Option<&str>, status: StatusCode) -> Page {

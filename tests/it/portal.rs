@@ -706,3 +706,43 @@ async fn a_browser_at_the_root_lands_on_the_sign_in_page() {
     let s = Server::start("[portal]\npath = false\n").await;
     assert_eq!(s.get("/", &[("accept", html)]).await.status, 404);
 }
+
+/// After a password reset on the pages the person lands on the sign-in page that says
+/// what happened (issue 28, item 2: the `done=reset` flag was never shown).
+#[tokio::test]
+async fn a_reset_on_the_pages_says_so_on_the_sign_in_page() {
+    let smtp = Smtp::start(&[]);
+    let s = Server::start(&smtp.config("none")).await;
+    oauth_signup(&s, "rae", PW).await;
+    let email = "rae@example.com";
+    let mut b = Browser::new(&s);
+    let csrf = b.csrf("/ui/forgot").await;
+    let r = b
+        .post("/ui/forgot", &[("csrf", &csrf), ("email", email)])
+        .await;
+    assert_eq!(r.status, 200, "{}", body(&r));
+    let csrf = csrf_of(&body(&r));
+    let code = session_code_of(&smtp.wait_mail(email, 1).await);
+    let new_pw = "a brand new passphrase";
+    let r = b
+        .post(
+            "/ui/reset",
+            &[
+                ("csrf", &csrf),
+                ("email", email),
+                ("code", &code),
+                ("new_password", new_pw),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), location(&r)),
+        (303, "/ui/login?done=reset")
+    );
+    let page = body(&b.get("/ui/login?done=reset").await);
+    assert!(page.contains("Your password was reset"), "{page}");
+    assert!(page.contains(r#"role="status""#), "{page}");
+    // Without the flag, no such line.
+    assert!(!body(&b.get("/ui/login").await).contains("was reset"));
+    assert_eq!(b.sign_in("rae", new_pw, "/ui/account").await.status, 303);
+}
