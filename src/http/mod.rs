@@ -3,6 +3,7 @@
 //! a request's containment (panics become 500s, slow handlers time out), and turning a
 //! [`Reply`] into a response. `cli::serve` composes the listeners.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,9 +17,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use protocol::{Failure, Reply};
-use std::collections::HashMap;
 use tokio::net::TcpListener;
-
 use tokio::sync::{watch, Semaphore};
 
 use crate::config::Cidr;
