@@ -139,8 +139,10 @@ pub fn mfa(path: &str, csrf: &str, rd: Option<&str>) -> Markup {
         form method="post" action={ (path) "/mfa" } {
             (hidden(csrf, rd))
             label for="mfa_code" { "Code from your authenticator app" }
-            input type="text" id="mfa_code" name="mfa_code" inputmode="numeric"
-                autocomplete="one-time-code" spellcheck="false" required autofocus;
+            // Not a digits-only keypad: recovery codes have letters.
+            input type="text" id="mfa_code" name="mfa_code" inputmode="text"
+                autocapitalize="characters" autocomplete="one-time-code" spellcheck="false"
+                required autofocus;
             p class="hint" { "No phone at hand? A recovery code works too." }
             button type="submit" { "Continue" }
         }
@@ -274,8 +276,8 @@ pub fn account(a: &Account<'_>) -> Markup {
             form method="post" action={ (path) "/totp/disable" } {
                 (hidden(a.csrf, None))
                 label for="disable_code" { "A current code, to turn two-step sign-in off" }
-                input type="text" id="disable_code" name="code" inputmode="numeric"
-                    autocomplete="one-time-code" required;
+                input type="text" id="disable_code" name="code" inputmode="text"
+                    autocapitalize="characters" autocomplete="one-time-code" required;
                 button type="submit" class="danger" { "Turn off" }
             }
         } @else {

@@ -363,6 +363,15 @@ async fn an_account_with_totp_signs_in_with_a_second_step() {
     let page = b.get("/ui/mfa?rd=%2Fafter").await;
     let html = body(&page);
     assert!(html.contains(r#"name="mfa_code""#), "{html}");
+    // Recovery codes have letters: no digits-only keypad on phones (issue 28, item 3).
+    let field = html
+        .split(r#"id="mfa_code""#)
+        .nth(1)
+        .unwrap()
+        .split('>')
+        .next()
+        .unwrap();
+    assert!(field.contains(r#"inputmode="text""#), "{field}");
     let csrf = csrf_of(&html);
     let r = b
         .post(
