@@ -138,7 +138,10 @@ async fn one_source_cannot_take_every_slot() {
         .expect("another source waited")
         .unwrap();
     assert!(String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 200"));
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "another source waited"
+    );
     drop(crowd);
 }
 
