@@ -39,6 +39,17 @@ const MFA_COOKIE: &str = "latchkey_mfa";
 /// How long the second step may take, seconds (the service's pending credential's life).
 const MFA_STEP_SECS: u64 = 300;
 
+/// Where a cookie goes.
+#[derive(Debug, Clone, Copy)]
+enum Scope {
+    /// The portal's pages only (`Path=<portal path>`).
+    Portal,
+    /// Every path, and the hosts of `cookie_domain` when set (the session).
+    Site,
+    /// Every path of this host alone (no `Domain`).
+    Host,
+}
+
 /// The portal of a server: its settings and the headers every page carries.
 #[derive(Debug)]
 pub struct Portal {
@@ -163,19 +174,23 @@ impl Portal {
         Some((v, c.to_owned()))
     }
 
-    /// A `Set-Cookie` value with the portal's attributes.
-    fn cookie(&self, name: &str, value: &str, max_age: Option<u64>, site_wide: bool) -> String {
+    /// A `Set-Cookie` value with the portal's attributes, for `scope`.
+    fn cookie(&self, name: &str, value: &str, max_age: Option<u64>, scope: Scope) -> String {
         let s = &self.settings;
         let mut c = format!("{name}={value}; HttpOnly; SameSite=Lax");
-        if site_wide {
-            c.push_str("; Path=/");
-            if let Some(d) = &s.cookie_domain {
-                c.push_str("; Domain=");
-                c.push_str(d);
+        match scope {
+            Scope::Portal => {
+                c.push_str("; Path=");
+                c.push_str(&s.path);
             }
-        } else {
-            c.push_str("; Path=");
-            c.push_str(&s.path);
+            Scope::Site => {
+                c.push_str("; Path=/");
+                if let Some(d) = &s.cookie_domain {
+                    c.push_str("; Domain=");
+                    c.push_str(d);
+                }
+            }
+            Scope::Host => c.push_str("; Path=/"),
         }
         if let Some(age) = max_age {
             c.push_str(&format!("; Max-Age={age}"));
@@ -189,16 +204,16 @@ impl Portal {
     /// The `Set-Cookie` of a session that ends at `expires_at` (Unix ms), seen at `now`.
     pub fn session_cookie(&self, value: &str, expires_at: i64, now: i64) -> HeaderValue {
         let age = u64::try_from(expires_at.saturating_sub(now) / 1000).unwrap_or(0);
-        header_value(&self.cookie(self.session_name(), value, Some(age), true))
+        header_value(&self.cookie(self.session_name(), value, Some(age), Scope::Site))
     }
 
     /// The `Set-Cookie` that ends the browser's session cookie.
     pub fn clear_session(&self) -> HeaderValue {
-        self.clear(self.session_name(), true)
+        self.clear(self.session_name(), Scope::Site)
     }
 
-    fn clear(&self, name: &str, site_wide: bool) -> HeaderValue {
-        header_value(&self.cookie(name, "", Some(0), site_wide))
+    fn clear(&self, name: &str, scope: Scope) -> HeaderValue {
+        header_value(&self.cookie(name, "", Some(0), scope))
     }
 
     /// Adds the headers every page carries.
@@ -244,7 +259,8 @@ impl Portal {
         self.html(status, pages::layout(&frame, content))
     }
 
-    fn see_other(&self, to: &str) -> Page {
+    /// A 303 to `to`, with the headers every page carries.
+    pub fn see_other(&self, to: &str) -> Page {
         self.secure_headers(Page::empty(StatusCode::SEE_OTHER))
             .with(header::LOCATION, header_value(to))
     }
@@ -641,7 +657,7 @@ impl Flow<'_> {
                     CSRF_COOKIE,
                     &c,
                     None,
-                    false,
+                    Scope::Portal,
                 )));
                 c
             }
@@ -766,20 +782,14 @@ impl Flow<'_> {
                     // A host-only cookie of the same name (left from before
                     // `cookie_domain` was set) would stand beside the new one, and two
                     // session cookies are none.
-                    self.set.push(header_value(&format!(
-                        "{SESSION_COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
-                        if self.portal.settings.secure {
-                            "; Secure"
-                        } else {
-                            ""
-                        }
-                    )));
+                    self.set
+                        .push(self.portal.clear(SESSION_COOKIE, Scope::Host));
                 }
                 self.set.push(
                     self.portal
                         .session_cookie(&opened.cookie, opened.expires_at, now),
                 );
-                self.set.push(self.portal.clear(MFA_COOKIE, false));
+                self.set.push(self.portal.clear(MFA_COOKIE, Scope::Portal));
                 self.portal.see_other(&self.rd_or_account())
             }
             Err(f) => self.failure_page(f),
@@ -805,7 +815,7 @@ impl Flow<'_> {
                     MFA_COOKIE,
                     &value,
                     Some(MFA_STEP_SECS),
-                    false,
+                    Scope::Portal,
                 )));
                 self.portal.see_other(&self.with_rd("/mfa"))
             }
@@ -859,7 +869,7 @@ impl Flow<'_> {
                     MFA_COOKIE,
                     &value,
                     Some(MFA_STEP_SECS),
-                    false,
+                    Scope::Portal,
                 )));
                 self.portal.see_other(&self.with_rd("/mfa"))
             }
@@ -902,7 +912,7 @@ impl Flow<'_> {
                 self.mfa_page(Some(&msg), status)
             }
             Err(f) => {
-                self.set.push(self.portal.clear(MFA_COOKIE, false));
+                self.set.push(self.portal.clear(MFA_COOKIE, Scope::Portal));
                 let (status, msg) = self.explain(f);
                 self.login_page(Some(&msg), status).await
             }
