@@ -395,12 +395,7 @@ pub fn client_ip(peer: IpAddr, headers: &http::HeaderMap, trusted: &[Cidr]) -> I
     peer
 }
 
-async fn dispatch(
-    app: Arc<App>,
-    req: Request<Incoming>,
-    client: IpAddr,
-    trace: &mut Trace,
-) -> Reply {
+async fn dispatch(app: &App, req: Request<Incoming>, client: IpAddr, trace: &mut Trace) -> Reply {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     let source = Source::of(client);
@@ -409,9 +404,9 @@ async fn dispatch(
         if parts.method != Method::GET && parts.method != Method::HEAD {
             return Reply::method_not_allowed(&[Method::GET, Method::HEAD]);
         }
-        return forward_auth(&app, &parts.headers, parts.uri.query(), source).await;
+        return forward_auth(app, &parts.headers, parts.uri.query(), source).await;
     }
-    if let Some(r) = builtin(&app, &parts.method, path) {
+    if let Some(r) = builtin(app, &parts.method, path) {
         trace.route = "builtin";
         return r;
     }
@@ -424,13 +419,7 @@ async fn dispatch(
         wants_html(&parts.headers),
     ) {
         trace.route = "root";
-        return Reply::empty(StatusCode::SEE_OTHER)
-            .with(
-                header::LOCATION,
-                HeaderValue::from_str(&format!("{}/login", portal.settings().path))
-                    .unwrap_or_else(|_| HeaderValue::from_static("/")),
-            )
-            .with(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return portal.see_other(&format!("{}/login", portal.settings().path));
     }
     let oidc_on = app.portal.is_some() && !app.service.config().oidc_clients.is_empty();
     if oidc_on && crate::portal::oidc::owns(path) {
@@ -579,17 +568,20 @@ pub async fn handle(
             family: "-",
             route: "-",
         };
-        let cors = app.cors.policy(req.uri().path());
-        let origin = req.headers().get(header::ORIGIN).cloned();
-        if let (Some(policy), true) = (cors, req.method() == Method::OPTIONS) {
+        // CORS, for the few paths browser apps call from other origins.
+        let cors = app
+            .cors
+            .policy(req.uri().path())
+            .map(|policy| (policy, req.headers().get(header::ORIGIN).cloned()));
+        let preflight = cors.is_some() && req.method() == Method::OPTIONS;
+        let mut reply = if preflight {
             trace.route = "cors_preflight";
-            let r = Reply::empty(StatusCode::NO_CONTENT);
-            return (app.cors.headers(r, policy, origin.as_ref(), true), trace);
-        }
-        let app2 = app.clone();
-        let mut reply = dispatch(app, req, client, &mut trace).await;
-        if let Some(policy) = cors {
-            reply = app2.cors.headers(reply, policy, origin.as_ref(), false);
+            Reply::empty(StatusCode::NO_CONTENT)
+        } else {
+            dispatch(&app, req, client, &mut trace).await
+        };
+        if let Some((policy, origin)) = &cors {
+            reply = app.cors.headers(reply, *policy, origin.as_ref(), preflight);
         }
         if let Some(hold) = hold_for(&reply) {
             tokio::time::sleep(hold).await;
