@@ -230,6 +230,8 @@ pub enum Refusal {
         redirect_uri: String,
         /// Whether as a posted form (`response_mode=form_post`).
         form_post: bool,
+        /// The client's name (the form_post page says where it goes).
+        client_name: String,
         /// The client's state.
         state: Option<String>,
         /// The error code.
@@ -347,6 +349,7 @@ pub fn check_authorize<'c>(
     let back = |error: &'static str, description: &'static str| Refusal::Back {
         redirect_uri: redirect_uri.clone(),
         form_post,
+        client_name: client.name.clone(),
         // Echoed whatever its length (RFC 6749 §4.1.2.1: the exact value), even when it
         // is the reason for the refusal.
         state: state.clone(),
@@ -488,15 +491,15 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
         Err(Refusal::Back {
             redirect_uri,
             form_post,
+            client_name,
             state,
             error,
             description,
         }) => {
-            let name = get_client_name(svc, &p);
             let a = Authz {
                 svc,
                 portal,
-                client_name: &name,
+                client_name: &client_name,
                 redirect_uri,
                 state,
                 form_post,
@@ -676,13 +679,6 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
         );
     }
     r
-}
-
-/// The name of the client an authorization request names (known to be registered).
-fn get_client_name(svc: &Service, p: &BTreeMap<String, String>) -> String {
-    p.get("client_id")
-        .and_then(|id| svc.config().oidc_client(id))
-        .map_or_else(|| "the app".to_owned(), |c| c.name.clone())
 }
 
 /// The client of a token request: Basic, or `client_id` (+ `client_secret`) in the body,
