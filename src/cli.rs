@@ -654,12 +654,17 @@ enum Need {
     Write,
     /// Reads: a redb store must exist and is changed in nothing.
     Read,
+    /// A server: writes, with redb's page cache bounded by `storage.cache_size`.
+    Serve,
 }
 
 /// Opens the configured store: the redb file, or a connection to the database.
 fn open_store(cfg: &Checked, need: Need) -> Result<Store, StoreError> {
     match (&cfg.storage.backend, need) {
         (StoreBackend::Redb, Need::Write) => Store::open(&cfg.storage.path),
+        (StoreBackend::Redb, Need::Serve) => {
+            Store::open_with_cache(&cfg.storage.path, cfg.storage.cache_bytes)
+        }
         (StoreBackend::Redb, Need::Read) => Store::open_existing(&cfg.storage.path),
         (StoreBackend::Postgres { url, pool_size }, _) => Store::connect(url, *pool_size),
     }
@@ -1127,15 +1132,43 @@ fn not_ready() -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
 }
 
 /// Opens the store a server serves from, off the reactor (PostgreSQL's connect blocks
-/// for up to 5 s); a redb file with the page cache `storage.cache_size` allows.
+/// for up to 5 s).
 async fn open_store_off_reactor(cfg: &Checked) -> Result<Store, StoreError> {
     let cfg = cfg.clone();
-    tokio::task::spawn_blocking(move || match &cfg.storage.backend {
-        StoreBackend::Redb => Store::open_with_cache(&cfg.storage.path, cfg.storage.cache_bytes),
-        StoreBackend::Postgres { .. } => open_store(&cfg, Need::Write),
-    })
-    .await
-    .map_err(|e| StoreError::Setup(format!("opening the store stopped: {e}")))?
+    tokio::task::spawn_blocking(move || open_store(&cfg, Need::Serve))
+        .await
+        .map_err(|e| StoreError::Setup(format!("opening the store stopped: {e}")))?
+}
+
+/// Opens the store of a node whose database did not answer at start: tries again with a
+/// growing pause (0.25 s doubling up to [`DATABASE_RETRY_MAX`]), logging the failures
+/// ever less often; `Ok(None)` when the node is told to stop first.
+async fn wait_for_database(
+    cfg: &Checked,
+    mut shutdown: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+) -> Result<Option<Store>, StoreError> {
+    let mut pause = std::time::Duration::from_millis(250);
+    let mut tries: u32 = 1;
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return Ok(None),
+            () = tokio::time::sleep(pause) => {}
+        }
+        match open_store_off_reactor(cfg).await {
+            Ok(s) => {
+                tracing::info!(tries, "the database answers: serving");
+                return Ok(Some(s));
+            }
+            Err(e) if e.is_unavailable() => {
+                tries += 1;
+                if tries.is_power_of_two() {
+                    tracing::warn!(tries, error = %e, "the database still does not answer");
+                }
+                pause = (pause * 2).min(DATABASE_RETRY_MAX);
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// `serve`: runs until SIGINT/SIGTERM. Composes the public listener, the admin listener
@@ -1245,49 +1278,28 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
                 println!("{line}");
             }
         }
-        let store = match first {
-            Some(s) => s,
-            None => {
-                let mut pause = std::time::Duration::from_millis(250);
-                let mut tries: u32 = 1;
-                loop {
-                    tokio::select! {
-                        () = &mut shutdown => {
-                            let _ = stop_tx.send(true);
-                            for t in tasks {
-                                let _ = t.await;
-                            }
-                            let _ = std::fs::remove_file(&url_file);
-                            return Ok(());
-                        }
-                        () = tokio::time::sleep(pause) => {}
-                    }
-                    match open_store_off_reactor(&cfg).await {
-                        Ok(s) => {
-                            tracing::info!(tries, "the database answers: serving");
-                            break s;
-                        }
-                        Err(e) if e.is_unavailable() => {
-                            tries += 1;
-                            // Each failure once at first, then less and less often.
-                            if tries.is_power_of_two() {
-                                tracing::warn!(tries, error = %e, "the database still does not answer");
-                            }
-                            pause = (pause * 2).min(DATABASE_RETRY_MAX);
-                        }
-                        Err(e) => return Err(opened_msg(e)),
-                    }
-                }
-            }
+        // A node whose database did not answer at start waits for it, serving 503.
+        let opened = match first {
+            Some(s) => Ok(Some(s)),
+            None => wait_for_database(&cfg, shutdown.as_mut()).await,
         };
-        let built = Service::new(cfg, store, Arc::new(SystemClock))
-            .map_err(|e| e.to_string())
-            .and_then(|service| Ok((crate::server::App::new(service.clone())?, service)));
+        let built = match opened {
+            Ok(Some(store)) => Service::new(cfg, store, Arc::new(SystemClock))
+                .map_err(|e| e.to_string())
+                .and_then(|service| Ok(Some((crate::server::App::new(service.clone())?, service)))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(opened_msg(e)),
+        };
         let (app, service) = match built {
-            Ok(b) => b,
-            Err(e) => {
+            Ok(Some(b)) => b,
+            // Stopped while waiting, or the store cannot serve: the listeners end.
+            other => {
+                let _ = stop_tx.send(true);
+                for t in tasks {
+                    let _ = t.await;
+                }
                 let _ = std::fs::remove_file(&url_file);
-                return Err(e);
+                return other.map(|_| ());
             }
         };
         if let Some(admin) = crate::admin::Admin::new(service.clone()) {

@@ -639,4 +639,13 @@ async fn a_node_started_before_its_database_serves_once_it_answers() {
     oauth_signup(&n[0], "late", PW).await;
     oauth_login(&n[0], "late", PW).await.expect(200);
     assert!(n[0].log().contains("the database does not answer yet"));
+
+    // A node told to stop while it waits stops cleanly, its listeners with it.
+    cluster.stop().unwrap();
+    let url = cluster.url();
+    let mut waiting = nodes_on(1, format!("{url}/postgres"), "").await;
+    assert_eq!(waiting[0].get("/healthz", &[]).await.status, 503);
+    let started = Instant::now();
+    waiting.nodes[0].stop();
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
