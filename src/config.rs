@@ -223,11 +223,11 @@ pub enum Mount {
 }
 
 /// `[families]`: the mount point of each route family of the adapter table, by name.
-/// Defaults come from the table itself (`protocol::table::FAMILIES`).
+/// Defaults come from the table itself (`protocol::families::FAMILIES`).
 pub type Families = std::collections::BTreeMap<String, Mount>;
 
 fn default_families() -> Families {
-    protocol::table::FAMILIES
+    protocol::families::FAMILIES
         .iter()
         .map(|f| (f.name.to_owned(), Mount::At(f.default_mount.to_owned())))
         .collect()
@@ -1592,8 +1592,11 @@ impl Config {
         }
         let mut mounts = Vec::new();
         for (name, m) in &self.families {
-            let Some(family) = protocol::table::FAMILIES.iter().find(|f| f.name == name) else {
-                let known: Vec<&str> = protocol::table::FAMILIES.iter().map(|f| f.name).collect();
+            let Some(family) = protocol::families::FAMILIES.iter().find(|f| f.name == name) else {
+                let known: Vec<&str> = protocol::families::FAMILIES
+                    .iter()
+                    .map(|f| f.name)
+                    .collect();
                 return Err(bad(
                     &format!("families.{name}"),
                     format!("no such route family (known: {})", known.join(", ")),
@@ -1613,7 +1616,7 @@ impl Config {
             mounts.push((family.name, prefix));
         }
         let pairs: Vec<(&str, &str)> = mounts.iter().map(|(n, p)| (*n, p.as_str())).collect();
-        protocol::table::Table::new(&pairs, &self.server.public_url, self.password.min_length)
+        protocol::families::mount(&pairs, &self.server.public_url, self.password.min_length)
             .map_err(|e| bad("families", e))?;
         let portal = self.portal_settings()?;
         if let Some(p) = &portal {

@@ -15,7 +15,8 @@
 use std::sync::{Arc, OnceLock};
 
 use http::{HeaderMap, HeaderValue, Method};
-use protocol::table::{Family, FAMILIES};
+use protocol::families::FAMILIES;
+use protocol::table::Family;
 use protocol::{Bearer, Ctx, Failure, Outcome, Request};
 use storage::SigningKeyRecord;
 

@@ -141,7 +141,9 @@ impl App {
     pub fn new(service: Service) -> Result<App, String> {
         let cfg = service.config();
         let pairs: Vec<(&str, &str)> = cfg.mounts.iter().map(|(n, p)| (*n, p.as_str())).collect();
-        let table = Table::new(&pairs, &cfg.server.public_url, cfg.password.min_length)?;
+        let table =
+            protocol::families::mount(&pairs, &cfg.server.public_url, cfg.password.min_length)
+                .map_err(|e| e.to_string())?;
         let openapi = protocol::openapi::document(&table, "/", env!("CARGO_PKG_VERSION"));
         let mut origins: Vec<String> = cfg
             .oidc_clients

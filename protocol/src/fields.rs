@@ -6,28 +6,12 @@
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
 
 use crate::input::{canonical_username, valid_email};
+pub use crate::ops::FieldError;
 
 /// Longest display, first or last name, characters.
 pub const MAX_NAME_CHARS: usize = 128;
 /// Longest role, bytes.
 pub const MAX_ROLE_LEN: usize = 64;
-
-/// What is wrong with which field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FieldError {
-    /// The field's name as the JSON of the admin API and import files spell it.
-    pub field: &'static str,
-    /// What is wrong, and what would be right.
-    pub why: &'static str,
-}
-
-impl std::fmt::Display for FieldError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.field, self.why)
-    }
-}
-
-impl std::error::Error for FieldError {}
 
 /// Whether `c` may stand in text people see: no controls, no format characters (bidi
 /// overrides and isolates, zero-width joiners, the BOM), no line or paragraph separators,

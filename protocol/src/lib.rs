@@ -8,7 +8,7 @@
 //!
 //! The adapter [`table`] maps mount prefixes to families; adding a family is one module
 //! (its routes, decoders, renderers, error format and route documentation) and one entry
-//! in [`table::FAMILIES`].
+//! in [`families::FAMILIES`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![deny(
@@ -20,6 +20,7 @@
 )]
 
 pub mod doc;
+pub mod families;
 pub mod fields;
 pub mod input;
 pub mod oauth;

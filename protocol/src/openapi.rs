@@ -158,11 +158,11 @@ pub fn document(table: &Table, server_url: &str, version: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::FAMILIES;
+    use crate::families::FAMILIES;
 
     #[test]
     fn every_route_of_every_family_is_in_the_document() {
-        let t = Table::new(
+        let t = crate::families::mount(
             &[
                 ("oauth", "/"),
                 ("toolkit", "/api/auth"),

@@ -550,5 +550,22 @@ pub enum Failure {
     /// The account's last way in: removing it would lock its owner out.
     LastSignInMethod,
     /// A field of an account is not acceptable (see [`crate::fields`]).
-    InvalidField(crate::fields::FieldError),
+    InvalidField(FieldError),
 }
+
+/// What is wrong with which field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's name as the JSON of the admin API and import files spell it.
+    pub field: &'static str,
+    /// What is wrong, and what would be right.
+    pub why: &'static str,
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.why)
+    }
+}
+
+impl std::error::Error for FieldError {}

@@ -3,8 +3,8 @@
 //! A family is a static description ([`Family`]): its routes, each with its own pure
 //! `decode` (request -> [`Call`] or a reply in the family's error format) and its
 //! documentation; a [`Call`] carries how its answer is rendered. To add a family, write
-//! its module and add one entry to [`FAMILIES`]: the configuration's `[families]`, the
-//! OpenAPI document and the fuzz entry point all follow from the table.
+//! its module and add one entry to [`crate::families::FAMILIES`]: the configuration's
+//! `[families]`, the OpenAPI document and the fuzz entry point all follow from it.
 
 use http::Method;
 use serde_json::Value;
@@ -119,13 +119,39 @@ impl Answer {
     }
 }
 
-/// Every family latchkey knows. One entry per family.
-pub static FAMILIES: &[&Family] = &[
-    &crate::session::FAMILY,
-    &crate::oauth::FAMILY,
-    &crate::toolkit::FAMILY,
-    &crate::v0::FAMILY,
-];
+/// Why a table could not be built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountError {
+    /// No family has this name.
+    UnknownFamily(String),
+    /// Two families on one prefix (`/` for the root).
+    SamePrefix {
+        /// The family mounted there first.
+        first: &'static str,
+        /// The family mounted there second.
+        second: &'static str,
+        /// The prefix.
+        prefix: String,
+    },
+}
+
+impl std::fmt::Display for MountError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MountError::UnknownFamily(name) => write!(f, "unknown route family `{name}`"),
+            MountError::SamePrefix {
+                first,
+                second,
+                prefix,
+            } => write!(
+                f,
+                "families `{first}` and `{second}` are both mounted at `{prefix}`"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for MountError {}
 
 /// The families as mounted by the configuration.
 #[derive(Debug, Clone)]
@@ -166,27 +192,27 @@ fn normalize_prefix(p: &str) -> String {
 }
 
 impl Table {
-    /// Builds the table from `(family name, mount prefix)` pairs; families not listed are
-    /// off. Unknown names are refused, as are two families on the same prefix.
-    /// `public_url` and `min_password_length` go into each family's [`Ctx`].
+    /// Builds the table from `(family, mount prefix)` pairs; families not listed are off.
+    /// Two families on the same prefix are refused. `public_url` and
+    /// `min_password_length` go into each family's [`Ctx`].
     pub fn new(
-        mounts: &[(&str, &str)],
+        mounts: &[(&'static Family, &str)],
         public_url: &str,
         min_password_length: usize,
-    ) -> Result<Table, String> {
+    ) -> Result<Table, MountError> {
         let mut out: Vec<(String, &'static Family, Ctx)> = Vec::new();
-        for (name, prefix) in mounts {
-            let family = FAMILIES
-                .iter()
-                .find(|f| f.name == *name)
-                .ok_or_else(|| format!("unknown route family `{name}`"))?;
+        for (family, prefix) in mounts {
             let prefix = normalize_prefix(prefix);
             if let Some((_, other, _)) = out.iter().find(|(p, _, _)| *p == prefix) {
-                return Err(format!(
-                    "families `{}` and `{name}` are both mounted at `{}`",
-                    other.name,
-                    if prefix.is_empty() { "/" } else { &prefix }
-                ));
+                return Err(MountError::SamePrefix {
+                    first: other.name,
+                    second: family.name,
+                    prefix: if prefix.is_empty() {
+                        "/".into()
+                    } else {
+                        prefix
+                    },
+                });
             }
             let ctx = Ctx {
                 base_url: format!("{}{prefix}", public_url.trim_end_matches('/')),
@@ -252,7 +278,7 @@ mod tests {
 
     #[test]
     fn routes_resolve_by_prefix_and_method() {
-        let t = Table::new(&[("oauth", "/")], "http://x", 8).unwrap();
+        let t = crate::families::mount(&[("oauth", "/")], "http://x", 8).unwrap();
         match t.resolve(&Method::POST, "/users") {
             Resolved::Route { family, route, .. } => {
                 assert_eq!(family.name, "oauth");
@@ -268,7 +294,7 @@ mod tests {
             t.resolve(&Method::GET, "/nope"),
             Resolved::NotFound
         ));
-        let t = Table::new(&[("oauth", "/v1/")], "http://x", 8).unwrap();
+        let t = crate::families::mount(&[("oauth", "/v1/")], "http://x", 8).unwrap();
         assert!(matches!(
             t.resolve(&Method::POST, "/users"),
             Resolved::NotFound
@@ -281,6 +307,5 @@ mod tests {
             t.resolve(&Method::POST, "/v1users"),
             Resolved::NotFound
         ));
-        assert!(Table::new(&[("nope", "/")], "http://x", 8).is_err());
     }
 }

@@ -14,7 +14,8 @@ use serde_json::json;
 
 use super::{pages, PageRequest, Portal};
 use crate::config::OidcClientSettings;
-use crate::service::oidc::{acr_of, Authorization, ACR_ONE_FACTOR, ACR_TWO_FACTORS};
+use crate::service::oidc::Authorization;
+use crate::service::policy::{self, Wanted, ACR_ONE_FACTOR, ACR_TWO_FACTORS};
 use crate::service::Service;
 
 /// The discovery document's path.
@@ -25,8 +26,6 @@ pub const PREFIX: &str = "/oidc";
 const SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 /// Longest `state` and `nonce` taken (they travel in URLs).
 const MAX_PARAM: usize = 512;
-/// How long a login stamp (`login_after`) satisfies `prompt=login` and `max_age`.
-const LOGIN_STAMP_LIFE_MS: i64 = 600_000;
 
 /// Whether `path` is one of the provider's.
 pub fn owns(path: &str) -> bool {
@@ -560,25 +559,14 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
     // When this very request sent the browser to the login page: only from a stamp this
     // server made for it (a forged or borrowed one is no stamp at all).
     let login_after = get("login_after").and_then(|s| svc.login_stamp_time(s, &query));
+    let wanted = Wanted {
+        login,
+        max_age,
+        sent_to_login_at: login_after,
+        hinted: hinted.as_deref(),
+    };
     let fresh_enough = |v: &crate::service::portal::Visitor| {
-        let signed_in_at = v.signed_in_at;
-        // A sign-in made after the browser was sent to the login page (at most ten
-        // minutes ago) satisfies prompt=login and max_age; the id token's auth_time says
-        // when it was.
-        let after = login_after
-            .is_some_and(|t| now.saturating_sub(t) <= LOGIN_STAMP_LIFE_MS && signed_in_at >= t);
-        // Someone else than the hint's user is signed in: never silently (prompt=none
-        // answers login_required), and once through the login page otherwise.
-        let hint_ok = hinted.as_ref().is_none_or(|sub| *sub == v.user.id) || after;
-        let login_ok = !login || after;
-        let age_ok = max_age.is_none_or(|m| {
-            after
-                || now.saturating_sub(signed_in_at)
-                    <= i64::try_from(m)
-                        .unwrap_or(i64::MAX / 2)
-                        .saturating_mul(1000)
-        });
-        login_ok && age_ok && hint_ok
+        policy::fresh_enough(&wanted, &v.user.id, v.signed_in_at, now)
     };
     let (v, cookie) = match found {
         Some((v, c)) if fresh_enough(&v) => (v, c),
@@ -605,10 +593,7 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
     };
     // An essential acr the sign-in does not meet is a failed authentication (OIDC Core
     // §5.5.1.1); the id token's acr says what was met.
-    if acr_values
-        .as_ref()
-        .is_some_and(|vs| !vs.iter().any(|x| x == acr_of(&v.amr)))
-    {
+    if !policy::meets_acr(&v.amr, acr_values.as_deref()) {
         return a.error(
             "access_denied",
             "this sign-in does not meet the acr the app requires",
@@ -917,9 +902,8 @@ async fn logout(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Reply 
             .and_then(|v| v.to_str().ok()),
         Some("same-origin" | "same-site")
     );
-    let confirmed = hint
-        .as_ref()
-        .is_some_and(|h| h.sub == v.user.id && h.fresh && same_site)
+    let hinted = hint.as_ref().map(|h| (h.sub.as_str(), h.fresh));
+    let confirmed = policy::silent_logout(hinted, &v.user.id, same_site)
         || (req.method == Method::POST
             && super::same_origin(portal.settings(), req.headers)
             && svc.form_token_ok(

@@ -4,64 +4,15 @@
 
 use protocol::input::{canonical_login, is_weak_password, prepare_password, Login};
 use protocol::{Bearer, Failure, NewUser, Outcome, SecondFactor, Secret};
-use storage::{AccountState, Revocation, Unique, UserRecord, Write};
+use storage::{AccountState, Unique, UserRecord};
 
-use super::mfa::{mfa_enabled, second_factor, MFA_AMR};
+use super::policy::{
+    account_key, decide, live_family, lockout_key, may_act, mfa_enabled, revoke_all, Decision,
+    Factor,
+};
 use super::{new_id, refused, store_failure, view, Service};
 use crate::limits::Source;
-use crate::primitives::{hex, sha256};
 use crate::signer::{Claims, VerifyError};
-
-/// The lockout key of an account.
-pub(super) fn account_key(user_id: &str) -> String {
-    format!("user:{user_id}")
-}
-
-/// The lockout key of a sign-in: the account when it exists, else the login as typed
-/// (canonical when it can be), so unknown accounts are counted and locked the same way.
-/// The key is fixed-size whatever the login's length (a digest of it), so the in-memory
-/// lockout table stays small however long the logins an attacker sends.
-fn lockout_key(user: Option<&UserRecord>, login: &str) -> String {
-    match user {
-        Some(u) => account_key(&u.id),
-        None => format!("login:{}", hex(&sha256(login.to_lowercase().as_bytes()))),
-    }
-}
-
-/// Revokes every live family of `user_id` inside the caller's transaction.
-pub(super) fn revoke_all(
-    w: &mut dyn Write,
-    user_id: &str,
-    reason: &str,
-    now: i64,
-) -> Result<usize, storage::StoreError> {
-    let mut n = 0;
-    for id in w.family_ids_of_user(user_id)? {
-        if let Some(mut f) = w.family(&id)? {
-            if f.revoked.is_none() {
-                f.revoked = Some(Revocation {
-                    at: now,
-                    reason: reason.into(),
-                });
-                w.put_family(&f)?;
-                n += 1;
-            }
-        }
-    }
-    Ok(n)
-}
-
-/// The refusal of a state that may not sign in (`activate`: an unverified account may,
-/// and is activated by it).
-pub(super) fn state_refusal(state: AccountState, activate: bool) -> Option<Failure> {
-    match state {
-        AccountState::Active => None,
-        AccountState::Unverified if activate => None,
-        AccountState::Unverified => Some(Failure::Unverified),
-        AccountState::Disabled => Some(Failure::Disabled),
-        AccountState::Blocked => Some(Failure::Blocked),
-    }
-}
 
 impl Service {
     pub(super) async fn sign_up(
@@ -207,9 +158,7 @@ impl Service {
             return Err(Failure::InvalidCredentials);
         };
         // The account state is told only to whoever knows the password.
-        if let Some(refusal) = state_refusal(user.state, activate) {
-            return Err(refusal);
-        }
+        may_act(user.state, activate)?;
         let upgraded = match (verdict.needs_rehash, prepared) {
             (true, Some(p)) => Some(
                 self.inner
@@ -253,25 +202,18 @@ impl Service {
                 let Some(mut user) = w.user(&uid)?.filter(|u| u.password_hash == verified) else {
                     return Ok(Err(Failure::InvalidCredentials));
                 };
-                if let Some(refusal) = state_refusal(user.state, activate) {
-                    return Ok(Err(refusal));
-                }
-                let mut amr = vec!["pwd".to_string()];
-                if let Some(code) = &code {
-                    let now_s = u64::try_from(now / 1000).unwrap_or(0);
-                    if !second_factor(&svc.inner.key, &mut user, code, now_s)? {
-                        return Ok(Err(Failure::InvalidMfaCode));
-                    }
-                    amr.extend(MFA_AMR.iter().map(|m| m.to_string()));
-                } else if mfa_enabled(&user) {
+                let amr = match decide(
+                    &svc.inner.key,
+                    &mut user,
+                    Factor::Password { activate },
+                    code.as_deref(),
+                    now,
+                )? {
+                    Decision::SignedIn(amr) => amr,
+                    Decision::Refused(f) => return Ok(Err(f)),
                     // TOTP was confirmed meanwhile: the second factor is wanted now.
-                    return Ok(Err(Failure::MfaRequired));
-                }
-                if user.state == AccountState::Unverified {
-                    user.state = AccountState::Active;
-                    user.updated_at = now;
-                }
-                user.last_login_at = Some(now);
+                    Decision::SecondFactorNeeded => return Ok(Err(Failure::MfaRequired)),
+                };
                 if let Some(h) = upgraded.clone() {
                     user.password_hash = Some(h);
                     user.updated_at = now;
@@ -343,9 +285,7 @@ impl Service {
             .store
             .read(|r| {
                 let family = r.family(&claims.sid)?;
-                let live = family
-                    .as_ref()
-                    .filter(|f| f.is_live(now) && f.user_id == claims.sub);
+                let live = family.as_ref().filter(|f| live_family(f, &claims.sub, now));
                 let Some(f) = live else {
                     return Ok(None);
                 };
@@ -353,7 +293,7 @@ impl Service {
             })
             .map_err(store_failure)?;
         match found {
-            Some((expires_at, u)) if u.state == AccountState::Active => {
+            Some((expires_at, u)) if may_act(u.state, false).is_ok() => {
                 if let (Some(s), Some(e)) = (seen, epoch) {
                     s.remember(e, &claims.sid, expires_at, &u);
                 }
@@ -378,10 +318,10 @@ impl Service {
             .write(move |w, _| {
                 let live = w
                     .family(&claims.sid)?
-                    .is_some_and(|f| f.is_live(now) && f.user_id == claims.sub);
+                    .is_some_and(|f| live_family(&f, &claims.sub, now));
                 let active = w
                     .user(&claims.sub)?
-                    .is_some_and(|u| u.state == AccountState::Active);
+                    .is_some_and(|u| may_act(u.state, false).is_ok());
                 if !live || !active {
                     return Ok(Err(Failure::TokenInvalid));
                 }
@@ -414,17 +354,5 @@ fn taken_failure(u: Unique) -> Failure {
     match u {
         Unique::Email => Failure::EmailTaken,
         Unique::Username => Failure::UsernameTaken,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn unknown_login_keys_are_bounded_and_case_folded() {
-        let long = "A".repeat(60_000);
-        let k = super::lockout_key(None, &long);
-        assert_eq!(k.len(), "login:".len() + 64);
-        assert_eq!(k, super::lockout_key(None, &long.to_lowercase()));
-        assert_ne!(k, super::lockout_key(None, "other"));
     }
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use storage::{AccountState, Found, Read, Store, StoreError, Unique, UserRecord};
 
-use super::accounts::revoke_all;
+use super::policy::{account_key, revoke_all};
 use super::Service;
 use crate::config::Checked;
 use crate::limits::{LockoutStatus, Source};
@@ -613,14 +613,14 @@ pub fn stored_lockout(store: &Store, cfg: &Checked, user_id: &str, now: i64) -> 
     if !store.counts_attempts() {
         return Value::Null;
     }
-    let status = super::lockouts(cfg, store).status(&super::accounts::account_key(user_id), now);
+    let status = super::lockouts(cfg, store).status(&account_key(user_id), now);
     lockout_json(&status)
 }
 
 /// Clears the lockout of `user_id` when the store counts attempts.
 pub fn clear_stored_lockout(store: &Store, cfg: &Checked, user_id: &str) {
     if store.counts_attempts() {
-        super::lockouts(cfg, store).clear(&super::accounts::account_key(user_id));
+        super::lockouts(cfg, store).clear(&account_key(user_id));
     }
 }
 

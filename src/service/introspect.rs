@@ -6,8 +6,9 @@
 //! token that is its family's current one, unexpired, in a live family of an active user.
 
 use protocol::{ClientCredentials, Failure, Introspection, Outcome};
-use storage::{AccountState, Revocation, UserRecord};
+use storage::{Revocation, UserRecord};
 
+use super::policy::{live_family, may_act};
 use super::{refresh::is_refresh_token, store_failure, Service};
 use crate::clock::ms;
 use crate::primitives::sha256;
@@ -39,11 +40,11 @@ impl Service {
             .read(|r| {
                 let live = r
                     .family(family_id)?
-                    .is_some_and(|f| f.is_live(now) && f.user_id == user_id);
+                    .is_some_and(|f| live_family(&f, user_id, now));
                 if !live {
                     return Ok(None);
                 }
-                Ok(r.user(user_id)?.filter(|u| u.state == AccountState::Active))
+                Ok(r.user(user_id)?.filter(|u| may_act(u.state, false).is_ok()))
             })
             .map_err(store_failure)
     }

@@ -8,47 +8,22 @@
 use protocol::{Bearer, Failure, Outcome};
 use storage::{MfaPendingRecord, MfaRecord, UserRecord};
 
-use super::accounts::{account_key, state_refusal};
+use super::codes::{grouped, new_code};
+use super::policy::{
+    account_key, decide, may_act, mfa_enabled, recovery_hash, second_factor, Decision, Factor,
+    MAX_MFA_FAILURES, RECOVERY_LEN,
+};
 use super::refresh::{new_opaque_token, parse_opaque_token};
-use super::session::{grouped, new_code, normalize};
 use super::{internal, refused, store_failure, Abort, Service};
 use crate::clock::after;
 use crate::limits::Source;
-use crate::primitives::{hex, sha256};
+use crate::primitives::sha256;
 use crate::totp;
 
-/// The `amr` values a second factor adds to a sign-in's.
-pub(super) const MFA_AMR: [&str; 2] = ["otp", "mfa"];
 /// How long a pending credential lives.
 pub(super) const PENDING_TTL: std::time::Duration = std::time::Duration::from_secs(300);
-/// Wrong second factors a pending credential (or a session code) survives.
-pub const MAX_MFA_FAILURES: u32 = 5;
-/// Characters of a recovery code (5 bits each: 50 bits).
-pub const RECOVERY_LEN: usize = 10;
 /// Recovery codes made at a time.
 pub const RECOVERY_CODES: usize = 10;
-
-/// Whether the account has a confirmed second factor.
-pub(super) fn mfa_enabled(u: &UserRecord) -> bool {
-    u.mfa.as_ref().is_some_and(|m| m.enabled)
-}
-
-pub(super) fn recovery_hash(
-    key: &crate::secrets::ServerKey,
-    user_id: &str,
-    normalized: &str,
-) -> String {
-    hex(&key.code_hash(&format!("recovery:{user_id}:{normalized}")))
-}
-
-/// The hash the first release stored a recovery code under.
-fn legacy_recovery_hash(
-    key: &crate::secrets::ServerKey,
-    user_id: &str,
-    normalized: &str,
-) -> String {
-    hex(&key.legacy_code_hash(&format!("recovery:{user_id}:{normalized}")))
-}
 
 /// New recovery codes for `user_id`: (as shown, keyed hashes to store).
 fn new_recovery_codes(
@@ -64,53 +39,6 @@ fn new_recovery_codes(
         hashes.push(recovery_hash(key, user_id, &plain));
     }
     Ok((shown, hashes))
-}
-
-/// Checks a second factor for a user with TOTP on: a TOTP code (accepted once), or else
-/// one of the user's recovery codes (spent by its use). Updates the record on success.
-pub(super) fn second_factor(
-    key: &crate::secrets::ServerKey,
-    u: &mut UserRecord,
-    given: &str,
-    now_s: u64,
-) -> Result<bool, Abort> {
-    use subtle::ConstantTimeEq as _;
-    let id = u.id.clone();
-    let Some(mfa) = u.mfa.as_mut().filter(|m| m.enabled) else {
-        return Ok(false);
-    };
-    if given.len() == totp::DIGITS && given.bytes().all(|b| b.is_ascii_digit()) {
-        let secret = key.open(&mfa.sealed_secret, &id).map_err(|e| {
-            internal("mfa secret", e);
-            Abort::Internal
-        })?;
-        return Ok(match totp::check(&secret, given, now_s, mfa.last_step) {
-            Some(step) => {
-                mfa.last_step = step;
-                true
-            }
-            None => false,
-        });
-    }
-    let Some(n) = normalize(given, RECOVERY_LEN) else {
-        return Ok(false);
-    };
-    let h = recovery_hash(key, &id, &n);
-    let old = legacy_recovery_hash(key, &id, &n);
-    let mut found = None;
-    for (i, stored) in mfa.recovery.iter().enumerate() {
-        let eq = stored.as_bytes().ct_eq(h.as_bytes()) | stored.as_bytes().ct_eq(old.as_bytes());
-        if bool::from(eq) {
-            found = Some(i);
-        }
-    }
-    Ok(match found {
-        Some(i) => {
-            mfa.recovery.remove(i);
-            true
-        }
-        None => false,
-    })
 }
 
 /// What to do with a user's TOTP, proven by a current code.
@@ -185,7 +113,7 @@ impl Service {
                     w.delete_mfa_pending(&hash)?;
                     return Ok(Err(Failure::InvalidMfaPending));
                 };
-                if let Some(refusal) = state_refusal(user.state, false) {
+                if let Err(refusal) = may_act(user.state, false) {
                     w.delete_mfa_pending(&hash)?;
                     return Ok(Err(refusal));
                 }
@@ -195,21 +123,27 @@ impl Service {
                     w.delete_mfa_pending(&hash)?;
                     return Ok(Err(Failure::InvalidMfaPending));
                 }
-                let now_s = u64::try_from(now / 1000).unwrap_or(0);
-                if !second_factor(&svc.inner.key, &mut user, &code, now_s)? {
-                    rec.failures += 1;
-                    if rec.failures >= MAX_MFA_FAILURES {
-                        w.delete_mfa_pending(&hash)?;
-                    } else {
-                        w.put_mfa_pending(&hash, &rec)?;
+                let first = rec.amr.clone();
+                let factor = Factor::SecondStep { amr: &first };
+                let amr = match decide(&svc.inner.key, &mut user, factor, Some(&code), now)? {
+                    Decision::SignedIn(amr) => amr,
+                    Decision::Refused(Failure::InvalidMfaCode) => {
+                        rec.failures += 1;
+                        if rec.failures >= MAX_MFA_FAILURES {
+                            w.delete_mfa_pending(&hash)?;
+                        } else {
+                            w.put_mfa_pending(&hash, &rec)?;
+                        }
+                        return Ok(Err(Failure::InvalidMfaCode));
                     }
-                    return Ok(Err(Failure::InvalidMfaCode));
-                }
+                    Decision::Refused(refusal) => {
+                        w.delete_mfa_pending(&hash)?;
+                        return Ok(Err(refusal));
+                    }
+                    Decision::SecondFactorNeeded => return Ok(Err(Failure::InvalidMfaPending)),
+                };
                 w.delete_mfa_pending(&hash)?;
-                user.last_login_at = Some(now);
                 w.update_user(&user)?;
-                let mut amr = rec.amr.clone();
-                amr.extend(MFA_AMR.iter().map(|m| m.to_string()));
                 Ok(Ok(Outcome::Tokens(svc.start_family(w, &user, amr, now)?)))
             })
             .await;
@@ -253,7 +187,7 @@ impl Service {
             let Some(mut u) = w.user(&user_id)? else {
                 return Ok(Err(Failure::TokenInvalid));
             };
-            if u.mfa.as_ref().is_some_and(|m| m.enabled) {
+            if mfa_enabled(&u) {
                 return Ok(Err(Failure::MfaAlreadyEnabled));
             }
             let last_step = u.mfa.as_ref().map_or(0, |m| m.last_step);

@@ -5,18 +5,21 @@
 
 mod accounts;
 pub mod admin;
+mod codes;
 mod introspect;
 mod mfa;
 pub mod oidc;
 pub mod passkeys;
+pub mod policy;
 pub mod portal;
 mod recovery;
 mod refresh;
 mod seen;
 mod session;
 
+pub use codes::{normalize_code, CODE_LEN};
 pub use refresh::{parse_refresh_token, REFRESH_TOKEN_LEN};
-pub use session::{normalize_code, quota_address, CODE_LEN};
+pub use session::quota_address;
 
 use std::sync::Arc;
 

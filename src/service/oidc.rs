@@ -10,11 +10,12 @@
 
 use protocol::{Bearer, Failure, Tokens};
 use serde_json::{json, Value};
-use storage::{AccountState, GrantRecord, Revocation, UserRecord};
+use storage::{GrantRecord, Revocation, UserRecord};
 use subtle::ConstantTimeEq as _;
 
+use super::policy::{acr_of, may_act};
 use super::portal::Visitor;
-use super::refresh::{new_opaque_token, OIDC_PREFIX};
+use super::refresh::{family_key, new_opaque_token, OIDC_PREFIX};
 use super::{internal, store_failure, Service};
 use crate::config::OidcClientSettings;
 use crate::primitives::{b64url, sha256};
@@ -24,11 +25,6 @@ pub const CODE_TTL_MS: i64 = 60_000;
 /// How long a code is remembered after it was made (a code that comes back within this
 /// revokes what it gave).
 const CODE_KEPT_MS: i64 = 600_000;
-
-/// The store key of a family's grant.
-pub(super) fn family_key(family_id: &str) -> [u8; 32] {
-    sha256(format!("family:{family_id}").as_bytes())
-}
 
 /// What an authorization asks for, checked by the caller (client, redirect URI, scope,
 /// PKCE) before a code is made.
@@ -191,7 +187,7 @@ impl Service {
                     return Ok(Err(Failure::InvalidCode));
                 }
                 let user = match w.user(&grant.user_id)? {
-                    Some(u) if u.state == AccountState::Active => u,
+                    Some(u) if may_act(u.state, false).is_ok() => u,
                     _ => {
                         w.delete_grant(&hash)?;
                         return Ok(Err(Failure::InvalidCode));
@@ -371,22 +367,6 @@ impl Service {
     }
 }
 
-/// The `acr` of a sign-in with one factor.
-pub const ACR_ONE_FACTOR: &str = "urn:latchkey:loa:1";
-/// The `acr` of a sign-in with two factors: a second factor after the first (`amr`
-/// `mfa`), or a passkey with user verification (`hwk`: something held, and the PIN or
-/// biometric that unlocked it).
-pub const ACR_TWO_FACTORS: &str = "urn:latchkey:loa:2";
-
-/// The `acr` (Authentication Context Class Reference) of a sign-in made with `amr`.
-pub fn acr_of(amr: &[String]) -> &'static str {
-    if amr.iter().any(|m| m == "mfa" || m == "hwk") {
-        ACR_TWO_FACTORS
-    } else {
-        ACR_ONE_FACTOR
-    }
-}
-
 /// An id token this server signed, given back as a hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdTokenHint {
@@ -436,19 +416,5 @@ mod tests {
         assert!(pkce_ok(verifier, challenge));
         assert!(!pkce_ok(challenge, challenge));
         assert!(!pkce_ok("short", challenge));
-    }
-}
-
-#[cfg(test)]
-mod acr_tests {
-    use super::*;
-
-    #[test]
-    fn two_factors_are_a_second_factor_or_a_verified_passkey() {
-        let amr = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(acr_of(&amr(&["pwd"])), ACR_ONE_FACTOR);
-        assert_eq!(acr_of(&amr(&["email"])), ACR_ONE_FACTOR);
-        assert_eq!(acr_of(&amr(&["pwd", "otp", "mfa"])), ACR_TWO_FACTORS);
-        assert_eq!(acr_of(&amr(&["hwk"])), ACR_TWO_FACTORS);
     }
 }

@@ -17,8 +17,7 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Uuid, Webauthn, WebauthnBuilder,
 };
 
-use super::accounts::{account_key, state_refusal};
-use super::recovery::signed_in_recently;
+use super::policy::{account_key, decide, signed_in_recently, Decision, Factor, PASSKEY_AMR};
 use super::refresh::new_opaque_token;
 use super::{internal, refused, store_failure, Service};
 use crate::config::PasskeySettings;
@@ -27,9 +26,6 @@ use crate::primitives::{b64url, b64url_decode, sha256};
 
 /// How long a ceremony may take, milliseconds (what the options tell browsers too).
 pub const CEREMONY_MS: i64 = 5 * 60 * 1000;
-/// The `amr` of a passkey sign-in (RFC 8176: proof of possession of a hardware-secured
-/// key; user verification is required, so it stands alone).
-pub const PASSKEY_AMR: &str = "hwk";
 /// Longest passkey name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
 /// Most passkeys one account may hold.
@@ -156,19 +152,6 @@ fn new_ceremony() -> Result<(String, [u8; 32]), Failure> {
 
 fn ceremony_hash(id: &str) -> Option<[u8; 32]> {
     (id.len() <= 128).then(|| sha256(id.as_bytes()))
-}
-
-/// Removes every passkey of `user_id` inside the caller's transaction (an address proven
-/// for the first time: what was set up without the proof goes). Returns how many.
-pub(super) fn drop_passkeys(
-    w: &mut dyn storage::Write,
-    user_id: &str,
-) -> Result<usize, StoreError> {
-    let all = w.passkeys_of(user_id)?;
-    for p in &all {
-        w.delete_passkey(&p.id)?;
-    }
-    Ok(all.len())
 }
 
 impl Service {
@@ -413,18 +396,19 @@ impl Service {
                     Ok(d) => d,
                     Err(e) => return Ok(Err(refuse(&e.to_string()))),
                 };
-                if let Some(f) = state_refusal(user.state, false) {
-                    return Ok(Err(f));
-                }
+                let amr = match decide(&svc.inner.key, &mut user, Factor::Passkey, None, now)? {
+                    Decision::SignedIn(amr) => amr,
+                    Decision::Refused(f) => return Ok(Err(f)),
+                    Decision::SecondFactorNeeded => return Ok(Err(Failure::MfaRequired)),
+                };
                 passkey.update_credential(&done);
                 rec.credential =
                     serde_json::to_string(&passkey).map_err(|e| internal("passkey", e))?;
                 rec.last_used_at = Some(now);
                 w.update_passkey(&rec)?;
-                user.last_login_at = Some(now);
                 user.updated_at = now;
                 w.update_user(&user)?;
-                let tokens = svc.start_family(w, &user, vec![PASSKEY_AMR.into()], now)?;
+                let tokens = svc.start_family(w, &user, amr, now)?;
                 Ok(Ok(Outcome::Tokens(tokens)))
             })
             .await;

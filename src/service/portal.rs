@@ -9,10 +9,11 @@
 //! instead, renewed while the browser uses it.
 
 use protocol::{Bearer, Failure, Tokens, UserView};
-use storage::{AccountState, FamilyRecord, RefreshEntry, Revocation, UserRecord};
+use storage::{FamilyRecord, RefreshEntry, Revocation, UserRecord};
 use subtle::ConstantTimeEq as _;
 
-use super::refresh::{new_opaque_token, parse_opaque_token};
+use super::policy::may_act;
+use super::refresh::{family_key, new_opaque_token, parse_opaque_token};
 use super::{store_failure, view, Service};
 use crate::clock::ms;
 use crate::primitives::{b64url, b64url_decode, hex, sha256};
@@ -141,7 +142,7 @@ impl Service {
         let Some((family, user)) = found else {
             return Err(Failure::TokenInvalid);
         };
-        if user.state != AccountState::Active {
+        if may_act(user.state, false).is_err() {
             return Err(Failure::TokenInvalid);
         }
         let ttl = self.portal_ttl_ms();
@@ -196,9 +197,7 @@ impl Service {
                 let mut out = Vec::new();
                 for id in r.family_ids_of_user(user_id)? {
                     if let Some(f) = r.family(&id)?.filter(|f| f.is_live(now)) {
-                        let client = r
-                            .grant(&super::oidc::family_key(&f.id))?
-                            .map(|g| g.client_id);
+                        let client = r.grant(&family_key(&f.id))?.map(|g| g.client_id);
                         let app = client.map(|c| {
                             self.inner
                                 .cfg

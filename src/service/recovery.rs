@@ -18,22 +18,15 @@ use protocol::{Bearer, Failure, Outcome, Reauth, Secret};
 use storage::{AccountState, ProofPurpose, ProofRecord, StoreError, Unique, UserRecord, Write};
 use subtle::ConstantTimeEq as _;
 
-use super::accounts::{account_key, revoke_all, state_refusal};
-use super::mfa::MAX_MFA_FAILURES;
-use super::session::{index_hash, new_code, normalize_code, proof_hash, VERIFY_EMAIL};
+use super::codes::{index_hash, new_code, normalize_code, proof_hash, VERIFY_EMAIL};
+use super::policy::{
+    account_key, live_family, mailbox_owner_wins, may_act, revoke_all, signed_in_recently,
+    MAX_MFA_FAILURES,
+};
 use super::{refused, store_failure, Service};
 use crate::clock::after;
 use crate::limits::Source;
 use crate::mail::Purpose;
-
-/// How recent a sign-in must be to change the password without the current one (an
-/// account that has none, or the identity-toolkit dialect), or to add a passkey.
-pub const RECENT_SIGN_IN_MS: i64 = 5 * 60 * 1000;
-
-/// Whether the session of `family` signed in within [`RECENT_SIGN_IN_MS`] of `now`.
-pub(super) fn signed_in_recently(family: &storage::FamilyRecord, now: i64) -> bool {
-    family.created_at >= now.saturating_sub(RECENT_SIGN_IN_MS)
-}
 
 const RESET: &str = "reset_password";
 const CHANGE: &str = "change_email";
@@ -240,23 +233,18 @@ impl Service {
                 if let Some(i) = &index {
                     w.delete_proof(ProofPurpose::ResetPasswordCode, i)?;
                 }
-                if let Some(refusal) = state_refusal(user.state, true) {
+                if let Err(refusal) = may_act(user.state, true) {
                     return Ok(Err(refusal));
                 }
                 let revoked = revoke_all(w, &user_id, "password_reset", now)?;
                 if !user.email_verified {
                     // Never proven until now: the mailbox owner wins (the password set
                     // now is theirs; the second factor and passkeys set up before go).
-                    let passkeys = super::passkeys::drop_passkeys(w, &user_id)?;
+                    let claimed = mailbox_owner_wins(w, &mut user, "password_reset", now)?;
                     cleaned_seen.store(
-                        user.password_hash.is_some()
-                            || user.mfa.is_some()
-                            || revoked > 0
-                            || passkeys > 0,
+                        claimed.removed || revoked > 0,
                         std::sync::atomic::Ordering::Relaxed,
                     );
-                    user.mfa = None;
-                    user.email_verified = true;
                 }
                 user.state = AccountState::Active;
                 user.password_hash = Some(hash.clone());
@@ -355,14 +343,14 @@ impl Service {
             .write(move |w, svc| {
                 let family = w
                     .family(&claims.sid)?
-                    .filter(|f| f.is_live(now) && f.user_id == user_id);
+                    .filter(|f| live_family(f, &user_id, now));
                 let Some(family) = family else {
                     return Ok(Err(Failure::TokenInvalid));
                 };
                 let Some(mut user) = w.user(&user_id)? else {
                     return Ok(Err(Failure::TokenInvalid));
                 };
-                if user.state != AccountState::Active {
+                if may_act(user.state, false).is_err() {
                     return Ok(Err(Failure::TokenInvalid));
                 }
                 if recent_needed && !signed_in_recently(&family, now) {
@@ -520,7 +508,7 @@ impl Service {
                 if proof.is_none() {
                     return Ok(Err(Failure::InvalidCode));
                 }
-                if let Some(refusal) = state_refusal(user.state, false) {
+                if let Err(refusal) = may_act(user.state, false) {
                     return Ok(Err(refusal));
                 }
                 w.delete_proof(ProofPurpose::VerifyEmail, &user.id)?;

@@ -2,8 +2,9 @@
 //! the whole family on later reuse. Only SHA-256 hashes of refresh tokens are stored.
 
 use protocol::{Failure, Outcome, Tokens};
-use storage::{AccountState, FamilyRecord, RefreshEntry, Revocation, UserRecord, Write};
+use storage::{FamilyRecord, RefreshEntry, Revocation, UserRecord, Write};
 
+use super::policy::may_act;
 use super::{internal, new_id, view, Abort, Service};
 use crate::clock::ms;
 use crate::primitives::{b64url, b64url_decode, hex, hex_decode, random_bytes, sha256};
@@ -12,6 +13,11 @@ use crate::primitives::{b64url, b64url_decode, hex, hex_decode, random_bytes, sh
 pub const REFRESH_TOKEN_LEN: usize = 43;
 
 /// Parses a presented refresh token: exactly 43 characters of canonical base64url
+/// The store key of the OpenID Connect grant a family was made for.
+pub(super) fn family_key(family_id: &str) -> [u8; 32] {
+    sha256(format!("family:{family_id}").as_bytes())
+}
+
 /// (256 bits). Anything else is refused without touching the store.
 pub fn parse_refresh_token(t: &str) -> Option<[u8; 32]> {
     if t.len() != REFRESH_TOKEN_LEN {
@@ -199,7 +205,7 @@ impl Service {
                     return Ok(Err(Failure::RefreshExpired));
                 }
                 let user = match chain.user {
-                    Some(u) if u.state == AccountState::Active => u,
+                    Some(u) if may_act(u.state, false).is_ok() => u,
                     _ => {
                         family.revoked = Some(Revocation {
                             at: now,

@@ -1,10 +1,7 @@
 //! Mailed codes: session codes (sign-in by email, and the proof of the address they are
 //! mailed to), email verification for a signed-in account, and logout.
 //!
-//! A code is 60 random bits written as 12 characters of Crockford's base32 (`0-9 A-Z`
-//! without `I L O U`), shown as `XXXX-XXXX-XXXX`; typing is forgiving (case, hyphens,
-//! spaces, `O`/`I`/`L` read as `0`/`1`/`1`). Only its HMAC under the server key is stored.
-//! It works once, until `session.code_ttl`; a session code dies after 5 wrong second
+//! A code (see `codes`) works once, until `session.code_ttl`; a session code dies after 5 wrong second
 //! factors, a verification code after 5 wrong codes.
 //!
 //! An email address is owned only once proven. Redeeming a session code proves it; when
@@ -12,73 +9,17 @@
 //! (password, second factor, passkeys, sessions) is removed: the mailbox owner wins.
 
 use protocol::{Bearer, Failure, Outcome};
-use storage::{AccountState, ProofPurpose, ProofRecord, Revocation, SessionCodeRecord, UserRecord};
+use storage::{ProofPurpose, ProofRecord, Revocation, SessionCodeRecord, UserRecord};
 
-use super::accounts::{account_key, revoke_all};
-use super::mfa::{mfa_enabled, second_factor, MAX_MFA_FAILURES, MFA_AMR};
-use super::passkeys::drop_passkeys;
-use super::{internal, new_id, refused, store_failure, Service};
+use super::codes::{index_hash, new_code, normalize_code, proof_hash, VERIFY_EMAIL};
+use super::policy::{
+    account_key, decide, mailbox_owner_wins, may_act, mfa_enabled, Decision, Factor,
+    MAX_MFA_FAILURES,
+};
+use super::{new_id, refused, store_failure, Service};
 use crate::clock::after;
 use crate::limits::Source;
 use crate::mail::{MailError, Purpose};
-use crate::primitives::hex;
-
-/// The purpose name an email-verification code is hashed under.
-pub(super) const VERIFY_EMAIL: &str = "verify_email";
-
-/// Crockford's base32 alphabet.
-const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-/// Characters of a session code (5 bits each: 60 bits).
-pub const CODE_LEN: usize = 12;
-
-/// A new code: (as shown, normalized).
-pub fn new_code() -> Result<(String, String), Failure> {
-    let bytes = crate::primitives::random_bytes::<8>().map_err(|e| internal("randomness", e))?;
-    let mut bits = u64::from_le_bytes(bytes);
-    let mut plain = String::with_capacity(CODE_LEN);
-    for _ in 0..CODE_LEN {
-        let i = usize::try_from(bits & 31).unwrap_or(0);
-        plain.push(char::from(ALPHABET.get(i).copied().unwrap_or(b'0')));
-        bits >>= 5;
-    }
-    let shown = grouped(&plain, 4);
-    Ok((shown, plain))
-}
-
-/// `plain` in groups of `n` characters joined by hyphens, as codes are shown.
-pub(super) fn grouped(plain: &str, n: usize) -> String {
-    let chars: Vec<char> = plain.chars().collect();
-    chars
-        .chunks(n)
-        .map(|c| c.iter().collect::<String>())
-        .collect::<Vec<_>>()
-        .join("-")
-}
-
-/// Normalizes a typed session code, or `None` when it cannot be one.
-pub fn normalize_code(typed: &str) -> Option<String> {
-    normalize(typed, CODE_LEN)
-}
-
-pub(super) fn normalize(typed: &str, len: usize) -> Option<String> {
-    if typed.len() > 64 {
-        return None;
-    }
-    let mut out = String::with_capacity(len);
-    for c in typed.chars() {
-        let c = match c.to_ascii_uppercase() {
-            '-' | ' ' => continue,
-            'O' => '0',
-            'I' | 'L' => '1',
-            c => c,
-        };
-        if !c.is_ascii() || !ALPHABET.contains(&(c as u8)) {
-            return None;
-        }
-        out.push(c);
-    }
-    (out.len() == len).then_some(out)
-}
 
 fn mail_failure(e: &MailError) -> Failure {
     match e {
@@ -261,47 +202,32 @@ impl Service {
                         return Ok(Err(Failure::InvalidSessionCode));
                     }
                 };
-                match user.state {
-                    AccountState::Active => {}
-                    // Redeeming a mailed code proves the address: it verifies the account.
-                    AccountState::Unverified => user.state = AccountState::Active,
-                    AccountState::Disabled => {
-                        w.delete_session_code(&hash)?;
-                        return Ok(Err(Failure::Disabled));
-                    }
-                    AccountState::Blocked => {
-                        w.delete_session_code(&hash)?;
-                        return Ok(Err(Failure::Blocked));
-                    }
+                if let Err(refusal) = may_act(user.state, true) {
+                    w.delete_session_code(&hash)?;
+                    return Ok(Err(refusal));
                 }
                 if !user.email_verified {
-                    // Never proven until now: the mailbox owner wins. Whatever was set up
-                    // without the proof goes; the account keeps its id.
-                    let revoked = revoke_all(w, &user.id, "email_proven", now)?;
-                    let passkeys = drop_passkeys(w, &user.id)?;
-                    let had = user.password_hash.is_some()
-                        || user.mfa.is_some()
-                        || revoked > 0
-                        || passkeys > 0;
-                    user.password_hash = None;
-                    user.mfa = None;
-                    user.email_verified = true;
+                    // Never proven until now: the mailbox owner wins.
+                    let claimed = mailbox_owner_wins(w, &mut user, "email_proven", now)?;
                     reset_seen.store(
-                        if had { 1 + revoked } else { 0 },
+                        if claimed.removed {
+                            1 + claimed.revoked
+                        } else {
+                            0
+                        },
                         std::sync::atomic::Ordering::Relaxed,
                     );
                 }
-                let mut amr = vec!["otp".to_string()];
-                if mfa_enabled(&user) {
-                    let Some(given) = mfa_code.as_deref() else {
+                let factor = Factor::MailedCode;
+                let amr = match decide(&svc.inner.key, &mut user, factor, mfa_code.as_deref(), now)?
+                {
+                    Decision::SignedIn(amr) => amr,
+                    Decision::SecondFactorNeeded => {
                         // The code stays valid for the second step.
                         w.update_user(&user)?;
                         return Ok(Ok(Outcome::MfaRequired));
-                    };
-                    let now_s = u64::try_from(now / 1000).unwrap_or(0);
-                    if second_factor(&svc.inner.key, &mut user, given, now_s)? {
-                        amr = MFA_AMR.iter().map(|m| m.to_string()).collect();
-                    } else {
+                    }
+                    Decision::Refused(Failure::InvalidMfaCode) => {
                         rec.mfa_failures += 1;
                         if rec.mfa_failures >= MAX_MFA_FAILURES {
                             w.delete_session_code(&hash)?;
@@ -310,9 +236,12 @@ impl Service {
                         }
                         return Ok(Err(Failure::InvalidMfaCode));
                     }
-                }
+                    Decision::Refused(refusal) => {
+                        w.delete_session_code(&hash)?;
+                        return Ok(Err(refusal));
+                    }
+                };
                 w.delete_session_code(&hash)?;
-                user.last_login_at = Some(now);
                 user.updated_at = now;
                 w.update_user(&user)?;
                 let tokens = svc.start_family(w, &user, amr, now)?;
@@ -506,65 +435,5 @@ impl Service {
             self.inner.metrics.revoked("logout");
         }
         Ok(Outcome::Done)
-    }
-}
-
-/// The keyed hash under which a proof code for `purpose` of `user_id` is stored (bound to
-/// the account).
-pub(super) fn proof_hash(
-    key: &crate::secrets::ServerKey,
-    purpose: &str,
-    user_id: &str,
-    normalized: &str,
-) -> String {
-    hex(&key.code_hash(&format!("proof:{purpose}:{user_id}:{normalized}")))
-}
-
-/// The keyed hash that indexes a live proof code for `purpose` (the code alone finds it).
-pub(super) fn index_hash(
-    key: &crate::secrets::ServerKey,
-    purpose: &str,
-    normalized: &str,
-) -> String {
-    hex(&key.code_hash(&format!("index:{purpose}:{normalized}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_have_60_bits_in_an_unambiguous_alphabet() {
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..1000 {
-            let (shown, plain) = new_code().unwrap();
-            assert_eq!(shown.len(), 14);
-            assert_eq!(plain.len(), CODE_LEN);
-            assert!(!plain.contains(['I', 'L', 'O', 'U']));
-            assert_eq!(normalize_code(&shown).as_deref(), Some(plain.as_str()));
-            assert_eq!(
-                normalize_code(&shown.to_lowercase()).as_deref(),
-                Some(plain.as_str())
-            );
-            seen.insert(plain);
-        }
-        assert_eq!(seen.len(), 1000);
-        assert_eq!(
-            normalize_code("abcd efgh jkmn").as_deref(),
-            Some("ABCDEFGHJKMN")
-        );
-        assert_eq!(
-            normalize_code("OIL0-0000-0000").as_deref(),
-            Some("011000000000")
-        );
-        for bad in [
-            "",
-            "ABCD-EFGH-JKM",
-            "ABCD-EFGH-JKMNP",
-            "ABCD-EFGH-JKMU",
-            "ÄBCD-EFGH-JKMN",
-        ] {
-            assert_eq!(normalize_code(bad), None, "{bad}");
-        }
     }
 }
