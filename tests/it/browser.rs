@@ -311,15 +311,18 @@ async fn nginx_sends_the_browser_to_the_portal_and_back_with_single_sign_on() {
     b.close().await;
 }
 
-/// The README's nginx set-up for single sign-on, as printed, with the test's ports for
+/// The single sign-on guide's nginx set-up, as printed, with the test's ports for
 /// latchkey's (8080) and the app's (3000).
 pub(crate) fn nginx_sso(latchkey_port: u16, upstream: u16) -> String {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let section = readme
+    let guide = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/guide/04-portal-and-sso.md"
+    ))
+    .unwrap();
+    let section = guide
         .split("### Single sign-on behind a proxy")
         .nth(1)
-        .expect("the README's single sign-on section");
+        .expect("the guide's single sign-on section");
     let block = section
         .split("```nginx\n")
         .nth(1)

@@ -1,7 +1,8 @@
-//! Every `sh` example of the README, in order, as printed, against a server started with
-//! the shipped `auth.toml` (only its addresses and store path changed, so tests can run
-//! side by side) and the admin token given as the README gives it. Substituted: the two
-//! local URLs, the binary's path, and the code the README reads from the server's log.
+//! Every `sh` example of the README and then of the guides (`docs/guide/*.md`, in the
+//! order of their names), in order, as printed, against one server started with the
+//! shipped `auth.toml` (only its addresses and store path changed, so tests can run side
+//! by side) and the admin token given as the README gives it. Substituted: the two local
+//! URLs, the binary's path, and the code the examples read from the server's log.
 //!
 //! A line that starts the server (`... serve`) is the running server. A few blocks
 //! cannot run here; they are named below with the reason, and each must still exist, so
@@ -15,35 +16,32 @@ use crate::support::*;
 const ADMIN_TOKEN: &str = "please-change-this-admin-token";
 
 /// Blocks not run, by the command on their first line (comments aside), and why.
-const NOT_RUN: [(&str, &str); 9] = [
+const NOT_RUN: [(&str, &str); 3] = [
     (
         "cargo run --release -- serve",
         "builds and serves: the server under test stands for it",
     ),
     (
         "cargo build --release",
-        "builds the release binary (and, for systemd, installs system files as root)",
-    ),
-    ("docker build -t latchkey .", "needs docker"),
-    ("bench/run.sh", "the benchmark; .ci/run runs its smoke"),
-    ("scripts/test", "the test suite itself"),
-    (
-        "sudo -u postgres createuser -P latchkey && sudo -u postgres createdb -O latchkey latchkey",
-        "needs a PostgreSQL server of your own; tests/it/nodes.rs runs nodes on one",
-    ),
-    (
-        "export LATCHKEY_STORAGE__BACKEND=postgres",
-        "needs that database; tests/it/nodes.rs does the same on a throwaway one",
+        "builds the release binary: the binary under test stands for it",
     ),
     (
         "cat > users.json <<'JSON'",
         "imports into a stopped server: tests/it/import.rs runs this block as printed",
     ),
-    (
-        "cargo install cargo-fuzz --locked",
-        "fuzzing; .ci/run runs every target",
-    ),
 ];
+
+/// The walk-throughs the README leads to, in the order they are read and run.
+pub(crate) fn guides() -> Vec<std::path::PathBuf> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/guide");
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    out.sort();
+    out
+}
 
 /// The command on the first line of `block`, without its comment.
 fn first_command(block: &str) -> &str {
@@ -57,13 +55,21 @@ fn first_command(block: &str) -> &str {
         .trim()
 }
 
-/// Every ```sh block of the README, in order.
+/// Every ```sh block of the README, then of each guide, in order.
 pub(crate) fn blocks() -> Vec<String> {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut out = Vec::new();
+    let readme = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+    for file in std::iter::once(readme).chain(guides()) {
+        out.extend(sh_blocks(&std::fs::read_to_string(file).unwrap()));
+    }
+    out
+}
+
+/// The ```sh blocks of one markdown text.
+fn sh_blocks(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut block: Option<String> = None;
-    for line in readme.lines() {
+    for line in text.lines() {
         match &mut block {
             Some(b) if line.trim_start() == "```" => {
                 out.push(std::mem::take(b));
@@ -212,4 +218,53 @@ async fn every_readme_example_runs_in_order() {
         ran += 1;
     }
     assert!(ran >= 20, "ran only {ran} blocks");
+}
+
+/// The README is what a newcomer reads: short, the two commands first, and a link to each
+/// guide (whose links to each other and to the docs resolve).
+#[test]
+fn the_readme_is_short_and_leads_to_every_guide() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let lines = readme.lines().count();
+    assert!(lines <= 300, "README.md has {lines} lines (at most 300)");
+    let first = sh_blocks(&readme).into_iter().next().unwrap();
+    assert!(
+        first.starts_with("cargo run --release -- serve") && first.contains("\nscripts/test"),
+        "the README's first block is the two commands: {first}"
+    );
+    let guides = guides();
+    assert!(guides.len() >= 8);
+    for g in &guides {
+        let name = g.file_name().unwrap().to_string_lossy();
+        assert!(
+            readme.contains(&format!("(docs/guide/{name})")),
+            "the README does not link docs/guide/{name}"
+        );
+    }
+    // Every relative link of the README and the docs names a file that exists.
+    let mut docs = vec![root.join("README.md"), root.join("CONTRIBUTING.md")];
+    docs.extend(guides);
+    for e in std::fs::read_dir(root.join("docs")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "md") {
+            docs.push(p);
+        }
+    }
+    for doc in docs {
+        let text = std::fs::read_to_string(&doc).unwrap();
+        for (i, _) in text.match_indices("](") {
+            let target: String = text[i + 2..].chars().take_while(|c| *c != ')').collect();
+            let path = target.split('#').next().unwrap();
+            if path.is_empty() || path.contains("://") || path.starts_with("mailto:") {
+                continue;
+            }
+            let resolved = doc.parent().unwrap().join(path);
+            assert!(
+                resolved.exists(),
+                "{}: the link ({target}) names nothing",
+                doc.display()
+            );
+        }
+    }
 }
