@@ -6,6 +6,7 @@ use protocol::input::{canonical_login, is_weak_password, prepare_password, Login
 use protocol::{Bearer, Failure, NewUser, Outcome, SecondFactor, Secret};
 use storage::{AccountState, Unique, UserRecord};
 
+use super::events::Event;
 use super::policy::{
     account_key, decide, live_family, lockout_key, may_act, mfa_enabled, revoke_all, Decision,
     Factor,
@@ -80,7 +81,7 @@ impl Service {
                 .await
                 .map_err(|e| self.hash_failure(e))?,
         );
-        self.write(move |w, svc| {
+        self.write(move |w, svc, _| {
             let mut user = user.clone();
             if let Some(t) = w.conflict(&user)? {
                 return Ok(Err(taken_failure(t)));
@@ -149,12 +150,11 @@ impl Service {
             .await
             .map_err(|e| self.hash_failure(e))?;
         let Some(user) = user.filter(|_| verdict.ok) else {
+            let mut told = vec![Event::SignInFailed { method: "pwd" }];
             if attempt.failed(self.now_ms()) {
-                self.inner.metrics.lockout();
-                tracing::warn!(target: "latchkey::audit", event = "lockout", "sign-in locked for this source after repeated failures");
+                told.push(Event::LockedOut);
             }
-            self.inner.metrics.sign_in("pwd", "failed");
-            tracing::info!(target: "latchkey::audit", event = "sign_in_failed");
+            self.emit(&told);
             return Err(Failure::InvalidCredentials);
         };
         // The account state is told only to whoever knows the password.
@@ -178,7 +178,7 @@ impl Service {
                     // The password was right: its new hash need not wait for the second step.
                     let id = user.id.clone();
                     let verified = user.password_hash.clone();
-                    self.write(move |w, _| {
+                    self.write(move |w, _, _| {
                         if let Some(mut u) = w.user(&id)?.filter(|u| u.password_hash == verified) {
                             u.password_hash = Some(h.clone());
                             w.update_user(&u)?;
@@ -196,7 +196,7 @@ impl Service {
         let uid = user_id.clone();
         let verified = user.password_hash;
         let result = self
-            .write(move |w, svc| {
+            .write(move |w, svc, events| {
                 // Re-read inside the transaction: the user may have changed meanwhile (a
                 // password reset or change makes the one just checked worthless).
                 let Some(mut user) = w.user(&uid)?.filter(|u| u.password_hash == verified) else {
@@ -210,7 +210,15 @@ impl Service {
                     now,
                 )? {
                     Decision::SignedIn(amr) => amr,
-                    Decision::Refused(f) => return Ok(Err(f)),
+                    Decision::Refused(f) => {
+                        if f == Failure::InvalidMfaCode {
+                            events.push(Event::SecondFactorFailed {
+                                user: Some(user.id.clone()),
+                                method: "pwd",
+                            });
+                        }
+                        return Ok(Err(f));
+                    }
                     // TOTP was confirmed meanwhile: the second factor is wanted now.
                     Decision::SecondFactorNeeded => return Ok(Err(Failure::MfaRequired)),
                 };
@@ -219,24 +227,11 @@ impl Service {
                     user.updated_at = now;
                 }
                 w.update_user(&user)?;
+                events.push(Event::signed_in(&user.id, "pwd", &amr));
                 Ok(Ok(Outcome::Tokens(svc.start_family(w, &user, amr, now)?)))
             })
             .await;
-        match &result {
-            Ok(_) => {
-                attempt.succeeded(self.now_ms());
-                self.inner.metrics.sign_in("pwd", "ok");
-                tracing::info!(target: "latchkey::audit", event = "sign_in", method = "pwd", mfa = with_mfa, user = %user_id);
-            }
-            Err(Failure::InvalidMfaCode) => {
-                if attempt.failed(self.now_ms()) {
-                    self.inner.metrics.lockout();
-                }
-                self.inner.metrics.sign_in("pwd", "failed");
-                tracing::info!(target: "latchkey::audit", event = "mfa_failed", user = %user_id);
-            }
-            Err(_) => {}
-        }
+        self.settle(Some(attempt), &result);
         result
     }
 
@@ -313,28 +308,28 @@ impl Service {
     pub(super) async fn delete_account(&self, bearer: Bearer) -> Result<Outcome, Failure> {
         let claims = self.verified_claims(bearer)?;
         let now = self.now_ms();
-        let user_id = claims.sub.clone();
-        let revoked = self
-            .write(move |w, _| {
-                let live = w
-                    .family(&claims.sid)?
-                    .is_some_and(|f| live_family(&f, &claims.sub, now));
-                let active = w
-                    .user(&claims.sub)?
-                    .is_some_and(|u| may_act(u.state, false).is_ok());
-                if !live || !active {
-                    return Ok(Err(Failure::TokenInvalid));
-                }
-                let n = revoke_all(w, &claims.sub, "user_deleted", now)?;
-                w.delete_user(&claims.sub)?;
-                Ok(Ok(n))
-            })
-            .await?;
-        for _ in 0..revoked {
-            self.inner.metrics.revoked("user_deleted");
-        }
-        tracing::info!(target: "latchkey::audit", event = "account_deleted", user = %user_id);
-        Ok(Outcome::Done)
+        self.write(move |w, _, events| {
+            let live = w
+                .family(&claims.sid)?
+                .is_some_and(|f| live_family(&f, &claims.sub, now));
+            let active = w
+                .user(&claims.sub)?
+                .is_some_and(|u| may_act(u.state, false).is_ok());
+            if !live || !active {
+                return Ok(Err(Failure::TokenInvalid));
+            }
+            let count = revoke_all(w, &claims.sub, "user_deleted", now)?;
+            w.delete_user(&claims.sub)?;
+            events.push(Event::Revoked {
+                cause: "user_deleted",
+                count,
+            });
+            events.push(Event::AccountDeleted {
+                user: claims.sub.clone(),
+            });
+            Ok(Ok(Outcome::Done))
+        })
+        .await
     }
 
     /// Clears the lockout of a user (administrator's enable/unblock).

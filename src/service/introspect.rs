@@ -6,9 +6,10 @@
 //! token that is its family's current one, unexpired, in a live family of an active user.
 
 use protocol::{ClientCredentials, Failure, Introspection, Outcome};
-use storage::{Revocation, UserRecord};
+use storage::UserRecord;
 
-use super::policy::{live_family, may_act};
+use super::events::Event;
+use super::policy::{end_session, live_family, may_act};
 use super::{refresh::is_refresh_token, store_failure, Service};
 use crate::clock::ms;
 use crate::primitives::sha256;
@@ -147,23 +148,20 @@ impl Service {
         let Some(family_id) = family_id else {
             return Ok(Outcome::Done);
         };
-        let revoked = self
-            .write(move |w, _| match w.family(&family_id)? {
-                Some(mut f) if f.revoked.is_none() => {
-                    f.revoked = Some(Revocation {
-                        at: now,
-                        reason: "revoked".into(),
+        let client = client.id.clone();
+        self.write(move |w, _, events| {
+            if let Some(mut f) = w.family(&family_id)? {
+                if end_session(w, &mut f, "revoked", now)? {
+                    events.push(Event::SessionEnded {
+                        cause: "rfc7009",
+                        family: f.id.clone(),
+                        user: Some(f.user_id.clone()),
+                        client: Some(client.clone()),
                     });
-                    w.put_family(&f)?;
-                    Ok(Ok(true))
                 }
-                _ => Ok(Ok(false)),
-            })
-            .await?;
-        if revoked {
-            self.inner.metrics.revoked("rfc7009");
-            tracing::info!(target: "latchkey::audit", event = "family_revoked", cause = "rfc7009", client = %client.id);
-        }
-        Ok(Outcome::Done)
+            }
+            Ok(Ok(Outcome::Done))
+        })
+        .await
     }
 }

@@ -9,6 +9,7 @@ use protocol::{Bearer, Failure, Outcome};
 use storage::{MfaPendingRecord, MfaRecord, UserRecord};
 
 use super::codes::{grouped, new_code};
+use super::events::Event;
 use super::policy::{
     account_key, decide, may_act, mfa_enabled, recovery_hash, second_factor, Decision, Factor,
     MAX_MFA_FAILURES, RECOVERY_LEN,
@@ -68,7 +69,7 @@ impl Service {
             expires_at: after(now, PENDING_TTL),
             failures: 0,
         };
-        self.write(move |w, _| {
+        self.write(move |w, _, _| {
             w.put_mfa_pending(&hash, &record)?;
             Ok(Ok(()))
         })
@@ -103,9 +104,8 @@ impl Service {
             .lockouts
             .begin(&account_key(&record.user_id), source, now)
             .map_err(refused)?;
-        let user_id = record.user_id.clone();
         let result = self
-            .write(move |w, svc| {
+            .write(move |w, svc, events| {
                 let Some(mut rec) = w.mfa_pending(&hash)?.filter(|p| p.expires_at > now) else {
                     return Ok(Err(Failure::InvalidMfaPending));
                 };
@@ -128,6 +128,10 @@ impl Service {
                 let amr = match decide(&svc.inner.key, &mut user, factor, Some(&code), now)? {
                     Decision::SignedIn(amr) => amr,
                     Decision::Refused(Failure::InvalidMfaCode) => {
+                        events.push(Event::SecondFactorFailed {
+                            user: Some(user.id.clone()),
+                            method: "pwd",
+                        });
                         rec.failures += 1;
                         if rec.failures >= MAX_MFA_FAILURES {
                             w.delete_mfa_pending(&hash)?;
@@ -144,24 +148,11 @@ impl Service {
                 };
                 w.delete_mfa_pending(&hash)?;
                 w.update_user(&user)?;
+                events.push(Event::signed_in(&user.id, "pwd", &amr));
                 Ok(Ok(Outcome::Tokens(svc.start_family(w, &user, amr, now)?)))
             })
             .await;
-        match &result {
-            Ok(_) => {
-                attempt.succeeded(self.now_ms());
-                self.inner.metrics.sign_in("pwd", "ok");
-                tracing::info!(target: "latchkey::audit", event = "sign_in", method = "pwd", mfa = true, user = %user_id);
-            }
-            Err(Failure::InvalidMfaCode) => {
-                if attempt.failed(self.now_ms()) {
-                    self.inner.metrics.lockout();
-                }
-                self.inner.metrics.sign_in("pwd", "failed");
-                tracing::info!(target: "latchkey::audit", event = "mfa_failed", user = %user_id);
-            }
-            Err(_) => {}
-        }
+        self.settle(Some(attempt), &result);
         result
     }
 
@@ -183,7 +174,7 @@ impl Service {
             totp::otpauth_url(&secret, &issuer, &account).map_err(|e| internal("otpauth", e))?;
         let now = self.now_ms();
         let user_id = user.id;
-        self.write(move |w, _| {
+        self.write(move |w, _, _| {
             let Some(mut u) = w.user(&user_id)? else {
                 return Ok(Err(Failure::TokenInvalid));
             };
@@ -232,7 +223,7 @@ impl Service {
             _ => new_recovery_codes(&self.inner.key, &user_id)?,
         };
         let result = self
-            .write(move |w, svc| {
+            .write(move |w, svc, events| {
                 let Some(mut u) = w.user(&user_id)? else {
                     return Ok(Err(Failure::TokenInvalid));
                 };
@@ -290,26 +281,18 @@ impl Service {
                 }
                 u.updated_at = now;
                 w.update_user(&u)?;
+                events.push(Event::SecondFactorChanged {
+                    user: u.id.clone(),
+                    change: match action {
+                        MfaAction::Confirm => "mfa_enabled",
+                        MfaAction::Disable => "mfa_disabled",
+                        MfaAction::Regenerate => "mfa_recovery_codes_renewed",
+                    },
+                });
                 Ok(Ok(outcome))
             })
             .await;
-        match &result {
-            Err(Failure::InvalidMfaCode) => {
-                if attempt.failed(self.now_ms()) {
-                    self.inner.metrics.lockout();
-                }
-            }
-            Ok(_) => {
-                attempt.succeeded(self.now_ms());
-                let event = match action {
-                    MfaAction::Confirm => "mfa_enabled",
-                    MfaAction::Disable => "mfa_disabled",
-                    MfaAction::Regenerate => "mfa_recovery_codes_renewed",
-                };
-                tracing::info!(target: "latchkey::audit", event, user = %user.id);
-            }
-            Err(_) => {}
-        }
+        self.settle(Some(attempt), &result);
         result
     }
 }

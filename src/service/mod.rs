@@ -6,6 +6,7 @@
 mod accounts;
 pub mod admin;
 mod codes;
+mod events;
 mod introspect;
 mod mfa;
 pub mod oidc;
@@ -25,6 +26,8 @@ use std::sync::Arc;
 
 use protocol::{Failure, Operation, Outcome, UserView};
 use storage::{AccountState, Store, StoreError, UserRecord, Write};
+
+use events::Event;
 
 use crate::clock::Clock;
 use crate::config::Checked;
@@ -804,21 +807,24 @@ impl Service {
         }
     }
 
-    /// Runs `f` in a write transaction, grouped with other requests' writes (one commit,
-    /// one fsync, for the group); resolves once its writes are durable. `f` may run more
-    /// than once (see `committer`): it must not have effects outside the transaction. A
-    /// refusal (`Ok(Err(failure))`) commits what `f` wrote and is returned as `Err`.
+    /// Runs the plan `f` in a write transaction, grouped with other requests' writes (one
+    /// commit, one fsync, for the group); resolves once its writes are durable. `f` may
+    /// run more than once (see `committer`): it must not have effects outside the
+    /// transaction. Each run gets an empty list for the [`Event`]s of what it did; the
+    /// committed run's are applied after the commit. A refusal (`Ok(Err(failure))`)
+    /// commits what `f` wrote (and its events) and is returned as `Err`.
     async fn write<T: Send + 'static>(
         &self,
-        mut f: impl FnMut(&mut dyn Write, &Service) -> Step<T> + Send + 'static,
+        mut f: impl FnMut(&mut dyn Write, &Service, &mut Vec<Event>) -> Step<T> + Send + 'static,
     ) -> Result<T, Failure> {
         let slot = Arc::new(std::sync::Mutex::new(None));
         let out = slot.clone();
         let this = self.clone();
         let job: storage::Job = Box::new(move |w| {
-            let v = f(w, &this).map_err(storage::Abort::from)?;
+            let mut events = Vec::new();
+            let v = f(w, &this, &mut events).map_err(storage::Abort::from)?;
             if let Ok(mut g) = out.lock() {
-                *g = Some(v);
+                *g = Some((v, events));
             }
             Ok(())
         });
@@ -833,8 +839,10 @@ impl Service {
                 return Err(internal("store", "the store's writer stopped"))
             }
         }
-        let value = slot.lock().ok().and_then(|mut g| g.take());
-        value.ok_or_else(|| internal("write", "no result"))?
+        let done = slot.lock().ok().and_then(|mut g| g.take());
+        let (value, events) = done.ok_or_else(|| internal("write", "no result"))?;
+        self.emit(&events);
+        value
     }
 
     /// Whether the service can serve: the store's last write reached it. (Cheap: load

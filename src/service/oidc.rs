@@ -10,10 +10,11 @@
 
 use protocol::{Bearer, Failure, Tokens};
 use serde_json::{json, Value};
-use storage::{GrantRecord, Revocation, UserRecord};
+use storage::{GrantRecord, UserRecord};
 use subtle::ConstantTimeEq as _;
 
-use super::policy::{acr_of, may_act};
+use super::events::Event;
+use super::policy::{acr_of, end_session, may_act};
 use super::portal::Visitor;
 use super::refresh::{family_key, new_opaque_token, OIDC_PREFIX};
 use super::{internal, store_failure, Service};
@@ -122,14 +123,16 @@ impl Service {
             expires_at: now.saturating_add(CODE_KEPT_MS),
             redeemed: None,
         };
-        let client = record.client_id.clone();
-        self.write(move |w, _| {
+        self.write(move |w, _, events| {
             w.put_grant(&hash, &record)?;
+            events.push(Event::OidcGranted {
+                grant: "authorization",
+                client: record.client_id.clone(),
+                user: record.user_id.clone(),
+            });
             Ok(Ok(()))
         })
         .await?;
-        self.inner.metrics.oidc("authorization", "ok");
-        tracing::info!(target: "latchkey::audit", event = "oidc_authorized", client = %client, user = %v.user.id);
         Ok(code)
     }
 
@@ -149,10 +152,8 @@ impl Service {
         let client_id = client.id.clone();
         let redirect_uri = redirect_uri.map(str::to_owned);
         let verifier = verifier.map(str::to_owned);
-        let reused = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
-        let reused_seen = reused.clone();
         let result = self
-            .write(move |w, svc| {
+            .write(move |w, svc, events| {
                 let Some(mut grant) = w.grant(&hash)? else {
                     return Ok(Err(Failure::InvalidCode));
                 };
@@ -160,18 +161,15 @@ impl Service {
                     // A code that comes back: whoever has it is not to be trusted with
                     // what it gave either.
                     if let Some(mut f) = w.family(family)? {
-                        if f.revoked.is_none() {
-                            f.revoked = Some(Revocation {
-                                at: now,
-                                reason: "code_reuse".into(),
-                            });
-                            w.put_family(&f)?;
-                        }
+                        end_session(w, &mut f, "code_reuse", now)?;
                     }
                     w.delete_grant(&hash)?;
-                    if let Ok(mut r) = reused_seen.lock() {
-                        *r = Some(family.clone());
-                    }
+                    events.push(Event::SessionEnded {
+                        cause: "code_reuse",
+                        family: family.clone(),
+                        user: None,
+                        client: None,
+                    });
                     return Ok(Err(Failure::InvalidCode));
                 }
                 let bound = grant.client_id == client_id
@@ -212,20 +210,19 @@ impl Service {
                 Ok(Ok((family, refresh, user, family_grant)))
             })
             .await;
-        if let Some(family) = reused.lock().ok().and_then(|mut r| r.take()) {
-            self.inner.metrics.revoked("code_reuse");
-            tracing::warn!(target: "latchkey::audit", event = "family_revoked", cause = "code_reuse", family = %family, "an authorization code came back: its tokens are revoked");
-        }
         let (family, refresh, user, grant) = match result {
             Ok(r) => r,
             Err(f) => {
-                self.inner.metrics.oidc("authorization_code", "failed");
+                self.oidc_refused("authorization_code");
                 return Err(f);
             }
         };
         let tokens = self.token_pair(&user, &family, refresh, now)?;
-        self.inner.metrics.oidc("authorization_code", "ok");
-        tracing::info!(target: "latchkey::audit", event = "oidc_token", grant = "authorization_code", client = %client.id, user = %user.id);
+        self.emit(&[Event::OidcGranted {
+            grant: "authorization_code",
+            client: client.id.clone(),
+            user: user.id.clone(),
+        }]);
         self.granted(client, tokens, &user, &grant)
     }
 
@@ -257,7 +254,7 @@ impl Service {
             Ok(protocol::Outcome::Tokens(t)) => t,
             Ok(_) => return Err(Failure::Internal),
             Err(f) => {
-                self.inner.metrics.oidc("refresh_token", "failed");
+                self.oidc_refused("refresh_token");
                 return Err(f);
             }
         };
@@ -266,7 +263,7 @@ impl Service {
         let expires_at = self.now_ms().saturating_add(self.refresh_ttl_ms());
         let mut kept = grant.clone();
         kept.expires_at = expires_at;
-        self.write(move |w, _| {
+        self.write(move |w, _, _| {
             w.put_grant(&key, &kept)?;
             Ok(Ok(()))
         })
@@ -277,8 +274,11 @@ impl Service {
             .read(|r| r.user(&tokens.user.id))
             .map_err(store_failure)?
             .ok_or(Failure::RefreshInvalid)?;
-        self.inner.metrics.oidc("refresh_token", "ok");
-        tracing::info!(target: "latchkey::audit", event = "oidc_token", grant = "refresh_token", client = %client.id, user = %user.id);
+        self.emit(&[Event::OidcGranted {
+            grant: "refresh_token",
+            client: client.id.clone(),
+            user: user.id.clone(),
+        }]);
         self.granted(client, tokens, &user, &grant)
     }
 
@@ -361,9 +361,10 @@ impl Service {
         })
     }
 
-    /// Records a refused authorization request for the metrics.
+    /// Records a refused OpenID Connect request (`what`: `authorization`,
+    /// `authorization_code`, `refresh_token`).
     pub fn oidc_refused(&self, what: &'static str) {
-        self.inner.metrics.oidc(what, "failed");
+        self.emit(&[Event::OidcRefused { what }]);
     }
 }
 

@@ -17,6 +17,7 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Uuid, Webauthn, WebauthnBuilder,
 };
 
+use super::events::Event;
 use super::policy::{account_key, decide, signed_in_recently, Decision, Factor, PASSKEY_AMR};
 use super::refresh::new_opaque_token;
 use super::{internal, refused, store_failure, Service};
@@ -222,7 +223,7 @@ impl Service {
             created_at: now,
             expires_at: now.saturating_add(CEREMONY_MS),
         };
-        self.write(move |w, _| {
+        self.write(move |w, _, _| {
             w.put_ceremony(&hash, &rec)?;
             Ok(Ok(()))
         })
@@ -266,7 +267,7 @@ impl Service {
         let now = self.now_ms();
         let user_id = user.id.clone();
         let added = self
-            .write(move |w, svc| {
+            .write(move |w, svc, events| {
                 let Some(c) = w.ceremony(&hash)? else {
                     return Ok(Err(refuse("unknown or spent ceremony")));
                 };
@@ -300,7 +301,13 @@ impl Service {
                         .map_err(|e| internal("passkey", e))?,
                 };
                 match w.insert_passkey(&rec) {
-                    Ok(()) => Ok(Ok(rec)),
+                    Ok(()) => {
+                        events.push(Event::PasskeyAdded {
+                            user: rec.user_id.clone(),
+                            passkey: b64url(&rec.id),
+                        });
+                        Ok(Ok(rec))
+                    }
                     Err(StoreError::CredentialTaken) => {
                         Ok(Err(refuse("credential registered already")))
                     }
@@ -308,7 +315,6 @@ impl Service {
                 }
             })
             .await?;
-        tracing::info!(target: "latchkey::audit", event = "passkey_added", user = %added.user_id, passkey = %b64url(&added.id));
         Ok(Outcome::Passkey(passkey_view(&added)))
     }
 
@@ -359,7 +365,7 @@ impl Service {
             None => None,
         };
         let result = self
-            .write(move |w, svc| {
+            .write(move |w, svc, events| {
                 let Some(c) = w.ceremony(&hash)? else {
                     return Ok(Err(refuse("unknown or spent ceremony")));
                 };
@@ -408,28 +414,17 @@ impl Service {
                 w.update_passkey(&rec)?;
                 user.updated_at = now;
                 w.update_user(&user)?;
+                events.push(Event::signed_in(&user.id, PASSKEY_AMR, &amr));
                 let tokens = svc.start_family(w, &user, amr, now)?;
                 Ok(Ok(Outcome::Tokens(tokens)))
             })
             .await;
-        if let Some(a) = attempt {
-            match &result {
-                Ok(_) => a.succeeded(self.now_ms()),
-                Err(Failure::InvalidPasskey) if a.failed(self.now_ms()) => {
-                    self.inner.metrics.lockout();
-                }
-                // Any other refusal (a disabled account, a full queue) counts neither way.
-                Err(_) => {}
-            }
+        if result == Err(Failure::InvalidPasskey) {
+            self.emit(&[Event::SignInFailed {
+                method: PASSKEY_AMR,
+            }]);
         }
-        match &result {
-            Ok(Outcome::Tokens(t)) => {
-                self.inner.metrics.sign_in(PASSKEY_AMR, "ok");
-                tracing::info!(target: "latchkey::audit", event = "sign_in", method = PASSKEY_AMR, user = %t.user.id);
-            }
-            Err(Failure::InvalidPasskey) => self.inner.metrics.sign_in(PASSKEY_AMR, "failed"),
-            _ => {}
-        }
+        self.settle(attempt, &result);
         result
     }
 
@@ -471,7 +466,7 @@ impl Service {
         let id = b64url_decode(id).ok_or(Failure::PasskeyNotFound)?;
         let user_id = user_id.to_owned();
         let rec = self
-            .write(move |w, _| {
+            .write(move |w, _, _| {
                 let mut rec = match w.passkey(&id)? {
                     Some(p) if p.user_id == user_id => p,
                     _ => return Ok(Err(Failure::PasskeyNotFound)),
@@ -500,7 +495,7 @@ impl Service {
         let id = b64url_decode(id).ok_or(Failure::PasskeyNotFound)?;
         let owner = user_id.to_owned();
         let now = self.now_ms();
-        self.write(move |w, _| {
+        self.write(move |w, _, events| {
             match w.passkey(&id)? {
                 Some(p) if p.user_id == owner => {}
                 _ => return Ok(Err(Failure::PasskeyNotFound)),
@@ -516,10 +511,11 @@ impl Service {
             w.delete_passkey(&id)?;
             user.updated_at = now;
             w.update_user(&user)?;
-            Ok(Ok(()))
+            events.push(Event::PasskeyRemoved {
+                user: owner.clone(),
+            });
+            Ok(Ok(Outcome::Done))
         })
-        .await?;
-        tracing::info!(target: "latchkey::audit", event = "passkey_removed", user = %user_id);
-        Ok(Outcome::Done)
+        .await
     }
 }

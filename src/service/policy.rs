@@ -11,7 +11,7 @@
 //! - [`signed_in_recently`]: the freshness a sensitive change asks for.
 //! - [`mailbox_owner_wins`]: an address proven for the first time takes the account.
 //! - [`account_key`], [`lockout_key`]: what the lockout counts.
-//! - [`revoke_all`], [`live_family`]: sessions.
+//! - [`revoke_all`], [`end_session`], [`live_family`]: sessions.
 //! - [`acr_of`], [`meets_acr`], [`fresh_enough`], [`silent_logout`]: what an app may be
 //!   told about a sign-in (OpenID Connect's `acr`, `prompt=login`, `max_age`,
 //!   `id_token_hint`, and RP-initiated logout).
@@ -55,6 +55,21 @@ pub(super) fn lockout_key(user: Option<&UserRecord>, login: &str) -> String {
         Some(u) => account_key(&u.id),
         None => format!("login:{}", hex(&sha256(login.to_lowercase().as_bytes()))),
     }
+}
+
+/// Whether a refusal is a wrong credential, which counts toward the lockout of the
+/// account and the source it came from (a wrong password, second factor, passkey or
+/// code), unlike a refusal that says nothing of the credential (a disabled account, a
+/// full queue).
+pub(super) fn counts_toward_lockout(f: &Failure) -> bool {
+    matches!(
+        f,
+        Failure::InvalidCredentials
+            | Failure::InvalidMfaCode
+            | Failure::InvalidPasskey
+            | Failure::InvalidCode
+            | Failure::InvalidSessionCode
+    )
 }
 
 /// Whether an account in `state` may sign in or act. `activate`: the proof at hand
@@ -228,27 +243,56 @@ pub(super) fn second_factor(
     })
 }
 
-/// Revokes every live family of `user_id` inside the caller's transaction.
+/// Revokes every live family of `user_id` inside the caller's transaction. Returns how
+/// many.
 pub(super) fn revoke_all(
     w: &mut dyn Write,
     user_id: &str,
     reason: &str,
     now: i64,
 ) -> Result<usize, StoreError> {
+    revoke_all_but(w, user_id, None, reason, now)
+}
+
+/// [`revoke_all`], but the family `keep` (the session that asked).
+pub(super) fn revoke_all_but(
+    w: &mut dyn Write,
+    user_id: &str,
+    keep: Option<&str>,
+    reason: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
     let mut n = 0;
     for id in w.family_ids_of_user(user_id)? {
+        if keep == Some(id.as_str()) {
+            continue;
+        }
         if let Some(mut f) = w.family(&id)? {
-            if f.revoked.is_none() {
-                f.revoked = Some(Revocation {
-                    at: now,
-                    reason: reason.into(),
-                });
-                w.put_family(&f)?;
+            if end_session(w, &mut f, reason, now)? {
                 n += 1;
             }
         }
     }
     Ok(n)
+}
+
+/// Ends the session `family` for `reason` inside the caller's transaction, unless it
+/// has ended already. Returns whether it ended now.
+pub(super) fn end_session(
+    w: &mut dyn Write,
+    family: &mut FamilyRecord,
+    reason: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    if family.revoked.is_some() {
+        return Ok(false);
+    }
+    family.revoked = Some(Revocation {
+        at: now,
+        reason: reason.into(),
+    });
+    w.put_family(family)?;
+    Ok(true)
 }
 
 /// What [`mailbox_owner_wins`] removed.

@@ -9,10 +9,11 @@
 //! instead, renewed while the browser uses it.
 
 use protocol::{Bearer, Failure, Tokens, UserView};
-use storage::{FamilyRecord, RefreshEntry, Revocation, UserRecord};
+use storage::{FamilyRecord, RefreshEntry, UserRecord};
 use subtle::ConstantTimeEq as _;
 
-use super::policy::may_act;
+use super::events::Event;
+use super::policy::{end_session, may_act};
 use super::refresh::{family_key, new_opaque_token, parse_opaque_token};
 use super::{store_failure, view, Service};
 use crate::clock::ms;
@@ -92,7 +93,7 @@ impl Service {
         let expires_at = now.saturating_add(self.portal_ttl_ms());
         let (cookie, _) = new_opaque_token()?;
         let hash = session_hash(&cookie);
-        self.write(move |w, _| {
+        self.write(move |w, _, _| {
             let family = w.family(&tokens.family_id)?;
             let Some(mut family) = family.filter(|f| f.revoked.is_none()) else {
                 return Ok(Err(Failure::TokenInvalid));
@@ -165,7 +166,7 @@ impl Service {
     /// Slides a session's end to `now + ttl`.
     async fn renew(&self, id: String, hash: [u8; 32], now: i64, ttl: i64) -> Result<i64, Failure> {
         let expires_at = now.saturating_add(ttl);
-        self.write(move |w, _| {
+        self.write(move |w, _, _| {
             let Some(mut f) = w.family(&id)? else {
                 return Ok(Err(Failure::TokenInvalid));
             };
@@ -219,27 +220,20 @@ impl Service {
     pub async fn end_session(&self, user_id: &str, family_id: &str) -> Result<(), Failure> {
         let now = self.now_ms();
         let (user, id) = (user_id.to_owned(), family_id.to_owned());
-        let ended = self
-            .write(move |w, _| {
-                let Some(mut f) = w.family(&id)?.filter(|f| f.user_id == user) else {
-                    return Ok(Ok(false));
-                };
-                if f.revoked.is_some() {
-                    return Ok(Ok(false));
+        self.write(move |w, _, events| {
+            if let Some(mut f) = w.family(&id)?.filter(|f| f.user_id == user) {
+                if end_session(w, &mut f, "logout", now)? {
+                    events.push(Event::SessionEnded {
+                        cause: "logout",
+                        family: f.id.clone(),
+                        user: Some(user.clone()),
+                        client: None,
+                    });
                 }
-                f.revoked = Some(Revocation {
-                    at: now,
-                    reason: "logout".into(),
-                });
-                w.put_family(&f)?;
-                Ok(Ok(true))
-            })
-            .await?;
-        if ended {
-            self.inner.metrics.revoked("logout");
-            tracing::info!(target: "latchkey::audit", event = "session_ended", user = %user_id, family = %family_id);
-        }
-        Ok(())
+            }
+            Ok(Ok(()))
+        })
+        .await
     }
 
     /// The token a page's forms carry, bound to `binding` (the pre-login cookie or the
@@ -283,8 +277,10 @@ impl Service {
 
     /// Records a portal sign-in for the metrics and the audit log.
     pub fn portal_signed_in(&self, user_id: &str, method: &'static str) {
-        self.inner.metrics.portal_sign_in(method);
-        tracing::info!(target: "latchkey::audit", event = "portal_sign_in", method, user = %user_id);
+        self.emit(&[Event::PortalSignedIn {
+            user: user_id.to_owned(),
+            method,
+        }]);
     }
 }
 

@@ -19,9 +19,10 @@ use storage::{AccountState, ProofPurpose, ProofRecord, StoreError, Unique, UserR
 use subtle::ConstantTimeEq as _;
 
 use super::codes::{index_hash, new_code, normalize_code, proof_hash, VERIFY_EMAIL};
+use super::events::Event;
 use super::policy::{
-    account_key, live_family, mailbox_owner_wins, may_act, revoke_all, signed_in_recently,
-    MAX_MFA_FAILURES,
+    account_key, live_family, mailbox_owner_wins, may_act, revoke_all, revoke_all_but,
+    signed_in_recently, MAX_MFA_FAILURES,
 };
 use super::{refused, store_failure, Service};
 use crate::clock::after;
@@ -135,7 +136,7 @@ impl Service {
         // Written for an unknown address too (an index entry that finds no account): the
         // same work either way, so timing does not tell.
         let written = (own.clone(), index.clone());
-        self.write(move |w, _| {
+        self.write(move |w, _, _| {
             let (own, index) = &written;
             if let Some((id, rec)) = own {
                 w.put_proof(ProofPurpose::ResetPassword, id, rec)?;
@@ -153,7 +154,7 @@ impl Service {
         };
         if let Err(f) = self.send_mail(&to, purpose).await {
             // No usable code may be left behind for a message that never left.
-            self.write(move |w, _| {
+            self.write(move |w, _, _| {
                 if let Some((id, _)) = &own {
                     w.delete_proof(ProofPurpose::ResetPassword, id)?;
                 }
@@ -206,7 +207,7 @@ impl Service {
             .is_some_and(|p| matches(&self.inner.key, RESET, &user, p, typed.as_deref(), now));
         let user_id = user.id.clone();
         if !right {
-            self.write(move |w, _| {
+            self.write(move |w, _, _| {
                 count_failure(w, ProofPurpose::ResetPassword, &user_id)?;
                 Ok(Ok(()))
             })
@@ -214,10 +215,8 @@ impl Service {
             return Err(Failure::InvalidCode);
         }
         let hash = self.new_password_hash(&user, new_password, source).await?;
-        let cleaned = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let cleaned_seen = cleaned.clone();
-        let result = self
-            .write(move |w, svc| {
+        let email = self
+            .write(move |w, svc, events| {
                 let Some(mut user) = w.user(&user_id)? else {
                     return Ok(Err(Failure::InvalidCode));
                 };
@@ -241,27 +240,24 @@ impl Service {
                     // Never proven until now: the mailbox owner wins (the password set
                     // now is theirs; the second factor and passkeys set up before go).
                     let claimed = mailbox_owner_wins(w, &mut user, "password_reset", now)?;
-                    cleaned_seen.store(
-                        claimed.removed || revoked > 0,
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
+                    if claimed.removed || revoked > 0 {
+                        events.push(Event::EmailClaimed {
+                            user: user_id.clone(),
+                            by: "a reset code",
+                        });
+                    }
                 }
                 user.state = AccountState::Active;
                 user.password_hash = Some(hash.clone());
                 user.updated_at = now;
                 w.update_user(&user)?;
-                Ok(Ok((revoked, user.email.clone().unwrap_or_default())))
+                events.push(Event::PasswordReset {
+                    user: user_id.clone(),
+                    revoked,
+                });
+                Ok(Ok(user.email.clone().unwrap_or_default()))
             })
-            .await;
-        let (revoked, email) = result?;
-        self.clear_lockout(&user.id);
-        for _ in 0..revoked {
-            self.inner.metrics.revoked("password_reset");
-        }
-        if cleaned.load(std::sync::atomic::Ordering::Relaxed) {
-            tracing::warn!(target: "latchkey::audit", event = "email_proven", reset = true, user = %user.id, "an address never proven was proven by a reset code: the account's earlier credentials and sessions were removed");
-        }
-        tracing::info!(target: "latchkey::audit", event = "password_reset", user = %user.id, revoked);
+            .await?;
         Ok(Outcome::PasswordReset { email })
     }
 
@@ -325,10 +321,13 @@ impl Service {
                     .await
                     .map_err(|e| self.hash_failure(e))?;
                 if !verdict.ok {
+                    let mut told = vec![Event::PasswordChangeFailed {
+                        user: user.id.clone(),
+                    }];
                     if attempt.failed(self.now_ms()) {
-                        self.inner.metrics.lockout();
+                        told.push(Event::LockedOut);
                     }
-                    tracing::info!(target: "latchkey::audit", event = "password_change_failed", user = %user.id);
+                    self.emit(&told);
                     return Err(Failure::InvalidCredentials);
                 }
                 Some(attempt)
@@ -340,7 +339,7 @@ impl Service {
         let now = self.now_ms();
         let user_id = user.id.clone();
         let result = self
-            .write(move |w, svc| {
+            .write(move |w, svc, events| {
                 let family = w
                     .family(&claims.sid)?
                     .filter(|f| live_family(f, &user_id, now));
@@ -359,39 +358,23 @@ impl Service {
                 user.password_hash = Some(hash.clone());
                 user.updated_at = now;
                 w.update_user(&user)?;
-                let mut revoked = 0;
-                for id in w.family_ids_of_user(&user_id)? {
-                    if id == family.id && !fresh_tokens {
-                        continue;
-                    }
-                    if let Some(mut f) = w.family(&id)? {
-                        if f.revoked.is_none() {
-                            f.revoked = Some(storage::Revocation {
-                                at: now,
-                                reason: "password_changed".into(),
-                            });
-                            w.put_family(&f)?;
-                            revoked += 1;
-                        }
-                    }
-                }
+                // Every other session ends; this one too when it gets fresh tokens.
+                let keep = (!fresh_tokens).then_some(family.id.as_str());
+                let revoked = revoke_all_but(w, &user_id, keep, "password_changed", now)?;
+                events.push(Event::PasswordChanged {
+                    user: user_id.clone(),
+                    revoked,
+                });
                 let outcome = if fresh_tokens {
                     Outcome::Tokens(svc.start_family(w, &user, family.amr.clone(), now)?)
                 } else {
                     Outcome::PasswordChanged
                 };
-                Ok(Ok((revoked, outcome)))
+                Ok(Ok(outcome))
             })
             .await;
-        let (revoked, outcome) = result?;
-        if let Some(a) = attempt {
-            a.succeeded(self.now_ms());
-        }
-        for _ in 0..revoked {
-            self.inner.metrics.revoked("password_changed");
-        }
-        tracing::info!(target: "latchkey::audit", event = "password_changed", user = %user.id, revoked);
-        Ok(outcome)
+        self.settle(attempt, &result);
+        result
     }
 
     /// Starts an email change: a code to the new address, a notice to the old one. The
@@ -423,7 +406,7 @@ impl Service {
             failures: 0,
         };
         let user_id = user.id.clone();
-        self.write(move |w, _| {
+        self.write(move |w, _, _| {
             w.put_proof(ProofPurpose::ChangeEmail, &user_id, &record)?;
             Ok(Ok(()))
         })
@@ -434,7 +417,7 @@ impl Service {
         };
         if let Err(f) = self.send_mail(&email, purpose).await {
             let user_id = user.id.clone();
-            self.write(move |w, _| Ok(Ok(w.delete_proof(ProofPurpose::ChangeEmail, &user_id)?)))
+            self.write(move |w, _, _| Ok(Ok(w.delete_proof(ProofPurpose::ChangeEmail, &user_id)?)))
                 .await?;
             return Err(f);
         }
@@ -459,32 +442,34 @@ impl Service {
         let typed = normalize_code(&code);
         let now = self.now_ms();
         let user_id = user.id.clone();
-        let result = self
-            .write(move |w, svc| {
-                let Some(mut user) = w.user(&user_id)? else {
-                    return Ok(Err(Failure::TokenInvalid));
-                };
-                let Some(proof) = w.proof(ProofPurpose::ChangeEmail, &user_id)? else {
-                    return Ok(Err(Failure::InvalidCode));
-                };
-                if !matches(&svc.inner.key, CHANGE, &user, &proof, typed.as_deref(), now) {
-                    count_failure(w, ProofPurpose::ChangeEmail, &user_id)?;
-                    return Ok(Err(Failure::InvalidCode));
+        self.write(move |w, svc, events| {
+            let Some(mut user) = w.user(&user_id)? else {
+                return Ok(Err(Failure::TokenInvalid));
+            };
+            let Some(proof) = w.proof(ProofPurpose::ChangeEmail, &user_id)? else {
+                return Ok(Err(Failure::InvalidCode));
+            };
+            if !matches(&svc.inner.key, CHANGE, &user, &proof, typed.as_deref(), now) {
+                count_failure(w, ProofPurpose::ChangeEmail, &user_id)?;
+                return Ok(Err(Failure::InvalidCode));
+            }
+            w.delete_proof(ProofPurpose::ChangeEmail, &user_id)?;
+            let old = user.email.replace(proof.email.clone());
+            user.email_verified = true;
+            user.updated_at = now;
+            match w.change_email(&user) {
+                Ok(()) => {
+                    events.push(Event::EmailChanged {
+                        user: user.id.clone(),
+                        had_address: old.is_some(),
+                    });
+                    Ok(Ok(Outcome::EmailChanged { email: proof.email }))
                 }
-                w.delete_proof(ProofPurpose::ChangeEmail, &user_id)?;
-                let old = user.email.replace(proof.email.clone());
-                user.email_verified = true;
-                user.updated_at = now;
-                match w.change_email(&user) {
-                    Ok(()) => Ok(Ok((old, proof.email))),
-                    Err(StoreError::Conflict(Unique::Email)) => Ok(Err(Failure::EmailTaken)),
-                    Err(e) => Err(e.into()),
-                }
-            })
-            .await;
-        let (old, email) = result?;
-        tracing::info!(target: "latchkey::audit", event = "email_changed", user = %user.id, had_address = old.is_some());
-        Ok(Outcome::EmailChanged { email })
+                Err(StoreError::Conflict(Unique::Email)) => Ok(Err(Failure::EmailTaken)),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
     }
 
     /// Proves an address with a verification code given alone (no session).
@@ -494,36 +479,33 @@ impl Service {
         };
         let index = index_hash(&self.inner.key, VERIFY_EMAIL, &typed);
         let now = self.now_ms();
-        let result = self
-            .write(move |w, svc| {
-                let Some(mut user) =
-                    user_by_index(&*w, ProofPurpose::VerifyEmailCode, &index, now)?
-                else {
-                    return Ok(Err(Failure::InvalidCode));
-                };
-                let proof = w
-                    .proof(ProofPurpose::VerifyEmail, &user.id)?
-                    .filter(|p| user.email.as_deref() == Some(p.email.as_str()))
-                    .filter(|p| matches(&svc.inner.key, VERIFY_EMAIL, &user, p, Some(&typed), now));
-                if proof.is_none() {
-                    return Ok(Err(Failure::InvalidCode));
-                }
-                if let Err(refusal) = may_act(user.state, false) {
-                    return Ok(Err(refusal));
-                }
-                w.delete_proof(ProofPurpose::VerifyEmail, &user.id)?;
-                w.delete_proof(ProofPurpose::VerifyEmailCode, &index)?;
-                user.email_verified = true;
-                user.updated_at = now;
-                w.update_user(&user)?;
-                Ok(Ok((
-                    user.id.clone(),
-                    user.email.clone().unwrap_or_default(),
-                )))
-            })
-            .await;
-        let (id, email) = result?;
-        tracing::info!(target: "latchkey::audit", event = "email_proven", reset = false, user = %id);
-        Ok(Outcome::EmailVerified { email })
+        self.write(move |w, svc, events| {
+            let Some(mut user) = user_by_index(&*w, ProofPurpose::VerifyEmailCode, &index, now)?
+            else {
+                return Ok(Err(Failure::InvalidCode));
+            };
+            let proof = w
+                .proof(ProofPurpose::VerifyEmail, &user.id)?
+                .filter(|p| user.email.as_deref() == Some(p.email.as_str()))
+                .filter(|p| matches(&svc.inner.key, VERIFY_EMAIL, &user, p, Some(&typed), now));
+            if proof.is_none() {
+                return Ok(Err(Failure::InvalidCode));
+            }
+            if let Err(refusal) = may_act(user.state, false) {
+                return Ok(Err(refusal));
+            }
+            w.delete_proof(ProofPurpose::VerifyEmail, &user.id)?;
+            w.delete_proof(ProofPurpose::VerifyEmailCode, &index)?;
+            user.email_verified = true;
+            user.updated_at = now;
+            w.update_user(&user)?;
+            events.push(Event::EmailVerified {
+                user: user.id.clone(),
+            });
+            Ok(Ok(Outcome::EmailVerified {
+                email: user.email.clone().unwrap_or_default(),
+            }))
+        })
+        .await
     }
 }

@@ -2,9 +2,10 @@
 //! the whole family on later reuse. Only SHA-256 hashes of refresh tokens are stored.
 
 use protocol::{Failure, Outcome, Tokens};
-use storage::{FamilyRecord, RefreshEntry, Revocation, UserRecord, Write};
+use storage::{FamilyRecord, RefreshEntry, UserRecord, Write};
 
-use super::policy::may_act;
+use super::events::Event;
+use super::policy::{end_session, may_act};
 use super::{internal, new_id, view, Abort, Service};
 use crate::clock::ms;
 use crate::primitives::{b64url, b64url_decode, hex, hex_decode, random_bytes, sha256};
@@ -182,11 +183,9 @@ impl Service {
         );
         let successor_hash = sha256(successor.as_bytes());
         let reuse_ms = ms(self.inner.cfg.tokens.reuse_interval);
-        // A refusal that records a revocation commits it; the theft is told after.
-        let theft = std::sync::Arc::new(std::sync::Mutex::new(None::<(String, String)>));
-        let theft_seen = theft.clone();
+        // A refusal that records a revocation commits it, and its event.
         let result = self
-            .write(move |w, svc| {
+            .write(move |w, svc, events| {
                 // The time the transaction runs, the rotation's commit right after it.
                 let now = svc.now_ms();
                 let Some(chain) = w.refresh_chain(&hash)? else {
@@ -207,11 +206,7 @@ impl Service {
                 let user = match chain.user {
                     Some(u) if may_act(u.state, false).is_ok() => u,
                     _ => {
-                        family.revoked = Some(Revocation {
-                            at: now,
-                            reason: "user_inactive".into(),
-                        });
-                        w.put_family(&family)?;
+                        end_session(w, &mut family, "user_inactive", now)?;
                         return Ok(Err(Failure::RefreshInvalid));
                     }
                 };
@@ -228,14 +223,13 @@ impl Service {
                                 && age <= reuse_ms.saturating_add(UNKNOWN_OUTCOME_GRACE_MS)));
                     if !tolerated {
                         // A token spent long ago came back: assume theft, end the family.
-                        family.revoked = Some(Revocation {
-                            at: now,
-                            reason: "reuse".into(),
+                        end_session(w, &mut family, "reuse", now)?;
+                        events.push(Event::SessionEnded {
+                            cause: "reuse",
+                            family: family.id.clone(),
+                            user: Some(family.user_id.clone()),
+                            client: None,
                         });
-                        w.put_family(&family)?;
-                        if let Ok(mut t) = theft_seen.lock() {
-                            *t = Some((family.id.clone(), family.user_id.clone()));
-                        }
                         return Ok(Err(Failure::RefreshInvalid));
                     }
                     // The chain moved on (its successor was rotated in turn): refused,
@@ -268,16 +262,11 @@ impl Service {
                 family.expires_at = now.saturating_add(svc.refresh_ttl_ms());
                 family.current_token = hex(&successor_hash);
                 w.put_family(&family)?;
+                events.push(Event::Rotated);
                 // Signed after the commit (below): the writer does not wait on it.
                 Ok(Ok((user, family, successor.clone(), now)))
             })
             .await;
-        if result.is_ok() {
-            self.inner.metrics.rotation();
-        } else if let Some((family, user)) = theft.lock().ok().and_then(|mut t| t.take()) {
-            self.inner.metrics.revoked("reuse");
-            tracing::warn!(target: "latchkey::audit", event = "family_revoked", cause = "reuse", family = %family, user = %user, "refresh token reuse: family revoked");
-        }
         let (user, family, refresh_token, now) = result?;
         Ok(Outcome::Tokens(self.token_pair(
             &user,

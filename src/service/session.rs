@@ -9,11 +9,12 @@
 //! (password, second factor, passkeys, sessions) is removed: the mailbox owner wins.
 
 use protocol::{Bearer, Failure, Outcome};
-use storage::{ProofPurpose, ProofRecord, Revocation, SessionCodeRecord, UserRecord};
+use storage::{ProofPurpose, ProofRecord, SessionCodeRecord, UserRecord};
 
 use super::codes::{index_hash, new_code, normalize_code, proof_hash, VERIFY_EMAIL};
+use super::events::Event;
 use super::policy::{
-    account_key, decide, mailbox_owner_wins, may_act, mfa_enabled, Decision, Factor,
+    account_key, decide, end_session, mailbox_owner_wins, may_act, mfa_enabled, Decision, Factor,
     MAX_MFA_FAILURES,
 };
 use super::{new_id, refused, store_failure, Service};
@@ -110,7 +111,7 @@ impl Service {
         };
         // Written whether or not the address has an account (and whether or not the code
         // is mailed): the same work either way, so timing does not tell.
-        self.write(move |w, _| {
+        self.write(move |w, _, _| {
             if invalidate {
                 w.delete_session_codes_of(&record.email)?;
             }
@@ -129,7 +130,7 @@ impl Service {
         };
         if let Err(f) = self.send_mail(&email, purpose).await {
             // No usable code may be left behind for a message that never left.
-            self.write(move |w, _| Ok(Ok(w.delete_session_code(&hash)?)))
+            self.write(move |w, _, _| Ok(Ok(w.delete_session_code(&hash)?)))
                 .await?;
             return Err(f);
         }
@@ -169,10 +170,8 @@ impl Service {
             ),
             _ => None,
         };
-        let reset = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let reset_seen = reset.clone();
         let result = self
-            .write(move |w, svc| {
+            .write(move |w, svc, events| {
                 let Some(mut rec) = w.session_code(&hash)? else {
                     return Ok(Err(Failure::InvalidSessionCode));
                 };
@@ -209,14 +208,16 @@ impl Service {
                 if !user.email_verified {
                     // Never proven until now: the mailbox owner wins.
                     let claimed = mailbox_owner_wins(w, &mut user, "email_proven", now)?;
-                    reset_seen.store(
-                        if claimed.removed {
-                            1 + claimed.revoked
-                        } else {
-                            0
-                        },
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
+                    if claimed.removed {
+                        events.push(Event::Revoked {
+                            cause: "email_proven",
+                            count: claimed.revoked,
+                        });
+                        events.push(Event::EmailClaimed {
+                            user: user.id.clone(),
+                            by: "a mailed code",
+                        });
+                    }
                 }
                 let factor = Factor::MailedCode;
                 let amr = match decide(&svc.inner.key, &mut user, factor, mfa_code.as_deref(), now)?
@@ -228,6 +229,10 @@ impl Service {
                         return Ok(Ok(Outcome::MfaRequired));
                     }
                     Decision::Refused(Failure::InvalidMfaCode) => {
+                        events.push(Event::SecondFactorFailed {
+                            user: Some(user.id.clone()),
+                            method: "otp",
+                        });
                         rec.mfa_failures += 1;
                         if rec.mfa_failures >= MAX_MFA_FAILURES {
                             w.delete_session_code(&hash)?;
@@ -244,38 +249,15 @@ impl Service {
                 w.delete_session_code(&hash)?;
                 user.updated_at = now;
                 w.update_user(&user)?;
+                events.push(Event::signed_in(&user.id, "otp", &amr));
                 let tokens = svc.start_family(w, &user, amr, now)?;
                 Ok(Ok(Outcome::Tokens(tokens)))
             })
             .await;
-        let reset = reset.load(std::sync::atomic::Ordering::Relaxed);
-        match &result {
-            Ok(Outcome::Tokens(t)) => {
-                if let Some(a) = attempt {
-                    a.succeeded(self.now_ms());
-                }
-                if reset > 0 {
-                    self.clear_lockout(&t.user.id);
-                    for _ in 1..reset {
-                        self.inner.metrics.revoked("email_proven");
-                    }
-                    tracing::warn!(target: "latchkey::audit", event = "email_proven", reset = true, user = %t.user.id, "an address never proven was proven by a mailed code: the account's earlier credentials and sessions were removed");
-                }
-                self.inner.metrics.sign_in("otp", "ok");
-                tracing::info!(target: "latchkey::audit", event = "sign_in", method = "otp", user = %t.user.id)
-            }
-            Err(Failure::InvalidMfaCode) => {
-                if let Some(a) = attempt {
-                    if a.failed(self.now_ms()) {
-                        self.inner.metrics.lockout();
-                    }
-                }
-                self.inner.metrics.sign_in("otp", "failed");
-                tracing::info!(target: "latchkey::audit", event = "mfa_failed")
-            }
-            Err(Failure::InvalidSessionCode) => self.inner.metrics.sign_in("otp", "failed"),
-            _ => {}
+        if result == Err(Failure::InvalidSessionCode) {
+            self.emit(&[Event::SignInFailed { method: "otp" }]);
         }
+        self.settle(attempt, &result);
         result
     }
 
@@ -308,7 +290,7 @@ impl Service {
             ..record.clone()
         };
         let written = index.clone();
-        self.write(move |w, _| {
+        self.write(move |w, _, _| {
             w.put_proof(ProofPurpose::VerifyEmail, &user_id, &record)?;
             w.put_proof(ProofPurpose::VerifyEmailCode, &written, &index_record)?;
             Ok(Ok(()))
@@ -320,7 +302,7 @@ impl Service {
         };
         if let Err(f) = self.send_mail(&email, purpose).await {
             let user_id = user.id.clone();
-            self.write(move |w, _| {
+            self.write(move |w, _, _| {
                 w.delete_proof(ProofPurpose::VerifyEmail, &user_id)?;
                 w.delete_proof(ProofPurpose::VerifyEmailCode, &index)?;
                 Ok(Ok(()))
@@ -357,7 +339,7 @@ impl Service {
         let now = self.now_ms();
         let user_id = user.id.clone();
         let result = self
-            .write(move |w, _| {
+            .write(move |w, _, _| {
                 let Some(mut proof) = w
                     .proof(ProofPurpose::VerifyEmail, &user_id)?
                     .filter(|p| p.expires_at > now)
@@ -394,12 +376,10 @@ impl Service {
             })
             .await;
         match &result {
-            Ok(_) => {
-                tracing::info!(target: "latchkey::audit", event = "email_proven", reset = false, user = %user.id);
-            }
+            Ok(_) => self.emit(&[Event::EmailVerified { user: user.id }]),
             Err(Failure::InvalidCode) => {
                 if attempt.failed(self.now_ms()) {
-                    self.inner.metrics.lockout();
+                    self.emit(&[Event::LockedOut]);
                 }
             }
             // Neither right nor wrong: the place is given back.
@@ -414,26 +394,19 @@ impl Service {
         }
         let hash = super::sha256(refresh_token.as_bytes());
         let now = self.now_ms();
-        let revoked = self
-            .write(move |w, _| {
-                if let Some(entry) = w.refresh(&hash)? {
-                    if let Some(mut f) = w.family(&entry.family_id)? {
-                        if f.revoked.is_none() {
-                            f.revoked = Some(Revocation {
-                                at: now,
-                                reason: "logout".into(),
-                            });
-                            w.put_family(&f)?;
-                            return Ok(Ok(true));
-                        }
+        self.write(move |w, _, events| {
+            if let Some(entry) = w.refresh(&hash)? {
+                if let Some(mut f) = w.family(&entry.family_id)? {
+                    if end_session(w, &mut f, "logout", now)? {
+                        events.push(Event::Revoked {
+                            cause: "logout",
+                            count: 1,
+                        });
                     }
                 }
-                Ok(Ok(false))
-            })
-            .await?;
-        if revoked {
-            self.inner.metrics.revoked("logout");
-        }
-        Ok(Outcome::Done)
+            }
+            Ok(Ok(Outcome::Done))
+        })
+        .await
     }
 }
