@@ -297,12 +297,7 @@ fn original_url(headers: &http::HeaderMap) -> Option<String> {
 /// without either, a redirect to the portal's login page (`?redirect=401`: a 401 that
 /// carries the `Location`, for nginx, whose `auth_request` relays no redirect); 401
 /// otherwise. For reverse proxies.
-async fn forward_auth(
-    app: &App,
-    headers: &http::HeaderMap,
-    query: Option<&str>,
-    source: Source,
-) -> Reply {
+async fn forward_auth(app: &App, headers: &http::HeaderMap, query: Option<&str>) -> Reply {
     let bearer = forward_bearer(headers, app.service.config().forward_auth_cookie.as_deref());
     let given = !matches!(bearer, protocol::Bearer::Missing);
     if !given {
@@ -320,12 +315,8 @@ async fn forward_auth(
             }
         }
     }
-    match app
-        .service
-        .execute(protocol::Operation::CurrentUser { bearer }, source)
-        .await
-    {
-        Ok(protocol::Outcome::User(u)) => forward_ok(&u),
+    match app.service.authenticate(bearer) {
+        Ok(caller) => forward_ok(&crate::service::view(&caller.user)),
         Err(Failure::Overloaded { .. } | Failure::Internal) => {
             plain_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
         }
@@ -406,7 +397,7 @@ async fn dispatch(app: &App, req: Request<Incoming>, client: IpAddr, trace: &mut
         if parts.method != Method::GET && parts.method != Method::HEAD {
             return Reply::method_not_allowed(&[Method::GET, Method::HEAD]);
         }
-        return forward_auth(app, &parts.headers, parts.uri.query(), source).await;
+        return forward_auth(app, &parts.headers, parts.uri.query()).await;
     }
     if let Some(r) = builtin(app, &parts.method, path) {
         trace.route = "builtin";

@@ -13,7 +13,9 @@ use crate::doc::{ns, obj, s, RouteDoc};
 use crate::input::{
     canonical_username, parse_form, parse_json, valid_email, BodyKind, Ctx, Request,
 };
-use crate::ops::{Failure, NewUser, Operation, Outcome, SecondFactor, Secret, Tokens, UserView};
+use crate::ops::{
+    Failure, NewUser, Operation, Outcome, SecondFactor, Secret, Tokens, UserOp, UserView,
+};
 use crate::reply::{rfc3339_ms, Reply};
 use crate::table::{Call, Family, Render, Route};
 
@@ -91,9 +93,7 @@ static ROUTES: &[Route] = &[
         credential: false,
         decode: |req| {
             Ok(Call::new(
-                Operation::CurrentUser {
-                    bearer: req.bearer(),
-                },
+                Operation::as_user(req.bearer(), UserOp::CurrentUser),
                 render_user,
             ))
         },
@@ -765,9 +765,7 @@ mod tests {
         let c = (route("me").decode)(&req(&Method::GET, "/users/me", &h, b"")).unwrap();
         assert_eq!(
             c.op,
-            Operation::CurrentUser {
-                bearer: Bearer::Missing
-            }
+            Operation::as_user(Bearer::Missing, UserOp::CurrentUser)
         );
         let r = c.answer.reply(&FAMILY, &ctx(), Err(Failure::MissingToken));
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);

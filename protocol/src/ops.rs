@@ -106,18 +106,6 @@ pub enum Operation {
         /// The TOTP or recovery code.
         code: String,
     },
-    /// Mail a code that proves the bearer's email address.
-    VerifyEmailStart {
-        /// The presented access token.
-        bearer: Bearer,
-    },
-    /// Redeem that code: the address is proven.
-    VerifyEmail {
-        /// The presented access token.
-        bearer: Bearer,
-        /// The mailed code.
-        code: String,
-    },
     /// Redeem an email-verification code given alone (no session: `toolkit`'s
     /// `accounts:update {oobCode}`).
     VerifyEmailCode {
@@ -140,48 +128,12 @@ pub enum Operation {
         /// The new password.
         new_password: Secret,
     },
-    /// Change the bearer's password.
-    ChangePassword {
-        /// The presented access token.
-        bearer: Bearer,
-        /// How the person shows it is still them.
-        reauth: Reauth,
-        /// The new password.
-        new_password: Secret,
-        /// Answer fresh tokens (every family revoked, the caller's too) instead of keeping
-        /// the caller's family (`toolkit`'s `accounts:update`).
-        fresh_tokens: bool,
-    },
-    /// Start changing the bearer's email: a code to the new address, a notice to the old.
-    ChangeEmailStart {
-        /// The presented access token.
-        bearer: Bearer,
-        /// The new address (syntax already checked).
-        email: String,
-    },
-    /// Switch to the new address with the code mailed to it.
-    ChangeEmailConfirm {
-        /// The presented access token.
-        bearer: Bearer,
-        /// The mailed code.
-        code: String,
-    },
     /// Rotate a refresh token.
     Refresh {
         /// The presented refresh token.
         refresh_token: String,
         /// Client credentials, when the route requires client authentication.
         client: Option<ClientCredentials>,
-    },
-    /// The user the bearer token belongs to.
-    CurrentUser {
-        /// The presented access token.
-        bearer: Bearer,
-    },
-    /// Delete the account the bearer token belongs to, with all its families.
-    DeleteAccount {
-        /// The presented access token.
-        bearer: Bearer,
     },
     /// Mail a one-time session code to `email`.
     RequestCode {
@@ -200,18 +152,6 @@ pub enum Operation {
         /// The presented refresh token.
         refresh_token: String,
     },
-    /// Start TOTP enrolment for the bearer's account.
-    TotpEnroll {
-        /// The presented access token.
-        bearer: Bearer,
-    },
-    /// Confirm a pending TOTP enrolment with a first code.
-    TotpConfirm {
-        /// The presented access token.
-        bearer: Bearer,
-        /// The TOTP code.
-        code: String,
-    },
     /// RFC 7662: what is this token (access or refresh), and is it active?
     Introspect {
         /// The token.
@@ -228,36 +168,6 @@ pub enum Operation {
         /// Client credentials (required).
         client: ClientCredentials,
     },
-    /// Replace the recovery codes, proven by a current TOTP code.
-    RecoveryCodes {
-        /// The presented access token.
-        bearer: Bearer,
-        /// The TOTP code.
-        code: String,
-    },
-    /// Switch TOTP off, proven by a current code.
-    TotpDisable {
-        /// The presented access token.
-        bearer: Bearer,
-        /// The TOTP code.
-        code: String,
-    },
-    /// Start registering a passkey for the bearer's account.
-    PasskeyRegisterStart {
-        /// The presented access token.
-        bearer: Bearer,
-    },
-    /// Finish a passkey registration with the authenticator's answer.
-    PasskeyRegisterFinish {
-        /// The presented access token.
-        bearer: Bearer,
-        /// The ceremony the start answered.
-        ceremony: String,
-        /// The name to give the passkey, if any.
-        name: Option<String>,
-        /// The `RegistrationResponseJSON`, untouched (the service parses it).
-        credential: serde_json::Value,
-    },
     /// Start a sign-in with a passkey (no account named: discoverable credentials).
     PasskeyLoginStart,
     /// Finish a sign-in with a passkey.
@@ -267,24 +177,97 @@ pub enum Operation {
         /// The `AuthenticationResponseJSON`, untouched.
         credential: serde_json::Value,
     },
-    /// The bearer's passkeys.
-    PasskeyList {
+    /// What a signed-in user asks for, with the access token the request presented (the
+    /// service authenticates it once, at its edge, into the caller it acts for).
+    AsUser {
         /// The presented access token.
         bearer: Bearer,
+        /// What is asked.
+        op: UserOp,
     },
-    /// Rename one of the bearer's passkeys.
+}
+
+impl Operation {
+    /// `op`, asked with the access token `bearer`.
+    pub fn as_user(bearer: Bearer, op: UserOp) -> Operation {
+        Operation::AsUser { bearer, op }
+    }
+}
+
+/// What a signed-in user asks for. Whoever the user is was decided before (a bearer token
+/// through [`Operation::AsUser`], the portal's cookie): these carry no credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserOp {
+    /// Mail a code that proves the caller's email address.
+    VerifyEmailStart,
+    /// Redeem that code: the address is proven.
+    VerifyEmail {
+        /// The mailed code.
+        code: String,
+    },
+    /// Change the caller's password.
+    ChangePassword {
+        /// How the person shows it is still them.
+        reauth: Reauth,
+        /// The new password.
+        new_password: Secret,
+        /// Answer fresh tokens (every family revoked, the caller's too) instead of keeping
+        /// the caller's family (`toolkit`'s `accounts:update`).
+        fresh_tokens: bool,
+    },
+    /// Start changing the caller's email: a code to the new address, a notice to the old.
+    ChangeEmailStart {
+        /// The new address (syntax already checked).
+        email: String,
+    },
+    /// Switch to the new address with the code mailed to it.
+    ChangeEmailConfirm {
+        /// The mailed code.
+        code: String,
+    },
+    /// The user the caller is.
+    CurrentUser,
+    /// Delete the account the caller is, with all its families.
+    DeleteAccount,
+    /// Start TOTP enrolment for the caller's account.
+    TotpEnroll,
+    /// Confirm a pending TOTP enrolment with a first code.
+    TotpConfirm {
+        /// The TOTP code.
+        code: String,
+    },
+    /// Replace the recovery codes, proven by a current TOTP code.
+    RecoveryCodes {
+        /// The TOTP code.
+        code: String,
+    },
+    /// Switch TOTP off, proven by a current code.
+    TotpDisable {
+        /// The TOTP code.
+        code: String,
+    },
+    /// Start registering a passkey for the caller's account.
+    PasskeyRegisterStart,
+    /// Finish a passkey registration with the authenticator's answer.
+    PasskeyRegisterFinish {
+        /// The ceremony the start answered.
+        ceremony: String,
+        /// The name to give the passkey, if any.
+        name: Option<String>,
+        /// The `RegistrationResponseJSON`, untouched (the service parses it).
+        credential: serde_json::Value,
+    },
+    /// The caller's passkeys.
+    PasskeyList,
+    /// Rename one of the caller's passkeys.
     PasskeyRename {
-        /// The presented access token.
-        bearer: Bearer,
         /// The passkey's id (base64url of the credential id).
         id: String,
         /// The new name.
         name: String,
     },
-    /// Remove one of the bearer's passkeys.
+    /// Remove one of the caller's passkeys.
     PasskeyDelete {
-        /// The presented access token.
-        bearer: Bearer,
         /// The passkey's id (base64url of the credential id).
         id: String,
     },
@@ -374,6 +357,17 @@ pub enum Outcome {
     User(UserView),
     /// A token pair.
     Tokens(Tokens),
+    /// A session whose one token is `token` (a browser's session cookie), given this
+    /// once; it ends at `expires_at` (Unix milliseconds) unless renewed. No family
+    /// answers it: the portal's sign-ins do.
+    Session {
+        /// The account.
+        user: UserView,
+        /// The session's token.
+        token: String,
+        /// Its end, Unix milliseconds.
+        expires_at: i64,
+    },
     /// Done; nothing to show.
     Done,
     /// A session code was mailed (or, for an unknown address, an explanation).

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::doc::{any_object, ns, obj, s, RouteDoc};
 use crate::input::{valid_email, Ctx, Request};
-use crate::ops::{Failure, Operation, Outcome, Reauth, Secret};
+use crate::ops::{Failure, Operation, Outcome, Reauth, Secret, UserOp};
 use crate::reply::{rfc3339_ms, Reply};
 use crate::table::{Call, Family, Route};
 
@@ -115,9 +115,7 @@ static ROUTES: &[Route] = &[
         credential: false,
         decode: |req| {
             Ok(Call::new(
-                Operation::CurrentUser {
-                    bearer: req.bearer(),
-                },
+                Operation::as_user(req.bearer(), UserOp::CurrentUser),
                 render,
             ))
         },
@@ -161,9 +159,7 @@ static ROUTES: &[Route] = &[
         credential: false,
         decode: |req| {
             Ok(Call::new(
-                Operation::TotpEnroll {
-                    bearer: req.bearer(),
-                },
+                Operation::as_user(req.bearer(), UserOp::TotpEnroll),
                 render,
             ))
         },
@@ -189,7 +185,10 @@ static ROUTES: &[Route] = &[
         credential: true,
         decode: |req| {
             let (bearer, code) = bearer_and_code(req)?;
-            Ok(Call::new(Operation::TotpConfirm { bearer, code }, render))
+            Ok(Call::new(
+                Operation::as_user(bearer, UserOp::TotpConfirm { code }),
+                render,
+            ))
         },
         doc: || {
             RouteDoc::new(
@@ -213,7 +212,10 @@ static ROUTES: &[Route] = &[
         credential: true,
         decode: |req| {
             let (bearer, code) = bearer_and_code(req)?;
-            Ok(Call::new(Operation::TotpDisable { bearer, code }, render))
+            Ok(Call::new(
+                Operation::as_user(bearer, UserOp::TotpDisable { code }),
+                render,
+            ))
         },
         doc: || {
             RouteDoc::new(
@@ -231,9 +233,7 @@ static ROUTES: &[Route] = &[
         credential: true,
         decode: |req| {
             Ok(Call::new(
-                Operation::VerifyEmailStart {
-                    bearer: req.bearer(),
-                },
+                Operation::as_user(req.bearer(), UserOp::VerifyEmailStart),
                 render,
             ))
         },
@@ -253,7 +253,10 @@ static ROUTES: &[Route] = &[
         credential: true,
         decode: |req| {
             let (bearer, code) = bearer_and_code(req)?;
-            Ok(Call::new(Operation::VerifyEmail { bearer, code }, render))
+            Ok(Call::new(
+                Operation::as_user(bearer, UserOp::VerifyEmail { code }),
+                render,
+            ))
         },
         doc: || {
             RouteDoc::new(
@@ -277,7 +280,10 @@ static ROUTES: &[Route] = &[
         credential: true,
         decode: |req| {
             let (bearer, code) = bearer_and_code(req)?;
-            Ok(Call::new(Operation::RecoveryCodes { bearer, code }, render))
+            Ok(Call::new(
+                Operation::as_user(bearer, UserOp::RecoveryCodes { code }),
+                render,
+            ))
         },
         doc: || {
             RouteDoc::new(
@@ -360,12 +366,14 @@ static ROUTES: &[Route] = &[
                 .filter(|p| !p.is_empty())
                 .ok_or_else(|| code(StatusCode::BAD_REQUEST, "weak_password"))?;
             let current = b.current_password.filter(|p| !p.is_empty()).map(Secret);
-            let op = Operation::ChangePassword {
-                bearer: req.bearer(),
-                reauth: Reauth::Password(current),
-                new_password: Secret(new_password),
-                fresh_tokens: false,
-            };
+            let op = Operation::as_user(
+                req.bearer(),
+                UserOp::ChangePassword {
+                    reauth: Reauth::Password(current),
+                    new_password: Secret(new_password),
+                    fresh_tokens: false,
+                },
+            );
             Ok(Call::new(op, render))
         },
         doc: || {
@@ -388,10 +396,7 @@ static ROUTES: &[Route] = &[
         decode: |req| {
             let email = email_of(req)?;
             Ok(Call::new(
-                Operation::ChangeEmailStart {
-                    bearer: req.bearer(),
-                    email,
-                },
+                Operation::as_user(req.bearer(), UserOp::ChangeEmailStart { email }),
                 render,
             ))
         },
@@ -412,7 +417,7 @@ static ROUTES: &[Route] = &[
         decode: |req| {
             let (bearer, code) = bearer_and_code(req)?;
             Ok(Call::new(
-                Operation::ChangeEmailConfirm { bearer, code },
+                Operation::as_user(bearer, UserOp::ChangeEmailConfirm { code }),
                 render,
             ))
         },
@@ -438,9 +443,7 @@ static ROUTES: &[Route] = &[
         credential: false,
         decode: |req| {
             empty_or_object(req)?;
-            let op = Operation::PasskeyRegisterStart {
-                bearer: req.bearer(),
-            };
+            let op = Operation::as_user(req.bearer(), UserOp::PasskeyRegisterStart);
             Ok(Call::new(op, render))
         },
         doc: || {
@@ -460,12 +463,14 @@ static ROUTES: &[Route] = &[
         decode: |req| {
             let b: PasskeyFinishBody = req.json().map_err(|_| invalid_request())?;
             let (ceremony, credential) = b.parts()?;
-            let op = Operation::PasskeyRegisterFinish {
-                bearer: req.bearer(),
-                ceremony,
-                name: nonblank(b.name),
-                credential,
-            };
+            let op = Operation::as_user(
+                req.bearer(),
+                UserOp::PasskeyRegisterFinish {
+                    ceremony,
+                    name: nonblank(b.name),
+                    credential,
+                },
+            );
             Ok(Call::new(op, render))
         },
         doc: || {
@@ -536,9 +541,7 @@ static ROUTES: &[Route] = &[
         name: "passkeys",
         credential: false,
         decode: |req| {
-            let op = Operation::PasskeyList {
-                bearer: req.bearer(),
-            };
+            let op = Operation::as_user(req.bearer(), UserOp::PasskeyList);
             Ok(Call::new(op, render))
         },
         doc: || {
@@ -557,11 +560,13 @@ static ROUTES: &[Route] = &[
         credential: false,
         decode: |req| {
             let b: RenameBody = req.json().map_err(|_| invalid_request())?;
-            let op = Operation::PasskeyRename {
-                bearer: req.bearer(),
-                id: passkey_id(req)?,
-                name: nonblank(b.name).ok_or_else(invalid_request)?,
-            };
+            let op = Operation::as_user(
+                req.bearer(),
+                UserOp::PasskeyRename {
+                    id: passkey_id(req)?,
+                    name: nonblank(b.name).ok_or_else(invalid_request)?,
+                },
+            );
             Ok(Call::new(op, render_renamed))
         },
         doc: || {
@@ -579,10 +584,12 @@ static ROUTES: &[Route] = &[
         name: "passkey_delete",
         credential: false,
         decode: |req| {
-            let op = Operation::PasskeyDelete {
-                bearer: req.bearer(),
-                id: passkey_id(req)?,
-            };
+            let op = Operation::as_user(
+                req.bearer(),
+                UserOp::PasskeyDelete {
+                    id: passkey_id(req)?,
+                },
+            );
             Ok(Call::new(op, render))
         },
         doc: || {
@@ -816,7 +823,9 @@ fn render(_ctx: &Ctx, o: Outcome) -> Reply {
             &serde_json::Value::Array(all.iter().map(passkey_json).collect()),
         ),
         // Outcomes of other families' operations never reach this one.
-        Outcome::Introspection(_) | Outcome::MfaPending { .. } => error(Failure::Internal),
+        Outcome::Introspection(_) | Outcome::MfaPending { .. } | Outcome::Session { .. } => {
+            error(Failure::Internal)
+        }
     }
 }
 
@@ -984,9 +993,7 @@ mod tests {
         let c = call("me", &HeaderMap::new(), b"").unwrap();
         assert_eq!(
             c.op,
-            Operation::CurrentUser {
-                bearer: Bearer::Missing
-            }
+            Operation::as_user(Bearer::Missing, UserOp::CurrentUser)
         );
     }
 }

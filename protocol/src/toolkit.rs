@@ -10,7 +10,8 @@ use serde_json::json;
 use crate::doc::{ns, obj, s, RouteDoc};
 use crate::input::{canonical_username, valid_email, Ctx, Request};
 use crate::ops::{
-    Bearer, Failure, NewUser, Operation, Outcome, Reauth, SecondFactor, Secret, Tokens, UserView,
+    Bearer, Failure, NewUser, Operation, Outcome, Reauth, SecondFactor, Secret, Tokens, UserOp,
+    UserView,
 };
 use crate::reply::{rfc3339_ms, Reply};
 use crate::table::{Call, Family, Route};
@@ -123,9 +124,7 @@ static ROUTES: &[Route] = &[
         credential: false,
         decode: |req| {
             Ok(Call::new(
-                Operation::CurrentUser {
-                    bearer: id_token(req)?,
-                },
+                Operation::as_user(id_token(req)?, UserOp::CurrentUser),
                 |_, o| match o {
                     Outcome::User(u) => Reply::json(StatusCode::OK, &user(&u)),
                     _ => unexpected(),
@@ -154,9 +153,7 @@ static ROUTES: &[Route] = &[
         credential: false,
         decode: |req| {
             Ok(Call::new(
-                Operation::DeleteAccount {
-                    bearer: id_token(req)?,
-                },
+                Operation::as_user(id_token(req)?, UserOp::DeleteAccount),
                 |_, _| Reply::empty(StatusCode::NO_CONTENT),
             ))
         },
@@ -380,7 +377,7 @@ fn send_oob_code(req: &Request) -> Result<Call, Reply> {
                 None => req.bearer(),
             };
             Ok(Call::new(
-                Operation::VerifyEmailStart { bearer },
+                Operation::as_user(bearer, UserOp::VerifyEmailStart),
                 render_mailed,
             ))
         }
@@ -424,12 +421,14 @@ fn update(req: &Request) -> Result<Call, Reply> {
         return Err(fail(StatusCode::BAD_REQUEST, "WEAK_PASSWORD"));
     }
     Ok(Call::new(
-        Operation::ChangePassword {
-            bearer: id_token(req)?,
-            reauth: Reauth::RecentSignIn,
-            new_password: Secret(password),
-            fresh_tokens: true,
-        },
+        Operation::as_user(
+            id_token(req)?,
+            UserOp::ChangePassword {
+                reauth: Reauth::RecentSignIn,
+                new_password: Secret(password),
+                fresh_tokens: true,
+            },
+        ),
         render_auth,
     ))
 }
@@ -703,9 +702,7 @@ mod tests {
         let c = call("lookup", &h, br#"{"idToken":"abc"}"#).unwrap();
         assert_eq!(
             c.op,
-            Operation::CurrentUser {
-                bearer: Bearer::Token("abc".into())
-            }
+            Operation::as_user(Bearer::Token("abc".into()), UserOp::CurrentUser)
         );
         let mut h2 = HeaderMap::new();
         h2.insert(
@@ -715,16 +712,12 @@ mod tests {
         let c = call("delete", &h2, b"").unwrap();
         assert_eq!(
             c.op,
-            Operation::DeleteAccount {
-                bearer: Bearer::Token("xyz".into())
-            }
+            Operation::as_user(Bearer::Token("xyz".into()), UserOp::DeleteAccount)
         );
         let c = call("lookup", &HeaderMap::new(), b"").unwrap();
         assert_eq!(
             c.op,
-            Operation::CurrentUser {
-                bearer: Bearer::Missing
-            }
+            Operation::as_user(Bearer::Missing, UserOp::CurrentUser)
         );
     }
 

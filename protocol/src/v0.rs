@@ -12,7 +12,9 @@ use serde_json::{json, Map, Value};
 
 use crate::doc::{ns, obj, s, RouteDoc};
 use crate::input::{is_weak_password, parse_basic_raw, parse_form, valid_email, Request};
-use crate::ops::{Failure, NewUser, Operation, Outcome, SecondFactor, Secret, Tokens, UserView};
+use crate::ops::{
+    Failure, NewUser, Operation, Outcome, SecondFactor, Secret, Tokens, UserOp, UserView,
+};
 use crate::reply::{rfc3339_ms, Reply};
 use crate::table::{Call, Family, Route};
 
@@ -93,9 +95,7 @@ static ROUTES: &[Route] = &[
         credential: false,
         decode: |req| {
             Ok(Call::new(
-                Operation::CurrentUser {
-                    bearer: req.bearer(),
-                },
+                Operation::as_user(req.bearer(), UserOp::CurrentUser),
                 |_, o| match o {
                     Outcome::User(u) => Reply::json(StatusCode::OK, &Value::Object(profile(&u))),
                     _ => unexpected(),

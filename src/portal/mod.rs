@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use maud::Markup;
-use protocol::{Bearer, Failure, Operation, Outcome, Reauth, SecondFactor, Secret, Tokens};
+use protocol::{Failure, Operation, Outcome, Reauth, SecondFactor, Secret, UserOp};
 
 use crate::config::PortalSettings;
 use crate::limits::Source;
@@ -771,29 +771,27 @@ impl Flow<'_> {
             .page(status, "Reset your password", error, content)
     }
 
-    /// Opens the portal session of a finished sign-in and sends the browser on.
-    async fn signed_in(&mut self, tokens: Tokens, method: &'static str) -> Page {
-        let user_id = tokens.user.id.clone();
-        match self.svc.open_portal_session(tokens).await {
-            Ok(opened) => {
-                self.svc.portal_signed_in(&user_id, method);
-                let now = self.svc.now_ms();
-                if self.portal.settings.cookie_domain.is_some() {
-                    // A host-only cookie of the same name (left from before
-                    // `cookie_domain` was set) would stand beside the new one, and two
-                    // session cookies are none.
-                    self.set
-                        .push(self.portal.clear(SESSION_COOKIE, Scope::Host));
-                }
-                self.set.push(
-                    self.portal
-                        .session_cookie(&opened.cookie, opened.expires_at, now),
-                );
-                self.set.push(self.portal.clear(MFA_COOKIE, Scope::Portal));
-                self.portal.see_other(&self.rd_or_account())
-            }
-            Err(f) => self.failure_page(f),
+    /// Sets the cookie of a portal session a sign-in just opened and sends the browser
+    /// on.
+    fn signed_in(
+        &mut self,
+        user_id: &str,
+        cookie: &str,
+        expires_at: i64,
+        method: &'static str,
+    ) -> Page {
+        self.svc.portal_signed_in(user_id, method);
+        let now = self.svc.now_ms();
+        if self.portal.settings.cookie_domain.is_some() {
+            // A host-only cookie of the same name (left from before `cookie_domain` was
+            // set) would stand beside the new one, and two session cookies are none.
+            self.set
+                .push(self.portal.clear(SESSION_COOKIE, Scope::Host));
         }
+        self.set
+            .push(self.portal.session_cookie(cookie, expires_at, now));
+        self.set.push(self.portal.clear(MFA_COOKIE, Scope::Portal));
+        self.portal.see_other(&self.rd_or_account())
     }
 
     async fn password(&mut self) -> Page {
@@ -807,8 +805,12 @@ impl Flow<'_> {
             activate: false,
             second: SecondFactor::Later,
         };
-        match self.svc.execute(op, self.req.source).await {
-            Ok(Outcome::Tokens(t)) => self.signed_in(t, "pwd").await,
+        match self.svc.sign_in_browser(op, self.req.source).await {
+            Ok(Outcome::Session {
+                user,
+                token,
+                expires_at,
+            }) => self.signed_in(&user.id, &token, expires_at, "pwd"),
             Ok(Outcome::MfaPending { credential, .. }) => {
                 let value = format!("p.{credential}");
                 self.set.push(header_value(&self.portal.cookie(
@@ -858,8 +860,12 @@ impl Flow<'_> {
             code: code.clone(),
             mfa_code: None,
         };
-        match self.svc.execute(op, self.req.source).await {
-            Ok(Outcome::Tokens(t)) => self.signed_in(t, "code").await,
+        match self.svc.sign_in_browser(op, self.req.source).await {
+            Ok(Outcome::Session {
+                user,
+                token,
+                expires_at,
+            }) => self.signed_in(&user.id, &token, expires_at, "code"),
             Ok(Outcome::MfaRequired) => {
                 let Some(normalized) = crate::service::normalize_code(&code) else {
                     return self.failure_page(Failure::InvalidSessionCode);
@@ -904,8 +910,12 @@ impl Flow<'_> {
             ),
             _ => return self.portal.see_other(&self.with_rd("/login")),
         };
-        match self.svc.execute(op, self.req.source).await {
-            Ok(Outcome::Tokens(t)) => self.signed_in(t, method).await,
+        match self.svc.sign_in_browser(op, self.req.source).await {
+            Ok(Outcome::Session {
+                user,
+                token,
+                expires_at,
+            }) => self.signed_in(&user.id, &token, expires_at, method),
             Ok(_) => self.failure_page(Failure::Internal),
             Err(f @ (Failure::InvalidMfaCode | Failure::LockedOut { .. })) => {
                 let (status, msg) = self.explain(f);
@@ -1027,7 +1037,7 @@ impl Flow<'_> {
         if !self.session_ok(&cookie) {
             return self.portal.forbidden();
         }
-        if let Err(f) = self.svc.end_session(&v.user.id, &v.family_id).await {
+        if let Err(f) = self.svc.end_session(&v.user.id, &v.principal.session).await {
             return self.failure_page(f);
         }
         self.set.clear();
@@ -1078,7 +1088,7 @@ impl Flow<'_> {
             totp: v.user.mfa_enabled,
             has_password,
             sessions: &sessions,
-            current: &v.family_id,
+            current: &v.principal.session,
         });
         self.portal
             .framed(status, "Your account", error, notice, true, content)
@@ -1102,15 +1112,9 @@ impl Flow<'_> {
     /// `Ok`: what the operation answered, and the session's form token; `Err`: the page
     /// to answer instead (sign-in, 403, or the account page with what went wrong; a wrong
     /// current password reads as such).
-    async fn account_action(
-        &mut self,
-        op: impl FnOnce(Bearer) -> Operation,
-    ) -> Result<(Outcome, String), Page> {
+    async fn account_action(&mut self, op: UserOp) -> Result<(Outcome, String), Page> {
         let (v, csrf) = self.signed_in_post().await?;
-        let result = match self.svc.visitor_bearer(&v) {
-            Ok(bearer) => self.svc.execute(op(bearer), self.req.source).await,
-            Err(f) => Err(f),
-        };
+        let result = self.svc.act(&v.principal, op, self.req.source).await;
         match result {
             Ok(outcome) => Ok((outcome, csrf)),
             Err(f) => {
@@ -1128,8 +1132,7 @@ impl Flow<'_> {
         let current = self.field("current_password").to_owned();
         let new_password = Secret(self.field("new_password").to_owned());
         let reauth = Reauth::Password((!current.is_empty()).then_some(Secret(current)));
-        let op = |bearer| Operation::ChangePassword {
-            bearer,
+        let op = UserOp::ChangePassword {
             reauth,
             new_password,
             fresh_tokens: false,
@@ -1143,10 +1146,7 @@ impl Flow<'_> {
     }
 
     async fn totp_enroll(&mut self) -> Page {
-        match self
-            .account_action(|bearer| Operation::TotpEnroll { bearer })
-            .await
-        {
+        match self.account_action(UserOp::TotpEnroll).await {
             Ok((
                 Outcome::TotpEnrollment {
                     secret,
@@ -1167,10 +1167,7 @@ impl Flow<'_> {
 
     async fn totp_confirm(&mut self) -> Page {
         let code = self.field("code").trim().to_owned();
-        match self
-            .account_action(|bearer| Operation::TotpConfirm { bearer, code })
-            .await
-        {
+        match self.account_action(UserOp::TotpConfirm { code }).await {
             Ok((Outcome::MfaEnabled { recovery_codes }, _)) => {
                 let content = pages::recovery_codes(self.path(), &recovery_codes);
                 self.portal
@@ -1185,7 +1182,7 @@ impl Flow<'_> {
         let id = self.field("id").to_owned();
         let name = self.field("name").to_owned();
         match self
-            .account_action(|bearer| Operation::PasskeyRename { bearer, id, name })
+            .account_action(UserOp::PasskeyRename { id, name })
             .await
         {
             Ok(_) => self
@@ -1197,10 +1194,7 @@ impl Flow<'_> {
 
     async fn passkey_remove(&mut self) -> Page {
         let id = self.field("id").to_owned();
-        match self
-            .account_action(|bearer| Operation::PasskeyDelete { bearer, id })
-            .await
-        {
+        match self.account_action(UserOp::PasskeyDelete { id }).await {
             Ok(_) => self
                 .portal
                 .see_other(&format!("{}/account?done=passkey-removed", self.path())),
@@ -1246,13 +1240,17 @@ impl Flow<'_> {
                     let r = self.svc.passkey_login_start().await;
                     return self.json_options(r);
                 }
-                match self
-                    .svc
-                    .passkey_login_finish(ceremony, credential, self.req.source)
-                    .await
-                {
-                    Ok(Outcome::Tokens(t)) => {
-                        let page = self.signed_in(t, "hwk").await;
+                let op = Operation::PasskeyLoginFinish {
+                    ceremony,
+                    credential,
+                };
+                match self.svc.sign_in_browser(op, self.req.source).await {
+                    Ok(Outcome::Session {
+                        user,
+                        token,
+                        expires_at,
+                    }) => {
+                        let page = self.signed_in(&user.id, &token, expires_at, "hwk");
                         match page.status {
                             StatusCode::SEE_OTHER => self.json_answer(
                                 StatusCode::OK,
@@ -1272,22 +1270,17 @@ impl Flow<'_> {
                 if !self.session_ok(&cookie) {
                     return self.json_failure(Failure::InvalidPasskey);
                 }
-                let bearer = match self.svc.visitor_bearer(&v) {
-                    Ok(b) => b,
-                    Err(f) => return self.json_failure(f),
-                };
                 let op = if self.req.rest.ends_with("/start") {
-                    Operation::PasskeyRegisterStart { bearer }
+                    UserOp::PasskeyRegisterStart
                 } else {
                     let name = self.field("name").trim().to_owned();
-                    Operation::PasskeyRegisterFinish {
-                        bearer,
+                    UserOp::PasskeyRegisterFinish {
                         ceremony,
                         name: (!name.is_empty()).then_some(name),
                         credential,
                     }
                 };
-                match self.svc.execute(op, self.req.source).await {
+                match self.svc.act(&v.principal, op, self.req.source).await {
                     Err(Failure::ReauthRequired) => self.json_answer(
                         StatusCode::UNAUTHORIZED,
                         &serde_json::json!({"error": "For your safety, adding a passkey needs a fresh sign-in: sign out, sign in again, then add it."}),
@@ -1308,10 +1301,7 @@ impl Flow<'_> {
 
     async fn totp_disable(&mut self) -> Page {
         let code = self.field("code").trim().to_owned();
-        match self
-            .account_action(|bearer| Operation::TotpDisable { bearer, code })
-            .await
-        {
+        match self.account_action(UserOp::TotpDisable { code }).await {
             Ok(_) => self
                 .portal
                 .see_other(&format!("{}/account?done=totp-off", self.path())),

@@ -566,7 +566,7 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
         hinted: hinted.as_deref(),
     };
     let fresh_enough = |v: &crate::service::portal::Visitor| {
-        policy::fresh_enough(&wanted, &v.user.id, v.signed_in_at, now)
+        policy::fresh_enough(&wanted, &v.user.id, v.principal.signed_in_at, now)
     };
     let (v, cookie) = match found {
         Some((v, c)) if fresh_enough(&v) => (v, c),
@@ -593,7 +593,7 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
     };
     // An essential acr the sign-in does not meet is a failed authentication (OIDC Core
     // §5.5.1.1); the id token's acr says what was met.
-    if !policy::meets_acr(&v.amr, acr_values.as_deref()) {
+    if !policy::meets_acr(&v.principal.amr, acr_values.as_deref()) {
         return a.error(
             "access_denied",
             "this sign-in does not meet the acr the app requires",
@@ -817,7 +817,10 @@ fn userinfo(svc: &Service, req: &PageRequest<'_>) -> Reply {
     let form_body = (req.method == Method::POST && super::is_form(req.headers)).then_some(req.body);
     let bearer = protocol::input::parse_bearer_or_form(req.headers, form_body);
     let given = !matches!(bearer, protocol::Bearer::Missing);
-    match svc.oidc_userinfo(bearer) {
+    match svc
+        .authenticate(bearer)
+        .and_then(|caller| svc.oidc_userinfo(&caller))
+    {
         Ok(claims) => Reply::json(StatusCode::OK, &claims).no_store(),
         Err(Failure::Overloaded { retry_after }) => {
             token_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again")
@@ -921,7 +924,7 @@ async fn logout(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Reply 
         let content = pages::confirm_logout(name, &csrf, &hidden);
         return portal.page(StatusCode::OK, "Sign out?", None, content);
     }
-    if let Err(f) = svc.end_session(&v.user.id, &v.family_id).await {
+    if let Err(f) = svc.end_session(&v.user.id, &v.principal.session).await {
         let (status, msg) = super::explain(f);
         return portal.trouble(status, &msg);
     }

@@ -3,7 +3,7 @@
 //! account.
 
 use protocol::input::{canonical_login, is_weak_password, prepare_password, Login};
-use protocol::{Bearer, Failure, NewUser, Outcome, SecondFactor, Secret};
+use protocol::{Failure, NewUser, Outcome, SecondFactor, Secret};
 use storage::{AccountState, Unique, UserRecord};
 
 use super::events::Event;
@@ -11,9 +11,10 @@ use super::policy::{
     account_key, decide, live_family, lockout_key, may_act, mfa_enabled, revoke_all, Decision,
     Factor,
 };
+use super::principal::Principal;
+use super::refresh::Issue;
 use super::{new_id, refused, store_failure, view, Service};
 use crate::limits::Source;
-use crate::signer::{Claims, VerifyError};
 
 impl Service {
     pub(super) async fn sign_up(
@@ -107,6 +108,7 @@ impl Service {
         activate: bool,
         second: SecondFactor,
         source: Source,
+        issue: Issue,
     ) -> Result<Outcome, Failure> {
         let login_key = canonical_login(&login);
         let user = match &login_key {
@@ -228,104 +230,36 @@ impl Service {
                 }
                 w.update_user(&user)?;
                 events.push(Event::signed_in(&user.id, "pwd", &amr));
-                Ok(Ok(Outcome::Tokens(svc.start_family(w, &user, amr, now)?)))
+                Ok(Ok(svc.start_session(w, &user, amr, now, issue)?))
             })
             .await;
         self.settle(Some(attempt), &result);
         result
     }
 
-    /// Verifies an access token: signature, time, issuer. Revocation is checked by the
-    /// callers against the store.
-    fn verified_claims(&self, bearer: Bearer) -> Result<Claims, Failure> {
-        let token = match bearer {
-            Bearer::Missing => return Err(Failure::MissingToken),
-            Bearer::Malformed => return Err(Failure::TokenInvalid),
-            Bearer::Token(t) => t,
-        };
-        self.inner
-            .keys
-            .verify(&token, self.now_ms() / 1000)
-            .map_err(|e| {
-                tracing::debug!(reason = %e, "access token refused");
-                match e {
-                    VerifyError::Expired => Failure::TokenExpired,
-                    _ => Failure::TokenInvalid,
-                }
-            })
-    }
-
-    /// The user a bearer token belongs to, if the token verifies, its family is live and
-    /// the account is active.
-    pub(super) fn authenticated_user(&self, bearer: Bearer) -> Result<UserRecord, Failure> {
-        self.authenticated(bearer).map(|(_, u)| u)
-    }
-
-    /// [`Service::authenticated_user`], with the token's claims.
-    pub(super) fn authenticated(&self, bearer: Bearer) -> Result<(Claims, UserRecord), Failure> {
-        let claims = self.verified_claims(bearer)?;
-        let now = self.now_ms();
-        // On a shared store, what an earlier check read stands until a change notice.
-        let seen = self
-            .inner
-            .seen
-            .as_ref()
-            .filter(|_| self.inner.store.changes_known());
-        if let Some(u) = seen.and_then(|s| s.lookup(&claims.sid, &claims.sub, now)) {
-            return Ok((claims, u));
-        }
-        let epoch = seen.map(|s| s.epoch());
-        let found = self
-            .inner
-            .store
-            .read(|r| {
-                let family = r.family(&claims.sid)?;
-                let live = family.as_ref().filter(|f| live_family(f, &claims.sub, now));
-                let Some(f) = live else {
-                    return Ok(None);
-                };
-                Ok(r.user(&claims.sub)?.map(|u| (f.expires_at, u)))
-            })
-            .map_err(store_failure)?;
-        match found {
-            Some((expires_at, u)) if may_act(u.state, false).is_ok() => {
-                if let (Some(s), Some(e)) = (seen, epoch) {
-                    s.remember(e, &claims.sid, expires_at, &u);
-                }
-                Ok((claims, u))
-            }
-            _ => Err(Failure::TokenInvalid),
-        }
-    }
-
-    /// The user of a bearer token, as the families show it.
-    pub(super) fn current_user(&self, bearer: Bearer) -> Result<protocol::UserView, Failure> {
-        self.authenticated_user(bearer).map(|u| view(&u))
-    }
-
-    /// Deletes the account of a bearer token: the user goes, its username and email are
-    /// free again, every family is revoked.
-    pub(super) async fn delete_account(&self, bearer: Bearer) -> Result<Outcome, Failure> {
-        let claims = self.verified_claims(bearer)?;
+    /// Deletes the caller's account: the user goes, its username and email are free
+    /// again, every family is revoked.
+    pub(super) async fn delete_account(&self, caller: &Principal) -> Result<Outcome, Failure> {
+        let (session, user_id) = (caller.session.clone(), caller.user.id.clone());
         let now = self.now_ms();
         self.write(move |w, _, events| {
             let live = w
-                .family(&claims.sid)?
-                .is_some_and(|f| live_family(&f, &claims.sub, now));
+                .family(&session)?
+                .is_some_and(|f| live_family(&f, &user_id, now));
             let active = w
-                .user(&claims.sub)?
+                .user(&user_id)?
                 .is_some_and(|u| may_act(u.state, false).is_ok());
             if !live || !active {
                 return Ok(Err(Failure::TokenInvalid));
             }
-            let count = revoke_all(w, &claims.sub, "user_deleted", now)?;
-            w.delete_user(&claims.sub)?;
+            let count = revoke_all(w, &user_id, "user_deleted", now)?;
+            w.delete_user(&user_id)?;
             events.push(Event::Revoked {
                 cause: "user_deleted",
                 count,
             });
             events.push(Event::AccountDeleted {
-                user: claims.sub.clone(),
+                user: user_id.clone(),
             });
             Ok(Ok(Outcome::Done))
         })

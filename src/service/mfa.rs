@@ -5,7 +5,7 @@
 //! Wrong second factors count toward the account's lockout like wrong passwords, for the
 //! source they come from, whatever the door.
 
-use protocol::{Bearer, Failure, Outcome};
+use protocol::{Failure, Outcome};
 use storage::{MfaPendingRecord, MfaRecord, UserRecord};
 
 use super::codes::{grouped, new_code};
@@ -14,7 +14,8 @@ use super::policy::{
     account_key, decide, may_act, mfa_enabled, recovery_hash, second_factor, Decision, Factor,
     MAX_MFA_FAILURES, RECOVERY_LEN,
 };
-use super::refresh::{new_opaque_token, parse_opaque_token};
+use super::principal::Principal;
+use super::refresh::{new_opaque_token, parse_opaque_token, Issue};
 use super::{internal, refused, store_failure, Abort, Service};
 use crate::clock::after;
 use crate::limits::Source;
@@ -86,6 +87,7 @@ impl Service {
         pending: String,
         code: String,
         source: Source,
+        issue: Issue,
     ) -> Result<Outcome, Failure> {
         let Some(raw) = parse_opaque_token(&pending) else {
             return Err(Failure::InvalidMfaPending);
@@ -149,15 +151,15 @@ impl Service {
                 w.delete_mfa_pending(&hash)?;
                 w.update_user(&user)?;
                 events.push(Event::signed_in(&user.id, "pwd", &amr));
-                Ok(Ok(Outcome::Tokens(svc.start_family(w, &user, amr, now)?)))
+                Ok(Ok(svc.start_session(w, &user, amr, now, issue)?))
             })
             .await;
         self.settle(Some(attempt), &result);
         result
     }
 
-    pub(super) async fn totp_enroll(&self, bearer: Bearer) -> Result<Outcome, Failure> {
-        let user = self.authenticated_user(bearer)?;
+    pub(super) async fn totp_enroll(&self, caller: &Principal) -> Result<Outcome, Failure> {
+        let user = caller.user.clone();
         let secret = totp::new_secret().map_err(|e| internal("randomness", e))?;
         let sealed = self
             .inner
@@ -202,12 +204,12 @@ impl Service {
     /// Confirms, switches off, or renews the recovery codes of TOTP, with a current code.
     pub(super) async fn mfa_change(
         &self,
-        bearer: Bearer,
+        caller: &Principal,
         code: String,
         action: MfaAction,
         source: Source,
     ) -> Result<Outcome, Failure> {
-        let user = self.authenticated_user(bearer)?;
+        let user = caller.user.clone();
         let lock_key = account_key(&user.id);
         let attempt = self
             .inner

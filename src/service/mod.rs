@@ -13,18 +13,21 @@ pub mod oidc;
 pub mod passkeys;
 pub mod policy;
 pub mod portal;
+mod principal;
 mod recovery;
 mod refresh;
 mod seen;
 mod session;
 
 pub use codes::{normalize_code, CODE_LEN};
+pub use principal::{Door, Principal};
+use refresh::Issue;
 pub use refresh::{parse_refresh_token, REFRESH_TOKEN_LEN};
 pub use session::quota_address;
 
 use std::sync::Arc;
 
-use protocol::{Failure, Operation, Outcome, UserView};
+use protocol::{Failure, Operation, Outcome, UserOp, UserView};
 use storage::{AccountState, Store, StoreError, UserRecord, Write};
 
 use events::Event;
@@ -667,9 +670,73 @@ impl Service {
         self.inner.keys.public_keys(self.now_ms() / 1000)
     }
 
+    /// Runs `op` for `caller`, a signed-in user authenticated at the edge (an access
+    /// token, the portal's cookie).
+    pub async fn act(
+        &self,
+        caller: &Principal,
+        op: UserOp,
+        source: Source,
+    ) -> Result<Outcome, Failure> {
+        match op {
+            UserOp::CurrentUser => Ok(Outcome::User(view(&caller.user))),
+            UserOp::DeleteAccount => self.delete_account(caller).await,
+            UserOp::VerifyEmailStart => self.verify_email_start(caller, source).await,
+            UserOp::VerifyEmail { code } => self.verify_email(caller, code, source).await,
+            UserOp::ChangePassword {
+                reauth,
+                new_password,
+                fresh_tokens,
+            } => {
+                self.change_password(caller, reauth, new_password, fresh_tokens, source)
+                    .await
+            }
+            UserOp::ChangeEmailStart { email } => {
+                self.change_email_start(caller, email, source).await
+            }
+            UserOp::ChangeEmailConfirm { code } => self.change_email_confirm(caller, code).await,
+            UserOp::TotpEnroll => self.totp_enroll(caller).await,
+            UserOp::TotpConfirm { code } => {
+                self.mfa_change(caller, code, mfa::MfaAction::Confirm, source)
+                    .await
+            }
+            UserOp::TotpDisable { code } => {
+                self.mfa_change(caller, code, mfa::MfaAction::Disable, source)
+                    .await
+            }
+            UserOp::RecoveryCodes { code } => {
+                self.mfa_change(caller, code, mfa::MfaAction::Regenerate, source)
+                    .await
+            }
+            UserOp::PasskeyRegisterStart => self.passkey_register_start(caller).await,
+            UserOp::PasskeyRegisterFinish {
+                ceremony,
+                name,
+                credential,
+            } => {
+                self.passkey_register_finish(caller, ceremony, name, credential)
+                    .await
+            }
+            UserOp::PasskeyList => Ok(Outcome::Passkeys(self.passkeys_of(&caller.user.id)?)),
+            UserOp::PasskeyRename { id, name } => self.passkey_rename(caller, id, name).await,
+            UserOp::PasskeyDelete { id } => self.passkey_delete(caller, id).await,
+        }
+    }
+
     /// Runs one operation for a request from `source` (the client, as the limits count
     /// it).
     pub async fn execute(&self, op: Operation, source: Source) -> Result<Outcome, Failure> {
+        self.run(op, source, Issue::Tokens).await
+    }
+
+    /// Runs a sign-in operation for a browser: a finished sign-in opens a portal session
+    /// in the sign-in's own commit ([`Outcome::Session`], its cookie) instead of issuing
+    /// tokens.
+    pub async fn sign_in_browser(&self, op: Operation, source: Source) -> Result<Outcome, Failure> {
+        self.run(op, source, Issue::Browser).await
+    }
+
+    async fn run(&self, op: Operation, source: Source, issue: Issue) -> Result<Outcome, Failure> {
         match op {
             Operation::SignUp { user, sign_in } => self.sign_up(user, sign_in, source).await,
             Operation::PasswordSignIn {
@@ -682,11 +749,11 @@ impl Service {
                 if let Some(c) = &client {
                     self.check_client(c, false)?;
                 }
-                self.password_sign_in(login, password, activate, second, source)
+                self.password_sign_in(login, password, activate, second, source, issue)
                     .await
             }
             Operation::MfaFinalize { pending, code } => {
-                self.mfa_finalize(pending, code, source).await
+                self.mfa_finalize(pending, code, source, issue).await
             }
             Operation::Refresh {
                 refresh_token,
@@ -697,15 +764,13 @@ impl Service {
                 }
                 self.refresh(refresh_token).await
             }
-            Operation::CurrentUser { bearer } => self.current_user(bearer).map(Outcome::User),
-            Operation::DeleteAccount { bearer } => self.delete_account(bearer).await,
+            Operation::AsUser { bearer, op } => {
+                let caller = self.authenticate(bearer)?;
+                self.act(&caller, op, source).await
+            }
             Operation::RequestCode { email } => self.request_code(email, source).await,
             Operation::RedeemCode { code, mfa_code } => {
-                self.redeem_code(code, mfa_code, source).await
-            }
-            Operation::VerifyEmailStart { bearer } => self.verify_email_start(bearer, source).await,
-            Operation::VerifyEmail { bearer, code } => {
-                self.verify_email(bearer, code, source).await
+                self.redeem_code(code, mfa_code, source, issue).await
             }
             Operation::VerifyEmailCode { code } => self.verify_email_code(code).await,
             Operation::ForgotPassword { email } => self.forgot_password(email, source).await,
@@ -714,62 +779,19 @@ impl Service {
                 code,
                 new_password,
             } => self.reset_password(email, code, new_password, source).await,
-            Operation::ChangePassword {
-                bearer,
-                reauth,
-                new_password,
-                fresh_tokens,
-            } => {
-                self.change_password(bearer, reauth, new_password, fresh_tokens, source)
-                    .await
-            }
-            Operation::ChangeEmailStart { bearer, email } => {
-                self.change_email_start(bearer, email, source).await
-            }
-            Operation::ChangeEmailConfirm { bearer, code } => {
-                self.change_email_confirm(bearer, code).await
-            }
             Operation::Logout { refresh_token } => self.logout(refresh_token).await,
-            Operation::TotpEnroll { bearer } => self.totp_enroll(bearer).await,
             Operation::Introspect {
                 token,
                 hint,
                 client,
             } => self.introspect(&token, hint.as_deref(), &client),
             Operation::Revoke { token, client } => self.revoke(token, &client).await,
-            Operation::TotpConfirm { bearer, code } => {
-                self.mfa_change(bearer, code, mfa::MfaAction::Confirm, source)
-                    .await
-            }
-            Operation::TotpDisable { bearer, code } => {
-                self.mfa_change(bearer, code, mfa::MfaAction::Disable, source)
-                    .await
-            }
-            Operation::PasskeyRegisterStart { bearer } => self.passkey_register_start(bearer).await,
-            Operation::PasskeyRegisterFinish {
-                bearer,
-                ceremony,
-                name,
-                credential,
-            } => {
-                self.passkey_register_finish(bearer, ceremony, name, credential)
-                    .await
-            }
             Operation::PasskeyLoginStart => self.passkey_login_start().await,
             Operation::PasskeyLoginFinish {
                 ceremony,
                 credential,
             } => {
-                self.passkey_login_finish(ceremony, credential, source)
-                    .await
-            }
-            Operation::PasskeyList { bearer } => self.passkey_list(bearer),
-            Operation::PasskeyRename { bearer, id, name } => {
-                self.passkey_rename(bearer, id, name).await
-            }
-            Operation::PasskeyDelete { bearer, id } => self.passkey_delete(bearer, id).await,
-            Operation::RecoveryCodes { bearer, code } => {
-                self.mfa_change(bearer, code, mfa::MfaAction::Regenerate, source)
+                self.passkey_login_finish(ceremony, credential, source, issue)
                     .await
             }
         }

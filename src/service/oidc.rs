@@ -8,7 +8,7 @@
 //! like every other sign-in's; the family's grant (client, scope, sign-in time) is kept
 //! beside it under the SHA-256 of `family:<id>`, for refresh and userinfo.
 
-use protocol::{Bearer, Failure, Tokens};
+use protocol::{Failure, Tokens};
 use serde_json::{json, Value};
 use storage::{GrantRecord, UserRecord};
 use subtle::ConstantTimeEq as _;
@@ -16,6 +16,7 @@ use subtle::ConstantTimeEq as _;
 use super::events::Event;
 use super::policy::{acr_of, end_session, may_act};
 use super::portal::Visitor;
+use super::principal::Principal;
 use super::refresh::{family_key, new_opaque_token, OIDC_PREFIX};
 use super::{internal, store_failure, Service};
 use crate::config::OidcClientSettings;
@@ -114,8 +115,8 @@ impl Service {
             client_id: a.client_id,
             scope: a.scope,
             user_id: v.user.id.clone(),
-            auth_time: v.signed_in_at,
-            amr: v.amr.clone(),
+            auth_time: v.principal.signed_in_at,
+            amr: v.principal.amr.clone(),
             nonce: a.nonce,
             redirect_uri: a.redirect_uri,
             code_challenge: a.code_challenge,
@@ -326,17 +327,17 @@ impl Service {
 
     /// `userinfo`: the claims of the user of an access token issued by the token
     /// endpoint, by its grant's scopes.
-    pub fn oidc_userinfo(&self, bearer: Bearer) -> Result<Value, Failure> {
-        let (claims, user) = self.authenticated(bearer)?;
+    pub fn oidc_userinfo(&self, caller: &Principal) -> Result<Value, Failure> {
+        let user = &caller.user;
         let grant = self
             .inner
             .store
-            .read(|r| r.grant(&family_key(&claims.sid)))
+            .read(|r| r.grant(&family_key(&caller.session)))
             .map_err(store_failure)?
             .ok_or(Failure::TokenInvalid)?;
         let mut out = serde_json::Map::new();
         out.insert("sub".into(), json!(user.id));
-        for (k, v) in user_claims(&user, &grant.scope) {
+        for (k, v) in user_claims(user, &grant.scope) {
             out.insert(k.into(), v);
         }
         Ok(Value::Object(out))

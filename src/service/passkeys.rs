@@ -9,7 +9,7 @@
 //! backwards. Every refusal is the one [`Failure::InvalidPasskey`]: which check failed
 //! is logged, never told.
 
-use protocol::{Bearer, Failure, Outcome, PasskeyView};
+use protocol::{Failure, Outcome, PasskeyView};
 use serde_json::Value;
 use storage::{CeremonyRecord, PasskeyRecord, StoreError, UserRecord};
 use webauthn_rs::prelude::{
@@ -19,7 +19,8 @@ use webauthn_rs::prelude::{
 
 use super::events::Event;
 use super::policy::{account_key, decide, signed_in_recently, Decision, Factor, PASSKEY_AMR};
-use super::refresh::new_opaque_token;
+use super::principal::Principal;
+use super::refresh::{new_opaque_token, Issue};
 use super::{internal, refused, store_failure, Service};
 use crate::config::PasskeySettings;
 use crate::limits::Source;
@@ -160,26 +161,22 @@ impl Service {
         self.inner.webauthn.as_ref().ok_or(Failure::InvalidPasskey)
     }
 
-    /// Starts registering a passkey for the bearer's account, whose session must have
+    /// Starts registering a passkey for the caller's account, whose session must have
     /// signed in recently ([`signed_in_recently`], the rule of a password change without
     /// the current password): a stolen access token cannot plant a passkey that outlives
     /// it.
-    pub(super) async fn passkey_register_start(&self, bearer: Bearer) -> Result<Outcome, Failure> {
-        let (claims, user) = self.authenticated(bearer)?;
-        let family = self
-            .inner
-            .store
-            .read(|r| r.family(&claims.sid))
-            .map_err(store_failure)?
-            .ok_or(Failure::TokenInvalid)?;
-        if !signed_in_recently(&family, self.now_ms()) {
+    pub(super) async fn passkey_register_start(
+        &self,
+        caller: &Principal,
+    ) -> Result<Outcome, Failure> {
+        if !signed_in_recently(caller.signed_in_at, self.now_ms()) {
             return Err(Failure::ReauthRequired);
         }
-        self.passkey_register_start_for(&user).await
+        self.passkey_register_start_for(&caller.user).await
     }
 
-    /// Starts registering a passkey for `user` (signed in: the caller checked).
-    pub async fn passkey_register_start_for(&self, user: &UserRecord) -> Result<Outcome, Failure> {
+    /// Starts registering a passkey for `user` (signed in: checked by the caller).
+    async fn passkey_register_start_for(&self, user: &UserRecord) -> Result<Outcome, Failure> {
         let rp = self.relying()?;
         let existing = self
             .inner
@@ -234,22 +231,21 @@ impl Service {
         })
     }
 
-    /// Finishes a registration for the bearer's account.
+    /// Finishes a registration for the caller's account.
     pub(super) async fn passkey_register_finish(
         &self,
-        bearer: Bearer,
+        caller: &Principal,
         ceremony: String,
         name: Option<String>,
         credential: Value,
     ) -> Result<Outcome, Failure> {
-        let user = self.authenticated_user(bearer)?;
-        self.passkey_register_finish_for(&user, ceremony, name, credential)
+        self.passkey_register_finish_for(&caller.user, ceremony, name, credential)
             .await
     }
 
-    /// Finishes a registration for `user` (signed in: the caller checked): the ceremony is
+    /// Finishes a registration for `user` (signed in: checked by the caller): the ceremony is
     /// spent whatever the outcome; the credential must be new to every account.
-    pub async fn passkey_register_finish_for(
+    async fn passkey_register_finish_for(
         &self,
         user: &UserRecord,
         ceremony: String,
@@ -333,11 +329,12 @@ impl Service {
     /// Finishes a sign-in with a passkey: the account's lockout, state and the assertion
     /// (signature, origin, relying party, user verification, user handle, counter), then a
     /// new family whose tokens say `amr: ["hwk"]`.
-    pub async fn passkey_login_finish(
+    pub(super) async fn passkey_login_finish(
         &self,
         ceremony: String,
         credential: Value,
         source: Source,
+        issue: Issue,
     ) -> Result<Outcome, Failure> {
         self.relying()?;
         let hash = ceremony_hash(&ceremony).ok_or_else(|| refuse("bad ceremony"))?;
@@ -415,8 +412,7 @@ impl Service {
                 user.updated_at = now;
                 w.update_user(&user)?;
                 events.push(Event::signed_in(&user.id, PASSKEY_AMR, &amr));
-                let tokens = svc.start_family(w, &user, amr, now)?;
-                Ok(Ok(Outcome::Tokens(tokens)))
+                Ok(Ok(svc.start_session(w, &user, amr, now, issue)?))
             })
             .await;
         if result == Err(Failure::InvalidPasskey) {
@@ -426,12 +422,6 @@ impl Service {
         }
         self.settle(attempt, &result);
         result
-    }
-
-    /// The passkeys of the bearer's account.
-    pub(super) fn passkey_list(&self, bearer: Bearer) -> Result<Outcome, Failure> {
-        let user = self.authenticated_user(bearer)?;
-        Ok(Outcome::Passkeys(self.passkeys_of(&user.id)?))
     }
 
     /// The passkeys of an account, oldest first.
@@ -444,19 +434,18 @@ impl Service {
         Ok(all.iter().map(passkey_view).collect())
     }
 
-    /// Renames a passkey of the bearer's account.
+    /// Renames a passkey of the caller's account.
     pub(super) async fn passkey_rename(
         &self,
-        bearer: Bearer,
+        caller: &Principal,
         id: String,
         name: String,
     ) -> Result<Outcome, Failure> {
-        let user = self.authenticated_user(bearer)?;
-        self.passkey_rename_for(&user.id, &id, &name).await
+        self.passkey_rename_for(&caller.user.id, &id, &name).await
     }
 
     /// Renames passkey `id` (base64url) of account `user_id`.
-    pub async fn passkey_rename_for(
+    async fn passkey_rename_for(
         &self,
         user_id: &str,
         id: &str,
@@ -479,19 +468,18 @@ impl Service {
         Ok(Outcome::Passkey(passkey_view(&rec)))
     }
 
-    /// Removes a passkey of the bearer's account.
+    /// Removes a passkey of the caller's account.
     pub(super) async fn passkey_delete(
         &self,
-        bearer: Bearer,
+        caller: &Principal,
         id: String,
     ) -> Result<Outcome, Failure> {
-        let user = self.authenticated_user(bearer)?;
-        self.passkey_delete_for(&user.id, &id).await
+        self.passkey_delete_for(&caller.user.id, &id).await
     }
 
     /// Removes passkey `id` (base64url) of account `user_id`, unless it is the account's
     /// last way in.
-    pub async fn passkey_delete_for(&self, user_id: &str, id: &str) -> Result<Outcome, Failure> {
+    async fn passkey_delete_for(&self, user_id: &str, id: &str) -> Result<Outcome, Failure> {
         let id = b64url_decode(id).ok_or(Failure::PasskeyNotFound)?;
         let owner = user_id.to_owned();
         let now = self.now_ms();

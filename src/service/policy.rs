@@ -95,9 +95,10 @@ pub(super) fn live_family(family: &FamilyRecord, user_id: &str, now: i64) -> boo
     family.is_live(now) && family.user_id == user_id
 }
 
-/// Whether the session of `family` signed in within [`RECENT_SIGN_IN_MS`] of `now`.
-pub(super) fn signed_in_recently(family: &FamilyRecord, now: i64) -> bool {
-    family.created_at >= now.saturating_sub(RECENT_SIGN_IN_MS)
+/// Whether a session that signed in at `signed_in_at` did so within
+/// [`RECENT_SIGN_IN_MS`] of `now`.
+pub(super) fn signed_in_recently(signed_in_at: i64, now: i64) -> bool {
+    signed_in_at >= now.saturating_sub(RECENT_SIGN_IN_MS)
 }
 
 /// The first proof of a sign-in, already checked by its door.

@@ -8,14 +8,15 @@
 //! refresh token as a cookie), and it is never rotated: the family's lifetime slides
 //! instead, renewed while the browser uses it.
 
-use protocol::{Bearer, Failure, Tokens, UserView};
+use protocol::{Failure, UserView};
 use storage::{FamilyRecord, RefreshEntry, UserRecord};
 use subtle::ConstantTimeEq as _;
 
 use super::events::Event;
 use super::policy::{end_session, may_act};
+use super::principal::{Door, Principal};
 use super::refresh::{family_key, new_opaque_token, parse_opaque_token};
-use super::{store_failure, view, Service};
+use super::{new_id, store_failure, view, Abort, Service};
 use crate::clock::ms;
 use crate::primitives::{b64url, b64url_decode, hex, sha256};
 
@@ -27,35 +28,22 @@ fn session_hash(cookie: &str) -> [u8; 32] {
     sha256(&text)
 }
 
-/// A session just opened: the cookie's value (given this once) and its end.
-#[derive(Debug)]
-pub struct Opened {
-    /// The cookie's value: 256 random bits, base64url.
-    pub cookie: String,
-    /// When it ends unless renewed, Unix milliseconds.
-    pub expires_at: i64,
-}
-
 /// The person behind a live session cookie.
 #[derive(Debug, Clone)]
 pub struct Visitor {
+    /// Who they are, authenticated by the cookie: the caller of the operations the pages
+    /// run.
+    pub principal: Principal,
     /// The account, as the pages may show it.
     pub user: UserView,
-    /// The session's family id.
-    pub family_id: String,
-    /// When the person signed in (the family's start), Unix milliseconds.
-    pub signed_in_at: i64,
-    /// How they signed in.
-    pub amr: Vec<String>,
     /// A new end when this visit renewed the session (the cookie is sent again).
     pub renewed: Option<i64>,
-    record: UserRecord,
 }
 
 impl Visitor {
     /// Whether the account has a password (the page asks for it before changing it).
     pub fn has_password(&self) -> bool {
-        self.record.password_hash.is_some()
+        self.principal.user.password_hash.is_some()
     }
 }
 
@@ -84,36 +72,32 @@ impl Service {
             .map_or(0, |p| ms(p.session_ttl))
     }
 
-    /// Turns a sign-in the service just answered (`tokens`, never shown to anyone) into a
-    /// portal session: the family keeps its id and methods, its refresh token is spent,
-    /// and the cookie becomes its one token.
-    pub async fn open_portal_session(&self, tokens: Tokens) -> Result<Opened, Failure> {
-        let refresh = sha256(tokens.refresh_token.as_bytes());
-        let now = self.now_ms();
+    /// Opens a portal session for `user` inside the sign-in's plan: a family whose one
+    /// token is the cookie (stored under its own hash, never a refresh token's). Returns
+    /// the cookie's value (given this once) and the session's end.
+    pub(super) fn open_browser_session(
+        &self,
+        w: &mut dyn storage::Write,
+        user: &UserRecord,
+        amr: Vec<String>,
+        now: i64,
+    ) -> Result<(String, i64), Abort> {
         let expires_at = now.saturating_add(self.portal_ttl_ms());
         let (cookie, _) = new_opaque_token()?;
         let hash = session_hash(&cookie);
-        self.write(move |w, _, _| {
-            let family = w.family(&tokens.family_id)?;
-            let Some(mut family) = family.filter(|f| f.revoked.is_none()) else {
-                return Ok(Err(Failure::TokenInvalid));
-            };
-            if family.current_token != hex(&refresh) {
-                return Ok(Err(Failure::TokenInvalid));
-            }
-            if let Some(mut entry) = w.refresh(&refresh)? {
-                entry.spent_at = Some(now);
-                w.put_refresh(&refresh, &entry)?;
-            }
-            w.put_refresh(&hash, &RefreshEntry::issued(&family.id, now))?;
-            family.current_token = hex(&hash);
-            family.rotated_at = now;
-            family.expires_at = expires_at;
-            w.put_family(&family)?;
-            Ok(Ok(()))
-        })
-        .await?;
-        Ok(Opened { cookie, expires_at })
+        let family = FamilyRecord {
+            id: new_id()?,
+            user_id: user.id.clone(),
+            amr,
+            created_at: now,
+            rotated_at: now,
+            expires_at,
+            current_token: hex(&hash),
+            revoked: None,
+        };
+        w.put_family(&family)?;
+        w.put_refresh(&hash, &RefreshEntry::issued(&family.id, now))?;
+        Ok((cookie, expires_at))
     }
 
     /// The person a session cookie belongs to: the cookie is the live family's token and
@@ -155,11 +139,14 @@ impl Service {
         };
         Ok(Visitor {
             user: view(&user),
-            family_id: family.id,
-            signed_in_at: family.created_at,
-            amr: family.amr,
+            principal: Principal {
+                user,
+                door: Door::Portal,
+                amr: family.amr,
+                signed_in_at: family.created_at,
+                session: family.id,
+            },
             renewed,
-            record: user,
         })
     }
 
@@ -179,13 +166,6 @@ impl Service {
             Ok(Ok(expires_at))
         })
         .await
-    }
-
-    /// An access token of the visitor's session, for the operations the pages run on the
-    /// visitor's behalf (they check it like any bearer token).
-    pub fn visitor_bearer(&self, v: &Visitor) -> Result<Bearer, Failure> {
-        let (token, _) = self.access_token(&v.record, &v.family_id, &v.amr, self.now_ms())?;
-        Ok(Bearer::Token(token))
     }
 
     /// The live sessions of `user_id`, newest first.

@@ -14,7 +14,7 @@
 //! "mailbox owner wins"), an account with a proven address keeps its second factor.
 
 use protocol::input::{is_weak_password, prepare_password};
-use protocol::{Bearer, Failure, Outcome, Reauth, Secret};
+use protocol::{Failure, Outcome, Reauth, Secret};
 use storage::{AccountState, ProofPurpose, ProofRecord, StoreError, Unique, UserRecord, Write};
 use subtle::ConstantTimeEq as _;
 
@@ -24,6 +24,7 @@ use super::policy::{
     account_key, live_family, mailbox_owner_wins, may_act, revoke_all, revoke_all_but,
     signed_in_recently, MAX_MFA_FAILURES,
 };
+use super::principal::Principal;
 use super::{refused, store_failure, Service};
 use crate::clock::after;
 use crate::limits::Source;
@@ -285,17 +286,18 @@ impl Service {
             .map_err(|e| self.hash_failure(e))
     }
 
-    /// Changes the bearer's password. Proven by the current password (counted by the
+    /// Changes the caller's password. Proven by the current password (counted by the
     /// lockout like a sign-in) or by a sign-in of the last minutes; other sessions end.
     pub(super) async fn change_password(
         &self,
-        bearer: Bearer,
+        caller: &Principal,
         reauth: Reauth,
         new_password: Secret,
         fresh_tokens: bool,
         source: Source,
     ) -> Result<Outcome, Failure> {
-        let (claims, user) = self.authenticated(bearer)?;
+        let user = caller.user.clone();
+        let session = caller.session.clone();
         let (current, dialect_asks) = match reauth {
             Reauth::Password(p) => (p, true),
             Reauth::RecentSignIn => (None, false),
@@ -341,7 +343,7 @@ impl Service {
         let result = self
             .write(move |w, svc, events| {
                 let family = w
-                    .family(&claims.sid)?
+                    .family(&session)?
                     .filter(|f| live_family(f, &user_id, now));
                 let Some(family) = family else {
                     return Ok(Err(Failure::TokenInvalid));
@@ -352,7 +354,7 @@ impl Service {
                 if may_act(user.state, false).is_err() {
                     return Ok(Err(Failure::TokenInvalid));
                 }
-                if recent_needed && !signed_in_recently(&family, now) {
+                if recent_needed && !signed_in_recently(family.created_at, now) {
                     return Ok(Err(Failure::ReauthRequired));
                 }
                 user.password_hash = Some(hash.clone());
@@ -381,11 +383,11 @@ impl Service {
     /// old address stays the sign-in until the code comes back.
     pub(super) async fn change_email_start(
         &self,
-        bearer: Bearer,
+        caller: &Principal,
         email: String,
         source: Source,
     ) -> Result<Outcome, Failure> {
-        let user = self.authenticated_user(bearer)?;
+        let user = caller.user.clone();
         let owner = self
             .inner
             .store
@@ -432,13 +434,13 @@ impl Service {
         Ok(Outcome::MailedTo { email })
     }
 
-    /// Switches the bearer's address to the one the code was mailed to (proven by it).
+    /// Switches the caller's address to the one the code was mailed to (proven by it).
     pub(super) async fn change_email_confirm(
         &self,
-        bearer: Bearer,
+        caller: &Principal,
         code: String,
     ) -> Result<Outcome, Failure> {
-        let user = self.authenticated_user(bearer)?;
+        let user = caller.user.clone();
         let typed = normalize_code(&code);
         let now = self.now_ms();
         let user_id = user.id.clone();

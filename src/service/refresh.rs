@@ -71,7 +71,39 @@ pub const MAX_TOLERATED_REPLAYS: u32 = 3;
 /// must not read as theft. Milliseconds.
 pub const UNKNOWN_OUTCOME_GRACE_MS: i64 = 60_000;
 
+/// What a finished sign-in starts: a family with the API's token pair, or a browser's
+/// session (the portal's cookie), made by the sign-in's own commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Issue {
+    /// An access token and a refresh token.
+    Tokens,
+    /// A portal session: its cookie is the family's one token.
+    Browser,
+}
+
 impl Service {
+    /// Starts the session of a sign-in `issue` asks for, inside the sign-in's plan.
+    pub(super) fn start_session(
+        &self,
+        w: &mut dyn Write,
+        user: &UserRecord,
+        amr: Vec<String>,
+        now: i64,
+        issue: Issue,
+    ) -> Result<Outcome, Abort> {
+        Ok(match issue {
+            Issue::Tokens => Outcome::Tokens(self.start_family(w, user, amr, now)?),
+            Issue::Browser => {
+                let (token, expires_at) = self.open_browser_session(w, user, amr, now)?;
+                Outcome::Session {
+                    user: view(user),
+                    token,
+                    expires_at,
+                }
+            }
+        })
+    }
+
     pub(super) fn refresh_ttl_ms(&self) -> i64 {
         ms(self.inner.cfg.tokens.refresh_ttl)
     }

@@ -17,8 +17,8 @@ const CAP: usize = 100_000;
 #[derive(Default)]
 struct Inner {
     epoch: u64,
-    /// Family id -> (user id, expiry as read).
-    families: HashMap<String, (String, i64)>,
+    /// Family id -> (user id, expiry as read, sign-in time).
+    families: HashMap<String, (String, i64, i64)>,
     users: HashMap<String, UserRecord>,
 }
 
@@ -44,19 +44,26 @@ impl Seen {
         self.lock().epoch
     }
 
-    /// The user of family `sid` when both are remembered, the family is `sub`'s and
-    /// lives at `now`.
-    pub(crate) fn lookup(&self, sid: &str, sub: &str, now: i64) -> Option<UserRecord> {
+    /// The user of family `sid` and the family's sign-in time, when both are
+    /// remembered, the family is `sub`'s and lives at `now`.
+    pub(crate) fn lookup(&self, sid: &str, sub: &str, now: i64) -> Option<(UserRecord, i64)> {
         let g = self.lock();
-        let (user_id, expires_at) = g.families.get(sid)?;
+        let (user_id, expires_at, signed_in_at) = g.families.get(sid)?;
         if user_id != sub || *expires_at <= now {
             return None;
         }
-        g.users.get(sub).cloned()
+        g.users.get(sub).cloned().map(|u| (u, *signed_in_at))
     }
 
     /// Keeps what a read that started at `epoch` found, unless a change arrived since.
-    pub(crate) fn remember(&self, epoch: u64, sid: &str, expires_at: i64, user: &UserRecord) {
+    pub(crate) fn remember(
+        &self,
+        epoch: u64,
+        sid: &str,
+        expires_at: i64,
+        signed_in_at: i64,
+        user: &UserRecord,
+    ) {
         let mut g = self.lock();
         if g.epoch != epoch {
             return;
@@ -66,7 +73,7 @@ impl Seen {
             g.users.clear();
         }
         g.families
-            .insert(sid.to_owned(), (user.id.clone(), expires_at));
+            .insert(sid.to_owned(), (user.id.clone(), expires_at, signed_in_at));
         g.users.insert(user.id.clone(), user.clone());
     }
 
@@ -106,8 +113,8 @@ mod tests {
     fn a_change_forgets_and_a_read_that_raced_it_is_not_kept() {
         let s = Seen::default();
         let e = s.epoch();
-        s.remember(e, "f", 100, &user("u"));
-        assert!(s.lookup("f", "u", 50).is_some());
+        s.remember(e, "f", 100, 7, &user("u"));
+        assert_eq!(s.lookup("f", "u", 50).map(|(_, at)| at), Some(7));
         assert!(s.lookup("f", "u", 100).is_none(), "expired");
         assert!(s.lookup("f", "someone-else", 50).is_none());
         s.forget(&Change::Family("f".into()));
@@ -115,10 +122,10 @@ mod tests {
         // A read that began before a notice arrived is not kept.
         let e = s.epoch();
         s.forget(&Change::User("u".into()));
-        s.remember(e, "f", 100, &user("u"));
+        s.remember(e, "f", 100, 7, &user("u"));
         assert!(s.lookup("f", "u", 50).is_none());
         let e = s.epoch();
-        s.remember(e, "f", 100, &user("u"));
+        s.remember(e, "f", 100, 7, &user("u"));
         s.forget(&Change::Lost);
         assert!(s.lookup("f", "u", 50).is_none());
     }

@@ -8,7 +8,7 @@
 //! the account's address was never proven before, everything set up without that proof
 //! (password, second factor, passkeys, sessions) is removed: the mailbox owner wins.
 
-use protocol::{Bearer, Failure, Outcome};
+use protocol::{Failure, Outcome};
 use storage::{ProofPurpose, ProofRecord, SessionCodeRecord, UserRecord};
 
 use super::codes::{index_hash, new_code, normalize_code, proof_hash, VERIFY_EMAIL};
@@ -17,6 +17,8 @@ use super::policy::{
     account_key, decide, end_session, mailbox_owner_wins, may_act, mfa_enabled, Decision, Factor,
     MAX_MFA_FAILURES,
 };
+use super::principal::Principal;
+use super::refresh::Issue;
 use super::{new_id, refused, store_failure, Service};
 use crate::clock::after;
 use crate::limits::Source;
@@ -142,6 +144,7 @@ impl Service {
         code: String,
         mfa_code: Option<String>,
         source: Source,
+        issue: Issue,
     ) -> Result<Outcome, Failure> {
         let Some(normalized) = normalize_code(&code) else {
             return Err(Failure::InvalidSessionCode);
@@ -250,8 +253,7 @@ impl Service {
                 user.updated_at = now;
                 w.update_user(&user)?;
                 events.push(Event::signed_in(&user.id, "otp", &amr));
-                let tokens = svc.start_family(w, &user, amr, now)?;
-                Ok(Ok(Outcome::Tokens(tokens)))
+                Ok(Ok(svc.start_session(w, &user, amr, now, issue)?))
             })
             .await;
         if result == Err(Failure::InvalidSessionCode) {
@@ -261,14 +263,14 @@ impl Service {
         result
     }
 
-    /// Mails a code that proves the bearer's email address (one live code per account; a
+    /// Mails a code that proves the caller's email address (one live code per account; a
     /// new one replaces it).
     pub(super) async fn verify_email_start(
         &self,
-        bearer: Bearer,
+        caller: &Principal,
         source: Source,
     ) -> Result<Outcome, Failure> {
-        let user = self.authenticated_user(bearer)?;
+        let user = caller.user.clone();
         let email = user.email.clone().ok_or(Failure::InvalidEmail)?;
         let now = self.now_ms();
         self.take_mail_quota(&email, source, true)?;
@@ -313,17 +315,17 @@ impl Service {
         Ok(Outcome::MailedTo { email })
     }
 
-    /// Proves the bearer's email with the mailed code. Asked for by the account's own
+    /// Proves the caller's email with the mailed code. Asked for by the account's own
     /// session, the proof keeps everything: the credential holder controls the mailbox.
     /// A wrong code counts toward the account's lockout like every other wrong code.
     pub(super) async fn verify_email(
         &self,
-        bearer: Bearer,
+        caller: &Principal,
         code: String,
         source: Source,
     ) -> Result<Outcome, Failure> {
         use subtle::ConstantTimeEq as _;
-        let user = self.authenticated_user(bearer)?;
+        let user = caller.user.clone();
         let attempt = self
             .inner
             .lockouts

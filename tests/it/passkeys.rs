@@ -87,17 +87,22 @@ fn challenge(r: Result<protocol::Outcome, protocol::Failure>) -> (String, Value)
 async fn register_here(p: &InProcess, access: &str) -> SoftKey {
     let bearer = || protocol::Bearer::Token(access.to_owned());
     let (ceremony, options) = challenge(
-        p.run(protocol::Operation::PasskeyRegisterStart { bearer: bearer() })
-            .await,
+        p.run(protocol::Operation::as_user(
+            bearer(),
+            protocol::UserOp::PasskeyRegisterStart,
+        ))
+        .await,
     );
     let mut key = SoftKey::new(ORIGIN);
     let answer = key.register(&options, &Faults::default());
-    p.run(protocol::Operation::PasskeyRegisterFinish {
-        bearer: bearer(),
-        ceremony,
-        name: None,
-        credential: answer,
-    })
+    p.run(protocol::Operation::as_user(
+        bearer(),
+        protocol::UserOp::PasskeyRegisterFinish {
+            ceremony,
+            name: None,
+            credential: answer,
+        },
+    ))
     .await
     .unwrap();
     key
@@ -513,9 +518,10 @@ async fn a_ceremony_lasts_five_minutes_and_the_last_way_in_stays() {
     let old = p.sign_up("old", PW).await;
     p.advance(301.0);
     assert_eq!(
-        p.run(protocol::Operation::PasskeyRegisterStart {
-            bearer: protocol::Bearer::Token(old.access_token.clone()),
-        })
+        p.run(protocol::Operation::as_user(
+            protocol::Bearer::Token(old.access_token.clone()),
+            protocol::UserOp::PasskeyRegisterStart
+        ))
         .await,
         Err(protocol::Failure::ReauthRequired)
     );
@@ -525,21 +531,24 @@ async fn a_ceremony_lasts_five_minutes_and_the_last_way_in_stays() {
     };
     let access = protocol::Bearer::Token(t.access_token.clone());
     let (ceremony, public_key) = challenge(
-        p.run(protocol::Operation::PasskeyRegisterStart {
-            bearer: access.clone(),
-        })
+        p.run(protocol::Operation::as_user(
+            access.clone(),
+            protocol::UserOp::PasskeyRegisterStart,
+        ))
         .await,
     );
     let mut key = SoftKey::new(ORIGIN);
     let answer = key.register(&public_key, &Faults::default());
     p.advance(301.0);
     let late = p
-        .run(protocol::Operation::PasskeyRegisterFinish {
-            bearer: access.clone(),
-            ceremony,
-            name: None,
-            credential: answer,
-        })
+        .run(protocol::Operation::as_user(
+            access.clone(),
+            protocol::UserOp::PasskeyRegisterFinish {
+                ceremony,
+                name: None,
+                credential: answer,
+            },
+        ))
         .await;
     assert_eq!(late, Err(protocol::Failure::InvalidPasskey));
 
@@ -567,8 +576,22 @@ async fn a_ceremony_lasts_five_minutes_and_the_last_way_in_stays() {
         })
         .unwrap();
     let id = latchkey::primitives::b64url(b"only");
+    // Signed in with that passkey, in the portal.
+    let caller = latchkey::service::Principal {
+        user: lone,
+        door: latchkey::service::Door::Portal,
+        amr: vec!["hwk".into()],
+        signed_in_at: now,
+        session: "its-session".into(),
+    };
     assert_eq!(
-        p.svc.passkey_delete_for("lone", &id).await,
+        p.svc
+            .act(
+                &caller,
+                protocol::UserOp::PasskeyDelete { id },
+                latchkey::limits::Source::LOCAL
+            )
+            .await,
         Err(protocol::Failure::LastSignInMethod)
     );
     assert!(store.read(|r| r.passkey(b"only")).unwrap().is_some());

@@ -452,14 +452,18 @@ async fn an_email_change_mails_the_new_address_tells_the_old_and_switches_on_the
 
 #[tokio::test]
 async fn without_the_current_password_a_change_needs_a_sign_in_of_the_last_five_minutes() {
-    use protocol::{Bearer, Failure, Operation, Outcome, Reauth, Secret};
+    use protocol::{Bearer, Failure, Operation, Outcome, Reauth, Secret, UserOp};
     let p = InProcess::new(|_| {});
     let t = p.sign_up("fay", PW).await;
-    let change = |access: &str, reauth: Reauth, fresh: bool| Operation::ChangePassword {
-        bearer: Bearer::Token(access.to_string()),
-        reauth,
-        new_password: Secret(NEW_PW.into()),
-        fresh_tokens: fresh,
+    let change = |access: &str, reauth: Reauth, fresh: bool| {
+        Operation::as_user(
+            Bearer::Token(access.to_string()),
+            UserOp::ChangePassword {
+                reauth,
+                new_password: Secret(NEW_PW.into()),
+                fresh_tokens: fresh,
+            },
+        )
     };
     // Within the window, the identity-toolkit rule accepts the session alone.
     p.advance(240.0);
@@ -495,22 +499,19 @@ async fn without_the_current_password_a_change_needs_a_sign_in_of_the_last_five_
 
 #[tokio::test]
 async fn a_reset_voids_a_second_step_begun_with_the_old_password() {
-    use protocol::{Bearer, Failure, Operation, Outcome, SecondFactor, Secret};
+    use protocol::{Bearer, Failure, Operation, Outcome, SecondFactor, Secret, UserOp};
     let p = InProcess::new(|_| {});
     let t = p.sign_up("gus", PW).await;
     let email = "gus@example.com".to_string();
     // The address proven by the account's own session, then TOTP on.
     let bearer = || Bearer::Token(t.access_token.clone());
-    p.run(Operation::VerifyEmailStart { bearer: bearer() })
+    p.run(Operation::as_user(bearer(), UserOp::VerifyEmailStart))
         .await
         .unwrap();
     let code = p.code_to(&email, 1);
-    p.run(Operation::VerifyEmail {
-        bearer: bearer(),
-        code,
-    })
-    .await
-    .unwrap();
+    p.run(Operation::as_user(bearer(), UserOp::VerifyEmail { code }))
+        .await
+        .unwrap();
     let secret = crate::rules::enrol(&p, &t.access_token).await;
     // Someone with the old password stands at the second step...
     let pending = match p

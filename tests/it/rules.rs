@@ -2,7 +2,7 @@
 //! window, refresh expiry, the lockout window, TOTP steps, session-code lifetime and the
 //! mail quota. No test here sleeps; the wire is tested against the real binary elsewhere.
 
-use protocol::{Bearer, Failure, Operation, Outcome};
+use protocol::{Bearer, Failure, Operation, Outcome, UserOp};
 
 use crate::support::*;
 
@@ -179,16 +179,16 @@ async fn failures_lock_within_the_window_and_the_lock_lifts_after_its_duration()
 
 pub(crate) async fn enrol(p: &InProcess, access: &str) -> String {
     let bearer = || Bearer::Token(access.to_string());
-    let secret = match p.run(Operation::TotpEnroll { bearer: bearer() }).await {
+    let secret = match p
+        .run(Operation::as_user(bearer(), UserOp::TotpEnroll))
+        .await
+    {
         Ok(Outcome::TotpEnrollment { secret, .. }) => secret,
         other => panic!("{other:?}"),
     };
     let code = totp_at(&secret, p.now_ms());
     match p
-        .run(Operation::TotpConfirm {
-            bearer: bearer(),
-            code,
-        })
+        .run(Operation::as_user(bearer(), UserOp::TotpConfirm { code }))
         .await
     {
         Ok(Outcome::MfaEnabled { recovery_codes }) => assert_eq!(recovery_codes.len(), 10),

@@ -861,9 +861,10 @@ impl InProcess {
 
     /// The current user of an access token.
     pub async fn me(&self, access: &str) -> Result<protocol::Outcome, protocol::Failure> {
-        self.run(protocol::Operation::CurrentUser {
-            bearer: protocol::Bearer::Token(access.to_string()),
-        })
+        self.run(protocol::Operation::as_user(
+            protocol::Bearer::Token(access.to_string()),
+            protocol::UserOp::CurrentUser,
+        ))
         .await
     }
 

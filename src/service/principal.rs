@@ -1,0 +1,105 @@
+//! Who a request acts for, authenticated once at the service's edge. A door turns what
+//! the request presented (an access token; the portal's cookie) into a [`Principal`];
+//! the operations of a signed-in user ([`protocol::UserOp`]) take that, never a raw
+//! token. The portal runs the same operations with the principal of its cookie: it does
+//! not mint tokens for itself.
+
+use protocol::{Bearer, Failure};
+use storage::UserRecord;
+
+use super::policy::{live_family, may_act};
+use super::{store_failure, Service};
+use crate::signer::{Claims, VerifyError};
+
+/// How the caller was authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// An access token (`Authorization: Bearer`, or forward-auth's cookie).
+    AccessToken,
+    /// The portal's session cookie.
+    Portal,
+}
+
+/// A signed-in caller: the account (active, as read now), its live session, and how and
+/// when it signed in.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The account.
+    pub user: UserRecord,
+    /// How the caller was authenticated.
+    pub door: Door,
+    /// The methods of the sign-in (`amr`).
+    pub amr: Vec<String>,
+    /// When the session signed in, Unix milliseconds.
+    pub signed_in_at: i64,
+    /// The session (its family id).
+    pub session: String,
+}
+
+impl Service {
+    /// Verifies an access token: signature, time, issuer. The session is checked by
+    /// [`Service::authenticate`] against the store.
+    fn verified_claims(&self, bearer: Bearer) -> Result<Claims, Failure> {
+        let token = match bearer {
+            Bearer::Missing => return Err(Failure::MissingToken),
+            Bearer::Malformed => return Err(Failure::TokenInvalid),
+            Bearer::Token(t) => t,
+        };
+        self.inner
+            .keys
+            .verify(&token, self.now_ms() / 1000)
+            .map_err(|e| {
+                tracing::debug!(reason = %e, "access token refused");
+                match e {
+                    VerifyError::Expired => Failure::TokenExpired,
+                    _ => Failure::TokenInvalid,
+                }
+            })
+    }
+
+    /// The caller of an access token: the token verifies, its session is live and the
+    /// account may act.
+    pub fn authenticate(&self, bearer: Bearer) -> Result<Principal, Failure> {
+        let claims = self.verified_claims(bearer)?;
+        let now = self.now_ms();
+        let principal = |user: UserRecord, signed_in_at: i64, claims: Claims| Principal {
+            user,
+            door: Door::AccessToken,
+            amr: claims.amr,
+            signed_in_at,
+            session: claims.sid,
+        };
+        // On a shared store, what an earlier check read stands until a change notice.
+        let seen = self
+            .inner
+            .seen
+            .as_ref()
+            .filter(|_| self.inner.store.changes_known());
+        if let Some((u, at)) = seen.and_then(|s| s.lookup(&claims.sid, &claims.sub, now)) {
+            return Ok(principal(u, at, claims));
+        }
+        let epoch = seen.map(|s| s.epoch());
+        let found = self
+            .inner
+            .store
+            .read(|r| {
+                let family = r.family(&claims.sid)?;
+                let live = family.as_ref().filter(|f| live_family(f, &claims.sub, now));
+                let Some(f) = live else {
+                    return Ok(None);
+                };
+                Ok(r.user(&claims.sub)?
+                    .map(|u| (f.expires_at, f.created_at, u)))
+            })
+            .map_err(store_failure)?;
+        match found {
+            Some((expires_at, signed_in_at, u)) if may_act(u.state, false).is_ok() => {
+                if let (Some(s), Some(e)) = (seen, epoch) {
+                    s.remember(e, &claims.sid, expires_at, signed_in_at, &u);
+                }
+                Ok(principal(u, signed_in_at, claims))
+            }
+            _ => Err(Failure::TokenInvalid),
+        }
+    }
+}
