@@ -31,7 +31,7 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use protocol::{Failure, Reply};
+use protocol::{Failure, Reply, Transport};
 use serde_json::{json, Value};
 
 use storage::StoreError;
@@ -307,7 +307,9 @@ pub async fn handle(
     };
     let reply = match crate::http::contained(route(admin, req), limit).await {
         Ok(r) => r,
-        Err(Failure::Timeout) => error(StatusCode::SERVICE_UNAVAILABLE, "timeout", "took too long"),
+        Err(Failure::Transport(Transport::Timeout)) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, "timeout", "took too long")
+        }
         Err(_) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",

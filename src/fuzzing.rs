@@ -17,6 +17,7 @@ use std::sync::{Arc, OnceLock};
 use http::{HeaderMap, HeaderValue, Method};
 use protocol::families::FAMILIES;
 use protocol::table::Family;
+use protocol::Transport;
 use protocol::{Bearer, Ctx, Failure, Outcome, Request};
 use storage::SigningKeyRecord;
 
@@ -213,8 +214,8 @@ pub fn family_request(name: &str, data: &[u8]) {
                 Failure::InvalidCredentials,
                 Failure::TokenInvalid,
                 Failure::MissingToken,
-                Failure::Internal,
-                Failure::RateLimited { retry_after: 3 },
+                Failure::Transport(Transport::Internal),
+                Failure::Transport(Transport::RateLimited { retry_after: 3 }),
             ] {
                 let reply = call.answer.reply(fam, &ctx, Err(f));
                 assert!(reply.status.is_client_error() || reply.status.is_server_error());

@@ -16,6 +16,7 @@ use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use protocol::table::{Family, Resolved, Table};
+use protocol::Transport;
 use protocol::{Failure, Reply};
 use serde_json::json;
 use tracing::Instrument as _;
@@ -190,10 +191,12 @@ fn reject(family: Option<&'static Family>, f: Failure) -> Reply {
     match family {
         Some(fam) => (fam.reject)(f),
         None => match f {
-            Failure::PayloadTooLarge => {
+            Failure::Transport(Transport::PayloadTooLarge) => {
                 plain_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
-            Failure::Timeout => plain_error(StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            Failure::Transport(Transport::Timeout) => {
+                plain_error(StatusCode::SERVICE_UNAVAILABLE, "timeout")
+            }
             _ => plain_error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         },
     }
@@ -317,9 +320,10 @@ async fn forward_auth(app: &App, headers: &http::HeaderMap, query: Option<&str>)
     }
     match app.service.authenticate(bearer) {
         Ok(caller) => forward_ok(&crate::service::view(&caller.user)),
-        Err(Failure::Overloaded { .. } | Failure::Internal) => {
-            plain_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
-        }
+        Err(
+            Failure::Transport(Transport::Overloaded { .. })
+            | Failure::Transport(Transport::Internal),
+        ) => plain_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
         _ => {
             let refused = plain_error(
                 StatusCode::UNAUTHORIZED,
@@ -424,7 +428,9 @@ async fn dispatch(app: &App, req: Request<Incoming>, client: IpAddr, trace: &mut
             Err(_) => return Reply::empty(StatusCode::PAYLOAD_TOO_LARGE),
         };
         if crate::portal::oidc::checks_credential(&parts.method, path) {
-            if let Err(Failure::RateLimited { retry_after }) = app.service.rate_limit(source) {
+            if let Err(Failure::Transport(Transport::RateLimited { retry_after })) =
+                app.service.rate_limit(source)
+            {
                 return Reply::json(
                     StatusCode::TOO_MANY_REQUESTS,
                     &json!({"error": "slow_down", "error_description": "too many requests"}),
@@ -484,15 +490,15 @@ async fn dispatch(app: &App, req: Request<Incoming>, client: IpAddr, trace: &mut
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > app.max_body) {
-        return (family.reject)(Failure::PayloadTooLarge);
+        return (family.reject)(Failure::Transport(Transport::PayloadTooLarge));
     }
     let limit = usize::try_from(app.max_body).unwrap_or(usize::MAX);
     let bytes = match Limited::new(body, limit).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return (family.reject)(Failure::PayloadTooLarge)
+            return (family.reject)(Failure::Transport(Transport::PayloadTooLarge))
         }
-        Err(_) => return (family.reject)(Failure::Timeout),
+        Err(_) => return (family.reject)(Failure::Transport(Transport::Timeout)),
     };
     let request = protocol::Request {
         ctx,
@@ -669,14 +675,17 @@ mod tests {
     async fn panics_and_timeouts_are_contained() {
         use crate::http::contained;
         let r = contained(async { panic!("boom") }, Duration::from_secs(5)).await;
-        assert_eq!(r.err(), Some(Failure::Internal));
+        assert_eq!(r.err(), Some(Failure::Transport(Transport::Internal)));
         let r = contained(std::future::pending::<()>(), Duration::from_millis(20)).await;
-        assert_eq!(r.err(), Some(Failure::Timeout));
+        assert_eq!(r.err(), Some(Failure::Transport(Transport::Timeout)));
         assert_eq!(contained(async { 7 }, Duration::from_secs(1)).await, Ok(7));
-        let reply = reject(Some(&protocol::oauth::FAMILY), Failure::Internal);
+        let reply = reject(
+            Some(&protocol::oauth::FAMILY),
+            Failure::Transport(Transport::Internal),
+        );
         assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(
-            reject(None, Failure::Timeout).status,
+            reject(None, Failure::Transport(Transport::Timeout)).status,
             StatusCode::SERVICE_UNAVAILABLE
         );
     }

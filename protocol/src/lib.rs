@@ -37,7 +37,7 @@ pub mod v0;
 pub use input::{Ctx, Request};
 pub use ops::{
     Bearer, ClientCredentials, Failure, Introspection, NewUser, Operation, Outcome, PasskeyView,
-    Reauth, SecondFactor, Secret, Tokens, UserOp, UserView,
+    Reauth, SecondFactor, Secret, Tokens, Transport, UserOp, UserView,
 };
 pub use reply::Reply;
 pub use table::Call;

@@ -14,7 +14,7 @@ use crate::input::{
     canonical_username, parse_form, parse_json, valid_email, BodyKind, Ctx, Request,
 };
 use crate::ops::{
-    Failure, NewUser, Operation, Outcome, SecondFactor, Secret, Tokens, UserOp, UserView,
+    Failure, NewUser, Operation, Outcome, SecondFactor, Secret, Tokens, Transport, UserOp, UserView,
 };
 use crate::reply::{rfc3339_ms, Reply};
 use crate::table::{Call, Family, Render, Route};
@@ -423,7 +423,7 @@ fn introspection(i: Option<&crate::ops::Introspection>) -> serde_json::Value {
 
 /// An outcome this family's routes never ask for: an internal error.
 fn unexpected() -> Reply {
-    error(Failure::Internal)
+    error(Failure::Transport(Transport::Internal))
 }
 
 fn render_user(_: &Ctx, o: Outcome) -> Reply {
@@ -537,24 +537,24 @@ fn error(f: Failure) -> Reply {
             "too many failed sign-ins; try later",
         )
         .retry_after(retry_after),
-        Failure::RateLimited { retry_after } => e(
+        Failure::Transport(Transport::RateLimited { retry_after }) => e(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             "too many requests; try later",
         )
         .retry_after(retry_after),
-        Failure::Overloaded { retry_after } => e(
+        Failure::Transport(Transport::Overloaded { retry_after }) => e(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",
             "the server is busy; try later",
         )
         .retry_after(retry_after),
-        Failure::PayloadTooLarge => e(
+        Failure::Transport(Transport::PayloadTooLarge) => e(
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request",
             "request body too large",
         ),
-        Failure::Timeout => e(
+        Failure::Transport(Transport::Timeout) => e(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",
             "the request took too long",
@@ -577,24 +577,17 @@ fn error(f: Failure) -> Reply {
             "invalid_mfa_code",
             "the TOTP or recovery code is wrong or was used already",
         ),
-        Failure::InvalidSessionCode
-        | Failure::MfaNotPending
-        | Failure::MfaAlreadyEnabled
-        | Failure::MfaNotEnabled
-        | Failure::InvalidMfaPending
-        | Failure::InvalidCode
-        | Failure::ReauthRequired
-        | Failure::InvalidPasskey
-        | Failure::PasskeyNotFound
-        | Failure::LastSignInMethod => e(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "not supported here",
-        ),
-        Failure::Internal => e(
+        Failure::Transport(Transport::Internal) => e(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
             "internal error",
+        ),
+        // What the family's routes never cause (the session family's codes, passkeys),
+        // and any failure added later: the dialect's default.
+        _ => e(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "not supported here",
         ),
     }
 }
@@ -785,7 +778,9 @@ mod tests {
         let r = c.answer.reply(
             &FAMILY,
             &ctx(),
-            Err(Failure::RateLimited { retry_after: 7 }),
+            Err(Failure::Transport(Transport::RateLimited {
+                retry_after: 7,
+            })),
         );
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
         assert!(r

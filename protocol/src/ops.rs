@@ -461,6 +461,62 @@ pub struct Introspection {
     pub client_id: String,
 }
 
+/// A refusal that says nothing about what the request meant: the server or the
+/// transport decided. Every family renders these alike (in its own envelope), and the
+/// portal and the admin API too: [`Transport::status`] and [`Transport::code`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Too many requests from this client.
+    RateLimited {
+        /// Seconds until it may be tried again.
+        retry_after: u64,
+    },
+    /// The server sheds load.
+    Overloaded {
+        /// Seconds until it may be tried again.
+        retry_after: u64,
+    },
+    /// The request body is over `server.max_body`.
+    PayloadTooLarge,
+    /// The request took longer than the server allows.
+    Timeout,
+    /// Something failed inside the server (details only in its log).
+    Internal,
+}
+
+impl Transport {
+    /// The HTTP status.
+    pub fn status(self) -> http::StatusCode {
+        use http::StatusCode;
+        match self {
+            Transport::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Transport::Overloaded { .. } | Transport::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            Transport::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Transport::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Its code in the default answer (snake_case).
+    pub fn code(self) -> &'static str {
+        match self {
+            Transport::RateLimited { .. } => "rate_limited",
+            Transport::Overloaded { .. } | Transport::Timeout => "temporarily_unavailable",
+            Transport::PayloadTooLarge => "payload_too_large",
+            Transport::Internal => "server_error",
+        }
+    }
+
+    /// Seconds to wait before trying again, when the refusal says.
+    pub fn retry_after(self) -> Option<u64> {
+        match self {
+            Transport::RateLimited { retry_after } | Transport::Overloaded { retry_after } => {
+                Some(retry_after)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Why the service refused. Each family maps every variant to its wire format in exactly
 /// one function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -498,22 +554,8 @@ pub enum Failure {
         /// Seconds until it may be tried again.
         retry_after: u64,
     },
-    /// Too many requests from this client.
-    RateLimited {
-        /// Seconds until it may be tried again.
-        retry_after: u64,
-    },
-    /// The server sheds load.
-    Overloaded {
-        /// Seconds until it may be tried again.
-        retry_after: u64,
-    },
-    /// The request body is over `server.max_body`.
-    PayloadTooLarge,
-    /// The request took longer than the server allows.
-    Timeout,
-    /// Something failed inside the server (details only in its log).
-    Internal,
+    /// The server or the transport refused, whatever the request meant.
+    Transport(Transport),
     /// The email address is malformed, or the mail server refused it.
     InvalidEmail,
     /// The mail server cannot be reached or failed.
@@ -563,3 +605,116 @@ impl std::fmt::Display for FieldError {
 }
 
 impl std::error::Error for FieldError {}
+
+impl Failure {
+    /// The default answer to this failure: its HTTP status, a snake_case code and a
+    /// sentence. A family renders in its own envelope what it has no word of its own for
+    /// (a failure added after it was written) with these, so a new failure is one
+    /// variant and one line here.
+    pub fn default_answer(&self) -> (http::StatusCode, &'static str, &'static str) {
+        use http::StatusCode as S;
+        match self {
+            Failure::WeakPassword => (S::BAD_REQUEST, "weak_password", "the password is too weak"),
+            Failure::EmailTaken => (S::CONFLICT, "email_taken", "the email address is taken"),
+            Failure::UsernameTaken => (S::CONFLICT, "username_taken", "the username is taken"),
+            Failure::RoleNotAllowed => (
+                S::FORBIDDEN,
+                "role_not_allowed",
+                "this role cannot be chosen at sign-up",
+            ),
+            Failure::InvalidClient => (
+                S::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed",
+            ),
+            Failure::InvalidCredentials => (
+                S::UNAUTHORIZED,
+                "invalid_credentials",
+                "wrong login or password",
+            ),
+            Failure::RefreshInvalid => (
+                S::BAD_REQUEST,
+                "invalid_grant",
+                "the refresh token is invalid",
+            ),
+            Failure::RefreshExpired => {
+                (S::BAD_REQUEST, "invalid_grant", "the refresh token expired")
+            }
+            Failure::MissingToken => (
+                S::UNAUTHORIZED,
+                "missing_token",
+                "a bearer token is required",
+            ),
+            Failure::TokenInvalid => (S::UNAUTHORIZED, "invalid_token", "invalid access token"),
+            Failure::TokenExpired => (S::UNAUTHORIZED, "invalid_token", "the access token expired"),
+            Failure::Disabled => (S::FORBIDDEN, "account_disabled", "the account is disabled"),
+            Failure::Blocked => (S::FORBIDDEN, "account_blocked", "the account is blocked"),
+            Failure::Unverified => (
+                S::FORBIDDEN,
+                "account_unverified",
+                "the account is not activated yet",
+            ),
+            Failure::LockedOut { .. } => (
+                S::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "too many failed attempts; try later",
+            ),
+            Failure::Transport(t) => (t.status(), t.code(), "the server cannot answer now"),
+            Failure::InvalidEmail => (
+                S::BAD_REQUEST,
+                "invalid_email",
+                "the email address cannot be used",
+            ),
+            Failure::MailUnavailable => (
+                S::SERVICE_UNAVAILABLE,
+                "mail_unavailable",
+                "mail cannot be sent now",
+            ),
+            Failure::InvalidSessionCode => (
+                S::BAD_REQUEST,
+                "invalid_session_code",
+                "the code is wrong, expired or spent",
+            ),
+            Failure::InvalidMfaCode => (
+                S::BAD_REQUEST,
+                "invalid_mfa_code",
+                "the second factor is wrong",
+            ),
+            Failure::MfaNotPending => (S::CONFLICT, "mfa_not_pending", "no enrolment to confirm"),
+            Failure::MfaAlreadyEnabled => (S::CONFLICT, "mfa_already_enabled", "TOTP is on"),
+            Failure::MfaNotEnabled => (S::CONFLICT, "mfa_not_enabled", "TOTP is not on"),
+            Failure::MfaRequired => (
+                S::UNAUTHORIZED,
+                "mfa_required",
+                "a second factor is required",
+            ),
+            Failure::InvalidMfaPending => (
+                S::UNAUTHORIZED,
+                "invalid_mfa_pending",
+                "the pending sign-in is unknown, spent or expired",
+            ),
+            Failure::InvalidCode => (
+                S::BAD_REQUEST,
+                "invalid_code",
+                "the code is wrong, expired or spent",
+            ),
+            Failure::ReauthRequired => (
+                S::UNAUTHORIZED,
+                "reauthentication_required",
+                "sign in again first",
+            ),
+            Failure::InvalidPasskey => (S::BAD_REQUEST, "invalid_passkey", "the passkey failed"),
+            Failure::PasskeyNotFound => (S::NOT_FOUND, "not_found", "no such passkey"),
+            Failure::LastSignInMethod => (
+                S::CONFLICT,
+                "last_sign_in_method",
+                "the account's last way in",
+            ),
+            Failure::InvalidField(_) => (
+                S::BAD_REQUEST,
+                "invalid_request",
+                "a field is not acceptable",
+            ),
+        }
+    }
+}

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::doc::{any_object, ns, obj, s, RouteDoc};
 use crate::input::{valid_email, Ctx, Request};
-use crate::ops::{Failure, Operation, Outcome, Reauth, Secret, UserOp};
+use crate::ops::{Failure, Operation, Outcome, Reauth, Secret, Transport, UserOp};
 use crate::reply::{rfc3339_ms, Reply};
 use crate::table::{Call, Family, Route};
 
@@ -824,7 +824,7 @@ fn render(_ctx: &Ctx, o: Outcome) -> Reply {
         ),
         // Outcomes of other families' operations never reach this one.
         Outcome::Introspection(_) | Outcome::MfaPending { .. } | Outcome::Session { .. } => {
-            error(Failure::Internal)
+            error(Failure::Transport(Transport::Internal))
         }
     }
 }
@@ -840,13 +840,6 @@ fn error(f: Failure) -> Reply {
             bad,
             &json!({"error": "invalid_request", "error_description": fe.to_string()}),
         ),
-        Failure::MailUnavailable => code(StatusCode::SERVICE_UNAVAILABLE, "mail_unavailable"),
-        Failure::InvalidSessionCode => code(bad, "invalid_session_code"),
-        Failure::InvalidMfaCode => code(bad, "invalid_mfa_code"),
-        Failure::MfaNotPending => code(StatusCode::CONFLICT, "mfa_not_pending"),
-        Failure::MfaAlreadyEnabled => code(StatusCode::CONFLICT, "mfa_already_enabled"),
-        Failure::MfaNotEnabled => code(StatusCode::CONFLICT, "mfa_not_enabled"),
-        Failure::InvalidCode => code(bad, "invalid_code"),
         Failure::MfaRequired | Failure::InvalidMfaPending => code(unauthorized, "mfa_required"),
         Failure::RefreshInvalid | Failure::RefreshExpired => code(unauthorized, "invalid_token"),
         Failure::MissingToken => code(unauthorized, "missing_token").bearer_challenge(false),
@@ -854,37 +847,43 @@ fn error(f: Failure) -> Reply {
             code(unauthorized, "invalid_token").bearer_challenge(true)
         }
         Failure::Disabled | Failure::Unverified => code(StatusCode::FORBIDDEN, "account_disabled"),
-        Failure::Blocked => code(StatusCode::FORBIDDEN, "account_blocked"),
         Failure::LockedOut { retry_after } => {
             code(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").retry_after(retry_after)
         }
-        Failure::RateLimited { retry_after } => {
+        Failure::Transport(Transport::RateLimited { retry_after }) => {
             code(StatusCode::TOO_MANY_REQUESTS, "rate_limited").retry_after(retry_after)
         }
-        Failure::Overloaded { retry_after } => {
+        Failure::Transport(Transport::Overloaded { retry_after }) => {
             code(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
                 .retry_after(retry_after)
         }
-        Failure::Timeout => {
+        Failure::Transport(Transport::Timeout) => {
             code(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable").retry_after(1)
         }
-        Failure::PayloadTooLarge => code(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
-        Failure::Internal => code(StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
-        Failure::WeakPassword => code(bad, "weak_password"),
+        Failure::Transport(Transport::PayloadTooLarge) => {
+            code(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request")
+        }
+        Failure::Transport(Transport::Internal) => {
+            code(StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        }
         Failure::EmailTaken => code(bad, "email_taken"),
         Failure::InvalidCredentials => code(bad, "invalid_credentials"),
         Failure::ReauthRequired => Reply::json(
             bad,
             &json!({"error": "reauthentication_required", "error_description": "sign in again first (a password change may give current_password instead)"}),
         ),
-        Failure::InvalidPasskey => code(bad, "invalid_passkey"),
-        Failure::PasskeyNotFound => code(StatusCode::NOT_FOUND, "not_found"),
         Failure::LastSignInMethod => Reply::json(
             StatusCode::CONFLICT,
             &json!({"error": "last_sign_in_method", "error_description": "the account's last way in: add a password or another passkey first"}),
         ),
         Failure::UsernameTaken | Failure::RoleNotAllowed | Failure::InvalidClient => {
             invalid_request()
+        }
+        // The others (and any failure added later): the default answer, which is this
+        // family's.
+        f => {
+            let (status, c, _) = f.default_answer();
+            code(status, c)
         }
     }
 }
@@ -922,6 +921,35 @@ mod tests {
 
     fn body(r: &Reply) -> serde_json::Value {
         serde_json::from_slice(&r.body).unwrap()
+    }
+
+    /// The codes this family answered before it took the default answer for them.
+    #[test]
+    fn the_default_answer_is_this_familys() {
+        let bad = StatusCode::BAD_REQUEST;
+        let conflict = StatusCode::CONFLICT;
+        for (f, status, c) in [
+            (
+                Failure::MailUnavailable,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "mail_unavailable",
+            ),
+            (Failure::InvalidSessionCode, bad, "invalid_session_code"),
+            (Failure::InvalidMfaCode, bad, "invalid_mfa_code"),
+            (Failure::MfaNotPending, conflict, "mfa_not_pending"),
+            (Failure::MfaAlreadyEnabled, conflict, "mfa_already_enabled"),
+            (Failure::MfaNotEnabled, conflict, "mfa_not_enabled"),
+            (Failure::InvalidCode, bad, "invalid_code"),
+            (Failure::Blocked, StatusCode::FORBIDDEN, "account_blocked"),
+            (Failure::WeakPassword, bad, "weak_password"),
+            (Failure::InvalidPasskey, bad, "invalid_passkey"),
+            (Failure::PasskeyNotFound, StatusCode::NOT_FOUND, "not_found"),
+        ] {
+            let r = error(f.clone());
+            assert_eq!(r.status, status, "{f:?}");
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(v["error"], c, "{f:?}");
+        }
     }
 
     #[test]

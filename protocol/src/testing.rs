@@ -1,7 +1,7 @@
 //! Samples for the families' unit tests.
 
 use crate::input::Ctx;
-use crate::ops::{Failure, Outcome, Tokens, UserView};
+use crate::ops::{Failure, Outcome, Tokens, Transport, UserView};
 
 pub fn ctx() -> Ctx {
     Ctx {
@@ -61,11 +61,11 @@ pub fn every_failure() -> Vec<Failure> {
         Failure::Blocked,
         Failure::Unverified,
         Failure::LockedOut { retry_after: 5 },
-        Failure::RateLimited { retry_after: 5 },
-        Failure::Overloaded { retry_after: 1 },
-        Failure::PayloadTooLarge,
-        Failure::Timeout,
-        Failure::Internal,
+        Failure::Transport(Transport::RateLimited { retry_after: 5 }),
+        Failure::Transport(Transport::Overloaded { retry_after: 1 }),
+        Failure::Transport(Transport::PayloadTooLarge),
+        Failure::Transport(Transport::Timeout),
+        Failure::Transport(Transport::Internal),
         Failure::InvalidEmail,
         Failure::MailUnavailable,
         Failure::InvalidSessionCode,
@@ -102,11 +102,11 @@ pub fn every_failure() -> Vec<Failure> {
             | Failure::Blocked
             | Failure::Unverified
             | Failure::LockedOut { .. }
-            | Failure::RateLimited { .. }
-            | Failure::Overloaded { .. }
-            | Failure::PayloadTooLarge
-            | Failure::Timeout
-            | Failure::Internal
+            | Failure::Transport(Transport::RateLimited { .. })
+            | Failure::Transport(Transport::Overloaded { .. })
+            | Failure::Transport(Transport::PayloadTooLarge)
+            | Failure::Transport(Transport::Timeout)
+            | Failure::Transport(Transport::Internal)
             | Failure::InvalidEmail
             | Failure::MailUnavailable
             | Failure::InvalidSessionCode

@@ -10,8 +10,8 @@ use serde_json::json;
 use crate::doc::{ns, obj, s, RouteDoc};
 use crate::input::{canonical_username, valid_email, Ctx, Request};
 use crate::ops::{
-    Bearer, Failure, NewUser, Operation, Outcome, Reauth, SecondFactor, Secret, Tokens, UserOp,
-    UserView,
+    Bearer, Failure, NewUser, Operation, Outcome, Reauth, SecondFactor, Secret, Tokens, Transport,
+    UserOp, UserView,
 };
 use crate::reply::{rfc3339_ms, Reply};
 use crate::table::{Call, Family, Route};
@@ -553,7 +553,7 @@ fn user(u: &UserView) -> serde_json::Value {
 
 /// An outcome this family's routes never ask for: an internal error.
 fn unexpected() -> Reply {
-    error(Failure::Internal)
+    error(Failure::Transport(Transport::Internal))
 }
 
 fn render_auth(_: &Ctx, o: Outcome) -> Reply {
@@ -580,18 +580,23 @@ fn error(f: Failure) -> Reply {
         Failure::TokenExpired => fail(u, "EXPIRED_ID_TOKEN").bearer_challenge(true),
         Failure::Disabled | Failure::Blocked => fail(StatusCode::FORBIDDEN, "USER_DISABLED"),
         Failure::Unverified => fail(StatusCode::FORBIDDEN, "USER_NOT_VERIFIED"),
-        Failure::LockedOut { retry_after } | Failure::RateLimited { retry_after } => {
+        Failure::LockedOut { retry_after }
+        | Failure::Transport(Transport::RateLimited { retry_after }) => {
             fail(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS_TRY_LATER")
                 .retry_after(retry_after)
         }
-        Failure::Overloaded { retry_after } => {
+        Failure::Transport(Transport::Overloaded { retry_after }) => {
             fail(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE").retry_after(retry_after)
         }
-        Failure::PayloadTooLarge => fail(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
-        Failure::Timeout => {
+        Failure::Transport(Transport::PayloadTooLarge) => {
+            fail(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE")
+        }
+        Failure::Transport(Transport::Timeout) => {
             fail(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE").retry_after(1)
         }
-        Failure::Internal => fail(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
+        Failure::Transport(Transport::Internal) => {
+            fail(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
+        }
         Failure::InvalidEmail => fail(s, "INVALID_EMAIL"),
         Failure::InvalidField(fe) => fail(
             s,
@@ -609,13 +614,9 @@ fn error(f: Failure) -> Reply {
         Failure::MfaRequired => fail(u, "MFA_REQUIRED"),
         Failure::InvalidCode => fail(s, "INVALID_OOB_CODE"),
         Failure::ReauthRequired => fail(s, "CREDENTIAL_TOO_OLD_LOGIN_AGAIN"),
-        Failure::InvalidSessionCode
-        | Failure::MfaNotPending
-        | Failure::MfaAlreadyEnabled
-        | Failure::MfaNotEnabled
-        | Failure::InvalidPasskey
-        | Failure::PasskeyNotFound
-        | Failure::LastSignInMethod => fail(s, "INVALID_REQUEST"),
+        // What the family's routes never cause (the session family's codes, passkeys),
+        // and any failure added later: the dialect's default.
+        _ => fail(s, "INVALID_REQUEST"),
     }
 }
 

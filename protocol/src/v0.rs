@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use crate::doc::{ns, obj, s, RouteDoc};
 use crate::input::{is_weak_password, parse_basic_raw, parse_form, valid_email, Request};
 use crate::ops::{
-    Failure, NewUser, Operation, Outcome, SecondFactor, Secret, Tokens, UserOp, UserView,
+    Failure, NewUser, Operation, Outcome, SecondFactor, Secret, Tokens, Transport, UserOp, UserView,
 };
 use crate::reply::{rfc3339_ms, Reply};
 use crate::table::{Call, Family, Route};
@@ -415,7 +415,7 @@ fn session(t: &Tokens) -> Value {
 
 /// An outcome this family's routes never ask for: an internal error.
 fn unexpected() -> Reply {
-    error(Failure::Internal)
+    error(Failure::Transport(Transport::Internal))
 }
 
 /// Every failure in this family's format.
@@ -444,17 +444,19 @@ fn error(f: Failure) -> Reply {
         Failure::LockedOut { retry_after } => {
             one(StatusCode::FORBIDDEN, "system", ERR_BLOCKED).retry_after(retry_after)
         }
-        Failure::RateLimited { retry_after } => {
+        Failure::Transport(Transport::RateLimited { retry_after }) => {
             one(StatusCode::TOO_MANY_REQUESTS, "system", ERR_RATE).retry_after(retry_after)
         }
-        Failure::Overloaded { retry_after } => {
+        Failure::Transport(Transport::Overloaded { retry_after }) => {
             one(StatusCode::SERVICE_UNAVAILABLE, "system", ERR_UNAVAILABLE).retry_after(retry_after)
         }
-        Failure::Timeout => {
+        Failure::Transport(Transport::Timeout) => {
             one(StatusCode::SERVICE_UNAVAILABLE, "system", ERR_UNAVAILABLE).retry_after(1)
         }
-        Failure::PayloadTooLarge => one(StatusCode::PAYLOAD_TOO_LARGE, "body", ERR_TOO_LARGE),
-        Failure::Internal => Reply::json(
+        Failure::Transport(Transport::PayloadTooLarge) => {
+            one(StatusCode::PAYLOAD_TOO_LARGE, "body", ERR_TOO_LARGE)
+        }
+        Failure::Transport(Transport::Internal) => Reply::json(
             StatusCode::INTERNAL_SERVER_ERROR,
             &json!({"error": INTERNAL_MESSAGE}),
         ),
@@ -463,16 +465,9 @@ fn error(f: Failure) -> Reply {
         Failure::MailUnavailable => one(StatusCode::SERVICE_UNAVAILABLE, "system", ERR_UNAVAILABLE),
         Failure::MfaRequired => one(unauthorized, "mfa_code", ERR_MFA_REQUIRED),
         Failure::InvalidMfaCode => one(unauthorized, "mfa_code", ERR_INVALID),
-        Failure::InvalidSessionCode
-        | Failure::MfaNotPending
-        | Failure::MfaAlreadyEnabled
-        | Failure::MfaNotEnabled
-        | Failure::InvalidMfaPending
-        | Failure::InvalidCode
-        | Failure::ReauthRequired
-        | Failure::InvalidPasskey
-        | Failure::PasskeyNotFound
-        | Failure::LastSignInMethod => one(bad, "body", ERR_INVALID),
+        // What the family's routes never cause (the session family's codes, passkeys),
+        // and any failure added later: the dialect's default.
+        _ => one(bad, "body", ERR_INVALID),
     }
 }
 
@@ -612,7 +607,7 @@ mod tests {
 
     #[test]
     fn error_shapes() {
-        let r = error(Failure::Internal);
+        let r = error(Failure::Transport(Transport::Internal));
         assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(
             serde_json::from_slice::<Value>(&r.body).unwrap()["error"],

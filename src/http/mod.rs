@@ -16,7 +16,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use protocol::{Failure, Reply};
+use protocol::{Failure, Reply, Transport};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
@@ -133,8 +133,8 @@ impl<F: Future> Future for CatchUnwind<F> {
 }
 
 /// Runs `fut` in place (in the connection's own task: no task per request), turning a
-/// panic in it into [`Failure::Internal`] (a 500) instead of a dropped connection, and
-/// stopping it after `timeout` ([`Failure::Timeout`]). If the client goes away, hyper drops
+/// panic in it into [`Failure::Transport(Transport::Internal)`] (a 500) instead of a dropped connection, and
+/// stopping it after `timeout` ([`Failure::Transport(Transport::Timeout)`]). If the client goes away, hyper drops
 /// this future and the work with it (a store transaction already handed to the committer
 /// still commits or aborts whole).
 pub async fn contained<T: Send + 'static>(
@@ -145,9 +145,9 @@ pub async fn contained<T: Send + 'static>(
         Ok(Ok(done)) => Ok(done),
         Ok(Err(())) => {
             tracing::error!(panic = true, "request handler failed");
-            Err(Failure::Internal)
+            Err(Failure::Transport(Transport::Internal))
         }
-        Err(_) => Err(Failure::Timeout),
+        Err(_) => Err(Failure::Transport(Transport::Timeout)),
     }
 }
 

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use maud::Markup;
-use protocol::{Failure, Operation, Outcome, Reauth, SecondFactor, Secret, UserOp};
+use protocol::{Failure, Operation, Outcome, Reauth, SecondFactor, Secret, Transport, UserOp};
 
 use crate::config::PortalSettings;
 use crate::limits::Source;
@@ -384,7 +384,8 @@ fn explain(f: Failure) -> (StatusCode, String) {
             StatusCode::UNAUTHORIZED,
             "Wrong username or password.".into(),
         ),
-        Failure::LockedOut { retry_after } | Failure::RateLimited { retry_after } => {
+        Failure::LockedOut { retry_after }
+        | Failure::Transport(Transport::RateLimited { retry_after }) => {
             (StatusCode::TOO_MANY_REQUESTS, wait(retry_after))
         }
         Failure::Disabled => (StatusCode::FORBIDDEN, "This account is disabled.".into()),
@@ -426,7 +427,8 @@ fn explain(f: Failure) -> (StatusCode, String) {
             StatusCode::CONFLICT,
             "That was done already (in another window?).".into(),
         ),
-        Failure::Overloaded { .. } | Failure::Timeout => (
+        Failure::Transport(Transport::Overloaded { .. })
+        | Failure::Transport(Transport::Timeout) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "The server is busy. Try again in a moment.".into(),
         ),
@@ -499,7 +501,9 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
             let (status, msg) = explain(f);
             let page = portal.trouble(status, &msg);
             return match f {
-                Failure::RateLimited { retry_after } => page.retry_after(retry_after),
+                Failure::Transport(Transport::RateLimited { retry_after }) => {
+                    page.retry_after(retry_after)
+                }
                 _ => page,
             };
         }
@@ -680,8 +684,8 @@ impl Flow<'_> {
     /// What a failure tells the person (see [`explain`]), noting when to come back.
     fn explain(&self, f: Failure) -> (StatusCode, String) {
         if let Failure::LockedOut { retry_after }
-        | Failure::RateLimited { retry_after }
-        | Failure::Overloaded { retry_after } = f
+        | Failure::Transport(Transport::RateLimited { retry_after })
+        | Failure::Transport(Transport::Overloaded { retry_after }) = f
         {
             self.retry_after
                 .store(retry_after.max(1), std::sync::atomic::Ordering::Relaxed);
@@ -821,7 +825,7 @@ impl Flow<'_> {
                 )));
                 self.portal.see_other(&self.with_rd("/mfa"))
             }
-            Ok(_) => self.failure_page(Failure::Internal),
+            Ok(_) => self.failure_page(Failure::Transport(Transport::Internal)),
             Err(f) => {
                 let (status, msg) = self.explain(f);
                 self.login_page(Some(&msg), status).await
@@ -879,7 +883,7 @@ impl Flow<'_> {
                 )));
                 self.portal.see_other(&self.with_rd("/mfa"))
             }
-            Ok(_) => self.failure_page(Failure::Internal),
+            Ok(_) => self.failure_page(Failure::Transport(Transport::Internal)),
             Err(f) => {
                 let (status, msg) = self.explain(f);
                 self.code_page(Some(&msg), status)
@@ -916,7 +920,7 @@ impl Flow<'_> {
                 token,
                 expires_at,
             }) => self.signed_in(&user.id, &token, expires_at, method),
-            Ok(_) => self.failure_page(Failure::Internal),
+            Ok(_) => self.failure_page(Failure::Transport(Transport::Internal)),
             Err(f @ (Failure::InvalidMfaCode | Failure::LockedOut { .. })) => {
                 let (status, msg) = self.explain(f);
                 self.mfa_page(Some(&msg), status)
@@ -1160,7 +1164,7 @@ impl Flow<'_> {
                 self.portal
                     .page(StatusCode::OK, "Set up an authenticator app", None, content)
             }
-            Ok(_) => self.failure_page(Failure::Internal),
+            Ok(_) => self.failure_page(Failure::Transport(Transport::Internal)),
             Err(page) => page,
         }
     }
@@ -1173,7 +1177,7 @@ impl Flow<'_> {
                 self.portal
                     .page(StatusCode::OK, "Two-step sign-in is on", None, content)
             }
-            Ok(_) => self.failure_page(Failure::Internal),
+            Ok(_) => self.failure_page(Failure::Transport(Transport::Internal)),
             Err(page) => page,
         }
     }
@@ -1221,7 +1225,7 @@ impl Flow<'_> {
                 StatusCode::OK,
                 &serde_json::json!({"ceremony": ceremony, "publicKey": public_key}),
             ),
-            Ok(_) => self.json_failure(Failure::Internal),
+            Ok(_) => self.json_failure(Failure::Transport(Transport::Internal)),
             Err(f) => self.json_failure(f),
         }
     }
@@ -1256,10 +1260,10 @@ impl Flow<'_> {
                                 StatusCode::OK,
                                 &serde_json::json!({"location": self.rd_or_account()}),
                             ),
-                            _ => self.json_failure(Failure::Internal),
+                            _ => self.json_failure(Failure::Transport(Transport::Internal)),
                         }
                     }
-                    Ok(_) => self.json_failure(Failure::Internal),
+                    Ok(_) => self.json_failure(Failure::Transport(Transport::Internal)),
                     Err(f) => self.json_failure(f),
                 }
             }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use http::{header, HeaderValue, Method, StatusCode};
-use protocol::{Failure, Reply};
+use protocol::{Failure, Reply, Transport};
 use serde_json::json;
 
 use super::{pages, PageRequest, Portal};
@@ -799,7 +799,7 @@ async fn token(svc: &Service, req: &PageRequest<'_>) -> Reply {
             "invalid_grant",
             "the code or refresh token is invalid, expired, spent, or not this client's",
         ),
-        Err(Failure::Overloaded { retry_after }) => token_error(
+        Err(Failure::Transport(Transport::Overloaded { retry_after })) => token_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",
             "try again",
@@ -822,7 +822,7 @@ fn userinfo(svc: &Service, req: &PageRequest<'_>) -> Reply {
         .and_then(|caller| svc.oidc_userinfo(&caller))
     {
         Ok(claims) => Reply::json(StatusCode::OK, &claims).no_store(),
-        Err(Failure::Overloaded { retry_after }) => {
+        Err(Failure::Transport(Transport::Overloaded { retry_after })) => {
             token_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again")
                 .retry_after(retry_after)
         }

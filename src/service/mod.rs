@@ -27,7 +27,7 @@ pub use session::quota_address;
 
 use std::sync::Arc;
 
-use protocol::{Failure, Operation, Outcome, UserOp, UserView};
+use protocol::{Failure, Operation, Outcome, Transport, UserOp, UserView};
 use storage::{AccountState, Store, StoreError, UserRecord, Write};
 
 use events::Event;
@@ -107,7 +107,7 @@ pub const SWEEP_ROUNDS: usize = 100;
 pub(crate) fn store_failure(e: StoreError) -> Failure {
     if e.is_unavailable() {
         tracing::warn!(error = %e, "the store is unavailable");
-        Failure::Overloaded { retry_after: 1 }
+        Failure::Transport(Transport::Overloaded { retry_after: 1 })
     } else {
         internal("store", e)
     }
@@ -140,14 +140,14 @@ pub(crate) fn refused(r: crate::limits::Refused) -> Failure {
 
 fn internal(what: &str, e: impl std::fmt::Display) -> Failure {
     tracing::error!(error = %e, "{what}");
-    Failure::Internal
+    Failure::Transport(Transport::Internal)
 }
 
 impl From<Abort> for Failure {
     fn from(a: Abort) -> Self {
         match a {
             Abort::Store(e) => store_failure(e),
-            Abort::Internal => Failure::Internal,
+            Abort::Internal => Failure::Transport(Transport::Internal),
             Abort::Panicked => internal("store", "a write closure panicked"),
         }
     }
@@ -592,7 +592,7 @@ impl Service {
         match e {
             crate::password::HashError::Overloaded => {
                 self.inner.metrics.shed();
-                Failure::Overloaded { retry_after: 1 }
+                Failure::Transport(Transport::Overloaded { retry_after: 1 })
             }
             e => internal("hash", e),
         }
@@ -624,7 +624,7 @@ impl Service {
         self.inner
             .ip_buckets
             .take(source, self.now_ms())
-            .map_err(|retry_after| Failure::RateLimited { retry_after })
+            .map_err(|retry_after| Failure::Transport(Transport::RateLimited { retry_after }))
     }
 
     /// Removes expired refresh families, session codes and challenges, and entries of
@@ -855,7 +855,7 @@ impl Service {
             Ok(Err(abort)) => return Err(Abort::from(abort).into()),
             Err(storage::Refused::Full) => {
                 self.inner.metrics.shed();
-                return Err(Failure::Overloaded { retry_after: 1 });
+                return Err(Failure::Transport(Transport::Overloaded { retry_after: 1 }));
             }
             Err(storage::Refused::Stopped) => {
                 return Err(internal("store", "the store's writer stopped"))

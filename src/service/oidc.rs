@@ -8,7 +8,7 @@
 //! like every other sign-in's; the family's grant (client, scope, sign-in time) is kept
 //! beside it under the SHA-256 of `family:<id>`, for refresh and userinfo.
 
-use protocol::{Failure, Tokens};
+use protocol::{Failure, Tokens, Transport};
 use serde_json::{json, Value};
 use storage::{GrantRecord, UserRecord};
 use subtle::ConstantTimeEq as _;
@@ -253,7 +253,7 @@ impl Service {
             .ok_or(Failure::RefreshInvalid)?;
         let tokens = match self.rotate_refresh(presented, OIDC_PREFIX).await {
             Ok(protocol::Outcome::Tokens(t)) => t,
-            Ok(_) => return Err(Failure::Internal),
+            Ok(_) => return Err(Failure::Transport(Transport::Internal)),
             Err(f) => {
                 self.oidc_refused("refresh_token");
                 return Err(f);

@@ -8,7 +8,7 @@
 //! the account's address was never proven before, everything set up without that proof
 //! (password, second factor, passkeys, sessions) is removed: the mailbox owner wins.
 
-use protocol::{Failure, Outcome};
+use protocol::{Failure, Outcome, Transport};
 use storage::{ProofPurpose, ProofRecord, SessionCodeRecord, UserRecord};
 
 use super::codes::{index_hash, new_code, normalize_code, proof_hash, VERIFY_EMAIL};
@@ -59,7 +59,7 @@ impl Service {
         let pair = format!("{address}|{source:?}");
         let source_key = format!("{source:?}");
         let q = &self.inner.mail_quotas;
-        let limited = |retry_after| Failure::RateLimited { retry_after };
+        let limited = |retry_after| Failure::Transport(Transport::RateLimited { retry_after });
         q.pair.check(&pair, now).map_err(limited)?;
         if !known {
             q.address.check(&address, now).map_err(limited)?;

@@ -2,7 +2,7 @@
 //! window, refresh expiry, the lockout window, TOTP steps, session-code lifetime and the
 //! mail quota. No test here sleeps; the wire is tested against the real binary elsewhere.
 
-use protocol::{Bearer, Failure, Operation, Outcome, UserOp};
+use protocol::{Bearer, Failure, Operation, Outcome, Transport, UserOp};
 
 use crate::support::*;
 
@@ -300,7 +300,9 @@ async fn the_mail_quota_slides_over_an_hour() {
     p.run(login()).await.unwrap();
     assert!(matches!(
         p.run(login()).await,
-        Err(Failure::RateLimited { retry_after: 3000 })
+        Err(Failure::Transport(Transport::RateLimited {
+            retry_after: 3000
+        }))
     ));
     p.advance(3000.0);
     p.run(login()).await.unwrap();
@@ -318,7 +320,9 @@ async fn the_per_ip_bucket_refills_at_its_rate() {
     // One token every 2 s: Retry-After says 2, and it is the truth.
     assert_eq!(
         p.svc.rate_limit(ip),
-        Err(Failure::RateLimited { retry_after: 2 })
+        Err(Failure::Transport(Transport::RateLimited {
+            retry_after: 2
+        }))
     );
     assert!(p.svc.rate_limit(src("192.0.2.8")).is_ok());
     p.advance(1.9);
