@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use protocol::{Failure, Reply, Transport};
 use serde_json::{json, Value};
@@ -144,6 +144,9 @@ fn decode_segment(s: &str) -> String {
         .into_owned()
 }
 
+/// The largest body the admin API reads.
+const MAX_BODY: u64 = 64 * 1024;
+
 async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
     if !admin.authorized(&req) {
         return error(
@@ -157,13 +160,20 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
         );
     }
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, 64 * 1024).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
+    let body = match crate::http::read_body(&parts.headers, body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(Failure::Transport(Transport::PayloadTooLarge)) => {
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 "body over 64 KiB",
+            )
+        }
+        Err(_) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the body did not arrive in time",
             )
         }
     };

@@ -708,6 +708,21 @@ pub struct OidcClientSettings {
     pub origins: Vec<String>,
 }
 
+impl protocol::oidc::Client for OidcClientSettings {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn redirect_uris(&self) -> &[String] {
+        &self.redirect_uris
+    }
+    fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+}
+
 impl std::fmt::Debug for OidcClientSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OidcClientSettings")

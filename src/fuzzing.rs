@@ -341,7 +341,7 @@ fn oidc_clients() -> &'static [crate::config::OidcClientSettings] {
 /// for a public client), and bounded `state` and `nonce`; a refusal sent back goes only
 /// to a redirect URI registered for the client the request names.
 pub fn oidc_authorize(data: &[u8]) {
-    use crate::portal::oidc::{check_authorize, Refusal};
+    use protocol::oidc::{check_authorize, Refusal};
     let Ok(p) = protocol::input::parse_form(data) else {
         return;
     };

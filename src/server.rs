@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use protocol::table::{Family, Resolved, Table};
 use protocol::Transport;
@@ -392,113 +392,173 @@ pub fn client_ip(peer: IpAddr, headers: &http::HeaderMap, trusted: &[Cidr]) -> I
     peer
 }
 
-async fn dispatch(app: &App, req: Request<Incoming>, client: IpAddr, trace: &mut Trace) -> Reply {
-    let (parts, body) = req.into_parts();
-    let path = parts.uri.path();
-    let source = Source::of(client);
+/// A way in on the public listener. Every door is mounted alike: [`mount`] decides which
+/// one owns a request, [`Door::reject`] answers its refusals in its own format,
+/// [`crate::http::read_body`] reads its body under `server.max_body`, and
+/// [`Door::handle`] runs it (drawing on the source's bucket where it checks a
+/// credential).
+enum Door<'a> {
+    /// `GET /auth/forward`, for reverse proxies.
+    Forward,
+    /// `/healthz`, the key sets, `/openapi.json`: answered as they are.
+    Builtin(Reply),
+    /// A browser at `/`: to the sign-in page.
+    Root,
+    /// The OpenID provider's endpoints (`/.well-known/openid-configuration`, `/oidc/*`).
+    Oidc(&'a Portal),
+    /// The portal's pages below its path (`rest`: the path below it).
+    Portal(&'a Portal, &'a str),
+    /// A route of a family, by the adapter table.
+    Family {
+        family: &'static Family,
+        route: &'static protocol::table::Route,
+        ctx: &'a protocol::Ctx,
+        rest: &'a str,
+    },
+}
+
+impl Door<'_> {
+    /// The family and the route, for the request log line.
+    fn trace(&self) -> Trace {
+        let (family, route) = match self {
+            Door::Forward => ("-", "forward_auth"),
+            Door::Builtin(_) => ("-", "builtin"),
+            Door::Root => ("-", "root"),
+            Door::Oidc(_) => ("oidc", "oidc"),
+            Door::Portal(..) => ("portal", "page"),
+            Door::Family { family, route, .. } => (family.name, route.name),
+        };
+        Trace { family, route }
+    }
+
+    /// Whether the door reads a body.
+    fn takes_body(&self) -> bool {
+        matches!(self, Door::Oidc(_) | Door::Portal(..) | Door::Family { .. })
+    }
+
+    /// A refusal in the door's own format.
+    fn reject(&self, f: Failure) -> Reply {
+        match self {
+            Door::Family { family, .. } => (family.reject)(f),
+            _ => match f {
+                Failure::Transport(t) => {
+                    let r = plain_error(t.status(), t.code());
+                    match t.retry_after() {
+                        Some(s) => r.retry_after(s),
+                        None => r,
+                    }
+                }
+                f => plain_error(f.default_answer().0, f.default_answer().1),
+            },
+        }
+    }
+}
+
+/// The door that owns a request, or the answer when none does (404, 405).
+fn mount<'a>(
+    app: &'a App,
+    method: &Method,
+    path: &'a str,
+    headers: &http::HeaderMap,
+) -> Result<Door<'a>, Reply> {
     if path == "/auth/forward" {
-        trace.route = "forward_auth";
-        if parts.method != Method::GET && parts.method != Method::HEAD {
-            return Reply::method_not_allowed(&[Method::GET, Method::HEAD]);
+        if method != Method::GET && method != Method::HEAD {
+            return Err(Reply::method_not_allowed(&[Method::GET, Method::HEAD]));
         }
-        return forward_auth(app, &parts.headers, parts.uri.query()).await;
+        return Ok(Door::Forward);
     }
-    if let Some(r) = builtin(app, &parts.method, path) {
-        trace.route = "builtin";
-        return r;
+    if let Some(r) = builtin(app, method, path) {
+        return Ok(Door::Builtin(r));
     }
-    // A person who types the server's address lands on the sign-in page (an API client
-    // still gets the JSON 404 below).
-    if let (Some(portal), "/", true, true) = (
-        &app.portal,
-        path,
-        parts.method == Method::GET || parts.method == Method::HEAD,
-        wants_html(&parts.headers),
-    ) {
-        trace.route = "root";
-        return portal.see_other(&format!("{}/login", portal.settings().path));
-    }
-    let oidc_on = app.portal.is_some() && !app.service.config().oidc_clients.is_empty();
-    if oidc_on && crate::portal::oidc::owns(path) {
-        trace.family = "oidc";
-        trace.route = "oidc";
-        let limit = usize::try_from(app.max_body).unwrap_or(usize::MAX);
-        let bytes = match Limited::new(body, limit).collect().await {
-            Ok(c) => c.to_bytes(),
-            Err(_) => return Reply::empty(StatusCode::PAYLOAD_TOO_LARGE),
-        };
-        if crate::portal::oidc::checks_credential(&parts.method, path) {
-            if let Err(Failure::Transport(Transport::RateLimited { retry_after })) =
-                app.service.rate_limit(source)
-            {
-                return Reply::json(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    &json!({"error": "slow_down", "error_description": "too many requests"}),
-                )
-                .retry_after(retry_after);
-            }
+    if let Some(portal) = &app.portal {
+        // A person who types the server's address lands on the sign-in page (an API
+        // client still gets the JSON 404).
+        let get = method == Method::GET || method == Method::HEAD;
+        if path == "/" && get && wants_html(headers) {
+            return Ok(Door::Root);
         }
-        let Some(portal) = app.portal.as_ref() else {
-            return Reply::not_found();
-        };
-        let req = PageRequest {
-            method: &parts.method,
-            rest: path,
-            query: parts.uri.query(),
-            headers: &parts.headers,
-            body: &bytes,
-            source,
-        };
-        return crate::portal::oidc::handle(&app.service, portal, req).await;
+        let oidc_on = !app.service.config().oidc_clients.is_empty();
+        if oidc_on && crate::portal::oidc::owns(path) {
+            return Ok(Door::Oidc(portal));
+        }
+        if let Some(rest) = portal.owns(path) {
+            return Ok(Door::Portal(portal, rest));
+        }
     }
-    if let Some(rest) = app.portal.as_ref().and_then(|p| p.owns(path)) {
-        trace.family = "portal";
-        trace.route = "page";
-        let limit = usize::try_from(app.max_body).unwrap_or(usize::MAX);
-        let bytes = match Limited::new(body, limit).collect().await {
-            Ok(c) => c.to_bytes(),
-            Err(_) => return Reply::empty(StatusCode::PAYLOAD_TOO_LARGE),
-        };
-        let Some(portal) = app.portal.as_ref() else {
-            return Reply::not_found();
-        };
-        let req = PageRequest {
-            method: &parts.method,
-            rest,
-            query: parts.uri.query(),
-            headers: &parts.headers,
-            body: &bytes,
-            source,
-        };
-        return crate::portal::handle(&app.service, portal, req).await;
-    }
-    let (family, route, ctx, rest) = match app.table.resolve(&parts.method, path) {
+    match app.table.resolve(method, path) {
         Resolved::Route {
             family,
             route,
             ctx,
             rest,
-        } => (family, route, ctx, rest),
-        Resolved::MethodNotAllowed(allow) => return Reply::method_not_allowed(&allow),
-        Resolved::NotFound => return Reply::not_found(),
-    };
-    trace.family = family.name;
-    trace.route = route.name;
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > app.max_body) {
-        return (family.reject)(Failure::Transport(Transport::PayloadTooLarge));
+        } => Ok(Door::Family {
+            family,
+            route,
+            ctx,
+            rest,
+        }),
+        Resolved::MethodNotAllowed(allow) => Err(Reply::method_not_allowed(&allow)),
+        Resolved::NotFound => Err(Reply::not_found()),
     }
-    let limit = usize::try_from(app.max_body).unwrap_or(usize::MAX);
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return (family.reject)(Failure::Transport(Transport::PayloadTooLarge))
+}
+
+async fn dispatch(app: &App, req: Request<Incoming>, client: IpAddr, trace: &mut Trace) -> Reply {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    let source = Source::of(client);
+    let door = match mount(app, &parts.method, path, &parts.headers) {
+        Ok(d) => d,
+        Err(reply) => return reply,
+    };
+    *trace = door.trace();
+    let bytes = if door.takes_body() {
+        match crate::http::read_body(&parts.headers, body, app.max_body).await {
+            Ok(b) => b,
+            Err(f) => return door.reject(f),
         }
-        Err(_) => return (family.reject)(Failure::Transport(Transport::Timeout)),
+    } else {
+        Bytes::new()
+    };
+    let page = |rest| PageRequest {
+        method: &parts.method,
+        rest,
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &bytes,
+        source,
+    };
+    let (family, route, ctx, rest) = match door {
+        Door::Forward => return forward_auth(app, &parts.headers, parts.uri.query()).await,
+        Door::Builtin(reply) => return reply,
+        Door::Root => {
+            return match &app.portal {
+                Some(portal) => portal.see_other(&format!("{}/login", portal.settings().path)),
+                None => Reply::not_found(),
+            }
+        }
+        Door::Oidc(portal) => {
+            if crate::portal::oidc::checks_credential(&parts.method, path) {
+                if let Err(Failure::Transport(Transport::RateLimited { retry_after })) =
+                    app.service.rate_limit(source)
+                {
+                    return Reply::json(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        &json!({"error": "slow_down", "error_description": "too many requests"}),
+                    )
+                    .retry_after(retry_after);
+                }
+            }
+            return crate::portal::oidc::handle(&app.service, portal, page(path)).await;
+        }
+        Door::Portal(portal, rest) => {
+            return crate::portal::handle(&app.service, portal, page(rest)).await
+        }
+        Door::Family {
+            family,
+            route,
+            ctx,
+            rest,
+        } => (family, route, ctx, rest),
     };
     let request = protocol::Request {
         ctx,

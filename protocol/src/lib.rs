@@ -24,6 +24,7 @@ pub mod families;
 pub mod fields;
 pub mod input;
 pub mod oauth;
+pub mod oidc;
 pub mod openapi;
 pub mod ops;
 pub mod reply;

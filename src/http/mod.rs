@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response};
-use http_body_util::Full;
+use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -247,5 +247,31 @@ pub fn shutdown_signal() -> impl Future<Output = ()> {
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
+    }
+}
+
+/// Reads a request's body, at most `max` bytes: a body declared or found longer is
+/// refused as [`Transport::PayloadTooLarge`] (before reading, when its `Content-Length`
+/// says so), one that stops arriving as [`Transport::Timeout`]. Every door of both
+/// listeners reads its body here.
+pub async fn read_body(
+    headers: &http::HeaderMap,
+    body: Incoming,
+    max: u64,
+) -> Result<Bytes, Failure> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(Failure::Transport(Transport::PayloadTooLarge));
+    }
+    let limit = usize::try_from(max).unwrap_or(usize::MAX);
+    match Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(Failure::Transport(Transport::PayloadTooLarge))
+        }
+        Err(_) => Err(Failure::Transport(Transport::Timeout)),
     }
 }
