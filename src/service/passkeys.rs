@@ -11,7 +11,9 @@
 
 use protocol::{Failure, Outcome, PasskeyView};
 use serde_json::Value;
-use storage::{CeremonyRecord, PasskeyRecord, StoreError, UserRecord};
+use storage::{
+    CeremonyRecord, PasskeyRecord, Records as _, RecordsMut as _, StoreError, UserRecord,
+};
 use webauthn_rs::prelude::{
     CredentialID, DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
     RegisterPublicKeyCredential, Uuid, Webauthn, WebauthnBuilder,
@@ -221,7 +223,7 @@ impl Service {
             expires_at: now.saturating_add(CEREMONY_MS),
         };
         self.write(move |w, _, _| {
-            w.put_ceremony(&hash, &rec)?;
+            w.put(&hash, &rec)?;
             Ok(Ok(()))
         })
         .await?;
@@ -264,10 +266,10 @@ impl Service {
         let user_id = user.id.clone();
         let added = self
             .write(move |w, svc, events| {
-                let Some(c) = w.ceremony(&hash)? else {
+                let Some(c) = w.get::<CeremonyRecord>(&hash)? else {
                     return Ok(Err(refuse("unknown or spent ceremony")));
                 };
-                w.delete_ceremony(&hash)?;
+                w.delete::<CeremonyRecord>(&hash)?;
                 if c.expires_at <= now || c.user_id.as_deref() != Some(user_id.as_str()) {
                     return Ok(Err(refuse("expired ceremony, or another account's")));
                 }
@@ -363,10 +365,10 @@ impl Service {
         };
         let result = self
             .write(move |w, svc, events| {
-                let Some(c) = w.ceremony(&hash)? else {
+                let Some(c) = w.get::<CeremonyRecord>(&hash)? else {
                     return Ok(Err(refuse("unknown or spent ceremony")));
                 };
-                w.delete_ceremony(&hash)?;
+                w.delete::<CeremonyRecord>(&hash)?;
                 if c.expires_at <= now || c.user_id.is_some() {
                     return Ok(Err(refuse("expired ceremony, or a registration's")));
                 }

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use crate::commit::{Abort, Committer, Job, Refused};
-use crate::pg::{AttemptEnd, AttemptRules, AttemptStatus, Change, PgStore};
+use crate::pg::PgStore;
+use crate::shared::{AttemptEnd, AttemptRules, AttemptStatus, Change};
 use crate::store::RedbStore;
 use crate::tx::{Read, Write};
 use crate::{Backup, StoreError};

@@ -8,7 +8,6 @@
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::records::ProofPurpose;
 use crate::StoreError;
 
 /// The first byte of a postcard record.
@@ -82,35 +81,6 @@ pub fn skeleton(name: &str) -> String {
     unicode_security::confusable_detection::skeleton(&fold(name)).collect()
 }
 
-pub(crate) fn proof_key(purpose: ProofPurpose, subject: &str) -> String {
-    format!("{}:{subject}", purpose_name(purpose))
-}
-
-const PURPOSES: [ProofPurpose; 5] = [
-    ProofPurpose::VerifyEmail,
-    ProofPurpose::ResetPassword,
-    ProofPurpose::ChangeEmail,
-    ProofPurpose::VerifyEmailCode,
-    ProofPurpose::ResetPasswordCode,
-];
-
-fn purpose_name(purpose: ProofPurpose) -> &'static str {
-    match purpose {
-        ProofPurpose::VerifyEmail => "verify_email",
-        ProofPurpose::ResetPassword => "reset_password",
-        ProofPurpose::ChangeEmail => "change_email",
-        ProofPurpose::VerifyEmailCode => "verify_email_code",
-        ProofPurpose::ResetPasswordCode => "reset_password_code",
-    }
-}
-
-/// The purpose and subject a [`proof_key`] was made of.
-pub(crate) fn parse_proof_key(key: &str) -> Option<(ProofPurpose, String)> {
-    let (name, subject) = key.split_once(':')?;
-    let purpose = PURPOSES.into_iter().find(|p| purpose_name(*p) == name)?;
-    Some((purpose, subject.to_owned()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,19 +110,6 @@ mod tests {
             }),
             email_verified: true,
         }
-    }
-
-    #[test]
-    fn proof_keys_name_their_purpose_and_parse_back() {
-        for p in PURPOSES {
-            let key = proof_key(p, "abc:def");
-            assert_eq!(parse_proof_key(&key), Some((p, "abc:def".to_owned())));
-        }
-        assert_eq!(
-            proof_key(ProofPurpose::VerifyEmail, "u1"),
-            "verify_email:u1"
-        );
-        assert_eq!(parse_proof_key("nope:u1"), None);
     }
 
     #[test]

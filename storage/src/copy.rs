@@ -106,7 +106,7 @@ fn write(to: &Store, batch: &mut Vec<Item>) -> Result<u64, StoreError> {
                 Item::Proof(p, s, r) => w.put_proof(*p, s, r)?,
                 Item::Grant(h, g) => w.put_grant(h, g)?,
                 Item::Passkey(p) => w.insert_passkey(p)?,
-                Item::Ceremony(h, c) => w.put_ceremony(h, c)?,
+                Item::Raw(r) => w.import_raw(r)?,
                 Item::User(_) | Item::NextUserNum(_) | Item::ServerKeyCheck(_) => {}
             }
         }

@@ -32,6 +32,7 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Unavailable(_) => true,
+            #[cfg(feature = "postgres")]
             StoreError::Database(e) => {
                 e.is_closed() || e.as_db_error().is_none() || e.code().is_some_and(gone)
             }
@@ -46,6 +47,7 @@ impl StoreError {
 /// refused connection (class 08), too many connections (53300), a standby that cannot
 /// write yet during a failover (25006 `read_only_sql_transaction`). Each is a 503 with
 /// `Retry-After` that clients and load balancers retry, never a 500.
+#[cfg(feature = "postgres")]
 pub(crate) fn gone(code: &tokio_postgres::error::SqlState) -> bool {
     let c = code.code();
     matches!(c, "57P01" | "57P02" | "57P03" | "53300" | "25006") || c.starts_with("08")
@@ -82,6 +84,8 @@ pub enum StoreError {
     Conflict(Unique),
     /// A passkey's credential id belongs to an account already.
     CredentialTaken,
+    /// An entry of the table layer's unique index (named) belongs to another record.
+    Taken(String),
     /// A record could not be decoded: the file is damaged or was changed by hand.
     Corrupt(crate::codec::CodecError),
     /// A record could not be encoded.
@@ -108,6 +112,7 @@ pub enum StoreError {
     /// A backup would overwrite this file.
     Exists(PathBuf),
     /// The database refused or failed a statement.
+    #[cfg(feature = "postgres")]
     Database(Box<tokio_postgres::Error>),
     /// No database connection could be had: the server is down, unreachable, or refused
     /// the credentials (the cause says which).
@@ -158,6 +163,7 @@ impl std::fmt::Display for StoreError {
             StoreError::Conflict(Unique::Email) => f.write_str("email already taken"),
             StoreError::Conflict(Unique::Username) => f.write_str("username already taken"),
             StoreError::CredentialTaken => f.write_str("passkey already registered to an account"),
+            StoreError::Taken(index) => write!(f, "the {index} is taken"),
             StoreError::Corrupt(e) => write!(f, "corrupt record: {e}"),
             StoreError::Encode(e) => write!(f, "cannot encode a record: {e}"),
             StoreError::Open(e) => write!(f, "cannot open the store: {e}"),
@@ -172,6 +178,7 @@ impl std::fmt::Display for StoreError {
                 "{} exists; a backup never overwrites a file (choose a new name)",
                 p.display()
             ),
+            #[cfg(feature = "postgres")]
             StoreError::Database(e) => match e.as_db_error() {
                 Some(db) => write!(f, "database: {} ({})", db.message(), db.code().code()),
                 None => write!(f, "database: {e}"),
@@ -206,6 +213,7 @@ impl std::error::Error for StoreError {
             StoreError::Commit(e) => Some(e.as_ref()),
             StoreError::Compact(e) => Some(e.as_ref()),
             StoreError::File { source, .. } => Some(source),
+            #[cfg(feature = "postgres")]
             StoreError::Database(e) => Some(e.as_ref()),
             StoreError::Unavailable(e) => Some(e.as_ref()),
             StoreError::Setup(_)
@@ -220,7 +228,8 @@ impl std::error::Error for StoreError {
             | StoreError::Outdated(_)
             | StoreError::TooNew(_)
             | StoreError::Conflict(_)
-            | StoreError::CredentialTaken => None,
+            | StoreError::CredentialTaken
+            | StoreError::Taken(_) => None,
         }
     }
 }

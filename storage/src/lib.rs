@@ -17,10 +17,16 @@ mod codec;
 mod commit;
 mod copy;
 mod error;
+#[cfg(feature = "postgres")]
+mod pg;
+#[cfg(not(feature = "postgres"))]
+#[path = "pg_off.rs"]
 mod pg;
 mod records;
+mod rows;
+mod shared;
 mod store;
-#[cfg(feature = "testing")]
+#[cfg(all(feature = "testing", feature = "postgres"))]
 pub mod testing;
 mod tx;
 
@@ -29,11 +35,12 @@ pub use codec::{skeleton, CodecError};
 pub use commit::{Abort, Job, Refused, MAX_QUEUE};
 pub use copy::{copy, Copied};
 pub use error::{Backup, Found, StoreError, Unique};
-pub use pg::{AttemptEnd, AttemptRules, AttemptStatus, Change};
 pub use records::{
     AccountState, CeremonyRecord, FamilyRecord, GrantRecord, MfaPendingRecord, MfaRecord,
     PasskeyRecord, ProofPurpose, ProofRecord, RefreshEntry, Revocation, SessionCodeRecord,
     SigningKeyRecord, UserRecord,
 };
+pub use rows::{Kind, Raw, Records, RecordsMut, Rows, RowsMut};
+pub use shared::{AttemptEnd, AttemptRules, AttemptStatus, Change};
 pub use store::SCHEMA_VERSION;
 pub use tx::{Item, Read, RefreshChain, Write};

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::rows::{sweep, Kind, Sweep};
+
 /// Whether an account may sign in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -173,6 +175,18 @@ pub struct CeremonyRecord {
     pub expires_at: i64,
 }
 
+impl Kind for CeremonyRecord {
+    const TABLE: &'static str = "ceremony";
+
+    fn expires_at(&self) -> Option<i64> {
+        Some(self.expires_at)
+    }
+}
+
+/// Every record kind of the table layer (see [`crate::rows`]): one line per kind. The
+/// sweeper removes what each has due.
+pub(crate) const KINDS: &[(&str, Sweep)] = &[(CeremonyRecord::TABLE, sweep::<CeremonyRecord>)];
+
 /// What a mailed proof code proves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -322,5 +336,53 @@ impl std::fmt::Debug for SigningKeyRecord {
             .field("created_at", &self.created_at)
             .field("retired_at", &self.retired_at)
             .finish()
+    }
+}
+
+/// The store key of the proof of `purpose` for `subject`.
+pub(crate) fn proof_key(purpose: ProofPurpose, subject: &str) -> String {
+    format!("{}:{subject}", purpose_name(purpose))
+}
+
+const PURPOSES: [ProofPurpose; 5] = [
+    ProofPurpose::VerifyEmail,
+    ProofPurpose::ResetPassword,
+    ProofPurpose::ChangeEmail,
+    ProofPurpose::VerifyEmailCode,
+    ProofPurpose::ResetPasswordCode,
+];
+
+fn purpose_name(purpose: ProofPurpose) -> &'static str {
+    match purpose {
+        ProofPurpose::VerifyEmail => "verify_email",
+        ProofPurpose::ResetPassword => "reset_password",
+        ProofPurpose::ChangeEmail => "change_email",
+        ProofPurpose::VerifyEmailCode => "verify_email_code",
+        ProofPurpose::ResetPasswordCode => "reset_password_code",
+    }
+}
+
+/// The purpose and subject a [`proof_key`] was made of.
+pub(crate) fn parse_proof_key(key: &str) -> Option<(ProofPurpose, String)> {
+    let (name, subject) = key.split_once(':')?;
+    let purpose = PURPOSES.into_iter().find(|p| purpose_name(*p) == name)?;
+    Some((purpose, subject.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proof_keys_name_their_purpose_and_parse_back() {
+        for p in PURPOSES {
+            let key = proof_key(p, "abc:def");
+            assert_eq!(parse_proof_key(&key), Some((p, "abc:def".to_owned())));
+        }
+        assert_eq!(
+            proof_key(ProofPurpose::VerifyEmail, "u1"),
+            "verify_email:u1"
+        );
+        assert_eq!(parse_proof_key("nope:u1"), None);
     }
 }

@@ -2,11 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::codec::{decode, encode, fold, is_legacy, parse_proof_key, proof_key, skeleton};
+use crate::codec::{decode, encode, fold, is_legacy, skeleton};
+use crate::records::{parse_proof_key, proof_key};
 use crate::records::{
-    CeremonyRecord, FamilyRecord, GrantRecord, MfaPendingRecord, PasskeyRecord, ProofPurpose,
-    ProofRecord, RefreshEntry, SessionCodeRecord, SigningKeyRecord, UserRecord,
+    FamilyRecord, GrantRecord, MfaPendingRecord, PasskeyRecord, ProofPurpose, ProofRecord,
+    RefreshEntry, SessionCodeRecord, SigningKeyRecord, UserRecord,
 };
+use crate::rows::{KeyValue, Raw, Rows, RowsMut};
 use crate::tx::{Item, Read, Write};
 use crate::{Backup, StoreError, Unique};
 use redb::{
@@ -40,8 +42,17 @@ const PASSKEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("passkeys")
 /// User id -> credential ids of that user's passkeys.
 const USER_PASSKEYS: MultimapTableDefinition<&str, &[u8]> =
     MultimapTableDefinition::new("user_passkeys");
-/// SHA-256 of a WebAuthn ceremony's id -> [`CeremonyRecord`].
-const CEREMONIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("ceremonies");
+/// The table layer (`rows`): (table, key) -> value, for every record kind it keeps.
+const ROWS: TableDefinition<(&str, &[u8]), &[u8]> = TableDefinition::new("rows");
+/// The table layer's multimap indexes: (index, entry) -> keys.
+const ROW_INDEX: MultimapTableDefinition<(&str, &[u8]), &[u8]> =
+    MultimapTableDefinition::new("row_index");
+/// The table layer's unique indexes: (index, entry) -> key.
+const ROW_UNIQUE: TableDefinition<(&str, &[u8]), &[u8]> = TableDefinition::new("row_unique");
+/// The table layer's expiry index: (table, time, key).
+const ROW_DUE: TableDefinition<(&str, i64, &[u8]), ()> = TableDefinition::new("row_due");
+/// The table layer's counters.
+const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 /// `<purpose>:<subject>` -> [`ProofRecord`].
 const PROOFS: TableDefinition<&str, &[u8]> = TableDefinition::new("proofs");
 /// Integer user number -> user id.
@@ -78,8 +89,7 @@ const DUE_PROOF: u8 = 3;
 const DUE_SPENT: u8 = 4;
 /// An OpenID Connect grant (key: its hash), at its `expires_at`.
 const DUE_GRANT: u8 = 5;
-/// A WebAuthn ceremony (key: its hash), at its `expires_at`.
-const DUE_CEREMONY: u8 = 6;
+// Kind 6 was a WebAuthn ceremony's: ceremonies are a record kind of the table layer now.
 
 /// Calls `$m!(table NAME)` or `$m!(multimap NAME)` for every table above: the one list
 /// that creating the tables and copying a store (backup) go through.
@@ -96,7 +106,6 @@ macro_rules! every_table {
         $m!(table GRANTS);
         $m!(table PASSKEYS);
         $m!(multimap USER_PASSKEYS);
-        $m!(table CEREMONIES);
         $m!(table PROOFS);
         $m!(table FAMILIES);
         $m!(multimap USER_FAMILIES);
@@ -106,6 +115,11 @@ macro_rules! every_table {
         $m!(table SESSION_CODES);
         $m!(multimap EMAIL_CODES);
         $m!(table EXPIRIES);
+        $m!(table ROWS);
+        $m!(multimap ROW_INDEX);
+        $m!(table ROW_UNIQUE);
+        $m!(table ROW_DUE);
+        $m!(table COUNTERS);
     };
 }
 
@@ -763,15 +777,6 @@ macro_rules! read_methods {
                 Ok(out)
             }
 
-            /// The WebAuthn ceremony with this hash.
-            fn ceremony(&self, hash: &[u8]) -> Result<Option<CeremonyRecord>, StoreError> {
-                let Some(t) = optional(self.tx.open_table(CEREMONIES))? else {
-                    return Ok(None);
-                };
-                let v = t.get(hash)?;
-                v.map(|g| decode(g.value())).transpose()
-            }
-
             /// The live proof of `purpose` for `subject`, if any.
             fn proof(
                 &self,
@@ -847,16 +852,236 @@ macro_rules! read_methods {
                         f(Item::Passkey(decode(item?.1.value())?))?;
                     }
                 }
-                if let Some(t) = optional(self.tx.open_table(CEREMONIES))? {
+                self.export_raw(&mut |raw| f(Item::Raw(raw)))
+            }
+        }
+
+        impl Rows for $t {
+            fn row(&self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+                let Some(t) = optional(self.tx.open_table(ROWS))? else {
+                    return Ok(None);
+                };
+                let v = t.get((table, key))?;
+                Ok(v.map(|g| g.value().to_vec()))
+            }
+
+            fn rows_after(
+                &self,
+                table: &str,
+                after: Option<&[u8]>,
+                limit: usize,
+            ) -> Result<Vec<KeyValue>, StoreError> {
+                use std::ops::Bound;
+                let Some(t) = optional(self.tx.open_table(ROWS))? else {
+                    return Ok(Vec::new());
+                };
+                let empty: &[u8] = &[];
+                let start = match after {
+                    Some(a) => Bound::Excluded((table, a)),
+                    None => Bound::Included((table, empty)),
+                };
+                let mut out = Vec::new();
+                for item in t.range::<(&str, &[u8])>((start, Bound::Unbounded))? {
+                    let (k, v) = item?;
+                    let (tbl, key) = k.value();
+                    if tbl != table || out.len() >= limit {
+                        break;
+                    }
+                    out.push((key.to_vec(), v.value().to_vec()));
+                }
+                Ok(out)
+            }
+
+            fn indexed(&self, index: &str, entry: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+                let Some(t) = optional(self.tx.open_multimap_table(ROW_INDEX))? else {
+                    return Ok(Vec::new());
+                };
+                let mut out = Vec::new();
+                for v in t.get((index, entry))? {
+                    out.push(v?.value().to_vec());
+                }
+                Ok(out)
+            }
+
+            fn unique(&self, index: &str, entry: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+                let Some(t) = optional(self.tx.open_table(ROW_UNIQUE))? else {
+                    return Ok(None);
+                };
+                let v = t.get((index, entry))?;
+                Ok(v.map(|g| g.value().to_vec()))
+            }
+
+            fn due(
+                &self,
+                table: &str,
+                now: i64,
+                limit: usize,
+            ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+                let Some(t) = optional(self.tx.open_table(ROW_DUE))? else {
+                    return Ok(Vec::new());
+                };
+                let empty: &[u8] = &[];
+                let mut out = Vec::new();
+                let end = now.saturating_add(1);
+                for item in t.range((table, i64::MIN, empty)..(table, end, empty))? {
+                    if out.len() >= limit {
+                        break;
+                    }
+                    let k = item?.0;
+                    let (_, at, key) = k.value();
+                    out.push((at, key.to_vec()));
+                }
+                Ok(out)
+            }
+
+            fn counter(&self, name: &str) -> Result<u64, StoreError> {
+                let Some(t) = optional(self.tx.open_table(COUNTERS))? else {
+                    return Ok(0);
+                };
+                let v = t.get(name)?;
+                Ok(v.map(|g| g.value()).unwrap_or(0))
+            }
+
+            fn export_raw(
+                &self,
+                f: &mut dyn FnMut(Raw) -> Result<(), StoreError>,
+            ) -> Result<(), StoreError> {
+                if let Some(t) = optional(self.tx.open_table(ROWS))? {
                     for item in t.iter()? {
                         let (k, v) = item?;
-                        f(Item::Ceremony(k.value().to_vec(), decode(v.value())?))?;
+                        let (table, key) = k.value();
+                        f(Raw::Row {
+                            table: table.to_owned(),
+                            key: key.to_vec(),
+                            value: v.value().to_vec(),
+                        })?;
+                    }
+                }
+                if let Some(t) = optional(self.tx.open_multimap_table(ROW_INDEX))? {
+                    for item in t.iter()? {
+                        let (k, keys) = item?;
+                        let (index, entry) = k.value();
+                        for key in keys {
+                            f(Raw::Index {
+                                index: index.to_owned(),
+                                entry: entry.to_vec(),
+                                key: key?.value().to_vec(),
+                            })?;
+                        }
+                    }
+                }
+                if let Some(t) = optional(self.tx.open_table(ROW_UNIQUE))? {
+                    for item in t.iter()? {
+                        let (k, v) = item?;
+                        let (index, entry) = k.value();
+                        f(Raw::Unique {
+                            index: index.to_owned(),
+                            entry: entry.to_vec(),
+                            key: v.value().to_vec(),
+                        })?;
+                    }
+                }
+                if let Some(t) = optional(self.tx.open_table(ROW_DUE))? {
+                    for item in t.iter()? {
+                        let k = item?.0;
+                        let (table, at, key) = k.value();
+                        f(Raw::Due {
+                            table: table.to_owned(),
+                            at,
+                            key: key.to_vec(),
+                        })?;
+                    }
+                }
+                if let Some(t) = optional(self.tx.open_table(COUNTERS))? {
+                    for item in t.iter()? {
+                        let (k, v) = item?;
+                        f(Raw::Counter {
+                            name: k.value().to_owned(),
+                            value: v.value(),
+                        })?;
                     }
                 }
                 Ok(())
             }
         }
     };
+}
+
+impl RowsMut for Writer {
+    fn put_row(&mut self, table: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        self.tx.open_table(ROWS)?.insert((table, key), value)?;
+        Ok(())
+    }
+
+    fn delete_row(&mut self, table: &str, key: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.tx.open_table(ROWS)?.remove((table, key))?.is_some())
+    }
+
+    fn index_add(&mut self, index: &str, entry: &[u8], key: &[u8]) -> Result<(), StoreError> {
+        self.tx
+            .open_multimap_table(ROW_INDEX)?
+            .insert((index, entry), key)?;
+        Ok(())
+    }
+
+    fn index_remove(&mut self, index: &str, entry: &[u8], key: &[u8]) -> Result<(), StoreError> {
+        self.tx
+            .open_multimap_table(ROW_INDEX)?
+            .remove((index, entry), key)?;
+        Ok(())
+    }
+
+    fn unique_add(&mut self, index: &str, entry: &[u8], key: &[u8]) -> Result<(), StoreError> {
+        let mut t = self.tx.open_table(ROW_UNIQUE)?;
+        if let Some(held) = t.get((index, entry))? {
+            if held.value() != key {
+                return Err(StoreError::Taken(index.to_owned()));
+            }
+        }
+        t.insert((index, entry), key)?;
+        Ok(())
+    }
+
+    fn unique_remove(&mut self, index: &str, entry: &[u8]) -> Result<(), StoreError> {
+        self.tx.open_table(ROW_UNIQUE)?.remove((index, entry))?;
+        Ok(())
+    }
+
+    fn due_add(&mut self, table: &str, at: i64, key: &[u8]) -> Result<(), StoreError> {
+        self.tx.open_table(ROW_DUE)?.insert((table, at, key), ())?;
+        Ok(())
+    }
+
+    fn due_remove(&mut self, table: &str, at: i64, key: &[u8]) -> Result<(), StoreError> {
+        self.tx.open_table(ROW_DUE)?.remove((table, at, key))?;
+        Ok(())
+    }
+
+    fn counter_add(&mut self, name: &str, by: u64) -> Result<u64, StoreError> {
+        let mut t = self.tx.open_table(COUNTERS)?;
+        let now = t
+            .get(name)?
+            .map(|g| g.value())
+            .unwrap_or(0)
+            .saturating_add(by);
+        t.insert(name, now)?;
+        Ok(now)
+    }
+
+    fn import_raw(&mut self, item: &Raw) -> Result<(), StoreError> {
+        match item {
+            Raw::Row { table, key, value } => self.put_row(table, key, value),
+            Raw::Index { index, entry, key } => self.index_add(index, entry, key),
+            Raw::Unique { index, entry, key } => self.unique_add(index, entry, key),
+            Raw::Due { table, at, key } => self.due_add(table, *at, key),
+            Raw::Counter { name, value } => {
+                self.tx
+                    .open_table(COUNTERS)?
+                    .insert(name.as_str(), *value)?;
+                Ok(())
+            }
+        }
+    }
 }
 
 read_methods!(Reader);
@@ -1040,7 +1265,7 @@ impl Write for Writer {
         self.tx.delete_table(PROOFS)?;
         self.tx.delete_table(MFA_PENDING)?;
         for kind in [DUE_SESSION_CODE, DUE_MFA_PENDING, DUE_PROOF] {
-            for (at, key) in self.due(kind, i64::MAX, usize::MAX)? {
+            for (at, key) in self.due_of(kind, i64::MAX, usize::MAX)? {
                 self.not_due(kind, at, &key)?;
             }
         }
@@ -1171,40 +1396,14 @@ impl Write for Writer {
         Ok(true)
     }
 
-    /// Inserts a WebAuthn ceremony.
-    fn put_ceremony(&mut self, hash: &[u8], rec: &CeremonyRecord) -> Result<(), StoreError> {
-        if let Some(old) = self.ceremony(hash)? {
-            self.not_due(DUE_CEREMONY, old.expires_at, hash)?;
-        }
-        let bytes = encode(rec)?;
-        self.tx
-            .open_table(CEREMONIES)?
-            .insert(hash, bytes.as_slice())?;
-        self.due_at(DUE_CEREMONY, rec.expires_at, hash)
-    }
-
-    /// Removes a WebAuthn ceremony.
-    fn delete_ceremony(&mut self, hash: &[u8]) -> Result<bool, StoreError> {
-        let Some(old) = self.ceremony(hash)? else {
-            return Ok(false);
-        };
-        self.not_due(DUE_CEREMONY, old.expires_at, hash)?;
-        self.tx.open_table(CEREMONIES)?.remove(hash)?;
-        Ok(true)
-    }
-
-    /// Removes MFA pending credentials, proofs, grants and ceremonies that expired before
-    /// `now`, at most `limit` of each; returns how many went.
+    /// Removes MFA pending credentials, proofs, grants and the table layer's records
+    /// that expired before `now`, at most `limit` of each kind; returns how many went.
     fn sweep_challenges(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
-        let pending = self.due(DUE_MFA_PENDING, now.saturating_add(1), limit)?;
-        let proofs = self.due(DUE_PROOF, now.saturating_add(1), limit)?;
-        let grants = self.due(DUE_GRANT, now.saturating_add(1), limit)?;
-        let ceremonies = self.due(DUE_CEREMONY, now.saturating_add(1), limit)?;
-        let n = pending.len() + proofs.len() + grants.len() + ceremonies.len();
-        for (at, hash) in ceremonies {
-            self.tx.open_table(CEREMONIES)?.remove(hash.as_slice())?;
-            self.not_due(DUE_CEREMONY, at, &hash)?;
-        }
+        let pending = self.due_of(DUE_MFA_PENDING, now.saturating_add(1), limit)?;
+        let proofs = self.due_of(DUE_PROOF, now.saturating_add(1), limit)?;
+        let grants = self.due_of(DUE_GRANT, now.saturating_add(1), limit)?;
+        let kinds = crate::rows::sweep_kinds(self, crate::records::KINDS, now, limit)?;
+        let n = pending.len() + proofs.len() + grants.len() + kinds;
         for (at, hash) in grants {
             self.tx.open_table(GRANTS)?.remove(hash.as_slice())?;
             self.not_due(DUE_GRANT, at, &hash)?;
@@ -1266,7 +1465,7 @@ impl Write for Writer {
     /// Removes every family whose tokens all expired before `now` (revoked or not), with
     /// their token hashes. Returns how many families went.
     fn sweep_families(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
-        let dead = self.due(DUE_FAMILY, now, limit)?;
+        let dead = self.due_of(DUE_FAMILY, now, limit)?;
         for (at, id) in &dead {
             let id = std::str::from_utf8(id).unwrap_or_default();
             match self.family(id)? {
@@ -1280,7 +1479,7 @@ impl Write for Writer {
 
     /// Removes entries of refresh tokens spent before `before`, at most `limit`.
     fn sweep_spent_refresh(&mut self, before: i64, limit: usize) -> Result<usize, StoreError> {
-        let spent = self.due(DUE_SPENT, before, limit)?;
+        let spent = self.due_of(DUE_SPENT, before, limit)?;
         for (at, hash) in &spent {
             if let Some(e) = self.refresh(hash)? {
                 self.tx
@@ -1344,7 +1543,7 @@ impl Write for Writer {
 
     /// Removes session codes that expired before `now`, at most `limit`.
     fn sweep_session_codes(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
-        let dead = self.due(DUE_SESSION_CODE, now.saturating_add(1), limit)?;
+        let dead = self.due_of(DUE_SESSION_CODE, now.saturating_add(1), limit)?;
         for (at, h) in &dead {
             if !self.delete_session_code(h)? {
                 self.not_due(DUE_SESSION_CODE, *at, h)?;
@@ -1393,7 +1592,12 @@ impl Writer {
     }
 
     /// What of `kind` goes before `before`, oldest first, at most `limit`: (time, key).
-    fn due(&self, kind: u8, before: i64, limit: usize) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    fn due_of(
+        &self,
+        kind: u8,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
         let t = self.tx.open_table(EXPIRIES)?;
         let empty: &[u8] = &[];
         let mut out = Vec::new();

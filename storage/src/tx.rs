@@ -4,8 +4,8 @@
 //! `&mut dyn Write`, handed to it by [`crate::Store`].
 
 use crate::records::{
-    CeremonyRecord, FamilyRecord, GrantRecord, MfaPendingRecord, PasskeyRecord, ProofPurpose,
-    ProofRecord, RefreshEntry, SessionCodeRecord, SigningKeyRecord, UserRecord,
+    FamilyRecord, GrantRecord, MfaPendingRecord, PasskeyRecord, ProofPurpose, ProofRecord,
+    RefreshEntry, SessionCodeRecord, SigningKeyRecord, UserRecord,
 };
 use crate::{Found, StoreError, Unique};
 
@@ -21,7 +21,7 @@ pub struct RefreshChain {
 }
 
 /// Reads, in a snapshot or inside a write transaction.
-pub trait Read {
+pub trait Read: crate::rows::Rows {
     /// The user with this id.
     fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError>;
 
@@ -141,9 +141,6 @@ pub trait Read {
     /// Every passkey of a user, oldest first.
     fn passkeys_of(&self, user_id: &str) -> Result<Vec<PasskeyRecord>, StoreError>;
 
-    /// The WebAuthn ceremony with this hash.
-    fn ceremony(&self, hash: &[u8]) -> Result<Option<CeremonyRecord>, StoreError>;
-
     /// The live proof of `purpose` for `subject`, if any.
     fn proof(
         &self,
@@ -187,8 +184,8 @@ pub enum Item {
     Grant(Vec<u8>, GrantRecord),
     /// A passkey.
     Passkey(PasskeyRecord),
-    /// A WebAuthn ceremony, by its hash.
-    Ceremony(Vec<u8>, CeremonyRecord),
+    /// Something the table layer holds (see [`crate::rows`]).
+    Raw(crate::rows::Raw),
 }
 
 /// Writes, inside one transaction: all of them commit together, or none does.
@@ -200,7 +197,7 @@ pub enum Item {
 /// *writes* was changed meanwhile: a decision must rest on rows the plan writes (a sign-in
 /// writes its user's `last_login_at`, a rotation its family, a redemption deletes its
 /// code) or on a unique constraint, never on a row it only reads.
-pub trait Write: Read {
+pub trait Write: Read + crate::rows::RowsMut {
     /// Hands out the next integer user number (never reused, even after deletion).
     fn allocate_user_num(&mut self) -> Result<u64, StoreError>;
 
@@ -258,12 +255,6 @@ pub trait Write: Read {
 
     /// Removes a passkey. Returns whether it existed.
     fn delete_passkey(&mut self, id: &[u8]) -> Result<bool, StoreError>;
-
-    /// Inserts a WebAuthn ceremony.
-    fn put_ceremony(&mut self, hash: &[u8], rec: &CeremonyRecord) -> Result<(), StoreError>;
-
-    /// Removes a WebAuthn ceremony (it is spent). Returns whether it existed.
-    fn delete_ceremony(&mut self, hash: &[u8]) -> Result<bool, StoreError>;
 
     /// Inserts or replaces the proof of `purpose` for `subject`.
     fn put_proof(

@@ -6,10 +6,32 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use latchkey_storage::{
-    AccountState, CeremonyRecord, FamilyRecord, Found, GrantRecord, MfaPendingRecord,
-    PasskeyRecord, ProofPurpose, ProofRecord, RefreshEntry, SessionCodeRecord, SigningKeyRecord,
-    Store, StoreError, Unique, UserRecord, SCHEMA_VERSION,
+    AccountState, CeremonyRecord, FamilyRecord, Found, GrantRecord, Kind, MfaPendingRecord,
+    PasskeyRecord, ProofPurpose, ProofRecord, Records as _, RecordsMut as _, RefreshEntry,
+    Rows as _, RowsMut as _, SessionCodeRecord, SigningKeyRecord, Store, StoreError, Unique,
+    UserRecord, SCHEMA_VERSION,
 };
+
+/// A record kind the tests define for the table layer.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Note {
+    owner: String,
+    tag: String,
+    expires_at: Option<i64>,
+}
+
+impl Kind for Note {
+    const TABLE: &'static str = "test_note";
+    fn indexes(&self) -> Vec<(&'static str, Vec<u8>)> {
+        vec![("note_owner", self.owner.as_bytes().to_vec())]
+    }
+    fn uniques(&self) -> Vec<(&'static str, Vec<u8>)> {
+        vec![("note_tag", self.tag.as_bytes().to_vec())]
+    }
+    fn expires_at(&self) -> Option<i64> {
+        self.expires_at
+    }
+}
 
 /// A store of the named backend, empty, and what keeps it alive.
 fn store(backend: &str) -> (Store, Option<tempfile::TempDir>) {
@@ -647,17 +669,99 @@ conformance! {
             expires_at,
         };
         s.write(|w| {
-            w.put_ceremony(b"c", &ceremony(1000))?;
-            w.put_ceremony(b"old", &ceremony(10))
+            w.put(b"c", &ceremony(1000))?;
+            w.put(b"old", &ceremony(10))
         })
         .unwrap();
-        let won = race(s, 8, |_| Box::new(|w| w.delete_ceremony(b"c"))).await;
+        let won = race(s, 8, |_| {
+            Box::new(|w| Ok(w.delete::<CeremonyRecord>(b"c")?.is_some()))
+        })
+        .await;
         assert_eq!(won, 1);
-        assert!(s.read(|r| r.ceremony(b"c")).unwrap().is_none());
-        assert_eq!(s.read(|r| r.ceremony(b"old")).unwrap().unwrap().expires_at, 10);
+        let get = |k: &'static [u8]| s.read(|r| r.get::<CeremonyRecord>(k)).unwrap();
+        assert!(get(b"c").is_none());
+        assert_eq!(get(b"old").unwrap().expires_at, 10);
         assert_eq!(s.write(|w| w.sweep_challenges(500, 100)).unwrap(), 1);
-        assert!(s.read(|r| r.ceremony(b"old")).unwrap().is_none());
+        assert!(get(b"old").is_none());
         assert_eq!(s.write(|w| w.sweep_challenges(5000, 100)).unwrap(), 0);
+    }
+
+    the_table_layer_keeps_a_kind_with_its_indexes_on_every_backend(s) {
+        // A kind of the tests' own: one type and a table name, nothing in the backends.
+        let n = |owner: &str, tag: &str| Note {
+            owner: owner.into(),
+            tag: tag.into(),
+            expires_at: None,
+        };
+        s.write(|w| {
+            w.put(b"1", &n("ann", "x"))?;
+            w.put(b"2", &n("ann", "y"))?;
+            w.put(b"3", &n("bob", "z"))
+        })
+        .unwrap();
+        s.read(|r| {
+            assert_eq!(r.get::<Note>(b"2")?.unwrap().tag, "y");
+            let anns: Vec<Vec<u8>> = r.find::<Note>("note_owner", b"ann")?.into_iter().map(|(k, _)| k).collect();
+            assert_eq!(anns, [b"1".to_vec(), b"2".to_vec()]);
+            assert_eq!(r.find_unique::<Note>("note_tag", b"z")?.unwrap().1.owner, "bob");
+            let page: Vec<Vec<u8>> = r.scan::<Note>(Some(b"1"), 1)?.into_iter().map(|(k, _)| k).collect();
+            assert_eq!(page, [b"2".to_vec()]);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        // A unique entry belongs to one record: refused, and nothing of the plan stays.
+        match s.write(|w| w.put(b"4", &n("cy", "x"))) {
+            Err(StoreError::Taken(index)) => assert_eq!(index, "note_tag"),
+            other => panic!("{other:?}"),
+        }
+        assert!(s.read(|r| r.get::<Note>(b"4")).unwrap().is_none());
+        // Replacing a record moves its index entries; its own unique entry stays its own.
+        s.write(|w| w.put(b"1", &n("bob", "x"))).unwrap();
+        s.read(|r| {
+            assert_eq!(r.find::<Note>("note_owner", b"ann")?.len(), 1);
+            assert_eq!(r.find::<Note>("note_owner", b"bob")?.len(), 2);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        // Two plans claiming one unique entry at once: one wins.
+        let won = race(s, 8, |i| {
+            Box::new(move |w| {
+                let key = format!("r{i}");
+                match w.put(key.as_bytes(), &n("race", "shared")) {
+                    Ok(()) => Ok(true),
+                    Err(StoreError::Taken(_)) => Ok(false),
+                    Err(e) => Err(e),
+                }
+            })
+        })
+        .await;
+        assert_eq!(won, 1);
+        // Deleting frees its entries.
+        s.write(|w| w.delete::<Note>(b"3")).unwrap();
+        s.write(|w| w.put(b"5", &n("dee", "z"))).unwrap();
+        // Counters count atomically.
+        let counted = race(s, 8, |_| Box::new(|w| Ok(w.counter_add("notes", 1)? > 0))).await;
+        assert_eq!(counted, 8);
+        assert_eq!(s.read(|r| r.counter("notes")).unwrap(), 8);
+        // What is due, in time order, and nothing else.
+        s.write(|w| {
+            w.put(b"e1", &Note { expires_at: Some(20), ..n("eve", "e1") })?;
+            w.put(b"e2", &Note { expires_at: Some(10), ..n("eve", "e2") })
+        })
+        .unwrap();
+        let due = s.read(|r| r.due(Note::TABLE, 15, 10)).unwrap();
+        assert_eq!(due, [(10, b"e2".to_vec())]);
+        // Everything goes along in a copy, indexes included.
+        let (to, _keep) = store("redb");
+        latchkey_storage::copy(s, &to, &mut |_| {}).unwrap();
+        to.read(|r| {
+            assert_eq!(r.find::<Note>("note_owner", b"bob")?.len(), 1);
+            assert_eq!(r.find_unique::<Note>("note_tag", b"z")?.unwrap().1.owner, "dee");
+            assert_eq!(r.counter("notes")?, 8);
+            assert_eq!(r.due(Note::TABLE, 15, 10)?.len(), 1);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
     }
 
     keys_and_settings(s) {
