@@ -680,7 +680,7 @@ fn store_name(cfg: &Checked) -> String {
 
 /// Loads the configuration or explains why not.
 pub fn load_config(cli: &Cli) -> Result<Checked, String> {
-    config::load(cli.config.as_deref())
+    config::load(cli.config.as_deref()).map_err(|e| e.to_string())
 }
 
 /// Where a running server writes the address of its admin listener.
@@ -1286,7 +1286,7 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
         let built = match opened {
             Ok(Some(store)) => Service::new(cfg, store, Arc::new(SystemClock))
                 .map_err(|e| e.to_string())
-                .and_then(|service| Ok(Some((crate::server::App::new(service.clone())?, service)))),
+                .and_then(|service| Ok(Some((crate::server::App::new(service.clone()).map_err(|e| e.to_string())?, service)))),
             Ok(None) => Ok(None),
             Err(e) => Err(opened_msg(e)),
         };

@@ -795,12 +795,12 @@ pub struct Checked {
 
 /// Loads the configuration: defaults, then `path` (or `./auth.toml` when `path` is `None`
 /// and that file exists), then the environment.
-pub fn load(path: Option<&Path>) -> Result<Checked, String> {
+pub fn load(path: Option<&Path>) -> Result<Checked, ConfigErrors> {
     let mut fig = Figment::from(Serialized::defaults(Config::default()));
     let file = match path {
         Some(p) => {
             if !p.exists() {
-                return Err(format!("config file {} does not exist", p.display()));
+                return Err(bad("", format!("config file {} does not exist", p.display())).into());
             }
             Some(p.to_path_buf())
         }
@@ -811,13 +811,10 @@ pub fn load(path: Option<&Path>) -> Result<Checked, String> {
     }
     fig = fig.merge(Env::prefixed(ENV_PREFIX).split("__"));
     let where_ = Locator::new(file.as_deref());
-    let raw: Config = fig.extract().map_err(|e| {
-        e.into_iter()
-            .map(|e| where_.explain(&e))
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
-    raw.validate().map_err(|e| where_.locate(e))
+    let raw: Config = fig
+        .extract()
+        .map_err(|e| ConfigErrors(e.into_iter().map(|e| where_.explain(&e)).collect()))?;
+    raw.validate().map_err(|e| where_.locate(e).into())
 }
 
 /// Says where a key of the configuration was set: `auth.toml:12`, or the environment
@@ -879,24 +876,22 @@ impl Locator {
         }
     }
 
-    /// A validation error (`key: why`) with where the key was set.
-    fn locate(&self, e: String) -> String {
-        match e.split_once(": ") {
-            Some((key, why)) if !key.contains(' ') => {
-                let env = std::env::var_os(format!(
-                    "{ENV_PREFIX}{}",
-                    key.to_uppercase().replace('.', "__")
-                ))
-                .is_some();
-                format!("{key}{}: {why}", self.place(key, env))
-            }
-            _ => e,
+    /// A validation error with where its key was set.
+    fn locate(&self, mut e: ConfigError) -> ConfigError {
+        if !e.key.is_empty() && !e.key.contains(' ') {
+            let env = std::env::var_os(format!(
+                "{ENV_PREFIX}{}",
+                e.key.to_uppercase().replace('.', "__")
+            ))
+            .is_some();
+            e.place = self.place(&e.key, env);
         }
+        e
     }
 
     /// figment's error in the operator's words: the key (without figment's `default.`
     /// profile), where it was set, what it should be and what it is.
-    fn explain(&self, e: &figment::Error) -> String {
+    fn explain(&self, e: &figment::Error) -> ConfigError {
         use figment::error::{Actual, Kind};
         let key = e.path.join(".");
         let from_env = e
@@ -928,12 +923,11 @@ impl Locator {
         };
         match &e.kind {
             Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
-                format!(
-                    "{key}{}: {}, got {}",
-                    self.place(&key, from_env),
-                    wanted(expected),
-                    got(actual)
-                )
+                ConfigError {
+                    place: self.place(&key, from_env),
+                    why: format!("{}, got {}", wanted(expected), got(actual)),
+                    key,
+                }
             }
             Kind::UnknownField(field, expected) => {
                 let full = if key.is_empty() {
@@ -948,24 +942,91 @@ impl Locator {
                     .min()
                     .map(|(_, c)| format!("; did you mean `{c}`?"))
                     .unwrap_or_else(|| format!("; known keys here: {}", expected.join(", ")));
-                format!("{full}{}: unknown key{hint}", self.place(&full, from_env))
+                ConfigError {
+                    place: self.place(&full, from_env),
+                    why: format!("unknown key{hint}"),
+                    key: full,
+                }
             }
-            Kind::Message(m) if m.contains("untagged enum Mount") => format!(
-                "{key}{}: a path starting with `/`, or false",
-                self.place(&key, from_env)
-            ),
-            Kind::Message(m) => format!("{key}{}: {m}", self.place(&key, from_env)),
-            other => format!("{key}{}: {other}", self.place(&key, from_env)),
+            Kind::Message(m) if m.contains("untagged enum Mount") => ConfigError {
+                place: self.place(&key, from_env),
+                why: "a path starting with `/`, or false".into(),
+                key,
+            },
+            Kind::Message(m) => ConfigError {
+                place: self.place(&key, from_env),
+                why: m.clone(),
+                key,
+            },
+            other => ConfigError {
+                place: self.place(&key, from_env),
+                why: other.to_string(),
+                key,
+            },
         }
     }
 }
 
-fn bad(key: &str, why: impl std::fmt::Display) -> String {
-    format!("{key}: {why}")
+/// What is wrong with one key of the configuration: the key, where it was set (`place`:
+/// ` (auth.toml:12)`, ` (environment variable LATCHKEY_...)`, or nothing when [`load`]
+/// cannot tell), and why, with what to write instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The key (`server.listen`); empty when the error is not about one (a TOML syntax
+    /// error names its own place in `why`).
+    pub key: String,
+    /// Where it was set, ready to print after the key.
+    pub place: String,
+    /// What is wrong, and what would be right.
+    pub why: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}{}", self.why, self.place)
+        } else {
+            write!(f, "{}{}: {}", self.key, self.place, self.why)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Everything wrong with a configuration that could not be read (each line one key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(e: ConfigError) -> Self {
+        ConfigErrors(vec![e])
+    }
+}
+
+fn bad(key: &str, why: impl std::fmt::Display) -> ConfigError {
+    ConfigError {
+        key: key.to_owned(),
+        place: String::new(),
+        why: why.to_string(),
+    }
 }
 
 /// `address:port`, or `host:port` resolved now (the first address it names).
-fn socket_addr(key: &str, v: &str) -> Result<SocketAddr, String> {
+fn socket_addr(key: &str, v: &str) -> Result<SocketAddr, ConfigError> {
     if let Ok(a) = v.parse::<SocketAddr>() {
         return Ok(a);
     }
@@ -1068,7 +1129,7 @@ impl Config {
         portal: bool,
         mounts: &[(&'static str, String)],
         warnings: &mut Vec<String>,
-    ) -> Result<Vec<OidcClientSettings>, String> {
+    ) -> Result<Vec<OidcClientSettings>, ConfigError> {
         let mut out: Vec<OidcClientSettings> = Vec::new();
         for (i, c) in self.oidc.clients.iter().enumerate() {
             let key = |k: &str| format!("oidc.clients[{i}].{k}");
@@ -1169,7 +1230,7 @@ impl Config {
     }
 
     /// `[portal]`, checked; `None` when it is switched off.
-    fn portal_settings(&self) -> Result<Option<PortalSettings>, String> {
+    fn portal_settings(&self) -> Result<Option<PortalSettings>, ConfigError> {
         let p = &self.portal;
         let path = match &p.path {
             Mount::Switch(false) => return Ok(None),
@@ -1260,7 +1321,7 @@ impl Config {
     fn passkey_settings(
         &self,
         warnings: &mut Vec<String>,
-    ) -> Result<Option<PasskeySettings>, String> {
+    ) -> Result<Option<PasskeySettings>, ConfigError> {
         let p = &self.passkeys;
         if !p.enabled {
             return Ok(None);
@@ -1321,7 +1382,7 @@ impl Config {
     }
 }
 
-fn seconds(key: &str, v: u64) -> Result<Duration, String> {
+fn seconds(key: &str, v: u64) -> Result<Duration, ConfigError> {
     if v == 0 {
         return Err(bad(key, "must be at least 1 second"));
     }
@@ -1332,11 +1393,48 @@ fn seconds(key: &str, v: u64) -> Result<Duration, String> {
 }
 
 impl Config {
-    /// Checks every value for sense and parses it; the error names the key.
-    pub fn validate(self) -> Result<Checked, String> {
+    /// Checks every value for sense and parses it, section by section; the error names
+    /// the key.
+    pub fn validate(self) -> Result<Checked, ConfigError> {
         let mut warnings = Vec::new();
+        let server = self.check_server()?;
+        let storage = self.check_storage()?;
+        let tokens = self.check_tokens(&mut warnings)?;
+        let password = self.check_password(&mut warnings)?;
+        let mail = self.check_mail()?;
+        let (forward_auth_cookie, log_format) = self.check_misc()?;
+        let (session, limits) = self.check_limits()?;
+        let oauth = self.check_oauth(&mut warnings)?;
+        let mounts = self.check_families()?;
+        let portal = self.check_portal(&mounts)?;
+        let oidc_clients = self.oidc_settings(portal.is_some(), &mounts, &mut warnings)?;
+        let admin = self.check_admin(server.listen)?;
+        let passkeys = self.passkey_settings(&mut warnings)?;
+        Ok(Checked {
+            server,
+            storage,
+            tokens,
+            password,
+            mail,
+            session,
+            mfa_issuer: self.mfa.issuer.clone(),
+            limits,
+            mounts,
+            oauth,
+            admin,
+            forward_auth_cookie,
+            passkeys,
+            portal,
+            oidc_clients,
+            log_format,
+            warnings,
+            raw: self,
+        })
+    }
+
+    /// `[server]`.
+    fn check_server(&self) -> Result<ServerSettings, ConfigError> {
         let listen = socket_addr("server.listen", &self.server.listen)?;
-        let admin_listen = socket_addr("admin.listen", &self.admin.listen)?;
         if !(self.server.public_url.starts_with("http://")
             || self.server.public_url.starts_with("https://"))
         {
@@ -1381,6 +1479,21 @@ impl Config {
                 )
             })?);
         }
+        Ok(ServerSettings {
+            listen,
+            public_url: self.server.public_url.trim_end_matches('/').to_owned(),
+            max_body: self.server.max_body,
+            request_timeout,
+            trusted_proxies,
+            header_timeout,
+            idle_timeout,
+            max_connections: self.server.max_connections,
+            max_connections_per_source,
+        })
+    }
+
+    /// `[storage]`.
+    fn check_storage(&self) -> Result<StorageSettings, ConfigError> {
         if self.storage.path.as_os_str().is_empty() {
             return Err(bad("storage.path", "must not be empty"));
         }
@@ -1434,6 +1547,24 @@ impl Config {
             // Every server of the database needs the same file: no path to derive it from.
             (StoreBackend::Postgres { .. }, true) => PathBuf::from("latchkey.key"),
         };
+        Ok(StorageSettings {
+            backend,
+            path: self.storage.path.clone(),
+            key_file,
+            cache_bytes: self.storage.cache_size.saturating_mul(1024 * 1024),
+            backup_dir: if self.storage.backup_dir.as_os_str().is_empty() {
+                match self.storage.path.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                    _ => PathBuf::from("."),
+                }
+            } else {
+                self.storage.backup_dir.clone()
+            },
+        })
+    }
+
+    /// `[tokens]`.
+    fn check_tokens(&self, warnings: &mut Vec<String>) -> Result<TokenSettings, ConfigError> {
         let alg = match (self.tokens.format.as_str(), self.tokens.algorithm.as_str()) {
             ("jwt", "EdDSA") => TokenAlg::JwtEdDsa,
             ("jwt", "ES256") => TokenAlg::JwtEs256,
@@ -1464,9 +1595,6 @@ impl Config {
         }
         let access_ttl = seconds("tokens.access_ttl", self.tokens.access_ttl)?;
         let refresh_ttl = seconds("tokens.refresh_ttl", self.tokens.refresh_ttl)?;
-        let code_ttl = seconds("session.code_ttl", self.session.code_ttl)?;
-        let lockout_window = seconds("limits.lockout_window", self.limits.lockout_window)?;
-        let lockout_duration = seconds("limits.lockout_duration", self.limits.lockout_duration)?;
         if access_ttl < Duration::from_secs(60) {
             warnings.push(format!(
                 "tokens.access_ttl is only {} s",
@@ -1485,6 +1613,19 @@ impl Config {
         if self.tokens.reuse_interval > 300 {
             warnings.push("tokens.reuse_interval over 5 minutes weakens reuse detection".into());
         }
+        Ok(TokenSettings {
+            alg,
+            issuer: self.tokens.issuer.clone(),
+            access_ttl,
+            refresh_ttl,
+            reuse_interval: Duration::from_secs(self.tokens.reuse_interval),
+            cache_size: self.tokens.cache_size,
+            key_poll: seconds("tokens.key_poll", self.tokens.key_poll)?,
+        })
+    }
+
+    /// `[password]`.
+    fn check_password(&self, warnings: &mut Vec<String>) -> Result<PasswordSettings, ConfigError> {
         let s = &self.password.scrypt;
         if let Err(e) = scrypt::Params::new(s.log_n, s.r, s.p, scrypt::Params::RECOMMENDED_LEN) {
             return Err(bad("password.scrypt", e));
@@ -1516,6 +1657,17 @@ impl Config {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
+        Ok(PasswordSettings {
+            min_length: self.password.min_length,
+            scrypt: self.password.scrypt.clone(),
+            hash_threads,
+            hash_queue: self.password.hash_queue,
+            import_limits: self.password.import_limits.clone(),
+        })
+    }
+
+    /// `[mail]`.
+    fn check_mail(&self) -> Result<MailSettings, ConfigError> {
         let tls = match self.mail.smtp.tls.as_str() {
             "none" => SmtpTls::None,
             "starttls" => SmtpTls::StartTls,
@@ -1545,6 +1697,16 @@ impl Config {
         let (from_name, from_address) = parse_mailbox(&self.mail.from)
             .ok_or_else(|| bad("mail.from", "must be `Name <address>` or an address"))?;
         let mail_timeout = seconds("mail.timeout", self.mail.timeout)?;
+        Ok(MailSettings {
+            transport,
+            from_name,
+            from_address,
+            timeout: mail_timeout,
+        })
+    }
+
+    /// `[forward_auth]`, `[log]`, `[mfa]`: the cookie forward-auth may read, the log format.
+    fn check_misc(&self) -> Result<(Option<String>, LogFormat), ConfigError> {
         if !self
             .forward_auth
             .cookie
@@ -1565,6 +1727,16 @@ impl Config {
         if self.mfa.issuer.is_empty() || self.mfa.issuer.contains(':') {
             return Err(bad("mfa.issuer", "must be non-empty and without `:`"));
         }
+        let cookie =
+            (!self.forward_auth.cookie.is_empty()).then(|| self.forward_auth.cookie.clone());
+        Ok((cookie, log_format))
+    }
+
+    /// `[session]` and `[limits]`.
+    fn check_limits(&self) -> Result<(SessionSettings, LimitSettings), ConfigError> {
+        let code_ttl = seconds("session.code_ttl", self.session.code_ttl)?;
+        let lockout_window = seconds("limits.lockout_window", self.limits.lockout_window)?;
+        let lockout_duration = seconds("limits.lockout_duration", self.limits.lockout_duration)?;
         if self.limits.mails_per_hour == 0 {
             return Err(bad("limits.mails_per_hour", "must be at least 1"));
         }
@@ -1577,6 +1749,25 @@ impl Config {
                 "must be at least limits.lockout_failures",
             ));
         }
+        Ok((
+            SessionSettings {
+                code_ttl,
+                allow_signup: self.session.allow_signup,
+                invalidate_previous: self.session.invalidate_previous,
+            },
+            LimitSettings {
+                per_ip_per_minute: self.limits.per_ip_per_minute,
+                lockout_failures: self.limits.lockout_failures,
+                lockout_failures_total: self.limits.lockout_failures_total,
+                lockout_window,
+                lockout_duration,
+                mails_per_hour: self.limits.mails_per_hour,
+            },
+        ))
+    }
+
+    /// `[oauth]`.
+    fn check_oauth(&self, warnings: &mut Vec<String>) -> Result<OAuthSettings, ConfigError> {
         for (i, c) in self.oauth.clients.iter().enumerate() {
             if c.id.is_empty() || c.id.contains(':') {
                 return Err(bad(
@@ -1605,6 +1796,14 @@ impl Config {
                 ));
             }
         }
+        Ok(OAuthSettings {
+            signup_roles: self.oauth.signup_roles.clone(),
+            clients: self.oauth.clients.clone(),
+        })
+    }
+
+    /// `[families]`: `(family, prefix)` of every family switched on.
+    fn check_families(&self) -> Result<Vec<(&'static str, String)>, ConfigError> {
         let mut mounts = Vec::new();
         for (name, m) in &self.families {
             let Some(family) = protocol::families::FAMILIES.iter().find(|f| f.name == name) else {
@@ -1633,6 +1832,14 @@ impl Config {
         let pairs: Vec<(&str, &str)> = mounts.iter().map(|(n, p)| (*n, p.as_str())).collect();
         protocol::families::mount(&pairs, &self.server.public_url, self.password.min_length)
             .map_err(|e| bad("families", e))?;
+        Ok(mounts)
+    }
+
+    /// `[portal]`, which must not hold a family's mount.
+    fn check_portal(
+        &self,
+        mounts: &[(&'static str, String)],
+    ) -> Result<Option<PortalSettings>, ConfigError> {
         let portal = self.portal_settings()?;
         if let Some(p) = &portal {
             if let Some((name, _)) = mounts
@@ -1645,7 +1852,12 @@ impl Config {
                 ));
             }
         }
-        let oidc_clients = self.oidc_settings(portal.is_some(), &mounts, &mut warnings)?;
+        Ok(portal)
+    }
+
+    /// `[admin]`.
+    fn check_admin(&self, listen: SocketAddr) -> Result<AdminSettings, ConfigError> {
+        let admin_listen = socket_addr("admin.listen", &self.admin.listen)?;
         let admin_token = (!self.admin.token.is_empty()).then(|| self.admin.token.clone());
         if admin_token.is_some() && admin_listen == listen && listen.port() != 0 {
             return Err(bad("admin.listen", "must differ from server.listen"));
@@ -1666,85 +1878,9 @@ impl Config {
                 "must be at least 16 characters (or empty: admin API off)",
             ));
         }
-        Ok(Checked {
-            server: ServerSettings {
-                listen,
-                public_url: self.server.public_url.trim_end_matches('/').to_owned(),
-                max_body: self.server.max_body,
-                request_timeout,
-                trusted_proxies,
-                header_timeout,
-                idle_timeout,
-                max_connections: self.server.max_connections,
-                max_connections_per_source,
-            },
-            storage: StorageSettings {
-                backend,
-                path: self.storage.path.clone(),
-                key_file,
-                cache_bytes: self.storage.cache_size.saturating_mul(1024 * 1024),
-                backup_dir: if self.storage.backup_dir.as_os_str().is_empty() {
-                    match self.storage.path.parent() {
-                        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-                        _ => PathBuf::from("."),
-                    }
-                } else {
-                    self.storage.backup_dir.clone()
-                },
-            },
-            tokens: TokenSettings {
-                alg,
-                issuer: self.tokens.issuer.clone(),
-                access_ttl,
-                refresh_ttl,
-                reuse_interval: Duration::from_secs(self.tokens.reuse_interval),
-                cache_size: self.tokens.cache_size,
-                key_poll: seconds("tokens.key_poll", self.tokens.key_poll)?,
-            },
-            password: PasswordSettings {
-                min_length: self.password.min_length,
-                scrypt: self.password.scrypt.clone(),
-                hash_threads,
-                hash_queue: self.password.hash_queue,
-                import_limits: self.password.import_limits.clone(),
-            },
-            mail: MailSettings {
-                transport,
-                from_name,
-                from_address,
-                timeout: mail_timeout,
-            },
-            session: SessionSettings {
-                code_ttl,
-                allow_signup: self.session.allow_signup,
-                invalidate_previous: self.session.invalidate_previous,
-            },
-            mfa_issuer: self.mfa.issuer.clone(),
-            limits: LimitSettings {
-                per_ip_per_minute: self.limits.per_ip_per_minute,
-                lockout_failures: self.limits.lockout_failures,
-                lockout_failures_total: self.limits.lockout_failures_total,
-                lockout_window,
-                lockout_duration,
-                mails_per_hour: self.limits.mails_per_hour,
-            },
-            mounts,
-            oauth: OAuthSettings {
-                signup_roles: self.oauth.signup_roles.clone(),
-                clients: self.oauth.clients.clone(),
-            },
-            admin: AdminSettings {
-                listen: admin_listen,
-                token: admin_token,
-            },
-            forward_auth_cookie: (!self.forward_auth.cookie.is_empty())
-                .then(|| self.forward_auth.cookie.clone()),
-            passkeys: self.passkey_settings(&mut warnings)?,
-            portal,
-            oidc_clients,
-            log_format,
-            warnings,
-            raw: self,
+        Ok(AdminSettings {
+            listen: admin_listen,
+            token: admin_token,
         })
     }
 
@@ -1820,16 +1956,26 @@ mod tests {
         let mut c = Config::default();
         c.server.public_url = "https://auth.example.com".into();
         c.passkeys.rp_id = "other.org".into();
-        assert!(c.validate().unwrap_err().contains("passkeys.rp_id"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("passkeys.rp_id"));
         let mut c = Config::default();
         c.server.public_url = "https://auth.example.com".into();
         c.passkeys.origins = vec!["https://evil.example.net".into()];
-        assert!(c.clone().validate().unwrap_err().contains("passkeys.rp_id"));
+        assert!(c
+            .clone()
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("passkeys.rp_id"));
         c.passkeys.origins = vec!["not a url".into()];
         assert!(c
             .clone()
             .validate()
             .unwrap_err()
+            .to_string()
             .contains("passkeys.origins"));
         c.passkeys.enabled = false;
         assert!(c.validate().unwrap().passkeys.is_none());
@@ -1839,13 +1985,25 @@ mod tests {
     fn bad_values_name_their_key() {
         let mut c = Config::default();
         c.tokens.algorithm = "RS256".into();
-        assert!(c.validate().unwrap_err().contains("tokens.algorithm"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("tokens.algorithm"));
         let mut c = Config::default();
         c.server.listen = "nope".into();
-        assert!(c.validate().unwrap_err().contains("server.listen"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("server.listen"));
         let mut c = Config::default();
         c.password.scrypt.r = 0;
-        assert!(c.validate().unwrap_err().contains("password.scrypt"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("password.scrypt"));
         let err = toml::from_str::<Config>("[server]\nlisten_at = 1\n").unwrap_err();
         assert!(err.to_string().contains("listen_at"));
         let mut c = Config::default();
@@ -1853,12 +2011,17 @@ mod tests {
         assert!(c.validate().unwrap().server.listen.ip().is_loopback());
         let mut c = Config::default();
         c.server.listen = "localhost".into();
-        assert!(c.validate().unwrap_err().contains("the port is missing"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("the port is missing"));
         let mut c = Config::default();
         c.storage.path = "/no/such/dir/latchkey.redb".into();
         assert!(c
             .validate()
             .unwrap_err()
+            .to_string()
             .contains("/no/such/dir does not exist"));
     }
 

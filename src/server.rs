@@ -139,12 +139,11 @@ impl Cors {
 
 impl App {
     /// Builds the app from the service and its configuration.
-    pub fn new(service: Service) -> Result<App, String> {
+    pub fn new(service: Service) -> Result<App, protocol::table::MountError> {
         let cfg = service.config();
         let pairs: Vec<(&str, &str)> = cfg.mounts.iter().map(|(n, p)| (*n, p.as_str())).collect();
         let table =
-            protocol::families::mount(&pairs, &cfg.server.public_url, cfg.password.min_length)
-                .map_err(|e| e.to_string())?;
+            protocol::families::mount(&pairs, &cfg.server.public_url, cfg.password.min_length)?;
         let openapi = protocol::openapi::document(&table, "/", env!("CARGO_PKG_VERSION"));
         let mut origins: Vec<String> = cfg
             .oidc_clients

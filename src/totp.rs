@@ -3,7 +3,7 @@
 //! step at or before the last one accepted for the user (a code works once).
 
 use subtle::ConstantTimeEq as _;
-use totp_rs::{Algorithm, Secret, TOTP};
+use totp_rs::{Algorithm, Secret, TotpUrlError, TOTP};
 
 /// Step length, seconds.
 pub const STEP: u64 = 30;
@@ -17,7 +17,7 @@ fn totp(
     digits: usize,
     issuer: Option<String>,
     account: String,
-) -> Result<TOTP, String> {
+) -> Result<TOTP, TotpUrlError> {
     TOTP::new(
         Algorithm::SHA1,
         digits,
@@ -27,7 +27,6 @@ fn totp(
         issuer,
         account,
     )
-    .map_err(|e| e.to_string())
 }
 
 /// A new random secret.
@@ -41,7 +40,7 @@ pub fn base32(secret: &[u8]) -> String {
 }
 
 /// `otpauth://totp/<issuer>:<account>?secret=...&issuer=<issuer>` for authenticator apps.
-pub fn otpauth_url(secret: &[u8], issuer: &str, account: &str) -> Result<String, String> {
+pub fn otpauth_url(secret: &[u8], issuer: &str, account: &str) -> Result<String, TotpUrlError> {
     Ok(totp(secret, DIGITS, Some(issuer.to_owned()), account.to_owned())?.get_url())
 }
 

@@ -71,11 +71,11 @@ impl Request<'_> {
     }
 
     /// Decodes a JSON body into `T`, which must be declared `Content-Type: application/json`.
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, String> {
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, InputError> {
         match self.body_kind() {
             BodyKind::Json => parse_json(self.body),
-            BodyKind::Missing => Err("Content-Type: application/json is required".into()),
-            _ => Err("unsupported Content-Type; send application/json".into()),
+            BodyKind::Missing => Err(InputError::NoContentType),
+            _ => Err(InputError::NotJsonContentType),
         }
     }
 
@@ -94,18 +94,66 @@ impl Request<'_> {
 /// Parses a JSON document completely (trailing bytes refused). Duplicate fields of the
 /// target struct are refused by serde. The error says what is wrong in the server's own
 /// words: never a value from the body, never a type name.
-pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, InputError> {
     serde_json::from_slice(body).map_err(|e| json_error(&e))
 }
 
-/// A JSON error for a client: what kind of mistake, and the member when it is one of
-/// ours (serde names fields of our own structs); never the value that was sent.
-fn json_error(e: &serde_json::Error) -> String {
+/// Why a request's body could not be read, in the server's own words: the member when it
+/// is one of ours (serde names fields of our own structs), never a value that was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputError {
+    /// No `Content-Type` where a JSON body was wanted.
+    NoContentType,
+    /// Another `Content-Type` where a JSON body was wanted.
+    NotJsonContentType,
+    /// Not a JSON document.
+    NotJson,
+    /// A member given more than once.
+    Repeated(String),
+    /// A member that is missing.
+    Missing(String),
+    /// A member of the wrong type.
+    WrongType,
+    /// A form parameter whose bytes are not UTF-8.
+    FormNotUtf8,
+    /// A form parameter given more than once.
+    FormRepeated(String),
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InputError::NoContentType => f.write_str("Content-Type: application/json is required"),
+            InputError::NotJsonContentType => {
+                f.write_str("unsupported Content-Type; send application/json")
+            }
+            InputError::NotJson => f.write_str("malformed JSON body: not a JSON document"),
+            InputError::Repeated(m) => {
+                write!(f, "malformed JSON body: `{m}` is given more than once")
+            }
+            InputError::Missing(m) => write!(f, "malformed JSON body: `{m}` is missing"),
+            InputError::WrongType => {
+                f.write_str("malformed JSON body: a member has the wrong type")
+            }
+            InputError::FormNotUtf8 => f.write_str("a form parameter is not UTF-8"),
+            InputError::FormRepeated(k) => write!(f, "parameter `{k}` given more than once"),
+        }
+    }
+}
+
+impl std::error::Error for InputError {}
+
+impl From<InputError> for String {
+    fn from(e: InputError) -> String {
+        e.to_string()
+    }
+}
+
+/// What kind of mistake a JSON error is, for a client.
+fn json_error(e: &serde_json::Error) -> InputError {
     use serde_json::error::Category;
     match e.classify() {
-        Category::Syntax | Category::Eof | Category::Io => {
-            "malformed JSON body: not a JSON document".into()
-        }
+        Category::Syntax | Category::Eof | Category::Io => InputError::NotJson,
         Category::Data => {
             let text = e.to_string();
             let named = ["duplicate field `", "missing field `"]
@@ -114,10 +162,10 @@ fn json_error(e: &serde_json::Error) -> String {
                 .and_then(|(p, rest)| rest.split_once('`').map(|(field, _)| (p, field)));
             match named {
                 Some((p, field)) if p.starts_with("duplicate") => {
-                    format!("malformed JSON body: `{field}` is given more than once")
+                    InputError::Repeated(field.to_owned())
                 }
-                Some((_, field)) => format!("malformed JSON body: `{field}` is missing"),
-                None => "malformed JSON body: a member has the wrong type".into(),
+                Some((_, field)) => InputError::Missing(field.to_owned()),
+                None => InputError::WrongType,
             }
         }
     }
@@ -127,7 +175,7 @@ fn json_error(e: &serde_json::Error) -> String {
 /// instead of the last one winning.
 pub fn parse_json_object(
     body: &[u8],
-) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+) -> Result<serde_json::Map<String, serde_json::Value>, InputError> {
     parse_json::<UniqueObject>(body).map(|o| o.0)
 }
 
@@ -162,14 +210,14 @@ impl<'de> serde::Deserialize<'de> for UniqueObject {
 /// Parses an `application/x-www-form-urlencoded` body. Every parameter may appear at
 /// most once (RFC 6749 §3.2); empty values count as absent. Decoding is strict: a name
 /// or value whose bytes are not UTF-8 (`%FF`) is refused, not replaced.
-pub fn parse_form(body: &[u8]) -> Result<BTreeMap<String, String>, String> {
-    let decode = |raw: &[u8]| -> Result<String, String> {
+pub fn parse_form(body: &[u8]) -> Result<BTreeMap<String, String>, InputError> {
+    let decode = |raw: &[u8]| -> Result<String, InputError> {
         let spaced: Vec<u8> = raw
             .iter()
             .map(|b| if *b == b'+' { b' ' } else { *b })
             .collect();
         let bytes: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
-        String::from_utf8(bytes).map_err(|_| "a form parameter is not UTF-8".to_string())
+        String::from_utf8(bytes).map_err(|_| InputError::FormNotUtf8)
     };
     let mut out = BTreeMap::new();
     for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
@@ -177,7 +225,7 @@ pub fn parse_form(body: &[u8]) -> Result<BTreeMap<String, String>, String> {
         let k = decode(kv.next().unwrap_or_default())?;
         let v = decode(kv.next().unwrap_or_default())?;
         if out.contains_key(&k) {
-            return Err(format!("parameter `{k}` given more than once"));
+            return Err(InputError::FormRepeated(k));
         }
         out.insert(k, v);
     }
@@ -508,7 +556,7 @@ mod tests {
             (b"{}", "`n` is missing"),
             (b"{not json", "not a JSON document"),
         ] {
-            let e = parse_json::<T>(body).unwrap_err();
+            let e = parse_json::<T>(body).unwrap_err().to_string();
             assert!(e.ends_with(want), "{e}");
             assert!(!e.contains("secret") && !e.contains("u64"), "{e}");
         }

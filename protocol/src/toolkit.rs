@@ -331,7 +331,7 @@ fn present(v: Option<String>) -> Option<String> {
     v.filter(|s| !s.trim().is_empty())
 }
 
-fn bad_request(_: String) -> Reply {
+fn bad_request(_: crate::input::InputError) -> Reply {
     fail(StatusCode::BAD_REQUEST, "INVALID_REQUEST")
 }
 

@@ -208,7 +208,7 @@ pub enum StartError {
     /// The key file is not the key this store's data was sealed with.
     WrongServerKey(std::path::PathBuf),
     /// The passkey relying party could not be set up.
-    Passkeys(String),
+    Passkeys(webauthn_rs::prelude::WebauthnError),
 }
 
 impl std::fmt::Display for StartError {
@@ -219,7 +219,7 @@ impl std::fmt::Display for StartError {
             StartError::ServerKey(e) => e.fmt(f),
             StartError::Thread(e) => write!(f, "cannot start the committer thread: {e}"),
             StartError::Store(e) => e.fmt(f),
-            StartError::Passkeys(e) => f.write_str(e),
+            StartError::Passkeys(e) => write!(f, "passkeys: {e}"),
             StartError::MissingServerKey(p) => write!(
                 f,
                 "the server key file {} is missing, but the store holds data sealed with a \
@@ -245,9 +245,8 @@ impl std::error::Error for StartError {
             StartError::ServerKey(e) => Some(e),
             StartError::Thread(e) => Some(e),
             StartError::Store(e) => Some(e),
-            StartError::MissingServerKey(_)
-            | StartError::WrongServerKey(_)
-            | StartError::Passkeys(_) => None,
+            StartError::Passkeys(e) => Some(e),
+            StartError::MissingServerKey(_) | StartError::WrongServerKey(_) => None,
         }
     }
 }

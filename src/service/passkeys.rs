@@ -16,7 +16,7 @@ use storage::{
 };
 use webauthn_rs::prelude::{
     CredentialID, DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Uuid, Webauthn, WebauthnBuilder,
+    RegisterPublicKeyCredential, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
 };
 
 use super::events::Event;
@@ -38,15 +38,13 @@ pub const MAX_PER_ACCOUNT: usize = 32;
 pub const MAX_CREDENTIAL_ID: usize = 1023;
 
 /// The relying party: `webauthn-rs` configured from `[passkeys]`.
-pub fn relying_party(p: &PasskeySettings) -> Result<Webauthn, String> {
-    let first = p.origins.first().ok_or("no origin")?;
-    let mut b = WebauthnBuilder::new(&p.rp_id, first)
-        .map_err(|e| format!("passkeys: {e}"))?
-        .rp_name(&p.rp_name);
+pub fn relying_party(p: &PasskeySettings) -> Result<Webauthn, WebauthnError> {
+    let first = p.origins.first().ok_or(WebauthnError::Configuration)?;
+    let mut b = WebauthnBuilder::new(&p.rp_id, first)?.rp_name(&p.rp_name);
     for o in p.origins.iter().skip(1) {
         b = b.append_allowed_origin(o);
     }
-    b.build().map_err(|e| format!("passkeys: {e}"))
+    b.build()
 }
 
 /// The WebAuthn user handle of an account: derived from its id (ids of imported accounts

@@ -22,7 +22,7 @@ pub struct Store {
 struct Inner {
     backend: Backend,
     /// redb's group-commit thread, started at the first [`Store::commit`].
-    committer: OnceLock<Result<Committer, String>>,
+    committer: OnceLock<Result<Committer, std::io::Error>>,
 }
 
 enum Backend {
@@ -228,7 +228,7 @@ impl Store {
                 let committer = self
                     .inner
                     .committer
-                    .get_or_init(|| Committer::start(r.clone()).map_err(|e| e.to_string()));
+                    .get_or_init(|| Committer::start(r.clone()));
                 match committer {
                     Ok(c) => c.submit(job).await,
                     Err(_) => Err(Refused::Stopped),

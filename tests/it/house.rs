@@ -235,3 +235,59 @@ fn the_declared_rust_version_is_the_truth() {
         "the README must say `Rust {ours} or newer`"
     );
 }
+
+/// Errors below the command line are typed: no `Result<_, String>` outside the command
+/// line's own modules (which turn errors into the sentence the operator reads) and test
+/// support.
+#[test]
+fn no_stringly_typed_errors_below_the_command_line() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let allowed = [
+        "src/cli.rs",
+        "src/bounds.rs",
+        "src/import.rs",
+        "storage/src/testing.rs",
+    ];
+    let mut found = Vec::new();
+    for dir in ["src", "protocol/src", "storage/src"] {
+        let mut files = Vec::new();
+        sources(&root.join(dir), &mut files);
+        for f in files {
+            let rel = f.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if allowed.contains(&rel.as_str()) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&f).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            for (n, line) in code.lines().enumerate() {
+                let line = line.split("//").next().unwrap();
+                for (i, _) in line.match_indices("Result<") {
+                    // The error type: what follows the top-level comma, up to the `>`
+                    // that closes this `Result<`.
+                    let mut depth = 0;
+                    let mut comma = None;
+                    let mut end = None;
+                    for (j, c) in line[i + 7..].char_indices() {
+                        match c {
+                            '<' | '(' => depth += 1,
+                            ')' => depth -= 1,
+                            '>' if depth == 0 => {
+                                end = Some(j);
+                                break;
+                            }
+                            '>' => depth -= 1,
+                            ',' if depth == 0 => comma = Some(j),
+                            _ => {}
+                        }
+                    }
+                    if let (Some(c), Some(e)) = (comma, end) {
+                        if line[i + 7..][c + 1..e].trim() == "String" {
+                            found.push(format!("{rel}:{}", n + 1));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "Result<_, String> at {found:?}");
+}
