@@ -800,7 +800,14 @@ pub fn load(path: Option<&Path>) -> Result<Checked, ConfigErrors> {
     let file = match path {
         Some(p) => {
             if !p.exists() {
-                return Err(bad("", format!("config file {} does not exist", p.display())).into());
+                return Err(ConfigError {
+                    key: String::new(),
+                    place: Place::File(p.to_path_buf(), None),
+                    why: "no such file; name an existing file with --config, or leave it out \
+                          to read ./auth.toml (or only the defaults and the environment)"
+                        .into(),
+                }
+                .into());
             }
             Some(p.to_path_buf())
         }
@@ -837,54 +844,73 @@ impl Locator {
         }
     }
 
-    /// The line of the file that sets `key` (`section.key` or `section.table.key`).
-    fn line_of(&self, key: &str) -> Option<(PathBuf, usize)> {
-        let (path, text) = self.file.as_ref()?;
+    /// The line of the file that sets `key`: `name = ...` in its section, or the section's
+    /// own header (`[section]`, `[section.table]`) when the key is a section.
+    fn line_of(&self, key: &str) -> Option<usize> {
+        let (_, text) = self.file.as_ref()?;
+        let header = |t: &str| -> Option<String> {
+            let h = t.strip_prefix('[')?;
+            Some(h.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+        };
+        for (i, line) in text.lines().enumerate() {
+            if header(line.trim()).is_some_and(|h| h == key) {
+                return Some(i + 1);
+            }
+        }
         let parts: Vec<&str> = key.split('.').collect();
-        for cut in (1..parts.len()).rev() {
+        for cut in (0..parts.len()).rev() {
             let (section, rest) = parts.split_at(cut);
             let section = section.join(".");
             let name = rest.first()?;
             let mut current = String::new();
             for (i, line) in text.lines().enumerate() {
                 let t = line.trim();
-                if let Some(h) = t.strip_prefix('[') {
-                    current = h.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+                if let Some(h) = header(t) {
+                    current = h;
                     continue;
                 }
                 let assigned = t
                     .split_once('=')
                     .is_some_and(|(k, _)| k.trim().trim_matches('"') == *name);
                 if current == section && assigned {
-                    return Some((path.clone(), i + 1));
+                    return Some(i + 1);
                 }
             }
         }
         None
     }
 
-    fn place(&self, key: &str, from_env: bool) -> String {
-        if from_env {
-            return format!(
-                " (environment variable {ENV_PREFIX}{})",
-                key.to_uppercase().replace('.', "__")
-            );
+    /// The environment variable that set `key` (or something below it, for a section),
+    /// by its real name.
+    fn env_var_of(key: &str) -> Option<String> {
+        std::env::vars_os().find_map(|(name, _)| {
+            let name = name.into_string().ok()?;
+            let path = name
+                .strip_prefix(ENV_PREFIX)?
+                .to_lowercase()
+                .replace("__", ".");
+            (path == key || path.starts_with(&format!("{key}."))).then_some(name)
+        })
+    }
+
+    /// Where `key` was set: the environment variable when `from_env` (or when one names
+    /// it), else the file's line.
+    fn place(&self, key: &str, from_env: bool) -> Place {
+        if let Some(var) = Self::env_var_of(key).filter(|_| from_env || !key.is_empty()) {
+            if from_env || self.line_of(key).is_none() {
+                return Place::Env(var);
+            }
         }
-        match self.line_of(key) {
-            Some((p, line)) => format!(" ({}:{line})", p.display()),
-            None => String::new(),
+        match &self.file {
+            Some((path, _)) => Place::File(path.clone(), self.line_of(key)),
+            None => Place::Unknown,
         }
     }
 
     /// A validation error with where its key was set.
     fn locate(&self, mut e: ConfigError) -> ConfigError {
         if !e.key.is_empty() && !e.key.contains(' ') {
-            let env = std::env::var_os(format!(
-                "{ENV_PREFIX}{}",
-                e.key.to_uppercase().replace('.', "__")
-            ))
-            .is_some();
-            e.place = self.place(&e.key, env);
+            e.place = self.place(&e.key, false);
         }
         e
     }
@@ -925,34 +951,69 @@ impl Locator {
             Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
                 ConfigError {
                     place: self.place(&key, from_env),
-                    why: format!("{}, got {}", wanted(expected), got(actual)),
+                    why: format!("got {}; write {}", got(actual), wanted(expected)),
                     key,
                 }
             }
             Kind::UnknownField(field, expected) => {
-                let full = if key.is_empty() {
+                // figment's path already ends with the field.
+                let full = if key == *field || key.ends_with(&format!(".{field}")) {
+                    key.clone()
+                } else if key.is_empty() {
                     field.clone()
                 } else {
                     format!("{key}.{field}")
                 };
+                let what = if full.contains('.') { "key" } else { "section" };
                 let hint = expected
                     .iter()
                     .map(|c| (strsim::levenshtein(field, c), *c))
                     .filter(|(d, _)| *d <= 3)
                     .min()
                     .map(|(_, c)| format!("; did you mean `{c}`?"))
-                    .unwrap_or_else(|| format!("; known keys here: {}", expected.join(", ")));
+                    .unwrap_or_else(|| format!("; known {what}s here: {}", expected.join(", ")));
                 ConfigError {
                     place: self.place(&full, from_env),
-                    why: format!("unknown key{hint}"),
+                    why: format!("unknown {what}{hint}"),
                     key: full,
                 }
             }
             Kind::Message(m) if m.contains("untagged enum Mount") => ConfigError {
                 place: self.place(&key, from_env),
-                why: "a path starting with `/`, or false".into(),
+                why: "write a path starting with `/`, or false".into(),
                 key,
             },
+            Kind::Message(m) if m.starts_with("TOML parse error at line ") => {
+                // `TOML parse error at line L, column C`, the line shown, and what is
+                // wrong: the file and line first, like every other error.
+                let (head, rest) = m.split_once('\n').unwrap_or((m.as_str(), ""));
+                let line = head
+                    .trim_start_matches("TOML parse error at line ")
+                    .split(',')
+                    .next()
+                    .and_then(|n| n.trim().parse().ok());
+                let column = head.rsplit("column ").next().unwrap_or("?");
+                let what: Vec<&str> = rest
+                    .lines()
+                    .filter(|l| {
+                        !l.trim_start()
+                            .starts_with(|c: char| c == '|' || c.is_ascii_digit())
+                    })
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                ConfigError {
+                    place: match &self.file {
+                        Some((path, _)) => Place::File(path.clone(), line),
+                        None => Place::Unknown,
+                    },
+                    why: format!(
+                        "not valid TOML (column {column}): {}; see https://toml.io for the syntax",
+                        what.join("; ")
+                    ),
+                    key: String::new(),
+                }
+            }
             Kind::Message(m) => ConfigError {
                 place: self.place(&key, from_env),
                 why: m.clone(),
@@ -967,27 +1028,43 @@ impl Locator {
     }
 }
 
-/// What is wrong with one key of the configuration: the key, where it was set (`place`:
-/// ` (auth.toml:12)`, ` (environment variable LATCHKEY_...)`, or nothing when [`load`]
-/// cannot tell), and why, with what to write instead.
+/// Where a key of the configuration was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// In the file, at this line when it can be told.
+    File(PathBuf, Option<usize>),
+    /// In this environment variable.
+    Env(String),
+    /// Nowhere that can be told (a default, or a rule between keys).
+    Unknown,
+}
+
+/// What is wrong with one key of the configuration: where it was set, the key, and what
+/// is wrong with what to write instead. Printed as `FILE:LINE: KEY: what is wrong; what
+/// to write instead` (or `environment variable NAME: KEY: ...`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     /// The key (`server.listen`); empty when the error is not about one (a TOML syntax
-    /// error names its own place in `why`).
+    /// error).
     pub key: String,
-    /// Where it was set, ready to print after the key.
-    pub place: String,
+    /// Where it was set.
+    pub place: Place,
     /// What is wrong, and what would be right.
     pub why: String,
 }
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.key.is_empty() {
-            write!(f, "{}{}", self.why, self.place)
-        } else {
-            write!(f, "{}{}: {}", self.key, self.place, self.why)
+        match &self.place {
+            Place::File(path, Some(line)) => write!(f, "{}:{line}: ", path.display())?,
+            Place::File(path, None) => write!(f, "{}: ", path.display())?,
+            Place::Env(var) => write!(f, "environment variable {var}: ")?,
+            Place::Unknown => {}
         }
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        f.write_str(&self.why)
     }
 }
 
@@ -1020,7 +1097,7 @@ impl From<ConfigError> for ConfigErrors {
 fn bad(key: &str, why: impl std::fmt::Display) -> ConfigError {
     ConfigError {
         key: key.to_owned(),
-        place: String::new(),
+        place: Place::Unknown,
         why: why.to_string(),
     }
 }

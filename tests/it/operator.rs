@@ -58,29 +58,67 @@ fn config_error(extra: &str, env: &[(&str, &str)]) -> String {
 
 #[tokio::test]
 async fn configuration_errors_speak_the_operators_language() {
+    // One format for every kind: `FILE:LINE: KEY: what is wrong; what to write instead`.
     let e = config_error("[tokens]\naccess_ttl = \"30m\"\n", &[]);
+    let line = |e: &str| -> String { e.lines().last().unwrap_or("").to_owned() };
     assert!(
-        e.contains("tokens.access_ttl (") && e.contains("auth.toml:"),
-        "file and line: {e}"
-    );
-    assert!(
-        e.contains("an integer number of seconds, got \"30m\""),
-        "{e}"
+        e.contains("auth.toml:")
+            && e.contains(": tokens.access_ttl: got \"30m\"; write an integer number of seconds"),
+        "file and line, key, what is wrong, what to write: {e}"
     );
     assert!(!e.contains("default.") && !e.contains("u64"), "{e}");
+    // A misspelt key, once (never `tokens.acess_ttl.acess_ttl`), with its line.
     let e = config_error("[tokens]\nacess_ttl = 60\n", &[]);
     assert!(
-        e.contains("tokens.acess_ttl") && e.contains("did you mean `access_ttl`?"),
+        e.contains(": tokens.acess_ttl: unknown key; did you mean `access_ttl`?")
+            && !e.contains("acess_ttl.acess_ttl"),
         "{e}"
     );
+    assert!(line(&e).contains("auth.toml:"), "{e}");
+    // An unknown section: its header's line.
+    let e = config_error("[tokenz]\nissuer = \"x\"\n", &[]);
+    assert!(
+        e.contains(": tokenz: unknown section; did you mean `tokens`?")
+            && !e.contains("tokenz.tokenz"),
+        "{e}"
+    );
+    assert!(e.contains("auth.toml:"), "{e}");
+    // Environment variables, named as they are set.
     let e = config_error("", &[("LATCHKEY_SERVER__MAX_BODY", "lots")]);
     assert!(
-        e.contains("environment variable LATCHKEY_SERVER__MAX_BODY"),
+        e.contains("environment variable LATCHKEY_SERVER__MAX_BODY: server.max_body: got \"lots\"; write a whole number"),
         "{e}"
     );
+    let e = config_error("", &[("LATCHKEY_TOKEN__TOKEN", "x")]);
+    assert!(
+        e.contains("environment variable LATCHKEY_TOKEN__TOKEN: token: unknown section; did you mean `tokens`?"),
+        "{e}"
+    );
+    // A TOML syntax error names the file and the line.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.toml");
+    let valid = config_text(dir.path(), "");
+    std::fs::write(&path, format!("{valid}\n[server\nlisten = 1\n")).unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&path)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    let broken = valid.lines().count() + 2;
+    assert!(
+        e.contains(&format!(
+            "auth.toml:{broken}: not valid TOML (column 8): invalid table header"
+        )),
+        "{e}"
+    );
+    // A value the checks refuse: the key's line, and what would do.
     let e = config_error("[server]\nlisten = \"localhost\"\n", &[]);
     assert!(
-        e.contains("server.listen") && e.contains("the port is missing"),
+        e.contains("auth.toml:")
+            && e.contains(": server.listen: ")
+            && e.contains("the port is missing"),
         "{e}"
     );
     let e = config_error("[storage]\npath = \"/no/such/dir/x.redb\"\n", &[]);
