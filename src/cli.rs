@@ -711,7 +711,8 @@ async fn remote(cfg: &Checked, call: &AdminCall) -> Result<Value, String> {
             ),
             None => "a server holds the store and its admin API is off: stop the server, or \
                      set admin.token in its configuration (and restart it) and in this \
-                     command's"
+                     command's configuration (the file given by --config, or \
+                     LATCHKEY_ADMIN__TOKEN)"
                 .into(),
         });
     };
@@ -795,11 +796,14 @@ pub fn backup(cfg: &Checked, file: &Path, with_key: bool) -> Result<String, Stri
     let mut key_copy = file.as_os_str().to_owned();
     key_copy.push(".key");
     let key_copy = PathBuf::from(key_copy);
-    if with_key && key_copy.exists() {
-        return Err(format!(
-            "{} exists; a backup never overwrites a file (choose a new name)",
-            key_copy.display()
-        ));
+    // The store's copy is named first: it is what the command is for.
+    for taken in std::iter::once(&file).chain(with_key.then_some(&key_copy)) {
+        if taken.exists() {
+            return Err(format!(
+                "{} exists; a backup never overwrites a file (choose a new name)",
+                taken.display()
+            ));
+        }
     }
     let call = AdminCall::Backup(file.clone());
     let v = admin(cfg, &call)?;
@@ -853,9 +857,9 @@ fn store_copy(cfg: &Checked, to: &str) -> Result<String, String> {
     drop(dest);
     match copied {
         Ok(c) => Ok(format!(
-            "copied {} users, {} refresh families ({} items) to {shown}
-use it with the same              server key file ({}): its TOTP secrets and codes are sealed with it
-",
+            "copied {} users, {} refresh families ({} items) to {shown}\n\
+             use it with the same server key file ({}): its TOTP secrets and codes are sealed \
+             with it\n",
             c.users,
             c.families,
             c.items,
@@ -867,9 +871,17 @@ use it with the same              server key file ({}): its TOTP secrets and cod
                 let _ = std::fs::remove_file(path);
                 Err(format!("the copy failed, {} removed: {e}", path.display()))
             } else {
+                let held = match e {
+                    StoreError::CopyMismatch { .. } => {
+                        "every item was written, but the copy \
+                                                        does not match its source (was the \
+                                                        source written to meanwhile?)"
+                    }
+                    _ => "the database holds what was written before the failure",
+                };
                 Err(format!(
-                    "the copy failed: {e}; the database holds part of it (drop its latchkey_* \
-                     tables before trying again)"
+                    "the copy failed: {e}; {held}: drop its latchkey_* tables (or make a new \
+                     database) before trying again, with the server stopped"
                 ))
             }
         }

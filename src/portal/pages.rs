@@ -215,19 +215,26 @@ fn when(ms: i64) -> String {
     }
 }
 
+/// How a session signed in, in words, from its `amr`: the first factor (a passkey, a
+/// password, or a code by email: the only way `otp` comes first) and, with `mfa`, the
+/// second (an authenticator app's code or a recovery code: the `amr` does not tell them
+/// apart).
 fn methods(amr: &[String]) -> String {
-    let mut out = Vec::new();
-    for m in amr {
-        out.push(match m.as_str() {
-            "pwd" => "password",
-            "otp" => "authenticator code",
-            "email" => "emailed code",
-            "hwk" => "passkey",
-            "mfa" => continue,
-            other => other,
-        });
+    let has = |m: &str| amr.iter().any(|a| a == m);
+    let first = if has("hwk") {
+        "passkey"
+    } else if has("pwd") {
+        "password"
+    } else if has("otp") {
+        "code by email"
+    } else {
+        "unknown method"
+    };
+    if has("mfa") {
+        format!("{first} + authenticator app or recovery code")
+    } else {
+        first.to_owned()
     }
-    out.join(" + ")
 }
 
 /// The account page.
@@ -451,5 +458,24 @@ pub fn trouble(path: &str, message: &str) -> Markup {
     html! {
         p { (message) }
         p { a href={ (path) "/login" } { "Go to sign-in" } }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sessions_name_how_they_signed_in() {
+        let amr = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(super::methods(&amr(&["otp"])), "code by email");
+        assert_eq!(
+            super::methods(&amr(&["otp", "mfa"])),
+            "code by email + authenticator app or recovery code"
+        );
+        assert_eq!(
+            super::methods(&amr(&["pwd", "otp", "mfa"])),
+            "password + authenticator app or recovery code"
+        );
+        assert_eq!(super::methods(&amr(&["pwd"])), "password");
+        assert_eq!(super::methods(&amr(&["hwk"])), "passkey");
     }
 }

@@ -77,6 +77,7 @@ impl Service {
         }
         user.password_hash = Some(
             self.inner
+                .guards
                 .hasher
                 .hash(Secret(prepared), source)
                 .await
@@ -135,6 +136,7 @@ impl Service {
         let key = lockout_key(user.as_ref(), &typed);
         let attempt = self
             .inner
+            .guards
             .lockouts
             .begin(&key, source, self.now_ms())
             .map_err(refused)?;
@@ -147,6 +149,7 @@ impl Service {
             .and_then(|u| u.password_hash.clone());
         let verdict = self
             .inner
+            .guards
             .hasher
             .verify(Secret(prepared.clone().unwrap_or_default()), stored, source)
             .await
@@ -164,6 +167,7 @@ impl Service {
         let upgraded = match (verdict.needs_rehash, prepared) {
             (true, Some(p)) => Some(
                 self.inner
+                    .guards
                     .hasher
                     .hash(Secret(p), source)
                     .await
@@ -268,11 +272,12 @@ impl Service {
 
     /// Clears the lockout of a user (administrator's enable/unblock).
     pub(super) fn clear_lockout(&self, user_id: &str) {
-        self.inner.lockouts.clear(&account_key(user_id));
+        self.inner.guards.lockouts.clear(&account_key(user_id));
     }
 
     pub(super) fn lockout_status(&self, user_id: &str) -> crate::limits::LockoutStatus {
         self.inner
+            .guards
             .lockouts
             .status(&account_key(user_id), self.now_ms())
     }

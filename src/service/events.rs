@@ -192,7 +192,7 @@ impl Service {
                     }
                 }
                 Event::EmailClaimed { user, by } => {
-                    self.inner.lockouts.clear(&account_key(user));
+                    self.inner.guards.lockouts.clear(&account_key(user));
                     tracing::warn!(target: "latchkey::audit", event = "email_proven", reset = true, user = %user, "an address never proven was proven by {by}: the account's earlier credentials and sessions were removed");
                 }
                 Event::EmailChanged { user, had_address } => {
@@ -202,7 +202,7 @@ impl Service {
                     tracing::info!(target: "latchkey::audit", event = "email_proven", reset = false, user = %user);
                 }
                 Event::PasswordReset { user, revoked } => {
-                    self.inner.lockouts.clear(&account_key(user));
+                    self.inner.guards.lockouts.clear(&account_key(user));
                     for _ in 0..*revoked {
                         m.revoked("password_reset");
                     }

@@ -55,7 +55,8 @@ impl Service {
         token: &str,
         client: &ClientCredentials,
     ) -> Result<Option<Introspection>, Failure> {
-        let Ok(c): Result<Claims, _> = self.inner.keys.verify(token, self.now_ms() / 1000) else {
+        let Ok(c): Result<Claims, _> = self.inner.tokens.keys.verify(token, self.now_ms() / 1000)
+        else {
             return Ok(None);
         };
         let Some(user) = self.active_user(&c.sid, &c.sub)? else {
@@ -140,6 +141,7 @@ impl Service {
         } else {
             // An expired access token can still name a family worth ending.
             self.inner
+                .tokens
                 .keys
                 .verify_allowing_expired(&token, now / 1000)
                 .ok()

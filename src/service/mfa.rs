@@ -103,6 +103,7 @@ impl Service {
             .ok_or(Failure::InvalidMfaPending)?;
         let attempt = self
             .inner
+            .guards
             .lockouts
             .begin(&account_key(&record.user_id), source, now)
             .map_err(refused)?;
@@ -213,6 +214,7 @@ impl Service {
         let lock_key = account_key(&user.id);
         let attempt = self
             .inner
+            .guards
             .lockouts
             .begin(&lock_key, source, self.now_ms())
             .map_err(refused)?;

@@ -10,6 +10,7 @@ mod events;
 mod introspect;
 mod mfa;
 pub mod oidc;
+mod parts;
 pub mod passkeys;
 pub mod policy;
 pub mod portal;
@@ -20,10 +21,10 @@ mod seen;
 mod session;
 
 pub use codes::{normalize_code, CODE_LEN};
+pub use parts::quota_address;
 pub use principal::{Door, Principal};
 use refresh::Issue;
 pub use refresh::{parse_refresh_token, REFRESH_TOKEN_LEN};
-pub use session::quota_address;
 
 use std::sync::Arc;
 
@@ -34,10 +35,10 @@ use events::Event;
 
 use crate::clock::Clock;
 use crate::config::Checked;
-use crate::limits::{IpBuckets, Lockouts, Quota, Source};
+use crate::limits::{Lockouts, Source};
 use crate::mail::Mailer;
 use crate::password::Hasher;
-use crate::primitives::{b64url, random_bytes, sha256};
+use crate::primitives::sha256;
 use crate::secrets::ServerKey;
 use crate::signer::keys::KeyRing;
 use crate::signer::{Claims, PublicKeys};
@@ -160,34 +161,20 @@ pub(crate) type Step<T> = Result<Result<T, Failure>, Abort>;
 struct Inner {
     cfg: Checked,
     store: Store,
-    keys: KeyRing,
-    hasher: Hasher,
     clock: Arc<dyn Clock>,
-    /// SHA-256 of each configured client secret, by client id.
-    clients: Vec<(String, [u8; 32])>,
-    lockouts: Lockouts,
-    ip_buckets: IpBuckets,
-    mail_quotas: MailQuotas,
+    /// The server key: HMAC of codes, sealing of TOTP secrets.
     key: ServerKey,
-    mailer: Mailer,
-    metrics: crate::metrics::Metrics,
-    /// What bearer checks read, when the store is shared (see `seen`).
-    seen: Option<Arc<seen::Seen>>,
-    /// Woken when another server changed the signing keys.
-    keys_changed: Arc<tokio::sync::Notify>,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// Access tokens: signing and verifying them.
+    tokens: parts::Tokens,
+    /// The guards of credential checks.
+    guards: parts::Guards,
+    /// Outgoing mail.
+    mail: parts::Outgoing,
     /// The WebAuthn relying party; `None`: passkeys are off.
     webauthn: Option<webauthn_rs::Webauthn>,
     /// The origins passkey ceremonies may come from, serialised (compared exactly).
     passkey_origins: Vec<String>,
-}
-
-/// Codes mailed per hour: per address and source, per address from every source, per
-/// source over every address.
-#[derive(Debug)]
-struct MailQuotas {
-    pair: Quota,
-    address: Quota,
-    source: Quota,
 }
 
 /// Why the service could not start.
@@ -455,21 +442,9 @@ impl Service {
         let pw = &cfg.password;
         let hasher = Hasher::new(&pw.scrypt, pw.hash_threads, pw.hash_queue)?
             .with_import_limits(pw.import_limits.clone());
-        let clients = cfg
-            .oauth
-            .clients
-            .iter()
-            .map(|c| (c.id.clone(), sha256(c.secret.as_bytes())))
-            .collect();
-        let l = &cfg.limits;
-        let lockouts = lockouts(&cfg, &store);
-        let ip_buckets = IpBuckets::new(l.per_ip_per_minute);
-        let hour = std::time::Duration::from_secs(3600);
-        let mail_quotas = MailQuotas {
-            pair: Quota::new(l.mails_per_hour, hour),
-            address: Quota::new(l.mails_per_hour.saturating_mul(4), hour),
-            source: Quota::new(l.mails_per_hour.saturating_mul(20), hour),
-        };
+        let guards = parts::Guards::new(&cfg, hasher, lockouts(&cfg, &store));
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let mail = parts::Outgoing::new(&cfg, mailer, metrics.clone());
         let key = open_server_key(&store, &cfg.storage.key_file)?;
         let webauthn = cfg
             .passkeys
@@ -482,11 +457,10 @@ impl Service {
             .as_ref()
             .map(passkeys::serialized_origins)
             .unwrap_or_default();
-        let keys_changed = Arc::new(tokio::sync::Notify::new());
         let seen = store.shared().then(|| Arc::new(seen::Seen::default()));
+        let tokens = parts::Tokens::new(&cfg, keys, seen.clone());
         {
-            let seen = seen.clone();
-            let keys_changed = keys_changed.clone();
+            let keys_changed = tokens.changed.clone();
             store.subscribe(move |change| {
                 if let Some(s) = &seen {
                     s.forget(change);
@@ -500,18 +474,12 @@ impl Service {
             inner: Arc::new(Inner {
                 cfg,
                 store,
-                keys,
-                hasher,
                 clock,
-                clients,
-                lockouts,
-                ip_buckets,
-                mail_quotas,
                 key,
-                mailer,
-                metrics: crate::metrics::Metrics::default(),
-                seen,
-                keys_changed,
+                metrics,
+                tokens,
+                guards,
+                mail,
                 webauthn,
                 passkey_origins,
             }),
@@ -525,7 +493,7 @@ impl Service {
     pub async fn watch_store(&self) -> String {
         let poll = self.inner.cfg.tokens.key_poll;
         loop {
-            let _ = tokio::time::timeout(poll, self.inner.keys_changed.notified()).await;
+            let _ = tokio::time::timeout(poll, self.inner.tokens.changed.notified()).await;
             let this = self.clone();
             let checked = tokio::task::spawn_blocking(move || this.check_store()).await;
             match checked {
@@ -538,7 +506,7 @@ impl Service {
 
     /// One look at the store: `Err(Some(why))` when this server must stop.
     fn check_store(&self) -> Result<(), Option<String>> {
-        match self.inner.keys.reload_if_changed(&self.inner.store) {
+        match self.inner.tokens.keys.reload_if_changed(&self.inner.store) {
             Ok(true) => tracing::info!("signing keys changed in the store: reloaded"),
             Ok(false) => {}
             Err(e) => {
@@ -579,10 +547,10 @@ impl Service {
     /// The live gauges for a metrics scrape.
     pub fn gauges(&self) -> crate::metrics::Gauges {
         crate::metrics::Gauges {
-            hash_queue: self.inner.hasher.queued() as u64,
+            hash_queue: self.inner.guards.hasher.queued() as u64,
             store_bytes: self.inner.store.size_bytes(),
             users: self.inner.store.read(|r| r.user_count()).unwrap_or(0),
-            token_cache: self.inner.keys.cached() as u64,
+            token_cache: self.inner.tokens.keys.cached() as u64,
         }
     }
 
@@ -599,17 +567,17 @@ impl Service {
 
     /// Verified access tokens in the cache now.
     pub fn token_cache_len(&self) -> usize {
-        self.inner.keys.cached()
+        self.inner.tokens.keys.cached()
     }
 
     /// The password hasher.
     pub fn hasher(&self) -> &Hasher {
-        &self.inner.hasher
+        &self.inner.guards.hasher
     }
 
     /// The key ring.
     pub fn keys(&self) -> &KeyRing {
-        &self.inner.keys
+        &self.inner.tokens.keys
     }
 
     /// Now, from the service's clock (Unix milliseconds).
@@ -620,10 +588,7 @@ impl Service {
     /// Takes one request of `source` from its bucket (credential routes), or says how
     /// many seconds to wait.
     pub fn rate_limit(&self, source: Source) -> Result<(), Failure> {
-        self.inner
-            .ip_buckets
-            .take(source, self.now_ms())
-            .map_err(|retry_after| Failure::Transport(Transport::RateLimited { retry_after }))
+        self.inner.guards.rate_limit(source, self.now_ms())
     }
 
     /// Removes expired refresh families, session codes and challenges, and entries of
@@ -637,7 +602,7 @@ impl Service {
         let now = self.now_ms();
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
-            this.inner.lockouts.sweep(now)?;
+            this.inner.guards.lockouts.sweep(now)?;
             let (mut families, mut codes) = (0, 0);
             for _ in 0..SWEEP_ROUNDS {
                 let counts = store.write(|w| {
@@ -666,7 +631,7 @@ impl Service {
 
     /// The public keys for the well-known endpoints.
     pub fn public_keys(&self) -> PublicKeys {
-        self.inner.keys.public_keys(self.now_ms() / 1000)
+        self.inner.tokens.keys.public_keys(self.now_ms() / 1000)
     }
 
     /// Runs `op` for `caller`, a signed-in user authenticated at the edge (an access
@@ -796,36 +761,10 @@ impl Service {
         }
     }
 
-    /// Constant-time check of OAuth client credentials (the same work for unknown ids):
-    /// an `[oauth]` client's; with `or_oidc` (introspection, revocation), also an OpenID
-    /// Connect client's that has a secret.
+    /// Checks client credentials: an `[oauth]` client's; with `or_oidc` (introspection,
+    /// revocation), also an OpenID Connect client's that has a secret.
     fn check_client(&self, c: &protocol::ClientCredentials, or_oidc: bool) -> Result<(), Failure> {
-        use subtle::ConstantTimeEq as _;
-        // The decoded secret and the one as sent (the same when decoding changed nothing).
-        let given = sha256(c.secret.0.as_bytes());
-        let raw = c
-            .raw_secret
-            .as_ref()
-            .map_or(given, |r| sha256(r.0.as_bytes()));
-        let want = sha256(c.id.as_bytes());
-        let mut ok = subtle::Choice::from(0u8);
-        for (id, secret) in &self.inner.clients {
-            let id_eq = sha256(id.as_bytes()).ct_eq(&want);
-            ok |= id_eq & (secret.ct_eq(&given) | secret.ct_eq(&raw));
-        }
-        if or_oidc {
-            for client in &self.inner.cfg.oidc_clients {
-                if let Some(secret) = &client.secret_hash {
-                    let id_eq = sha256(client.id.as_bytes()).ct_eq(&want);
-                    ok |= id_eq & (secret.ct_eq(&given) | secret.ct_eq(&raw));
-                }
-            }
-        }
-        if bool::from(ok) {
-            Ok(())
-        } else {
-            Err(Failure::InvalidClient)
-        }
+        self.inner.guards.check_client(c, or_oidc)
     }
 
     /// Runs the plan `f` in a write transaction, grouped with other requests' writes (one
@@ -880,24 +819,7 @@ impl Service {
         amr: &[String],
         now_ms: i64,
     ) -> Result<(String, Claims), Failure> {
-        let now = now_ms / 1000;
-        let claims = Claims {
-            iss: self.inner.cfg.tokens.issuer.clone(),
-            sub: user.id.clone(),
-            iat: now,
-            exp: now.saturating_add(secs_i64(self.inner.cfg.tokens.access_ttl)),
-            nbf: None,
-            jti: b64url(&random_bytes::<16>().map_err(|e| internal("randomness", e))?),
-            sid: sid.to_owned(),
-            role: user.role.clone(),
-            amr: amr.to_vec(),
-        };
-        let token = self
-            .inner
-            .keys
-            .sign(&claims)
-            .map_err(|e| internal("signing", e))?;
-        Ok((token, claims))
+        self.inner.tokens.sign(user, sid, amr, now_ms)
     }
 }
 

@@ -315,6 +315,7 @@ impl Service {
         }
         let id_token = self
             .inner
+            .tokens
             .keys
             .sign_id(client.id_token_alg, &Value::Object(claims))
             .map_err(|e| internal("signing an id token", e))?;
@@ -347,7 +348,7 @@ impl Service {
     /// if it is one.
     pub fn id_token_hint(&self, token: &str) -> Option<IdTokenHint> {
         let now = self.now_ms() / 1000;
-        let claims = self.inner.keys.verify_id(token, now).ok()?;
+        let claims = self.inner.tokens.keys.verify_id(token, now).ok()?;
         let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
         if text("iss").as_deref() != Some(self.inner.cfg.tokens.issuer.as_str()) {
             return None;

@@ -355,6 +355,7 @@ impl Service {
         let attempt = match &owner {
             Some(id) => Some(
                 self.inner
+                    .guards
                     .lockouts
                     .begin(&account_key(id), source, now)
                     .map_err(refused)?,

@@ -9,7 +9,7 @@ use storage::UserRecord;
 
 use super::policy::{live_family, may_act};
 use super::{store_failure, Service};
-use crate::signer::{Claims, VerifyError};
+use crate::signer::Claims;
 
 /// How the caller was authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,30 +37,10 @@ pub struct Principal {
 }
 
 impl Service {
-    /// Verifies an access token: signature, time, issuer. The session is checked by
-    /// [`Service::authenticate`] against the store.
-    fn verified_claims(&self, bearer: Bearer) -> Result<Claims, Failure> {
-        let token = match bearer {
-            Bearer::Missing => return Err(Failure::MissingToken),
-            Bearer::Malformed => return Err(Failure::TokenInvalid),
-            Bearer::Token(t) => t,
-        };
-        self.inner
-            .keys
-            .verify(&token, self.now_ms() / 1000)
-            .map_err(|e| {
-                tracing::debug!(reason = %e, "access token refused");
-                match e {
-                    VerifyError::Expired => Failure::TokenExpired,
-                    _ => Failure::TokenInvalid,
-                }
-            })
-    }
-
     /// The caller of an access token: the token verifies, its session is live and the
     /// account may act.
     pub fn authenticate(&self, bearer: Bearer) -> Result<Principal, Failure> {
-        let claims = self.verified_claims(bearer)?;
+        let claims = self.inner.tokens.verify(bearer, self.now_ms())?;
         let now = self.now_ms();
         let principal = |user: UserRecord, signed_in_at: i64, claims: Claims| Principal {
             user,
@@ -72,6 +52,7 @@ impl Service {
         // On a shared store, what an earlier check read stands until a change notice.
         let seen = self
             .inner
+            .tokens
             .seen
             .as_ref()
             .filter(|_| self.inner.store.changes_known());

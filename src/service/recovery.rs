@@ -101,9 +101,12 @@ impl Service {
             .store
             .read(|r| user_by_email(r, &email))
             .map_err(store_failure)?;
-        let known = user
-            .as_ref()
-            .is_some_and(|u| self.inner.lockouts.knows(&account_key(&u.id), source, now));
+        let known = user.as_ref().is_some_and(|u| {
+            self.inner
+                .guards
+                .lockouts
+                .knows(&account_key(&u.id), source, now)
+        });
         self.take_mail_quota(&email, source, known)?;
         let (shown, normalized) = new_code()?;
         let key = &self.inner.key;
@@ -280,6 +283,7 @@ impl Service {
         }
         let prepared = prepare_password(&new_password.0).ok_or(Failure::WeakPassword)?;
         self.inner
+            .guards
             .hasher
             .hash(Secret(prepared), source)
             .await
@@ -311,6 +315,7 @@ impl Service {
             Some(given) => {
                 let attempt = self
                     .inner
+                    .guards
                     .lockouts
                     .begin(&account_key(&user.id), source, self.now_ms())
                     .map_err(refused)?;
@@ -318,6 +323,7 @@ impl Service {
                 let stored = user.password_hash.clone().filter(|_| prepared.is_some());
                 let verdict = self
                     .inner
+                    .guards
                     .hasher
                     .verify(Secret(prepared.unwrap_or_default()), stored, source)
                     .await

@@ -8,7 +8,7 @@
 //! the account's address was never proven before, everything set up without that proof
 //! (password, second factor, passkeys, sessions) is removed: the mailbox owner wins.
 
-use protocol::{Failure, Outcome, Transport};
+use protocol::{Failure, Outcome};
 use storage::{ProofPurpose, ProofRecord, SessionCodeRecord, UserRecord};
 
 use super::codes::{index_hash, new_code, normalize_code, proof_hash, VERIFY_EMAIL};
@@ -22,68 +22,23 @@ use super::refresh::Issue;
 use super::{new_id, refused, store_failure, Service};
 use crate::clock::after;
 use crate::limits::Source;
-use crate::mail::{MailError, Purpose};
-
-fn mail_failure(e: &MailError) -> Failure {
-    match e {
-        MailError::Refused(_) => Failure::InvalidEmail,
-        MailError::Unavailable(_) => Failure::MailUnavailable,
-    }
-}
-
-/// The address a mail quota counts: lowercased, without a `+tag` in the local part
-/// (`ann+1@x.org` and `Ann+2@x.org` are one mailbox).
-pub fn quota_address(email: &str) -> String {
-    let lower = email.to_ascii_lowercase();
-    match lower.rsplit_once('@') {
-        Some((local, domain)) => {
-            let local = local.split('+').next().unwrap_or(local);
-            format!("{local}@{domain}")
-        }
-        None => lower,
-    }
-}
+use crate::mail::Purpose;
 
 impl Service {
-    /// Takes one mail from the quotas of `email` for `source`: per address and source,
-    /// per address from every source (sources the account knows are exempt), and per
-    /// source over every address.
+    /// Takes one mail from the quotas of `email` for `source` (see `parts::Outgoing`).
     pub(super) fn take_mail_quota(
         &self,
         email: &str,
         source: Source,
         known: bool,
     ) -> Result<(), Failure> {
-        let now = self.now_ms();
-        let address = quota_address(email);
-        let pair = format!("{address}|{source:?}");
-        let source_key = format!("{source:?}");
-        let q = &self.inner.mail_quotas;
-        let limited = |retry_after| Failure::Transport(Transport::RateLimited { retry_after });
-        q.pair.check(&pair, now).map_err(limited)?;
-        if !known {
-            q.address.check(&address, now).map_err(limited)?;
-        }
-        q.source.check(&source_key, now).map_err(limited)?;
-        q.pair.take(&pair, now).map_err(limited)?;
-        if !known {
-            q.address.take(&address, now).map_err(limited)?;
-        }
-        q.source.take(&source_key, now).map_err(limited)
+        self.inner
+            .mail
+            .take_quota(email, source, known, self.now_ms())
     }
 
     pub(super) async fn send_mail(&self, to: &str, purpose: Purpose<'_>) -> Result<(), Failure> {
-        match self.inner.mailer.send(to, purpose).await {
-            Ok(()) => {
-                self.inner.metrics.mail(true);
-                Ok(())
-            }
-            Err(e) => {
-                self.inner.metrics.mail(false);
-                tracing::warn!(error = %e, "mail not sent");
-                Err(mail_failure(&e))
-            }
-        }
+        self.inner.mail.send(to, purpose).await
     }
 
     pub(super) async fn request_code(
@@ -98,9 +53,12 @@ impl Service {
             .store
             .read(|r| r.user_id_by_email(&email))
             .map_err(store_failure)?;
-        let known = user_id
-            .as_deref()
-            .is_some_and(|id| self.inner.lockouts.knows(&account_key(id), source, now));
+        let known = user_id.as_deref().is_some_and(|id| {
+            self.inner
+                .guards
+                .lockouts
+                .knows(&account_key(id), source, now)
+        });
         self.take_mail_quota(&email, source, known)?;
         let (shown, normalized) = new_code()?;
         let hash = self.inner.key.code_hash(&normalized);
@@ -167,6 +125,7 @@ impl Service {
         let attempt = match (&owner, &mfa_code) {
             (Some(u), Some(_)) if mfa_enabled(u) && u.email_verified => Some(
                 self.inner
+                    .guards
                     .lockouts
                     .begin(&account_key(&u.id), source, now)
                     .map_err(refused)?,
@@ -328,6 +287,7 @@ impl Service {
         let user = caller.user.clone();
         let attempt = self
             .inner
+            .guards
             .lockouts
             .begin(&account_key(&user.id), source, self.now_ms())
             .map_err(refused)?;

@@ -47,6 +47,12 @@ impl StoreError {
 /// refused connection (class 08), too many connections (53300), a standby that cannot
 /// write yet during a failover (25006 `read_only_sql_transaction`). Each is a 503 with
 /// `Retry-After` that clients and load balancers retry, never a 500.
+/// Whether a connection error says the TLS handshake failed on the certificate.
+fn untrusted_tls(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    t.contains("tls") && (t.contains("certificate") || t.contains("handshake"))
+}
+
 #[cfg(feature = "postgres")]
 pub(crate) fn gone(code: &tokio_postgres::error::SqlState) -> bool {
     let c = code.code();
@@ -183,7 +189,18 @@ impl std::fmt::Display for StoreError {
                 Some(db) => write!(f, "database: {} ({})", db.message(), db.code().code()),
                 None => write!(f, "database: {e}"),
             },
-            StoreError::Unavailable(e) => write!(f, "the database is unavailable: {e}"),
+            StoreError::Unavailable(e) => {
+                write!(f, "the database is unavailable: {e}")?;
+                if untrusted_tls(&e.to_string()) {
+                    f.write_str(
+                        " (its TLS certificate is not one this machine trusts: give the \
+                         database a certificate the system trusts or add its CA to the \
+                         system's store; for a database on this machine or a private \
+                         network, `?sslmode=disable` in storage.url connects without TLS)",
+                    )?;
+                }
+                Ok(())
+            }
             StoreError::Setup(why) => write!(f, "storage.url: {why}"),
             StoreError::Unsupported(what) => f.write_str(what),
             StoreError::Aborted => {
@@ -252,6 +269,22 @@ from_redb!(
 
 #[cfg(test)]
 mod tests {
+    use super::StoreError;
+
+    #[test]
+    fn an_untrusted_certificate_says_what_to_do() {
+        let tls = StoreError::Unavailable(Box::new(std::io::Error::other(
+            "error performing TLS handshake: invalid peer certificate: UnknownIssuer",
+        )));
+        let text = tls.to_string();
+        assert!(
+            text.contains("sslmode=disable") && text.contains("add its CA"),
+            "{text}"
+        );
+        let refused =
+            StoreError::Unavailable(Box::new(std::io::Error::other("connection refused")));
+        assert!(!refused.to_string().contains("sslmode"));
+    }
     use tokio_postgres::error::SqlState;
 
     #[test]

@@ -243,3 +243,32 @@ async fn the_admin_api_takes_only_absolute_paths_in_the_backup_directory() {
         .await;
     assert_eq!(r.expect(409)["error"], "file_exists");
 }
+
+/// A backup over existing files is refused, and the refusal names the store's copy (what
+/// the command is for) before its key file; a store copy says how to use it in whole
+/// sentences.
+#[tokio::test]
+async fn a_refused_backup_names_the_store_and_a_copy_says_how_to_use_it() {
+    let mut s = Server::start("").await;
+    s.stop();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("b.redb");
+    std::fs::write(&file, "taken").unwrap();
+    std::fs::write(dir.path().join("b.redb.key"), "taken").unwrap();
+    let (code, _, err) = s.cli(&["backup", file.to_str().unwrap(), "--with-key"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(&format!(
+            "{} exists; a backup never overwrites",
+            file.display()
+        )),
+        "{err}"
+    );
+    let copy = dir.path().join("c.redb");
+    let (code, out, err) = s.cli(&["store", "copy", "--to", copy.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("\nuse it with the same server key file (") && !out.contains("  "),
+        "{out}"
+    );
+}

@@ -99,6 +99,11 @@ async fn keys_rotate_on_a_stopped_server_keeps_old_tokens_valid() {
         let (code, _, err) = s.cli(&["keys", "rotate"]);
         assert_eq!(code, 1);
         assert!(err.contains("admin API is off"), "{err}");
+        // Said to the end: where this command's token goes.
+        assert!(
+            err.contains("in this command's configuration (the file given by --config, or LATCHKEY_ADMIN__TOKEN)"),
+            "{err}"
+        );
     }
 
     s.stop();

@@ -412,7 +412,8 @@ async fn an_account_with_totp_signs_in_with_a_second_step() {
     // The account page lists both browsers' sessions, with the methods.
     let html = body(&c.get("/ui/account").await);
     assert_eq!(
-        html.matches("with password + authenticator code").count(),
+        html.matches("with password + authenticator app or recovery code")
+            .count(),
         2,
         "{html}"
     );
