@@ -1,4 +1,6 @@
-# latchkey in a container: a static binary on an empty image, running as non-root.
+# latchkey in a container: a static binary on an empty image, running as non-root, with
+# a health check (`latchkey healthcheck`). `latchkey --version` says the commit and day
+# it was built from (.git is part of the build context).
 #   docker build -t latchkey .
 #   docker run -p 8080:8080 -v latchkey-data:/data latchkey
 # The shipped auth.toml is baked in with container-friendly overrides from the
@@ -23,5 +25,8 @@ ENV LATCHKEY_SERVER__LISTEN=0.0.0.0:8080 \
     LATCHKEY_STORAGE__PATH=/data/latchkey.redb
 VOLUME ["/data"]
 EXPOSE 8080
+# The image has no shell and no curl: the binary asks its own listener for /healthz.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=10s --retries=3 \
+    CMD ["/latchkey", "--config", "/etc/latchkey/auth.toml", "healthcheck"]
 ENTRYPOINT ["/latchkey", "--config", "/etc/latchkey/auth.toml"]
 CMD ["serve"]

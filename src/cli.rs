@@ -22,9 +22,20 @@ use crate::service::admin::{self, NewAccount, StateChange};
 use crate::service::Service;
 use crate::signer::keys;
 
+/// What `latchkey --version` prints: the release, and the commit and day it was built
+/// from (see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("BUILT_FROM_COMMIT"),
+    ", built ",
+    env!("BUILT_ON_DATE"),
+    ")"
+);
+
 /// latchkey: a single-binary authentication server.
 #[derive(Debug, Parser)]
-#[command(name = "latchkey", version, about)]
+#[command(name = "latchkey", version = VERSION, about)]
 pub struct Cli {
     /// Configuration file (default: ./auth.toml when present, else built-in defaults).
     #[arg(long, global = true, value_name = "FILE")]
@@ -67,6 +78,14 @@ pub enum Command {
         /// backup cannot be used by another server key).
         #[arg(long)]
         with_key: bool,
+    },
+    /// Ask the server this configuration describes whether it serves: GET /healthz on
+    /// its listener (on loopback when it listens on every address); exit 0 when it
+    /// answers 200 (for container health checks: the image has no curl).
+    Healthcheck {
+        /// Ask this `http://host:port` instead of the configured listener.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
     },
     /// Measure the hashing and verification bounds of this machine (for bench/run.sh).
     #[command(hide = true)]
@@ -508,6 +527,7 @@ impl AdminCall {
 pub fn run(cfg: &Checked, command: &Command) -> Result<String, String> {
     let mut json_out = false;
     let call = match command {
+        Command::Healthcheck { url } => return healthcheck(cfg, url.as_deref()),
         Command::Serve | Command::BenchBounds { .. } => {
             return Err("serve and bench-bounds are run by main".into())
         }
@@ -1391,6 +1411,47 @@ async fn sweep_loop(service: Service) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "sweep failed"),
         }
+    }
+}
+
+/// `healthcheck`: `GET /healthz` on the configured listener (or `url`), within 5 s.
+fn healthcheck(cfg: &Checked, url: Option<&str>) -> Result<String, String> {
+    use std::io::{Read as _, Write as _};
+    use std::net::ToSocketAddrs as _;
+    let mut addr = match url {
+        None => cfg.server.listen,
+        Some(u) => {
+            let host = u
+                .strip_prefix("http://")
+                .ok_or_else(|| format!("{u}: an http:// URL of the server"))?;
+            let host = host.split('/').next().unwrap_or_default();
+            host.to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| format!("{u}: not an address and port"))?
+        }
+    };
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let within = std::time::Duration::from_secs(5);
+    let fail = |e: std::io::Error| format!("{addr}: {e}");
+    let mut conn = std::net::TcpStream::connect_timeout(&addr, within).map_err(fail)?;
+    conn.set_read_timeout(Some(within)).map_err(fail)?;
+    conn.set_write_timeout(Some(within)).map_err(fail)?;
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .map_err(fail)?;
+    let mut head = [0u8; 64];
+    let n = conn.read(&mut head).map_err(fail)?;
+    let status = String::from_utf8_lossy(head.get(..n).unwrap_or_default());
+    let line = status.lines().next().unwrap_or_default().to_owned();
+    if line.starts_with("HTTP/1.1 200") {
+        Ok(format!("{addr}: ok\n"))
+    } else {
+        Err(format!("{addr}: {line}"))
     }
 }
 
