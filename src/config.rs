@@ -276,6 +276,8 @@ section!(
         product_name: String = "latchkey".into(),
         /// A logo the pages show (an https URL or a path on this server); empty: none.
         logo_url: String = String::new(),
+        /// A "Create an account" page (shown only while `session.allow_signup` is on too).
+        signup: bool = true,
     }
 );
 
@@ -672,6 +674,9 @@ pub struct PortalSettings {
     pub product_name: String,
     /// The logo's URL, if any.
     pub logo_url: Option<String>,
+    /// Whether the "Create an account" page is on (`portal.signup` and
+    /// `session.allow_signup`).
+    pub signup: bool,
 }
 
 /// `[passkeys]`, checked.
@@ -1388,6 +1393,7 @@ impl Config {
             public_origin,
             product_name: p.product_name.trim().to_owned(),
             logo_url,
+            signup: p.signup && self.session.allow_signup,
         }))
     }
 }

@@ -36,6 +36,11 @@ pub const HOST_SESSION_COOKIE: &str = "__Host-latchkey_session";
 const CSRF_COOKIE: &str = "latchkey_csrf";
 /// A sign-in waiting for its second factor.
 const MFA_COOKIE: &str = "latchkey_mfa";
+/// The password typed on the sign-up page, sealed, until the mailed code proves the
+/// address (`latchkey_signup`: the address, then the sealed password).
+const SIGNUP_COOKIE: &str = "latchkey_signup";
+/// How long a sign-up waits for its code, seconds.
+const SIGNUP_SECS: u64 = 900;
 /// How long the second step may take, seconds (the service's pending credential's life).
 const MFA_STEP_SECS: u64 = 300;
 
@@ -120,6 +125,7 @@ impl Portal {
             && matches!(
                 rest,
                 "/login"
+                    | "/signup"
                     | "/code"
                     | "/code/verify"
                     | "/mfa"
@@ -539,6 +545,8 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
         ("" | "/", true, _) => portal.see_other(&format!("{}/account", s.path)),
         ("/login", true, _) => flow.login_page(None, StatusCode::OK).await,
         ("/login", _, true) => flow.password().await,
+        ("/signup", true, _) => flow.signup_page(None, StatusCode::OK),
+        ("/signup", _, true) => flow.signup().await,
         ("/code", true, _) => flow.code_page(None, StatusCode::OK),
         ("/code", _, true) => flow.request_code().await,
         ("/code/verify", _, true) => flow.redeem_code().await,
@@ -557,7 +565,7 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
         ("/passkeys/rename", _, true) => flow.passkey_rename().await,
         ("/passkeys/remove", _, true) => flow.passkey_remove().await,
         (
-            "" | "/" | "/login" | "/code" | "/mfa" | "/forgot" | "/account" | "/logout",
+            "" | "/" | "/login" | "/signup" | "/code" | "/mfa" | "/forgot" | "/account" | "/logout",
             false,
             false,
         ) => Page::method_not_allowed(&[Method::GET, Method::POST]),
@@ -732,6 +740,7 @@ impl Flow<'_> {
             self.field("username"),
             error.is_some(),
             self.svc.config().passkeys.is_some(),
+            self.portal.settings.signup,
         );
         // What the step before did (issue 28, item 2): a reset lands here.
         let notice = match (error, self.field("done")) {
@@ -751,6 +760,122 @@ impl Flow<'_> {
         };
         let content = pages::code(self.path(), &csrf, self.rd.as_deref());
         self.portal.page(status, "Check your email", error, content)
+    }
+
+    fn signup_page(&mut self, error: Option<&str>, status: StatusCode) -> Page {
+        if !self.portal.settings.signup {
+            return self
+                .portal
+                .trouble(StatusCode::NOT_FOUND, "Accounts are not made here.");
+        }
+        let csrf = match self.pre_login_token() {
+            Ok(t) => t,
+            Err(p) => return p,
+        };
+        let min = self.svc.config().password.min_length;
+        let content = pages::signup(
+            self.path(),
+            &csrf,
+            self.rd.as_deref(),
+            self.field("email"),
+            min,
+        );
+        self.portal
+            .page(status, "Create an account", error, content)
+    }
+
+    /// A sign-up: the password (if any) checked against the policy, then a code mailed to
+    /// the address, answered alike whether or not an account has it (the code signs its
+    /// owner in, or makes the account). The password waits, sealed, in this browser.
+    async fn signup(&mut self) -> Page {
+        if !self.portal.settings.signup {
+            return self
+                .portal
+                .trouble(StatusCode::NOT_FOUND, "Accounts are not made here.");
+        }
+        if !self.pre_login_ok() {
+            return self.portal.forbidden();
+        }
+        let email = self.field("email").trim().to_owned();
+        if !protocol::input::valid_email(&email) {
+            let (status, msg) = self.explain(Failure::InvalidEmail);
+            return self.signup_page(Some(&msg), status);
+        }
+        let password = self.field("password").to_owned();
+        if !password.is_empty() {
+            let min = self.svc.config().password.min_length;
+            let weak = protocol::input::is_weak_password(&password, min, &[&email])
+                || protocol::input::prepare_password(&password).is_none();
+            if weak {
+                let msg = format!(
+                    "That password is too weak: use at least {min} characters, not a common \
+                     password and not your address (or leave it empty)."
+                );
+                return self.signup_page(Some(&msg), StatusCode::BAD_REQUEST);
+            }
+        }
+        let op = Operation::RequestCode {
+            email: email.clone(),
+        };
+        if let Err(f) = self.svc.execute(op, self.req.source).await {
+            let (status, msg) = self.explain(f);
+            return self.signup_page(Some(&msg), status);
+        }
+        if password.is_empty() {
+            self.set
+                .push(self.portal.clear(SIGNUP_COOKIE, Scope::Portal));
+        } else {
+            let sealed = match self
+                .svc
+                .seal_for_browser(&password, &format!("signup:{email}"))
+            {
+                Ok(s) => s,
+                Err(f) => return self.failure_page(f),
+            };
+            let value = format!("{}.{sealed}", crate::primitives::b64url(email.as_bytes()));
+            self.set.push(header_value(&self.portal.cookie(
+                SIGNUP_COOKIE,
+                &value,
+                Some(SIGNUP_SECS),
+                Scope::Portal,
+            )));
+        }
+        self.portal.see_other(&self.with_rd("/code"))
+    }
+
+    /// After a mailed code signed `token`'s browser in: the password the sign-up page
+    /// sealed for this address, set when the account has none. What became of it, as the
+    /// account page's `done` says it.
+    async fn finish_signup(&mut self, token: &str) -> Option<&'static str> {
+        let value = only_cookie(self.req.headers, SIGNUP_COOKIE)?.to_owned();
+        self.set
+            .push(self.portal.clear(SIGNUP_COOKIE, Scope::Portal));
+        let (address, sealed) = value.split_once('.')?;
+        let email = String::from_utf8(crate::primitives::b64url_decode(address)?).ok()?;
+        let password = self
+            .svc
+            .open_from_browser(sealed, &format!("signup:{email}"))?;
+        let v = self.svc.portal_visitor(token).await.ok()?;
+        if !v
+            .user
+            .email
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+        {
+            return None;
+        }
+        if v.has_password() {
+            return Some("signup-existing");
+        }
+        let op = UserOp::ChangePassword {
+            reauth: Reauth::RecentSignIn,
+            new_password: Secret(password),
+            fresh_tokens: false,
+        };
+        match self.svc.act(&v.principal, op, self.req.source).await {
+            Ok(_) => Some("signup"),
+            Err(_) => Some("signup-no-password"),
+        }
     }
 
     fn mfa_page(&mut self, error: Option<&str>, status: StatusCode) -> Page {
@@ -869,7 +994,16 @@ impl Flow<'_> {
                 user,
                 token,
                 expires_at,
-            }) => self.signed_in(&user.id, &token, expires_at, "code"),
+            }) => {
+                let page = self.signed_in(&user.id, &token, expires_at, "code");
+                match self.finish_signup(&token).await {
+                    // The account page says what became of the sign-up.
+                    Some(done) if self.rd.is_none() => self
+                        .portal
+                        .see_other(&format!("{}/account?done={done}", self.path())),
+                    _ => page,
+                }
+            }
             Ok(Outcome::MfaRequired) => {
                 let Some(normalized) = crate::service::normalize_code(&code) else {
                     return self.failure_page(Failure::InvalidSessionCode);
@@ -1066,6 +1200,14 @@ impl Flow<'_> {
             "passkey" => Some("Your passkey was added."),
             "passkey-renamed" => Some("The passkey was renamed."),
             "passkey-removed" => Some("The passkey was removed."),
+            "signup" => Some("Your account is ready, with the password you chose."),
+            "signup-existing" => Some(
+                "This address had an account already: you are signed in to it. Its password \
+                 was not changed.",
+            ),
+            "signup-no-password" => {
+                Some("Your account is ready. Its password could not be set: set one below.")
+            }
             _ => None,
         });
         let sessions = match self.svc.sessions_of(&v.user.id) {

@@ -75,6 +75,7 @@ pub fn login(
     login: &str,
     error: bool,
     passkeys: bool,
+    signup: bool,
 ) -> Markup {
     let described = error.then_some("error");
     let autocomplete = if passkeys {
@@ -112,6 +113,11 @@ pub fn login(
             input type="email" id="email" name="email" autocomplete="email" required;
             button type="submit" class="secondary" { "Send code" }
         }
+        @if signup {
+            p class="hint" {
+                "New here? " a href={ (path) "/signup" (rd_query(rd)) } { "Create an account" }
+            }
+        }
         @if passkeys {
             script src={ (path) "/passkey.js" } defer {}
         }
@@ -130,6 +136,40 @@ pub fn code(path: &str, csrf: &str, rd: Option<&str>) -> Markup {
             button type="submit" { "Sign in" }
         }
         p class="hint" { a href={ (path) "/login" } { "Back to sign-in" } }
+    }
+}
+
+/// `?rd=...` for a link that keeps where the browser goes after signing in.
+fn rd_query(rd: Option<&str>) -> String {
+    rd.map(|r| {
+        let mut q = "?rd=".to_owned();
+        q.extend(form_urlencoded::byte_serialize(r.as_bytes()));
+        q
+    })
+    .unwrap_or_default()
+}
+
+/// Creating an account: an address (proven by a mailed code) and, if wanted, a password.
+pub fn signup(path: &str, csrf: &str, rd: Option<&str>, email: &str, min_length: usize) -> Markup {
+    html! {
+        form method="post" action={ (path) "/signup" } {
+            (hidden(csrf, rd))
+            label for="email" { "Your email address" }
+            input type="email" id="email" name="email" value=(email) autocomplete="email"
+                required autofocus;
+            label for="password" { "Password (optional)" }
+            input type="password" id="password" name="password" autocomplete="new-password"
+                aria-describedby="password-hint";
+            p class="hint" id="password-hint" {
+                "At least " (min_length) " characters, not a common one. Leave it empty to "
+                "sign in with a code by email each time."
+            }
+            button type="submit" { "Create account" }
+        }
+        p class="hint" {
+            "We email you a code: the account is made when you type it in. "
+            a href={ (path) "/login" (rd_query(rd)) } { "Back to sign-in" }
+        }
     }
 }
 
@@ -299,7 +339,12 @@ pub fn account(a: &Account<'_>) -> Markup {
             (passkeys(a, keys))
         }
 
-        h2 { "Password" }
+        @if a.has_password {
+            h2 { "Password" }
+        } @else {
+            h2 { "Set a password" }
+            p { "You sign in with a code by email. With a password you can sign in without one." }
+        }
         form method="post" action={ (path) "/password" } {
             (hidden(a.csrf, None))
             @if a.has_password {
@@ -307,10 +352,10 @@ pub fn account(a: &Account<'_>) -> Markup {
                 input type="password" id="current_password" name="current_password"
                     autocomplete="current-password" required;
             }
-            label for="new_password" { "New password" }
+            label for="new_password" { @if a.has_password { "New password" } @else { "Password" } }
             input type="password" id="new_password" name="new_password"
                 autocomplete="new-password" required;
-            button type="submit" { "Change password" }
+            button type="submit" { @if a.has_password { "Change password" } @else { "Set password" } }
         }
     }
 }

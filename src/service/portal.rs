@@ -168,6 +168,26 @@ impl Service {
         .await
     }
 
+    /// `plain` sealed (AEAD, the server key) for a cookie of this browser, bound to
+    /// `context`: what a page keeps between two steps without the store (the password
+    /// typed on the sign-up page, until the mailed code proves the address).
+    pub fn seal_for_browser(&self, plain: &str, context: &str) -> Result<String, Failure> {
+        self.inner
+            .key
+            .seal(plain.as_bytes(), &format!("browser:{context}"))
+            .map_err(|e| super::internal("sealing", e))
+    }
+
+    /// What [`Service::seal_for_browser`] sealed for `context`, if this is it.
+    pub fn open_from_browser(&self, sealed: &str, context: &str) -> Option<String> {
+        let plain = self
+            .inner
+            .key
+            .open(sealed, &format!("browser:{context}"))
+            .ok()?;
+        String::from_utf8(plain).ok()
+    }
+
     /// The live sessions of `user_id`, newest first.
     pub fn sessions_of(&self, user_id: &str) -> Result<Vec<SessionInfo>, Failure> {
         let now = self.now_ms();

@@ -756,3 +756,126 @@ async fn a_reset_on_the_pages_says_so_on_the_sign_in_page() {
     assert!(!body(&b.get("/ui/login").await).contains("was reset"));
     assert_eq!(b.sign_in("rae", new_pw, "/ui/account").await.status, 303);
 }
+
+/// The sign-up page (issue 28, item 1): a weak password is refused with the reason; any
+/// address gets "check your email" alike; the mailed code makes the account (its address
+/// proven) with the password chosen, and the account page says so. A taken address signs
+/// its owner in and keeps its password. Off with `[portal] signup = false`, and with
+/// `session.allow_signup = false`.
+#[tokio::test]
+async fn the_sign_up_page_makes_an_account_with_a_proven_address() {
+    let smtp = Smtp::start(&[]);
+    let s = Server::start(&smtp.config("none")).await;
+    let mut b = Browser::new(&s);
+    let login = body(&b.get("/ui/login").await);
+    assert!(
+        login.contains("/ui/signup\"") && login.contains("Create an account"),
+        "{login}"
+    );
+    let csrf = b.csrf("/ui/signup").await;
+    // A weak password: refused before anything is mailed, with what would do.
+    let r = b
+        .post(
+            "/ui/signup",
+            &[
+                ("csrf", &csrf),
+                ("email", "nia@example.com"),
+                ("password", "password"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(body(&r).contains("too weak"), "{}", body(&r));
+    // A good one: "check your email", whatever the address.
+    let r = b
+        .post(
+            "/ui/signup",
+            &[
+                ("csrf", &csrf),
+                ("email", "nia@example.com"),
+                ("password", "a long pass phrase"),
+            ],
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), location(&r)), (303, "/ui/code"));
+    let code = session_code_of(&smtp.wait_mail("nia@example.com", 1).await);
+    let csrf = b.csrf("/ui/code").await;
+    let r = b
+        .post("/ui/code/verify", &[("csrf", &csrf), ("code", &code)])
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), location(&r)),
+        (303, "/ui/account?done=signup"),
+        "{}",
+        body(&r)
+    );
+    let page = body(&b.get("/ui/account?done=signup").await);
+    assert!(
+        page.contains("Your account is ready, with the password you chose."),
+        "{page}"
+    );
+    assert!(
+        page.contains("Change password") && !page.contains("Set a password"),
+        "{page}"
+    );
+    // The password works through the API, and the address is proven.
+    let t = oauth_login(&s, "nia@example.com", "a long pass phrase").await;
+    assert_eq!(t.status, 200, "{}", body(&t));
+    // The same address again, from another browser: the same answer, and the owner's
+    // password stays.
+    let mut other = Browser::new(&s);
+    let csrf = other.csrf("/ui/signup").await;
+    let r = other
+        .post(
+            "/ui/signup",
+            &[
+                ("csrf", &csrf),
+                ("email", "nia@example.com"),
+                ("password", "another long phrase"),
+            ],
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), location(&r)), (303, "/ui/code"));
+    let code = session_code_of(&smtp.wait_mail("nia@example.com", 2).await);
+    let csrf = other.csrf("/ui/code").await;
+    let r = other
+        .post("/ui/code/verify", &[("csrf", &csrf), ("code", &code)])
+        .await;
+    assert_eq!(location(&r), "/ui/account?done=signup-existing");
+    assert_eq!(
+        oauth_login(&s, "nia@example.com", "a long pass phrase")
+            .await
+            .status,
+        200
+    );
+    // Without a password: signed in by the code, and the page offers to set one.
+    let mut third = Browser::new(&s);
+    let csrf = third.csrf("/ui/signup").await;
+    third
+        .post(
+            "/ui/signup",
+            &[("csrf", &csrf), ("email", "ode@example.com")],
+        )
+        .await;
+    let code = session_code_of(&smtp.wait_mail("ode@example.com", 1).await);
+    let csrf = third.csrf("/ui/code").await;
+    let r = third
+        .post("/ui/code/verify", &[("csrf", &csrf), ("code", &code)])
+        .await;
+    assert_eq!(location(&r), "/ui/account");
+    let page = body(&third.get("/ui/account").await);
+    assert!(
+        page.contains("Set a password") && page.contains("Set password"),
+        "{page}"
+    );
+    // Off: no link, no page.
+    for extra in [
+        "[portal]\nsignup = false\n",
+        "[session]\nallow_signup = false\n",
+    ] {
+        let off = Server::start(extra).await;
+        let mut b = Browser::new(&off);
+        assert!(!body(&b.get("/ui/login").await).contains("/ui/signup"));
+        assert_eq!(b.get("/ui/signup").await.status, 404);
+    }
+}
