@@ -272,10 +272,22 @@ section!(
         /// Domain of the session cookie (`example.com`: every subdomain shares the
         /// sign-in); empty: the public URL's host only.
         cookie_domain: String = String::new(),
-        /// The name the pages show.
-        product_name: String = "latchkey".into(),
-        /// A logo the pages show (an https URL or a path on this server); empty: none.
+        /// The name the pages show (in their title too) and mails carry in their subject.
+        /// `product_name`, its former name, is read as well.
+        #[serde(alias = "product_name")]
+        title: String = "latchkey".into(),
+        /// A logo file latchkey serves itself (PNG, SVG, JPEG or WebP; 256 KiB at most);
+        /// empty: none.
+        logo: PathBuf = PathBuf::new(),
+        /// A logo elsewhere (an https URL or a path on this server); empty: none.
         logo_url: String = String::new(),
+        /// The pages' accent (buttons, links), `#rrggbb`; empty: latchkey's blue. White
+        /// text on it must read (contrast 4.5:1 at least).
+        accent_color: String = String::new(),
+        /// A link at the foot of every page (privacy, imprint): its text...
+        footer_text: String = String::new(),
+        /// ...and where it goes (an https URL or a path); both or neither.
+        footer_url: String = String::new(),
         /// A "Create an account" page (shown only while `session.allow_signup` is on too).
         signup: bool = true,
     }
@@ -670,10 +682,16 @@ pub struct PortalSettings {
     pub public_host: String,
     /// The public URL's origin (`https://auth.example.com`), what same-origin forms send.
     pub public_origin: String,
-    /// The name the pages show.
-    pub product_name: String,
-    /// The logo's URL, if any.
+    /// The name the pages show (and mail subjects carry).
+    pub title: String,
+    /// The logo's URL, if any (`<path>/logo` for a file latchkey serves).
     pub logo_url: Option<String>,
+    /// The logo file latchkey serves: its bytes and content type.
+    pub logo: Option<(Vec<u8>, &'static str)>,
+    /// The accent, `#rrggbb`, if not the default.
+    pub accent: Option<String>,
+    /// The footer's link: (text, URL).
+    pub footer: Option<(String, String)>,
     /// Whether the "Create an account" page is on (`portal.signup` and
     /// `session.allow_signup`).
     pub signup: bool,
@@ -1381,9 +1399,50 @@ impl Config {
                 }
             },
         };
-        if p.product_name.trim().is_empty() || p.product_name.chars().count() > 60 {
-            return Err(bad("portal.product_name", "must be 1 to 60 characters"));
+        if p.title.trim().is_empty() || p.title.chars().count() > 60 {
+            return Err(bad("portal.title", "must be 1 to 60 characters"));
         }
+        let logo = match p.logo.as_os_str().is_empty() {
+            true => None,
+            false => Some(logo_file(&p.logo)?),
+        };
+        if logo.is_some() && logo_url.is_some() {
+            return Err(bad(
+                "portal.logo",
+                "give portal.logo (a file) or portal.logo_url (an address), not both",
+            ));
+        }
+        let logo_url = match logo {
+            Some(_) => Some(format!("{}/logo", path)),
+            None => logo_url,
+        };
+        let accent = match p.accent_color.trim() {
+            "" => None,
+            c => Some(accent_color(c)?),
+        };
+        let footer = match (p.footer_text.trim(), p.footer_url.trim()) {
+            ("", "") => None,
+            ("", _) | (_, "") => {
+                return Err(bad(
+                    "portal.footer_text",
+                    "give both portal.footer_text and portal.footer_url, or neither",
+                ))
+            }
+            (text, _) if text.chars().count() > 60 => {
+                return Err(bad("portal.footer_text", "must be at most 60 characters"))
+            }
+            (text, url) => {
+                let path_ok = url.starts_with('/') && !url.starts_with("//");
+                let https = url::Url::parse(url).is_ok_and(|u| u.scheme() == "https");
+                if !(path_ok || https) || url.contains(['"', ' ', '\\']) {
+                    return Err(bad(
+                        "portal.footer_url",
+                        "must be an https URL or a path on this server",
+                    ));
+                }
+                Some((text.to_owned(), url.to_owned()))
+            }
+        };
         Ok(Some(PortalSettings {
             path,
             session_ttl: seconds("portal.session_ttl", p.session_ttl)?,
@@ -1391,10 +1450,22 @@ impl Config {
             secure: public.scheme() == "https",
             public_host,
             public_origin,
-            product_name: p.product_name.trim().to_owned(),
+            title: p.title.trim().to_owned(),
             logo_url,
+            logo,
+            accent,
+            footer,
             signup: p.signup && self.session.allow_signup,
         }))
+    }
+}
+
+impl Checked {
+    /// The name mails carry in their subject: the portal's title, else `mfa.issuer`.
+    pub fn brand(&self) -> &str {
+        self.portal
+            .as_ref()
+            .map_or(self.mfa_issuer.as_str(), |p| p.title.as_str())
     }
 }
 
@@ -1453,7 +1524,7 @@ impl Config {
                 format!("must be the host of every passkey origin or a domain above it; {o} is not under `{rp_id}`"),
             ));
         }
-        let rp_name = match &self.portal.product_name {
+        let rp_name = match &self.portal.title {
             n if !n.trim().is_empty() => n.trim().to_owned(),
             _ => "latchkey".to_owned(),
         };
@@ -1463,6 +1534,71 @@ impl Config {
             rp_name,
         }))
     }
+}
+
+/// The largest logo file the portal serves.
+const MAX_LOGO: u64 = 256 * 1024;
+
+/// `portal.logo`: the file's bytes and content type (by its extension).
+fn logo_file(path: &Path) -> Result<(Vec<u8>, &'static str), ConfigError> {
+    let kind = match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("png") => "image/png",
+        Some("svg") => "image/svg+xml",
+        Some("jpg" | "jpeg") => "image/jpeg",
+        Some("webp") => "image/webp",
+        _ => {
+            return Err(bad(
+                "portal.logo",
+                "must be a .png, .svg, .jpg or .webp file",
+            ))
+        }
+    };
+    let size = std::fs::metadata(path)
+        .map_err(|e| bad("portal.logo", format!("{}: {e}", path.display())))?
+        .len();
+    if size > MAX_LOGO {
+        return Err(bad(
+            "portal.logo",
+            format!("{} is {size} bytes; at most {MAX_LOGO}", path.display()),
+        ));
+    }
+    let bytes =
+        std::fs::read(path).map_err(|e| bad("portal.logo", format!("{}: {e}", path.display())))?;
+    Ok((bytes, kind))
+}
+
+/// `portal.accent_color`: `#rrggbb` (lowercase) on which white text reads (WCAG's 4.5:1).
+fn accent_color(c: &str) -> Result<String, ConfigError> {
+    let hex = c
+        .strip_prefix('#')
+        .filter(|h| h.len() == 6 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| bad("portal.accent_color", "must be a colour as #rrggbb"))?;
+    let channel = |i: usize| {
+        let v = f64::from(u8::from_str_radix(hex.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0))
+            / 255.0;
+        if v <= 0.039_28 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let luminance = 0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4);
+    let contrast = 1.05 / (luminance + 0.05);
+    if contrast < 4.5 {
+        return Err(bad(
+            "portal.accent_color",
+            format!(
+                "white text on {c} has a contrast of {contrast:.1}:1, under WCAG's 4.5:1; \
+                 choose a darker colour"
+            ),
+        ));
+    }
+    Ok(format!("#{}", hex.to_ascii_lowercase()))
 }
 
 fn seconds(key: &str, v: u64) -> Result<Duration, ConfigError> {

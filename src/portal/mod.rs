@@ -462,7 +462,7 @@ fn explain(f: Failure) -> (StatusCode, String) {
 }
 
 /// A file the portal serves as it is (the style sheet, the passkey script).
-fn asset(req: &PageRequest<'_>, body: &'static [u8], content_type: &'static str) -> Page {
+fn asset(req: &PageRequest<'_>, body: &[u8], content_type: &'static str) -> Page {
     if req.method != Method::GET && req.method != Method::HEAD {
         return Page::method_not_allowed(&[Method::GET]);
     }
@@ -484,6 +484,20 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
     let s = &portal.settings;
     match req.rest {
         "/style.css" => return asset(&req, include_bytes!("style.css"), "text/css; charset=utf-8"),
+        "/theme.css" => match &s.accent {
+            Some(accent) => {
+                return asset(
+                    &req,
+                    pages::theme_css(accent).as_bytes(),
+                    "text/css; charset=utf-8",
+                )
+            }
+            None => return portal.trouble(StatusCode::NOT_FOUND, "There is no such page."),
+        },
+        "/logo" => match &s.logo {
+            Some((bytes, kind)) => return asset(&req, bytes, kind),
+            None => return portal.trouble(StatusCode::NOT_FOUND, "There is no such page."),
+        },
         "/passkey.js" => {
             return asset(
                 &req,

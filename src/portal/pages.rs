@@ -32,8 +32,11 @@ pub fn layout(f: &Frame<'_>, content: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="referrer" content="same-origin";
-                title { (f.title) " · " (p.product_name) }
+                title { (f.title) " · " (p.title) }
                 link rel="stylesheet" href={ (p.path) "/style.css" };
+                @if p.accent.is_some() {
+                    link rel="stylesheet" href={ (p.path) "/theme.css" };
+                }
             }
             body {
                 main class=[f.wide.then_some("wide")] {
@@ -41,7 +44,7 @@ pub fn layout(f: &Frame<'_>, content: Markup) -> Markup {
                         @if let Some(logo) = &p.logo_url {
                             img src=(logo) alt="";
                         }
-                        span { (p.product_name) }
+                        span { (p.title) }
                     }
                     h1 { (f.title) }
                     @if let Some(e) = f.error {
@@ -52,9 +55,17 @@ pub fn layout(f: &Frame<'_>, content: Markup) -> Markup {
                     }
                     (content)
                 }
+                @if let Some((text, url)) = &p.footer {
+                    footer { a href=(url) { (text) } }
+                }
             }
         }
     }
+}
+
+/// The accent the configuration chose, as the sheet that sets it.
+pub fn theme_css(accent: &str) -> String {
+    format!(":root {{ --accent: {accent}; }}\n")
 }
 
 fn hidden(csrf: &str, rd: Option<&str>) -> Markup {

@@ -417,7 +417,7 @@ impl Service {
     /// Opens the service over an open store: loads (or makes) the signing keys and the
     /// server key; mail goes out as configured.
     pub fn new(cfg: Checked, store: Store, clock: Arc<dyn Clock>) -> Result<Service, StartError> {
-        let mailer = Mailer::new(&cfg.mail, &cfg.mfa_issuer);
+        let mailer = Mailer::new(&cfg.mail, cfg.brand());
         Service::with_mailer(cfg, store, clock, mailer)
     }
 

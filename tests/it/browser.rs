@@ -538,4 +538,21 @@ async fn every_page_passes_the_accessibility_check() {
     report2.extend(b.axe().await);
     b.close().await;
     assert!(report2.is_empty(), "the account pages: {report2:#?}");
+    // A branded portal (an accent colour, a footer link) too.
+    let smtp2 = Smtp::start(&[]);
+    let (_branded, bport) = portal_server(
+        "[portal]\ntitle = \"Example Co\"\naccent_color = \"#0f766e\"\n\
+         footer_text = \"Privacy\"\nfooter_url = \"https://example.com/privacy\"\n",
+        &smtp2,
+    )
+    .await;
+    let b = Chrome::start(360, 740).await;
+    b.c.goto(&format!("http://auth.lk.test:{bport}/ui/login"))
+        .await
+        .unwrap();
+    b.until(Locator::Css("footer a")).await.unwrap();
+    let found = b.axe().await;
+    b.shot("login-branded-360px").await;
+    b.close().await;
+    assert!(found.is_empty(), "the branded sign-in page: {found:#?}");
 }

@@ -618,7 +618,7 @@ async fn the_portal_can_be_switched_off_and_keeps_its_cookie_to_its_domain() {
     drop(s);
 
     let s = Server::start(
-        "[server]\npublic_url = \"https://auth.example.com\"\n[portal]\npath = \"/sso\"\ncookie_domain = \"example.com\"\nproduct_name = \"Example SSO\"\n",
+        "[server]\npublic_url = \"https://auth.example.com\"\n[portal]\npath = \"/sso\"\ncookie_domain = \"example.com\"\ntitle = \"Example SSO\"\n",
     )
     .await;
     oauth_signup(&s, "ida", PW).await;
@@ -877,5 +877,84 @@ async fn the_sign_up_page_makes_an_account_with_a_proven_address() {
         let mut b = Browser::new(&off);
         assert!(!body(&b.get("/ui/login").await).contains("/ui/signup"));
         assert_eq!(b.get("/ui/signup").await.status, 404);
+    }
+}
+
+/// Branding (issue 28, item 4): the title on every page and in the mails' subjects, a
+/// logo file latchkey serves, an accent colour (refused when white text on it would not
+/// read), a footer link; the branded page still passes the accessibility check.
+#[tokio::test]
+async fn the_pages_and_mails_carry_the_brand() {
+    let dir = tempfile::tempdir().unwrap();
+    let logo = dir.path().join("logo.png");
+    let png = b"\x89PNG\r\n\x1a\nnot really a picture";
+    std::fs::write(&logo, png).unwrap();
+    let smtp = Smtp::start(&[]);
+    let brand = format!(
+        "{}\n[portal]\ntitle = \"Example Co\"\nlogo = \"{}\"\naccent_color = \"#0F766E\"\n\
+         footer_text = \"Privacy\"\nfooter_url = \"https://example.com/privacy\"\n",
+        smtp.config("none"),
+        logo.display()
+    );
+    let s = Server::start(&brand).await;
+    let mut b = Browser::new(&s);
+    let page = body(&b.get("/ui/login").await);
+    assert!(
+        page.contains("<title>Sign in · Example Co</title>"),
+        "{page}"
+    );
+    assert!(page.contains("src=\"/ui/logo\""), "{page}");
+    assert!(page.contains("href=\"/ui/theme.css\""), "{page}");
+    assert!(
+        page.contains("<footer><a href=\"https://example.com/privacy\">Privacy</a></footer>"),
+        "{page}"
+    );
+    let r = s.get("/ui/logo", &[]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("image/png"));
+    assert_eq!(r.body, png.to_vec());
+    let css = s.get("/ui/theme.css", &[]).await;
+    assert!(body(&css).contains("--accent: #0f766e;"), "{}", body(&css));
+    // The mails say whose they are.
+    let csrf = b.csrf("/ui/login").await;
+    b.post("/ui/code", &[("csrf", &csrf), ("email", "ivy@example.com")])
+        .await;
+    let mail = smtp.wait_mail("ivy@example.com", 1).await;
+    assert!(
+        mail["subject"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Example Co"),
+        "{mail}"
+    );
+    // Without a brand: no logo, no theme.
+    let plain = Server::start("").await;
+    assert_eq!(plain.get("/ui/logo", &[]).await.status, 404);
+    assert_eq!(plain.get("/ui/theme.css", &[]).await.status, 404);
+    // What cannot be: each refused with its key and the reason.
+    for (extra, key, why) in [
+        (
+            "accent_color = \"#f59e0b\"",
+            "portal.accent_color",
+            "under WCAG's 4.5:1",
+        ),
+        ("accent_color = \"blue\"", "portal.accent_color", "#rrggbb"),
+        ("footer_text = \"Privacy\"", "portal.footer_text", "both"),
+        ("logo = \"/etc/hostname\"", "portal.logo", ".png, .svg"),
+        (
+            "footer_text = \"x\"\nfooter_url = \"javascript:alert(1)\"",
+            "portal.footer_url",
+            "https URL or a path",
+        ),
+    ] {
+        let mut c = latchkey::config::Config::default();
+        let text = format!("[portal]\n{extra}\n");
+        c.portal = toml::from_str::<toml::Table>(&text)
+            .ok()
+            .and_then(|t| t.get("portal").cloned())
+            .and_then(|p| p.try_into().ok())
+            .unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains(key) && e.contains(why), "{extra}: {e}");
     }
 }

@@ -780,7 +780,7 @@ impl InProcess {
         let store = storage::Store::open(&cfg.storage.path).unwrap();
         let clock = latchkey::clock::FakeClock::at(T0);
         let outbox = latchkey::mail::Outbox::default();
-        let mailer = latchkey::mail::Mailer::to_outbox(&cfg.mail, &cfg.mfa_issuer, outbox.clone());
+        let mailer = latchkey::mail::Mailer::to_outbox(&cfg.mail, cfg.brand(), outbox.clone());
         let svc = latchkey::service::Service::with_mailer(
             cfg,
             store,
