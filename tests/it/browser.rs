@@ -479,16 +479,23 @@ async fn every_page_passes_the_accessibility_check() {
                 report.push(format!("{page} at {width} px: {f}"));
             }
         };
+        let tag = if width < 600 { "360px" } else { "desktop" };
         for page in [
             "/ui/login",
             "/ui/signup",
             "/ui/forgot",
             "/ui/code",
             "/ui/nope",
+            "/ui/login?done=reset",
         ] {
             b.c.goto(&format!("{base}{page}")).await.unwrap();
             b.until(Locator::Css("main")).await.unwrap();
             check(page.into(), b.axe().await);
+            match page {
+                "/ui/signup" => b.shot(&format!("signup-{tag}")).await,
+                "/ui/login?done=reset" => b.shot(&format!("reset-done-{tag}")).await,
+                _ => {}
+            }
         }
         // A page with an error shown: a weak password on the sign-up page.
         b.c.goto(&format!("{base}/ui/signup")).await.unwrap();
