@@ -945,7 +945,7 @@ mod tests {
             (Failure::InvalidPasskey, bad, "invalid_passkey"),
             (Failure::PasskeyNotFound, StatusCode::NOT_FOUND, "not_found"),
         ] {
-            let r = error(f.clone());
+            let r = error(f);
             assert_eq!(r.status, status, "{f:?}");
             let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
             assert_eq!(v["error"], c, "{f:?}");

@@ -15,8 +15,8 @@ use subtle::ConstantTimeEq as _;
 use super::events::Event;
 use super::policy::{end_session, may_act};
 use super::principal::{Door, Principal};
-use super::refresh::{family_key, new_opaque_token, parse_opaque_token};
-use super::{new_id, store_failure, view, Abort, Service};
+use super::refresh::{family_key, new_family, new_opaque_token, parse_opaque_token};
+use super::{store_failure, view, Abort, Service};
 use crate::clock::ms;
 use crate::primitives::{b64url, b64url_decode, hex, sha256};
 
@@ -85,16 +85,7 @@ impl Service {
         let expires_at = now.saturating_add(self.portal_ttl_ms());
         let (cookie, _) = new_opaque_token()?;
         let hash = session_hash(&cookie);
-        let family = FamilyRecord {
-            id: new_id()?,
-            user_id: user.id.clone(),
-            amr,
-            created_at: now,
-            rotated_at: now,
-            expires_at,
-            current_token: hex(&hash),
-            revoked: None,
-        };
+        let family = new_family(user, amr, now, expires_at, hex(&hash))?;
         w.put_family(&family)?;
         w.put_refresh(&hash, &RefreshEntry::issued(&family.id, now))?;
         Ok((cookie, expires_at))

@@ -14,6 +14,27 @@ use crate::primitives::{b64url, b64url_decode, hex, hex_decode, random_bytes, sh
 pub const REFRESH_TOKEN_LEN: usize = 43;
 
 /// Parses a presented refresh token: exactly 43 characters of canonical base64url
+/// A new family (a session) of `user`, signed in now with `amr`, its one live token
+/// `current_token` (hex of its hash; empty: none), ending at `expires_at`.
+pub(super) fn new_family(
+    user: &UserRecord,
+    amr: Vec<String>,
+    now: i64,
+    expires_at: i64,
+    current_token: String,
+) -> Result<FamilyRecord, Failure> {
+    Ok(FamilyRecord {
+        id: new_id()?,
+        user_id: user.id.clone(),
+        amr,
+        created_at: now,
+        rotated_at: now,
+        expires_at,
+        current_token,
+        revoked: None,
+    })
+}
+
 /// The store key of the OpenID Connect grant a family was made for.
 pub(super) fn family_key(family_id: &str) -> [u8; 32] {
     sha256(format!("family:{family_id}").as_bytes())
@@ -148,16 +169,13 @@ impl Service {
         prefix: Option<&str>,
     ) -> Result<(FamilyRecord, String), Abort> {
         let refresh = prefix.map(new_refresh_token).transpose()?;
-        let family = FamilyRecord {
-            id: new_id()?,
-            user_id: user.id.clone(),
+        let family = new_family(
+            user,
             amr,
-            created_at: now,
-            rotated_at: now,
-            expires_at: now.saturating_add(self.refresh_ttl_ms()),
-            current_token: refresh.as_ref().map(|(_, h)| hex(h)).unwrap_or_default(),
-            revoked: None,
-        };
+            now,
+            now.saturating_add(self.refresh_ttl_ms()),
+            refresh.as_ref().map(|(_, h)| hex(h)).unwrap_or_default(),
+        )?;
         w.put_family(&family)?;
         if let Some((_, hash)) = &refresh {
             w.put_refresh(hash, &RefreshEntry::issued(&family.id, now))?;

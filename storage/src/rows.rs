@@ -70,8 +70,19 @@ pub trait RowsMut: Rows {
     /// Adds `by` to the counter `name` (atomically: two transactions never read the same
     /// value); its new value.
     fn counter_add(&mut self, name: &str, by: u64) -> Result<u64, StoreError>;
+    /// Sets the counter `name` to `value` (a copy's).
+    fn counter_set(&mut self, name: &str, value: u64) -> Result<(), StoreError>;
+
     /// Writes an item of another store's [`Rows::export_raw`] as it is.
-    fn import_raw(&mut self, item: &Raw) -> Result<(), StoreError>;
+    fn import_raw(&mut self, item: &Raw) -> Result<(), StoreError> {
+        match item {
+            Raw::Row { table, key, value } => self.put_row(table, key, value),
+            Raw::Index { index, entry, key } => self.index_add(index, entry, key),
+            Raw::Unique { index, entry, key } => self.unique_add(index, entry, key),
+            Raw::Due { table, at, key } => self.due_add(table, *at, key),
+            Raw::Counter { name, value } => self.counter_set(name, *value),
+        }
+    }
 }
 
 /// One thing the table layer holds, as a backup or a copy carries it.

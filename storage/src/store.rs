@@ -1068,19 +1068,9 @@ impl RowsMut for Writer {
         Ok(now)
     }
 
-    fn import_raw(&mut self, item: &Raw) -> Result<(), StoreError> {
-        match item {
-            Raw::Row { table, key, value } => self.put_row(table, key, value),
-            Raw::Index { index, entry, key } => self.index_add(index, entry, key),
-            Raw::Unique { index, entry, key } => self.unique_add(index, entry, key),
-            Raw::Due { table, at, key } => self.due_add(table, *at, key),
-            Raw::Counter { name, value } => {
-                self.tx
-                    .open_table(COUNTERS)?
-                    .insert(name.as_str(), *value)?;
-                Ok(())
-            }
-        }
+    fn counter_set(&mut self, name: &str, value: u64) -> Result<(), StoreError> {
+        self.tx.open_table(COUNTERS)?.insert(name, value)?;
+        Ok(())
     }
 }
 

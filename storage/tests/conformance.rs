@@ -8,8 +8,7 @@ use std::sync::Arc;
 use latchkey_storage::{
     AccountState, CeremonyRecord, FamilyRecord, Found, GrantRecord, Kind, MfaPendingRecord,
     PasskeyRecord, ProofPurpose, ProofRecord, Records as _, RecordsMut as _, RefreshEntry,
-    Rows as _, RowsMut as _, SessionCodeRecord, SigningKeyRecord, Store, StoreError, Unique,
-    UserRecord, SCHEMA_VERSION,
+    SessionCodeRecord, SigningKeyRecord, Store, StoreError, Unique, UserRecord, SCHEMA_VERSION,
 };
 
 /// A record kind the tests define for the table layer.

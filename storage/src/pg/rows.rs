@@ -221,20 +221,12 @@ impl RowsMut for Access<'_> {
             .map_or(0, |r| u64_of(r.get(0))))
     }
 
-    fn import_raw(&mut self, item: &Raw) -> Result<(), StoreError> {
-        match item {
-            Raw::Row { table, key, value } => self.put_row(table, key, value),
-            Raw::Index { index, entry, key } => self.index_add(index, entry, key),
-            Raw::Unique { index, entry, key } => self.unique_add(index, entry, key),
-            Raw::Due { table, at, key } => self.due_add(table, *at, key),
-            Raw::Counter { name, value } => {
-                self.later(
-                    "INSERT INTO latchkey_counters (name, value) VALUES ($1, $2) \
-                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                    owned![name.clone(), i64_of(*value)],
-                );
-                Ok(())
-            }
-        }
+    fn counter_set(&mut self, name: &str, value: u64) -> Result<(), StoreError> {
+        self.later(
+            "INSERT INTO latchkey_counters (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            owned![name.to_owned(), i64_of(value)],
+        );
+        Ok(())
     }
 }
