@@ -16,14 +16,15 @@ fn main() {
     println!("cargo:rustc-env=BUILT_ON_DATE={}", build_date());
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
     println!("cargo:rerun-if-changed=build.rs");
+    // Only files that exist: cargo runs a build script again, and rebuilds the crate,
+    // every time when one it watches is missing.
     if let Some(git) = &git {
-        println!("cargo:rerun-if-changed={}", git.join("HEAD").display());
-        println!(
-            "cargo:rerun-if-changed={}",
-            git.join("packed-refs").display()
-        );
+        let mut watch = vec![git.join("HEAD"), git.join("packed-refs")];
         if let Some(r) = head_ref(git) {
-            println!("cargo:rerun-if-changed={}", git.join(r).display());
+            watch.push(git.join(r));
+        }
+        for path in watch.iter().filter(|p| p.exists()) {
+            println!("cargo:rerun-if-changed={}", path.display());
         }
     }
 }
