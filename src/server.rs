@@ -393,9 +393,9 @@ pub fn client_ip(peer: IpAddr, headers: &http::HeaderMap, trusted: &[Cidr]) -> I
 
 /// A way in on the public listener. Every door is mounted alike: [`mount`] decides which
 /// one owns a request, [`Door::reject`] answers its refusals in its own format,
-/// [`crate::http::read_body`] reads its body under `server.max_body`, and
-/// [`Door::handle`] runs it (drawing on the source's bucket where it checks a
-/// credential).
+/// [`crate::http::read_body`] reads its body under `server.max_body`, and `dispatch`
+/// hands it to the door's handler (drawing on the source's bucket where the door checks
+/// a credential).
 enum Door<'a> {
     /// `GET /auth/forward`, for reverse proxies.
     Forward,
