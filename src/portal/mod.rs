@@ -666,6 +666,13 @@ impl Flow<'_> {
         &self.portal.settings.path
     }
 
+    /// Sets a cookie of the portal's pages (`Path=` the portal), for `secs` seconds or
+    /// this browser session.
+    fn set_cookie(&mut self, name: &str, value: &str, secs: Option<u64>) {
+        let cookie = self.portal.cookie(name, value, secs, Scope::Portal);
+        self.set.push(header_value(&cookie));
+    }
+
     fn field(&self, k: &str) -> &str {
         self.form.get(k).map_or("", String::as_str)
     }
@@ -679,12 +686,7 @@ impl Flow<'_> {
                     .svc
                     .new_browser_secret()
                     .map_err(|f| self.failure_page(f))?;
-                self.set.push(header_value(&self.portal.cookie(
-                    CSRF_COOKIE,
-                    &c,
-                    None,
-                    Scope::Portal,
-                )));
+                self.set_cookie(CSRF_COOKIE, &c, None);
                 c
             }
         };
@@ -847,12 +849,7 @@ impl Flow<'_> {
                 Err(f) => return self.failure_page(f),
             };
             let value = format!("{}.{sealed}", crate::primitives::b64url(email.as_bytes()));
-            self.set.push(header_value(&self.portal.cookie(
-                SIGNUP_COOKIE,
-                &value,
-                Some(SIGNUP_SECS),
-                Scope::Portal,
-            )));
+            self.set_cookie(SIGNUP_COOKIE, &value, Some(SIGNUP_SECS));
         }
         self.portal.see_other(&self.with_rd("/code"))
     }
@@ -956,12 +953,7 @@ impl Flow<'_> {
             }) => self.signed_in(&user.id, &token, expires_at, "pwd"),
             Ok(Outcome::MfaPending { credential, .. }) => {
                 let value = format!("p.{credential}");
-                self.set.push(header_value(&self.portal.cookie(
-                    MFA_COOKIE,
-                    &value,
-                    Some(MFA_STEP_SECS),
-                    Scope::Portal,
-                )));
+                self.set_cookie(MFA_COOKIE, &value, Some(MFA_STEP_SECS));
                 self.portal.see_other(&self.with_rd("/mfa"))
             }
             Ok(_) => self.failure_page(Failure::Transport(Transport::Internal)),
@@ -1023,12 +1015,7 @@ impl Flow<'_> {
                     return self.failure_page(Failure::InvalidSessionCode);
                 };
                 let value = format!("c.{normalized}");
-                self.set.push(header_value(&self.portal.cookie(
-                    MFA_COOKIE,
-                    &value,
-                    Some(MFA_STEP_SECS),
-                    Scope::Portal,
-                )));
+                self.set_cookie(MFA_COOKIE, &value, Some(MFA_STEP_SECS));
                 self.portal.see_other(&self.with_rd("/mfa"))
             }
             Ok(_) => self.failure_page(Failure::Transport(Transport::Internal)),
