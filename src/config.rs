@@ -1461,11 +1461,14 @@ impl Config {
 }
 
 impl Checked {
-    /// The name mails carry in their subject: the portal's title, else `mfa.issuer`.
+    /// The name mails carry in their subject: the portal's title when one was chosen,
+    /// else `mfa.issuer` (what they carried before the portal had a title, so a
+    /// deployment that named only its issuer keeps its subjects).
     pub fn brand(&self) -> &str {
-        self.portal
-            .as_ref()
-            .map_or(self.mfa_issuer.as_str(), |p| p.title.as_str())
+        match &self.portal {
+            Some(p) if p.title != Portal::default().title => &p.title,
+            _ => &self.mfa_issuer,
+        }
     }
 }
 

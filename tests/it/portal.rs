@@ -958,3 +958,26 @@ async fn the_pages_and_mails_carry_the_brand() {
         assert!(e.contains(key) && e.contains(why), "{extra}: {e}");
     }
 }
+
+/// A deployment that named only its TOTP issuer keeps it in its mails' subjects.
+#[tokio::test]
+async fn without_a_title_mails_carry_the_issuer() {
+    let smtp = Smtp::start(&[]);
+    let s = Server::start(&format!(
+        "{}\n[mfa]\nissuer = \"Acme\"\n",
+        smtp.config("none")
+    ))
+    .await;
+    let mut b = Browser::new(&s);
+    let csrf = b.csrf("/ui/login").await;
+    b.post("/ui/code", &[("csrf", &csrf), ("email", "jo@example.com")])
+        .await;
+    let mail = smtp.wait_mail("jo@example.com", 1).await;
+    assert!(
+        mail["subject"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Acme"),
+        "{mail}"
+    );
+}
