@@ -290,6 +290,9 @@ section!(
         footer_url: String = String::new(),
         /// A "Create an account" page (shown only while `session.allow_signup` is on too).
         signup: bool = true,
+        /// The language of pages and mails when the browser asks for none of latchkey's
+        /// (`en`, `de`, `fr`); a visitor may choose another on every page.
+        default_language: String = "en".into(),
     }
 );
 
@@ -794,6 +797,9 @@ pub struct Checked {
     pub session: SessionSettings,
     /// `mfa.issuer`: the issuer authenticator apps show.
     pub mfa_issuer: String,
+    /// `portal.default_language`: of pages and mails when the reader asks for none of
+    /// the catalogs' languages (mails follow it with the portal off, too).
+    pub language: crate::i18n::Lang,
     /// `[limits]`
     pub limits: LimitSettings,
     /// `(family, prefix)` of every family switched on.
@@ -1632,6 +1638,13 @@ impl Config {
         let oidc_clients = self.oidc_settings(portal.is_some(), &mounts, &mut warnings)?;
         let admin = self.check_admin(server.listen)?;
         let passkeys = self.passkey_settings(&mut warnings)?;
+        let language = crate::i18n::Lang::from_code(self.portal.default_language.trim())
+            .ok_or_else(|| {
+                bad(
+                    "portal.default_language",
+                    format!("must be one of {}", crate::i18n::Lang::codes().join(", ")),
+                )
+            })?;
         Ok(Checked {
             server,
             storage,
@@ -1640,6 +1653,7 @@ impl Config {
             mail,
             session,
             mfa_issuer: self.mfa.issuer.clone(),
+            language,
             limits,
             mounts,
             oauth,

@@ -21,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod fuzzing;
 pub mod http;
+pub mod i18n;
 pub mod import;
 pub mod limits;
 pub mod mail;

@@ -15,6 +15,7 @@ use mail_send::SmtpClientBuilder;
 use std::sync::{Arc, Mutex};
 
 use crate::config::{MailSettings, MailTransport, SmtpSettings, SmtpTls};
+use crate::i18n::{Arg, Lang};
 
 /// Why a message was not delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,93 +95,120 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A message that carries a code: what it is for, the code, when it expires, and what
-/// to do when one did not ask for it.
-fn code_message(issuer: &str, what: &str, code: &str, minutes: u64, unasked: &str) -> Message {
+/// A message that carries a code: what it is for (message `what`), the code, when it
+/// expires, and what to do when one did not ask for it (message `unasked`).
+fn code_message(
+    l: Lang,
+    issuer: &str,
+    what: &str,
+    code: &str,
+    minutes: u64,
+    unasked: &str,
+) -> Message {
+    let what = l.t(what);
+    let unasked = l.t(unasked);
+    let expires = l.tf("mail-code-expires", &[("minutes", Arg::Count(minutes))]);
+    let intro = l.tf("mail-code-intro", &[("what", Arg::Text(&what))]);
+    let intro_html = l.tf("mail-code-intro-html", &[("what", Arg::Text(&what))]);
     Message {
-        subject: format!("Your {issuer} {what}: {code}"),
-        text: format!(
-            "Your {what} is:\n\n    {code}\n\nIt expires in {minutes} minutes and works once.\n\n\
-             {unasked}\n\n-- {issuer}\n"
+        subject: l.tf(
+            "mail-code-subject",
+            &[("issuer", issuer.into()), ("what", Arg::Text(&what)), ("code", code.into())],
         ),
+        text: format!("{intro}\n\n    {code}\n\n{expires}\n\n{unasked}\n\n-- {issuer}\n"),
         html: format!(
-            "<!doctype html><html><body style=\"font-family:sans-serif\">\
-             <p>Your {}:</p>\
+            "<!doctype html><html lang=\"{}\"><body style=\"font-family:sans-serif\">\
+             <p>{}</p>\
              <p style=\"font-size:1.6em;font-family:monospace;letter-spacing:0.1em\"><strong>{}</strong></p>\
-             <p>It expires in {minutes} minutes and works once.</p>\
+             <p>{}</p>\
              <p style=\"color:#666\">{}</p>\
              <p>&mdash; {}</p></body></html>",
-            html_escape(what),
+            l.code(),
+            html_escape(&intro_html),
             html_escape(code),
-            html_escape(unasked),
+            html_escape(&expires),
+            html_escape(&unasked),
             html_escape(issuer)
         ),
     }
 }
 
 /// A message without a code: what happened, and what to do about it.
-fn notice(issuer: &str, subject: &str, what: &str, advice: &str) -> Message {
+fn notice(l: Lang, issuer: &str, subject: String, what: String, advice: &str) -> Message {
+    let advice = l.t(advice);
     Message {
-        subject: subject.to_owned(),
+        subject,
         text: format!("{what}\n\n{advice}\n\n-- {issuer}\n"),
         html: format!(
-            "<!doctype html><html><body style=\"font-family:sans-serif\">\
+            "<!doctype html><html lang=\"{}\"><body style=\"font-family:sans-serif\">\
              <p>{}</p><p>{}</p><p>&mdash; {}</p></body></html>",
-            html_escape(what),
-            html_escape(advice),
+            l.code(),
+            html_escape(&what),
+            html_escape(&advice),
             html_escape(issuer)
         ),
     }
 }
 
-/// The message for `purpose`, signed by `issuer` (the `mfa.issuer` name).
-pub fn render(purpose: Purpose, issuer: &str) -> Message {
+/// The message for `purpose` in `l`, signed by `issuer` (the name mails carry).
+pub fn render(purpose: Purpose, issuer: &str, l: Lang) -> Message {
+    let by = |id: &str| l.tf(id, &[("issuer", issuer.into())]);
     match purpose {
         Purpose::Code { code, minutes } => code_message(
+            l,
             issuer,
-            "sign-in code",
+            "mail-what-sign-in",
             code,
             minutes,
-            "If you did not ask to sign in, ignore this message: nobody can sign in without the code.",
+            "mail-unasked-sign-in",
         ),
         Purpose::VerifyEmail { code, minutes } => code_message(
+            l,
             issuer,
-            "email verification code",
+            "mail-what-verify",
             code,
             minutes,
-            "If you did not ask to verify this address, ignore this message.",
+            "mail-unasked-verify",
         ),
         Purpose::ResetPassword { code, minutes } => code_message(
+            l,
             issuer,
-            "password reset code",
+            "mail-what-reset",
             code,
             minutes,
-            "If you did not ask to reset your password, ignore this message: your password stays as it is.",
+            "mail-unasked-reset",
         ),
         Purpose::ChangeEmail { code, minutes } => code_message(
+            l,
             issuer,
-            "code to confirm your new email address",
+            "mail-what-change",
             code,
             minutes,
-            "If you did not ask to move your account to this address, ignore this message.",
+            "mail-unasked-change",
         ),
         Purpose::ResetNoAccount => notice(
+            l,
             issuer,
-            &format!("Password reset at {issuer}"),
-            &format!("Someone asked to reset the password of an account at {issuer} with this address, but there is no account for it."),
-            "If it was you, use the address you signed up with. Otherwise, ignore this message.",
+            by("mail-reset-none-subject"),
+            by("mail-reset-none"),
+            "mail-wrong-address",
         ),
         Purpose::EmailChangeNotice { new } => notice(
+            l,
             issuer,
-            &format!("Your {issuer} email address is being changed"),
-            &format!("Someone signed in to your {issuer} account asked to move it to {new}. It moves once a code mailed there is entered; until then this address stays the sign-in."),
-            "If it was not you, change your password now and sign out your other sessions.",
+            by("mail-change-notice-subject"),
+            l.tf(
+                "mail-change-notice",
+                &[("issuer", issuer.into()), ("new", new.into())],
+            ),
+            "mail-change-notice-advice",
         ),
         Purpose::NoAccount => notice(
+            l,
             issuer,
-            &format!("Sign-in attempt at {issuer}"),
-            &format!("Someone asked to sign in to {issuer} with this address, but there is no account for it."),
-            "If it was you, use the address you signed up with. Otherwise, ignore this message.",
+            by("mail-no-account-subject"),
+            by("mail-no-account"),
+            "mail-wrong-address",
         ),
     }
 }
@@ -244,9 +272,9 @@ impl Mailer {
         }
     }
 
-    /// Sends `purpose` to `to`.
-    pub async fn send(&self, to: &str, purpose: Purpose<'_>) -> Result<(), MailError> {
-        let msg = render(purpose, &self.issuer);
+    /// Sends `purpose` to `to`, in `lang`.
+    pub async fn send(&self, to: &str, purpose: Purpose<'_>, lang: Lang) -> Result<(), MailError> {
+        let msg = render(purpose, &self.issuer, lang);
         let smtp = match &self.transport {
             Transport::Configured(MailTransport::Log) => {
                 // The log transport exists to show the message to whoever runs the server.
@@ -335,11 +363,26 @@ mod tests {
                 minutes: 10,
             },
             "latchkey",
+            Lang::EN,
         );
-        assert!(m.subject.contains("ABCD-EFGH-JKMN"));
+        assert_eq!(m.subject, "Your latchkey sign-in code: ABCD-EFGH-JKMN");
         assert!(m.text.contains("ABCD-EFGH-JKMN") && m.text.contains("10 minutes"));
         assert!(m.html.contains("<strong>ABCD-EFGH-JKMN</strong>"));
-        let n = render(Purpose::NoAccount, "<x>");
+        let n = render(Purpose::NoAccount, "<x>", Lang::EN);
         assert!(n.html.contains("&lt;x&gt;") && !n.html.contains("<x>"));
+    }
+
+    #[test]
+    fn messages_speak_the_readers_language() {
+        let de = Lang::from_code("de").unwrap();
+        let purpose = Purpose::ResetPassword {
+            code: "ABCD-EFGH-JKMN",
+            minutes: 1,
+        };
+        let m = render(purpose, "Familie", de);
+        assert!(m.subject.contains("ABCD-EFGH-JKMN") && m.subject.contains("Familie"));
+        assert_ne!(m.subject, render(purpose, "Familie", Lang::EN).subject);
+        assert!(m.html.starts_with("<!doctype html><html lang=\"de\">"));
+        assert!(m.text.contains("1 Minute"), "{}", m.text);
     }
 }

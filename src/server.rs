@@ -22,6 +22,7 @@ use serde_json::json;
 use tracing::Instrument as _;
 
 use crate::config::Cidr;
+use crate::i18n::Lang;
 use crate::limits::Source;
 use crate::portal::{PageRequest, Portal};
 use crate::service::Service;
@@ -164,7 +165,7 @@ impl App {
         Ok(App {
             cors,
             openapi,
-            portal: cfg.portal.as_ref().map(Portal::new),
+            portal: cfg.portal.as_ref().map(|p| Portal::new(p, cfg.language)),
             max_body: cfg.server.max_body,
             timeout: cfg.server.request_timeout,
             table,
@@ -518,8 +519,10 @@ async fn dispatch(app: &App, req: Request<Incoming>, client: IpAddr, trace: &mut
     } else {
         Bytes::new()
     };
-    let page = |rest| PageRequest {
+    let page = |portal: &Portal, rest| PageRequest {
         method: &parts.method,
+        path,
+        lang: portal.language(&parts.headers),
         rest,
         query: parts.uri.query(),
         headers: &parts.headers,
@@ -547,10 +550,10 @@ async fn dispatch(app: &App, req: Request<Incoming>, client: IpAddr, trace: &mut
                     .retry_after(retry_after);
                 }
             }
-            return crate::portal::oidc::handle(&app.service, portal, page(path)).await;
+            return crate::portal::oidc::handle(&app.service, portal, page(portal, path)).await;
         }
         Door::Portal(portal, rest) => {
-            return crate::portal::handle(&app.service, portal, page(rest)).await
+            return crate::portal::handle(&app.service, portal, page(portal, rest)).await
         }
         Door::Family {
             family,
@@ -578,7 +581,15 @@ async fn dispatch(app: &App, req: Request<Incoming>, client: IpAddr, trace: &mut
             return (family.reject)(f);
         }
     }
-    let result = app.service.execute(call.op, source).await;
+    // Mails an API call sends are in its `Accept-Language` (a browser app's fetch sends
+    // the browser's), else the default language.
+    let result = match parts.headers.get(http::header::ACCEPT_LANGUAGE) {
+        Some(accept) => {
+            let lang = Lang::negotiate(accept.to_str().ok(), app.service.config().language);
+            app.service.speaking(lang).execute(call.op, source).await
+        }
+        None => app.service.execute(call.op, source).await,
+    };
     call.answer.reply(family, ctx, result)
 }
 

@@ -21,6 +21,7 @@ use maud::Markup;
 use protocol::{Failure, Operation, Outcome, Reauth, SecondFactor, Secret, Transport, UserOp};
 
 use crate::config::PortalSettings;
+use crate::i18n::{Arg, Lang};
 use crate::limits::Source;
 use crate::service::portal::Visitor;
 use crate::service::Service;
@@ -39,6 +40,10 @@ const MFA_COOKIE: &str = "latchkey_mfa";
 /// The password typed on the sign-up page, sealed, until the mailed code proves the
 /// address (`latchkey_signup`: the address, then the sealed password).
 const SIGNUP_COOKIE: &str = "latchkey_signup";
+/// The language the visitor chose with the pages' switch (a code: `de`).
+const LANG_COOKIE: &str = "latchkey_lang";
+/// How long the switch's choice is kept, seconds (a year).
+const LANG_SECS: u64 = 365 * 24 * 3600;
 /// How long a sign-up waits for its code, seconds.
 const SIGNUP_SECS: u64 = 900;
 /// How long the second step may take, seconds (the service's pending credential's life).
@@ -60,6 +65,8 @@ enum Scope {
 pub struct Portal {
     settings: PortalSettings,
     csp: HeaderValue,
+    /// The language of a visitor whose browser asks for none of the catalogs'.
+    default_lang: Lang,
 }
 
 /// One request to the portal (or to the OIDC endpoints), as the server read it.
@@ -67,6 +74,10 @@ pub struct Portal {
 pub struct PageRequest<'a> {
     /// The method.
     pub method: &'a Method,
+    /// The whole path.
+    pub path: &'a str,
+    /// The language of the pages (see [`Portal::language`]).
+    pub lang: Lang,
     /// The path below the portal's prefix (`/login`); for the OIDC endpoints, the whole
     /// path.
     pub rest: &'a str,
@@ -84,8 +95,9 @@ pub struct PageRequest<'a> {
 type Page = protocol::Reply;
 
 impl Portal {
-    /// The portal `settings` describe.
-    pub fn new(settings: &PortalSettings) -> Portal {
+    /// The portal `settings` describe, in `default_lang` where a browser asks for no
+    /// language of the catalogs.
+    pub fn new(settings: &PortalSettings, default_lang: Lang) -> Portal {
         let img = match settings
             .logo_url
             .as_deref()
@@ -105,7 +117,20 @@ impl Portal {
             csp: HeaderValue::from_str(&csp)
                 .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'")),
             settings: settings.clone(),
+            default_lang,
         }
+    }
+
+    /// The language of a visitor's pages: the one chosen with the pages' switch, else
+    /// the best match of `Accept-Language`, else `portal.default_language`.
+    pub fn language(&self, headers: &HeaderMap) -> Lang {
+        if let Some(l) = only_cookie(headers, LANG_COOKIE).and_then(Lang::from_code) {
+            return l;
+        }
+        let accept = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
+        Lang::negotiate(accept, self.default_lang)
     }
 
     /// The settings.
@@ -242,12 +267,21 @@ impl Portal {
         )
     }
 
-    fn page(&self, status: StatusCode, title: &str, error: Option<&str>, content: Markup) -> Page {
-        self.framed(status, title, error, None, false, content)
+    fn page(
+        &self,
+        req: &PageRequest<'_>,
+        status: StatusCode,
+        title: &str,
+        error: Option<&str>,
+        content: Markup,
+    ) -> Page {
+        self.framed(req, status, title, error, None, false, content)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn framed(
         &self,
+        req: &PageRequest<'_>,
         status: StatusCode,
         title: &str,
         error: Option<&str>,
@@ -255,12 +289,15 @@ impl Portal {
         wide: bool,
         content: Markup,
     ) -> Page {
+        let here = req.here(&self.settings.path);
         let frame = Frame {
             portal: &self.settings,
             title,
             error,
             notice,
             wide,
+            lang: req.lang,
+            here: &here,
         };
         self.html(status, pages::layout(&frame, content))
     }
@@ -271,21 +308,58 @@ impl Portal {
             .with(header::LOCATION, header_value(to))
     }
 
-    fn trouble(&self, status: StatusCode, message: &str) -> Page {
+    fn trouble(&self, req: &PageRequest<'_>, status: StatusCode, message: &str) -> Page {
         self.page(
+            req,
             status,
-            "Something is not right",
+            &req.lang.t("trouble-title"),
             None,
-            pages::trouble(&self.settings.path, message),
+            pages::trouble(req.lang, &self.settings.path, message),
         )
     }
 
-    fn forbidden(&self) -> Page {
-        self.trouble(
-            StatusCode::FORBIDDEN,
-            "This form was sent from another site, or its page is too old. Open the page \
-             again and send the form from there.",
-        )
+    fn forbidden(&self, req: &PageRequest<'_>) -> Page {
+        self.trouble(req, StatusCode::FORBIDDEN, &req.lang.t("form-other-site"))
+    }
+
+    /// The language switch (`/lang?to=de&back=/ui/login`): keeps the choice in a cookie
+    /// and sends the browser back to the page it was on (a path of this server only).
+    fn switch_language(&self, req: &PageRequest<'_>) -> Page {
+        let Some(form) = fields(req) else {
+            return self.trouble(req, StatusCode::BAD_REQUEST, &req.lang.t("form-unreadable"));
+        };
+        let Some(lang) = form.get("to").and_then(|c| Lang::from_code(c)) else {
+            return self.trouble(req, StatusCode::NOT_FOUND, &req.lang.t("no-such-page"));
+        };
+        let back = form
+            .get("back")
+            .map(String::as_str)
+            .filter(|b| local_path(b))
+            .map_or_else(|| format!("{}/login", self.settings.path), str::to_owned);
+        let cookie = self.cookie(LANG_COOKIE, lang.code(), Some(LANG_SECS), Scope::Host);
+        self.see_other(&back)
+            .with(header::SET_COOKIE, header_value(&cookie))
+    }
+}
+
+/// Whether `to` is a path on this server, fit for a `Location`: `/`, not `//` (another
+/// host), visible ASCII only.
+fn local_path(to: &str) -> bool {
+    to.starts_with('/')
+        && !to.starts_with("//")
+        && !to.contains('\\')
+        && to.bytes().all(|b| b.is_ascii_graphic())
+}
+
+impl PageRequest<'_> {
+    /// Where the language switch brings this page back to: itself when a GET shows it,
+    /// else the sign-in page (which sends a signed-in browser on).
+    fn here(&self, portal_path: &str) -> String {
+        match (self.method == Method::GET, self.query) {
+            (true, Some(q)) => format!("{}?{q}", self.path),
+            (true, None) => self.path.to_owned(),
+            (false, _) => format!("{portal_path}/login"),
+        }
     }
 }
 
@@ -376,89 +450,42 @@ fn fields(req: &PageRequest<'_>) -> Option<BTreeMap<String, String>> {
     }
 }
 
-/// What a failure tells the person, and the status of the page that says it.
-fn explain(f: Failure) -> (StatusCode, String) {
-    let wait = |secs: u64| {
-        let minutes = secs.div_ceil(60).max(1);
-        format!(
-            "Too many attempts. Try again in {minutes} minute{}.",
-            if minutes == 1 { "" } else { "s" }
-        )
-    };
-    match f {
-        Failure::InvalidCredentials => (
-            StatusCode::UNAUTHORIZED,
-            "Wrong username or password.".into(),
-        ),
+/// What a failure tells the person (in `l`), and the status of the page that says it.
+fn explain(l: Lang, f: Failure) -> (StatusCode, String) {
+    let (status, id) = match f {
+        Failure::InvalidCredentials => (StatusCode::UNAUTHORIZED, "error-credentials"),
         Failure::LockedOut { retry_after }
         | Failure::Transport(Transport::RateLimited { retry_after }) => {
-            (StatusCode::TOO_MANY_REQUESTS, wait(retry_after))
+            let minutes = retry_after.div_ceil(60).max(1);
+            let msg = l.tf("error-wait", &[("minutes", Arg::Count(minutes))]);
+            return (StatusCode::TOO_MANY_REQUESTS, msg);
         }
-        Failure::Disabled => (StatusCode::FORBIDDEN, "This account is disabled.".into()),
-        Failure::Blocked => (StatusCode::FORBIDDEN, "This account is blocked.".into()),
-        Failure::Unverified => (
-            StatusCode::FORBIDDEN,
-            "This account is not activated yet.".into(),
-        ),
-        Failure::InvalidMfaCode => (
-            StatusCode::UNAUTHORIZED,
-            "That code is wrong, or was used already.".into(),
-        ),
-        Failure::InvalidSessionCode | Failure::InvalidCode => (
-            StatusCode::UNAUTHORIZED,
-            "That code is wrong, expired or used already.".into(),
-        ),
-        Failure::InvalidMfaPending => (
-            StatusCode::UNAUTHORIZED,
-            "The sign-in took too long, or the account changed meanwhile. Start again.".into(),
-        ),
-        Failure::WeakPassword => (
-            StatusCode::BAD_REQUEST,
-            "That password is too weak: use a longer one that is not common and not your name."
-                .into(),
-        ),
-        Failure::ReauthRequired => (
-            StatusCode::UNAUTHORIZED,
-            "The current password is wrong.".into(),
-        ),
-        Failure::InvalidEmail => (
-            StatusCode::BAD_REQUEST,
-            "That email address cannot be used.".into(),
-        ),
-        Failure::MailUnavailable => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Mail cannot be sent right now. Try again in a little while.".into(),
-        ),
-        Failure::MfaNotPending | Failure::MfaAlreadyEnabled | Failure::MfaNotEnabled => (
-            StatusCode::CONFLICT,
-            "That was done already (in another window?).".into(),
-        ),
+        Failure::Disabled => (StatusCode::FORBIDDEN, "error-disabled"),
+        Failure::Blocked => (StatusCode::FORBIDDEN, "error-blocked"),
+        Failure::Unverified => (StatusCode::FORBIDDEN, "error-unverified"),
+        Failure::InvalidMfaCode => (StatusCode::UNAUTHORIZED, "error-mfa-code"),
+        Failure::InvalidSessionCode | Failure::InvalidCode => {
+            (StatusCode::UNAUTHORIZED, "error-code")
+        }
+        Failure::InvalidMfaPending => (StatusCode::UNAUTHORIZED, "error-mfa-pending"),
+        Failure::WeakPassword => (StatusCode::BAD_REQUEST, "error-weak-password"),
+        Failure::ReauthRequired => (StatusCode::UNAUTHORIZED, "error-current-password"),
+        Failure::InvalidEmail => (StatusCode::BAD_REQUEST, "error-email"),
+        Failure::MailUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "error-mail"),
+        Failure::MfaNotPending | Failure::MfaAlreadyEnabled | Failure::MfaNotEnabled => {
+            (StatusCode::CONFLICT, "error-done-already")
+        }
         Failure::Transport(Transport::Overloaded { .. })
-        | Failure::Transport(Transport::Timeout) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The server is busy. Try again in a moment.".into(),
-        ),
-        Failure::MissingToken | Failure::TokenInvalid | Failure::TokenExpired => (
-            StatusCode::UNAUTHORIZED,
-            "You are signed out. Sign in again.".into(),
-        ),
-        Failure::InvalidPasskey => (
-            StatusCode::BAD_REQUEST,
-            "That passkey did not work here (or the page is too old). Try again.".into(),
-        ),
-        Failure::PasskeyNotFound => (
-            StatusCode::NOT_FOUND,
-            "That passkey is not on this account (removed in another window?).".into(),
-        ),
-        Failure::LastSignInMethod => (
-            StatusCode::CONFLICT,
-            "That passkey is the only way into this account: set a password first.".into(),
-        ),
-        _ => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong on our side.".into(),
-        ),
-    }
+        | Failure::Transport(Transport::Timeout) => (StatusCode::SERVICE_UNAVAILABLE, "error-busy"),
+        Failure::MissingToken | Failure::TokenInvalid | Failure::TokenExpired => {
+            (StatusCode::UNAUTHORIZED, "error-signed-out")
+        }
+        Failure::InvalidPasskey => (StatusCode::BAD_REQUEST, "error-passkey"),
+        Failure::PasskeyNotFound => (StatusCode::NOT_FOUND, "error-passkey-unknown"),
+        Failure::LastSignInMethod => (StatusCode::CONFLICT, "error-last-method"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "error-internal"),
+    };
+    (status, l.t(id))
 }
 
 /// A file the portal serves as it is (the style sheet, the passkey script).
@@ -482,6 +509,9 @@ fn asset(req: &PageRequest<'_>, body: &[u8], content_type: &'static str) -> Page
 /// Handles one portal request.
 pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Page {
     let s = &portal.settings;
+    // Mails the visit sends are in the language of its pages.
+    let svc = &svc.speaking(req.lang);
+    let l = req.lang;
     match req.rest {
         "/style.css" => return asset(&req, include_bytes!("style.css"), "text/css; charset=utf-8"),
         "/theme.css" => match &s.accent {
@@ -492,12 +522,14 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
                     "text/css; charset=utf-8",
                 )
             }
-            None => return portal.trouble(StatusCode::NOT_FOUND, "There is no such page."),
+            None => return portal.trouble(&req, StatusCode::NOT_FOUND, &l.t("no-such-page")),
         },
         "/logo" => match &s.logo {
             Some((bytes, kind)) => return asset(&req, bytes, kind),
-            None => return portal.trouble(StatusCode::NOT_FOUND, "There is no such page."),
+            None => return portal.trouble(&req, StatusCode::NOT_FOUND, &l.t("no-such-page")),
         },
+        "/lang" if req.method == Method::GET => return portal.switch_language(&req),
+        "/lang" => return Page::method_not_allowed(&[Method::GET]),
         "/passkey.js" => {
             return asset(
                 &req,
@@ -518,8 +550,8 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
     // credential routes.
     if Portal::checks_credential(req.method, req.rest) {
         if let Err(f) = svc.rate_limit(req.source) {
-            let (status, msg) = explain(f);
-            let page = portal.trouble(status, &msg);
+            let (status, msg) = explain(l, f);
+            let page = portal.trouble(&req, status, &msg);
             return match f {
                 Failure::Transport(Transport::RateLimited { retry_after }) => {
                     page.retry_after(retry_after)
@@ -535,15 +567,12 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
         return passkey_json(svc, portal, &req).await;
     }
     let Some(form) = fields(&req) else {
-        return portal.trouble(
-            StatusCode::BAD_REQUEST,
-            "The form could not be read. Open the page again and send it from there.",
-        );
+        return portal.trouble(&req, StatusCode::BAD_REQUEST, &l.t("form-unreadable"));
     };
     let field = |k: &str| form.get(k).map(String::as_str);
     let rd = field("rd").and_then(|r| portal.safe_rd(r));
     if post && !same_origin(s, req.headers) {
-        return portal.forbidden();
+        return portal.forbidden(&req);
     }
     let mut flow = Flow {
         svc,
@@ -588,7 +617,7 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
         | ("/passkeys/rename" | "/passkeys/remove", _, _) => {
             Page::method_not_allowed(&[Method::POST])
         }
-        _ => portal.trouble(StatusCode::NOT_FOUND, "There is no such page."),
+        _ => portal.trouble(&req, StatusCode::NOT_FOUND, &l.t("no-such-page")),
     };
     flow.finish(page)
 }
@@ -603,13 +632,10 @@ async fn passkey_json(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> 
         portal.secure_headers(Page::json(status, &serde_json::json!({"error": msg})))
     };
     if !same_origin(&portal.settings, req.headers) {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "This request came from another site.",
-        );
+        return refuse(StatusCode::FORBIDDEN, &req.lang.t("request-other-site"));
     }
     let Ok(mut body) = protocol::input::parse_json_object(req.body) else {
-        return refuse(StatusCode::BAD_REQUEST, "The request could not be read.");
+        return refuse(StatusCode::BAD_REQUEST, &req.lang.t("request-unreadable"));
     };
     let credential = body.remove("credential");
     let form: BTreeMap<String, String> = body
@@ -714,12 +740,24 @@ impl Flow<'_> {
             self.retry_after
                 .store(retry_after.max(1), std::sync::atomic::Ordering::Relaxed);
         }
-        explain(f)
+        explain(self.lang(), f)
     }
 
     fn failure_page(&self, f: Failure) -> Page {
         let (status, msg) = self.explain(f);
-        self.portal.trouble(status, &msg)
+        self.portal.trouble(self.req, status, &msg)
+    }
+
+    fn lang(&self) -> Lang {
+        self.req.lang
+    }
+
+    fn page(&self, status: StatusCode, title: &str, error: Option<&str>, content: Markup) -> Page {
+        self.portal.page(self.req, status, title, error, content)
+    }
+
+    fn forbidden(&self) -> Page {
+        self.portal.forbidden(self.req)
     }
 
     fn rd_or_account(&self) -> String {
@@ -749,24 +787,33 @@ impl Flow<'_> {
             Ok(t) => t,
             Err(p) => return p,
         };
+        let l = self.lang();
         let content = pages::login(
-            self.path(),
-            &csrf,
-            self.rd.as_deref(),
-            self.field("username"),
-            error.is_some(),
-            self.svc.config().passkeys.is_some(),
-            self.portal.settings.signup,
+            l,
+            &pages::Login {
+                path: self.path(),
+                csrf: &csrf,
+                rd: self.rd.as_deref(),
+                login: self.field("username"),
+                error: error.is_some(),
+                passkeys: self.svc.config().passkeys.is_some(),
+                signup: self.portal.settings.signup,
+            },
         );
         // What the step before did (issue 28, item 2): a reset lands here.
         let notice = match (error, self.field("done")) {
-            (None, "reset") => Some(
-                "Your password was reset and every session signed out. Sign in with the new one.",
-            ),
+            (None, "reset") => Some(l.t("done-reset")),
             _ => None,
         };
-        self.portal
-            .framed(status, "Sign in", error, notice, false, content)
+        self.portal.framed(
+            self.req,
+            status,
+            &l.t("login-title"),
+            error,
+            notice.as_deref(),
+            false,
+            content,
+        )
     }
 
     fn code_page(&mut self, error: Option<&str>, status: StatusCode) -> Page {
@@ -774,30 +821,34 @@ impl Flow<'_> {
             Ok(t) => t,
             Err(p) => return p,
         };
-        let content = pages::code(self.path(), &csrf, self.rd.as_deref());
-        self.portal.page(status, "Check your email", error, content)
+        let l = self.lang();
+        let content = pages::code(l, self.path(), &csrf, self.rd.as_deref());
+        self.page(status, &l.t("code-title"), error, content)
     }
 
     fn signup_page(&mut self, error: Option<&str>, status: StatusCode) -> Page {
         if !self.portal.settings.signup {
-            return self
-                .portal
-                .trouble(StatusCode::NOT_FOUND, "Accounts are not made here.");
+            return self.portal.trouble(
+                self.req,
+                StatusCode::NOT_FOUND,
+                &self.lang().t("signup-off"),
+            );
         }
         let csrf = match self.pre_login_token() {
             Ok(t) => t,
             Err(p) => return p,
         };
         let min = self.svc.config().password.min_length;
+        let l = self.lang();
         let content = pages::signup(
+            l,
             self.path(),
             &csrf,
             self.rd.as_deref(),
             self.field("email"),
             min,
         );
-        self.portal
-            .page(status, "Create an account", error, content)
+        self.page(status, &l.t("signup-title"), error, content)
     }
 
     /// A sign-up: the password (if any) checked against the policy, then a code mailed to
@@ -805,12 +856,14 @@ impl Flow<'_> {
     /// owner in, or makes the account). The password waits, sealed, in this browser.
     async fn signup(&mut self) -> Page {
         if !self.portal.settings.signup {
-            return self
-                .portal
-                .trouble(StatusCode::NOT_FOUND, "Accounts are not made here.");
+            return self.portal.trouble(
+                self.req,
+                StatusCode::NOT_FOUND,
+                &self.lang().t("signup-off"),
+            );
         }
         if !self.pre_login_ok() {
-            return self.portal.forbidden();
+            return self.forbidden();
         }
         let email = self.field("email").trim().to_owned();
         if !protocol::input::valid_email(&email) {
@@ -823,10 +876,7 @@ impl Flow<'_> {
             let weak = protocol::input::is_weak_password(&password, min, &[&email])
                 || protocol::input::prepare_password(&password).is_none();
             if weak {
-                let msg = format!(
-                    "That password is too weak: use at least {min} characters, not a common \
-                     password and not your address (or leave it empty)."
-                );
+                let msg = self.lang().tf("signup-weak", &[("min", min.into())]);
                 return self.signup_page(Some(&msg), StatusCode::BAD_REQUEST);
             }
         }
@@ -897,8 +947,9 @@ impl Flow<'_> {
             Ok(t) => t,
             Err(p) => return p,
         };
-        let content = pages::mfa(self.path(), &csrf, self.rd.as_deref());
-        self.portal.page(status, "Two-step sign-in", error, content)
+        let l = self.lang();
+        let content = pages::mfa(l, self.path(), &csrf, self.rd.as_deref());
+        self.page(status, &l.t("mfa-title"), error, content)
     }
 
     fn forgot_page(&mut self, error: Option<&str>, status: StatusCode) -> Page {
@@ -906,9 +957,9 @@ impl Flow<'_> {
             Ok(t) => t,
             Err(p) => return p,
         };
-        let content = pages::forgot(self.path(), &csrf);
-        self.portal
-            .page(status, "Reset your password", error, content)
+        let l = self.lang();
+        let content = pages::forgot(l, self.path(), &csrf);
+        self.page(status, &l.t("forgot-title"), error, content)
     }
 
     /// Sets the cookie of a portal session a sign-in just opened and sends the browser
@@ -936,7 +987,7 @@ impl Flow<'_> {
 
     async fn password(&mut self) -> Page {
         if !self.pre_login_ok() {
-            return self.portal.forbidden();
+            return self.forbidden();
         }
         let op = Operation::PasswordSignIn {
             login: self.field("username").trim().to_owned(),
@@ -966,7 +1017,7 @@ impl Flow<'_> {
 
     async fn request_code(&mut self) -> Page {
         if !self.pre_login_ok() {
-            return self.portal.forbidden();
+            return self.forbidden();
         }
         let email = self.field("email").trim().to_owned();
         if !protocol::input::valid_email(&email) {
@@ -988,7 +1039,7 @@ impl Flow<'_> {
 
     async fn redeem_code(&mut self) -> Page {
         if !self.pre_login_ok() {
-            return self.portal.forbidden();
+            return self.forbidden();
         }
         let code = self.field("code").trim().to_owned();
         let op = Operation::RedeemCode {
@@ -1028,7 +1079,7 @@ impl Flow<'_> {
 
     async fn second_factor(&mut self) -> Page {
         if !self.pre_login_ok() {
-            return self.portal.forbidden();
+            return self.forbidden();
         }
         let pending = only_cookie(self.req.headers, MFA_COOKIE).map(str::to_owned);
         let mfa_code = self.field("mfa_code").trim().to_owned();
@@ -1070,7 +1121,7 @@ impl Flow<'_> {
 
     async fn forgot(&mut self) -> Page {
         if !self.pre_login_ok() {
-            return self.portal.forbidden();
+            return self.forbidden();
         }
         let email = self.field("email").trim().to_owned();
         if !protocol::input::valid_email(&email) {
@@ -1092,9 +1143,9 @@ impl Flow<'_> {
                     Ok(t) => t,
                     Err(p) => return p,
                 };
-                let content = pages::reset(self.path(), &csrf, &email);
-                self.portal
-                    .page(StatusCode::OK, "Choose a new password", None, content)
+                let l = self.lang();
+                let content = pages::reset(l, self.path(), &csrf, &email);
+                self.page(StatusCode::OK, &l.t("reset-title"), None, content)
             }
             Err(f) => {
                 let (status, msg) = self.explain(f);
@@ -1105,7 +1156,7 @@ impl Flow<'_> {
 
     async fn reset(&mut self) -> Page {
         if !self.pre_login_ok() {
-            return self.portal.forbidden();
+            return self.forbidden();
         }
         let email = self.field("email").trim().to_owned();
         let op = Operation::ResetPassword {
@@ -1123,9 +1174,9 @@ impl Flow<'_> {
                     Ok(t) => t,
                     Err(p) => return p,
                 };
-                let content = pages::reset(self.path(), &csrf, &email);
-                self.portal
-                    .page(status, "Choose a new password", Some(&msg), content)
+                let l = self.lang();
+                let content = pages::reset(l, self.path(), &csrf, &email);
+                self.page(status, &l.t("reset-title"), Some(&msg), content)
             }
         }
     }
@@ -1158,7 +1209,7 @@ impl Flow<'_> {
             return Err(self.portal.see_other(&format!("{}/login", self.path())));
         };
         if !self.session_ok(&cookie) {
-            return Err(self.portal.forbidden());
+            return Err(self.forbidden());
         }
         let csrf = self.session_token(&cookie);
         Ok((v, csrf))
@@ -1174,7 +1225,7 @@ impl Flow<'_> {
             return self.portal.see_other(&to);
         };
         if !self.session_ok(&cookie) {
-            return self.portal.forbidden();
+            return self.forbidden();
         }
         if let Err(f) = self.svc.end_session(&v.user.id, &v.principal.session).await {
             return self.failure_page(f);
@@ -1194,23 +1245,15 @@ impl Flow<'_> {
             return self.portal.see_other(&format!("{}/login", self.path()));
         };
         let csrf = self.session_token(&cookie);
-        let notice = notice.or(match self.field("done") {
-            "password" => Some("Your password was changed. Every other session was signed out."),
-            "totp-off" => Some("Two-step sign-in is off."),
-            "session" => Some("That session was signed out."),
-            "passkey" => Some("Your passkey was added."),
-            "passkey-renamed" => Some("The passkey was renamed."),
-            "passkey-removed" => Some("The passkey was removed."),
-            "signup" => Some("Your account is ready, with the password you chose."),
-            "signup-existing" => Some(
-                "This address had an account already: you are signed in to it. Its password \
-                 was not changed.",
-            ),
-            "signup-no-password" => {
-                Some("Your account is ready. Its password could not be set: set one below.")
+        let l = self.lang();
+        let done = match self.field("done") {
+            d @ ("password" | "totp-off" | "session" | "passkey" | "passkey-renamed"
+            | "passkey-removed" | "signup" | "signup-existing" | "signup-no-password") => {
+                Some(l.t(&format!("done-{d}")))
             }
             _ => None,
-        });
+        };
+        let notice = notice.or(done.as_deref());
         let sessions = match self.svc.sessions_of(&v.user.id) {
             Ok(s) => s,
             Err(f) => return self.failure_page(f),
@@ -1220,25 +1263,35 @@ impl Flow<'_> {
             Ok(p) => p,
             Err(f) => return self.failure_page(f),
         };
-        let content = pages::account(&pages::Account {
-            passkeys: self
-                .svc
-                .config()
-                .passkeys
-                .is_some()
-                .then_some(passkeys.as_slice()),
-            path: self.path(),
-            csrf: &csrf,
-            username: v.user.username.as_deref(),
-            email: v.user.email.as_deref(),
-            email_verified: v.user.email_verified,
-            totp: v.user.mfa_enabled,
-            has_password,
-            sessions: &sessions,
-            current: &v.principal.session,
-        });
-        self.portal
-            .framed(status, "Your account", error, notice, true, content)
+        let content = pages::account(
+            l,
+            &pages::Account {
+                passkeys: self
+                    .svc
+                    .config()
+                    .passkeys
+                    .is_some()
+                    .then_some(passkeys.as_slice()),
+                path: self.path(),
+                csrf: &csrf,
+                username: v.user.username.as_deref(),
+                email: v.user.email.as_deref(),
+                email_verified: v.user.email_verified,
+                totp: v.user.mfa_enabled,
+                has_password,
+                sessions: &sessions,
+                current: &v.principal.session,
+            },
+        );
+        self.portal.framed(
+            self.req,
+            status,
+            &l.t("account-title"),
+            error,
+            notice,
+            true,
+            content,
+        )
     }
 
     async fn end_session(&mut self) -> Page {
@@ -1301,11 +1354,11 @@ impl Flow<'_> {
                 },
                 csrf,
             )) => {
-                let qr = qr_svg(&otpauth_url);
+                let l = self.lang();
+                let qr = qr_svg(&otpauth_url, &l.t("totp-qr"));
                 let content =
-                    pages::totp_setup(self.path(), &csrf, &secret, &otpauth_url, qr.as_deref());
-                self.portal
-                    .page(StatusCode::OK, "Set up an authenticator app", None, content)
+                    pages::totp_setup(l, self.path(), &csrf, &secret, &otpauth_url, qr.as_deref());
+                self.page(StatusCode::OK, &l.t("totp-title"), None, content)
             }
             Ok(_) => self.failure_page(Failure::Transport(Transport::Internal)),
             Err(page) => page,
@@ -1316,9 +1369,9 @@ impl Flow<'_> {
         let code = self.field("code").trim().to_owned();
         match self.account_action(UserOp::TotpConfirm { code }).await {
             Ok((Outcome::MfaEnabled { recovery_codes }, _)) => {
-                let content = pages::recovery_codes(self.path(), &recovery_codes);
-                self.portal
-                    .page(StatusCode::OK, "Two-step sign-in is on", None, content)
+                let l = self.lang();
+                let content = pages::recovery_codes(l, self.path(), &recovery_codes);
+                self.page(StatusCode::OK, &l.t("totp-on-title"), None, content)
             }
             Ok(_) => self.failure_page(Failure::Transport(Transport::Internal)),
             Err(page) => page,
@@ -1430,7 +1483,7 @@ impl Flow<'_> {
                 match self.svc.act(&v.principal, op, self.req.source).await {
                     Err(Failure::ReauthRequired) => self.json_answer(
                         StatusCode::UNAUTHORIZED,
-                        &serde_json::json!({"error": "For your safety, adding a passkey needs a fresh sign-in: sign out, sign in again, then add it."}),
+                        &serde_json::json!({"error": self.lang().t("passkeys-fresh-sign-in")}),
                     ),
                     Ok(Outcome::Passkey(_)) => self.json_answer(
                         StatusCode::OK,
@@ -1441,7 +1494,7 @@ impl Flow<'_> {
             }
             _ => self.json_answer(
                 StatusCode::NOT_FOUND,
-                &serde_json::json!({"error": "There is no such page."}),
+                &serde_json::json!({"error": self.lang().t("no-such-page")}),
             ),
         }
     }
@@ -1458,7 +1511,7 @@ impl Flow<'_> {
 }
 
 /// The `otpauth://` URL as an inline SVG QR code (no script, no external image).
-fn qr_svg(url: &str) -> Option<String> {
+fn qr_svg(url: &str, label: &str) -> Option<String> {
     let code = qrcode::QrCode::new(url.as_bytes()).ok()?;
     let svg = code
         .render::<qrcode::render::svg::Color<'_>>()
@@ -1466,9 +1519,58 @@ fn qr_svg(url: &str) -> Option<String> {
         .build();
     let start = svg.find("<svg")?;
     let svg = svg.get(start..)?;
+    let label = maud::html! { (label) }.into_string();
     Some(svg.replacen(
         "<svg ",
-        "<svg class=\"qr\" role=\"img\" aria-label=\"QR code of the key\" ",
+        &format!("<svg class=\"qr\" role=\"img\" aria-label=\"{label}\" "),
         1,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_failure_is_told_in_every_language() {
+        let failures = [
+            Failure::InvalidCredentials,
+            Failure::LockedOut { retry_after: 61 },
+            Failure::Disabled,
+            Failure::Blocked,
+            Failure::Unverified,
+            Failure::InvalidMfaCode,
+            Failure::InvalidCode,
+            Failure::InvalidMfaPending,
+            Failure::WeakPassword,
+            Failure::ReauthRequired,
+            Failure::InvalidEmail,
+            Failure::MailUnavailable,
+            Failure::MfaNotEnabled,
+            Failure::Transport(Transport::Timeout),
+            Failure::TokenExpired,
+            Failure::InvalidPasskey,
+            Failure::PasskeyNotFound,
+            Failure::LastSignInMethod,
+            Failure::Transport(Transport::Internal),
+        ];
+        for l in Lang::all() {
+            for f in failures {
+                let (_, text) = explain(l, f);
+                assert!(!text.starts_with("error-"), "{f:?} in {}: {text}", l.code());
+            }
+        }
+        let (_, wait) = explain(Lang::EN, Failure::LockedOut { retry_after: 61 });
+        assert_eq!(wait, "Too many attempts. Try again in 2 minutes.");
+    }
+
+    #[test]
+    fn the_switch_sends_back_only_to_this_server() {
+        assert!(local_path("/ui/login?rd=https%3A%2F%2Fapp"));
+        assert!(!local_path("//evil.example/"));
+        assert!(!local_path("https://evil.example/"));
+        assert!(!local_path("/\\evil.example"));
+        assert!(!local_path("/ui/login\r\nSet-Cookie: x=1"));
+        assert!(!local_path(""));
+    }
 }

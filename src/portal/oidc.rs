@@ -175,7 +175,7 @@ struct Authz<'a> {
     redirect_uri: String,
     state: Option<String>,
     form_post: bool,
-    method: &'a Method,
+    req: &'a PageRequest<'a>,
 }
 
 impl Authz<'_> {
@@ -189,7 +189,9 @@ impl Authz<'_> {
         let iss = self.svc.config().tokens.issuer.clone();
         all.push(("iss", &iss));
         if self.form_post {
+            let l = self.req.lang;
             let content = pages::form_post(
+                l,
                 &self.portal.settings().path,
                 self.client_name,
                 &self.redirect_uri,
@@ -197,14 +199,14 @@ impl Authz<'_> {
             );
             return self
                 .portal
-                .page(StatusCode::OK, "Back to the app", None, content)
+                .page(self.req, StatusCode::OK, &l.t("back-title"), None, content)
                 .with(
                     header::REFERRER_POLICY,
                     HeaderValue::from_static("no-referrer"),
                 );
         }
         match with_query(&self.redirect_uri, &all) {
-            Some(to) => redirect(self.method, &to),
+            Some(to) => redirect(self.req.method, &to),
             None => Reply::empty(StatusCode::BAD_REQUEST),
         }
     }
@@ -216,17 +218,17 @@ impl Authz<'_> {
 }
 
 async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Reply {
+    let l = req.lang;
     let Some(p) = params(req) else {
-        return portal.trouble(
-            StatusCode::BAD_REQUEST,
-            "The app's sign-in request could not be read (a parameter given twice?).",
-        );
+        return portal.trouble(req, StatusCode::BAD_REQUEST, &l.t("oidc-unreadable"));
     };
     let checked = match check_authorize(&p, &svc.config().oidc_clients) {
         Ok(c) => c,
         Err(Refusal::Page(msg)) => {
             svc.oidc_refused("authorization");
-            return portal.trouble(StatusCode::BAD_REQUEST, msg);
+            // What is wrong is for the app's developer: named as the specification does.
+            let msg = l.tf("oidc-invalid", &[("detail", msg.into())]);
+            return portal.trouble(req, StatusCode::BAD_REQUEST, &msg);
         }
         Err(Refusal::Back {
             redirect_uri,
@@ -243,7 +245,7 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
                 redirect_uri,
                 state,
                 form_post,
-                method: req.method,
+                req,
             };
             return a.error(error, description);
         }
@@ -270,7 +272,7 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
         redirect_uri,
         state,
         form_post,
-        method: req.method,
+        req,
     };
     // OIDC Core §3.1.2.1: the hint names whom the client expects; one this server did
     // not sign is an invalid request.
@@ -362,6 +364,7 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 let content = pages::consent(
+                    l,
                     &client.name,
                     v.user
                         .username
@@ -372,12 +375,8 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
                     &csrf,
                     &hidden,
                 );
-                return portal.page(
-                    StatusCode::OK,
-                    &format!("Allow {}?", client.name),
-                    None,
-                    content,
-                );
+                let title = l.tf("consent-title", &[("app", client.name.as_str().into())]);
+                return portal.page(req, StatusCode::OK, &title, None, content);
             }
         }
     }
@@ -577,30 +576,21 @@ fn userinfo(svc: &Service, req: &PageRequest<'_>) -> Reply {
 }
 
 async fn logout(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Reply {
+    let l = req.lang;
+    let refuse = |id: &str| portal.trouble(req, StatusCode::BAD_REQUEST, &l.t(id));
     let Some(p) = params(req) else {
-        return portal.trouble(
-            StatusCode::BAD_REQUEST,
-            "The sign-out request could not be read.",
-        );
+        return refuse("oidc-logout-unreadable");
     };
     let get = |k: &str| p.get(k).map(String::as_str);
     let hint = get("id_token_hint").and_then(|t| svc.id_token_hint(t));
     if get("id_token_hint").is_some() && hint.is_none() {
-        return portal.trouble(
-            StatusCode::BAD_REQUEST,
-            "The app's sign-out request names a sign-in this server did not make.",
-        );
+        return refuse("oidc-logout-unknown");
     }
     let client_id = match (
         hint.as_ref().map(|h| h.client_id.as_str()),
         get("client_id"),
     ) {
-        (Some(a), Some(b)) if a != b => {
-            return portal.trouble(
-                StatusCode::BAD_REQUEST,
-                "The sign-out request contradicts itself.",
-            )
-        }
+        (Some(a), Some(b)) if a != b => return refuse("oidc-logout-contradicts"),
         (Some(a), _) | (None, Some(a)) => Some(a),
         (None, None) => None,
     };
@@ -609,12 +599,7 @@ async fn logout(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Reply 
         None => None,
         Some(u) => match client {
             Some(c) if c.post_logout_redirect_uris.iter().any(|x| x == u) => Some(u.to_owned()),
-            _ => {
-                return portal.trouble(
-                    StatusCode::BAD_REQUEST,
-                    "The app asked to send you to an address it did not register for sign-out.",
-                )
-            }
+            _ => return refuse("oidc-logout-unregistered"),
         },
     };
     let done = |set_cookie: bool| {
@@ -661,13 +646,14 @@ async fn logout(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Reply 
             .filter(|(k, _)| k.as_str() != "csrf")
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let name = client.map_or("an app", |c| c.name.as_str());
-        let content = pages::confirm_logout(name, &csrf, &hidden);
-        return portal.page(StatusCode::OK, "Sign out?", None, content);
+        let an_app = l.t("logout-an-app");
+        let name = client.map_or(an_app.as_str(), |c| c.name.as_str());
+        let content = pages::confirm_logout(l, name, &csrf, &hidden);
+        return portal.page(req, StatusCode::OK, &l.t("logout-title"), None, content);
     }
     if let Err(f) = svc.end_session(&v.user.id, &v.principal.session).await {
-        let (status, msg) = super::explain(f);
-        return portal.trouble(status, &msg);
+        let (status, msg) = super::explain(l, f);
+        return portal.trouble(req, status, &msg);
     }
     done(true)
 }

@@ -6,6 +6,7 @@
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::config::PortalSettings;
+use crate::i18n::{Arg, Lang};
 use crate::service::portal::SessionInfo;
 
 /// What every page's frame shows.
@@ -20,6 +21,10 @@ pub struct Frame<'a> {
     pub notice: Option<&'a str>,
     /// A wider page (the account page).
     pub wide: bool,
+    /// The page's language.
+    pub lang: Lang,
+    /// Where the language switch brings the browser back to (this page).
+    pub here: &'a str,
 }
 
 /// The frame around a page's content.
@@ -27,12 +32,12 @@ pub fn layout(f: &Frame<'_>, content: Markup) -> Markup {
     let p = f.portal;
     html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(f.lang.code()) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="referrer" content="same-origin";
-                title { (f.title) " · " (p.title) }
+                title { (f.lang.tf("page-title", &[("title", f.title.into()), ("name", p.title.as_str().into())])) }
                 link rel="stylesheet" href={ (p.path) "/style.css" };
                 @if p.accent.is_some() {
                     link rel="stylesheet" href={ (p.path) "/theme.css" };
@@ -55,8 +60,16 @@ pub fn layout(f: &Frame<'_>, content: Markup) -> Markup {
                     }
                     (content)
                 }
-                @if let Some((text, url)) = &p.footer {
-                    footer { a href=(url) { (text) } }
+                footer {
+                    nav class="langs" aria-label=(f.lang.t("language-switch")) {
+                        @for l in Lang::all().filter(|l| *l != f.lang) {
+                            a href=(switch_url(&p.path, l, f.here)) lang=(l.code()) hreflang=(l.code()) { (l.name()) }
+                            " "
+                        }
+                    }
+                    @if let Some((text, url)) = &p.footer {
+                        a href=(url) { (text) }
+                    }
                 }
             }
         }
@@ -68,6 +81,24 @@ pub fn theme_css(accent: &str) -> String {
     format!(":root {{ --accent: {accent}; }}\n")
 }
 
+/// The language switch's link: `<path>/lang?to=<code>&back=<here>`.
+fn switch_url(path: &str, to: Lang, here: &str) -> String {
+    let mut u = format!("{path}/lang?to={}&back=", to.code());
+    u.extend(form_urlencoded::byte_serialize(here.as_bytes()));
+    u
+}
+
+/// `text` (a message given `MARK` for one of its values) around the markup `inner`
+/// that stands for that value: a sentence stays whole for its translators while a
+/// value in it is an element (a `<time>`).
+fn around(text: &str, inner: Markup) -> Markup {
+    let (before, after) = text.split_once(MARK).unwrap_or((text, ""));
+    html! { (before) (inner) (after) }
+}
+
+/// What [`around`] splits at.
+const MARK: &str = "\u{1}";
+
 fn hidden(csrf: &str, rd: Option<&str>) -> Markup {
     html! {
         input type="hidden" name="csrf" value=(csrf);
@@ -77,76 +108,89 @@ fn hidden(csrf: &str, rd: Option<&str>) -> Markup {
     }
 }
 
+/// What the sign-in page offers.
+pub struct Login<'a> {
+    /// The portal's path.
+    pub path: &'a str,
+    /// The form token.
+    pub csrf: &'a str,
+    /// Where to go after signing in.
+    pub rd: Option<&'a str>,
+    /// The login typed before.
+    pub login: &'a str,
+    /// Whether the page shows an error (the fields point to it).
+    pub error: bool,
+    /// Passkeys are on.
+    pub passkeys: bool,
+    /// The sign-up page is on.
+    pub signup: bool,
+}
+
 /// The sign-in page: password, or a mailed code; a link to reset the password; with
 /// `passkeys`, a passkey (the browser may offer one in the username field, too).
-pub fn login(
-    path: &str,
-    csrf: &str,
-    rd: Option<&str>,
-    login: &str,
-    error: bool,
-    passkeys: bool,
-    signup: bool,
-) -> Markup {
-    let described = error.then_some("error");
-    let autocomplete = if passkeys {
+pub fn login(l: Lang, p: &Login<'_>) -> Markup {
+    let (path, csrf, rd) = (p.path, p.csrf, p.rd);
+    let described = p.error.then_some("error");
+    let autocomplete = if p.passkeys {
         "username webauthn"
     } else {
         "username"
     };
     html! {
-        @if passkeys {
+        @if p.passkeys {
             div id="passkey" class="passkey" hidden
                 data-start={ (path) "/passkey/login/start" }
                 data-finish={ (path) "/passkey/login/finish" }
+                data-refused=(l.t("passkeys-refused"))
                 data-csrf=(csrf) data-rd=[rd] {
-                button type="button" id="passkey-signin" { "Sign in with a passkey" }
+                button type="button" id="passkey-signin" { (l.t("login-passkey")) }
                 p class="error" role="alert" id="passkey-error" hidden {}
-                p class="or" { "or" }
+                p class="or" { (l.t("login-or")) }
             }
         }
         form method="post" action={ (path) "/login" } {
             (hidden(csrf, rd))
-            label for="username" { "Username or email" }
-            input type="text" id="username" name="username" value=(login)
+            label for="username" { (l.t("login-username")) }
+            input type="text" id="username" name="username" value=(p.login)
                 autocomplete=(autocomplete) autocapitalize="none" spellcheck="false"
                 required autofocus aria-describedby=[described];
-            label for="password" { "Password" }
+            label for="password" { (l.t("login-password")) }
             input type="password" id="password" name="password"
                 autocomplete="current-password" required aria-describedby=[described];
-            button type="submit" { "Sign in" }
+            button type="submit" { (l.t("login-submit")) }
         }
-        p class="hint" { a href={ (path) "/forgot" } { "Forgot your password?" } }
-        p class="or" { "or" }
+        p class="hint" { a href={ (path) "/forgot" } { (l.t("login-forgot")) } }
+        p class="or" { (l.t("login-or")) }
         form method="post" action={ (path) "/code" } {
             (hidden(csrf, rd))
-            label for="email" { "Email me a sign-in code" }
+            label for="email" { (l.t("login-code-label")) }
             input type="email" id="email" name="email" autocomplete="email" required;
-            button type="submit" class="secondary" { "Send code" }
+            button type="submit" class="secondary" { (l.t("login-code-submit")) }
         }
-        @if signup {
+        @if p.signup {
             p class="hint" {
-                "New here? " a href={ (path) "/signup" (rd_query(rd)) } { "Create an account" }
+                (l.t("login-new-here")) " "
+                a href={ (path) "/signup" (rd_query(rd)) } { (l.t("login-create-account")) }
             }
         }
-        @if passkeys {
+        @if p.passkeys {
             script src={ (path) "/passkey.js" } defer {}
         }
     }
 }
 
 /// The page where a mailed sign-in code is typed.
-pub fn code(path: &str, csrf: &str, rd: Option<&str>) -> Markup {
+pub fn code(l: Lang, path: &str, csrf: &str, rd: Option<&str>) -> Markup {
     html! {
-        p { "If the address can sign in here, a code is on its way. It works once, for a few minutes." }
+        p { (l.t("code-sent")) }
         form method="post" action={ (path) "/code/verify" } {
             (hidden(csrf, rd))
-            label for="code" { "Code from the email" }
+            label for="code" { (l.t("code-label")) }
             input type="text" id="code" name="code" autocomplete="one-time-code"
                 autocapitalize="characters" spellcheck="false" required autofocus;
-            button type="submit" { "Sign in" }
+            button type="submit" { (l.t("code-submit")) }
         }
-        p class="hint" { a href={ (path) "/login" } { "Back to sign-in" } }
+        p class="hint" { a href={ (path) "/login" } { (l.t("back-to-sign-in")) } }
     }
 }
 
@@ -161,74 +205,80 @@ fn rd_query(rd: Option<&str>) -> String {
 }
 
 /// Creating an account: an address (proven by a mailed code) and, if wanted, a password.
-pub fn signup(path: &str, csrf: &str, rd: Option<&str>, email: &str, min_length: usize) -> Markup {
+pub fn signup(
+    l: Lang,
+    path: &str,
+    csrf: &str,
+    rd: Option<&str>,
+    email: &str,
+    min_length: usize,
+) -> Markup {
     html! {
         form method="post" action={ (path) "/signup" } {
             (hidden(csrf, rd))
-            label for="email" { "Your email address" }
+            label for="email" { (l.t("signup-email")) }
             input type="email" id="email" name="email" value=(email) autocomplete="email"
                 required autofocus;
-            label for="password" { "Password (optional)" }
+            label for="password" { (l.t("signup-password")) }
             input type="password" id="password" name="password" autocomplete="new-password"
                 aria-describedby="password-hint";
             p class="hint" id="password-hint" {
-                "At least " (min_length) " characters, not a common one. Leave it empty to "
-                "sign in with a code by email each time."
+                (l.tf("signup-password-hint", &[("min", min_length.into())]))
             }
-            button type="submit" { "Create account" }
+            button type="submit" { (l.t("signup-submit")) }
         }
         p class="hint" {
-            "We email you a code: the account is made when you type it in. "
-            a href={ (path) "/login" (rd_query(rd)) } { "Back to sign-in" }
+            (l.t("signup-how")) " "
+            a href={ (path) "/login" (rd_query(rd)) } { (l.t("back-to-sign-in")) }
         }
     }
 }
 
 /// The second step: a TOTP or recovery code.
-pub fn mfa(path: &str, csrf: &str, rd: Option<&str>) -> Markup {
+pub fn mfa(l: Lang, path: &str, csrf: &str, rd: Option<&str>) -> Markup {
     html! {
         form method="post" action={ (path) "/mfa" } {
             (hidden(csrf, rd))
-            label for="mfa_code" { "Code from your authenticator app" }
+            label for="mfa_code" { (l.t("mfa-label")) }
             // Not a digits-only keypad: recovery codes have letters.
             input type="text" id="mfa_code" name="mfa_code" inputmode="text"
                 autocapitalize="characters" autocomplete="one-time-code" spellcheck="false"
                 required autofocus;
-            p class="hint" { "No phone at hand? A recovery code works too." }
-            button type="submit" { "Continue" }
+            p class="hint" { (l.t("mfa-hint")) }
+            button type="submit" { (l.t("mfa-submit")) }
         }
-        p class="hint" { a href={ (path) "/login" } { "Start again" } }
+        p class="hint" { a href={ (path) "/login" } { (l.t("mfa-restart")) } }
     }
 }
 
 /// Asking for a password-reset code.
-pub fn forgot(path: &str, csrf: &str) -> Markup {
+pub fn forgot(l: Lang, path: &str, csrf: &str) -> Markup {
     html! {
         form method="post" action={ (path) "/forgot" } {
             (hidden(csrf, None))
-            label for="email" { "Your account's email address" }
+            label for="email" { (l.t("forgot-email")) }
             input type="email" id="email" name="email" autocomplete="email" required autofocus;
-            button type="submit" { "Send a reset code" }
+            button type="submit" { (l.t("forgot-submit")) }
         }
-        p class="hint" { a href={ (path) "/login" } { "Back to sign-in" } }
+        p class="hint" { a href={ (path) "/login" } { (l.t("back-to-sign-in")) } }
     }
 }
 
 /// Typing the reset code and the new password.
-pub fn reset(path: &str, csrf: &str, email: &str) -> Markup {
+pub fn reset(l: Lang, path: &str, csrf: &str, email: &str) -> Markup {
     html! {
-        p { "If an account has this address, a code is on its way to it." }
+        p { (l.t("reset-sent")) }
         form method="post" action={ (path) "/reset" } {
             (hidden(csrf, None))
-            label for="email" { "Email address" }
+            label for="email" { (l.t("reset-email")) }
             input type="email" id="email" name="email" value=(email) autocomplete="email" required;
-            label for="code" { "Code from the email" }
+            label for="code" { (l.t("reset-code")) }
             input type="text" id="code" name="code" autocomplete="one-time-code"
                 spellcheck="false" required autofocus;
-            label for="new_password" { "New password" }
+            label for="new_password" { (l.t("reset-new-password")) }
             input type="password" id="new_password" name="new_password"
                 autocomplete="new-password" required;
-            button type="submit" { "Set the new password" }
+            button type="submit" { (l.t("reset-submit")) }
         }
     }
 }
@@ -266,138 +316,161 @@ fn when(ms: i64) -> String {
     }
 }
 
+/// A `<time>` element of `ms`.
+fn time(ms: i64) -> Markup {
+    html! { time datetime=(protocol::reply::rfc3339_ms(ms)) { (when(ms)) } }
+}
+
 /// How a session signed in, in words, from its `amr`: the first factor (a passkey, a
 /// password, or a code by email: the only way `otp` comes first) and, with `mfa`, the
 /// second (an authenticator app's code or a recovery code: the `amr` does not tell them
 /// apart).
-fn methods(amr: &[String]) -> String {
+fn methods(l: Lang, amr: &[String]) -> String {
     let has = |m: &str| amr.iter().any(|a| a == m);
     let first = if has("hwk") {
-        "passkey"
+        "method-passkey"
     } else if has("pwd") {
-        "password"
+        "method-password"
     } else if has("otp") {
-        "code by email"
+        "method-code"
     } else {
-        "unknown method"
+        "method-unknown"
     };
+    let first = l.t(first);
     if has("mfa") {
-        format!("{first} + authenticator app or recovery code")
+        l.tf("method-with-second", &[("method", Arg::Text(&first))])
     } else {
-        first.to_owned()
+        first
     }
 }
 
 /// The account page.
-pub fn account(a: &Account<'_>) -> Markup {
+pub fn account(l: Lang, a: &Account<'_>) -> Markup {
     let path = a.path;
     html! {
         dl {
-            @if let Some(u) = a.username { dt { "Username" } dd { (u) } }
+            @if let Some(u) = a.username { dt { (l.t("account-username")) } dd { (u) } }
             @if let Some(e) = a.email {
-                dt { "Email" }
-                dd { (e) @if !a.email_verified { " (not verified)" } }
+                dt { (l.t("account-email")) }
+                dd { (e) @if !a.email_verified { " " (l.t("account-not-verified")) } }
             }
-            dt { "Two-step sign-in" }
-            dd { @if a.totp { "on (authenticator app)" } @else { "off" } }
+            dt { (l.t("account-two-step")) }
+            dd {
+                @if a.totp { (l.t("account-two-step-on")) } @else { (l.t("account-two-step-off")) }
+            }
         }
         form method="post" action={ (path) "/logout" } {
             (hidden(a.csrf, None))
-            button type="submit" class="secondary" { "Sign out" }
+            button type="submit" class="secondary" { (l.t("account-sign-out")) }
         }
 
-        h2 { "Sessions" }
+        h2 { (l.t("account-sessions")) }
         ul class="sessions" {
             @for s in a.sessions {
                 li {
                     @if let Some(app) = &s.app {
-                        strong { (app) } ": "
+                        strong { (l.tf("account-app-prefix", &[("app", app.into())])) } " "
                     }
-                    "Signed in " time datetime=(protocol::reply::rfc3339_ms(s.created_at)) { (when(s.created_at)) }
-                    " with " (methods(&s.amr))
+                    (around(
+                        &l.tf("account-session-line", &[
+                            ("when", MARK.into()),
+                            ("method", Arg::Text(&methods(l, &s.amr))),
+                        ]),
+                        time(s.created_at),
+                    ))
                     @if s.id == a.current {
-                        " — " strong { "this browser" }
+                        " — " strong { (l.t("account-this-browser")) }
                     } @else {
                         " "
                         form class="inline" method="post" action={ (path) "/sessions/end" } {
                             (hidden(a.csrf, None))
                             input type="hidden" name="id" value=(s.id);
-                            button type="submit" class="danger" aria-label={ "Sign out the session of " (when(s.created_at)) } { "Sign out" }
+                            button type="submit" class="danger"
+                                aria-label=(l.tf("account-end-session", &[("when", Arg::Text(&when(s.created_at)))])) {
+                                (l.t("account-sign-out"))
+                            }
                         }
                     }
                 }
             }
         }
 
-        h2 { "Authenticator app" }
+        h2 { (l.t("account-authenticator")) }
         @if a.totp {
             form method="post" action={ (path) "/totp/disable" } {
                 (hidden(a.csrf, None))
-                label for="disable_code" { "A current code, to turn two-step sign-in off" }
+                label for="disable_code" { (l.t("account-totp-disable-label")) }
                 input type="text" id="disable_code" name="code" inputmode="text"
                     autocapitalize="characters" autocomplete="one-time-code" required;
-                button type="submit" class="danger" { "Turn off" }
+                button type="submit" class="danger" { (l.t("account-totp-disable")) }
             }
         } @else {
-            p { "Ask for a code from an authenticator app at every password sign-in." }
+            p { (l.t("account-totp-pitch")) }
             form method="post" action={ (path) "/totp/enroll" } {
                 (hidden(a.csrf, None))
-                button type="submit" { "Set up an authenticator app" }
+                button type="submit" { (l.t("account-totp-enroll")) }
             }
         }
 
         @if let Some(keys) = a.passkeys {
-            (passkeys(a, keys))
+            (passkeys(l, a, keys))
         }
 
         @if a.has_password {
-            h2 { "Password" }
+            h2 { (l.t("account-password")) }
         } @else {
-            h2 { "Set a password" }
-            p { "You sign in with a code by email. With a password you can sign in without one." }
+            h2 { (l.t("account-set-password")) }
+            p { (l.t("account-set-password-why")) }
         }
         form method="post" action={ (path) "/password" } {
             (hidden(a.csrf, None))
             @if a.has_password {
-                label for="current_password" { "Current password" }
+                label for="current_password" { (l.t("account-current-password")) }
                 input type="password" id="current_password" name="current_password"
                     autocomplete="current-password" required;
             }
-            label for="new_password" { @if a.has_password { "New password" } @else { "Password" } }
+            label for="new_password" {
+                @if a.has_password { (l.t("account-new-password")) } @else { (l.t("account-password-only")) }
+            }
             input type="password" id="new_password" name="new_password"
                 autocomplete="new-password" required;
-            button type="submit" { @if a.has_password { "Change password" } @else { "Set password" } }
+            button type="submit" {
+                @if a.has_password { (l.t("account-change-password")) } @else { (l.t("account-set-password-submit")) }
+            }
         }
     }
 }
 
 /// The account page's passkeys: each with rename and remove, and adding one (script).
-fn passkeys(a: &Account<'_>, keys: &[protocol::PasskeyView]) -> Markup {
+fn passkeys(l: Lang, a: &Account<'_>, keys: &[protocol::PasskeyView]) -> Markup {
     let path = a.path;
     html! {
-        h2 { "Passkeys" }
+        h2 { (l.t("passkeys-title")) }
         @if keys.is_empty() {
-            p { "Sign in with your fingerprint, face or screen lock instead of a password." }
+            p { (l.t("passkeys-pitch")) }
         }
         ul class="passkeys" {
             @for k in keys {
                 li {
                     strong { (k.name) }
-                    " — added " time datetime=(protocol::reply::rfc3339_ms(k.created_at)) { (when(k.created_at)) }
+                    " — " (around(&l.tf("passkeys-added", &[("when", MARK.into())]), time(k.created_at)))
                     @if let Some(used) = k.last_used_at {
-                        ", last used " time datetime=(protocol::reply::rfc3339_ms(used)) { (when(used)) }
+                        ", " (around(&l.tf("passkeys-last-used", &[("when", MARK.into())]), time(used)))
                     }
                     form class="inline" method="post" action={ (path) "/passkeys/rename" } {
                         (hidden(a.csrf, None))
                         input type="hidden" name="id" value=(k.id);
                         input type="text" name="name" value=(k.name) maxlength="64" required
-                            aria-label={ "New name for the passkey " (k.name) };
-                        button type="submit" class="secondary" { "Rename" }
+                            aria-label=(l.tf("passkeys-new-name", &[("name", (&k.name).into())]));
+                        button type="submit" class="secondary" { (l.t("passkeys-rename")) }
                     }
                     form class="inline" method="post" action={ (path) "/passkeys/remove" } {
                         (hidden(a.csrf, None))
                         input type="hidden" name="id" value=(k.id);
-                        button type="submit" class="danger" aria-label={ "Remove the passkey " (k.name) } { "Remove" }
+                        button type="submit" class="danger"
+                            aria-label=(l.tf("passkeys-remove-label", &[("name", (&k.name).into())])) {
+                            (l.t("passkeys-remove"))
+                        }
                     }
                 }
             }
@@ -405,52 +478,60 @@ fn passkeys(a: &Account<'_>, keys: &[protocol::PasskeyView]) -> Markup {
         div id="passkey-add" hidden
             data-start={ (path) "/passkey/register/start" }
             data-finish={ (path) "/passkey/register/finish" }
+            data-refused=(l.t("passkeys-refused"))
             data-csrf=(a.csrf) {
-            label for="passkey-name" { "Name of the new passkey (optional)" }
-            input type="text" id="passkey-name" maxlength="64" placeholder="e.g. work laptop";
-            button type="button" id="passkey-add-button" { "Add a passkey" }
+            label for="passkey-name" { (l.t("passkeys-name-label")) }
+            input type="text" id="passkey-name" maxlength="64" placeholder=(l.t("passkeys-name-example"));
+            button type="button" id="passkey-add-button" { (l.t("passkeys-add")) }
             p class="error" role="alert" id="passkey-error" hidden {}
         }
-        noscript { p class="hint" { "Adding a passkey needs JavaScript." } }
+        noscript { p class="hint" { (l.t("passkeys-needs-script")) } }
         script src={ (path) "/passkey.js" } defer {}
     }
 }
 
 /// Enrolment: the secret (as a QR code, a link and text) and the first code.
-pub fn totp_setup(path: &str, csrf: &str, secret: &str, otpauth: &str, qr: Option<&str>) -> Markup {
+pub fn totp_setup(
+    l: Lang,
+    path: &str,
+    csrf: &str,
+    secret: &str,
+    otpauth: &str,
+    qr: Option<&str>,
+) -> Markup {
     html! {
-        p { "Scan this with your authenticator app, or type the key into it." }
+        p { (l.t("totp-scan")) }
         @if let Some(svg) = qr {
             (PreEscaped(svg))
         }
-        p { a href=(otpauth) { "Open in an authenticator app" } }
-        p class="secret" aria-label="Key" { (secret) }
+        p { a href=(otpauth) { (l.t("totp-open")) } }
+        p class="secret" aria-label=(l.t("totp-key")) { (secret) }
         form method="post" action={ (path) "/totp/confirm" } {
             (hidden(csrf, None))
-            label for="code" { "The code the app shows now" }
+            label for="code" { (l.t("totp-code")) }
             input type="text" id="code" name="code" inputmode="numeric"
                 autocomplete="one-time-code" required autofocus;
-            button type="submit" { "Turn on" }
+            button type="submit" { (l.t("totp-submit")) }
         }
     }
 }
 
 /// The recovery codes, shown once.
-pub fn recovery_codes(path: &str, codes: &[String]) -> Markup {
+pub fn recovery_codes(l: Lang, path: &str, codes: &[String]) -> Markup {
     html! {
-        p { "Keep these recovery codes somewhere safe. Each one works once, in place of a code from the app. They are not shown again." }
+        p { (l.t("totp-recovery")) }
         ul class="codes" { @for c in codes { li { (c) } } }
-        p { a class="button" href={ (path) "/account" } { "Done" } }
+        p { a class="button" href={ (path) "/account" } { (l.t("totp-done")) } }
     }
 }
 
-fn scope_lines(scope: &str) -> Vec<&'static str> {
-    let mut out = vec!["Know who you are (your account id)"];
+fn scope_lines(l: Lang, scope: &str) -> Vec<String> {
+    let mut out = vec![l.t("consent-sub")];
     for s in scope.split(' ') {
         match s {
-            "email" => out.push("See your email address"),
-            "profile" => out.push("See your name and username"),
-            "offline_access" => out.push("Stay signed in when you are away"),
+            "email" => out.push(l.t("consent-email")),
+            "profile" => out.push(l.t("consent-profile")),
+            "offline_access" => out.push(l.t("consent-offline")),
             _ => {}
         }
     }
@@ -459,6 +540,7 @@ fn scope_lines(scope: &str) -> Vec<&'static str> {
 
 /// Asking the person whether an app may sign them in.
 pub fn consent(
+    l: Lang,
     app: &str,
     who: &str,
     scope: &str,
@@ -466,72 +548,84 @@ pub fn consent(
     hidden: &[(String, String)],
 ) -> Markup {
     html! {
-        p { strong { (app) } " wants to sign you in as " strong { (who) } ". It will be able to:" }
-        ul { @for l in scope_lines(scope) { li { (l) } } }
+        p { (l.tf("consent-intro", &[("app", app.into()), ("who", who.into())])) }
+        ul { @for line in scope_lines(l, scope) { li { (line) } } }
         form method="post" action="/oidc/authorize" {
             input type="hidden" name="csrf" value=(csrf);
             @for (k, v) in hidden {
                 input type="hidden" name=(k) value=(v);
             }
-            button type="submit" name="decision" value="allow" { "Allow" }
+            button type="submit" name="decision" value="allow" { (l.t("consent-allow")) }
             " "
-            button type="submit" name="decision" value="deny" class="secondary" { "Deny" }
+            button type="submit" name="decision" value="deny" class="secondary" { (l.t("consent-deny")) }
         }
     }
 }
 
 /// Asking before an app signs the person out.
-pub fn confirm_logout(app: &str, csrf: &str, hidden: &[(String, String)]) -> Markup {
+pub fn confirm_logout(l: Lang, app: &str, csrf: &str, hidden: &[(String, String)]) -> Markup {
     html! {
-        p { (app) " asks to sign you out of this server." }
+        p { (l.tf("logout-ask", &[("app", app.into())])) }
         form method="post" action="/oidc/logout" {
             input type="hidden" name="csrf" value=(csrf);
             @for (k, v) in hidden {
                 input type="hidden" name=(k) value=(v);
             }
-            button type="submit" { "Sign out" }
+            button type="submit" { (l.t("logout-submit")) }
         }
     }
 }
 
 /// The Form Post Response Mode's page: the answer to an app as a form to its redirect
 /// URI, sent by the portal's `form_post.js` at once, or by its button without scripts.
-pub fn form_post(path: &str, app: &str, action: &str, fields: &[(&str, &str)]) -> Markup {
+pub fn form_post(l: Lang, path: &str, app: &str, action: &str, fields: &[(&str, &str)]) -> Markup {
     html! {
-        p { "Taking you back to " (app) "." }
+        p { (l.tf("back-taking", &[("app", app.into())])) }
         form id="form-post" method="post" action=(action) {
             @for (k, v) in fields {
                 input type="hidden" name=(k) value=(v);
             }
-            button type="submit" { "Continue" }
+            button type="submit" { (l.t("back-continue")) }
         }
         script src={ (path) "/form_post.js" } {}
     }
 }
 
 /// An error page with a way back.
-pub fn trouble(path: &str, message: &str) -> Markup {
+pub fn trouble(l: Lang, path: &str, message: &str) -> Markup {
     html! {
         p { (message) }
-        p { a href={ (path) "/login" } { "Go to sign-in" } }
+        p { a href={ (path) "/login" } { (l.t("trouble-go-sign-in")) } }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn sessions_name_how_they_signed_in() {
         let amr = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(super::methods(&amr(&["otp"])), "code by email");
+        let en = |v: &[&str]| methods(Lang::EN, &amr(v));
+        assert_eq!(en(&["otp"]), "code by email");
         assert_eq!(
-            super::methods(&amr(&["otp", "mfa"])),
+            en(&["otp", "mfa"]),
             "code by email + authenticator app or recovery code"
         );
         assert_eq!(
-            super::methods(&amr(&["pwd", "otp", "mfa"])),
+            en(&["pwd", "otp", "mfa"]),
             "password + authenticator app or recovery code"
         );
-        assert_eq!(super::methods(&amr(&["pwd"])), "password");
-        assert_eq!(super::methods(&amr(&["hwk"])), "passkey");
+        assert_eq!(en(&["pwd"]), "password");
+        assert_eq!(en(&["hwk"]), "passkey");
+        let de = Lang::from_code("de").unwrap();
+        assert_ne!(methods(de, &amr(&["pwd"])), "password");
+    }
+
+    #[test]
+    fn a_value_in_a_sentence_becomes_its_element() {
+        let text = Lang::EN.tf("passkeys-added", &[("when", MARK.into())]);
+        let m = around(&text, html! { time { "then" } }).into_string();
+        assert_eq!(m, "added <time>then</time>");
     }
 }

@@ -81,7 +81,9 @@
       json = {};
     }
     if (!res.ok) {
-      throw new Error(json.error || "The server refused the passkey.");
+      // The page's own words for it (its language), when the server sent none.
+      const box = document.getElementById("passkey") || document.getElementById("passkey-add");
+      throw new Error(json.error || (box && box.dataset.refused) || "The server refused the passkey.");
     }
     return json;
   }

@@ -398,6 +398,8 @@ pub(crate) fn secs_i64(d: std::time::Duration) -> i64 {
 #[derive(Clone)]
 pub struct Service {
     inner: Arc<Inner>,
+    /// The language of the mails it sends (see [`Service::speaking`]).
+    lang: crate::i18n::Lang,
 }
 
 impl std::fmt::Debug for Service {
@@ -470,6 +472,7 @@ impl Service {
                 }
             });
         }
+        let lang = cfg.language;
         Ok(Service {
             inner: Arc::new(Inner {
                 cfg,
@@ -483,6 +486,7 @@ impl Service {
                 webauthn,
                 passkey_origins,
             }),
+            lang,
         })
     }
 
@@ -578,6 +582,15 @@ impl Service {
     /// The key ring.
     pub fn keys(&self) -> &KeyRing {
         &self.inner.tokens.keys
+    }
+
+    /// The service sending its mails in `lang` (a request's language: the portal's
+    /// pages, an API call's `Accept-Language`). Everything else is shared.
+    pub fn speaking(&self, lang: crate::i18n::Lang) -> Service {
+        Service {
+            inner: self.inner.clone(),
+            lang,
+        }
     }
 
     /// Now, from the service's clock (Unix milliseconds).

@@ -204,8 +204,13 @@ impl Outgoing {
     }
 
     /// Sends `purpose` to `to`.
-    pub(super) async fn send(&self, to: &str, purpose: Purpose<'_>) -> Result<(), Failure> {
-        match self.mailer.send(to, purpose).await {
+    pub(super) async fn send(
+        &self,
+        to: &str,
+        purpose: Purpose<'_>,
+        lang: crate::i18n::Lang,
+    ) -> Result<(), Failure> {
+        match self.mailer.send(to, purpose, lang).await {
             Ok(()) => {
                 self.metrics.mail(true);
                 Ok(())

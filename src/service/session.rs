@@ -38,7 +38,7 @@ impl Service {
     }
 
     pub(super) async fn send_mail(&self, to: &str, purpose: Purpose<'_>) -> Result<(), Failure> {
-        self.inner.mail.send(to, purpose).await
+        self.inner.mail.send(to, purpose, self.lang).await
     }
 
     pub(super) async fn request_code(

@@ -497,6 +497,26 @@ async fn every_page_passes_the_accessibility_check() {
                 _ => {}
             }
         }
+        // The pages in German and French, reached through the switch (links: no script).
+        b.c.goto(&format!("{base}/ui/login")).await.unwrap();
+        b.click("footer a[hreflang='de']").await;
+        b.until(Locator::Css("html[lang='de'] #username"))
+            .await
+            .unwrap();
+        assert_eq!(b.text("h1").await, "Anmelden");
+        check("/ui/login (de)".into(), b.axe().await);
+        b.shot(&format!("login-de-{tag}")).await;
+        b.c.goto(&format!("{base}/ui/signup")).await.unwrap();
+        b.click("footer a[hreflang='fr']").await;
+        b.until(Locator::Css("html[lang='fr'] #email"))
+            .await
+            .unwrap();
+        assert_eq!(b.text("h1").await, "Créer un compte");
+        check("/ui/signup (fr)".into(), b.axe().await);
+        b.click("footer a[hreflang='en']").await;
+        b.until(Locator::Css("html[lang='en'] #email"))
+            .await
+            .unwrap();
         // A page with an error shown: a weak password on the sign-up page.
         b.c.goto(&format!("{base}/ui/signup")).await.unwrap();
         b.until(Locator::Id("email")).await.unwrap();

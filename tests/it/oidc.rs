@@ -463,7 +463,7 @@ async fn every_refusal_of_the_contract() {
     // The account page names the app among the sessions.
     let page = String::from_utf8_lossy(&b.get("/ui/account").await.body).to_string();
     assert!(
-        page.contains("<strong>The App</strong>: Signed in"),
+        page.contains("<strong>The App:</strong> Signed in"),
         "{page}"
     );
     let info = s

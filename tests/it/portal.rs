@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::policy::{account_with_totp, PW};
 use crate::support::*;
+use serde_json::json;
 
 const ADMIN: &str = "admin-token-0123456789abcdef";
 
@@ -906,7 +907,7 @@ async fn the_pages_and_mails_carry_the_brand() {
     assert!(page.contains("src=\"/ui/logo\""), "{page}");
     assert!(page.contains("href=\"/ui/theme.css\""), "{page}");
     assert!(
-        page.contains("<footer><a href=\"https://example.com/privacy\">Privacy</a></footer>"),
+        page.contains("<a href=\"https://example.com/privacy\">Privacy</a></footer>"),
         "{page}"
     );
     let r = s.get("/ui/logo", &[]).await;
@@ -979,5 +980,168 @@ async fn without_a_title_mails_carry_the_issuer() {
             .unwrap_or_default()
             .contains("Acme"),
         "{mail}"
+    );
+}
+
+/// Issue 28, item 5: pages and mails in the reader's language — the browser's
+/// `Accept-Language`, the pages' switch (a cookie, no script), `portal.default_language`.
+#[tokio::test]
+async fn pages_and_mails_speak_the_readers_language() {
+    let smtp = Smtp::start(&[]);
+    let s = Server::start(&smtp.config("none")).await;
+    let mut b = Browser::new(&s);
+    let german = [("accept-language", "de-AT,de;q=0.9,en;q=0.5")];
+    let page = body(&b.get_with("/ui/login", &german).await);
+    assert!(page.contains("<html lang=\"de\">"), "{page}");
+    assert!(
+        page.contains("<title>Anmelden · latchkey</title>"),
+        "{page}"
+    );
+    assert!(page.contains("Passwort vergessen?"), "{page}");
+    // The switch names the other languages in themselves, and brings the page back.
+    assert!(
+        page.contains("href=\"/ui/lang?to=fr&amp;back=%2Fui%2Flogin\" lang=\"fr\" hreflang=\"fr\">Français</a>"),
+        "{page}"
+    );
+    assert!(
+        page.contains(">English</a>") && !page.contains(">Deutsch</a>"),
+        "{page}"
+    );
+    // A code asked for on a German page comes in German.
+    let csrf = csrf_of(&page);
+    b.post_with(
+        "/ui/code",
+        &[("csrf", &csrf), ("email", "ida@example.com")],
+        &german,
+    )
+    .await;
+    let mail = smtp.wait_mail("ida@example.com", 1).await;
+    let subject = mail["subject"].as_str().unwrap_or_default();
+    assert!(
+        subject.starts_with("Ihr Anmeldecode für latchkey: "),
+        "{mail}"
+    );
+    let code = session_code_of(&mail);
+    assert!(subject.ends_with(&code), "{mail}");
+    // A wrong code is refused in German, too.
+    let csrf = csrf_of(&body(&b.get_with("/ui/code", &german).await));
+    let r = b
+        .post_with(
+            "/ui/code/verify",
+            &[("csrf", &csrf), ("code", "AAAA-BBBB-CCCC")],
+            &german,
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert!(body(&r).contains("Dieser Code ist falsch"), "{}", body(&r));
+
+    // The switch: a cookie for a year, then back to the page; it outranks the header.
+    let r = b
+        .get("/ui/lang?to=fr&back=%2Fui%2Flogin%3Frd%3D%252Fx")
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), location(&r)),
+        (303, "/ui/login?rd=%2Fx")
+    );
+    let cookie = r.header("set-cookie").unwrap_or_default();
+    assert!(
+        cookie.starts_with("latchkey_lang=fr;") && cookie.contains("Max-Age=31536000"),
+        "{cookie}"
+    );
+    let page = body(&b.get_with("/ui/login?rd=%2Fx", &german).await);
+    assert!(
+        page.contains("<html lang=\"fr\">") && page.contains("Se connecter"),
+        "{page}"
+    );
+    // Signed in, the account page follows the choice.
+    let csrf = csrf_of(&page);
+    let r = b
+        .post(
+            "/ui/code/verify",
+            &[("csrf", &csrf), ("code", &code), ("rd", "/x")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", body(&r));
+    let page = body(&b.get("/ui/account").await);
+    assert!(
+        page.contains("Votre compte") && page.contains("code par e-mail"),
+        "{page}"
+    );
+    // The switch goes back only to this server, and only to a language it has.
+    for back in [
+        "%2F%2Fevil.example%2F",
+        "https%3A%2F%2Fevil.example%2F",
+        "%2F%5Cevil.example",
+    ] {
+        let r = b.get(&format!("/ui/lang?to=de&back={back}")).await;
+        assert_eq!(
+            (r.status.as_u16(), location(&r)),
+            (303, "/ui/login"),
+            "{back}"
+        );
+    }
+    assert_eq!(b.get("/ui/lang?to=xx&back=%2Fui%2Flogin").await.status, 404);
+    assert_eq!(b.post("/ui/lang?to=de", &[]).await.status, 405);
+
+    // An API call's mail follows its Accept-Language.
+    s.post_json(
+        "/session/login",
+        &[("accept-language", "fr-CA")],
+        &json!({"email": "ida@example.com"}),
+    )
+    .await
+    .expect(202);
+    let mail = smtp.wait_mail("ida@example.com", 2).await;
+    assert!(
+        mail["subject"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Votre code de connexion latchkey : "),
+        "{mail}"
+    );
+    assert!(
+        mail["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Il expire dans"),
+        "{mail}"
+    );
+
+    // The default language: what a browser gets that asks for none of the catalogs'.
+    let fr = Server::start(&format!(
+        "{}\n[portal]\ndefault_language = \"fr\"\n",
+        smtp.config("none")
+    ))
+    .await;
+    for (accept, lang) in [
+        (None, "fr"),
+        (Some("ja, zh;q=0.8"), "fr"),
+        (Some("en-GB"), "en"),
+    ] {
+        let h: Vec<(&str, &str)> = accept.map(|a| ("accept-language", a)).into_iter().collect();
+        let page = body(&fr.get("/ui/login", &h).await);
+        assert!(
+            page.contains(&format!("<html lang=\"{lang}\">")),
+            "{accept:?}: {page}"
+        );
+    }
+    // Mails without a reader's language: the default one.
+    fr.post_json("/session/login", &[], &json!({"email": "ida@example.com"}))
+        .await
+        .expect(202);
+    let mail = smtp.wait_mail("ida@example.com", 3).await;
+    assert!(
+        mail["subject"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Votre code"),
+        "{mail}"
+    );
+    let mut c = latchkey::config::Config::default();
+    c.portal.default_language = "xx".into();
+    let e = c.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("portal.default_language") && e.contains("en, de, fr"),
+        "{e}"
     );
 }
