@@ -27,7 +27,7 @@ fn verify_rate(alg: TokenAlg, for_how_long: Duration) -> Result<f64, String> {
             kid,
             alg: alg.id().into(),
             secret,
-            created_at: 0,
+            created_at: crate::clock::UnixMillis::EPOCH,
             retired_at: None,
         }],
         1800,
@@ -46,7 +46,10 @@ fn verify_rate(alg: TokenAlg, for_how_long: Duration) -> Result<f64, String> {
         amr: vec!["pwd".into()],
     };
     let token = signer.sign(&claims).map_err(|e| e.to_string())?;
-    let rules = Rules::new("http://localhost:8080", now);
+    let rules = Rules::new(
+        "http://localhost:8080",
+        crate::clock::UnixMillis::from_secs(now),
+    );
     let started = Instant::now();
     let mut n = 0u64;
     while started.elapsed() < for_how_long {

@@ -447,7 +447,7 @@ impl AdminCall {
     /// Runs the call on the store itself (no server holds it). Reads open it read-only
     /// and change nothing; no call builds a whole service.
     fn direct(&self, store: &Store, cfg: &Checked) -> Result<Value, String> {
-        let now = SystemClock.now_ms();
+        let now = SystemClock.now();
         let reads = admin::Reads::new(store, cfg, now);
         let r = match self {
             AdminCall::ListUsers(after, limit) => reads.list_users(*after, *limit),

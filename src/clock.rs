@@ -1,15 +1,22 @@
 //! Time as a parameter: the service asks a [`Clock`], so expiry and rate limits are
 //! testable without sleeping, and library code never reads the system clock directly.
-//! Times are Unix milliseconds (`i64`); spans are [`Duration`]s, added with [`after`].
+//! A moment is a [`UnixMillis`]; spans are [`Duration`]s, added to it with `+`.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use storage::UnixMillis;
+
+/// `t` as RFC 3339 (`2026-12-07T11:14:26.066Z`), as the APIs show a moment.
+pub fn rfc3339(t: UnixMillis) -> String {
+    protocol::reply::rfc3339_ms(t.millis())
+}
+
 /// A source of the current time.
 pub trait Clock: Send + Sync + 'static {
-    /// Now, in Unix milliseconds.
-    fn now_ms(&self) -> i64;
+    /// Now.
+    fn now(&self) -> UnixMillis;
 }
 
 /// The system clock: the one reader of the system time.
@@ -17,11 +24,11 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
+    fn now(&self) -> UnixMillis {
         let d = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+        UnixMillis::EPOCH + d
     }
 }
 
@@ -30,31 +37,22 @@ impl Clock for SystemClock {
 pub struct FakeClock(Arc<AtomicI64>);
 
 impl FakeClock {
-    /// A clock at `ms` (Unix milliseconds).
-    pub fn at(ms: i64) -> FakeClock {
-        FakeClock(Arc::new(AtomicI64::new(ms)))
+    /// A clock at `t`.
+    pub fn at(t: UnixMillis) -> FakeClock {
+        FakeClock(Arc::new(AtomicI64::new(t.millis())))
     }
 
     /// Moves the clock forward by `d`.
     pub fn advance(&self, d: Duration) {
-        self.0.fetch_add(ms(d), Ordering::SeqCst);
+        let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4);
+        self.0.fetch_add(ms, Ordering::SeqCst);
     }
 }
 
 impl Clock for FakeClock {
-    fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
+    fn now(&self) -> UnixMillis {
+        UnixMillis::from_millis(self.0.load(Ordering::SeqCst))
     }
-}
-
-/// `d` in milliseconds (saturating).
-pub fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
-}
-
-/// The time `d` after `t` (Unix milliseconds, saturating).
-pub fn after(t: i64, d: Duration) -> i64 {
-    t.saturating_add(ms(d))
 }
 
 #[cfg(test)]
@@ -63,11 +61,9 @@ mod tests {
 
     #[test]
     fn fake_clock_moves_when_told() {
-        let c = FakeClock::at(1_000);
+        let c = FakeClock::at(UnixMillis::from_millis(1_000));
         let seen = c.clone();
         c.advance(Duration::from_secs(2));
-        assert_eq!(seen.now_ms(), 3_000);
-        assert_eq!(after(3_000, Duration::from_millis(500)), 3_500);
-        assert_eq!(after(i64::MAX - 1, Duration::from_secs(1)), i64::MAX);
+        assert_eq!(seen.now(), UnixMillis::from_millis(3_000));
     }
 }

@@ -73,7 +73,10 @@ fn verify_with(alg: TokenAlg, data: &[u8]) {
             && c.nbf.is_none_or(|n| n <= NOW + skew)
             && c.iat <= NOW + skew
             && !(c.sub.is_empty() || c.sid.is_empty() || c.jti.is_empty());
-        let checked = unchecked.check(&Rules::new(ISSUER, NOW));
+        let checked = unchecked.check(&Rules::new(
+            ISSUER,
+            crate::clock::UnixMillis::from_secs(NOW),
+        ));
         assert_eq!(checked.is_ok(), acceptable, "{checked:?} for {c:?}");
         if let Ok(claims) = checked {
             assert_eq!(claims, c);
@@ -306,7 +309,8 @@ pub fn import_line(data: &[u8]) {
         return;
     };
     let limits = crate::config::ImportLimits::default();
-    if let Ok(u) = crate::import::from_line(text, &limits, NOW * 1000) {
+    if let Ok(u) = crate::import::from_line(text, &limits, crate::clock::UnixMillis::from_secs(NOW))
+    {
         assert!(u.email.is_some() || u.username.is_some());
         if let Some(h) = &u.password_hash {
             assert!(crate::password::imported::check(h, &limits).is_ok());
@@ -708,7 +712,7 @@ mod tests {
                     kid,
                     alg: a.id().into(),
                     secret,
-                    created_at: 0,
+                    created_at: crate::clock::UnixMillis::EPOCH,
                     retired_at: None,
                 }
             })

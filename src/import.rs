@@ -16,6 +16,7 @@
 //! large write transactions; if one fails (a name taken meanwhile by a running server),
 //! the users written before it are removed again. Source ids are kept as the user id.
 
+use crate::clock::UnixMillis;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, IsTerminal as _, Write as _};
 use std::path::Path;
@@ -155,7 +156,11 @@ fn new_id() -> Result<String, String> {
 }
 
 /// The user of one line of the latchkey format.
-pub(crate) fn from_line(text: &str, limits: &ImportLimits, now: i64) -> Result<UserRecord, String> {
+pub(crate) fn from_line(
+    text: &str,
+    limits: &ImportLimits,
+    now: UnixMillis,
+) -> Result<UserRecord, String> {
     let l: Line = serde_json::from_str(text).map_err(|e| e.to_string())?;
     // The checks of every other way in (sign-up, the admin API).
     let fields = Fields {
@@ -195,7 +200,7 @@ pub(crate) fn from_line(text: &str, limits: &ImportLimits, now: i64) -> Result<U
     })
 }
 
-fn read_lines(path: &Path, limits: &ImportLimits, now: i64) -> Result<Loaded, String> {
+fn read_lines(path: &Path, limits: &ImportLimits, now: UnixMillis) -> Result<Loaded, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = Loaded::default();
     for (i, line) in BufReader::new(file).lines().enumerate() {
@@ -213,8 +218,8 @@ fn read_lines(path: &Path, limits: &ImportLimits, now: i64) -> Result<Loaded, St
 }
 
 /// Firebase's millisecond strings.
-fn ms(v: Option<&str>) -> Option<i64> {
-    v.and_then(|s| s.parse().ok())
+fn ms(v: Option<&str>) -> Option<UnixMillis> {
+    v.and_then(|s| s.parse().ok()).map(UnixMillis::from_millis)
 }
 
 /// The user of one Firebase export entry; `None`: skipped (no email: a phone-only or
@@ -223,7 +228,7 @@ fn from_firebase(
     u: FirebaseUser,
     p: &FirebaseParams,
     limits: &ImportLimits,
-    now: i64,
+    now: UnixMillis,
 ) -> Result<Option<UserRecord>, String> {
     if !valid_id(&u.local_id) {
         return Err("localId must be 1 to 128 of A-Z a-z 0-9 _ -".into());
@@ -298,7 +303,7 @@ fn read_firebase(
     path: &Path,
     p: &FirebaseParams,
     limits: &ImportLimits,
-    now: i64,
+    now: UnixMillis,
 ) -> Result<Loaded, String> {
     check_firebase_params(p, limits)?;
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -391,7 +396,7 @@ pub fn import(
     clock: &dyn Clock,
 ) -> Result<String, String> {
     let started = Instant::now();
-    let now = clock.now_ms();
+    let now = clock.now();
     let mut read = match &opts.format {
         Format::Latchkey => read_lines(path, &opts.limits, now)?,
         Format::Firebase(p) => read_firebase(path, p, &opts.limits, now)?,
@@ -566,7 +571,7 @@ mod tests {
         let users: Vec<UserRecord> = (0..3)
             .map(|i| UserRecord {
                 email: Some(format!("k{i}@example.com")),
-                ..UserRecord::new(format!("src-id-{i}"), 1)
+                ..UserRecord::new(format!("src-id-{i}"), UnixMillis::from_millis(1))
             })
             .collect();
         write_batch(&store, &users[..2]).unwrap();

@@ -13,6 +13,7 @@
 //! looks the same whether the account exists or not. Every table is bounded: entries that
 //! carry no information any more are pruned, and past a hard cap the oldest go.
 
+use crate::clock::UnixMillis;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -20,7 +21,10 @@ use std::time::Duration;
 
 use storage::{AttemptEnd, AttemptRules, Store, StoreError};
 
-use crate::clock::ms;
+/// `d` in milliseconds (saturating): the in-memory tables count in them.
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
 
 /// Entries kept at most in each table.
 const CAP: usize = 200_000;
@@ -54,8 +58,11 @@ impl Source {
     pub const LOCAL: Source = Source([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1]);
 }
 
+/// Seconds from `now` until `t` (the tables' milliseconds), at least one: a `Retry-After`.
 fn secs_until(now: i64, t: i64) -> u64 {
-    u64::try_from((t - now + 999) / 1000).unwrap_or(1).max(1)
+    UnixMillis::from_millis(now)
+        .secs_until(UnixMillis::from_millis(t))
+        .max(1)
 }
 
 /// Failures within a window, attempts under way, and a lock.
@@ -104,11 +111,11 @@ pub struct LockoutStatus {
     /// Sources locked out of the account.
     pub sources_locked: usize,
     /// When the last of those locks ends (Unix ms).
-    pub until: Option<i64>,
+    pub until: Option<UnixMillis>,
     /// Failed attempts against the account within the window, from anywhere.
     pub recent_failures: usize,
     /// Until when sources that never signed in to it may not try (Unix ms).
-    pub new_sources_refused_until: Option<i64>,
+    pub new_sources_refused_until: Option<UnixMillis>,
 }
 
 impl LockoutStatus {
@@ -196,11 +203,23 @@ impl Lockouts {
 
     /// Takes a place for an attempt of `source` against `account`, or says how many
     /// seconds until one may try again.
-    pub fn begin(&self, account: &str, source: Source, now: i64) -> Result<Attempt<'_>, Refused> {
+    pub fn begin(
+        &self,
+        account: &str,
+        source: Source,
+        now: UnixMillis,
+    ) -> Result<Attempt<'_>, Refused> {
+        let now = now.millis();
         if let Some(store) = &self.shared {
             let id = crate::primitives::random_id()
                 .map_err(|e| Refused::Store(StoreError::Setup(e.to_string())))?;
-            return match store.attempt_begin(&self.rules(), &id, account, &source.0, now) {
+            return match store.attempt_begin(
+                &self.rules(),
+                &id,
+                account,
+                &source.0,
+                UnixMillis::from_millis(now),
+            ) {
                 Ok(Ok(())) => Ok(Attempt {
                     lockouts: self,
                     account: account.to_owned(),
@@ -208,7 +227,7 @@ impl Lockouts {
                     open: true,
                     shared_id: Some(id),
                 }),
-                Ok(Err(until)) => Err(Refused::Wait(secs_until(now, until))),
+                Ok(Err(until)) => Err(Refused::Wait(secs_until(now, until.millis()))),
                 Err(e) => Err(Refused::Store(e)),
             };
         }
@@ -251,10 +270,16 @@ impl Lockouts {
     }
 
     /// Whether `source` signed in to `account` within the last 30 days.
-    pub fn knows(&self, account: &str, source: Source, now: i64) -> bool {
+    pub fn knows(&self, account: &str, source: Source, now: UnixMillis) -> bool {
+        let now = now.millis();
         if let Some(store) = &self.shared {
             return store
-                .attempt_knows(&self.rules(), account, &source.0, now)
+                .attempt_knows(
+                    &self.rules(),
+                    account,
+                    &source.0,
+                    UnixMillis::from_millis(now),
+                )
                 .unwrap_or(false);
         }
         self.tables().accounts.get(account).is_some_and(|a| {
@@ -265,18 +290,22 @@ impl Lockouts {
     }
 
     /// Forgets what no longer counts, in the store that counts (memory prunes itself).
-    pub fn sweep(&self, now: i64) -> Result<(), StoreError> {
+    pub fn sweep(&self, now: UnixMillis) -> Result<(), StoreError> {
+        let now = now.millis();
         match &self.shared {
-            Some(store) => store.attempt_sweep(&self.rules(), now).map(|_| ()),
+            Some(store) => store
+                .attempt_sweep(&self.rules(), UnixMillis::from_millis(now))
+                .map(|_| ()),
             None => Ok(()),
         }
     }
 
     /// What holds `account` back now, for an administrator (`user show`).
-    pub fn status(&self, account: &str, now: i64) -> LockoutStatus {
+    pub fn status(&self, account: &str, now: UnixMillis) -> LockoutStatus {
+        let now = now.millis();
         if let Some(store) = &self.shared {
             let s = store
-                .attempt_status(&self.rules(), account, now)
+                .attempt_status(&self.rules(), account, UnixMillis::from_millis(now))
                 .unwrap_or_default();
             let n = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
             return LockoutStatus {
@@ -295,7 +324,9 @@ impl Lockouts {
                 status.until = Some(
                     status
                         .until
-                        .map_or(c.locked_until, |u| u.max(c.locked_until)),
+                        .map_or(UnixMillis::from_millis(c.locked_until), |u| {
+                            u.max(UnixMillis::from_millis(c.locked_until))
+                        }),
                 );
             }
         }
@@ -309,7 +340,8 @@ impl Lockouts {
                 .collect();
             status.recent_failures = recent.len();
             if recent.len() >= self.total {
-                status.new_sources_refused_until = recent.first().map(|f| f + window);
+                status.new_sources_refused_until =
+                    recent.first().map(|f| UnixMillis::from_millis(f + window));
             }
         }
         status
@@ -417,7 +449,8 @@ impl Lockouts {
 
 impl Attempt<'_> {
     /// The attempt failed; returns whether its source is locked out of the account now.
-    pub fn failed(mut self, now: i64) -> bool {
+    pub fn failed(mut self, now: UnixMillis) -> bool {
+        let now = now.millis();
         self.open = false;
         match self.end_shared(now, AttemptEnd::Failed) {
             Some(locked) => locked,
@@ -427,7 +460,8 @@ impl Attempt<'_> {
 
     /// The attempt succeeded: the source's failures against the account are forgiven and
     /// it is known to the account from now on.
-    pub fn succeeded(mut self, now: i64) {
+    pub fn succeeded(mut self, now: UnixMillis) {
+        let now = now.millis();
         self.open = false;
         if self.end_shared(now, AttemptEnd::Succeeded).is_none() {
             self.lockouts
@@ -439,7 +473,14 @@ impl Attempt<'_> {
     fn end_shared(&self, now: i64, end: AttemptEnd) -> Option<bool> {
         let (store, id) = (self.lockouts.shared.as_ref()?, self.shared_id.as_deref()?);
         let rules = self.lockouts.rules();
-        match store.attempt_end(&rules, id, &self.account, &self.source.0, now, end) {
+        match store.attempt_end(
+            &rules,
+            id,
+            &self.account,
+            &self.source.0,
+            UnixMillis::from_millis(now),
+            end,
+        ) {
             Ok(locked) => Some(locked),
             Err(e) => {
                 // The place expires by itself (PENDING_MS); the failure is not counted.
@@ -482,7 +523,8 @@ impl Quota {
     }
 
     /// Seconds until `key` may have an event again, if it may not now.
-    pub fn check(&self, key: &str, now: i64) -> Result<(), u64> {
+    pub fn check(&self, key: &str, now: UnixMillis) -> Result<(), u64> {
+        let now = now.millis();
         let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
         let Some(q) = t.get_mut(key) else {
             return Ok(());
@@ -498,7 +540,8 @@ impl Quota {
     }
 
     /// Records an event for `key`, or says in how many seconds one is allowed again.
-    pub fn take(&self, key: &str, now: i64) -> Result<(), u64> {
+    pub fn take(&self, key: &str, now: UnixMillis) -> Result<(), u64> {
+        let now = now.millis();
         let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
         if t.len() >= CAP && !t.contains_key(key) {
             let window = self.window_ms;
@@ -537,7 +580,8 @@ impl IpBuckets {
     }
 
     /// Takes a token for `source`, or says in how many seconds one will be there.
-    pub fn take(&self, source: Source, now: i64) -> Result<(), u64> {
+    pub fn take(&self, source: Source, now: UnixMillis) -> Result<(), u64> {
+        let now = now.millis();
         if self.per_minute <= 0.0 {
             return Ok(());
         }
@@ -568,6 +612,10 @@ impl IpBuckets {
 mod tests {
     use super::*;
 
+    fn at(ms: i64) -> UnixMillis {
+        UnixMillis::from_millis(ms)
+    }
+
     fn waited(r: Refused) -> u64 {
         match r {
             Refused::Wait(s) => s,
@@ -592,39 +640,44 @@ mod tests {
     fn a_source_is_locked_out_of_an_account_and_the_owner_elsewhere_is_not() {
         let l = lockouts(3, 100);
         let (a, b) = (src("192.0.2.1"), src("198.51.100.9"));
-        assert!(!l.begin("acct", a, 0).unwrap().failed(0));
-        assert!(!l.begin("acct", a, 30_000).unwrap().failed(30_000));
+        assert!(!l.begin("acct", a, at(0)).unwrap().failed(at(0)));
+        assert!(!l.begin("acct", a, at(30_000)).unwrap().failed(at(30_000)));
         // The first failure falls out of the window: still two.
-        assert!(!l.begin("acct", a, 61_000).unwrap().failed(61_000));
-        assert!(l.begin("acct", a, 62_000).unwrap().failed(62_000));
-        assert_eq!(l.begin("acct", a, 62_000).err().map(waited), Some(120));
+        assert!(!l.begin("acct", a, at(61_000)).unwrap().failed(at(61_000)));
+        assert!(l.begin("acct", a, at(62_000)).unwrap().failed(at(62_000)));
+        assert_eq!(l.begin("acct", a, at(62_000)).err().map(waited), Some(120));
         assert_eq!(
-            l.begin("acct", a, 62_000 + 119_500).err().map(waited),
+            l.begin("acct", a, at(62_000 + 119_500)).err().map(waited),
             Some(1)
         );
         // Another source, the same account: not locked.
-        l.begin("acct", b, 62_000).unwrap().succeeded(62_000);
-        // The lock lifts.
-        l.begin("acct", a, 62_000 + 120_000)
+        l.begin("acct", b, at(62_000))
             .unwrap()
-            .succeeded(182_000);
+            .succeeded(at(62_000));
+        // The lock lifts.
+        l.begin("acct", a, at(62_000 + 120_000))
+            .unwrap()
+            .succeeded(at(182_000));
     }
 
     #[test]
     fn attempts_under_way_hold_their_places() {
         let l = lockouts(3, 100);
         let s = src("192.0.2.1");
-        let held: Vec<_> = (0..3).map(|_| l.begin("acct", s, 0).unwrap()).collect();
+        let held: Vec<_> = (0..3).map(|_| l.begin("acct", s, at(0)).unwrap()).collect();
         // A fourth at the same time finds no place, even if it would be right.
-        assert!(l.begin("acct", s, 0).is_err());
+        assert!(l.begin("acct", s, at(0)).is_err());
         drop(held);
         // Dropped unresolved: they count as nothing.
         for _ in 0..2 {
-            l.begin("acct", s, 0).unwrap().failed(0);
+            l.begin("acct", s, at(0)).unwrap().failed(at(0));
         }
-        l.begin("acct", s, 0).unwrap().succeeded(0);
+        l.begin("acct", s, at(0)).unwrap().succeeded(at(0));
         for _ in 0..2 {
-            assert!(!l.begin("acct", s, 0).unwrap().failed(0), "forgiven");
+            assert!(
+                !l.begin("acct", s, at(0)).unwrap().failed(at(0)),
+                "forgiven"
+            );
         }
     }
 
@@ -632,22 +685,24 @@ mod tests {
     fn the_total_per_account_is_bounded_but_known_sources_still_get_in() {
         let l = lockouts(2, 6);
         let owner = src("203.0.113.5");
-        l.begin("acct", owner, 0).unwrap().succeeded(0);
+        l.begin("acct", owner, at(0)).unwrap().succeeded(at(0));
         // Three attackers, two failures each: the account's total is spent.
         for i in 1..=3 {
             let a = src(&format!("192.0.2.{i}"));
-            l.begin("acct", a, 0).unwrap().failed(0);
-            l.begin("acct", a, 0).unwrap().failed(0);
+            l.begin("acct", a, at(0)).unwrap().failed(at(0));
+            l.begin("acct", a, at(0)).unwrap().failed(at(0));
         }
         // A fourth attacker (a new source) may not try at all...
-        assert!(l.begin("acct", src("192.0.2.99"), 0).is_err());
+        assert!(l.begin("acct", src("192.0.2.99"), at(0)).is_err());
         // ... the owner's known source may, and other accounts are untouched.
-        l.begin("acct", owner, 0).unwrap().succeeded(0);
-        l.begin("other", src("192.0.2.99"), 0).unwrap().succeeded(0);
-        // Once the window passes, new sources may try again.
-        l.begin("acct", src("192.0.2.99"), 60_000)
+        l.begin("acct", owner, at(0)).unwrap().succeeded(at(0));
+        l.begin("other", src("192.0.2.99"), at(0))
             .unwrap()
-            .succeeded(60_000);
+            .succeeded(at(0));
+        // Once the window passes, new sources may try again.
+        l.begin("acct", src("192.0.2.99"), at(60_000))
+            .unwrap()
+            .succeeded(at(60_000));
     }
 
     #[test]
@@ -661,12 +716,12 @@ mod tests {
     #[test]
     fn quota_slides() {
         let q = Quota::new(2, Duration::from_secs(3600));
-        assert!(q.take("a", 0).is_ok());
-        assert!(q.take("a", 1_000).is_ok());
-        assert_eq!(q.check("a", 2_000), Err(3598));
-        assert_eq!(q.take("a", 2_000), Err(3598));
-        assert!(q.take("b", 2_000).is_ok());
-        assert!(q.take("a", 3_600_000).is_ok());
+        assert!(q.take("a", at(0)).is_ok());
+        assert!(q.take("a", at(1_000)).is_ok());
+        assert_eq!(q.check("a", at(2_000)), Err(3598));
+        assert_eq!(q.take("a", at(2_000)), Err(3598));
+        assert!(q.take("b", at(2_000)).is_ok());
+        assert!(q.take("a", at(3_600_000)).is_ok());
     }
 
     #[test]
@@ -674,11 +729,11 @@ mod tests {
         let b = IpBuckets::new(60); // one per second, burst 60
         let ip = src("127.0.0.1");
         for _ in 0..60 {
-            b.take(ip, 0).unwrap();
+            b.take(ip, at(0)).unwrap();
         }
-        assert_eq!(b.take(ip, 0), Err(1));
-        assert_eq!(b.take(ip, 1_000), Ok(()));
-        assert!(b.take(src("::1"), 1_000).is_ok());
-        assert!(IpBuckets::new(0).take(ip, 0).is_ok());
+        assert_eq!(b.take(ip, at(0)), Err(1));
+        assert_eq!(b.take(ip, at(1_000)), Ok(()));
+        assert!(b.take(src("::1"), at(1_000)).is_ok());
+        assert!(IpBuckets::new(0).take(ip, at(0)).is_ok());
     }
 }

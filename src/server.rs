@@ -308,7 +308,7 @@ async fn forward_auth(app: &App, headers: &http::HeaderMap, query: Option<&str>)
             if let Some((v, cookie)) = portal.visitor(&app.service, headers).await {
                 let mut r = forward_ok(&v.user);
                 if let Some(expires_at) = v.renewed {
-                    let now = app.service.now_ms();
+                    let now = app.service.now();
                     r = r.with(
                         header::SET_COOKIE,
                         portal.session_cookie(&cookie, expires_at, now),

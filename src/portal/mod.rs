@@ -14,6 +14,7 @@ pub mod oidc;
 mod pages;
 pub mod rd;
 
+use crate::clock::UnixMillis;
 use std::collections::BTreeMap;
 
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -232,9 +233,14 @@ impl Portal {
         c
     }
 
-    /// The `Set-Cookie` of a session that ends at `expires_at` (Unix ms), seen at `now`.
-    pub fn session_cookie(&self, value: &str, expires_at: i64, now: i64) -> HeaderValue {
-        let age = u64::try_from(expires_at.saturating_sub(now) / 1000).unwrap_or(0);
+    /// The `Set-Cookie` of a session that ends at `expires_at`, seen at `now`.
+    pub fn session_cookie(
+        &self,
+        value: &str,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> HeaderValue {
+        let age = expires_at.since(now).as_secs();
         header_value(&self.cookie(self.session_name(), value, Some(age), Scope::Site))
     }
 
@@ -972,15 +978,17 @@ impl Flow<'_> {
         method: &'static str,
     ) -> Page {
         self.svc.portal_signed_in(user_id, method);
-        let now = self.svc.now_ms();
+        let now = self.svc.now();
         if self.portal.settings.cookie_domain.is_some() {
             // A host-only cookie of the same name (left from before `cookie_domain` was
             // set) would stand beside the new one, and two session cookies are none.
             self.set
                 .push(self.portal.clear(SESSION_COOKIE, Scope::Host));
         }
-        self.set
-            .push(self.portal.session_cookie(cookie, expires_at, now));
+        self.set.push(
+            self.portal
+                .session_cookie(cookie, UnixMillis::from_millis(expires_at), now),
+        );
         self.set.push(self.portal.clear(MFA_COOKIE, Scope::Portal));
         self.portal.see_other(&self.rd_or_account())
     }
@@ -1197,7 +1205,7 @@ impl Flow<'_> {
     /// Sends the session cookie again when the visit renewed it.
     fn renewed(&mut self, v: &Visitor, cookie: &str) {
         if let Some(expires_at) = v.renewed {
-            let now = self.svc.now_ms();
+            let now = self.svc.now();
             self.set
                 .push(self.portal.session_cookie(cookie, expires_at, now));
         }

@@ -288,7 +288,7 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
             }
         },
     };
-    let now = svc.now_ms();
+    let now = svc.now();
     let found = portal.visitor(svc, req.headers).await;
     // The request as it goes to the login page and comes back (what a stamp is bound to).
     let binding: Vec<(&str, &str)> = p

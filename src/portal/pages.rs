@@ -376,7 +376,7 @@ pub fn account(l: Lang, a: &Account<'_>) -> Markup {
                             ("when", MARK.into()),
                             ("method", Arg::Text(&methods(l, &s.amr))),
                         ]),
-                        time(s.created_at),
+                        time(s.created_at.millis()),
                     ))
                     @if s.id == a.current {
                         " — " strong { (l.t("account-this-browser")) }
@@ -386,7 +386,7 @@ pub fn account(l: Lang, a: &Account<'_>) -> Markup {
                             (hidden(a.csrf, None))
                             input type="hidden" name="id" value=(s.id);
                             button type="submit" class="danger"
-                                aria-label=(l.tf("account-end-session", &[("when", Arg::Text(&when(s.created_at)))])) {
+                                aria-label=(l.tf("account-end-session", &[("when", Arg::Text(&when(s.created_at.millis())))])) {
                                 (l.t("account-sign-out"))
                             }
                         }

@@ -50,7 +50,7 @@ impl Service {
             Some(_) => return Err(Failure::RoleNotAllowed),
         };
         let id = new_id()?;
-        let now = self.now_ms();
+        let now = self.now();
         let mut user = UserRecord {
             email: fields.email,
             username: fields.username,
@@ -138,7 +138,7 @@ impl Service {
             .inner
             .guards
             .lockouts
-            .begin(&key, source, self.now_ms())
+            .begin(&key, source, self.now())
             .map_err(refused)?;
         // A password the profile refuses matches nothing, at the cost of one hash all the
         // same (the dummy's).
@@ -156,7 +156,7 @@ impl Service {
             .map_err(|e| self.hash_failure(e))?;
         let Some(user) = user.filter(|_| verdict.ok) else {
             let mut told = vec![Event::SignInFailed { method: "pwd" }];
-            if attempt.failed(self.now_ms()) {
+            if attempt.failed(self.now()) {
                 told.push(Event::LockedOut);
             }
             self.emit(&told);
@@ -197,7 +197,7 @@ impl Service {
             }
             (SecondFactor::Inline(Some(c)), true) => Some(c.clone()),
         };
-        let now = self.now_ms();
+        let now = self.now();
         let user_id = user.id;
         let uid = user_id.clone();
         let verified = user.password_hash;
@@ -245,7 +245,7 @@ impl Service {
     /// again, every family is revoked.
     pub(super) async fn delete_account(&self, caller: &Principal) -> Result<Outcome, Failure> {
         let (session, user_id) = (caller.session.clone(), caller.user.id.clone());
-        let now = self.now_ms();
+        let now = self.now();
         self.write(move |w, _, events| {
             let live = w
                 .family(&session)?
@@ -279,7 +279,7 @@ impl Service {
         self.inner
             .guards
             .lockouts
-            .status(&account_key(user_id), self.now_ms())
+            .status(&account_key(user_id), self.now())
     }
 }
 

@@ -3,12 +3,14 @@
 //! and by the command line when no server holds the store. Answers are JSON values, so
 //! both paths print the same.
 
+use crate::clock::rfc3339;
+use crate::clock::UnixMillis;
 use protocol::fields::Fields;
 use protocol::input::{is_weak_password, prepare_password};
-use protocol::reply::rfc3339_ms;
 use protocol::Secret;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::time::Duration;
 use storage::{AccountState, Found, Read, Store, StoreError, Unique, UserRecord};
 
 use super::policy::{account_key, revoke_all};
@@ -154,16 +156,16 @@ fn user_json(u: &UserRecord, live_families: usize) -> Value {
         "last_name": u.last_name,
         "role": u.role,
         "state": state_name(u.state),
-        "created_at": rfc3339_ms(u.created_at),
-        "updated_at": rfc3339_ms(u.updated_at),
-        "last_login_at": u.last_login_at.map(rfc3339_ms),
+        "created_at": rfc3339(u.created_at),
+        "updated_at": rfc3339(u.updated_at),
+        "last_login_at": u.last_login_at.map(rfc3339),
         "live_families": live_families,
         "email_verified": u.email_verified,
         "mfa_enabled": u.mfa.as_ref().is_some_and(|m| m.enabled),
     })
 }
 
-fn live_families(r: &dyn Read, user_id: &str, now: i64) -> Result<usize, StoreError> {
+fn live_families(r: &dyn Read, user_id: &str, now: UnixMillis) -> Result<usize, StoreError> {
     let mut n = 0;
     for id in r.family_ids_of_user(user_id)? {
         if r.family(&id)?.is_some_and(|f| f.is_live(now)) {
@@ -179,12 +181,12 @@ fn live_families(r: &dyn Read, user_id: &str, now: i64) -> Result<usize, StoreEr
 pub struct Reads<'a> {
     store: &'a Store,
     cfg: &'a Checked,
-    now_ms: i64,
+    now_ms: UnixMillis,
 }
 
 impl<'a> Reads<'a> {
     /// Reads of `store` at `now_ms` (Unix milliseconds).
-    pub fn new(store: &'a Store, cfg: &'a Checked, now_ms: i64) -> Reads<'a> {
+    pub fn new(store: &'a Store, cfg: &'a Checked, now_ms: UnixMillis) -> Reads<'a> {
         Reads { store, cfg, now_ms }
     }
 
@@ -231,7 +233,8 @@ impl<'a> Reads<'a> {
     /// Every signing key with its state.
     pub fn keys(&self) -> Result<Value, AdminError> {
         let records = self.store.read(|r| r.keys())?;
-        let verifies_for = self.cfg.tokens.key_window_secs().saturating_mul(1000);
+        let verifies_for =
+            Duration::from_secs(u64::try_from(self.cfg.tokens.key_window_secs()).unwrap_or(0));
         let current = self.cfg.tokens.alg.id();
         let keys: Vec<Value> = records
             .iter()
@@ -240,11 +243,11 @@ impl<'a> Reads<'a> {
                     None if k.alg == current => "signing".to_string(),
                     None => "inactive (other algorithm)".to_string(),
                     Some(t) if t + verifies_for > self.now_ms => {
-                        format!("verifies until {}", rfc3339_ms(t + verifies_for))
+                        format!("verifies until {}", rfc3339(t + verifies_for))
                     }
                     Some(_) => "expired".to_string(),
                 };
-                json!({"kid": k.kid, "alg": k.alg, "created_at": rfc3339_ms(k.created_at), "state": state})
+                json!({"kid": k.kid, "alg": k.alg, "created_at": rfc3339(k.created_at), "state": state})
             })
             .collect();
         Ok(json!({"keys": keys}))
@@ -253,7 +256,7 @@ impl<'a> Reads<'a> {
     /// Verifies a token as the server would, and says exactly why it is refused.
     pub fn inspect(&self, token: &str) -> Result<Value, AdminError> {
         let records = self.store.read(|r| r.keys())?;
-        let now = self.now_ms / 1000;
+        let now = self.now_ms;
         let ttl = self.cfg.tokens.key_window_secs();
         let configured = self.cfg.tokens.alg;
         // The token's own shape says which signer to try; that signer's key then decides.
@@ -273,7 +276,7 @@ impl<'a> Reads<'a> {
             Ok(s) => s,
             Err(e) => return refused(e.to_string(), None),
         };
-        let unchecked = match signer.verify_signature(token, now) {
+        let unchecked = match signer.verify_signature(token, now.secs()) {
             Ok(c) => c,
             Err(e) => return refused(e.to_string(), None),
         };
@@ -348,7 +351,7 @@ fn checked_password(
 pub fn new_account(
     cfg: &Checked,
     new: NewAccount,
-    now: i64,
+    now: UnixMillis,
 ) -> Result<(UserRecord, Option<Secret>), AdminError> {
     let bad = |m: &str| AdminError::BadRequest(m.into());
     let fields = Fields {
@@ -432,7 +435,7 @@ pub fn set_password(
     store: &Store,
     key: &str,
     hash: String,
-    now: i64,
+    now: UnixMillis,
 ) -> Result<Changed, AdminError> {
     let changed = store.write(|w| {
         let mut u = one(w.find_user(key)?)?;
@@ -448,7 +451,12 @@ pub fn set_password(
 
 /// Sets the role of the user `key` names (blocking). Sessions stay; access tokens issued
 /// before carry the old role until they expire, refreshed ones the new.
-pub fn set_role(store: &Store, key: &str, role: &str, now: i64) -> Result<UserRecord, AdminError> {
+pub fn set_role(
+    store: &Store,
+    key: &str,
+    role: &str,
+    now: UnixMillis,
+) -> Result<UserRecord, AdminError> {
     Fields {
         role: Some(role.to_owned()),
         ..Fields::default()
@@ -490,7 +498,7 @@ pub fn change_state(
     store: &Store,
     key: &str,
     change: StateChange,
-    now: i64,
+    now: UnixMillis,
 ) -> Result<Changed, AdminError> {
     let changed = store.write(|w| {
         let mut u = one(w.find_user(key)?)?;
@@ -533,7 +541,11 @@ fn revocation_cause(state: AccountState) -> Option<&'static str> {
 
 /// Deletes a user and revokes every family, in one transaction (blocking). Returns the
 /// user's id and how many families were revoked.
-pub fn delete_user(store: &Store, key: &str, now: i64) -> Result<(String, usize), AdminError> {
+pub fn delete_user(
+    store: &Store,
+    key: &str,
+    now: UnixMillis,
+) -> Result<(String, usize), AdminError> {
     let (id, revoked) = store.write(|w| {
         let u = one(w.find_user(key)?)?;
         let revoked = revoke_all(w, &u.id, "user_deleted", now)?;
@@ -556,8 +568,8 @@ pub fn passkeys_json(store: &Store, key: &str) -> Result<Value, AdminError> {
                 json!({
                     "id": crate::primitives::b64url(&p.id),
                     "name": p.name,
-                    "created_at": rfc3339_ms(p.created_at),
-                    "last_used_at": p.last_used_at.map(rfc3339_ms),
+                    "created_at": rfc3339(p.created_at),
+                    "last_used_at": p.last_used_at.map(rfc3339),
                 })
             })
             .collect(),
@@ -583,7 +595,7 @@ pub fn remove_passkey(store: &Store, key: &str, id: &str) -> Result<String, Admi
 
 /// Removes a user's second factor (TOTP and recovery codes): for an owner who lost both.
 /// Sessions stay; the account signs in with its first factor again, and may enrol anew.
-pub fn reset_mfa(store: &Store, key: &str, now: i64) -> Result<UserRecord, AdminError> {
+pub fn reset_mfa(store: &Store, key: &str, now: UnixMillis) -> Result<UserRecord, AdminError> {
     let user = store.write(|w| {
         let mut u = one(w.find_user(key)?)?;
         if u.mfa.is_none() {
@@ -609,7 +621,7 @@ pub fn changed_json(reads: &Reads<'_>, changed: &Changed) -> Result<Value, Admin
 
 /// The lockout of `user_id` when the store counts attempts (with a redb store, lockouts
 /// live in the running server's memory, so a command on a stopped one finds none).
-pub fn stored_lockout(store: &Store, cfg: &Checked, user_id: &str, now: i64) -> Value {
+pub fn stored_lockout(store: &Store, cfg: &Checked, user_id: &str, now: UnixMillis) -> Value {
     if !store.counts_attempts() {
         return Value::Null;
     }
@@ -631,9 +643,9 @@ fn lockout_json(s: &LockoutStatus) -> Value {
     }
     json!({
         "sources_locked": s.sources_locked,
-        "until": s.until.map(rfc3339_ms),
+        "until": s.until.map(rfc3339),
         "recent_failures": s.recent_failures,
-        "new_sources_refused_until": s.new_sources_refused_until.map(rfc3339_ms),
+        "new_sources_refused_until": s.new_sources_refused_until.map(rfc3339),
     })
 }
 
@@ -671,13 +683,13 @@ pub fn backup_json(dest: &std::path::Path, done: storage::Backup) -> Value {
 impl Service {
     /// The administrative reads, at the service's time.
     pub fn reads(&self) -> Reads<'_> {
-        Reads::new(self.store(), self.config(), self.now_ms())
+        Reads::new(self.store(), self.config(), self.now())
     }
 
     /// [`change_state`], off the reactor; an enabled or unblocked user's lockout is cleared.
     pub async fn admin_change(&self, key: &str, change: StateChange) -> Result<Value, AdminError> {
         let key = key.to_owned();
-        let now = self.now_ms();
+        let now = self.now();
         let store = self.store().clone();
         let changed = tokio::task::spawn_blocking(move || change_state(&store, &key, change, now))
             .await
@@ -707,7 +719,7 @@ impl Service {
 
     /// [`new_account`] and [`insert_account`]: the password hashed on the server's queue.
     pub async fn admin_create(&self, new: NewAccount) -> Result<Value, AdminError> {
-        let (mut user, password) = new_account(self.config(), new, self.now_ms())?;
+        let (mut user, password) = new_account(self.config(), new, self.now())?;
         if let Some(p) = password {
             user.password_hash = Some(self.admin_hash(p).await?);
         }
@@ -726,7 +738,7 @@ impl Service {
     ) -> Result<Value, AdminError> {
         let prepared = password_for(self.store(), self.config(), key, &password)?;
         let hash = self.admin_hash(prepared).await?;
-        let (store, k, now) = (self.store().clone(), key.to_owned(), self.now_ms());
+        let (store, k, now) = (self.store().clone(), key.to_owned(), self.now());
         let changed = tokio::task::spawn_blocking(move || set_password(&store, &k, hash, now))
             .await
             .map_err(AdminError::Thread)??;
@@ -739,7 +751,7 @@ impl Service {
 
     /// [`set_role`], off the reactor.
     pub async fn admin_set_role(&self, key: &str, role: String) -> Result<Value, AdminError> {
-        let (store, k, now) = (self.store().clone(), key.to_owned(), self.now_ms());
+        let (store, k, now) = (self.store().clone(), key.to_owned(), self.now());
         let user = tokio::task::spawn_blocking(move || set_role(&store, &k, &role, now))
             .await
             .map_err(AdminError::Thread)??;
@@ -756,7 +768,7 @@ impl Service {
     /// [`reset_mfa`], off the reactor.
     pub async fn admin_reset_mfa(&self, key: &str) -> Result<Value, AdminError> {
         let key = key.to_owned();
-        let now = self.now_ms();
+        let now = self.now();
         let store = self.store().clone();
         let user = tokio::task::spawn_blocking(move || reset_mfa(&store, &key, now))
             .await
@@ -778,7 +790,7 @@ impl Service {
     /// [`delete_user`], off the reactor.
     pub async fn admin_delete(&self, key: &str) -> Result<Value, AdminError> {
         let key = key.to_owned();
-        let now = self.now_ms();
+        let now = self.now();
         let store = self.store().clone();
         let (id, revoked) = tokio::task::spawn_blocking(move || delete_user(&store, &key, now))
             .await
@@ -803,11 +815,10 @@ impl Service {
     pub async fn admin_revoke_key(&self, kid: &str) -> Result<Value, AdminError> {
         let this = self.clone();
         let k = kid.to_owned();
-        let existed = tokio::task::spawn_blocking(move || {
-            this.keys().revoke(this.store(), &k, this.now_ms())
-        })
-        .await
-        .map_err(AdminError::Thread)??;
+        let existed =
+            tokio::task::spawn_blocking(move || this.keys().revoke(this.store(), &k, this.now()))
+                .await
+                .map_err(AdminError::Thread)??;
         if !existed {
             return Err(AdminError::NoSuchKey);
         }
@@ -836,10 +847,9 @@ impl Service {
     /// A new signing key; the old ones verify until their last token expires.
     pub async fn admin_rotate_keys(&self) -> Result<Value, AdminError> {
         let this = self.clone();
-        let kid =
-            tokio::task::spawn_blocking(move || this.keys().rotate(this.store(), this.now_ms()))
-                .await
-                .map_err(AdminError::Thread)??;
+        let kid = tokio::task::spawn_blocking(move || this.keys().rotate(this.store(), this.now()))
+            .await
+            .map_err(AdminError::Thread)??;
         tracing::info!(target: "latchkey::audit", event = "keys_rotated", kid = %kid);
         Ok(json!({"kid": kid, "alg": self.config().tokens.alg.id()}))
     }

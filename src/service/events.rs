@@ -104,7 +104,7 @@ impl Service {
         result: &Result<T, Failure>,
     ) {
         let Some(attempt) = attempt else { return };
-        let now = self.now_ms();
+        let now = self.now();
         match result {
             Ok(_) => attempt.succeeded(now),
             Err(f) if counts_toward_lockout(f) => {

@@ -11,7 +11,6 @@ use storage::UserRecord;
 use super::events::Event;
 use super::policy::{end_session, live_family, may_act};
 use super::{refresh::is_refresh_token, store_failure, Service};
-use crate::clock::ms;
 use crate::primitives::sha256;
 use crate::signer::Claims;
 
@@ -35,7 +34,7 @@ impl Service {
     }
 
     fn active_user(&self, family_id: &str, user_id: &str) -> Result<Option<UserRecord>, Failure> {
-        let now = self.now_ms();
+        let now = self.now();
         self.inner
             .store
             .read(|r| {
@@ -55,8 +54,7 @@ impl Service {
         token: &str,
         client: &ClientCredentials,
     ) -> Result<Option<Introspection>, Failure> {
-        let Ok(c): Result<Claims, _> = self.inner.tokens.keys.verify(token, self.now_ms() / 1000)
-        else {
+        let Ok(c): Result<Claims, _> = self.inner.tokens.keys.verify(token, self.now()) else {
             return Ok(None);
         };
         let Some(user) = self.active_user(&c.sid, &c.sub)? else {
@@ -86,8 +84,8 @@ impl Service {
             return Ok(None);
         }
         let hash = sha256(token.as_bytes());
-        let now = self.now_ms();
-        let ttl = ms(self.inner.cfg.tokens.refresh_ttl);
+        let now = self.now();
+        let ttl = self.inner.cfg.tokens.refresh_ttl;
         let found = self
             .inner
             .store
@@ -95,7 +93,7 @@ impl Service {
                 let Some(entry) = r.refresh(&hash)? else {
                     return Ok(None);
                 };
-                if entry.spent_at.is_some() || entry.issued_at.saturating_add(ttl) <= now {
+                if entry.spent_at.is_some() || (entry.issued_at + ttl) <= now {
                     return Ok(None);
                 }
                 Ok(r.family(&entry.family_id)?.map(|f| (entry, f)))
@@ -112,8 +110,8 @@ impl Service {
             username: user.username.or(user.email),
             sub: user.id,
             sid: family.id,
-            exp: entry.issued_at.saturating_add(ttl) / 1000,
-            iat: entry.issued_at / 1000,
+            exp: (entry.issued_at + ttl).secs(),
+            iat: entry.issued_at.secs(),
             iss: self.inner.cfg.tokens.issuer.clone(),
             jti: None,
             role: user.role,
@@ -130,7 +128,7 @@ impl Service {
         client: &ClientCredentials,
     ) -> Result<Outcome, Failure> {
         self.check_client(client, true)?;
-        let now = self.now_ms();
+        let now = self.now();
         let family_id = if is_refresh_token(&token) {
             let hash = sha256(token.as_bytes());
             self.inner
@@ -143,7 +141,7 @@ impl Service {
             self.inner
                 .tokens
                 .keys
-                .verify_allowing_expired(&token, now / 1000)
+                .verify_allowing_expired(&token, now)
                 .ok()
                 .map(|c| c.sid)
         };

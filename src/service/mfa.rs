@@ -17,7 +17,6 @@ use super::policy::{
 use super::principal::Principal;
 use super::refresh::{new_opaque_token, parse_opaque_token, Issue};
 use super::{internal, refused, store_failure, Abort, Service};
-use crate::clock::after;
 use crate::limits::Source;
 use crate::primitives::sha256;
 use crate::totp;
@@ -62,12 +61,12 @@ impl Service {
         amr: Vec<String>,
     ) -> Result<Outcome, Failure> {
         let (credential, hash) = new_opaque_token()?;
-        let now = self.now_ms();
+        let now = self.now();
         let record = MfaPendingRecord {
             user_id: user.id.clone(),
             amr,
             created_at: now,
-            expires_at: after(now, PENDING_TTL),
+            expires_at: now + PENDING_TTL,
             failures: 0,
         };
         self.write(move |w, _, _| {
@@ -93,7 +92,7 @@ impl Service {
             return Err(Failure::InvalidMfaPending);
         };
         let hash = sha256(crate::primitives::b64url(&raw).as_bytes());
-        let now = self.now_ms();
+        let now = self.now();
         let record = self
             .inner
             .store
@@ -175,7 +174,7 @@ impl Service {
             .unwrap_or_else(|| user.id.clone());
         let url =
             totp::otpauth_url(&secret, &issuer, &account).map_err(|e| internal("otpauth", e))?;
-        let now = self.now_ms();
+        let now = self.now();
         let user_id = user.id;
         self.write(move |w, _, _| {
             let Some(mut u) = w.user(&user_id)? else {
@@ -216,9 +215,9 @@ impl Service {
             .inner
             .guards
             .lockouts
-            .begin(&lock_key, source, self.now_ms())
+            .begin(&lock_key, source, self.now())
             .map_err(refused)?;
-        let now = self.now_ms();
+        let now = self.now();
         let user_id = user.id.clone();
         // Made before the transaction (which may run more than once): what is shown is
         // what is stored.
@@ -231,7 +230,7 @@ impl Service {
                 let Some(mut u) = w.user(&user_id)? else {
                     return Ok(Err(Failure::TokenInvalid));
                 };
-                let now_s = u64::try_from(now / 1000).unwrap_or(0);
+                let now_s = u64::try_from(now.secs()).unwrap_or(0);
                 let enabled = match u.mfa.as_ref() {
                     None if action == MfaAction::Confirm => return Ok(Err(Failure::MfaNotPending)),
                     None => return Ok(Err(Failure::MfaNotEnabled)),

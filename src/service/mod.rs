@@ -23,6 +23,9 @@ mod session;
 pub use codes::{normalize_code, CODE_LEN};
 pub use parts::quota_address;
 pub use principal::{Door, Principal};
+use std::time::Duration;
+
+use crate::clock::UnixMillis;
 use refresh::Issue;
 pub use refresh::{parse_refresh_token, REFRESH_TOKEN_LEN};
 
@@ -94,7 +97,7 @@ impl From<Failure> for Abort {
 /// time it is recognised (tolerated within `tokens.reuse_interval`, theft after: the
 /// family is revoked); later it is unknown, refused like any unknown token. Without a
 /// bound, a client that stays signed in for years would add an entry every rotation.
-pub const SPENT_KEPT_MS: i64 = 7 * 24 * 3600 * 1000;
+pub const SPENT_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// What one sweep transaction removes at most, of each kind.
 pub const SWEEP_BATCH: usize = 1000;
@@ -437,7 +440,7 @@ impl Service {
             t.alg,
             &cfg.id_token_algs(),
             &t.issuer,
-            clock.now_ms(),
+            clock.now(),
             t.key_window_secs(),
             t.cache_size,
         )?;
@@ -593,26 +596,26 @@ impl Service {
         }
     }
 
-    /// Now, from the service's clock (Unix milliseconds).
-    pub fn now_ms(&self) -> i64 {
-        self.inner.clock.now_ms()
+    /// Now, from the service's clock.
+    pub fn now(&self) -> UnixMillis {
+        self.inner.clock.now()
     }
 
     /// Takes one request of `source` from its bucket (credential routes), or says how
     /// many seconds to wait.
     pub fn rate_limit(&self, source: Source) -> Result<(), Failure> {
-        self.inner.guards.rate_limit(source, self.now_ms())
+        self.inner.guards.rate_limit(source, self.now())
     }
 
     /// Removes expired refresh families, session codes and challenges, and entries of
-    /// refresh tokens spent more than [`SPENT_KEPT_MS`] ago; the server calls it once a
+    /// refresh tokens spent more than [`SPENT_KEPT`] ago; the server calls it once a
     /// minute. Each transaction removes at most [`SWEEP_BATCH`] of each kind, and another
     /// follows while one kind filled its batch, up to [`SWEEP_ROUNDS`]: other writers get
     /// their turn in between, and a steady load of rotations (a spent entry each) cannot
     /// outgrow the sweep. Returns (families and spent entries, codes).
     pub async fn sweep(&self) -> Result<(usize, usize), StoreError> {
         let store = self.inner.store.clone();
-        let now = self.now_ms();
+        let now = self.now();
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             this.inner.guards.lockouts.sweep(now)?;
@@ -621,7 +624,7 @@ impl Service {
                 let counts = store.write(|w| {
                     Ok::<_, StoreError>([
                         w.sweep_families(now, SWEEP_BATCH)?,
-                        w.sweep_spent_refresh(now.saturating_sub(SPENT_KEPT_MS), SWEEP_BATCH)?,
+                        w.sweep_spent_refresh(now - SPENT_KEPT, SWEEP_BATCH)?,
                         w.sweep_session_codes(now, SWEEP_BATCH)?,
                         w.sweep_challenges(now, SWEEP_BATCH)?,
                     ])
@@ -644,7 +647,7 @@ impl Service {
 
     /// The public keys for the well-known endpoints.
     pub fn public_keys(&self) -> PublicKeys {
-        self.inner.tokens.keys.public_keys(self.now_ms() / 1000)
+        self.inner.tokens.keys.public_keys(self.now())
     }
 
     /// Runs `op` for `caller`, a signed-in user authenticated at the edge (an access
@@ -830,7 +833,7 @@ impl Service {
         user: &UserRecord,
         sid: &str,
         amr: &[String],
-        now_ms: i64,
+        now_ms: UnixMillis,
     ) -> Result<(String, Claims), Failure> {
         self.inner.tokens.sign(user, sid, amr, now_ms)
     }
@@ -853,9 +856,9 @@ pub(crate) fn view(u: &UserRecord) -> UserView {
             AccountState::Disabled => "disabled",
             AccountState::Blocked => "blocked",
         },
-        created_at: u.created_at,
-        updated_at: u.updated_at,
-        last_login_at: u.last_login_at,
+        created_at: u.created_at.millis(),
+        updated_at: u.updated_at.millis(),
+        last_login_at: u.last_login_at.map(UnixMillis::millis),
         mfa_enabled: u.mfa.as_ref().is_some_and(|m| m.enabled),
         email_verified: u.email_verified,
     }

@@ -3,10 +3,12 @@
 //! the id token.
 //!
 //! A code is stored as its SHA-256, bound to the client, the redirect URI, the PKCE
-//! challenge and the nonce; it works for [`CODE_TTL_MS`] and is remembered ten minutes
+//! challenge and the nonce; it works for [`CODE_TTL`] and is remembered ten minutes
 //! (to recognise it when it comes back). The tokens of an exchange are a refresh family
 //! like every other sign-in's; the family's grant (client, scope, sign-in time) is kept
 //! beside it under the SHA-256 of `family:<id>`, for refresh and userinfo.
+
+use std::time::Duration;
 
 use protocol::{Failure, Tokens, Transport};
 use serde_json::{json, Value};
@@ -19,14 +21,15 @@ use super::portal::Visitor;
 use super::principal::Principal;
 use super::refresh::{family_key, new_opaque_token, OIDC_PREFIX};
 use super::{internal, store_failure, Service};
+use crate::clock::UnixMillis;
 use crate::config::OidcClientSettings;
 use crate::primitives::{b64url, sha256};
 
 /// How long a code may wait for its exchange.
-pub const CODE_TTL_MS: i64 = 60_000;
+pub const CODE_TTL: Duration = Duration::from_secs(60);
 /// How long a code is remembered after it was made (a code that comes back within this
 /// revokes what it gave).
-const CODE_KEPT_MS: i64 = 600_000;
+const CODE_KEPT: Duration = Duration::from_secs(600);
 
 /// What an authorization asks for, checked by the caller (client, redirect URI, scope,
 /// PKCE) before a code is made.
@@ -110,7 +113,7 @@ impl Service {
     /// A code for `visitor`'s authorization `a`.
     pub async fn oidc_code(&self, v: &Visitor, a: Authorization) -> Result<String, Failure> {
         let (code, hash) = new_opaque_token()?;
-        let now = self.now_ms();
+        let now = self.now();
         let record = GrantRecord {
             client_id: a.client_id,
             scope: a.scope,
@@ -121,7 +124,7 @@ impl Service {
             redirect_uri: a.redirect_uri,
             code_challenge: a.code_challenge,
             created_at: now,
-            expires_at: now.saturating_add(CODE_KEPT_MS),
+            expires_at: (now + CODE_KEPT),
             redeemed: None,
         };
         self.write(move |w, _, events| {
@@ -149,7 +152,7 @@ impl Service {
             return Err(Failure::InvalidCode);
         }
         let hash = sha256(code.as_bytes());
-        let now = self.now_ms();
+        let now = self.now();
         let client_id = client.id.clone();
         let redirect_uri = redirect_uri.map(str::to_owned);
         let verifier = verifier.map(str::to_owned);
@@ -175,7 +178,7 @@ impl Service {
                 }
                 let bound = grant.client_id == client_id
                     && redirect_uri.as_deref() == Some(grant.redirect_uri.as_str())
-                    && now < grant.created_at.saturating_add(CODE_TTL_MS)
+                    && now < (grant.created_at + CODE_TTL)
                     && match (&grant.code_challenge, &verifier) {
                         (Some(c), Some(v)) => pkce_ok(v, c),
                         (None, None) => true,
@@ -203,7 +206,7 @@ impl Service {
                     redirect_uri: String::new(),
                     code_challenge: None,
                     created_at: now,
-                    expires_at: now.saturating_add(svc.refresh_ttl_ms()),
+                    expires_at: (now + svc.refresh_ttl()),
                     redeemed: None,
                     ..grant.clone()
                 };
@@ -261,7 +264,7 @@ impl Service {
         };
         // The grant lives as long as its family.
         let key = family_key(&tokens.family_id);
-        let expires_at = self.now_ms().saturating_add(self.refresh_ttl_ms());
+        let expires_at = self.now() + self.refresh_ttl();
         let mut kept = grant.clone();
         kept.expires_at = expires_at;
         self.write(move |w, _, _| {
@@ -290,7 +293,7 @@ impl Service {
         user: &UserRecord,
         grant: &GrantRecord,
     ) -> Result<Granted, Failure> {
-        let now_s = self.now_ms() / 1000;
+        let now_s = self.now().secs();
         let mut claims = serde_json::Map::new();
         let base = json!({
             "iss": self.inner.cfg.tokens.issuer,
@@ -298,8 +301,8 @@ impl Service {
             "aud": client.id,
             "azp": client.id,
             "iat": now_s,
-            "exp": tokens.expires_at / 1000,
-            "auth_time": grant.auth_time / 1000,
+            "exp": UnixMillis::from_millis(tokens.expires_at).secs(),
+            "auth_time": grant.auth_time.secs(),
             "amr": grant.amr,
             "acr": acr_of(&grant.amr),
             "at_hash": client.id_token_alg.half_hash(&tokens.access_token),
@@ -347,8 +350,7 @@ impl Service {
     /// What an id token this server signed (an `id_token_hint`; expired ones too) says,
     /// if it is one.
     pub fn id_token_hint(&self, token: &str) -> Option<IdTokenHint> {
-        let now = self.now_ms() / 1000;
-        let claims = self.inner.tokens.keys.verify_id(token, now).ok()?;
+        let claims = self.inner.tokens.keys.verify_id(token, self.now()).ok()?;
         let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
         if text("iss").as_deref() != Some(self.inner.cfg.tokens.issuer.as_str()) {
             return None;
@@ -359,7 +361,7 @@ impl Service {
             fresh: claims
                 .get("exp")
                 .and_then(Value::as_i64)
-                .is_some_and(|exp| exp > now),
+                .is_some_and(|exp| exp > self.now().secs()),
         })
     }
 

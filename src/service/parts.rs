@@ -4,6 +4,7 @@
 //! [`Outgoing`] mail (the mailer and its quotas). The service (`Service`) holds one of
 //! each beside the store, the configuration, the server key and the clock.
 
+use crate::clock::UnixMillis;
 use std::sync::Arc;
 
 use protocol::{Bearer, ClientCredentials, Failure, Transport};
@@ -47,9 +48,9 @@ impl Tokens {
         user: &UserRecord,
         sid: &str,
         amr: &[String],
-        now_ms: i64,
+        now_ms: UnixMillis,
     ) -> Result<(String, Claims), Failure> {
-        let now = now_ms / 1000;
+        let now = now_ms.secs();
         let claims = Claims {
             iss: self.issuer.clone(),
             sub: user.id.clone(),
@@ -70,13 +71,13 @@ impl Tokens {
 
     /// Verifies an access token at `now_ms`: signature, time, issuer. The session is the
     /// caller's to check against the store.
-    pub(super) fn verify(&self, bearer: Bearer, now_ms: i64) -> Result<Claims, Failure> {
+    pub(super) fn verify(&self, bearer: Bearer, now_ms: UnixMillis) -> Result<Claims, Failure> {
         let token = match bearer {
             Bearer::Missing => return Err(Failure::MissingToken),
             Bearer::Malformed => return Err(Failure::TokenInvalid),
             Bearer::Token(t) => t,
         };
-        self.keys.verify(&token, now_ms / 1000).map_err(|e| {
+        self.keys.verify(&token, now_ms).map_err(|e| {
             tracing::debug!(reason = %e, "access token refused");
             match e {
                 VerifyError::Expired => Failure::TokenExpired,
@@ -119,7 +120,7 @@ impl Guards {
 
     /// Takes one request of `source` from its bucket (credential routes), or says how
     /// many seconds to wait.
-    pub(super) fn rate_limit(&self, source: Source, now: i64) -> Result<(), Failure> {
+    pub(super) fn rate_limit(&self, source: Source, now: UnixMillis) -> Result<(), Failure> {
         self.ip_buckets
             .take(source, now)
             .map_err(|retry_after| Failure::Transport(Transport::RateLimited { retry_after }))
@@ -185,7 +186,7 @@ impl Outgoing {
         email: &str,
         source: Source,
         known: bool,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<(), Failure> {
         let address = quota_address(email);
         let pair = format!("{address}|{source:?}");

@@ -9,6 +9,9 @@
 //! backwards. Every refusal is the one [`Failure::InvalidPasskey`]: which check failed
 //! is logged, never told.
 
+use crate::clock::UnixMillis;
+use std::time::Duration;
+
 use protocol::{Failure, Outcome, PasskeyView};
 use serde_json::Value;
 use storage::{
@@ -29,7 +32,7 @@ use crate::limits::Source;
 use crate::primitives::{b64url, b64url_decode, sha256};
 
 /// How long a ceremony may take, milliseconds (what the options tell browsers too).
-pub const CEREMONY_MS: i64 = 5 * 60 * 1000;
+pub const CEREMONY_TTL: Duration = Duration::from_secs(5 * 60);
 /// Longest passkey name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
 /// Most passkeys one account may hold.
@@ -61,8 +64,8 @@ pub fn passkey_view(p: &PasskeyRecord) -> PasskeyView {
     PasskeyView {
         id: b64url(&p.id),
         name: p.name.clone(),
-        created_at: p.created_at,
-        last_used_at: p.last_used_at,
+        created_at: p.created_at.millis(),
+        last_used_at: p.last_used_at.map(UnixMillis::millis),
     }
 }
 
@@ -169,7 +172,7 @@ impl Service {
         &self,
         caller: &Principal,
     ) -> Result<Outcome, Failure> {
-        if !signed_in_recently(caller.signed_in_at, self.now_ms()) {
+        if !signed_in_recently(caller.signed_in_at, self.now()) {
             return Err(Failure::ReauthRequired);
         }
         self.passkey_register_start_for(&caller.user).await
@@ -213,12 +216,12 @@ impl Service {
         public_key: Value,
     ) -> Result<Outcome, Failure> {
         let (ceremony, hash) = new_ceremony()?;
-        let now = self.now_ms();
+        let now = self.now();
         let rec = CeremonyRecord {
             user_id,
             state,
             created_at: now,
-            expires_at: now.saturating_add(CEREMONY_MS),
+            expires_at: (now + CEREMONY_TTL),
         };
         self.write(move |w, _, _| {
             w.put(&hash, &rec)?;
@@ -260,7 +263,7 @@ impl Service {
         let hash = ceremony_hash(&ceremony).ok_or_else(|| refuse("bad ceremony"))?;
         let reg = parse_registration(&credential);
         let client_data = client_data_ok(&credential, &self.inner.passkey_origins);
-        let now = self.now_ms();
+        let now = self.now();
         let user_id = user.id.clone();
         let added = self
             .write(move |w, svc, events| {
@@ -341,7 +344,7 @@ impl Service {
         let assertion = parse_assertion(&credential)
             .filter(|a| a.get_credential_id().len() <= MAX_CREDENTIAL_ID);
         let client_data = client_data_ok(&credential, &self.inner.passkey_origins);
-        let now = self.now_ms();
+        let now = self.now();
         // The account the credential names takes the attempt's place in its lockout.
         let owner = match &assertion {
             Some(a) => self
@@ -483,7 +486,7 @@ impl Service {
     async fn passkey_delete_for(&self, user_id: &str, id: &str) -> Result<Outcome, Failure> {
         let id = b64url_decode(id).ok_or(Failure::PasskeyNotFound)?;
         let owner = user_id.to_owned();
-        let now = self.now_ms();
+        let now = self.now();
         self.write(move |w, _, events| {
             match w.passkey(&id)? {
                 Some(p) if p.user_id == owner => {}

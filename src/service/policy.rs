@@ -16,6 +16,9 @@
 //!   told about a sign-in (OpenID Connect's `acr`, `prompt=login`, `max_age`,
 //!   `id_token_hint`, and RP-initiated logout).
 
+use std::time::Duration;
+
+use crate::clock::UnixMillis;
 use protocol::Failure;
 use storage::{AccountState, FamilyRecord, Revocation, StoreError, UserRecord, Write};
 
@@ -36,10 +39,10 @@ pub const MAX_MFA_FAILURES: u32 = 5;
 pub const RECOVERY_LEN: usize = 10;
 /// How recent a sign-in must be to change the password without the current one (an
 /// account that has none, or the identity-toolkit dialect), or to add a passkey.
-pub const RECENT_SIGN_IN_MS: i64 = 5 * 60 * 1000;
+pub const RECENT_SIGN_IN: Duration = Duration::from_secs(5 * 60);
 /// How long after an app sent a browser to the login page a sign-in made there counts
 /// as the fresh one the app asked for (`prompt=login`, `max_age`).
-pub const LOGIN_STAMP_LIFE_MS: i64 = 10 * 60 * 1000;
+pub const LOGIN_STAMP_LIFE: Duration = Duration::from_secs(10 * 60);
 
 /// The lockout key of an account.
 pub(super) fn account_key(user_id: &str) -> String {
@@ -91,14 +94,14 @@ pub(super) fn mfa_enabled(u: &UserRecord) -> bool {
 }
 
 /// Whether `family` is a live session of `user_id`.
-pub(super) fn live_family(family: &FamilyRecord, user_id: &str, now: i64) -> bool {
+pub(super) fn live_family(family: &FamilyRecord, user_id: &str, now: UnixMillis) -> bool {
     family.is_live(now) && family.user_id == user_id
 }
 
 /// Whether a session that signed in at `signed_in_at` did so within
-/// [`RECENT_SIGN_IN_MS`] of `now`.
-pub(super) fn signed_in_recently(signed_in_at: i64, now: i64) -> bool {
-    signed_in_at >= now.saturating_sub(RECENT_SIGN_IN_MS)
+/// [`RECENT_SIGN_IN`] of `now`.
+pub(super) fn signed_in_recently(signed_in_at: UnixMillis, now: UnixMillis) -> bool {
+    signed_in_at >= now - RECENT_SIGN_IN
 }
 
 /// The first proof of a sign-in, already checked by its door.
@@ -154,7 +157,7 @@ pub(super) fn decide(
     user: &mut UserRecord,
     factor: Factor<'_>,
     second: Option<&str>,
-    now: i64,
+    now: UnixMillis,
 ) -> Result<Decision, Abort> {
     if let Err(refusal) = may_act(user.state, factor.activates()) {
         return Ok(Decision::Refused(refusal));
@@ -169,7 +172,7 @@ pub(super) fn decide(
         let Some(given) = second else {
             return Ok(Decision::SecondFactorNeeded);
         };
-        let now_s = u64::try_from(now / 1000).unwrap_or(0);
+        let now_s = u64::try_from(now.secs()).unwrap_or(0);
         if !second_factor(key, user, given, now_s)? {
             return Ok(Decision::Refused(Failure::InvalidMfaCode));
         }
@@ -250,7 +253,7 @@ pub(super) fn revoke_all(
     w: &mut dyn Write,
     user_id: &str,
     reason: &str,
-    now: i64,
+    now: UnixMillis,
 ) -> Result<usize, StoreError> {
     revoke_all_but(w, user_id, None, reason, now)
 }
@@ -261,7 +264,7 @@ pub(super) fn revoke_all_but(
     user_id: &str,
     keep: Option<&str>,
     reason: &str,
-    now: i64,
+    now: UnixMillis,
 ) -> Result<usize, StoreError> {
     let mut n = 0;
     for id in w.family_ids_of_user(user_id)? {
@@ -283,7 +286,7 @@ pub(super) fn end_session(
     w: &mut dyn Write,
     family: &mut FamilyRecord,
     reason: &str,
-    now: i64,
+    now: UnixMillis,
 ) -> Result<bool, StoreError> {
     if family.revoked.is_some() {
         return Ok(false);
@@ -314,7 +317,7 @@ pub(super) fn mailbox_owner_wins(
     w: &mut dyn Write,
     user: &mut UserRecord,
     reason: &str,
-    now: i64,
+    now: UnixMillis,
 ) -> Result<Claimed, StoreError> {
     let revoked = revoke_all(w, &user.id, reason, now)?;
     let passkeys = w.passkeys_of(&user.id)?;
@@ -361,28 +364,29 @@ pub struct Wanted<'a> {
     pub max_age: Option<u64>,
     /// When this very request sent the browser to the login page (a stamp the server
     /// made for it).
-    pub sent_to_login_at: Option<i64>,
+    pub sent_to_login_at: Option<UnixMillis>,
     /// The user an `id_token_hint` names.
     pub hinted: Option<&'a str>,
 }
 
 /// Whether the sign-in of `user_id` at `signed_in_at` is fresh enough for `wanted`. A
 /// sign-in made after the browser was sent to the login page (at most
-/// [`LOGIN_STAMP_LIFE_MS`] ago) satisfies `prompt=login` and `max_age`. Someone else than
+/// [`LOGIN_STAMP_LIFE`] ago) satisfies `prompt=login` and `max_age`. Someone else than
 /// the hint's user is never handed over silently: only once through the login page.
-pub fn fresh_enough(wanted: &Wanted<'_>, user_id: &str, signed_in_at: i64, now: i64) -> bool {
+pub fn fresh_enough(
+    wanted: &Wanted<'_>,
+    user_id: &str,
+    signed_in_at: UnixMillis,
+    now: UnixMillis,
+) -> bool {
     let after = wanted
         .sent_to_login_at
-        .is_some_and(|t| now.saturating_sub(t) <= LOGIN_STAMP_LIFE_MS && signed_in_at >= t);
+        .is_some_and(|t| now.since(t) <= LOGIN_STAMP_LIFE && signed_in_at >= t);
     let hint_ok = wanted.hinted.is_none_or(|sub| sub == user_id) || after;
     let login_ok = !wanted.login || after;
-    let age_ok = wanted.max_age.is_none_or(|m| {
-        after
-            || now.saturating_sub(signed_in_at)
-                <= i64::try_from(m)
-                    .unwrap_or(i64::MAX / 2)
-                    .saturating_mul(1000)
-    });
+    let age_ok = wanted
+        .max_age
+        .is_none_or(|m| after || now.since(signed_in_at) <= Duration::from_secs(m));
     login_ok && age_ok && hint_ok
 }
 
@@ -440,24 +444,52 @@ mod tests {
     #[test]
     fn a_second_factor_is_asked_of_an_account_that_has_one() {
         let key = ServerKey::from_master(&[7; 32]);
-        let mut u = UserRecord::new("u1".into(), 0);
+        let mut u = UserRecord::new("u1".into(), UnixMillis::from_millis(0));
         u.state = AccountState::Unverified;
-        let d = decide(&key, &mut u, Factor::MailedCode, None, 5).unwrap();
+        let d = decide(
+            &key,
+            &mut u,
+            Factor::MailedCode,
+            None,
+            UnixMillis::from_millis(5),
+        )
+        .unwrap();
         assert!(matches!(d, Decision::SignedIn(ref a) if *a == ["otp"]));
         assert_eq!(u.state, AccountState::Active);
-        assert_eq!(u.last_login_at, Some(5));
+        assert_eq!(u.last_login_at, Some(UnixMillis::from_millis(5)));
         u.mfa = Some(storage::MfaRecord {
             sealed_secret: String::new(),
             enabled: true,
             last_step: 0,
-            enrolled_at: 0,
+            enrolled_at: UnixMillis::from_millis(0),
             recovery: Vec::new(),
         });
-        let d = decide(&key, &mut u, Factor::Password { activate: false }, None, 6).unwrap();
+        let d = decide(
+            &key,
+            &mut u,
+            Factor::Password { activate: false },
+            None,
+            UnixMillis::from_millis(6),
+        )
+        .unwrap();
         assert!(matches!(d, Decision::SecondFactorNeeded));
-        let d = decide(&key, &mut u, Factor::Passkey, None, 6).unwrap();
+        let d = decide(
+            &key,
+            &mut u,
+            Factor::Passkey,
+            None,
+            UnixMillis::from_millis(6),
+        )
+        .unwrap();
         assert!(matches!(d, Decision::SignedIn(ref a) if *a == ["hwk"]));
-        let d = decide(&key, &mut u, Factor::MailedCode, Some("ABCDE-FGHJK"), 6).unwrap();
+        let d = decide(
+            &key,
+            &mut u,
+            Factor::MailedCode,
+            Some("ABCDE-FGHJK"),
+            UnixMillis::from_millis(6),
+        )
+        .unwrap();
         assert!(matches!(d, Decision::Refused(Failure::InvalidMfaCode)));
     }
 
@@ -465,29 +497,26 @@ mod tests {
     fn a_fresh_sign_in_is_one_made_after_the_app_asked() {
         let w = Wanted {
             login: true,
-            sent_to_login_at: Some(1_000),
+            sent_to_login_at: Some(UnixMillis::from_millis(1_000)),
             ..Wanted::default()
         };
-        assert!(fresh_enough(&w, "u", 1_500, 2_000));
-        assert!(!fresh_enough(&w, "u", 500, 2_000));
-        assert!(!fresh_enough(
-            &w,
-            "u",
-            1_500,
-            1_000 + LOGIN_STAMP_LIFE_MS + 1
-        ));
+        let at = UnixMillis::from_millis;
+        assert!(fresh_enough(&w, "u", at(1_500), at(2_000)));
+        assert!(!fresh_enough(&w, "u", at(500), at(2_000)));
+        let stale = at(1_000) + LOGIN_STAMP_LIFE + Duration::from_millis(1);
+        assert!(!fresh_enough(&w, "u", at(1_500), stale));
         let hinted = Wanted {
             hinted: Some("v"),
             ..Wanted::default()
         };
-        assert!(!fresh_enough(&hinted, "u", 0, 10));
-        assert!(fresh_enough(&hinted, "v", 0, 10));
+        assert!(!fresh_enough(&hinted, "u", at(0), at(10)));
+        assert!(fresh_enough(&hinted, "v", at(0), at(10)));
         let aged = Wanted {
             max_age: Some(1),
             ..Wanted::default()
         };
-        assert!(fresh_enough(&aged, "u", 0, 1_000));
-        assert!(!fresh_enough(&aged, "u", 0, 1_001));
+        assert!(fresh_enough(&aged, "u", at(0), at(1_000)));
+        assert!(!fresh_enough(&aged, "u", at(0), at(1_001)));
         assert!(silent_logout(Some(("u", true)), "u", true));
         assert!(!silent_logout(Some(("u", true)), "u", false));
         assert!(!silent_logout(Some(("u", false)), "u", true));

@@ -8,6 +8,9 @@
 //! refresh token as a cookie), and it is never rotated: the family's lifetime slides
 //! instead, renewed while the browser uses it.
 
+use std::time::Duration;
+
+use crate::clock::UnixMillis;
 use protocol::{Failure, UserView};
 use storage::{FamilyRecord, RefreshEntry, UserRecord};
 use subtle::ConstantTimeEq as _;
@@ -17,7 +20,6 @@ use super::policy::{end_session, may_act};
 use super::principal::{Door, Principal};
 use super::refresh::{family_key, new_family, new_opaque_token, parse_opaque_token};
 use super::{store_failure, view, Abort, Service};
-use crate::clock::ms;
 use crate::primitives::{b64url, b64url_decode, hex, sha256};
 
 /// The store key of a session cookie: never the SHA-256 of the bare token, which is what
@@ -37,7 +39,7 @@ pub struct Visitor {
     /// The account, as the pages may show it.
     pub user: UserView,
     /// A new end when this visit renewed the session (the cookie is sent again).
-    pub renewed: Option<i64>,
+    pub renewed: Option<UnixMillis>,
 }
 
 impl Visitor {
@@ -53,9 +55,9 @@ pub struct SessionInfo {
     /// Family id.
     pub id: String,
     /// Sign-in time, Unix milliseconds.
-    pub created_at: i64,
+    pub created_at: UnixMillis,
     /// Last renewal or rotation, Unix milliseconds.
-    pub used_at: i64,
+    pub used_at: UnixMillis,
     /// How the sign-in was made.
     pub amr: Vec<String>,
     /// The OpenID Connect app it was given to (its name), if any.
@@ -64,12 +66,12 @@ pub struct SessionInfo {
 
 impl Service {
     /// How long a portal session lives unless renewed.
-    fn portal_ttl_ms(&self) -> i64 {
+    fn portal_ttl(&self) -> Duration {
         self.inner
             .cfg
             .portal
             .as_ref()
-            .map_or(0, |p| ms(p.session_ttl))
+            .map_or(Duration::ZERO, |p| p.session_ttl)
     }
 
     /// Opens a portal session for `user` inside the sign-in's plan: a family whose one
@@ -80,9 +82,9 @@ impl Service {
         w: &mut dyn storage::Write,
         user: &UserRecord,
         amr: Vec<String>,
-        now: i64,
-    ) -> Result<(String, i64), Abort> {
-        let expires_at = now.saturating_add(self.portal_ttl_ms());
+        now: UnixMillis,
+    ) -> Result<(String, UnixMillis), Abort> {
+        let expires_at = now + self.portal_ttl();
         let (cookie, _) = new_opaque_token()?;
         let hash = session_hash(&cookie);
         let family = new_family(user, amr, now, expires_at, hex(&hash))?;
@@ -98,7 +100,7 @@ impl Service {
             return Err(Failure::TokenInvalid);
         }
         let hash = session_hash(cookie);
-        let now = self.now_ms();
+        let now = self.now();
         let found = self
             .inner
             .store
@@ -121,9 +123,9 @@ impl Service {
         if may_act(user.state, false).is_err() {
             return Err(Failure::TokenInvalid);
         }
-        let ttl = self.portal_ttl_ms();
-        let renew_after = (ttl / 12).max(60_000);
-        let renewed = if now.saturating_sub(family.rotated_at) >= renew_after {
+        let ttl = self.portal_ttl();
+        let renew_after = (ttl / 12).max(Duration::from_secs(60));
+        let renewed = if now.since(family.rotated_at) >= renew_after {
             Some(self.renew(family.id.clone(), hash, now, ttl).await?)
         } else {
             None
@@ -142,8 +144,14 @@ impl Service {
     }
 
     /// Slides a session's end to `now + ttl`.
-    async fn renew(&self, id: String, hash: [u8; 32], now: i64, ttl: i64) -> Result<i64, Failure> {
-        let expires_at = now.saturating_add(ttl);
+    async fn renew(
+        &self,
+        id: String,
+        hash: [u8; 32],
+        now: UnixMillis,
+        ttl: Duration,
+    ) -> Result<UnixMillis, Failure> {
+        let expires_at = now + ttl;
         self.write(move |w, _, _| {
             let Some(mut f) = w.family(&id)? else {
                 return Ok(Err(Failure::TokenInvalid));
@@ -181,7 +189,7 @@ impl Service {
 
     /// The live sessions of `user_id`, newest first.
     pub fn sessions_of(&self, user_id: &str) -> Result<Vec<SessionInfo>, Failure> {
-        let now = self.now_ms();
+        let now = self.now();
         let mut out = self
             .inner
             .store
@@ -209,7 +217,7 @@ impl Service {
     /// Ends session `family_id` of `user_id` (one of the sessions listed, or the
     /// visitor's own at sign-out). Another account's session is not found.
     pub async fn end_session(&self, user_id: &str, family_id: &str) -> Result<(), Failure> {
-        let now = self.now_ms();
+        let now = self.now();
         let (user, id) = (user_id.to_owned(), family_id.to_owned());
         self.write(move |w, _, events| {
             if let Some(mut f) = w.family(&id)?.filter(|f| f.user_id == user) {
@@ -245,20 +253,18 @@ impl Service {
     /// A stamp of `now` sealed to `request` (an authorization request on its way to the
     /// login page): `<ms>.<mac>`. Only this server can make one, and it vouches for that
     /// request alone.
-    pub fn login_stamp(&self, now: i64, request: &str) -> String {
-        format!(
-            "{now}.{}",
-            self.form_token(&login_stamp_binding(now, request))
-        )
+    pub fn login_stamp(&self, now: UnixMillis, request: &str) -> String {
+        let t = now.millis();
+        format!("{t}.{}", self.form_token(&login_stamp_binding(t, request)))
     }
 
     /// The time a [`Service::login_stamp`] for `request` says, if it is one (constant-time
     /// check); `None` for anything else.
-    pub fn login_stamp_time(&self, stamp: &str, request: &str) -> Option<i64> {
+    pub fn login_stamp_time(&self, stamp: &str, request: &str) -> Option<UnixMillis> {
         let (t, mac) = stamp.split_once('.')?;
         let t: i64 = t.parse().ok()?;
         self.form_token_ok(&login_stamp_binding(t, request), mac)
-            .then_some(t)
+            .then_some(UnixMillis::from_millis(t))
     }
 
     /// Randomness for the pages (a pre-login cookie): 256 bits, base64url.

@@ -4,6 +4,7 @@
 //! token. The portal runs the same operations with the principal of its cookie: it does
 //! not mint tokens for itself.
 
+use crate::clock::UnixMillis;
 use protocol::{Bearer, Failure};
 use storage::UserRecord;
 
@@ -31,7 +32,7 @@ pub struct Principal {
     /// The methods of the sign-in (`amr`).
     pub amr: Vec<String>,
     /// When the session signed in, Unix milliseconds.
-    pub signed_in_at: i64,
+    pub signed_in_at: UnixMillis,
     /// The session (its family id).
     pub session: String,
 }
@@ -40,9 +41,9 @@ impl Service {
     /// The caller of an access token: the token verifies, its session is live and the
     /// account may act.
     pub fn authenticate(&self, bearer: Bearer) -> Result<Principal, Failure> {
-        let claims = self.inner.tokens.verify(bearer, self.now_ms())?;
-        let now = self.now_ms();
-        let principal = |user: UserRecord, signed_in_at: i64, claims: Claims| Principal {
+        let claims = self.inner.tokens.verify(bearer, self.now())?;
+        let now = self.now();
+        let principal = |user: UserRecord, signed_in_at: UnixMillis, claims: Claims| Principal {
             user,
             door: Door::AccessToken,
             amr: claims.amr,

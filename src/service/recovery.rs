@@ -26,7 +26,7 @@ use super::policy::{
 };
 use super::principal::Principal;
 use super::{refused, store_failure, Service};
-use crate::clock::after;
+use crate::clock::UnixMillis;
 use crate::limits::Source;
 use crate::mail::Purpose;
 
@@ -42,7 +42,7 @@ fn matches(
     user: &UserRecord,
     proof: &ProofRecord,
     typed: Option<&str>,
-    now: i64,
+    now: UnixMillis,
 ) -> bool {
     let Some(n) = typed else { return false };
     let hash = proof_hash(key, purpose, &user.id, n);
@@ -79,7 +79,7 @@ fn user_by_index(
     r: &dyn storage::Read,
     index: ProofPurpose,
     hash: &str,
-    now: i64,
+    now: UnixMillis,
 ) -> Result<Option<UserRecord>, StoreError> {
     match r.proof(index, hash)?.filter(|p| p.expires_at > now) {
         Some(p) => user_by_email(r, &p.email),
@@ -95,7 +95,7 @@ impl Service {
         email: String,
         source: Source,
     ) -> Result<Outcome, Failure> {
-        let now = self.now_ms();
+        let now = self.now();
         let user = self
             .inner
             .store
@@ -121,7 +121,7 @@ impl Service {
             code_hash: String::new(),
             email: to.clone(),
             created_at: now,
-            expires_at: after(now, ttl),
+            expires_at: now + ttl,
             failures: 0,
         };
         let own = user.as_ref().map(|u| {
@@ -183,7 +183,7 @@ impl Service {
         new_password: Secret,
         source: Source,
     ) -> Result<Outcome, Failure> {
-        let now = self.now_ms();
+        let now = self.now();
         let typed = normalize_code(&code);
         let index = typed
             .as_deref()
@@ -317,7 +317,7 @@ impl Service {
                     .inner
                     .guards
                     .lockouts
-                    .begin(&account_key(&user.id), source, self.now_ms())
+                    .begin(&account_key(&user.id), source, self.now())
                     .map_err(refused)?;
                 let prepared = prepare_password(&given.0);
                 let stored = user.password_hash.clone().filter(|_| prepared.is_some());
@@ -332,7 +332,7 @@ impl Service {
                     let mut told = vec![Event::PasswordChangeFailed {
                         user: user.id.clone(),
                     }];
-                    if attempt.failed(self.now_ms()) {
+                    if attempt.failed(self.now()) {
                         told.push(Event::LockedOut);
                     }
                     self.emit(&told);
@@ -344,7 +344,7 @@ impl Service {
         };
         let recent_needed = attempt.is_none();
         let hash = self.new_password_hash(&user, new_password, source).await?;
-        let now = self.now_ms();
+        let now = self.now();
         let user_id = user.id.clone();
         let result = self
             .write(move |w, svc, events| {
@@ -402,7 +402,7 @@ impl Service {
         if owner.is_some_and(|id| id != user.id) {
             return Err(Failure::EmailTaken);
         }
-        let now = self.now_ms();
+        let now = self.now();
         self.take_mail_quota(&email, source, true)?;
         let (shown, normalized) = new_code()?;
         let ttl = self.inner.cfg.session.code_ttl;
@@ -410,7 +410,7 @@ impl Service {
             code_hash: proof_hash(&self.inner.key, CHANGE, &user.id, &normalized),
             email: email.clone(),
             created_at: now,
-            expires_at: after(now, ttl),
+            expires_at: now + ttl,
             failures: 0,
         };
         let user_id = user.id.clone();
@@ -448,7 +448,7 @@ impl Service {
     ) -> Result<Outcome, Failure> {
         let user = caller.user.clone();
         let typed = normalize_code(&code);
-        let now = self.now_ms();
+        let now = self.now();
         let user_id = user.id.clone();
         self.write(move |w, svc, events| {
             let Some(mut user) = w.user(&user_id)? else {
@@ -486,7 +486,7 @@ impl Service {
             return Err(Failure::InvalidCode);
         };
         let index = index_hash(&self.inner.key, VERIFY_EMAIL, &typed);
-        let now = self.now_ms();
+        let now = self.now();
         self.write(move |w, svc, events| {
             let Some(mut user) = user_by_index(&*w, ProofPurpose::VerifyEmailCode, &index, now)?
             else {

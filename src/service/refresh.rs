@@ -1,13 +1,15 @@
 //! Refresh-token families: start, rotate, tolerate reuse within `reuse_interval`, revoke
 //! the whole family on later reuse. Only SHA-256 hashes of refresh tokens are stored.
 
+use std::time::Duration;
+
+use crate::clock::UnixMillis;
 use protocol::{Failure, Outcome, Tokens};
 use storage::{FamilyRecord, RefreshEntry, UserRecord, Write};
 
 use super::events::Event;
 use super::policy::{end_session, may_act};
 use super::{internal, new_id, view, Abort, Service};
-use crate::clock::ms;
 use crate::primitives::{b64url, b64url_decode, hex, hex_decode, random_bytes, sha256};
 
 /// Length of a refresh token: 32 random bytes in unpadded base64url.
@@ -19,8 +21,8 @@ pub const REFRESH_TOKEN_LEN: usize = 43;
 pub(super) fn new_family(
     user: &UserRecord,
     amr: Vec<String>,
-    now: i64,
-    expires_at: i64,
+    now: UnixMillis,
+    expires_at: UnixMillis,
     current_token: String,
 ) -> Result<FamilyRecord, Failure> {
     Ok(FamilyRecord {
@@ -90,7 +92,7 @@ pub const MAX_TOLERATED_REPLAYS: u32 = 3;
 /// token, never presented): the rotation's answer may have been lost while the database
 /// was away (its commit landed after the client was told 503), and the client's retry
 /// must not read as theft. Milliseconds.
-pub const UNKNOWN_OUTCOME_GRACE_MS: i64 = 60_000;
+pub const UNKNOWN_OUTCOME_GRACE: Duration = Duration::from_secs(60);
 
 /// What a finished sign-in starts: a family with the API's token pair, or a browser's
 /// session (the portal's cookie), made by the sign-in's own commit.
@@ -109,7 +111,7 @@ impl Service {
         w: &mut dyn Write,
         user: &UserRecord,
         amr: Vec<String>,
-        now: i64,
+        now: UnixMillis,
         issue: Issue,
     ) -> Result<Outcome, Abort> {
         Ok(match issue {
@@ -119,14 +121,14 @@ impl Service {
                 Outcome::Session {
                     user: view(user),
                     token,
-                    expires_at,
+                    expires_at: expires_at.millis(),
                 }
             }
         })
     }
 
-    pub(super) fn refresh_ttl_ms(&self) -> i64 {
-        ms(self.inner.cfg.tokens.refresh_ttl)
+    pub(super) fn refresh_ttl(&self) -> Duration {
+        self.inner.cfg.tokens.refresh_ttl
     }
 
     /// Starts a family for `user` inside the caller's transaction and issues its first
@@ -136,7 +138,7 @@ impl Service {
         w: &mut dyn Write,
         user: &UserRecord,
         amr: Vec<String>,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Tokens, Abort> {
         self.start_family_as(w, user, amr, now, Some(""))
     }
@@ -150,7 +152,7 @@ impl Service {
         w: &mut dyn Write,
         user: &UserRecord,
         amr: Vec<String>,
-        now: i64,
+        now: UnixMillis,
         prefix: Option<&str>,
     ) -> Result<Tokens, Abort> {
         let (family, token) = self.open_family(w, user, amr, now, prefix)?;
@@ -165,7 +167,7 @@ impl Service {
         w: &mut dyn Write,
         user: &UserRecord,
         amr: Vec<String>,
-        now: i64,
+        now: UnixMillis,
         prefix: Option<&str>,
     ) -> Result<(FamilyRecord, String), Abort> {
         let refresh = prefix.map(new_refresh_token).transpose()?;
@@ -173,7 +175,7 @@ impl Service {
             user,
             amr,
             now,
-            now.saturating_add(self.refresh_ttl_ms()),
+            now + self.refresh_ttl(),
             refresh.as_ref().map(|(_, h)| hex(h)).unwrap_or_default(),
         )?;
         w.put_family(&family)?;
@@ -191,17 +193,17 @@ impl Service {
         user: &UserRecord,
         family: &FamilyRecord,
         refresh_token: String,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<Tokens, Abort> {
         let (access_token, claims) = self.access_token(user, &family.id, &family.amr, now)?;
         Ok(Tokens {
             access_token,
             expires_in: self.inner.cfg.tokens.access_ttl.as_secs(),
-            issued_at: now,
-            expires_at: claims.exp.saturating_mul(1000),
+            issued_at: now.millis(),
+            expires_at: UnixMillis::from_secs(claims.exp).millis(),
             refresh_token,
             family_id: family.id.clone(),
-            family_created_at: family.created_at,
+            family_created_at: family.created_at.millis(),
             user: view(user),
         })
     }
@@ -232,12 +234,12 @@ impl Service {
             b64url(&self.inner.key.refresh_successor(&presented))
         );
         let successor_hash = sha256(successor.as_bytes());
-        let reuse_ms = ms(self.inner.cfg.tokens.reuse_interval);
+        let reuse = self.inner.cfg.tokens.reuse_interval;
         // A refusal that records a revocation commits it, and its event.
         let result = self
             .write(move |w, svc, events| {
                 // The time the transaction runs, the rotation's commit right after it.
-                let now = svc.now_ms();
+                let now = svc.now();
                 let Some(chain) = w.refresh_chain(&hash)? else {
                     return Ok(Err(Failure::RefreshInvalid));
                 };
@@ -248,9 +250,7 @@ impl Service {
                 if family.revoked.is_some() {
                     return Ok(Err(Failure::RefreshInvalid));
                 }
-                if now >= family.expires_at
-                    || now >= entry.issued_at.saturating_add(svc.refresh_ttl_ms())
-                {
+                if now >= family.expires_at || now >= (entry.issued_at + svc.refresh_ttl()) {
                     return Ok(Err(Failure::RefreshExpired));
                 }
                 let user = match chain.user {
@@ -266,11 +266,10 @@ impl Service {
                     let untouched = family.current_token == hex(&successor_hash);
                     // Tolerated only within a window that exists: with reuse_interval = 0
                     // even a reuse in the same millisecond is theft.
-                    let age = now.saturating_sub(spent_at);
-                    let tolerated = reuse_ms > 0
-                        && (age <= reuse_ms
-                            || (untouched
-                                && age <= reuse_ms.saturating_add(UNKNOWN_OUTCOME_GRACE_MS)));
+                    let age = now.since(spent_at);
+                    let tolerated = !reuse.is_zero()
+                        && (age <= reuse
+                            || (untouched && age <= reuse.saturating_add(UNKNOWN_OUTCOME_GRACE)));
                     if !tolerated {
                         // A token spent long ago came back: assume theft, end the family.
                         end_session(w, &mut family, "reuse", now)?;
@@ -309,7 +308,7 @@ impl Service {
                 }
                 w.put_refresh(&successor_hash, &RefreshEntry::issued(&family.id, now))?;
                 family.rotated_at = now;
-                family.expires_at = now.saturating_add(svc.refresh_ttl_ms());
+                family.expires_at = now + svc.refresh_ttl();
                 family.current_token = hex(&successor_hash);
                 w.put_family(&family)?;
                 events.push(Event::Rotated);

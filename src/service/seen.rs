@@ -6,6 +6,7 @@
 //!
 //! A redb server needs none of this: its reads are local and cost microseconds.
 
+use crate::clock::UnixMillis;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -18,7 +19,7 @@ const CAP: usize = 100_000;
 struct Inner {
     epoch: u64,
     /// Family id -> (user id, expiry as read, sign-in time).
-    families: HashMap<String, (String, i64, i64)>,
+    families: HashMap<String, (String, UnixMillis, UnixMillis)>,
     users: HashMap<String, UserRecord>,
 }
 
@@ -46,7 +47,12 @@ impl Seen {
 
     /// The user of family `sid` and the family's sign-in time, when both are
     /// remembered, the family is `sub`'s and lives at `now`.
-    pub(crate) fn lookup(&self, sid: &str, sub: &str, now: i64) -> Option<(UserRecord, i64)> {
+    pub(crate) fn lookup(
+        &self,
+        sid: &str,
+        sub: &str,
+        now: UnixMillis,
+    ) -> Option<(UserRecord, UnixMillis)> {
         let g = self.lock();
         let (user_id, expires_at, signed_in_at) = g.families.get(sid)?;
         if user_id != sub || *expires_at <= now {
@@ -60,8 +66,8 @@ impl Seen {
         &self,
         epoch: u64,
         sid: &str,
-        expires_at: i64,
-        signed_in_at: i64,
+        expires_at: UnixMillis,
+        signed_in_at: UnixMillis,
         user: &UserRecord,
     ) {
         let mut g = self.lock();
@@ -105,28 +111,29 @@ mod tests {
         UserRecord {
             num: 1,
             username: Some(id.into()),
-            ..UserRecord::new(id.into(), 0)
+            ..UserRecord::new(id.into(), UnixMillis::from_millis(0))
         }
     }
 
     #[test]
     fn a_change_forgets_and_a_read_that_raced_it_is_not_kept() {
+        let at = UnixMillis::from_millis;
         let s = Seen::default();
         let e = s.epoch();
-        s.remember(e, "f", 100, 7, &user("u"));
-        assert_eq!(s.lookup("f", "u", 50).map(|(_, at)| at), Some(7));
-        assert!(s.lookup("f", "u", 100).is_none(), "expired");
-        assert!(s.lookup("f", "someone-else", 50).is_none());
+        s.remember(e, "f", at(100), at(7), &user("u"));
+        assert_eq!(s.lookup("f", "u", at(50)).map(|(_, t)| t), Some(at(7)));
+        assert!(s.lookup("f", "u", at(100)).is_none(), "expired");
+        assert!(s.lookup("f", "someone-else", at(50)).is_none());
         s.forget(&Change::Family("f".into()));
-        assert!(s.lookup("f", "u", 50).is_none());
+        assert!(s.lookup("f", "u", at(50)).is_none());
         // A read that began before a notice arrived is not kept.
         let e = s.epoch();
         s.forget(&Change::User("u".into()));
-        s.remember(e, "f", 100, 7, &user("u"));
-        assert!(s.lookup("f", "u", 50).is_none());
+        s.remember(e, "f", at(100), at(7), &user("u"));
+        assert!(s.lookup("f", "u", at(50)).is_none());
         let e = s.epoch();
-        s.remember(e, "f", 100, 7, &user("u"));
+        s.remember(e, "f", at(100), at(7), &user("u"));
         s.forget(&Change::Lost);
-        assert!(s.lookup("f", "u", 50).is_none());
+        assert!(s.lookup("f", "u", at(50)).is_none());
     }
 }

@@ -20,7 +20,6 @@ use super::policy::{
 use super::principal::Principal;
 use super::refresh::Issue;
 use super::{new_id, refused, store_failure, Service};
-use crate::clock::after;
 use crate::limits::Source;
 use crate::mail::Purpose;
 
@@ -32,9 +31,7 @@ impl Service {
         source: Source,
         known: bool,
     ) -> Result<(), Failure> {
-        self.inner
-            .mail
-            .take_quota(email, source, known, self.now_ms())
+        self.inner.mail.take_quota(email, source, known, self.now())
     }
 
     pub(super) async fn send_mail(&self, to: &str, purpose: Purpose<'_>) -> Result<(), Failure> {
@@ -47,7 +44,7 @@ impl Service {
         source: Source,
     ) -> Result<Outcome, Failure> {
         let cfg = &self.inner.cfg;
-        let now = self.now_ms();
+        let now = self.now();
         let user_id = self
             .inner
             .store
@@ -66,7 +63,7 @@ impl Service {
         let record = SessionCodeRecord {
             email: email.clone(),
             created_at: now,
-            expires_at: after(now, cfg.session.code_ttl),
+            expires_at: now + cfg.session.code_ttl,
             mfa_failures: 0,
         };
         // Written whether or not the address has an account (and whether or not the code
@@ -108,7 +105,7 @@ impl Service {
             return Err(Failure::InvalidSessionCode);
         };
         let hash = self.inner.key.code_hash(&normalized);
-        let now = self.now_ms();
+        let now = self.now();
         let allow_signup = self.inner.cfg.session.allow_signup;
         // A second factor to check takes its place in the account's lockout first.
         let owner = self
@@ -231,7 +228,7 @@ impl Service {
     ) -> Result<Outcome, Failure> {
         let user = caller.user.clone();
         let email = user.email.clone().ok_or(Failure::InvalidEmail)?;
-        let now = self.now_ms();
+        let now = self.now();
         self.take_mail_quota(&email, source, true)?;
         let (shown, normalized) = new_code()?;
         let code_hash = proof_hash(&self.inner.key, VERIFY_EMAIL, &user.id, &normalized);
@@ -241,7 +238,7 @@ impl Service {
             code_hash,
             email: email.clone(),
             created_at: now,
-            expires_at: after(now, ttl),
+            expires_at: now + ttl,
             failures: 0,
         };
         let user_id = user.id.clone();
@@ -289,7 +286,7 @@ impl Service {
             .inner
             .guards
             .lockouts
-            .begin(&account_key(&user.id), source, self.now_ms())
+            .begin(&account_key(&user.id), source, self.now())
             .map_err(refused)?;
         let normalized = normalize_code(&code);
         let given = normalized
@@ -298,7 +295,7 @@ impl Service {
         let index = normalized
             .as_deref()
             .map(|n| index_hash(&self.inner.key, VERIFY_EMAIL, n));
-        let now = self.now_ms();
+        let now = self.now();
         let user_id = user.id.clone();
         let result = self
             .write(move |w, _, _| {
@@ -340,7 +337,7 @@ impl Service {
         match &result {
             Ok(_) => self.emit(&[Event::EmailVerified { user: user.id }]),
             Err(Failure::InvalidCode) => {
-                if attempt.failed(self.now_ms()) {
+                if attempt.failed(self.now()) {
                     self.emit(&[Event::LockedOut]);
                 }
             }
@@ -355,7 +352,7 @@ impl Service {
             return Ok(Outcome::Done);
         }
         let hash = super::sha256(refresh_token.as_bytes());
-        let now = self.now_ms();
+        let now = self.now();
         self.write(move |w, _, events| {
             if let Some(entry) = w.refresh(&hash)? {
                 if let Some(mut f) = w.family(&entry.family_id)? {

@@ -191,7 +191,7 @@ impl IdSigner {
                 kid: r.kid.clone(),
                 source,
             })?;
-            let verify_until = r.retired_at.map(|t| t / 1000 + ttl);
+            let verify_until = r.retired_at.map(|t| t.secs() + ttl);
             keys.push((r.kid.clone(), alg, key, Window { verify_until }));
         }
         Ok(IdSigner { keys })
@@ -262,7 +262,7 @@ mod tests {
                 kid,
                 alg: alg.id().into(),
                 secret,
-                created_at: 0,
+                created_at: crate::clock::UnixMillis::EPOCH,
                 retired_at: None,
             });
         }

@@ -356,7 +356,7 @@ impl<K: JwsKey> Jwt<K> {
                 kid: r.kid.clone(),
                 source,
             })?;
-            let verify_until = r.retired_at.map(|t| t / 1000 + access_ttl);
+            let verify_until = r.retired_at.map(|t| t.secs() + access_ttl);
             if r.retired_at.is_none() {
                 signing = Some(keys.len());
             }

@@ -3,6 +3,7 @@
 //! verifies an access token: signature, then every rule, with a cache of verified tokens
 //! that forgets everything whenever the keys change.
 
+use crate::clock::UnixMillis;
 use std::sync::{Arc, RwLock};
 
 use storage::{SigningKeyRecord, Store};
@@ -12,6 +13,11 @@ use super::idtoken::{self, IdAlg, IdSigner};
 use super::jwt::{EdDsa, Es256, Hs256, JwsKey, Jwt};
 use super::paseto::{V4Local, V4Public};
 use super::{Claims, KeyError, Rules, Signer, TokenAlg, VerifyError};
+
+/// `n` seconds as a span (none when negative).
+fn secs(n: i64) -> std::time::Duration {
+    std::time::Duration::from_secs(u64::try_from(n).unwrap_or(0))
+}
 
 /// Makes a new key of `alg`: `(kid, secret)`.
 pub fn generate(alg: TokenAlg) -> Result<(String, Vec<u8>), KeyError> {
@@ -59,7 +65,10 @@ pub fn build_verifier(
 }
 
 /// A new key record: of the access-token algorithm `alg`, or of an id-token algorithm.
-fn new_record(alg: Result<TokenAlg, IdAlg>, now_ms: i64) -> Result<SigningKeyRecord, KeyError> {
+fn new_record(
+    alg: Result<TokenAlg, IdAlg>,
+    now_ms: UnixMillis,
+) -> Result<SigningKeyRecord, KeyError> {
     let ((kid, secret), name) = match alg {
         Ok(a) => (generate(a)?, a.id()),
         Err(a) => (idtoken::generate(a)?, a.id()),
@@ -95,7 +104,7 @@ pub fn revoke(
     alg: TokenAlg,
     id_algs: &[IdAlg],
     kid: &str,
-    now_ms: i64,
+    now_ms: UnixMillis,
 ) -> Result<bool, KeyError> {
     store.write(|w| {
         let keys = w.keys()?;
@@ -122,7 +131,7 @@ pub fn rotate(
     store: &Store,
     alg: TokenAlg,
     id_algs: &[IdAlg],
-    now_ms: i64,
+    now_ms: UnixMillis,
     access_ttl: i64,
     only_if_missing: bool,
 ) -> Result<Option<String>, KeyError> {
@@ -153,7 +162,7 @@ pub fn rotate(
                 }
                 // Retired long enough that every token it signed has expired (one minute of
                 // margin for clock skew): nothing can need it any more.
-                Some(t) if t + (access_ttl + 60) * 1000 < now_ms => w.delete_key(&k.kid)?,
+                Some(t) if t + secs(access_ttl + 60) < now_ms => w.delete_key(&k.kid)?,
                 Some(_) => {}
             }
         }
@@ -179,10 +188,10 @@ struct Current {
     id: Arc<IdSigner>,
     generation: u64,
     /// What the loaded keys were: id, algorithm, retirement.
-    loaded: Vec<(String, String, Option<i64>)>,
+    loaded: Vec<(String, String, Option<UnixMillis>)>,
 }
 
-fn fingerprint(records: &[SigningKeyRecord]) -> Vec<(String, String, Option<i64>)> {
+fn fingerprint(records: &[SigningKeyRecord]) -> Vec<(String, String, Option<UnixMillis>)> {
     records
         .iter()
         .map(|k| (k.kid.clone(), k.alg.clone(), k.retired_at))
@@ -225,7 +234,7 @@ impl KeyRing {
         alg: TokenAlg,
         id_algs: &[IdAlg],
         issuer: &str,
-        now_ms: i64,
+        now_ms: UnixMillis,
         access_ttl: i64,
         cache_size: usize,
     ) -> Result<KeyRing, KeyError> {
@@ -260,7 +269,8 @@ impl KeyRing {
     }
 
     /// The public keys that verify live tokens, of every algorithm, id tokens' too.
-    pub fn public_keys(&self, now: i64) -> super::PublicKeys {
+    pub fn public_keys(&self, now: UnixMillis) -> super::PublicKeys {
+        let now = now.secs();
         let (signer, former, _) = self.current();
         let mut all = signer.public_keys(now);
         for v in former {
@@ -282,10 +292,13 @@ impl KeyRing {
         self.id().sign(alg, claims)
     }
 
-    /// The claims of an id token this server signed (signature only, at `now`, Unix
-    /// seconds).
-    pub fn verify_id(&self, token: &str, now: i64) -> Result<serde_json::Value, VerifyError> {
-        self.id().verify(token, now)
+    /// The claims of an id token this server signed (signature only, at `now`).
+    pub fn verify_id(
+        &self,
+        token: &str,
+        now: UnixMillis,
+    ) -> Result<serde_json::Value, VerifyError> {
+        self.id().verify(token, now.secs())
     }
 
     /// Signs `claims` with the current key.
@@ -294,14 +307,18 @@ impl KeyRing {
     }
 
     /// Verifies an access token: signature with a live key, then every rule (issuer,
-    /// `exp`, `nbf`, `iat`) at `now` (Unix seconds). A token verified before under the
-    /// same keys skips the signature check; its claims are checked again.
-    pub fn verify(&self, token: &str, now: i64) -> Result<Claims, VerifyError> {
+    /// `exp`, `nbf`, `iat`) at `now`. A token verified before under the same keys skips
+    /// the signature check; its claims are checked again.
+    pub fn verify(&self, token: &str, now: UnixMillis) -> Result<Claims, VerifyError> {
         self.verify_under(token, &Rules::new(&self.issuer, now))
     }
 
     /// As [`KeyRing::verify`], but an expired token passes: for RFC 7009 revocation only.
-    pub fn verify_allowing_expired(&self, token: &str, now: i64) -> Result<Claims, VerifyError> {
+    pub fn verify_allowing_expired(
+        &self,
+        token: &str,
+        now: UnixMillis,
+    ) -> Result<Claims, VerifyError> {
         self.verify_under(token, &Rules::allowing_expired(&self.issuer, now))
     }
 
@@ -329,7 +346,7 @@ impl KeyRing {
     }
 
     /// Rotates: a new key signs from now on; the old ones verify until their tokens expire.
-    pub fn rotate(&self, store: &Store, now_ms: i64) -> Result<String, KeyError> {
+    pub fn rotate(&self, store: &Store, now_ms: UnixMillis) -> Result<String, KeyError> {
         let kid = rotate(
             store,
             self.alg,
@@ -344,7 +361,7 @@ impl KeyRing {
     }
 
     /// Revokes the key `kid` (see [`revoke`]) and reloads; returns whether it existed.
-    pub fn revoke(&self, store: &Store, kid: &str, now_ms: i64) -> Result<bool, KeyError> {
+    pub fn revoke(&self, store: &Store, kid: &str, now_ms: UnixMillis) -> Result<bool, KeyError> {
         let existed = revoke(store, self.alg, &self.id_algs, kid, now_ms)?;
         self.reload(store)?;
         Ok(existed)

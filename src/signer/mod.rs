@@ -12,6 +12,7 @@ pub mod jwt;
 pub mod keys;
 pub mod paseto;
 
+use crate::clock::UnixMillis;
 use serde::{Deserialize, Serialize};
 
 use crate::primitives::NoRandomness;
@@ -147,21 +148,21 @@ pub struct Rules<'a> {
 
 impl<'a> Rules<'a> {
     /// Every rule: issuer, `exp` (no leeway), `nbf` and `iat` (at most [`SKEW_SECS`] in
-    /// the future). `now` is Unix seconds.
-    pub fn new(issuer: &'a str, now: i64) -> Rules<'a> {
+    /// the future), at `now` (claims count whole seconds).
+    pub fn new(issuer: &'a str, now: UnixMillis) -> Rules<'a> {
         Rules {
             issuer,
-            now,
+            now: now.secs(),
             expiry: true,
         }
     }
 
     /// Every rule but `exp`: for RFC 7009 revocation only, which must accept an expired
     /// access token to find and end its family.
-    pub fn allowing_expired(issuer: &'a str, now: i64) -> Rules<'a> {
+    pub fn allowing_expired(issuer: &'a str, now: UnixMillis) -> Rules<'a> {
         Rules {
             issuer,
-            now,
+            now: now.secs(),
             expiry: false,
         }
     }

@@ -196,7 +196,7 @@ impl V4Public {
                 signing = Some(keys.len());
             }
             let window = Window {
-                verify_until: r.retired_at.map(|t| t / 1000 + access_ttl),
+                verify_until: r.retired_at.map(|t| t.secs() + access_ttl),
             };
             keys.push(PublicKeyEntry {
                 kid: r.kid.clone(),
@@ -310,7 +310,7 @@ impl V4Local {
                 r.kid.clone(),
                 key,
                 Window {
-                    verify_until: r.retired_at.map(|t| t / 1000 + access_ttl),
+                    verify_until: r.retired_at.map(|t| t.secs() + access_ttl),
                 },
             ));
         }

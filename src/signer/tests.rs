@@ -15,8 +15,8 @@ fn record(alg: TokenAlg, created: i64, retired: Option<i64>) -> SigningKeyRecord
         kid,
         alg: alg.id().into(),
         secret,
-        created_at: created,
-        retired_at: retired,
+        created_at: UnixMillis::from_millis(created),
+        retired_at: retired.map(UnixMillis::from_millis),
     }
 }
 
@@ -42,7 +42,7 @@ fn every_signer_round_trips_and_refuses_tampering() {
         let s = keys::build(alg, &[record(alg, 0, None)], 600).unwrap();
         let c = claims(NOW);
         let t = s.sign(&c).unwrap();
-        let rules = Rules::new("https://issuer.test", NOW);
+        let rules = Rules::new("https://issuer.test", UnixMillis::from_secs(NOW));
         assert_eq!(s.verify(&t, &rules).unwrap(), c, "{alg:?}");
 
         // Any flipped character is refused.
@@ -94,7 +94,7 @@ fn retired_keys_verify_until_their_tokens_expire() {
         let s_old = keys::build(alg, std::slice::from_ref(&old), 600).unwrap();
         let t = s_old.sign(&claims(NOW)).unwrap();
         let mut retired = old.clone();
-        retired.retired_at = Some(NOW * 1000);
+        retired.retired_at = Some(UnixMillis::from_secs(NOW));
         let s = keys::build(alg, &[retired, record(alg, 1, None)], 600).unwrap();
         assert!(s.verify_signature(&t, NOW + 599).is_ok(), "{alg:?}");
         assert!(
@@ -115,38 +115,50 @@ fn claim_rules() {
     let check = |c: &Claims, rules: Rules<'_>| Unchecked(c.clone()).check(&rules);
     let iss = "https://issuer.test";
     let c = claims(NOW);
-    assert_eq!(check(&c, Rules::new(iss, NOW)), Ok(c.clone()));
     assert_eq!(
-        check(&c, Rules::new("https://other", NOW)),
+        check(&c, Rules::new(iss, UnixMillis::from_secs(NOW))),
+        Ok(c.clone())
+    );
+    assert_eq!(
+        check(&c, Rules::new("https://other", UnixMillis::from_secs(NOW))),
         Err(VerifyError::Issuer(iss.into()))
     );
     assert_eq!(
-        check(&c, Rules::new(iss, NOW + 600)),
+        check(&c, Rules::new(iss, UnixMillis::from_secs(NOW + 600))),
         Err(VerifyError::Expired)
     );
     // Only revocation may relax expiry, and nothing else.
     assert_eq!(
-        check(&c, Rules::allowing_expired(iss, NOW + 600)),
+        check(
+            &c,
+            Rules::allowing_expired(iss, UnixMillis::from_secs(NOW + 600))
+        ),
         Ok(c.clone())
     );
     assert_eq!(
-        check(&c, Rules::allowing_expired("https://other", NOW + 600)),
+        check(
+            &c,
+            Rules::allowing_expired("https://other", UnixMillis::from_secs(NOW + 600))
+        ),
         Err(VerifyError::Issuer(iss.into()))
     );
     assert_eq!(
-        check(&c, Rules::new(iss, NOW - SKEW_SECS - 1)),
+        check(
+            &c,
+            Rules::new(iss, UnixMillis::from_secs(NOW - SKEW_SECS - 1))
+        ),
         Err(VerifyError::IssuedInFuture)
     );
     let mut n = claims(NOW);
     n.nbf = Some(NOW + SKEW_SECS + 1);
     assert_eq!(
-        check(&n, Rules::new(iss, NOW)),
+        check(&n, Rules::new(iss, UnixMillis::from_secs(NOW))),
         Err(VerifyError::NotYetValid)
     );
     let mut e = claims(NOW);
     e.sid = String::new();
     assert!(matches!(
-        check(&e, Rules::new(iss, NOW)),
+        check(&e, Rules::new(iss, UnixMillis::from_secs(NOW))),
         Err(VerifyError::Claims(_))
     ));
 }

@@ -3,6 +3,7 @@
 //! reaches the disk (redb's group commit, a retried PostgreSQL transaction) is the
 //! backend's own business.
 
+use crate::UnixMillis;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -145,8 +146,8 @@ impl Store {
         id: &str,
         account: &str,
         source: &[u8],
-        now: i64,
-    ) -> Result<Result<(), i64>, StoreError> {
+        now: UnixMillis,
+    ) -> Result<Result<(), UnixMillis>, StoreError> {
         self.pg()?.attempt_begin(rules, id, account, source, now)
     }
 
@@ -157,7 +158,7 @@ impl Store {
         id: &str,
         account: &str,
         source: &[u8],
-        now: i64,
+        now: UnixMillis,
         end: AttemptEnd,
     ) -> Result<bool, StoreError> {
         self.pg()?.attempt_end(rules, id, account, source, now, end)
@@ -169,7 +170,7 @@ impl Store {
         rules: &AttemptRules,
         account: &str,
         source: &[u8],
-        now: i64,
+        now: UnixMillis,
     ) -> Result<bool, StoreError> {
         self.pg()?.attempt_knows(rules, account, source, now)
     }
@@ -184,13 +185,13 @@ impl Store {
         &self,
         rules: &AttemptRules,
         account: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<AttemptStatus, StoreError> {
         self.pg()?.attempt_status(rules, account, now)
     }
 
     /// Removes attempts, locks and known sources that no longer count.
-    pub fn attempt_sweep(&self, rules: &AttemptRules, now: i64) -> Result<u64, StoreError> {
+    pub fn attempt_sweep(&self, rules: &AttemptRules, now: UnixMillis) -> Result<u64, StoreError> {
         self.pg()?.attempt_sweep(rules, now)
     }
 

@@ -85,6 +85,7 @@ pub fn skeleton(name: &str) -> String {
 mod tests {
     use super::*;
     use crate::records::{AccountState, MfaRecord, UserRecord};
+    use crate::UnixMillis;
 
     fn user() -> UserRecord {
         UserRecord {
@@ -98,14 +99,14 @@ mod tests {
             role: "user".into(),
             password_hash: Some("$scrypt$ln=15,r=8,p=1$c2FsdA$aGFzaA".into()),
             state: AccountState::Active,
-            created_at: 1_700_000_000_000,
-            updated_at: 1_700_000_000_000,
+            created_at: UnixMillis::from_millis(1_700_000_000_000),
+            updated_at: UnixMillis::from_millis(1_700_000_000_000),
             last_login_at: None,
             mfa: Some(MfaRecord {
                 sealed_secret: "sealed".into(),
                 enabled: true,
                 last_step: 3,
-                enrolled_at: 5,
+                enrolled_at: UnixMillis::from_millis(5),
                 recovery: vec!["r".into()],
             }),
             email_verified: true,

@@ -182,13 +182,14 @@ fn run(store: &RedbStore, rx: &mpsc::Receiver<Pending>, store_ok: &AtomicBool) {
 mod tests {
     use super::*;
     use crate::tx::Read;
+    use crate::UnixMillis;
     use crate::UserRecord;
 
     fn user(id: &str) -> UserRecord {
         UserRecord {
             email: Some(format!("{id}@example.com")),
             username: Some(id.into()),
-            ..UserRecord::new(id.into(), 0)
+            ..UserRecord::new(id.into(), UnixMillis::from_millis(0))
         }
     }
 

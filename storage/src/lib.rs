@@ -28,6 +28,7 @@ mod shared;
 mod store;
 #[cfg(all(feature = "testing", feature = "postgres"))]
 pub mod testing;
+mod time;
 mod tx;
 
 pub use backend::Store;
@@ -43,4 +44,5 @@ pub use records::{
 pub use rows::{Kind, Raw, Records, RecordsMut, Rows, RowsMut};
 pub use shared::{AttemptEnd, AttemptRules, AttemptStatus, Change};
 pub use store::SCHEMA_VERSION;
+pub use time::UnixMillis;
 pub use tx::{Item, Read, RefreshChain, Write};

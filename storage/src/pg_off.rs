@@ -5,6 +5,7 @@ use crate::commit::{Abort, Job, Refused};
 use crate::shared::{AttemptRules, AttemptStatus, Change};
 use crate::tx::{Read, Write};
 use crate::StoreError;
+use crate::UnixMillis;
 
 /// No PostgreSQL store can exist in this build.
 #[derive(Clone, Debug)]
@@ -62,8 +63,8 @@ impl PgStore {
         _id: &str,
         _account: &str,
         _source: &[u8],
-        _now: i64,
-    ) -> Result<Result<(), i64>, StoreError> {
+        _now: UnixMillis,
+    ) -> Result<Result<(), UnixMillis>, StoreError> {
         match *self {}
     }
 
@@ -73,7 +74,7 @@ impl PgStore {
         _id: &str,
         _account: &str,
         _source: &[u8],
-        _now: i64,
+        _now: UnixMillis,
         _end: crate::shared::AttemptEnd,
     ) -> Result<bool, StoreError> {
         match *self {}
@@ -84,7 +85,7 @@ impl PgStore {
         _r: &AttemptRules,
         _account: &str,
         _source: &[u8],
-        _now: i64,
+        _now: UnixMillis,
     ) -> Result<bool, StoreError> {
         match *self {}
     }
@@ -97,12 +98,12 @@ impl PgStore {
         &self,
         _r: &AttemptRules,
         _account: &str,
-        _now: i64,
+        _now: UnixMillis,
     ) -> Result<AttemptStatus, StoreError> {
         match *self {}
     }
 
-    pub fn attempt_sweep(&self, _r: &AttemptRules, _now: i64) -> Result<u64, StoreError> {
+    pub fn attempt_sweep(&self, _r: &AttemptRules, _now: UnixMillis) -> Result<u64, StoreError> {
         match *self {}
     }
 }

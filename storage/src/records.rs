@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::rows::{sweep, Kind, Sweep};
+use crate::time::UnixMillis;
 
 /// Whether an account may sign in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,11 +44,11 @@ pub struct UserRecord {
     /// Account state.
     pub state: AccountState,
     /// Creation time, Unix milliseconds.
-    pub created_at: i64,
+    pub created_at: UnixMillis,
     /// Last change, Unix milliseconds.
-    pub updated_at: i64,
+    pub updated_at: UnixMillis,
     /// Last successful sign-in, Unix milliseconds.
-    pub last_login_at: Option<i64>,
+    pub last_login_at: Option<UnixMillis>,
     /// TOTP second factor, pending or enabled (absent in records of older versions).
     #[serde(default)]
     pub mfa: Option<MfaRecord>,
@@ -68,7 +69,7 @@ pub struct MfaRecord {
     /// The last TOTP time step accepted for this user (a code is accepted once).
     pub last_step: u64,
     /// When the secret was made, Unix milliseconds.
-    pub enrolled_at: i64,
+    pub enrolled_at: UnixMillis,
     /// Keyed hashes (hex) of the unused recovery codes.
     #[serde(default)]
     pub recovery: Vec<String>,
@@ -89,9 +90,9 @@ pub struct SessionCodeRecord {
     /// The address it was mailed to, as given.
     pub email: String,
     /// When it was made, Unix milliseconds.
-    pub created_at: i64,
+    pub created_at: UnixMillis,
     /// When it stops working, Unix milliseconds.
-    pub expires_at: i64,
+    pub expires_at: UnixMillis,
     /// Wrong MFA codes given with it so far.
     pub mfa_failures: u32,
 }
@@ -105,9 +106,9 @@ pub struct MfaPendingRecord {
     /// Methods of the first factor (`pwd`).
     pub amr: Vec<String>,
     /// When it was made, Unix milliseconds.
-    pub created_at: i64,
+    pub created_at: UnixMillis,
     /// When it stops working, Unix milliseconds.
-    pub expires_at: i64,
+    pub expires_at: UnixMillis,
     /// Wrong second factors given with it so far.
     pub failures: u32,
 }
@@ -124,7 +125,7 @@ pub struct GrantRecord {
     /// The account.
     pub user_id: String,
     /// When the person signed in, Unix milliseconds (`auth_time`).
-    pub auth_time: i64,
+    pub auth_time: UnixMillis,
     /// How they signed in (`amr`).
     pub amr: Vec<String>,
     /// The client's `nonce`, echoed in the id token.
@@ -135,9 +136,9 @@ pub struct GrantRecord {
     /// The PKCE challenge (S256), if the client sent one.
     pub code_challenge: Option<String>,
     /// When it was made, Unix milliseconds.
-    pub created_at: i64,
+    pub created_at: UnixMillis,
     /// When the store may forget it, Unix milliseconds.
-    pub expires_at: i64,
+    pub expires_at: UnixMillis,
     /// Once the code was exchanged: the family its tokens belong to (revoked when the
     /// code comes back).
     pub redeemed: Option<String>,
@@ -154,9 +155,9 @@ pub struct PasskeyRecord {
     /// The name its owner gave it.
     pub name: String,
     /// When it was registered, Unix milliseconds.
-    pub created_at: i64,
+    pub created_at: UnixMillis,
     /// When it last signed in, Unix milliseconds.
-    pub last_used_at: Option<i64>,
+    pub last_used_at: Option<UnixMillis>,
     /// The credential as the relying-party library keeps it (public key, signature
     /// counter, flags), JSON. Public data: no secret of the account is in it.
     pub credential: String,
@@ -170,15 +171,15 @@ pub struct CeremonyRecord {
     /// The relying-party library's state of the ceremony (its challenge), JSON.
     pub state: String,
     /// When it was started, Unix milliseconds.
-    pub created_at: i64,
+    pub created_at: UnixMillis,
     /// When it stops working, Unix milliseconds.
-    pub expires_at: i64,
+    pub expires_at: UnixMillis,
 }
 
 impl Kind for CeremonyRecord {
     const TABLE: &'static str = "ceremony";
 
-    fn expires_at(&self) -> Option<i64> {
+    fn expires_at(&self) -> Option<UnixMillis> {
         Some(self.expires_at)
     }
 }
@@ -214,9 +215,9 @@ pub struct ProofRecord {
     /// The address the code was mailed to (what it proves).
     pub email: String,
     /// When it was made, Unix milliseconds.
-    pub created_at: i64,
+    pub created_at: UnixMillis,
     /// When it stops working, Unix milliseconds.
-    pub expires_at: i64,
+    pub expires_at: UnixMillis,
     /// Wrong codes given so far.
     pub failures: u32,
 }
@@ -225,7 +226,7 @@ pub struct ProofRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revocation {
     /// When, Unix milliseconds.
-    pub at: i64,
+    pub at: UnixMillis,
     /// Why: `reuse`, `logout`, `user_deleted`, `user_disabled`, ...
     pub reason: String,
 }
@@ -240,11 +241,11 @@ pub struct FamilyRecord {
     /// Authentication methods of the sign-in that started it (`amr` claim).
     pub amr: Vec<String>,
     /// Start of the family, Unix milliseconds.
-    pub created_at: i64,
+    pub created_at: UnixMillis,
     /// Last rotation, Unix milliseconds.
-    pub rotated_at: i64,
+    pub rotated_at: UnixMillis,
     /// The family's newest token stops working at this time, Unix milliseconds.
-    pub expires_at: i64,
+    pub expires_at: UnixMillis,
     /// Hex SHA-256 of the family's current (newest, unspent) refresh token.
     pub current_token: String,
     /// Set once the family is revoked; a revoked family never comes back.
@@ -255,7 +256,7 @@ impl UserRecord {
     /// A new account made at `now`: active, role `user`, no name, email, password or
     /// second factor, number 0 until the store allocates one. Callers set what they know
     /// with struct-update syntax.
-    pub fn new(id: String, now: i64) -> UserRecord {
+    pub fn new(id: String, now: UnixMillis) -> UserRecord {
         UserRecord {
             id,
             num: 0,
@@ -279,7 +280,7 @@ impl UserRecord {
 impl FamilyRecord {
     /// Whether the family still stands for a signed-in session at `now` (Unix ms): not
     /// revoked and not expired. The one definition every door uses.
-    pub fn is_live(&self, now: i64) -> bool {
+    pub fn is_live(&self, now: UnixMillis) -> bool {
         self.revoked.is_none() && now < self.expires_at
     }
 }
@@ -290,9 +291,9 @@ pub struct RefreshEntry {
     /// The family it belongs to.
     pub family_id: String,
     /// When it was issued, Unix milliseconds.
-    pub issued_at: i64,
+    pub issued_at: UnixMillis,
     /// When it was rotated out (spent), Unix milliseconds; `None` while it is current.
-    pub spent_at: Option<i64>,
+    pub spent_at: Option<UnixMillis>,
     /// Times it was presented again, spent, within the reuse interval (tolerated, bounded).
     #[serde(default)]
     pub replays: u32,
@@ -301,7 +302,7 @@ pub struct RefreshEntry {
 impl RefreshEntry {
     /// The entry of a token just issued in family `family_id` at `now` (Unix ms): current,
     /// never replayed.
-    pub fn issued(family_id: &str, now: i64) -> RefreshEntry {
+    pub fn issued(family_id: &str, now: UnixMillis) -> RefreshEntry {
         RefreshEntry {
             family_id: family_id.to_owned(),
             issued_at: now,
@@ -321,10 +322,10 @@ pub struct SigningKeyRecord {
     /// Secret key material (PKCS#8 document, or raw secret for symmetric keys).
     pub secret: Vec<u8>,
     /// Creation time, Unix milliseconds.
-    pub created_at: i64,
+    pub created_at: UnixMillis,
     /// When the key stopped signing, Unix milliseconds; it still verifies for one
     /// access-token lifetime after that.
-    pub retired_at: Option<i64>,
+    pub retired_at: Option<UnixMillis>,
 }
 
 impl std::fmt::Debug for SigningKeyRecord {

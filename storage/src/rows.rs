@@ -9,6 +9,7 @@
 //! conformance suite runs the primitives on both. The hot, specialised tables (users,
 //! families, refresh tokens) keep their own columns and code in each backend.
 
+use crate::UnixMillis;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -36,7 +37,12 @@ pub trait Rows {
     /// The key an entry of the unique `index` points to.
     fn unique(&self, index: &str, entry: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// At most `limit` keys of `table` due at or before `now`, soonest first.
-    fn due(&self, table: &str, now: i64, limit: usize) -> Result<Vec<(i64, Vec<u8>)>, StoreError>;
+    fn due(
+        &self,
+        table: &str,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<(UnixMillis, Vec<u8>)>, StoreError>;
     /// The counter `name` (0 until first counted).
     fn counter(&self, name: &str) -> Result<u64, StoreError>;
     /// Everything the layer holds, for a backup or a copy: every row, index entry, due
@@ -64,9 +70,9 @@ pub trait RowsMut: Rows {
     /// Gives `entry` of the unique `index` up.
     fn unique_remove(&mut self, index: &str, entry: &[u8]) -> Result<(), StoreError>;
     /// `key` of `table` is due at `at`.
-    fn due_add(&mut self, table: &str, at: i64, key: &[u8]) -> Result<(), StoreError>;
+    fn due_add(&mut self, table: &str, at: UnixMillis, key: &[u8]) -> Result<(), StoreError>;
     /// `key` of `table` is no longer due at `at`.
-    fn due_remove(&mut self, table: &str, at: i64, key: &[u8]) -> Result<(), StoreError>;
+    fn due_remove(&mut self, table: &str, at: UnixMillis, key: &[u8]) -> Result<(), StoreError>;
     /// Adds `by` to the counter `name` (atomically: two transactions never read the same
     /// value); its new value.
     fn counter_add(&mut self, name: &str, by: u64) -> Result<u64, StoreError>;
@@ -120,7 +126,7 @@ pub enum Raw {
         /// The table.
         table: String,
         /// When.
-        at: i64,
+        at: UnixMillis,
         /// The key.
         key: Vec<u8>,
     },
@@ -146,17 +152,21 @@ pub trait Kind: Serialize + DeserializeOwned {
         Vec::new()
     }
     /// When the record goes (the sweeper removes it then), if ever.
-    fn expires_at(&self) -> Option<i64> {
+    fn expires_at(&self) -> Option<UnixMillis> {
         None
     }
 }
 
 /// A kind's sweep: removes at most `limit` of its records due at `now`; how many.
-pub type Sweep = fn(&mut dyn RowsMut, i64, usize) -> Result<usize, StoreError>;
+pub type Sweep = fn(&mut dyn RowsMut, UnixMillis, usize) -> Result<usize, StoreError>;
 
 /// Removes at most `limit` records of kind `K` due at or before `now`, with their index
 /// entries: the [`Sweep`] of every kind (`records::KINDS` lists them).
-pub fn sweep<K: Kind>(w: &mut dyn RowsMut, now: i64, limit: usize) -> Result<usize, StoreError> {
+pub fn sweep<K: Kind>(
+    w: &mut dyn RowsMut,
+    now: UnixMillis,
+    limit: usize,
+) -> Result<usize, StoreError> {
     let due = w.due(K::TABLE, now, limit)?;
     for (_, key) in &due {
         w.delete::<K>(key)?;
@@ -168,7 +178,7 @@ pub fn sweep<K: Kind>(w: &mut dyn RowsMut, now: i64, limit: usize) -> Result<usi
 pub(crate) fn sweep_kinds(
     w: &mut dyn RowsMut,
     kinds: &[(&str, Sweep)],
-    now: i64,
+    now: UnixMillis,
     limit: usize,
 ) -> Result<usize, StoreError> {
     let mut n = 0;

@@ -2,6 +2,8 @@
 //! changes other nodes must see, and the attempt counters of the account lockout. Only
 //! PostgreSQL has either; these are the types the `Store` speaks of them in.
 
+use crate::time::UnixMillis;
+
 /// A change other nodes must see at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -50,9 +52,9 @@ pub struct AttemptStatus {
     /// Sources locked out of it.
     pub sources_locked: u64,
     /// When the last of those locks ends (Unix ms).
-    pub until: Option<i64>,
+    pub until: Option<UnixMillis>,
     /// Failures within the window, from all sources.
     pub recent_failures: u64,
     /// Until when sources that never signed in to it may not try (Unix ms).
-    pub new_sources_refused_until: Option<i64>,
+    pub new_sources_refused_until: Option<UnixMillis>,
 }

@@ -1,5 +1,6 @@
 //! The redb store: every table definition, the schema version, and typed access.
 
+use crate::UnixMillis;
 use std::path::{Path, PathBuf};
 
 use crate::codec::{decode, encode, fold, is_legacy, skeleton};
@@ -486,7 +487,7 @@ fn migrate(w: &mut Writer, from: u64) -> Result<(), StoreError> {
         reencode!(PROOFS, ProofRecord);
         macro_rules! index {
             ($t:ident, $rec:ty, $kind:expr, $at:expr) => {{
-                let due: Vec<(Vec<u8>, i64)> = {
+                let due: Vec<(Vec<u8>, UnixMillis)> = {
                     let t = w.tx.open_table($t)?;
                     let mut out = Vec::new();
                     for item in t.iter()? {
@@ -500,7 +501,7 @@ fn migrate(w: &mut Writer, from: u64) -> Result<(), StoreError> {
                     out
                 };
                 for (key, at) in due {
-                    w.due_at($kind, at, &key)?;
+                    w.due_at($kind, at.millis(), &key)?;
                 }
             }};
         }
@@ -914,9 +915,10 @@ macro_rules! read_methods {
             fn due(
                 &self,
                 table: &str,
-                now: i64,
+                now: UnixMillis,
                 limit: usize,
-            ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+            ) -> Result<Vec<(UnixMillis, Vec<u8>)>, StoreError> {
+                let now = now.millis();
                 let Some(t) = optional(self.tx.open_table(ROW_DUE))? else {
                     return Ok(Vec::new());
                 };
@@ -929,7 +931,7 @@ macro_rules! read_methods {
                     }
                     let k = item?.0;
                     let (_, at, key) = k.value();
-                    out.push((at, key.to_vec()));
+                    out.push((UnixMillis::from_millis(at), key.to_vec()));
                 }
                 Ok(out)
             }
@@ -987,7 +989,7 @@ macro_rules! read_methods {
                         let (table, at, key) = k.value();
                         f(Raw::Due {
                             table: table.to_owned(),
-                            at,
+                            at: UnixMillis::from_millis(at),
                             key: key.to_vec(),
                         })?;
                     }
@@ -1047,12 +1049,14 @@ impl RowsMut for Writer {
         Ok(())
     }
 
-    fn due_add(&mut self, table: &str, at: i64, key: &[u8]) -> Result<(), StoreError> {
+    fn due_add(&mut self, table: &str, at: UnixMillis, key: &[u8]) -> Result<(), StoreError> {
+        let at = at.millis();
         self.tx.open_table(ROW_DUE)?.insert((table, at, key), ())?;
         Ok(())
     }
 
-    fn due_remove(&mut self, table: &str, at: i64, key: &[u8]) -> Result<(), StoreError> {
+    fn due_remove(&mut self, table: &str, at: UnixMillis, key: &[u8]) -> Result<(), StoreError> {
+        let at = at.millis();
         self.tx.open_table(ROW_DUE)?.remove((table, at, key))?;
         Ok(())
     }
@@ -1279,19 +1283,19 @@ impl Write for Writer {
     /// Inserts or replaces an MFA pending credential.
     fn put_mfa_pending(&mut self, hash: &[u8], rec: &MfaPendingRecord) -> Result<(), StoreError> {
         if let Some(old) = self.mfa_pending(hash)? {
-            self.not_due(DUE_MFA_PENDING, old.expires_at, hash)?;
+            self.not_due(DUE_MFA_PENDING, old.expires_at.millis(), hash)?;
         }
         let bytes = encode(rec)?;
         self.tx
             .open_table(MFA_PENDING)?
             .insert(hash, bytes.as_slice())?;
-        self.due_at(DUE_MFA_PENDING, rec.expires_at, hash)
+        self.due_at(DUE_MFA_PENDING, rec.expires_at.millis(), hash)
     }
 
     /// Removes an MFA pending credential.
     fn delete_mfa_pending(&mut self, hash: &[u8]) -> Result<(), StoreError> {
         if let Some(old) = self.mfa_pending(hash)? {
-            self.not_due(DUE_MFA_PENDING, old.expires_at, hash)?;
+            self.not_due(DUE_MFA_PENDING, old.expires_at.millis(), hash)?;
         }
         self.tx.open_table(MFA_PENDING)?.remove(hash)?;
         Ok(())
@@ -1306,17 +1310,17 @@ impl Write for Writer {
         match old {
             Some(at) if at == rec.expires_at => Ok(()),
             Some(at) => {
-                self.not_due(DUE_GRANT, at, hash)?;
-                self.due_at(DUE_GRANT, rec.expires_at, hash)
+                self.not_due(DUE_GRANT, at.millis(), hash)?;
+                self.due_at(DUE_GRANT, rec.expires_at.millis(), hash)
             }
-            None => self.due_at(DUE_GRANT, rec.expires_at, hash),
+            None => self.due_at(DUE_GRANT, rec.expires_at.millis(), hash),
         }
     }
 
     /// Removes an OpenID Connect grant.
     fn delete_grant(&mut self, hash: &[u8]) -> Result<(), StoreError> {
         if let Some(old) = self.grant(hash)? {
-            self.not_due(DUE_GRANT, old.expires_at, hash)?;
+            self.not_due(DUE_GRANT, old.expires_at.millis(), hash)?;
         }
         self.tx.open_table(GRANTS)?.remove(hash)?;
         Ok(())
@@ -1331,20 +1335,20 @@ impl Write for Writer {
     ) -> Result<(), StoreError> {
         let key = proof_key(purpose, subject);
         if let Some(old) = self.proof(purpose, subject)? {
-            self.not_due(DUE_PROOF, old.expires_at, key.as_bytes())?;
+            self.not_due(DUE_PROOF, old.expires_at.millis(), key.as_bytes())?;
         }
         let bytes = encode(rec)?;
         self.tx
             .open_table(PROOFS)?
             .insert(key.as_str(), bytes.as_slice())?;
-        self.due_at(DUE_PROOF, rec.expires_at, key.as_bytes())
+        self.due_at(DUE_PROOF, rec.expires_at.millis(), key.as_bytes())
     }
 
     /// Removes the proof of `purpose` for `subject`.
     fn delete_proof(&mut self, purpose: ProofPurpose, subject: &str) -> Result<(), StoreError> {
         let key = proof_key(purpose, subject);
         if let Some(old) = self.proof(purpose, subject)? {
-            self.not_due(DUE_PROOF, old.expires_at, key.as_bytes())?;
+            self.not_due(DUE_PROOF, old.expires_at.millis(), key.as_bytes())?;
         }
         self.tx.open_table(PROOFS)?.remove(key.as_str())?;
         Ok(())
@@ -1388,11 +1392,17 @@ impl Write for Writer {
 
     /// Removes MFA pending credentials, proofs, grants and the table layer's records
     /// that expired before `now`, at most `limit` of each kind; returns how many went.
-    fn sweep_challenges(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
+    fn sweep_challenges(&mut self, now: UnixMillis, limit: usize) -> Result<usize, StoreError> {
+        let now = now.millis();
         let pending = self.due_of(DUE_MFA_PENDING, now.saturating_add(1), limit)?;
         let proofs = self.due_of(DUE_PROOF, now.saturating_add(1), limit)?;
         let grants = self.due_of(DUE_GRANT, now.saturating_add(1), limit)?;
-        let kinds = crate::rows::sweep_kinds(self, crate::records::KINDS, now, limit)?;
+        let kinds = crate::rows::sweep_kinds(
+            self,
+            crate::records::KINDS,
+            UnixMillis::from_millis(now),
+            limit,
+        )?;
         let n = pending.len() + proofs.len() + grants.len() + kinds;
         for (at, hash) in grants {
             self.tx.open_table(GRANTS)?.remove(hash.as_slice())?;
@@ -1416,10 +1426,10 @@ impl Write for Writer {
         match self.family(&family.id)? {
             Some(old) if old.expires_at == family.expires_at => {}
             Some(old) => {
-                self.not_due(DUE_FAMILY, old.expires_at, old.id.as_bytes())?;
-                self.due_at(DUE_FAMILY, family.expires_at, family.id.as_bytes())?;
+                self.not_due(DUE_FAMILY, old.expires_at.millis(), old.id.as_bytes())?;
+                self.due_at(DUE_FAMILY, family.expires_at.millis(), family.id.as_bytes())?;
             }
-            None => self.due_at(DUE_FAMILY, family.expires_at, family.id.as_bytes())?,
+            None => self.due_at(DUE_FAMILY, family.expires_at.millis(), family.id.as_bytes())?,
         }
         let bytes = encode(family)?;
         self.tx
@@ -1436,10 +1446,10 @@ impl Write for Writer {
         let was = self.refresh(hash)?.and_then(|e| e.spent_at);
         if was != entry.spent_at {
             if let Some(at) = was {
-                self.not_due(DUE_SPENT, at, hash)?;
+                self.not_due(DUE_SPENT, at.millis(), hash)?;
             }
             if let Some(at) = entry.spent_at {
-                self.due_at(DUE_SPENT, at, hash)?;
+                self.due_at(DUE_SPENT, at.millis(), hash)?;
             }
         }
         let bytes = encode(entry)?;
@@ -1454,7 +1464,8 @@ impl Write for Writer {
 
     /// Removes every family whose tokens all expired before `now` (revoked or not), with
     /// their token hashes. Returns how many families went.
-    fn sweep_families(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
+    fn sweep_families(&mut self, now: UnixMillis, limit: usize) -> Result<usize, StoreError> {
+        let now = now.millis();
         let dead = self.due_of(DUE_FAMILY, now, limit)?;
         for (at, id) in &dead {
             let id = std::str::from_utf8(id).unwrap_or_default();
@@ -1468,7 +1479,12 @@ impl Write for Writer {
     }
 
     /// Removes entries of refresh tokens spent before `before`, at most `limit`.
-    fn sweep_spent_refresh(&mut self, before: i64, limit: usize) -> Result<usize, StoreError> {
+    fn sweep_spent_refresh(
+        &mut self,
+        before: UnixMillis,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let before = before.millis();
         let spent = self.due_of(DUE_SPENT, before, limit)?;
         for (at, hash) in &spent {
             if let Some(e) = self.refresh(hash)? {
@@ -1489,13 +1505,13 @@ impl Write for Writer {
         code: &SessionCodeRecord,
     ) -> Result<(), StoreError> {
         if let Some(old) = self.session_code(hash)? {
-            self.not_due(DUE_SESSION_CODE, old.expires_at, hash)?;
+            self.not_due(DUE_SESSION_CODE, old.expires_at.millis(), hash)?;
         }
         let bytes = encode(code)?;
         self.tx
             .open_table(SESSION_CODES)?
             .insert(hash, bytes.as_slice())?;
-        self.due_at(DUE_SESSION_CODE, code.expires_at, hash)?;
+        self.due_at(DUE_SESSION_CODE, code.expires_at.millis(), hash)?;
         self.tx
             .open_multimap_table(EMAIL_CODES)?
             .insert(fold(&code.email).as_str(), hash)?;
@@ -1511,7 +1527,7 @@ impl Write for Writer {
         self.tx
             .open_multimap_table(EMAIL_CODES)?
             .remove(fold(&code.email).as_str(), hash)?;
-        self.not_due(DUE_SESSION_CODE, code.expires_at, hash)?;
+        self.not_due(DUE_SESSION_CODE, code.expires_at.millis(), hash)?;
         Ok(true)
     }
 
@@ -1532,7 +1548,8 @@ impl Write for Writer {
     }
 
     /// Removes session codes that expired before `now`, at most `limit`.
-    fn sweep_session_codes(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
+    fn sweep_session_codes(&mut self, now: UnixMillis, limit: usize) -> Result<usize, StoreError> {
+        let now = now.millis();
         let dead = self.due_of(DUE_SESSION_CODE, now.saturating_add(1), limit)?;
         for (at, h) in &dead {
             if !self.delete_session_code(h)? {
@@ -1615,7 +1632,7 @@ impl Writer {
         };
         for h in &hashes {
             if let Some(at) = self.refresh(h)?.and_then(|e| e.spent_at) {
-                self.not_due(DUE_SPENT, at, h)?;
+                self.not_due(DUE_SPENT, at.millis(), h)?;
             }
             self.tx.open_table(REFRESH)?.remove(h.as_slice())?;
         }
@@ -1626,7 +1643,7 @@ impl Writer {
             .open_multimap_table(USER_FAMILIES)?
             .remove(family.user_id.as_str(), family_id)?;
         self.tx.open_table(FAMILIES)?.remove(family_id)?;
-        self.not_due(DUE_FAMILY, family.expires_at, family_id.as_bytes())
+        self.not_due(DUE_FAMILY, family.expires_at.millis(), family_id.as_bytes())
     }
 }
 
@@ -1659,7 +1676,7 @@ mod tests {
             num,
             email: Some(email.into()),
             username: Some(name.into()),
-            ..UserRecord::new(id.into(), 1)
+            ..UserRecord::new(id.into(), UnixMillis::from_millis(1))
         }
     }
 
@@ -1748,19 +1765,24 @@ mod tests {
         let store = RedbStore::open(&dir.path().join("s.redb")).unwrap();
         let code = |email: &str, exp| SessionCodeRecord {
             email: email.into(),
-            created_at: 0,
+            created_at: UnixMillis::from_millis(0),
             expires_at: exp,
             mfa_failures: 0,
         };
         store
             .write(|w| {
-                w.put_session_code(b"c1", &code("A@x.io", 100))?;
-                w.put_session_code(b"c2", &code("a@x.io", 1000))?;
-                w.put_session_code(b"c3", &code("b@x.io", 1000))?;
+                w.put_session_code(b"c1", &code("A@x.io", UnixMillis::from_millis(100)))?;
+                w.put_session_code(b"c2", &code("a@x.io", UnixMillis::from_millis(1000)))?;
+                w.put_session_code(b"c3", &code("b@x.io", UnixMillis::from_millis(1000)))?;
                 Ok::<_, StoreError>(())
             })
             .unwrap();
-        assert_eq!(store.write(|w| w.sweep_session_codes(500, 10)).unwrap(), 1);
+        assert_eq!(
+            store
+                .write(|w| w.sweep_session_codes(UnixMillis::from_millis(500), 10))
+                .unwrap(),
+            1
+        );
         assert_eq!(
             store
                 .write(|w| w.delete_session_codes_of("A@X.IO"))
@@ -1785,28 +1807,33 @@ mod tests {
             id: id.into(),
             user_id: "u".into(),
             amr: vec!["pwd".into()],
-            created_at: 0,
-            rotated_at: 0,
+            created_at: UnixMillis::from_millis(0),
+            rotated_at: UnixMillis::from_millis(0),
             expires_at: exp,
             current_token: String::new(),
             revoked: None,
         };
         let entry = |f: &str| RefreshEntry {
             family_id: f.into(),
-            issued_at: 0,
+            issued_at: UnixMillis::from_millis(0),
             spent_at: None,
             replays: 0,
         };
         store
             .write(|w| {
-                w.put_family(&fam("old", 10))?;
-                w.put_family(&fam("new", 1000))?;
+                w.put_family(&fam("old", UnixMillis::from_millis(10)))?;
+                w.put_family(&fam("new", UnixMillis::from_millis(1000)))?;
                 w.put_refresh(b"h-old", &entry("old"))?;
                 w.put_refresh(b"h-new", &entry("new"))?;
                 Ok::<_, StoreError>(())
             })
             .unwrap();
-        assert_eq!(store.write(|w| w.sweep_families(500, 100)).unwrap(), 1);
+        assert_eq!(
+            store
+                .write(|w| w.sweep_families(UnixMillis::from_millis(500), 100))
+                .unwrap(),
+            1
+        );
         store
             .read(|r| {
                 assert!(r.family("old")?.is_none());

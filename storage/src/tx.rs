@@ -7,6 +7,7 @@ use crate::records::{
     FamilyRecord, GrantRecord, MfaPendingRecord, PasskeyRecord, ProofPurpose, ProofRecord,
     RefreshEntry, SessionCodeRecord, SigningKeyRecord, UserRecord,
 };
+use crate::UnixMillis;
 use crate::{Found, StoreError, Unique};
 
 /// A refresh token's entry with what it hangs from (see [`Read::refresh_chain`]).
@@ -270,7 +271,7 @@ pub trait Write: Read + crate::rows::RowsMut {
     /// Removes MFA pending credentials, proofs, OpenID Connect grants and WebAuthn
     /// ceremonies that expired before `now`, at most `limit` of each; returns how many
     /// went.
-    fn sweep_challenges(&mut self, now: i64, limit: usize) -> Result<usize, StoreError>;
+    fn sweep_challenges(&mut self, now: UnixMillis, limit: usize) -> Result<usize, StoreError>;
 
     /// Inserts or replaces a family.
     fn put_family(&mut self, family: &FamilyRecord) -> Result<(), StoreError>;
@@ -280,11 +281,15 @@ pub trait Write: Read + crate::rows::RowsMut {
 
     /// Removes every family whose tokens all expired before `now` (revoked or not), with
     /// their token hashes. Returns how many families went.
-    fn sweep_families(&mut self, now: i64, limit: usize) -> Result<usize, StoreError>;
+    fn sweep_families(&mut self, now: UnixMillis, limit: usize) -> Result<usize, StoreError>;
 
     /// Removes entries of refresh tokens spent before `before`, at most `limit`: a family
     /// that lives for years keeps only its recent history. Returns how many went.
-    fn sweep_spent_refresh(&mut self, before: i64, limit: usize) -> Result<usize, StoreError>;
+    fn sweep_spent_refresh(
+        &mut self,
+        before: UnixMillis,
+        limit: usize,
+    ) -> Result<usize, StoreError>;
 
     /// Inserts or replaces a session code.
     fn put_session_code(&mut self, hash: &[u8], code: &SessionCodeRecord)
@@ -297,7 +302,7 @@ pub trait Write: Read + crate::rows::RowsMut {
     fn delete_session_codes_of(&mut self, email: &str) -> Result<usize, StoreError>;
 
     /// Removes session codes that expired before `now`, at most `limit`.
-    fn sweep_session_codes(&mut self, now: i64, limit: usize) -> Result<usize, StoreError>;
+    fn sweep_session_codes(&mut self, now: UnixMillis, limit: usize) -> Result<usize, StoreError>;
 
     /// Inserts or replaces a signing key.
     fn put_key(&mut self, key: &SigningKeyRecord) -> Result<(), StoreError>;

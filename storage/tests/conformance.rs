@@ -8,7 +8,8 @@ use std::sync::Arc;
 use latchkey_storage::{
     AccountState, CeremonyRecord, FamilyRecord, Found, GrantRecord, Kind, MfaPendingRecord,
     PasskeyRecord, ProofPurpose, ProofRecord, Records as _, RecordsMut as _, RefreshEntry,
-    SessionCodeRecord, SigningKeyRecord, Store, StoreError, Unique, UserRecord, SCHEMA_VERSION,
+    SessionCodeRecord, SigningKeyRecord, Store, StoreError, Unique, UnixMillis, UserRecord,
+    SCHEMA_VERSION,
 };
 
 /// A record kind the tests define for the table layer.
@@ -27,8 +28,8 @@ impl Kind for Note {
     fn uniques(&self) -> Vec<(&'static str, Vec<u8>)> {
         vec![("note_tag", self.tag.as_bytes().to_vec())]
     }
-    fn expires_at(&self) -> Option<i64> {
-        self.expires_at
+    fn expires_at(&self) -> Option<UnixMillis> {
+        self.expires_at.map(UnixMillis::from_millis)
     }
 }
 
@@ -60,8 +61,8 @@ fn user(id: &str, email: &str, name: &str) -> UserRecord {
         role: "user".into(),
         password_hash: Some("$scrypt$ln=10,r=8,p=1$c2FsdA$aGFzaA".into()),
         state: AccountState::Active,
-        created_at: 1,
-        updated_at: 1,
+        created_at: UnixMillis::from_millis(1),
+        updated_at: UnixMillis::from_millis(1),
         last_login_at: None,
         mfa: None,
         email_verified: false,
@@ -82,9 +83,9 @@ fn family(id: &str, user: &str, expires_at: i64) -> FamilyRecord {
         id: id.into(),
         user_id: user.into(),
         amr: vec!["pwd".into()],
-        created_at: 1,
-        rotated_at: 1,
-        expires_at,
+        created_at: UnixMillis::from_millis(1),
+        rotated_at: UnixMillis::from_millis(1),
+        expires_at: UnixMillis::from_millis(expires_at),
         current_token: "t".into(),
         revoked: None,
     }
@@ -93,7 +94,7 @@ fn family(id: &str, user: &str, expires_at: i64) -> FamilyRecord {
 fn entry(family: &str) -> RefreshEntry {
     RefreshEntry {
         family_id: family.into(),
-        issued_at: 1,
+        issued_at: UnixMillis::from_millis(1),
         spent_at: None,
         replays: 0,
     }
@@ -102,8 +103,8 @@ fn entry(family: &str) -> RefreshEntry {
 fn code(email: &str, expires_at: i64) -> SessionCodeRecord {
     SessionCodeRecord {
         email: email.into(),
-        created_at: 1,
-        expires_at,
+        created_at: UnixMillis::from_millis(1),
+        expires_at: UnixMillis::from_millis(expires_at),
         mfa_failures: 0,
     }
 }
@@ -113,7 +114,7 @@ fn passkey(id: &[u8], user: &str, created_at: i64) -> PasskeyRecord {
         id: id.to_vec(),
         user_id: user.into(),
         name: "key".into(),
-        created_at,
+        created_at: UnixMillis::from_millis(created_at),
         last_used_at: None,
         credential: "{}".into(),
     }
@@ -283,7 +284,7 @@ conformance! {
                 if e.spent_at.is_some() {
                     return Ok(false);
                 }
-                e.spent_at = Some(2);
+                e.spent_at = Some(UnixMillis::from_millis(2));
                 w.put_refresh(b"h0", &e)?;
                 w.put_refresh(format!("next{i}").as_bytes(), &entry("f"))?;
                 Ok(true)
@@ -314,7 +315,7 @@ conformance! {
                         for f in w.family_ids_of_user(&uid)? {
                             if let Some(mut f) = w.family(&f)? {
                                 f.revoked = Some(latchkey_storage::Revocation {
-                                    at: 2,
+                                    at: UnixMillis::from_millis(2),
                                     reason: "user_disabled".into(),
                                 });
                                 w.put_family(&f)?;
@@ -325,7 +326,7 @@ conformance! {
                     if u.state != AccountState::Active {
                         return Ok(false);
                     }
-                    u.last_login_at = Some(2);
+                    u.last_login_at = Some(UnixMillis::from_millis(2));
                     w.update_user(&u)?;
                     w.put_family(&family(&format!("{uid}-f{i}"), &uid, i64::MAX / 2))?;
                     Ok(true)
@@ -355,28 +356,28 @@ conformance! {
             w.put_session_code(b"c", &code("a@example.com", 300))
         })
         .unwrap();
-        assert_eq!(s.write(|w| w.sweep_families(200, 100)).unwrap(), 0);
-        assert_eq!(s.write(|w| w.sweep_session_codes(200, 100)).unwrap(), 0);
+        assert_eq!(s.write(|w| w.sweep_families(UnixMillis::from_millis(200), 100)).unwrap(), 0);
+        assert_eq!(s.write(|w| w.sweep_session_codes(UnixMillis::from_millis(200), 100)).unwrap(), 0);
         assert!(s.read(|r| r.family("f")).unwrap().is_some());
         // A token spent at 150 goes once `before` passes it; the unspent one stays.
         s.write(|w| {
             let mut e = entry("f");
-            e.spent_at = Some(150);
+            e.spent_at = Some(UnixMillis::from_millis(150));
             w.put_refresh(b"t1", &e)
         })
         .unwrap();
-        assert_eq!(s.write(|w| w.sweep_spent_refresh(150, 100)).unwrap(), 0);
-        assert_eq!(s.write(|w| w.sweep_spent_refresh(151, 100)).unwrap(), 1);
+        assert_eq!(s.write(|w| w.sweep_spent_refresh(UnixMillis::from_millis(150), 100)).unwrap(), 0);
+        assert_eq!(s.write(|w| w.sweep_spent_refresh(UnixMillis::from_millis(151), 100)).unwrap(), 1);
         assert!(s.read(|r| r.refresh(b"t1")).unwrap().is_none());
         assert!(s.read(|r| r.refresh(b"t2")).unwrap().is_some());
-        assert_eq!(s.write(|w| w.sweep_spent_refresh(i64::MAX, 100)).unwrap(), 0);
+        assert_eq!(s.write(|w| w.sweep_spent_refresh(UnixMillis::from_millis(i64::MAX), 100)).unwrap(), 0);
         // At their time, the family (with its tokens) and the code go.
-        assert_eq!(s.write(|w| w.sweep_families(301, 100)).unwrap(), 1);
-        assert_eq!(s.write(|w| w.sweep_session_codes(300, 100)).unwrap(), 1);
+        assert_eq!(s.write(|w| w.sweep_families(UnixMillis::from_millis(301), 100)).unwrap(), 1);
+        assert_eq!(s.write(|w| w.sweep_session_codes(UnixMillis::from_millis(300), 100)).unwrap(), 1);
         assert!(s.read(|r| r.refresh(b"t2")).unwrap().is_none());
         assert_eq!(s.read(|r| r.family_count()).unwrap(), 0);
-        assert_eq!(s.write(|w| w.sweep_families(i64::MAX, 100)).unwrap(), 0);
-        assert_eq!(s.write(|w| w.sweep_session_codes(i64::MAX, 100)).unwrap(), 0);
+        assert_eq!(s.write(|w| w.sweep_families(UnixMillis::from_millis(i64::MAX), 100)).unwrap(), 0);
+        assert_eq!(s.write(|w| w.sweep_session_codes(UnixMillis::from_millis(i64::MAX), 100)).unwrap(), 0);
     }
 
     a_session_code_is_redeemed_once(s) {
@@ -444,7 +445,7 @@ conformance! {
         s.write(|w| {
             w.put_family(&family("f", &a.id, 1000))?;
             w.put_refresh(b"r", &entry("f"))?;
-            assert_eq!(w.family("f")?.unwrap().expires_at, 1000);
+            assert_eq!(w.family("f")?.unwrap().expires_at, UnixMillis::from_millis(1000));
             assert_eq!(w.refresh(b"r")?.unwrap().family_id, "f");
             assert_eq!(w.family_ids_of_user(&a.id)?, vec!["f".to_string()]);
             let mut u = w.user("a")?.unwrap();
@@ -523,8 +524,8 @@ conformance! {
                 &MfaPendingRecord {
                     user_id: a.id.clone(),
                     amr: vec![],
-                    created_at: 1,
-                    expires_at: 10,
+                    created_at: UnixMillis::from_millis(1),
+                    expires_at: UnixMillis::from_millis(10),
                     failures: 0,
                 },
             )?;
@@ -534,16 +535,16 @@ conformance! {
                 &ProofRecord {
                     code_hash: "x".into(),
                     email: "a@example.com".into(),
-                    created_at: 1,
-                    expires_at: 1000,
+                    created_at: UnixMillis::from_millis(1),
+                    expires_at: UnixMillis::from_millis(1000),
                     failures: 0,
                 },
             )
         })
         .unwrap();
-        assert_eq!(s.write(|w| w.sweep_families(100, 100)).unwrap(), 1);
-        assert_eq!(s.write(|w| w.sweep_session_codes(100, 100)).unwrap(), 1);
-        assert_eq!(s.write(|w| w.sweep_challenges(100, 100)).unwrap(), 1);
+        assert_eq!(s.write(|w| w.sweep_families(UnixMillis::from_millis(100), 100)).unwrap(), 1);
+        assert_eq!(s.write(|w| w.sweep_session_codes(UnixMillis::from_millis(100), 100)).unwrap(), 1);
+        assert_eq!(s.write(|w| w.sweep_challenges(UnixMillis::from_millis(100), 100)).unwrap(), 1);
         s.read(|r| {
             assert!(r.family("old")?.is_none() && r.refresh(b"o")?.is_none());
             assert!(r.family("new")?.is_some() && r.refresh(b"n")?.is_some());
@@ -562,13 +563,13 @@ conformance! {
             client_id: "app".into(),
             scope: "openid email".into(),
             user_id: "u".into(),
-            auth_time: 1,
+            auth_time: UnixMillis::from_millis(1),
             amr: vec!["pwd".into()],
             nonce: Some("n".into()),
             redirect_uri: "https://app.example/cb".into(),
             code_challenge: Some("c".repeat(43)),
-            created_at: 1,
-            expires_at,
+            created_at: UnixMillis::from_millis(1),
+            expires_at: UnixMillis::from_millis(expires_at),
             redeemed: redeemed.map(Into::into),
         };
         s.write(|w| {
@@ -582,7 +583,7 @@ conformance! {
             s.read(|r| r.grant(b"new")).unwrap().unwrap().redeemed.as_deref(),
             Some("fam")
         );
-        assert_eq!(s.write(|w| w.sweep_challenges(1500, 100)).unwrap(), 1);
+        assert_eq!(s.write(|w| w.sweep_challenges(UnixMillis::from_millis(1500), 100)).unwrap(), 1);
         s.read(|r| {
             assert!(r.grant(b"old")?.is_none());
             assert!(r.grant(b"new")?.is_some());
@@ -591,7 +592,7 @@ conformance! {
         .unwrap();
         s.write(|w| w.delete_grant(b"new")).unwrap();
         assert!(s.read(|r| r.grant(b"new")).unwrap().is_none());
-        assert_eq!(s.write(|w| w.sweep_challenges(5000, 100)).unwrap(), 0);
+        assert_eq!(s.write(|w| w.sweep_challenges(UnixMillis::from_millis(5000), 100)).unwrap(), 0);
     }
 
     a_passkey_belongs_to_one_account(s) {
@@ -619,7 +620,7 @@ conformance! {
         .unwrap();
         let mut renamed = passkey(b"k1", &a.id, 2);
         renamed.name = "laptop".into();
-        renamed.last_used_at = Some(9);
+        renamed.last_used_at = Some(UnixMillis::from_millis(9));
         s.write(|w| w.update_passkey(&renamed)).unwrap();
         assert_eq!(s.read(|r| r.passkey(b"k1")).unwrap().unwrap(), renamed);
         assert!(s.write(|w| w.delete_passkey(b"k2")).unwrap());
@@ -664,12 +665,12 @@ conformance! {
         let ceremony = |expires_at| CeremonyRecord {
             user_id: None,
             state: "{}".into(),
-            created_at: 1,
+            created_at: UnixMillis::from_millis(1),
             expires_at,
         };
         s.write(|w| {
-            w.put(b"c", &ceremony(1000))?;
-            w.put(b"old", &ceremony(10))
+            w.put(b"c", &ceremony(UnixMillis::from_millis(1000)))?;
+            w.put(b"old", &ceremony(UnixMillis::from_millis(10)))
         })
         .unwrap();
         let won = race(s, 8, |_| {
@@ -679,10 +680,10 @@ conformance! {
         assert_eq!(won, 1);
         let get = |k: &'static [u8]| s.read(|r| r.get::<CeremonyRecord>(k)).unwrap();
         assert!(get(b"c").is_none());
-        assert_eq!(get(b"old").unwrap().expires_at, 10);
-        assert_eq!(s.write(|w| w.sweep_challenges(500, 100)).unwrap(), 1);
+        assert_eq!(get(b"old").unwrap().expires_at, UnixMillis::from_millis(10));
+        assert_eq!(s.write(|w| w.sweep_challenges(UnixMillis::from_millis(500), 100)).unwrap(), 1);
         assert!(get(b"old").is_none());
-        assert_eq!(s.write(|w| w.sweep_challenges(5000, 100)).unwrap(), 0);
+        assert_eq!(s.write(|w| w.sweep_challenges(UnixMillis::from_millis(5000), 100)).unwrap(), 0);
     }
 
     the_table_layer_keeps_a_kind_with_its_indexes_on_every_backend(s) {
@@ -748,8 +749,8 @@ conformance! {
             w.put(b"e2", &Note { expires_at: Some(10), ..n("eve", "e2") })
         })
         .unwrap();
-        let due = s.read(|r| r.due(Note::TABLE, 15, 10)).unwrap();
-        assert_eq!(due, [(10, b"e2".to_vec())]);
+        let due = s.read(|r| r.due(Note::TABLE, UnixMillis::from_millis(15), 10)).unwrap();
+        assert_eq!(due, [(UnixMillis::from_millis(10), b"e2".to_vec())]);
         // Everything goes along in a copy, indexes included.
         let (to, _keep) = store("redb");
         latchkey_storage::copy(s, &to, &mut |_| {}).unwrap();
@@ -757,7 +758,7 @@ conformance! {
             assert_eq!(r.find::<Note>("note_owner", b"bob")?.len(), 1);
             assert_eq!(r.find_unique::<Note>("note_tag", b"z")?.unwrap().1.owner, "dee");
             assert_eq!(r.counter("notes")?, 8);
-            assert_eq!(r.due(Note::TABLE, 15, 10)?.len(), 1);
+            assert_eq!(r.due(Note::TABLE, UnixMillis::from_millis(15), 10)?.len(), 1);
             Ok::<_, StoreError>(())
         })
         .unwrap();
@@ -768,7 +769,7 @@ conformance! {
             kid: kid.into(),
             alg: "EdDSA".into(),
             secret: vec![1, 2, 3],
-            created_at: at,
+            created_at: UnixMillis::from_millis(at),
             retired_at: None,
         };
         s.write(|w| {
@@ -873,8 +874,16 @@ async fn postgres_an_older_layout_of_families_is_brought_up_to_date() {
             "latchkey_families_user"
         ]
     );
-    assert_eq!(s.write(|w| w.sweep_families(7_200_500, 100)).unwrap(), 0);
-    assert_eq!(s.write(|w| w.sweep_families(7_200_501, 100)).unwrap(), 1);
+    assert_eq!(
+        s.write(|w| w.sweep_families(UnixMillis::from_millis(7_200_500), 100))
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.write(|w| w.sweep_families(UnixMillis::from_millis(7_200_501), 100))
+            .unwrap(),
+        1
+    );
     drop(c);
     driver.await.unwrap().unwrap();
 }

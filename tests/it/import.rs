@@ -104,7 +104,10 @@ async fn reference_hashes_and_a_firebase_export_import_sign_in_and_are_rehashed(
         .unwrap()
         .unwrap();
     assert!(fiona.email_verified);
-    assert_eq!(fiona.created_at, 1_486_324_137_000);
+    assert_eq!(
+        fiona.created_at,
+        latchkey::clock::UnixMillis::from_millis(1_486_324_137_000)
+    );
     assert_eq!(fiona.display_name.as_deref(), Some("Fiona"));
 }
 

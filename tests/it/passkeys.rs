@@ -555,7 +555,7 @@ async fn a_ceremony_lasts_five_minutes_and_the_last_way_in_stays() {
     // An account whose passkey is its only way in (no password, no address: made by
     // an import) keeps it.
     let store = p.svc.store().clone();
-    let now = p.now_ms();
+    let now = latchkey::clock::UnixMillis::from_millis(p.now_ms());
     let lone = storage::UserRecord {
         username: Some("lone".into()),
         ..storage::UserRecord::new("lone".into(), now)

@@ -778,7 +778,7 @@ impl InProcess {
         adjust(&mut raw);
         let cfg = raw.validate().unwrap();
         let store = storage::Store::open(&cfg.storage.path).unwrap();
-        let clock = latchkey::clock::FakeClock::at(T0);
+        let clock = latchkey::clock::FakeClock::at(latchkey::clock::UnixMillis::from_millis(T0));
         let outbox = latchkey::mail::Outbox::default();
         let mailer = latchkey::mail::Mailer::to_outbox(&cfg.mail, cfg.brand(), outbox.clone());
         let svc = latchkey::service::Service::with_mailer(
@@ -798,7 +798,7 @@ impl InProcess {
 
     /// Now, on the fake clock (Unix milliseconds).
     pub fn now_ms(&self) -> i64 {
-        latchkey::clock::Clock::now_ms(&self.clock)
+        latchkey::clock::Clock::now(&self.clock).millis()
     }
 
     /// Moves the fake clock forward.

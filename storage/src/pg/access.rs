@@ -528,7 +528,8 @@ impl Write for Access<'_> {
         Ok(())
     }
 
-    fn sweep_challenges(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
+    fn sweep_challenges(&mut self, now: UnixMillis, limit: usize) -> Result<usize, StoreError> {
+        let now = now.millis();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let a = self.exec(
             "DELETE FROM latchkey_mfa_pending WHERE hash IN \
@@ -548,7 +549,7 @@ impl Write for Access<'_> {
         let kinds = crate::rows::sweep_kinds(
             self,
             crate::records::KINDS,
-            now,
+            UnixMillis::from_millis(now),
             usize::try_from(limit).unwrap_or(0),
         )?;
         Ok(usize::try_from(a + b + c).unwrap_or(usize::MAX) + kinds)
@@ -565,7 +566,7 @@ impl Write for Access<'_> {
                 family.id.clone(),
                 family.user_id.clone(),
                 family.expires_at,
-                expires_hour(family.expires_at),
+                expires_hour(family.expires_at.millis()),
                 record
             ],
         );
@@ -592,7 +593,12 @@ impl Write for Access<'_> {
         Ok(())
     }
 
-    fn sweep_spent_refresh(&mut self, before: i64, limit: usize) -> Result<usize, StoreError> {
+    fn sweep_spent_refresh(
+        &mut self,
+        before: UnixMillis,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let before = before.millis();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let n = self.exec(
             "DELETE FROM latchkey_refresh WHERE hash IN \
@@ -602,7 +608,8 @@ impl Write for Access<'_> {
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
-    fn sweep_families(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
+    fn sweep_families(&mut self, now: UnixMillis, limit: usize) -> Result<usize, StoreError> {
+        let now = now.millis();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let ids: Vec<String> = self
             .rows(
@@ -654,7 +661,8 @@ impl Write for Access<'_> {
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
-    fn sweep_session_codes(&mut self, now: i64, limit: usize) -> Result<usize, StoreError> {
+    fn sweep_session_codes(&mut self, now: UnixMillis, limit: usize) -> Result<usize, StoreError> {
+        let now = now.millis();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let n = self.exec(
             "DELETE FROM latchkey_session_codes WHERE hash IN \

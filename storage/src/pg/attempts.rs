@@ -14,8 +14,9 @@ impl PgStore {
         id: &str,
         account: &str,
         source: &[u8],
-        now: i64,
-    ) -> Result<Result<(), i64>, StoreError> {
+        now: UnixMillis,
+    ) -> Result<Result<(), UnixMillis>, StoreError> {
+        let now = now.millis();
         self.transaction(IsolationLevel::Serializable, |a| {
             let lock = a.row(
                 "SELECT until FROM latchkey_locks WHERE account = $1 AND source = $2",
@@ -23,7 +24,7 @@ impl PgStore {
             )?;
             let lock_until: i64 = lock.map_or(0, |row| row.get(0));
             if lock_until > now {
-                return Ok(Err(lock_until));
+                return Ok(Err(UnixMillis::from_millis(lock_until)));
             }
             // Failures since the last lock began (a lock forgives what led to it).
             let since = (now - r.window_ms).max(lock_until - r.duration_ms);
@@ -33,7 +34,7 @@ impl PgStore {
                 &[&account, &source, &since, &(now - r.pending_ms)],
             )?;
             if pair >= r.per_source {
-                return Ok(Err(now + 1000));
+                return Ok(Err(UnixMillis::from_millis(now + 1000)));
             }
             let known = a
                 .row(
@@ -50,7 +51,8 @@ impl PgStore {
                 let (total, oldest): (i64, Option<i64>) =
                     row.map_or((0, None), |row| (row.get(0), row.get(1)));
                 if u64_of(total) >= r.total {
-                    return Ok(Err(oldest.unwrap_or(now) + r.window_ms));
+                    let until = oldest.unwrap_or(now) + r.window_ms;
+                    return Ok(Err(UnixMillis::from_millis(until)));
                 }
             }
             a.exec(
@@ -69,9 +71,10 @@ impl PgStore {
         id: &str,
         account: &str,
         source: &[u8],
-        now: i64,
+        now: UnixMillis,
         end: AttemptEnd,
     ) -> Result<bool, StoreError> {
+        let now = now.millis();
         self.transaction(IsolationLevel::Serializable, |a| match end {
             AttemptEnd::Abandoned => {
                 a.exec("DELETE FROM latchkey_attempts WHERE id = $1", &[&id])?;
@@ -126,8 +129,9 @@ impl PgStore {
         r: &AttemptRules,
         account: &str,
         source: &[u8],
-        now: i64,
+        now: UnixMillis,
     ) -> Result<bool, StoreError> {
+        let now = now.millis();
         self.with_client(|a| {
             Ok(a.row(
                 "SELECT 1 FROM latchkey_known WHERE account = $1 AND source = $2 AND at > $3",
@@ -154,8 +158,9 @@ impl PgStore {
         &self,
         r: &AttemptRules,
         account: &str,
-        now: i64,
+        now: UnixMillis,
     ) -> Result<AttemptStatus, StoreError> {
+        let now = now.millis();
         self.with_client(|a| {
             let locks = a.row(
                 "SELECT count(*), max(until) FROM latchkey_locks WHERE account = $1 AND until > $2",
@@ -172,10 +177,10 @@ impl PgStore {
                 fails.map_or((0, None), |row| (row.get(0), row.get(1)));
             Ok(AttemptStatus {
                 sources_locked: u64_of(sources_locked),
-                until,
+                until: until.map(UnixMillis::from_millis),
                 recent_failures: u64_of(recent),
                 new_sources_refused_until: (u64_of(recent) >= r.total)
-                    .then(|| oldest.map(|o| o + r.window_ms))
+                    .then(|| oldest.map(|o| UnixMillis::from_millis(o + r.window_ms)))
                     .flatten(),
             })
         })
@@ -183,7 +188,8 @@ impl PgStore {
 
     /// Removes what no longer counts: failures past the window, places older than
     /// `r.pending_ms`, locks long over, sources not seen for `r.known_for_ms`.
-    pub fn attempt_sweep(&self, r: &AttemptRules, now: i64) -> Result<u64, StoreError> {
+    pub fn attempt_sweep(&self, r: &AttemptRules, now: UnixMillis) -> Result<u64, StoreError> {
+        let now = now.millis();
         self.transaction(IsolationLevel::Serializable, |a| {
             let mut n = a.exec(
                 "DELETE FROM latchkey_attempts WHERE (failed AND at < $1) OR \

@@ -39,6 +39,8 @@ use tokio::sync::oneshot;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::IsolationLevel;
 
+use crate::UnixMillis;
+
 use crate::codec::{decode, encode, fold, skeleton};
 use crate::commit::{Abort, Job, Refused, MAX_QUEUE};
 use crate::records::{parse_proof_key, proof_key};
@@ -701,6 +703,36 @@ impl PgStore {
         }
         pump.abort();
         Ok(())
+    }
+}
+
+/// A moment is a `BIGINT` of milliseconds in every table.
+impl tokio_postgres::types::ToSql for UnixMillis {
+    fn to_sql(
+        &self,
+        ty: &tokio_postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        self.millis().to_sql(ty, out)
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        <i64 as tokio_postgres::types::ToSql>::accepts(ty)
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+impl<'a> tokio_postgres::types::FromSql<'a> for UnixMillis {
+    fn from_sql(
+        ty: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<UnixMillis, Box<dyn std::error::Error + Sync + Send>> {
+        i64::from_sql(ty, raw).map(UnixMillis::from_millis)
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        <i64 as tokio_postgres::types::FromSql>::accepts(ty)
     }
 }
 

@@ -7,6 +7,7 @@ use super::access::PAGE;
 use super::{i64_of, u64_of, Access, Param};
 use crate::rows::{KeyValue, Raw, Rows, RowsMut};
 use crate::StoreError;
+use crate::UnixMillis;
 
 impl Rows for Access<'_> {
     fn row(&self, table: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
@@ -59,7 +60,12 @@ impl Rows for Access<'_> {
             .map(|r| r.get(0)))
     }
 
-    fn due(&self, table: &str, now: i64, limit: usize) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    fn due(
+        &self,
+        table: &str,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<(UnixMillis, Vec<u8>)>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         Ok(self
             .rows(
@@ -192,7 +198,8 @@ impl RowsMut for Access<'_> {
         Ok(())
     }
 
-    fn due_add(&mut self, table: &str, at: i64, key: &[u8]) -> Result<(), StoreError> {
+    fn due_add(&mut self, table: &str, at: UnixMillis, key: &[u8]) -> Result<(), StoreError> {
+        let at = at.millis();
         self.later(
             "INSERT INTO latchkey_row_due (tbl, at, key) VALUES ($1, $2, $3) \
              ON CONFLICT DO NOTHING",
@@ -201,7 +208,8 @@ impl RowsMut for Access<'_> {
         Ok(())
     }
 
-    fn due_remove(&mut self, table: &str, at: i64, key: &[u8]) -> Result<(), StoreError> {
+    fn due_remove(&mut self, table: &str, at: UnixMillis, key: &[u8]) -> Result<(), StoreError> {
+        let at = at.millis();
         self.later(
             "DELETE FROM latchkey_row_due WHERE tbl = $1 AND at = $2 AND key = $3",
             owned![table.to_owned(), at, key.to_vec()],
