@@ -142,6 +142,7 @@ consent-intro = { $app } möchte Sie als { $who } anmelden. Die App darf dann:
 consent-sub = wissen, wer Sie sind (die Kennung Ihres Kontos)
 consent-email = Ihre E-Mail-Adresse sehen
 consent-profile = Ihren Namen und Benutzernamen sehen
+consent-groups = sehen, in welchen Gruppen Sie sind
 consent-offline = angemeldet bleiben, während Sie weg sind
 consent-allow = Erlauben
 consent-deny = Ablehnen

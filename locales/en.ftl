@@ -143,6 +143,7 @@ consent-intro = { $app } wants to sign you in as { $who }. It will be able to:
 consent-sub = Know who you are (your account id)
 consent-email = See your email address
 consent-profile = See your name and username
+consent-groups = See which groups you are in
 consent-offline = Stay signed in when you are away
 consent-allow = Allow
 consent-deny = Deny

@@ -142,6 +142,7 @@ consent-intro = { $app } souhaite vous connecter en tant que { $who }. L’appli
 consent-sub = savoir qui vous êtes (l’identifiant de votre compte)
 consent-email = voir votre adresse e-mail
 consent-profile = voir votre nom et votre nom d’utilisateur
+consent-groups = voir de quels groupes vous faites partie
 consent-offline = rester connectée en votre absence
 consent-allow = Autoriser
 consent-deny = Refuser

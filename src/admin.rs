@@ -13,6 +13,12 @@
 //! GET    /admin/users/{key}/passkeys              the user's passkeys
 //! DELETE /admin/users/{key}/passkeys/{id}         remove one (even the last)
 //! DELETE /admin/users/{key}
+//! GET    /admin/groups                           groups, with how many members
+//! POST   /admin/groups  {"name","description"?}  create (409 group_exists)
+//! GET    /admin/groups/{name}                    one, with its members
+//! DELETE /admin/groups/{name}                    delete (every membership with it)
+//! PUT    /admin/groups/{name}/members/{key}      add a user (idempotent)
+//! DELETE /admin/groups/{name}/members/{key}      remove a user
 //! GET    /admin/keys                             signing keys and their state
 //! GET    /admin/stats                            users, families, session codes, store bytes
 //! GET    /metrics                                Prometheus text format
@@ -37,6 +43,7 @@ use serde_json::{json, Value};
 use storage::StoreError;
 
 use crate::service::admin::{AdminError, StateChange};
+use crate::service::groups;
 use crate::service::Service;
 
 /// The admin API's state.
@@ -90,6 +97,13 @@ fn admin_error(e: AdminError) -> Reply {
             "passkey_not_found",
             "the user has no passkey with that id",
         ),
+        AdminError::NoSuchGroup => error(StatusCode::NOT_FOUND, "group_not_found", &e.to_string()),
+        AdminError::GroupExists => error(StatusCode::CONFLICT, "group_exists", &e.to_string()),
+        AdminError::InvalidGroupName => error(
+            StatusCode::BAD_REQUEST,
+            "invalid_group_name",
+            &e.to_string(),
+        ),
         AdminError::Conflict(m) => error(StatusCode::CONFLICT, "conflict", m),
         AdminError::BadRequest(m) => error(StatusCode::BAD_REQUEST, "bad_request", &m),
         AdminError::Store(e @ StoreError::Exists(_)) => {
@@ -121,6 +135,13 @@ fn admin_error(e: AdminError) -> Reply {
 fn ok(v: Result<Value, AdminError>) -> Reply {
     match v {
         Ok(v) => Reply::json(StatusCode::OK, &v).no_store(),
+        Err(e) => admin_error(e),
+    }
+}
+
+fn no_content(v: Result<Value, AdminError>) -> Reply {
+    match v {
+        Ok(_) => Reply::empty(StatusCode::NO_CONTENT),
         Err(e) => admin_error(e),
     }
 }
@@ -254,6 +275,30 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
             Some(change) => ok(svc.admin_change(&decode_segment(key), change).await),
             None => Reply::not_found(),
         },
+        ["admin", "groups"] if m == Method::GET => ok(groups::list(svc.store())),
+        ["admin", "groups"] if m == Method::POST => {
+            let name = member::<String>(&body, "name");
+            let description = member::<String>(&body, "description");
+            match name {
+                Some(n) => created(svc.admin_group_create(n, description).await),
+                None => error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "send {\"name\": \"...\", \"description\": \"...\"}",
+                ),
+            }
+        }
+        ["admin", "groups", name] if m == Method::GET => {
+            ok(groups::show(svc.store(), &decode_segment(name)))
+        }
+        ["admin", "groups", name] if m == Method::DELETE => {
+            no_content(svc.admin_group_delete(decode_segment(name)).await)
+        }
+        ["admin", "groups", name, "members", key] if m == Method::PUT || m == Method::DELETE => {
+            let change =
+                svc.admin_group_member(decode_segment(name), decode_segment(key), m == Method::PUT);
+            no_content(change.await)
+        }
         ["metrics"] if m == Method::GET => {
             let mut r = Reply::empty(StatusCode::OK);
             r.body = svc.metrics().render(svc.gauges()).into_bytes();
@@ -286,7 +331,13 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
                 "send {\"path\": \"/absolute/path/of/the/new/file\"}",
             ),
         },
-        ["admin", "users"] => Reply::method_not_allowed(&[Method::GET, Method::POST]),
+        ["admin", "users"] | ["admin", "groups"] => {
+            Reply::method_not_allowed(&[Method::GET, Method::POST])
+        }
+        ["admin", "groups", _] => Reply::method_not_allowed(&[Method::GET, Method::DELETE]),
+        ["admin", "groups", _, "members", _] => {
+            Reply::method_not_allowed(&[Method::PUT, Method::DELETE])
+        }
         ["admin", "users", _] => Reply::method_not_allowed(&[Method::GET, Method::DELETE]),
         ["admin", "users", _, _]
         | ["admin", "keys", "rotate"]

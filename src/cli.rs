@@ -19,6 +19,7 @@ use storage::{Store, StoreError};
 use crate::clock::{Clock as _, SystemClock};
 use crate::config::{self, Checked, StoreBackend};
 use crate::service::admin::{self, NewAccount, StateChange};
+use crate::service::groups;
 use crate::service::Service;
 use crate::signer::keys;
 
@@ -56,6 +57,9 @@ pub enum Command {
     /// Users (through the admin API while a server runs).
     #[command(subcommand)]
     User(UserCmd),
+    /// Groups of users (through the admin API while a server runs).
+    #[command(subcommand)]
+    Group(GroupCmd),
     /// Signing keys (through the admin API while a server runs).
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -101,6 +105,58 @@ pub enum Command {
 pub enum ConfigCmd {
     /// Print the effective configuration (secrets masked), or the error.
     Check,
+}
+
+/// `group` subcommands. NAME: 1 to 64 of a-z, 0-9, _ and - (compared in lower case);
+/// USER: a user id, number, email or username.
+#[derive(Debug, Subcommand)]
+pub enum GroupCmd {
+    /// Every group, with how many members it has.
+    List {
+        /// Print JSON (the admin API's answer).
+        #[arg(long)]
+        json: bool,
+    },
+    /// One group and its members.
+    Show {
+        /// The group.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a group.
+    Create {
+        /// The group.
+        name: String,
+        /// What it is for.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete a group: every membership of it goes, and every decision sees it at once.
+    Delete {
+        /// The group.
+        name: String,
+        /// Delete without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Add users to a group (a member already stays one).
+    Add {
+        /// The group.
+        name: String,
+        /// The users.
+        #[arg(required = true, allow_hyphen_values = true)]
+        users: Vec<String>,
+    },
+    /// Remove users from a group.
+    Remove {
+        /// The group.
+        name: String,
+        /// The users.
+        #[arg(required = true, allow_hyphen_values = true)]
+        users: Vec<String>,
+    },
 }
 
 /// `user` subcommands. KEY is a user id, number, email or username (prefix with `id:`,
@@ -331,6 +387,16 @@ pub enum AdminCall {
     Passkeys(String),
     /// `user remove-passkey`
     RemovePasskey(String, String),
+    /// `group list`
+    Groups,
+    /// `group show`
+    ShowGroup(String),
+    /// `group create`
+    CreateGroup(String, Option<String>),
+    /// `group delete`
+    DeleteGroup(String),
+    /// `group add` (true) or `group remove` (false), one user
+    Member(String, String, bool),
     /// `keys list`
     Keys,
     /// `keys rotate`
@@ -409,6 +475,21 @@ impl AdminCall {
                 format!("/admin/users/{}/passkeys/{}", seg(k), seg(id)),
                 None,
             ),
+            AdminCall::Groups => (Method::GET, "/admin/groups".into(), None),
+            AdminCall::ShowGroup(n) => (Method::GET, format!("/admin/groups/{}", seg(n)), None),
+            AdminCall::CreateGroup(n, d) => (
+                Method::POST,
+                "/admin/groups".into(),
+                Some(json!({"name": n, "description": d})),
+            ),
+            AdminCall::DeleteGroup(n) => {
+                (Method::DELETE, format!("/admin/groups/{}", seg(n)), None)
+            }
+            AdminCall::Member(n, u, add) => (
+                if *add { Method::PUT } else { Method::DELETE },
+                format!("/admin/groups/{}/members/{}", seg(n), seg(u)),
+                None,
+            ),
             AdminCall::Keys => (Method::GET, "/admin/keys".into(), None),
             AdminCall::Rotate => (Method::POST, "/admin/keys/rotate".into(), None),
             AdminCall::RevokeKey(kid) => (
@@ -439,6 +520,9 @@ impl AdminCall {
                 | AdminCall::Delete(_)
                 | AdminCall::ResetMfa(_)
                 | AdminCall::RemovePasskey(..)
+                | AdminCall::CreateGroup(..)
+                | AdminCall::DeleteGroup(_)
+                | AdminCall::Member(..)
                 | AdminCall::Rotate
                 | AdminCall::RevokeKey(_)
         )
@@ -497,6 +581,16 @@ impl AdminCall {
             AdminCall::Passkeys(k) => admin::passkeys_json(store, k),
             AdminCall::RemovePasskey(k, id) => {
                 admin::remove_passkey(store, k, id).map(|user| json!({"removed": id, "user": user}))
+            }
+            AdminCall::Groups => groups::list(store),
+            AdminCall::ShowGroup(n) => groups::show(store, n),
+            AdminCall::CreateGroup(n, d) => groups::create(store, n, d.clone(), now),
+            AdminCall::DeleteGroup(n) => groups::delete(store, n),
+            AdminCall::Member(n, u, true) => {
+                groups::add(store, n, u, now).map(|c| json!({"changed": c}))
+            }
+            AdminCall::Member(n, u, false) => {
+                groups::remove(store, n, u).map(|c| json!({"changed": c}))
             }
             AdminCall::Keys => reads.keys(),
             AdminCall::Rotate => {
@@ -601,6 +695,22 @@ pub fn run(cfg: &Checked, command: &Command) -> Result<String, String> {
             UserCmd::Passkeys { key } => AdminCall::Passkeys(key.clone()),
             UserCmd::RemovePasskey { key, id } => AdminCall::RemovePasskey(key.clone(), id.clone()),
         },
+        Command::Group(g) => match g {
+            GroupCmd::List { json } => {
+                json_out = *json;
+                AdminCall::Groups
+            }
+            GroupCmd::Show { name, json } => {
+                json_out = *json;
+                AdminCall::ShowGroup(name.clone())
+            }
+            GroupCmd::Create { name, description } => {
+                AdminCall::CreateGroup(name.clone(), description.clone())
+            }
+            GroupCmd::Delete { name, yes } => return delete_group(cfg, name, *yes),
+            GroupCmd::Add { name, users } => return members(cfg, name, users, true),
+            GroupCmd::Remove { name, users } => return members(cfg, name, users, false),
+        },
         Command::Keys(KeysCmd::List) => AdminCall::Keys,
         Command::Keys(KeysCmd::Rotate) => AdminCall::Rotate,
         Command::Keys(KeysCmd::Revoke { kid }) => AdminCall::RevokeKey(kid.clone()),
@@ -665,6 +775,44 @@ fn delete(cfg: &Checked, key: &str, yes: bool) -> Result<String, String> {
     }
     let v = admin(cfg, &AdminCall::Delete(format!("id:{id}")))?;
     Ok(format!("deleted {}\n", s(at(&v, "deleted"))))
+}
+
+/// `group delete NAME [--yes]`: names what goes and asks, unless `yes`.
+fn delete_group(cfg: &Checked, name: &str, yes: bool) -> Result<String, String> {
+    let group = admin(cfg, &AdminCall::ShowGroup(name.to_owned()))?;
+    let name = s(at(&group, "name"));
+    if !yes {
+        if !terminal() {
+            return Err("group delete asks first; add --yes to delete without asking".into());
+        }
+        let n = at(&group, "members").as_array().map_or(0, Vec::len);
+        eprint!("Delete group {name} and its {n} membership(s)? [y/N] ");
+        let mut answer = String::new();
+        std::io::BufRead::read_line(&mut std::io::stdin().lock(), &mut answer)
+            .map_err(|e| e.to_string())?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Err("not deleted".into());
+        }
+    }
+    admin(cfg, &AdminCall::DeleteGroup(name.clone()))?;
+    Ok(format!("deleted group {name}\n"))
+}
+
+/// `group add|remove NAME USER...`: a line per user; the first failure stops.
+fn members(cfg: &Checked, name: &str, users: &[String], add: bool) -> Result<String, String> {
+    let mut out = String::new();
+    for u in users {
+        let v = admin(cfg, &AdminCall::Member(name.to_owned(), u.clone(), add))?;
+        let changed = at(&v, "changed").as_bool() != Some(false);
+        let what = match (add, changed) {
+            (true, true) => "added to",
+            (true, false) => "already in",
+            (false, true) => "removed from",
+            (false, false) => "was not in",
+        };
+        out.push_str(&format!("{u} {what} {}\n", name.to_ascii_lowercase()));
+    }
+    Ok(out)
 }
 
 /// How a command needs the store.
@@ -763,6 +911,9 @@ async fn remote(cfg: &Checked, call: &AdminCall) -> Result<Value, String> {
         .await
         .map_err(|e| e.to_string())?
         .to_bytes();
+    if status == http::StatusCode::NO_CONTENT {
+        return Ok(Value::Null);
+    }
     let v: Value =
         serde_json::from_slice(&bytes).map_err(|_| format!("admin API answered {status}"))?;
     if status.is_success() {
@@ -1033,6 +1184,35 @@ pub fn format(call: &AdminCall, v: &Value) -> Result<String, String> {
             Ok(out)
         }
         AdminCall::RemovePasskey(..) => Ok(format!("removed passkey {}\n", s(at(v, "removed")))),
+        AdminCall::Groups => {
+            let mut out = format!("{:<24} {:>8}  description\n", "group", "members");
+            for g in at(v, "groups").as_array().into_iter().flatten() {
+                out.push_str(&format!(
+                    "{:<24} {:>8}  {}\n",
+                    s(at(g, "name")),
+                    s(at(g, "members")),
+                    at(g, "description").as_str().unwrap_or("")
+                ));
+            }
+            Ok(out)
+        }
+        AdminCall::ShowGroup(_) => {
+            let mut out = s(at(v, "name"));
+            if let Some(d) = at(v, "description").as_str() {
+                out.push_str(&format!(" ({d})"));
+            }
+            out.push('\n');
+            for m in at(v, "members").as_array().into_iter().flatten() {
+                out.push_str(&format!(
+                    "  {:<32} {:<28} {}\n",
+                    s(at(m, "id")),
+                    s(at(m, "email")),
+                    s(at(m, "username"))
+                ));
+            }
+            Ok(out)
+        }
+        AdminCall::CreateGroup(..) => Ok(format!("created group {}\n", s(at(v, "name")))),
         AdminCall::ShowUser(_)
         | AdminCall::Create(_)
         | AdminCall::SetPassword(..)
@@ -1043,6 +1223,20 @@ pub fn format(call: &AdminCall, v: &Value) -> Result<String, String> {
             "{}\n",
             serde_json::to_string_pretty(v).unwrap_or_default()
         )),
+    }
+}
+
+fn groups_line(v: &Value) -> String {
+    let names: Vec<&str> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if names.is_empty() {
+        "-".into()
+    } else {
+        names.join(", ")
     }
 }
 
@@ -1086,6 +1280,7 @@ fn user_lines(v: &Value) -> String {
         ("state", state),
         ("second factor", mfa.into()),
         ("live sessions", s(at(v, "live_families"))),
+        ("groups", groups_line(at(v, "groups"))),
         ("created", s(at(v, "created_at"))),
         ("last sign-in", s(at(v, "last_login_at"))),
     ] {

@@ -264,18 +264,31 @@ fn forward_bearer(headers: &http::HeaderMap, cookie: Option<&str>) -> protocol::
     protocol::Bearer::Missing
 }
 
-/// The X-Auth-* answer of forward-auth for `u`.
-fn forward_ok(u: &protocol::UserView) -> Reply {
+/// The answer of forward-auth for `u`, a member of `groups`: latchkey's `X-Auth-*`
+/// headers, and the trusted-header convention (`Remote-User`, `-Email`, `-Name`,
+/// `-Groups`: Authelia's and Authentik's) that Grafana, Gitea, Nextcloud and Immich read.
+/// `Remote-Name` and `Remote-Groups` are sent even when empty.
+fn forward_ok(svc: &Service, u: &protocol::UserView) -> Reply {
+    let groups = match svc.groups_of(&u.id) {
+        Ok(g) => g.join(","),
+        Err(_) => return plain_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+    };
     let mut r = Reply::empty(StatusCode::OK)
         .with(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    for (name, value) in [
+    let empty = String::new();
+    let name = u.display_name.as_ref().unwrap_or(&empty);
+    for (header, value) in [
         ("x-auth-user", Some(&u.id)),
         ("x-auth-email", u.email.as_ref()),
         ("x-auth-username", u.username.as_ref()),
         ("x-auth-role", Some(&u.role)),
+        ("remote-user", u.username.as_ref().or(u.email.as_ref())),
+        ("remote-email", u.email.as_ref()),
+        ("remote-name", Some(name)),
+        ("remote-groups", Some(&groups)),
     ] {
         if let Some(v) = value.and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok()) {
-            r = r.with(http::HeaderName::from_static(name), v);
+            r = r.with(http::HeaderName::from_static(header), v);
         }
     }
     r
@@ -306,7 +319,7 @@ async fn forward_auth(app: &App, headers: &http::HeaderMap, query: Option<&str>)
     if !given {
         if let Some(portal) = &app.portal {
             if let Some((v, cookie)) = portal.visitor(&app.service, headers).await {
-                let mut r = forward_ok(&v.user);
+                let mut r = forward_ok(&app.service, &v.user);
                 if let Some(expires_at) = v.renewed {
                     let now = app.service.now();
                     r = r.with(
@@ -319,7 +332,7 @@ async fn forward_auth(app: &App, headers: &http::HeaderMap, query: Option<&str>)
         }
     }
     match app.service.authenticate(bearer) {
-        Ok(caller) => forward_ok(&crate::service::view(&caller.user)),
+        Ok(caller) => forward_ok(&app.service, &crate::service::view(&caller.user)),
         Err(
             Failure::Transport(Transport::Overloaded { .. })
             | Failure::Transport(Transport::Internal),

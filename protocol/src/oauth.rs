@@ -416,6 +416,7 @@ fn introspection(i: Option<&crate::ops::Introspection>) -> serde_json::Value {
             "jti": i.jti,
             "role": i.role,
             "amr": i.amr,
+            "groups": i.groups,
             "client_id": i.client_id,
         }),
     }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 /// Scopes latchkey knows; others are ignored (RFC 6749 §3.3).
-pub const SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+pub const SCOPES: [&str; 5] = ["openid", "profile", "email", "groups", "offline_access"];
 /// Longest `state` and `nonce` taken (they travel in URLs).
 pub const MAX_PARAM: usize = 512;
 
@@ -78,7 +78,7 @@ pub struct AuthzRequest<'c, C> {
 
 /// Reads the `claims` parameter (OIDC Core §5.5): the scopes that carry the claims it
 /// asks for (`email`, `email_verified`: `email`; `name`, `preferred_username`:
-/// `profile`), and the values an essential `acr` must take. Claims latchkey does not
+/// `profile`; `groups`: `groups`), and the values an essential `acr` must take. Claims latchkey does not
 /// have are ignored; anything that is not the parameter's shape is `None`.
 pub fn read_claims_request(text: &str) -> Option<(Vec<&'static str>, Option<Vec<String>>)> {
     use serde_json::Value;
@@ -103,6 +103,7 @@ pub fn read_claims_request(text: &str) -> Option<(Vec<&'static str>, Option<Vec<
             match name.as_str() {
                 "email" | "email_verified" => scopes.push("email"),
                 "name" | "preferred_username" => scopes.push("profile"),
+                "groups" => scopes.push("groups"),
                 "acr" => {
                     let essential = spec
                         .and_then(|o| o.get("essential"))

@@ -457,6 +457,8 @@ pub struct Introspection {
     pub role: String,
     /// Authentication methods of the sign-in.
     pub amr: Vec<String>,
+    /// The user's groups, sorted.
+    pub groups: Vec<String>,
     /// The client that asked.
     pub client_id: String,
 }

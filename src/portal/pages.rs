@@ -531,6 +531,7 @@ fn scope_lines(l: Lang, scope: &str) -> Vec<String> {
         match s {
             "email" => out.push(l.t("consent-email")),
             "profile" => out.push(l.t("consent-profile")),
+            "groups" => out.push(l.t("consent-groups")),
             "offline_access" => out.push(l.t("consent-offline")),
             _ => {}
         }

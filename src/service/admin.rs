@@ -32,6 +32,12 @@ pub enum AdminError {
     NoSuchKey,
     /// The user has no passkey with this id.
     NoSuchPasskey,
+    /// No group has this name.
+    NoSuchGroup,
+    /// A group has this name already.
+    GroupExists,
+    /// Not a group's name (1 to 64 of `a-z 0-9 _ -`).
+    InvalidGroupName,
     /// The request makes no sense in the current state.
     Conflict(&'static str),
     /// The request is malformed.
@@ -57,6 +63,11 @@ impl std::fmt::Display for AdminError {
             ),
             AdminError::NoSuchKey => f.write_str("no signing key with that id"),
             AdminError::NoSuchPasskey => f.write_str("the user has no passkey with that id"),
+            AdminError::NoSuchGroup => f.write_str("no group with that name"),
+            AdminError::GroupExists => f.write_str("a group with that name exists"),
+            AdminError::InvalidGroupName => {
+                f.write_str("a group's name is 1 to 64 of a-z, 0-9, _ and -")
+            }
             AdminError::Conflict(m) => f.write_str(m),
             AdminError::BadRequest(m) => f.write_str(m),
             AdminError::Store(e) => e.fmt(f),
@@ -80,6 +91,9 @@ impl std::error::Error for AdminError {
             | AdminError::Ambiguous
             | AdminError::NoSuchKey
             | AdminError::NoSuchPasskey
+            | AdminError::NoSuchGroup
+            | AdminError::GroupExists
+            | AdminError::InvalidGroupName
             | AdminError::Conflict(_)
             | AdminError::BadRequest(_) => None,
         }
@@ -128,7 +142,7 @@ impl StateChange {
 }
 
 /// The one user `key` names.
-fn one(found: Found) -> Result<UserRecord, AdminError> {
+pub(super) fn one(found: Found) -> Result<UserRecord, AdminError> {
     match found {
         Found::One(u) => Ok(*u),
         Found::None => Err(AdminError::NotFound),
@@ -213,7 +227,11 @@ impl<'a> Reads<'a> {
     pub fn show_user(&self, key: &str) -> Result<Value, AdminError> {
         self.store.read(|r| {
             let u = one(r.find_user(key)?)?;
-            Ok(user_json(&u, live_families(r, &u.id, self.now_ms)?))
+            let mut v = user_json(&u, live_families(r, &u.id, self.now_ms)?);
+            if let Some(m) = v.as_object_mut() {
+                m.insert("groups".into(), json!(storage::groups_of(r, &u.id)?));
+            }
+            Ok(v)
         })
     }
 

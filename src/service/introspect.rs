@@ -60,6 +60,7 @@ impl Service {
         let Some(user) = self.active_user(&c.sid, &c.sub)? else {
             return Ok(None);
         };
+        let groups = self.groups_of(&user.id)?;
         Ok(Some(Introspection {
             token_type: "access_token",
             username: user.username.or(user.email),
@@ -71,6 +72,7 @@ impl Service {
             jti: Some(c.jti),
             role: c.role,
             amr: c.amr,
+            groups,
             client_id: client.id.clone(),
         }))
     }
@@ -105,6 +107,7 @@ impl Service {
         let Some(user) = self.active_user(&family.id, &family.user_id)? else {
             return Ok(None);
         };
+        let groups = self.groups_of(&user.id)?;
         Ok(Some(Introspection {
             token_type: "refresh_token",
             username: user.username.or(user.email),
@@ -116,6 +119,7 @@ impl Service {
             jti: None,
             role: user.role,
             amr: family.amr,
+            groups,
             client_id: client.id.clone(),
         }))
     }

@@ -7,6 +7,7 @@ mod accounts;
 pub mod admin;
 mod codes;
 mod events;
+pub mod groups;
 mod introspect;
 mod mfa;
 pub mod oidc;

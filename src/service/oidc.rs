@@ -313,7 +313,7 @@ impl Service {
         if let Some(n) = &grant.nonce {
             claims.insert("nonce".into(), json!(n));
         }
-        for (k, v) in user_claims(user, &grant.scope) {
+        for (k, v) in self.claims_of(user, &grant.scope)? {
             claims.insert(k.into(), v);
         }
         let id_token = self
@@ -341,7 +341,7 @@ impl Service {
             .ok_or(Failure::TokenInvalid)?;
         let mut out = serde_json::Map::new();
         out.insert("sub".into(), json!(user.id));
-        for (k, v) in user_claims(user, &grant.scope) {
+        for (k, v) in self.claims_of(user, &grant.scope)? {
             out.insert(k.into(), v);
         }
         Ok(Value::Object(out))
@@ -381,6 +381,22 @@ pub struct IdTokenHint {
     pub sub: String,
     /// Whether it has not expired yet.
     pub fresh: bool,
+}
+
+impl Service {
+    /// The claims `scope` allows of `user` ([`user_claims`]), and with `groups` the
+    /// names of its groups, sorted (read now: a membership changed counts at once).
+    fn claims_of(
+        &self,
+        user: &UserRecord,
+        scope: &str,
+    ) -> Result<Vec<(&'static str, Value)>, Failure> {
+        let mut out = user_claims(user, scope);
+        if has_scope(scope, "groups") {
+            out.push(("groups", json!(self.groups_of(&user.id)?)));
+        }
+        Ok(out)
+    }
 }
 
 /// The claims `scope` allows of `user`: `email` and `email_verified` with `email`;

@@ -37,9 +37,9 @@ pub use commit::{Abort, Job, Refused, MAX_QUEUE};
 pub use copy::{copy, Copied};
 pub use error::{Backup, Found, StoreError, Unique};
 pub use records::{
-    AccountState, CeremonyRecord, FamilyRecord, GrantRecord, MfaPendingRecord, MfaRecord,
-    PasskeyRecord, ProofPurpose, ProofRecord, RefreshEntry, Revocation, SessionCodeRecord,
-    SigningKeyRecord, UserRecord,
+    delete_group, groups_of, members_of, AccountState, CeremonyRecord, FamilyRecord, GrantRecord,
+    GroupRecord, MemberRecord, MfaPendingRecord, MfaRecord, PasskeyRecord, ProofPurpose,
+    ProofRecord, RefreshEntry, Revocation, SessionCodeRecord, SigningKeyRecord, UserRecord,
 };
 pub use rows::{Kind, Raw, Records, RecordsMut, Rows, RowsMut};
 pub use shared::{AttemptEnd, AttemptRules, AttemptStatus, Change};

@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::rows::{sweep, Kind, Sweep};
+use crate::rows::{sweep, Kind, Records, RecordsMut, Sweep};
 use crate::time::UnixMillis;
+use crate::StoreError;
 
 /// Whether an account may sign in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,9 +185,115 @@ impl Kind for CeremonyRecord {
     }
 }
 
+/// A group of users (access rules and apps name it), keyed by its name: 1 to 64 of
+/// `a-z 0-9 _ -`, lower case (names compare case-insensitively).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    /// Its name, lower case.
+    pub name: String,
+    /// What it is for, if said.
+    pub description: Option<String>,
+    /// When it was made.
+    pub created_at: UnixMillis,
+}
+
+impl Kind for GroupRecord {
+    const TABLE: &'static str = "group";
+}
+
+impl GroupRecord {
+    /// `name` as groups are named (lower case), when it is one: 1 to 64 of
+    /// `a-z 0-9 _ -` once lowered. The one rule, for the admin API, the command line and
+    /// the configuration's access rules alike.
+    pub fn normal_name(name: &str) -> Option<String> {
+        let n = name.to_ascii_lowercase();
+        let ok = (1..=64).contains(&n.len())
+            && n.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        ok.then_some(n)
+    }
+}
+
+/// A user's membership of a group, keyed by [`MemberRecord::key`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRecord {
+    /// The group's name.
+    pub group: String,
+    /// The member.
+    pub user_id: String,
+    /// When it was added.
+    pub added_at: UnixMillis,
+}
+
+impl MemberRecord {
+    /// The key of `user_id`'s membership of `group`.
+    pub fn key(group: &str, user_id: &str) -> Vec<u8> {
+        format!("{group}\0{user_id}").into_bytes()
+    }
+}
+
+impl Kind for MemberRecord {
+    const TABLE: &'static str = "member";
+
+    fn indexes(&self) -> Vec<(&'static str, Vec<u8>)> {
+        vec![
+            (MEMBER_BY_USER, self.user_id.as_bytes().to_vec()),
+            (MEMBER_BY_GROUP, self.group.as_bytes().to_vec()),
+        ]
+    }
+}
+
+/// The memberships of a user.
+const MEMBER_BY_USER: &str = "member_by_user";
+/// The members of a group.
+const MEMBER_BY_GROUP: &str = "member_by_group";
+
+/// The names of the groups `user_id` is a member of, sorted.
+pub fn groups_of<R: Records + ?Sized>(r: &R, user_id: &str) -> Result<Vec<String>, StoreError> {
+    let mut names: Vec<String> = r
+        .find::<MemberRecord>(MEMBER_BY_USER, user_id.as_bytes())?
+        .into_iter()
+        .map(|(_, m)| m.group)
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The ids of the members of `group`.
+pub fn members_of<R: Records + ?Sized>(r: &R, group: &str) -> Result<Vec<String>, StoreError> {
+    Ok(r.find::<MemberRecord>(MEMBER_BY_GROUP, group.as_bytes())?
+        .into_iter()
+        .map(|(_, m)| m.user_id)
+        .collect())
+}
+
+/// Removes every membership of `user_id` (the user is going): both backends' user
+/// deletion calls it, so no door can leave one behind.
+pub(crate) fn drop_memberships<W: RecordsMut + ?Sized>(
+    w: &mut W,
+    user_id: &str,
+) -> Result<(), StoreError> {
+    for (key, _) in w.find::<MemberRecord>(MEMBER_BY_USER, user_id.as_bytes())? {
+        w.delete::<MemberRecord>(&key)?;
+    }
+    Ok(())
+}
+
+/// Removes `group` and every membership of it; whether it was there.
+pub fn delete_group<W: RecordsMut + ?Sized>(w: &mut W, group: &str) -> Result<bool, StoreError> {
+    for (key, _) in w.find::<MemberRecord>(MEMBER_BY_GROUP, group.as_bytes())? {
+        w.delete::<MemberRecord>(&key)?;
+    }
+    Ok(w.delete::<GroupRecord>(group.as_bytes())?.is_some())
+}
+
 /// Every record kind of the table layer (see [`crate::rows`]): one line per kind. The
 /// sweeper removes what each has due.
-pub(crate) const KINDS: &[(&str, Sweep)] = &[(CeremonyRecord::TABLE, sweep::<CeremonyRecord>)];
+pub(crate) const KINDS: &[(&str, Sweep)] = &[
+    (CeremonyRecord::TABLE, sweep::<CeremonyRecord>),
+    (GroupRecord::TABLE, sweep::<GroupRecord>),
+    (MemberRecord::TABLE, sweep::<MemberRecord>),
+];
 
 /// What a mailed proof code proves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

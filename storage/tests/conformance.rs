@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use latchkey_storage::{
-    AccountState, CeremonyRecord, FamilyRecord, Found, GrantRecord, Kind, MfaPendingRecord,
-    PasskeyRecord, ProofPurpose, ProofRecord, Records as _, RecordsMut as _, RefreshEntry,
-    SessionCodeRecord, SigningKeyRecord, Store, StoreError, Unique, UnixMillis, UserRecord,
-    SCHEMA_VERSION,
+    delete_group, groups_of, members_of, AccountState, CeremonyRecord, FamilyRecord, Found,
+    GrantRecord, GroupRecord, Kind, MemberRecord, MfaPendingRecord, PasskeyRecord, ProofPurpose,
+    ProofRecord, Records as _, RecordsMut as _, RefreshEntry, SessionCodeRecord, SigningKeyRecord,
+    Store, StoreError, Unique, UnixMillis, UserRecord, SCHEMA_VERSION,
 };
 
 /// A record kind the tests define for the table layer.
@@ -762,6 +762,36 @@ conformance! {
             Ok::<_, StoreError>(())
         })
         .unwrap();
+    }
+
+    groups_lose_their_members_with_the_user_or_the_group(s) {
+        let ann = add(s, &user("ann", "ann@example.com", "ann")).unwrap();
+        let bob = add(s, &user("bob", "bob@example.com", "bob")).unwrap();
+        let at = UnixMillis::from_millis(1);
+        s.write(|w| {
+            for g in ["family", "admins"] {
+                let rec = GroupRecord { name: g.into(), description: None, created_at: at };
+                w.put(g.as_bytes(), &rec)?;
+            }
+            for (g, u) in [("family", &ann.id), ("admins", &ann.id), ("family", &bob.id)] {
+                let m = MemberRecord { group: g.into(), user_id: u.clone(), added_at: at };
+                w.put(&MemberRecord::key(g, u), &m)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+        assert_eq!(s.read(|r| groups_of(r, &ann.id)).unwrap(), ["admins", "family"]);
+        assert_eq!(s.read(|r| members_of(r, "family")).unwrap().len(), 2);
+        // The user goes: so do its memberships, whatever deleted it.
+        s.write(|w| w.delete_user(&ann.id)).unwrap();
+        assert!(s.read(|r| groups_of(r, &ann.id)).unwrap().is_empty());
+        assert_eq!(s.read(|r| members_of(r, "family")).unwrap(), std::slice::from_ref(&bob.id));
+        assert!(s.read(|r| members_of(r, "admins")).unwrap().is_empty());
+        // The group goes: so do its memberships.
+        assert!(s.write(|w| delete_group(w, "family")).unwrap());
+        assert!(!s.write(|w| delete_group(w, "family")).unwrap());
+        assert!(s.read(|r| groups_of(r, &bob.id)).unwrap().is_empty());
+        assert!(s.read(|r| r.get::<GroupRecord>(b"admins")).unwrap().is_some());
     }
 
     keys_and_settings(s) {

@@ -9,6 +9,7 @@ mod crash;
 mod cross;
 mod files;
 mod forward;
+mod groups;
 mod hardening;
 mod house;
 mod import;

@@ -1,0 +1,214 @@
+//! Groups: who is in which (access rules and apps name them). The operations are the
+//! admin API's and the command line's: store-level functions (the command line runs them
+//! on the store when no server holds it) and their [`Service`] wrappers, off the reactor.
+//! Memberships live in the store (both backends, backups, copies); a user's go with it.
+
+use serde_json::{json, Value};
+use storage::{GroupRecord, MemberRecord, Records as _, RecordsMut as _, Store};
+
+use super::admin::{one, AdminError};
+use super::Service;
+use crate::clock::UnixMillis;
+
+/// The name as stored, or why it is none.
+fn name_of(name: &str) -> Result<String, AdminError> {
+    GroupRecord::normal_name(name).ok_or(AdminError::InvalidGroupName)
+}
+
+/// Every group, by name: `{"groups": [{"name","description","members"}]}` (members: how
+/// many).
+pub fn list(store: &Store) -> Result<Value, AdminError> {
+    store.read(|r| {
+        let mut out = Vec::new();
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = r.scan::<GroupRecord>(after.as_deref(), 500)?;
+            let full = page.len() == 500;
+            for (key, g) in page {
+                let members = storage::members_of(r, &g.name)?.len();
+                out.push(json!({"name": g.name, "description": g.description, "members": members}));
+                after = Some(key);
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(json!({ "groups": out }))
+    })
+}
+
+/// One group with its members: `{"name","description","members":[{"id","email","username"}]}`.
+pub fn show(store: &Store, name: &str) -> Result<Value, AdminError> {
+    let name = name_of(name)?;
+    store.read(|r| {
+        let g = r
+            .get::<GroupRecord>(name.as_bytes())?
+            .ok_or(AdminError::NoSuchGroup)?;
+        let mut members = Vec::new();
+        for id in storage::members_of(r, &g.name)? {
+            if let Some(u) = r.user(&id)? {
+                members.push(json!({"id": u.id, "email": u.email, "username": u.username}));
+            }
+        }
+        Ok(json!({"name": g.name, "description": g.description, "members": members}))
+    })
+}
+
+/// Makes a group (`name` lowered); refused when one has that name.
+pub fn create(
+    store: &Store,
+    name: &str,
+    description: Option<String>,
+    now: UnixMillis,
+) -> Result<Value, AdminError> {
+    let name = name_of(name)?;
+    let description = description.filter(|d| !d.trim().is_empty());
+    if description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 200)
+    {
+        return Err(AdminError::BadRequest(
+            "a description is at most 200 characters".into(),
+        ));
+    }
+    let rec = GroupRecord {
+        name: name.clone(),
+        description,
+        created_at: now,
+    };
+    store.write(|w| {
+        if w.get::<GroupRecord>(name.as_bytes())?.is_some() {
+            return Err(AdminError::GroupExists);
+        }
+        w.put(name.as_bytes(), &rec)?;
+        Ok(())
+    })?;
+    tracing::info!(target: "latchkey::audit", event = "group_created", group = %name, actor = "admin-api");
+    Ok(json!({"name": rec.name, "description": rec.description, "members": 0}))
+}
+
+/// Removes a group and every membership of it, at once.
+pub fn delete(store: &Store, name: &str) -> Result<Value, AdminError> {
+    let name = name_of(name)?;
+    let gone = store.write(|w| storage::delete_group(w, &name))?;
+    if !gone {
+        return Err(AdminError::NoSuchGroup);
+    }
+    tracing::info!(target: "latchkey::audit", event = "group_deleted", group = %name, actor = "admin-api");
+    Ok(json!({ "deleted": name }))
+}
+
+/// Adds the user of `key` to the group (nothing when it is a member already): whether it
+/// was added.
+pub fn add(store: &Store, name: &str, key: &str, now: UnixMillis) -> Result<bool, AdminError> {
+    let name = name_of(name)?;
+    let (user, added) = store.write(|w| {
+        if w.get::<GroupRecord>(name.as_bytes())?.is_none() {
+            return Err(AdminError::NoSuchGroup);
+        }
+        let u = one(w.find_user(key)?)?;
+        let k = MemberRecord::key(&name, &u.id);
+        if w.get::<MemberRecord>(&k)?.is_some() {
+            return Ok((u.id, false));
+        }
+        let m = MemberRecord {
+            group: name.clone(),
+            user_id: u.id.clone(),
+            added_at: now,
+        };
+        w.put(&k, &m)?;
+        Ok((u.id, true))
+    })?;
+    if added {
+        tracing::info!(target: "latchkey::audit", event = "group_member_added", group = %name, user = %user, actor = "admin-api");
+    }
+    Ok(added)
+}
+
+/// Removes the user of `key` from the group (nothing when it is no member): whether it
+/// was removed.
+pub fn remove(store: &Store, name: &str, key: &str) -> Result<bool, AdminError> {
+    let name = name_of(name)?;
+    let (user, removed) = store.write(|w| {
+        if w.get::<GroupRecord>(name.as_bytes())?.is_none() {
+            return Err(AdminError::NoSuchGroup);
+        }
+        let u = one(w.find_user(key)?)?;
+        let gone = w
+            .delete::<MemberRecord>(&MemberRecord::key(&name, &u.id))?
+            .is_some();
+        Ok((u.id, gone))
+    })?;
+    if removed {
+        tracing::info!(target: "latchkey::audit", event = "group_member_removed", group = %name, user = %user, actor = "admin-api");
+    }
+    Ok(removed)
+}
+
+impl Service {
+    /// The names of the groups of `user_id`, sorted: what apps are told.
+    pub fn groups_of(&self, user_id: &str) -> Result<Vec<String>, protocol::Failure> {
+        self.inner
+            .store
+            .read(|r| storage::groups_of(r, user_id))
+            .map_err(super::store_failure)
+    }
+
+    /// [`create`], off the reactor.
+    pub async fn admin_group_create(
+        &self,
+        name: String,
+        description: Option<String>,
+    ) -> Result<Value, AdminError> {
+        let (store, now) = (self.store().clone(), self.now());
+        blocking(move || create(&store, &name, description, now)).await
+    }
+
+    /// [`delete`], off the reactor.
+    pub async fn admin_group_delete(&self, name: String) -> Result<Value, AdminError> {
+        // Nothing caches memberships: every decision reads them, on every node.
+        let store = self.store().clone();
+        blocking(move || delete(&store, &name)).await
+    }
+
+    /// [`add`] or [`remove`], off the reactor.
+    pub async fn admin_group_member(
+        &self,
+        name: String,
+        key: String,
+        member: bool,
+    ) -> Result<Value, AdminError> {
+        let (store, now) = (self.store().clone(), self.now());
+        let changed = blocking(move || match member {
+            true => add(&store, &name, &key, now),
+            false => remove(&store, &name, &key),
+        })
+        .await?;
+        Ok(json!({ "changed": changed }))
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AdminError> + Send + 'static,
+) -> Result<T, AdminError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(AdminError::Thread)?
+}
+
+#[cfg(test)]
+mod tests {
+    use storage::GroupRecord;
+
+    #[test]
+    fn names_are_lowered_and_bounded() {
+        assert_eq!(GroupRecord::normal_name("Staff").as_deref(), Some("staff"));
+        assert_eq!(
+            GroupRecord::normal_name("home_lab-2").as_deref(),
+            Some("home_lab-2")
+        );
+        for bad in ["", "a b", "ünï", "a.b", "a/b", &"x".repeat(65)] {
+            assert!(GroupRecord::normal_name(bad).is_none(), "{bad}");
+        }
+    }
+}
