@@ -217,3 +217,13 @@ mail-change-notice = Jemand, der in Ihrem Konto bei { $issuer } angemeldet ist, 
 mail-change-notice-advice = Wenn Sie es nicht waren, ändern Sie jetzt Ihr Passwort und melden Sie Ihre anderen Sitzungen ab.
 mail-no-account-subject = Anmeldeversuch bei { $issuer }
 mail-no-account = Jemand wollte sich mit dieser Adresse bei { $issuer } anmelden, aber zu ihr gibt es kein Konto.
+
+## Apps hinter dem Proxy (Zugriffsregeln)
+
+stepup-title = Noch ein Schritt
+stepup-why = Diese App verlangt einen zweiten Faktor. Geben Sie einen Code aus Ihrer Authenticator-App ein.
+stepup-none = Diese App verlangt einen zweiten Faktor, und Ihr Konto hat keinen. Richten Sie auf Ihrer Kontoseite eine Authenticator-App ein und kommen Sie dann zurück.
+stepup-setup = Zu Ihrem Konto
+refused-title = Nicht für dieses Konto
+refused-text = { $who } darf { $app } nicht benutzen.
+refused-sign-out = Abmelden, um sich als jemand anderes anzumelden

@@ -218,3 +218,13 @@ mail-change-notice = Someone signed in to your { $issuer } account asked to move
 mail-change-notice-advice = If it was not you, change your password now and sign out your other sessions.
 mail-no-account-subject = Sign-in attempt at { $issuer }
 mail-no-account = Someone asked to sign in to { $issuer } with this address, but there is no account for it.
+
+## Apps behind the proxy (access rules)
+
+stepup-title = One more step
+stepup-why = This app asks for a second factor. Give a code from your authenticator app.
+stepup-none = This app asks for a second factor, and your account has none. Set up an authenticator app on your account page, then come back.
+stepup-setup = Go to your account
+refused-title = Not for this account
+refused-text = { $who } may not use { $app }.
+refused-sign-out = Sign out, to sign in as someone else

@@ -217,3 +217,13 @@ mail-change-notice = Quelqu’un connecté à votre compte { $issuer } a demand�
 mail-change-notice-advice = Si ce n’était pas vous, changez votre mot de passe maintenant et déconnectez vos autres sessions.
 mail-no-account-subject = Tentative de connexion sur { $issuer }
 mail-no-account = Quelqu’un a demandé à se connecter à { $issuer } avec cette adresse, mais aucun compte ne lui correspond.
+
+## Applications derrière le proxy (règles d’accès)
+
+stepup-title = Encore une étape
+stepup-why = Cette application demande un second facteur. Saisissez un code de votre application d’authentification.
+stepup-none = Cette application demande un second facteur, et votre compte n’en a pas. Configurez une application d’authentification sur la page de votre compte, puis revenez.
+stepup-setup = Aller à votre compte
+refused-title = Pas pour ce compte
+refused-text = { $who } ne peut pas utiliser { $app }.
+refused-sign-out = Se déconnecter, pour se connecter avec un autre compte

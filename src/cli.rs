@@ -60,6 +60,9 @@ pub enum Command {
     /// Groups of users (through the admin API while a server runs).
     #[command(subcommand)]
     Group(GroupCmd),
+    /// The access rules, as forward-auth and OpenID Connect decide them.
+    #[command(subcommand)]
+    Access(AccessCmd),
     /// Signing keys (through the admin API while a server runs).
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -105,6 +108,34 @@ pub enum Command {
 pub enum ConfigCmd {
     /// Print the effective configuration (secrets masked), or the error.
     Check,
+}
+
+/// `access` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AccessCmd {
+    /// What the rules decide for USER at URL (or for USER signing in to an OpenID
+    /// Connect client), which rule decided, and why each rule before it did not match.
+    /// Exit 0 when allowed, 1 otherwise. The same code as the server's.
+    Check {
+        /// The user: id, number, email or username.
+        #[arg(long, allow_hyphen_values = true)]
+        user: String,
+        /// The URL the user asks for (forward-auth).
+        #[arg(long, required_unless_present = "client", conflicts_with = "client")]
+        url: Option<String>,
+        /// The method.
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// The client's address.
+        #[arg(long, default_value = "127.0.0.1")]
+        ip: std::net::IpAddr,
+        /// Factors of the sign-in: 1, or 2 (a second factor or a passkey).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+        factors: u8,
+        /// An OpenID Connect client's id (its allowed_groups and require_mfa).
+        #[arg(long)]
+        client: Option<String>,
+    },
 }
 
 /// `group` subcommands. NAME: 1 to 64 of a-z, 0-9, _ and - (compared in lower case);
@@ -695,6 +726,25 @@ pub fn run(cfg: &Checked, command: &Command) -> Result<String, String> {
             UserCmd::Passkeys { key } => AdminCall::Passkeys(key.clone()),
             UserCmd::RemovePasskey { key, id } => AdminCall::RemovePasskey(key.clone(), id.clone()),
         },
+        Command::Access(AccessCmd::Check {
+            user,
+            url,
+            method,
+            ip,
+            factors,
+            client,
+        }) => {
+            let u = admin(cfg, &AdminCall::ShowUser(user.clone()))?;
+            return access_check(
+                cfg,
+                &u,
+                url.as_deref(),
+                method,
+                *ip,
+                *factors,
+                client.as_deref(),
+            );
+        }
         Command::Group(g) => match g {
             GroupCmd::List { json } => {
                 json_out = *json;
@@ -775,6 +825,94 @@ fn delete(cfg: &Checked, key: &str, yes: bool) -> Result<String, String> {
     }
     let v = admin(cfg, &AdminCall::Delete(format!("id:{id}")))?;
     Ok(format!("deleted {}\n", s(at(&v, "deleted"))))
+}
+
+/// `access check`: the decision for the user `u` (as the admin API shows one), at `url`
+/// or at the OpenID Connect client `client`.
+fn access_check(
+    cfg: &Checked,
+    u: &Value,
+    url: Option<&str>,
+    method: &str,
+    ip: std::net::IpAddr,
+    factors: u8,
+    client: Option<&str>,
+) -> Result<String, String> {
+    let groups: Vec<String> = at(u, "groups")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.as_str().map(str::to_owned))
+        .collect();
+    let id = s(at(u, "id"));
+    let who = crate::access::Who {
+        id: &id,
+        email: at(u, "email").as_str(),
+        username: at(u, "username").as_str(),
+        groups: &groups,
+        two_factors: factors == 2,
+    };
+    if let Some(client) = client {
+        let c = cfg
+            .oidc_client(client)
+            .ok_or_else(|| format!("no OpenID Connect client `{client}` in the configuration"))?;
+        let (decision, why) =
+            crate::access::oidc_decision(c.allowed_groups.as_deref(), c.require_mfa, &who);
+        let line = format!("{} ({why})\n", decision.name());
+        return match decision {
+            crate::access::Decision::Allow => Ok(line),
+            _ => Err(line.trim_end().to_owned()),
+        };
+    }
+    let url = url::Url::parse(url.unwrap_or_default()).map_err(|e| format!("--url: {e}"))?;
+    let host = url
+        .host_str()
+        .unwrap_or("")
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let method = method.to_ascii_uppercase();
+    let target = crate::access::Target {
+        host: &host,
+        path: &path,
+        method: &method,
+        ip,
+    };
+    let rules = &cfg.access;
+    let v = rules.decide(&target, Some(&who));
+    let mut out = match v.rule {
+        Some(i) => {
+            let domains: Vec<String> = rules.rules.get(i).map_or(Vec::new(), |r| {
+                r.domains.iter().map(crate::access::Domain::shown).collect()
+            });
+            let domain = if domains.is_empty() {
+                "any".into()
+            } else {
+                domains.join(", ")
+            };
+            format!(
+                "{} by rule {} (domain {domain}; policy {})\n",
+                v.decision.name(),
+                i + 1,
+                v.policy.name()
+            )
+        }
+        None => format!(
+            "{} by the default policy ({})\n",
+            v.decision.name(),
+            v.policy.name()
+        ),
+    };
+    for (i, why) in &v.passed {
+        out.push_str(&format!("  rule {} did not match: {why}\n", i + 1));
+    }
+    match v.decision {
+        crate::access::Decision::Allow => Ok(out),
+        _ => Err(out.trim_end().to_owned()),
+    }
 }
 
 /// `group delete NAME [--yes]`: names what goes and asks, unless `yes`.

@@ -10,6 +10,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+pub use crate::net::Cidr;
 use crate::signer::TokenAlg;
 
 /// Prefix of the environment overrides.
@@ -316,6 +317,39 @@ section!(
         /// Origins of browser apps that call the token, userinfo and revocation
         /// endpoints themselves (CORS), besides those of `redirect_uris`.
         allowed_origins: Vec<String> = Vec::new(),
+        /// Only members of these groups may sign in to it (absent: every active user).
+        allowed_groups: Option<Vec<String>> = None,
+        /// Sign-ins to it need two factors (a one-factor session is asked for a second).
+        require_mfa: bool = false,
+    }
+);
+
+section!(
+    /// `[access]`: who may reach which app behind forward-auth.
+    Access {
+        /// When no rule matches: `deny`, `one_factor` (the default: any signed-in user, as
+        /// before rules existed) or `two_factor`.
+        default_policy: String = "one_factor".into(),
+        /// Read top to bottom; the first that matches decides.
+        rules: Vec<AccessRule> = Vec::new(),
+    }
+);
+
+section!(
+    /// One `[[access.rules]]` entry: every field it has must match.
+    AccessRule {
+        /// Hosts: exact, or `*.example.com` (its subdomains).
+        domain: Option<Vec<String>> = None,
+        /// Regexes over the path and query.
+        resources: Option<Vec<String>> = None,
+        /// Methods.
+        methods: Option<Vec<String>> = None,
+        /// Client addresses or CIDR ranges (after `server.trusted_proxies`).
+        networks: Option<Vec<String>> = None,
+        /// `group:NAME` or `user:EMAIL|USERNAME|ID`: any one of them.
+        subject: Option<Vec<String>> = None,
+        /// `bypass`, `deny`, `one_factor` or `two_factor`.
+        policy: String = String::new(),
     }
 );
 
@@ -392,6 +426,8 @@ section!(
         oidc: Oidc = Oidc::default(),
         /// `[passkeys]`
         passkeys: Passkeys = Passkeys::default(),
+        /// `[access]`
+        access: Access = Access::default(),
     }
 );
 
@@ -448,48 +484,6 @@ pub enum LogFormat {
     Human,
     /// Always JSON lines.
     Json,
-}
-
-/// An address range: `10.0.0.0/8`, `2001:db8::/32`, or one address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    net: std::net::IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    /// Parses `addr` or `addr/prefix`.
-    pub fn parse(s: &str) -> Option<Cidr> {
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p.parse::<u8>().ok()?)),
-            None => (s, None),
-        };
-        let net: std::net::IpAddr = addr.trim().parse().ok()?;
-        let max = if net.is_ipv4() { 32 } else { 128 };
-        let prefix = prefix.unwrap_or(max);
-        (prefix <= max).then_some(Cidr { net, prefix })
-    }
-
-    /// Whether `ip` is in the range (IPv4-mapped IPv6 addresses count as IPv4).
-    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
-        use std::net::IpAddr;
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        let host_bits = |width: u32| width - u32::from(self.prefix);
-        match (ip, self.net) {
-            (IpAddr::V4(a), IpAddr::V4(n)) => {
-                let mask = u32::MAX.checked_shl(host_bits(32)).unwrap_or(0);
-                (u32::from(a) ^ u32::from(n)) & mask == 0
-            }
-            (IpAddr::V6(a), IpAddr::V6(n)) => {
-                let mask = u128::MAX.checked_shl(host_bits(128)).unwrap_or(0);
-                (u128::from(a) ^ u128::from(n)) & mask == 0
-            }
-            _ => false,
-        }
-    }
 }
 
 /// `[server]`, checked.
@@ -732,6 +726,10 @@ pub struct OidcClientSettings {
     /// userinfo and revocation endpoints from a page: those of the redirect URIs (http
     /// and https ones) and `allowed_origins`.
     pub origins: Vec<String>,
+    /// Only members of these groups may sign in (lowered names); `None`: everyone.
+    pub allowed_groups: Option<Vec<String>>,
+    /// Sign-ins to it need two factors.
+    pub require_mfa: bool,
 }
 
 impl protocol::oidc::Client for OidcClientSettings {
@@ -816,6 +814,8 @@ pub struct Checked {
     pub oidc_clients: Vec<OidcClientSettings>,
     /// `[passkeys]`; `None`: switched off.
     pub passkeys: Option<PasskeySettings>,
+    /// `[access]`: the rules forward-auth decides by.
+    pub access: crate::access::Rules,
     /// `log.format`
     pub log_format: LogFormat,
     /// Things that work but are unwise (short TTLs, cheap scrypt), for the log.
@@ -885,6 +885,39 @@ impl Locator {
             if header(line.trim()).is_some_and(|h| h == key) {
                 return Some(i + 1);
             }
+        }
+        // An entry of an array of tables (`oidc.clients[1].id`): its field in the
+        // entry's block, or the entry's `[[...]]` line.
+        if let Some((array, rest)) = key.split_once('[') {
+            let (index, after) = rest.split_once(']')?;
+            let index: usize = index.parse().ok()?;
+            let field = after
+                .strip_prefix('.')
+                .map(|f| f.split(['.', '[']).next().unwrap_or(f));
+            let (mut seen, mut start) = (0, None);
+            for (i, line) in text.lines().enumerate() {
+                let t = line.trim();
+                if let Some(h) = header(t) {
+                    if start.is_some() {
+                        break;
+                    }
+                    if t.starts_with("[[") && h == array {
+                        if seen == index {
+                            start = Some(i + 1);
+                        }
+                        seen += 1;
+                    }
+                    continue;
+                }
+                let assigned = |name: &str| {
+                    t.split_once('=')
+                        .is_some_and(|(k, _)| k.trim().trim_matches('"') == name)
+                };
+                if start.is_some() && field.is_some_and(assigned) {
+                    return Some(i + 1);
+                }
+            }
+            return start;
         }
         let parts: Vec<&str> = key.split('.').collect();
         for cut in (0..parts.len()).rev() {
@@ -1131,6 +1164,130 @@ fn bad(key: &str, why: impl std::fmt::Display) -> ConfigError {
     }
 }
 
+/// The group names of `key` (lowered), each checked.
+fn group_names(key: &str, names: &[String]) -> Result<Vec<String>, ConfigError> {
+    if names.is_empty() {
+        return Err(bad(
+            key,
+            "must name a group at least (leave it out for everyone)",
+        ));
+    }
+    names
+        .iter()
+        .enumerate()
+        .map(|(j, n)| {
+            storage::GroupRecord::normal_name(n).ok_or_else(|| {
+                bad(
+                    &format!("{key}[{j}]"),
+                    format!("`{n}` is no group name: 1 to 64 of a-z, 0-9, _ and -"),
+                )
+            })
+        })
+        .collect()
+}
+
+impl Config {
+    /// `[access]`: each rule checked, errors naming the rule (numbered from 1) and key.
+    fn check_access(&self) -> Result<crate::access::Rules, ConfigError> {
+        use crate::access::{Domain, Policy, Rule, Rules, Subject};
+        const POLICIES: &str = "bypass, deny, one_factor or two_factor";
+        let default_policy = Policy::parse(self.access.default_policy.trim())
+            .filter(|p| *p != Policy::Bypass)
+            .ok_or_else(|| {
+                bad(
+                    "access.default_policy",
+                    "must be deny, one_factor or two_factor",
+                )
+            })?;
+        let mut rules = Vec::new();
+        for (i, r) in self.access.rules.iter().enumerate() {
+            let n = i + 1;
+            let key = |k: &str| format!("access.rules[{i}].{k}");
+            // A list that is there must say something: `[]` matching nothing (or
+            // everything) is a mistake either way.
+            let list = |k: &str, v: &Option<Vec<String>>| -> Result<Vec<String>, ConfigError> {
+                match v {
+                    None => Ok(Vec::new()),
+                    Some(v) if v.is_empty() => Err(bad(
+                        &key(k),
+                        format!("rule {n}: an empty list; leave the key out to match any"),
+                    )),
+                    Some(v) => Ok(v.clone()),
+                }
+            };
+            let each = |k: &str, j: usize, what: &str, v: &str| {
+                bad(
+                    &format!("{}[{j}]", key(k)),
+                    format!("rule {n}: `{v}` is not {what}"),
+                )
+            };
+            let policy = Policy::parse(r.policy.trim())
+                .ok_or_else(|| bad(&key("policy"), format!("rule {n}: must be {POLICIES}")))?;
+            let mut domains = Vec::new();
+            for (j, d) in list("domain", &r.domain)?.iter().enumerate() {
+                domains.push(
+                    Domain::parse(d).ok_or_else(|| each("domain", j, "a host or *.domain", d))?,
+                );
+            }
+            let mut resources = Vec::new();
+            for (j, p) in list("resources", &r.resources)?.iter().enumerate() {
+                let re = regex::RegexBuilder::new(p)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|e| {
+                        bad(
+                            &format!("{}[{j}]", key("resources")),
+                            format!("rule {n}: not a regex: {e}"),
+                        )
+                    })?;
+                resources.push(re);
+            }
+            let mut methods = Vec::new();
+            for (j, m) in list("methods", &r.methods)?.iter().enumerate() {
+                let m = m.trim().to_ascii_uppercase();
+                if m.is_empty() || !m.bytes().all(|b| b.is_ascii_uppercase()) {
+                    return Err(each("methods", j, "a method (GET, POST, ...)", &m));
+                }
+                methods.push(m);
+            }
+            let mut networks = Vec::new();
+            for (j, c) in list("networks", &r.networks)?.iter().enumerate() {
+                networks.push(
+                    Cidr::parse(c)
+                        .ok_or_else(|| each("networks", j, "an address or CIDR range", c))?,
+                );
+            }
+            let mut subjects = Vec::new();
+            for (j, s) in list("subject", &r.subject)?.iter().enumerate() {
+                subjects.push(Subject::parse(s).ok_or_else(|| {
+                    each("subject", j, "group:NAME or user:EMAIL|USERNAME|ID", s)
+                })?);
+            }
+            if policy == Policy::Bypass && !subjects.is_empty() {
+                return Err(bad(
+                    &key("subject"),
+                    format!(
+                        "rule {n}: a bypass rule lets in without a sign-in, so it cannot \
+                         name subjects; use one_factor for them"
+                    ),
+                ));
+            }
+            rules.push(Rule {
+                domains,
+                resources,
+                methods,
+                networks,
+                subjects,
+                policy,
+            });
+        }
+        Ok(Rules {
+            default_policy,
+            rules,
+        })
+    }
+}
+
 /// `address:port`, or `host:port` resolved now (the first address it names).
 fn socket_addr(key: &str, v: &str) -> Result<SocketAddr, ConfigError> {
     if let Ok(a) = v.parse::<SocketAddr>() {
@@ -1303,6 +1460,11 @@ impl Config {
                 id_token_alg: alg,
                 post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
                 origins,
+                allowed_groups: match &c.allowed_groups {
+                    None => None,
+                    Some(gs) => Some(group_names(&key("allowed_groups"), gs)?),
+                },
+                require_mfa: c.require_mfa,
             });
         }
         if !out.is_empty() {
@@ -1638,6 +1800,7 @@ impl Config {
         let oidc_clients = self.oidc_settings(portal.is_some(), &mounts, &mut warnings)?;
         let admin = self.check_admin(server.listen)?;
         let passkeys = self.passkey_settings(&mut warnings)?;
+        let access = self.check_access()?;
         let language = crate::i18n::Lang::from_code(self.portal.default_language.trim())
             .ok_or_else(|| {
                 bad(
@@ -1653,6 +1816,7 @@ impl Config {
             mail,
             session,
             mfa_issuer: self.mfa.issuer.clone(),
+            access,
             language,
             limits,
             mounts,

@@ -332,6 +332,8 @@ fn oidc_clients() -> &'static [crate::config::OidcClientSettings] {
             id_token_alg: crate::signer::idtoken::IdAlg::Rs256,
             post_logout_redirect_uris: Vec::new(),
             origins: Vec::new(),
+            allowed_groups: None,
+            require_mfa: false,
         };
         vec![
             client("app", true, "https://app.example/cb"),

@@ -14,6 +14,7 @@
     clippy::string_slice
 )]
 
+pub mod access;
 pub mod admin;
 pub mod bounds;
 pub mod cli;
@@ -26,6 +27,7 @@ pub mod import;
 pub mod limits;
 pub mod mail;
 pub mod metrics;
+pub mod net;
 pub mod password;
 pub mod portal;
 pub mod primitives;

@@ -27,6 +27,7 @@ pub struct Metrics {
     sign_ins: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     portal_sign_ins: Mutex<BTreeMap<&'static str, u64>>,
     oidc: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    access: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     revocations: Mutex<BTreeMap<String, u64>>,
     rotations: AtomicU64,
     mails_sent: AtomicU64,
@@ -85,6 +86,11 @@ impl Metrics {
     /// grant (`authorization_code`, `refresh_token`); `result` ok / failed.
     pub fn oidc(&self, what: &'static str, result: &'static str) {
         *lock(&self.oidc).entry((what, result)).or_insert(0) += 1;
+    }
+
+    /// A forward-auth decision of the access rules: the deciding `policy`, the `decision`.
+    pub fn access(&self, policy: &'static str, decision: &'static str) {
+        *lock(&self.access).entry((policy, decision)).or_insert(0) += 1;
     }
 
     /// A refresh family was revoked for `cause`.
@@ -186,6 +192,18 @@ impl Metrics {
         );
         for ((w, r), n) in lock(&self.oidc).iter() {
             let _ = writeln!(o, "latchkey_oidc_total{{step=\"{w}\",result=\"{r}\"}} {n}");
+        }
+        head(
+            &mut o,
+            "latchkey_access_decisions_total",
+            "counter",
+            "Forward-auth decisions of the access rules, by deciding policy and decision.",
+        );
+        for ((p, d), n) in lock(&self.access).iter() {
+            let _ = writeln!(
+                o,
+                "latchkey_access_decisions_total{{policy=\"{p}\",decision=\"{d}\"}} {n}"
+            );
         }
         head(
             &mut o,

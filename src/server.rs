@@ -21,6 +21,7 @@ use protocol::{Failure, Reply};
 use serde_json::json;
 use tracing::Instrument as _;
 
+use crate::access::Decision;
 use crate::config::Cidr;
 use crate::i18n::Lang;
 use crate::limits::Source;
@@ -308,36 +309,166 @@ fn original_url(headers: &http::HeaderMap) -> Option<String> {
     get("x-original-url").map(str::to_owned)
 }
 
-/// `GET /auth/forward`: 200 with `X-Auth-User`, `X-Auth-Email`, `X-Auth-Role` (and
-/// `X-Auth-Username`) for a token latchkey accepts or a portal session; for a browser
-/// without either, a redirect to the portal's login page (`?redirect=401`: a 401 that
-/// carries the `Location`, for nginx, whose `auth_request` relays no redirect); 401
-/// otherwise. For reverse proxies.
-async fn forward_auth(app: &App, headers: &http::HeaderMap, query: Option<&str>) -> Reply {
-    let bearer = forward_bearer(headers, app.service.config().forward_auth_cookie.as_deref());
+/// The request a proxy asks about, from `X-Forwarded-Method`, `-Host`, `-Uri` (or
+/// `X-Original-Method` + `X-Original-URL`): host (lower case, no port), path and query,
+/// method. What is missing reads as empty (a rule about it does not match).
+fn forwarded(headers: &http::HeaderMap) -> (String, String, String) {
+    let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let method = match get("x-forwarded-method") {
+        "" => get("x-original-method"),
+        m => m,
+    }
+    .to_ascii_uppercase();
+    let (host, path) = match (get("x-forwarded-host"), get("x-forwarded-uri")) {
+        ("", _) => match url::Url::parse(get("x-original-url")) {
+            Ok(u) => {
+                let q = u.query().map(|q| format!("?{q}")).unwrap_or_default();
+                (
+                    u.host_str().unwrap_or("").to_owned(),
+                    format!("{}{q}", u.path()),
+                )
+            }
+            Err(_) => (String::new(), String::new()),
+        },
+        (h, p) => (h.to_owned(), p.to_owned()),
+    };
+    // A port is no part of the name (`app.example.com:8443`); IPv6 literals keep theirs.
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if !h.ends_with(']') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            h.to_owned()
+        }
+        _ => host,
+    };
+    (
+        host.trim_end_matches('.').to_ascii_lowercase(),
+        path,
+        method,
+    )
+}
+
+/// Who forward-auth is asked about: the user, how it signed in, and for a portal session
+/// its cookie (to renew, and to sign out from the refusal page).
+struct Asker {
+    user: protocol::UserView,
+    amr: Vec<String>,
+    cookie: Option<String>,
+    renewed: Option<storage::UnixMillis>,
+}
+
+/// `GET /auth/forward`, for reverse proxies: who asks (a bearer token, or a portal
+/// session), then the access rules over the original request (see [`crate::access`]):
+/// 200 with the `X-Auth-*` and `Remote-*` headers when allowed; when a sign-in is needed
+/// 401, or for a browser a redirect to the login page (`?redirect=401`: a 401 that carries
+/// the `Location`, for nginx, whose `auth_request` relays no redirect); for a session
+/// that has one factor where two are wanted the same to the step-up page (a bearer token:
+/// 401 `insufficient_user_authentication`, RFC 9470); 403 when refused (a browser gets a
+/// page naming the app and who is signed in).
+async fn forward_auth(
+    app: &App,
+    headers: &http::HeaderMap,
+    query: Option<&str>,
+    client: IpAddr,
+) -> Reply {
+    let svc = &app.service;
+    let bearer = forward_bearer(headers, svc.config().forward_auth_cookie.as_deref());
     let given = !matches!(bearer, protocol::Bearer::Missing);
+    let mut asker = None;
     if !given {
         if let Some(portal) = &app.portal {
-            if let Some((v, cookie)) = portal.visitor(&app.service, headers).await {
-                let mut r = forward_ok(&app.service, &v.user);
-                if let Some(expires_at) = v.renewed {
-                    let now = app.service.now();
-                    r = r.with(
-                        header::SET_COOKIE,
-                        portal.session_cookie(&cookie, expires_at, now),
-                    );
-                }
-                return r;
+            if let Some((v, cookie)) = portal.visitor(svc, headers).await {
+                asker = Some(Asker {
+                    user: v.user,
+                    amr: v.principal.amr,
+                    cookie: Some(cookie),
+                    renewed: v.renewed,
+                });
             }
         }
     }
-    match app.service.authenticate(bearer) {
-        Ok(caller) => forward_ok(&app.service, &crate::service::view(&caller.user)),
-        Err(
-            Failure::Transport(Transport::Overloaded { .. })
-            | Failure::Transport(Transport::Internal),
-        ) => plain_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
-        _ => {
+    if asker.is_none() && given {
+        match svc.authenticate(bearer) {
+            Ok(caller) => {
+                asker = Some(Asker {
+                    user: crate::service::view(&caller.user),
+                    amr: caller.amr,
+                    cookie: None,
+                    renewed: None,
+                })
+            }
+            Err(
+                Failure::Transport(Transport::Overloaded { .. })
+                | Failure::Transport(Transport::Internal),
+            ) => return plain_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+            Err(_) => {}
+        }
+    }
+    let groups = match &asker {
+        Some(a) => match svc.groups_of(&a.user.id) {
+            Ok(g) => g,
+            Err(_) => {
+                return plain_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+            }
+        },
+        None => Vec::new(),
+    };
+    let (host, path, method) = forwarded(headers);
+    let target = crate::access::Target {
+        host: &host,
+        path: &path,
+        method: &method,
+        ip: client,
+    };
+    let who = asker.as_ref().map(|a| crate::access::Who {
+        id: &a.user.id,
+        email: a.user.email.as_deref(),
+        username: a.user.username.as_deref(),
+        groups: &groups,
+        two_factors: crate::access::two_factors(&a.amr),
+    });
+    let verdict = svc.config().access.decide(&target, who.as_ref());
+    svc.metrics()
+        .access(verdict.policy.name(), verdict.decision.name());
+    let browser = wants_html(headers);
+    let nginx = query.is_some_and(|q| {
+        form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "redirect" && v == "401")
+    });
+    // To a portal page, for a browser: a 302, or for nginx a 401 that carries it.
+    let send_to = |refused: Reply, page: &str| -> Reply {
+        let (Some(portal), true, Some(original)) = (&app.portal, browser, original_url(headers))
+        else {
+            return refused;
+        };
+        let public = &svc.config().server.public_url;
+        let url = portal.page_url(public, page, Some(&original));
+        let Ok(location) = HeaderValue::from_str(&url) else {
+            return refused;
+        };
+        if nginx {
+            refused.with(header::LOCATION, location)
+        } else {
+            Reply::empty(StatusCode::FOUND)
+                .with(header::LOCATION, location)
+                .with(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
+        }
+    };
+    let rule = verdict.rule.map_or(0, |i| i + 1);
+    match (verdict.decision, asker) {
+        (Decision::Allow, Some(a)) => {
+            let mut r = forward_ok(svc, &a.user);
+            if let (Some(expires_at), Some(portal), Some(cookie)) =
+                (a.renewed, &app.portal, a.cookie.as_deref())
+            {
+                r = r.with(
+                    header::SET_COOKIE,
+                    portal.session_cookie(cookie, expires_at, svc.now()),
+                );
+            }
+            r
+        }
+        // A bypass lets through whoever comes, with nobody's headers.
+        (Decision::Allow, None) => Reply::empty(StatusCode::OK)
+            .with(header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (Decision::SignIn, _) => {
             let refused = plain_error(
                 StatusCode::UNAUTHORIZED,
                 if given {
@@ -347,26 +478,48 @@ async fn forward_auth(app: &App, headers: &http::HeaderMap, query: Option<&str>)
                 },
             )
             .bearer_challenge(given);
-            let browser = wants_html(headers);
-            let (Some(portal), true, Some(original)) =
-                (&app.portal, browser, original_url(headers))
-            else {
-                return refused;
-            };
-            let login = portal.login_url(&app.service.config().server.public_url, Some(&original));
-            let location = match HeaderValue::from_str(&login) {
-                Ok(l) => l,
-                Err(_) => return refused,
-            };
-            let nginx = query.is_some_and(|q| {
-                form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "redirect" && v == "401")
-            });
-            if nginx {
-                refused.with(header::LOCATION, location)
-            } else {
-                Reply::empty(StatusCode::FOUND)
-                    .with(header::LOCATION, location)
-                    .with(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
+            send_to(refused, "/login")
+        }
+        (Decision::StepUp, Some(a)) => {
+            tracing::info!(target: "latchkey::audit", event = "access_step_up", user = %a.user.id, host = %host, rule);
+            if a.cookie.is_none() {
+                // RFC 9470: the token's sign-in had one factor; the client must get one
+                // of two.
+                return Reply::json(
+                    StatusCode::UNAUTHORIZED,
+                    &json!({"error": "insufficient_user_authentication"}),
+                )
+                .with(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        r#"Bearer error="insufficient_user_authentication", acr_values="mfa""#,
+                    ),
+                );
+            }
+            send_to(
+                plain_error(StatusCode::UNAUTHORIZED, "step_up_required"),
+                "/stepup",
+            )
+        }
+        (Decision::Deny | Decision::StepUp, a) => {
+            let user = a.as_ref().map_or("-", |a| a.user.id.as_str());
+            tracing::info!(target: "latchkey::audit", event = "access_denied", user, host = %host, path = %path, rule);
+            match (&app.portal, browser, &a) {
+                (Some(portal), true, Some(a)) => {
+                    let who = a
+                        .user
+                        .email
+                        .as_deref()
+                        .or(a.user.username.as_deref())
+                        .unwrap_or(&a.user.id);
+                    let app_name = if host.is_empty() {
+                        "this app"
+                    } else {
+                        host.as_str()
+                    };
+                    portal.refused_page(svc, headers, app_name, who, a.cookie.as_deref())
+                }
+                _ => plain_error(StatusCode::FORBIDDEN, "access_denied"),
             }
         }
     }
@@ -543,7 +696,7 @@ async fn dispatch(app: &App, req: Request<Incoming>, client: IpAddr, trace: &mut
         source,
     };
     let (family, route, ctx, rest) = match door {
-        Door::Forward => return forward_auth(app, &parts.headers, parts.uri.query()).await,
+        Door::Forward => return forward_auth(app, &parts.headers, parts.uri.query(), client).await,
         Door::Builtin(reply) => return reply,
         Door::Root => {
             return match &app.portal {

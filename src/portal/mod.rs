@@ -155,6 +155,7 @@ impl Portal {
                     | "/code"
                     | "/code/verify"
                     | "/mfa"
+                    | "/stepup"
                     | "/forgot"
                     | "/reset"
                     | "/password"
@@ -176,7 +177,13 @@ impl Portal {
 
     /// The login page's URL on the public URL, with `rd` when it may be followed.
     pub fn login_url(&self, public_url: &str, rd: Option<&str>) -> String {
-        let mut u = format!("{public_url}{}/login", self.settings.path);
+        self.page_url(public_url, "/login", rd)
+    }
+
+    /// The URL of the portal's `page` (`/stepup`) on the public URL, with `rd` when it may
+    /// be followed.
+    pub fn page_url(&self, public_url: &str, page: &str, rd: Option<&str>) -> String {
+        let mut u = format!("{public_url}{}{page}", self.settings.path);
         if let Some(rd) = rd.and_then(|r| self.safe_rd(r)) {
             u.push_str("?rd=");
             u.extend(form_urlencoded::byte_serialize(rd.as_bytes()));
@@ -326,6 +333,39 @@ impl Portal {
 
     fn forbidden(&self, req: &PageRequest<'_>) -> Page {
         self.trouble(req, StatusCode::FORBIDDEN, &req.lang.t("form-other-site"))
+    }
+
+    /// The page of a browser that forward-auth refuses (issue 25): which app, who is
+    /// signed in, and a way to sign out (to sign in as someone else). 403.
+    pub fn refused_page(
+        &self,
+        svc: &Service,
+        headers: &HeaderMap,
+        app: &str,
+        who: &str,
+        cookie: Option<&str>,
+    ) -> Page {
+        let path = format!("{}/login", self.settings.path);
+        let req = PageRequest {
+            method: &Method::GET,
+            path: &path,
+            lang: self.language(headers),
+            rest: "/login",
+            query: None,
+            headers,
+            body: &[],
+            source: Source::LOCAL,
+        };
+        let csrf = cookie.map(|c| svc.form_token(&format!("session:{c}")));
+        let l = req.lang;
+        let content = pages::refused(l, &self.settings.path, app, who, csrf.as_deref());
+        self.page(
+            &req,
+            StatusCode::FORBIDDEN,
+            &l.t("refused-title"),
+            None,
+            content,
+        )
     }
 
     /// The language switch (`/lang?to=de&back=/ui/login`): keeps the choice in a cookie
@@ -600,6 +640,8 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
         ("/code", _, true) => flow.request_code().await,
         ("/code/verify", _, true) => flow.redeem_code().await,
         ("/mfa", true, _) => flow.mfa_page(None, StatusCode::OK),
+        ("/stepup", true, _) => flow.step_up_page(None, StatusCode::OK).await,
+        ("/stepup", _, true) => flow.step_up().await,
         ("/mfa", _, true) => flow.second_factor().await,
         ("/forgot", true, _) => flow.forgot_page(None, StatusCode::OK),
         ("/forgot", _, true) => flow.forgot().await,
@@ -614,7 +656,8 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
         ("/passkeys/rename", _, true) => flow.passkey_rename().await,
         ("/passkeys/remove", _, true) => flow.passkey_remove().await,
         (
-            "" | "/" | "/login" | "/signup" | "/code" | "/mfa" | "/forgot" | "/account" | "/logout",
+            "" | "/" | "/login" | "/signup" | "/code" | "/mfa" | "/forgot" | "/account" | "/logout"
+            | "/stepup",
             false,
             false,
         ) => Page::method_not_allowed(&[Method::GET, Method::POST]),
@@ -1221,6 +1264,45 @@ impl Flow<'_> {
         }
         let csrf = self.session_token(&cookie);
         Ok((v, csrf))
+    }
+
+    /// Step-up: a session of one factor that an app wants two of gives its second here
+    /// (not the password again). Without a second factor enrolled: how to add one.
+    async fn step_up_page(&mut self, error: Option<&str>, status: StatusCode) -> Page {
+        let Some((v, cookie)) = self.signed_in_visitor().await else {
+            return self.portal.see_other(&self.with_rd("/login"));
+        };
+        if error.is_none() && crate::access::two_factors(&v.principal.amr) {
+            return self.portal.see_other(&self.rd_or_account());
+        }
+        let csrf = self.session_token(&cookie);
+        let enrolled = v.principal.user.mfa.as_ref().is_some_and(|m| m.enabled);
+        let l = self.lang();
+        let content = pages::step_up(l, self.path(), &csrf, self.rd.as_deref(), enrolled);
+        let status = if enrolled {
+            status
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        self.page(status, &l.t("stepup-title"), error, content)
+    }
+
+    async fn step_up(&mut self) -> Page {
+        let (v, _) = match self.signed_in_post().await {
+            Ok(x) => x,
+            Err(p) => return p,
+        };
+        if crate::access::two_factors(&v.principal.amr) {
+            return self.portal.see_other(&self.rd_or_account());
+        }
+        let code = self.field("mfa_code").to_owned();
+        match self.svc.step_up(&v.principal, code, self.req.source).await {
+            Ok(()) => self.portal.see_other(&self.rd_or_account()),
+            Err(f) => {
+                let (status, msg) = self.explain(f);
+                self.step_up_page(Some(&msg), status).await
+            }
+        }
     }
 
     async fn logout(&mut self) -> Page {

@@ -335,6 +335,36 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
             return portal.see_other(&login);
         }
     };
+    // Who may use this app (issue 25): told only now, after the sign-in, so a stranger
+    // learns nothing. A member whose sign-in has one factor where two are wanted steps up.
+    let groups = match svc.groups_of(&v.user.id) {
+        Ok(g) => g,
+        Err(_) => return a.error("temporarily_unavailable", "try again"),
+    };
+    let who = crate::access::Who {
+        id: &v.user.id,
+        email: v.user.email.as_deref(),
+        username: v.user.username.as_deref(),
+        groups: &groups,
+        two_factors: crate::access::two_factors(&v.principal.amr),
+    };
+    match crate::access::oidc_decision(client.allowed_groups.as_deref(), client.require_mfa, &who).0
+    {
+        crate::access::Decision::Allow => {}
+        crate::access::Decision::StepUp if none => {
+            return a.error("interaction_required", "the app requires a second factor")
+        }
+        crate::access::Decision::StepUp => {
+            let rd = format!("{PREFIX}/authorize?{query}");
+            let mut to = format!("{}/stepup?rd=", portal.settings().path);
+            to.extend(form_urlencoded::byte_serialize(rd.as_bytes()));
+            return portal.see_other(&to);
+        }
+        _ => {
+            tracing::info!(target: "latchkey::audit", event = "access_denied", user = %v.user.id, client = %client.id);
+            return a.error("access_denied", "this account may not use this app");
+        }
+    }
     // An essential acr the sign-in does not meet is a failed authentication (OIDC Core
     // §5.5.1.1); the id token's acr says what was met.
     if !policy::meets_acr(&v.principal.amr, acr_values.as_deref()) {

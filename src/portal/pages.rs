@@ -251,6 +251,41 @@ pub fn mfa(l: Lang, path: &str, csrf: &str, rd: Option<&str>) -> Markup {
     }
 }
 
+/// Step-up: the second factor of a session that has one (an app asks for two), or, with
+/// none enrolled, how to add one.
+pub fn step_up(l: Lang, path: &str, csrf: &str, rd: Option<&str>, enrolled: bool) -> Markup {
+    html! {
+        @if enrolled {
+            p { (l.t("stepup-why")) }
+            form method="post" action={ (path) "/stepup" } {
+                (hidden(csrf, rd))
+                label for="mfa_code" { (l.t("mfa-label")) }
+                input type="text" id="mfa_code" name="mfa_code" inputmode="text"
+                    autocapitalize="characters" autocomplete="one-time-code" spellcheck="false"
+                    required autofocus;
+                p class="hint" { (l.t("mfa-hint")) }
+                button type="submit" { (l.t("mfa-submit")) }
+            }
+        } @else {
+            p { (l.t("stepup-none")) }
+            p { a class="button" href={ (path) "/account" } { (l.t("stepup-setup")) } }
+        }
+    }
+}
+
+/// A browser refused by an app's access rules: which app, who is signed in, signing out.
+pub fn refused(l: Lang, path: &str, app: &str, who: &str, csrf: Option<&str>) -> Markup {
+    html! {
+        p { (l.tf("refused-text", &[("app", app.into()), ("who", who.into())])) }
+        @if let Some(csrf) = csrf {
+            form method="post" action={ (path) "/logout" } {
+                (hidden(csrf, None))
+                button type="submit" class="secondary" { (l.t("refused-sign-out")) }
+            }
+        }
+    }
+}
+
 /// Asking for a password-reset code.
 pub fn forgot(l: Lang, path: &str, csrf: &str) -> Markup {
     html! {

@@ -299,3 +299,51 @@ impl Service {
         result
     }
 }
+
+impl Service {
+    /// Step-up: the signed-in `caller`, whose session counts one factor, gives its second
+    /// (a TOTP or recovery code, as at sign-in, counted by the lockout alike); the
+    /// session then counts two (`amr` gains `mfa`). Not the password again.
+    pub async fn step_up(
+        &self,
+        caller: &Principal,
+        code: String,
+        source: Source,
+    ) -> Result<(), Failure> {
+        let user_id = caller.user.id.clone();
+        let session = caller.session.clone();
+        let attempt = self
+            .inner
+            .guards
+            .lockouts
+            .begin(&account_key(&user_id), source, self.now())
+            .map_err(refused)?;
+        let now = self.now();
+        let result = self
+            .write(move |w, svc, _| {
+                let Some(mut u) = w.user(&user_id)? else {
+                    return Ok(Err(Failure::TokenInvalid));
+                };
+                if !u.mfa.as_ref().is_some_and(|m| m.enabled) {
+                    return Ok(Err(Failure::MfaNotEnabled));
+                }
+                let Some(mut family) = w.family(&session)?.filter(|f| f.is_live(now)) else {
+                    return Ok(Err(Failure::TokenInvalid));
+                };
+                let now_s = u64::try_from(now.secs()).unwrap_or(0);
+                if !second_factor(&svc.inner.key, &mut u, code.trim(), now_s)? {
+                    return Ok(Err(Failure::InvalidMfaCode));
+                }
+                // The step used (or the recovery code spent) is kept: never twice.
+                w.update_user(&u)?;
+                if !family.amr.iter().any(|m| m == "mfa") {
+                    family.amr.push("mfa".into());
+                    w.put_family(&family)?;
+                }
+                Ok(Ok(()))
+            })
+            .await;
+        self.settle(Some(attempt), &result);
+        result
+    }
+}

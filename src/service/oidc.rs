@@ -254,6 +254,31 @@ impl Service {
             .map_err(store_failure)?
             .filter(|g| g.client_id == client.id && has_scope(&g.scope, "offline_access"))
             .ok_or(Failure::RefreshInvalid)?;
+        // The client's groups are asked again: a member removed since gets no more tokens.
+        if client.allowed_groups.is_some() {
+            let user_id = self
+                .inner
+                .store
+                .read(|r| Ok(r.family(&family)?.map(|f| f.user_id)))
+                .map_err(store_failure)?
+                .ok_or(Failure::RefreshInvalid)?;
+            let groups = self.groups_of(&user_id)?;
+            let who = crate::access::Who {
+                id: &user_id,
+                email: None,
+                username: None,
+                groups: &groups,
+                // The second factor was asked at the authorization; not again here.
+                two_factors: true,
+            };
+            let allowed = client.allowed_groups.as_deref();
+            let (decision, _) = crate::access::oidc_decision(allowed, false, &who);
+            if decision != crate::access::Decision::Allow {
+                tracing::info!(target: "latchkey::audit", event = "access_denied", user = %user_id, client = %client.id, grant = "refresh_token");
+                self.oidc_refused("refresh_token");
+                return Err(Failure::RefreshInvalid);
+            }
+        }
         let tokens = match self.rotate_refresh(presented, OIDC_PREFIX).await {
             Ok(protocol::Outcome::Tokens(t)) => t,
             Ok(_) => return Err(Failure::Transport(Transport::Internal)),

@@ -34,7 +34,7 @@ impl Drop for Chrome {
 
 impl Chrome {
     /// Chromium, headless, `width` x `height` CSS pixels (a phone's metrics under 600);
-    /// names under `.lk.test` resolve to 127.0.0.1.
+    /// names under `.lk.test` and `.lab.test` resolve to 127.0.0.1.
     pub(crate) async fn start(width: u32, height: u32) -> Chrome {
         use std::os::unix::process::CommandExt as _;
         let port = free_port();
@@ -56,7 +56,7 @@ impl Chrome {
             "--no-sandbox".into(),
             "--disable-gpu".into(),
             "--disable-dev-shm-usage".into(),
-            "--host-resolver-rules=MAP *.lk.test 127.0.0.1".into(),
+            "--host-resolver-rules=MAP *.lk.test 127.0.0.1,MAP *.lab.test 127.0.0.1".into(),
         ];
         let mut options = json!({"binary": "/usr/bin/chromium"});
         if width < 600 {
@@ -582,4 +582,115 @@ async fn every_page_passes_the_accessibility_check() {
     b.shot("login-branded-360px").await;
     b.close().await;
     assert!(found.is_empty(), "the branded sign-in page: {found:#?}");
+}
+
+const ADMIN: &str = "admin-token-0123456789abcdef";
+
+/// The access guide's home lab (docs/guide/09) behind a real nginx (the guide's snippet):
+/// a one-factor session is sent to the step-up page, which says how to add a second
+/// factor when there is none and asks only for the code when there is; then the app
+/// sees the user and its groups in the trusted headers. The step-up page passes axe.
+#[tokio::test]
+async fn nginx_and_the_access_rules_step_a_session_up_to_two_factors() {
+    let smtp = Smtp::start(&[]);
+    let port = free_port();
+    let s = Server::start(&format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://auth.lab.test:{port}\"\n\
+         [portal]\ncookie_domain = \"lab.test\"\n\
+         [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN}\"\n{}\n{}",
+        smtp.config("none"),
+        crate::access::rules()
+    ))
+    .await;
+    oauth_signup(&s, "dee", PW).await;
+    let body = json!({"name": "admins"});
+    s.admin_req_json(http::Method::POST, "/admin/groups", ADMIN, &body)
+        .await
+        .expect(201);
+    let add = s
+        .admin_req(
+            http::Method::PUT,
+            "/admin/groups/admins/members/dee",
+            Some(ADMIN),
+        )
+        .await;
+    assert_eq!(add.status, 204);
+    let up = crate::forward::echo_upstream().await;
+    let n = Nginx::start(&nginx_lab(port, up)).await;
+    let app = format!("http://grafana.lab.test:{}/admin/users", n.port);
+
+    let b = Chrome::start(1280, 900).await;
+    // Signed out, the admin pages are refused by rule 3 (a deny rule answers 403 signed
+    // in or not): dee signs in on the portal, which sends her on.
+    let mut rd = String::new();
+    rd.extend(form_urlencoded::byte_serialize(app.as_bytes()));
+    b.c.goto(&format!("http://auth.lab.test:{port}/ui/login?rd={rd}"))
+        .await
+        .unwrap();
+    b.until(Locator::Id("username")).await.unwrap();
+    b.type_keys(&format!("dee{}{PW}{}", Key::Tab, Key::Enter))
+        .await;
+    // One factor, and none enrolled: the page says how to add one.
+    b.until(Locator::Css("a[href='/ui/account'].button"))
+        .await
+        .unwrap();
+    assert!(
+        b.url().await.contains("/ui/stepup?rd="),
+        "{}",
+        b.url().await
+    );
+    let mut report = b.axe().await;
+    b.shot("stepup-none-desktop").await;
+    // Dee sets up an authenticator app (through the API here); the session still counts one.
+    let t = oauth_login(&s, "dee", PW).await.expect(200);
+    let auth = bearer(t["access_token"].as_str().unwrap());
+    let secret = s
+        .post_json("/session/mfa/totp", &[("authorization", &auth)], &json!({}))
+        .await
+        .expect(200)["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let now = now_ms();
+    s.post_json(
+        "/session/mfa/totp/confirm",
+        &[("authorization", &auth)],
+        &json!({"code": totp_at(&secret, now)}),
+    )
+    .await
+    .expect(200);
+    b.c.goto(&app).await.unwrap();
+    b.until(Locator::Id("mfa_code")).await.unwrap();
+    report.extend(b.axe().await);
+    b.shot("stepup-desktop").await;
+    assert!(
+        b.c.find(Locator::Id("password")).await.is_err(),
+        "no password again"
+    );
+    b.type_keys(&format!("{}{}", totp_at(&secret, now + 30_000), Key::Enter))
+        .await;
+    b.c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_url(&url::Url::parse(&app).unwrap())
+        .await
+        .unwrap();
+    let seen = b.text("body").await.to_lowercase();
+    assert!(seen.starts_with("get /admin/users"), "{seen}");
+    assert!(seen.contains("remote-user: dee"), "{seen}");
+    assert!(seen.contains("remote-groups: admins"), "{seen}");
+    b.close().await;
+    assert!(report.is_empty(), "the step-up pages: {report:#?}");
+}
+
+/// The access guide's nginx set-up, as printed, with the test's ports.
+fn nginx_lab(latchkey_port: u16, upstream: u16) -> String {
+    let guide = include_str!("../../docs/guide/09-access-rules.md");
+    let block = guide
+        .split("```nginx\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("the access guide's nginx block");
+    block
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{latchkey_port}"))
+        .replace("127.0.0.1:3000", &format!("127.0.0.1:{upstream}"))
 }

@@ -1,5 +1,6 @@
 //! Integration tests: the real `latchkey` binary over real sockets with a real store.
 
+mod access;
 mod adversarial;
 mod backup;
 mod browser;
