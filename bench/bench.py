@@ -66,7 +66,13 @@ redirect_uris = ["http://127.0.0.1:9/cb"]
 id_token_alg = "ES256"
 [log]
 format = "human"
+[access]
+default_policy = "deny"
 """
+# 50 access rules, the last matching the forward-auth row's app (bench/lua/forward.lua).
+CONFIG += "".join(
+    f'[[access.rules]]\ndomain = ["app{i}.bench.test"]\nresources = ["^/x{i}/"]\npolicy = "one_factor"\n'
+    for i in range(49)) + '[[access.rules]]\ndomain = ["*.bench.test"]\npolicy = "one_factor"\n'
 
 
 class Server:
@@ -310,6 +316,7 @@ def main():
             wrk(s, "oidc_authorize.lua", [session, codes, client], warmup=0)
         rows[f"OIDC code exchange ({alg} id token, client_secret_basic)"] = wrk(
             s, "oidc_token.lua", [codes, basic], warmup=0)
+    rows["forward-auth, portal cookie, 50 rules (the last matching)"] = wrk(s, "forward.lua", [session])
     rows["GET /users/me, EdDSA, same token"] = wrk(s, "auth.lua", [same, "same"])
     idle32 = wrk(s, "auth.lua", [same, "same"], conns=32)
     # Mixed: a login storm beside a stream of authenticated calls.
@@ -477,6 +484,7 @@ def write(bounds, rows, notes, idle32, big):
         "portal sign-in (login form, password)": f"{rows['portal sign-in (login form, password)']['ok_rps'] / hb:.0%} of hashing bound (like the API sign-ins)",
         "OIDC code exchange (RS256 id token, client_secret_basic)": f"{rows['OIDC code exchange (RS256 id token, client_secret_basic)']['ok_rps']:,.0f}/s (≥ 2,000/s; Keycloak publishes 120 token grants/s per vCPU: {120 * cores:,}/s on {cores})",
         "OIDC code exchange (ES256 id token, client_secret_basic)": f"{rows['OIDC code exchange (ES256 id token, client_secret_basic)']['ok_rps']:,.0f}/s (≥ 2,000/s)",
+        "forward-auth, portal cookie, 50 rules (the last matching)": f"{rows['forward-auth, portal cookie, 50 rules (the last matching)']['rps'] / health:.0%} of /healthz (≥ 50%); one decision {bounds['access_decision_us']:.2f} µs",
         "GET /users/me, EdDSA, same token": f"{rows['GET /users/me, EdDSA, same token']['rps'] / health:.0%} of /healthz (≥ 50%)",
         "GET /users/me, EdDSA, distinct tokens": per_verify(rows['GET /users/me, EdDSA, distinct tokens'], vb['jwt:EdDSA']),
         "GET /users/me, v4.public, same token": f"{rows['GET /users/me, v4.public, same token']['rps'] / health:.0%} of /healthz (≥ 50%)",

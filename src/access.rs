@@ -200,6 +200,37 @@ impl Decision {
     }
 }
 
+/// Why a rule did not match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Miss {
+    /// The host is in none of its domains.
+    Domain,
+    /// The path and query match none of its resources.
+    Resource,
+    /// The method is none of its methods.
+    Method,
+    /// The client is in none of its networks.
+    Network,
+    /// Nobody is signed in, and the rule names its subjects.
+    SignedOut,
+    /// The user is none of its subjects.
+    Subject,
+}
+
+impl Miss {
+    /// In words, for `t`.
+    pub fn describe(self, t: &Target<'_>) -> String {
+        match self {
+            Miss::Domain => format!("host {} is not in domain", t.host),
+            Miss::Resource => format!("{} matches no resources", t.path),
+            Miss::Method => format!("method {} is not in methods", t.method),
+            Miss::Network => format!("{} is in no network", t.ip),
+            Miss::SignedOut => "not signed in (the rule names its subjects)".into(),
+            Miss::Subject => "the user is none of its subjects".into(),
+        }
+    }
+}
+
 /// A decision and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
@@ -209,31 +240,33 @@ pub struct Verdict {
     pub policy: Policy,
     /// The rule that decided (its index), `None`: the default.
     pub rule: Option<usize>,
-    /// For each rule before it, why it did not match: `(index, reason)`.
-    pub passed: Vec<(usize, String)>,
+    /// With [`Rules::explain`], for each rule before it, why it did not match: `(index,
+    /// why)`; empty with [`Rules::decide`] (a request's path allocates nothing for it).
+    pub passed: Vec<(usize, Miss)>,
 }
 
 impl Rule {
-    /// Why this rule does not match, or `None` when it does.
-    fn mismatch(&self, t: &Target<'_>, who: Option<&Who<'_>>) -> Option<String> {
+    /// Why this rule does not match, or `None` when it does; `subjects`: whether its
+    /// subjects are asked too.
+    fn mismatch(&self, t: &Target<'_>, who: Option<&Who<'_>>, subjects: bool) -> Option<Miss> {
         if !self.domains.is_empty() && !self.domains.iter().any(|d| d.matches(t.host)) {
-            return Some(format!("host {} is not in domain", t.host));
+            return Some(Miss::Domain);
         }
         if !self.resources.is_empty() && !self.resources.iter().any(|r| r.is_match(t.path)) {
-            return Some(format!("{} matches no resources", t.path));
+            return Some(Miss::Resource);
         }
         if !self.methods.is_empty() && !self.methods.iter().any(|m| m == t.method) {
-            return Some(format!("method {} is not in methods", t.method));
+            return Some(Miss::Method);
         }
         if !self.networks.is_empty() && !self.networks.iter().any(|n| n.contains(t.ip)) {
-            return Some(format!("{} is in no network", t.ip));
+            return Some(Miss::Network);
         }
-        if !self.subjects.is_empty() {
+        if subjects && !self.subjects.is_empty() {
             let Some(w) = who else {
-                return Some("not signed in (the rule names its subjects)".into());
+                return Some(Miss::SignedOut);
             };
             if !self.subjects.iter().any(|s| is(w, s)) {
-                return Some("the user is none of its subjects".into());
+                return Some(Miss::Subject);
             }
         }
         None
@@ -255,36 +288,43 @@ fn is(w: &Who<'_>, s: &Subject) -> bool {
 impl Rules {
     /// The decision for `t` by `who` (`None`: not signed in).
     pub fn decide(&self, t: &Target<'_>, who: Option<&Who<'_>>) -> Verdict {
+        self.run(t, who, None)
+    }
+
+    /// [`Rules::decide`], saying why each rule before the deciding one did not match
+    /// (`latchkey access check`).
+    pub fn explain(&self, t: &Target<'_>, who: Option<&Who<'_>>) -> Verdict {
         let mut passed = Vec::new();
+        let mut v = self.run(t, who, Some(&mut passed));
+        v.passed = passed;
+        v
+    }
+
+    fn run(
+        &self,
+        t: &Target<'_>,
+        who: Option<&Who<'_>>,
+        mut trace: Option<&mut Vec<(usize, Miss)>>,
+    ) -> Verdict {
         // An anonymous request that passed a rule which might have matched once signed
         // in is asked to sign in rather than refused by the default.
         let mut could_match_signed_in = false;
         for (i, rule) in self.rules.iter().enumerate() {
-            match rule.mismatch(t, who) {
-                Some(why) => {
-                    if who.is_none() && !rule.subjects.is_empty() {
-                        let anyone = Who {
-                            id: "",
-                            email: None,
-                            username: None,
-                            groups: &[],
-                            two_factors: false,
-                        };
-                        // Everything but the subject matched.
-                        let others = Rule {
-                            subjects: Vec::new(),
-                            ..rule.clone()
-                        };
-                        could_match_signed_in |= others.mismatch(t, Some(&anyone)).is_none();
+            match rule.mismatch(t, who, true) {
+                Some(miss) => {
+                    if miss == Miss::SignedOut {
+                        could_match_signed_in = true;
                     }
-                    passed.push((i, why));
+                    if let Some(tr) = trace.as_deref_mut() {
+                        tr.push((i, miss));
+                    }
                 }
                 None => {
                     return Verdict {
                         decision: outcome(rule.policy, who),
                         policy: rule.policy,
                         rule: Some(i),
-                        passed,
+                        passed: Vec::new(),
                     }
                 }
             }
@@ -297,7 +337,7 @@ impl Rules {
             decision,
             policy: self.default_policy,
             rule: None,
-            passed,
+            passed: Vec::new(),
         }
     }
 }
@@ -400,10 +440,13 @@ mod tests {
                 },
             ],
         };
-        let v = rules.decide(&target("grafana.example.com", "/admin/users"), Some(&admin));
+        let v = rules.explain(&target("grafana.example.com", "/admin/users"), Some(&admin));
         assert_eq!((v.decision, v.rule), (Decision::StepUp, Some(1)));
-        assert_eq!(v.passed.len(), 1);
-        assert!(v.passed[0].1.contains("not in domain"), "{:?}", v.passed);
+        assert_eq!(v.passed, [(0, Miss::Domain)]);
+        assert!(rules
+            .decide(&target("grafana.example.com", "/admin"), Some(&admin))
+            .passed
+            .is_empty());
         let two = Who {
             two_factors: true,
             ..admin.clone()
@@ -424,7 +467,7 @@ mod tests {
             Decision::Allow
         );
         // `*.example.com` is not example.com itself; nobody matches there: deny.
-        let v = rules.decide(&target("example.com", "/"), Some(&admin));
+        let v = rules.explain(&target("example.com", "/"), Some(&admin));
         assert_eq!(
             (v.decision, v.rule, v.passed.len()),
             (Decision::Deny, None, 3)

@@ -61,6 +61,35 @@ fn verify_rate(alg: TokenAlg, for_how_long: Duration) -> Result<f64, String> {
     Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
+/// One forward-auth decision of this configuration's access rules (bench.py gives 50,
+/// the last matching `photos.bench.test`), in µs: the rules alone, on one core.
+fn access_decision_us(cfg: &Checked, for_how_long: Duration) -> f64 {
+    use crate::access::{Target, Who};
+    let groups = vec!["family".to_string()];
+    let who = Who {
+        id: "0123456789abcdef0123456789abcdef",
+        email: Some("u00000@example.com"),
+        username: Some("u00000"),
+        groups: &groups,
+        two_factors: false,
+    };
+    let target = Target {
+        host: "photos.bench.test",
+        path: "/album/2024?page=3",
+        method: "GET",
+        ip: std::net::IpAddr::from([127, 0, 0, 1]),
+    };
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < for_how_long {
+        for _ in 0..100 {
+            std::hint::black_box(cfg.access.decide(&target, Some(&who)));
+        }
+        n += 100;
+    }
+    started.elapsed().as_secs_f64() * 1e6 / n as f64
+}
+
 /// Measures both bounds; `seconds` per measurement.
 pub fn measure(cfg: &Checked, seconds: f64) -> Result<Value, String> {
     let cores = std::thread::available_parallelism()
@@ -118,6 +147,7 @@ pub fn measure(cfg: &Checked, seconds: f64) -> Result<Value, String> {
         "scrypt": {"log_n": scrypt.log_n, "r": scrypt.r, "p": scrypt.p},
         "hashes_per_sec": hashes,
         "one_hash_ms": one_hash_ms,
+        "access_decision_us": access_decision_us(cfg, per),
         "verify_per_sec_per_core": {
             "jwt:EdDSA": verify_rate(TokenAlg::JwtEdDsa, per)?,
             "paseto:v4.public": verify_rate(TokenAlg::PasetoV4Public, per)?,

@@ -882,7 +882,7 @@ fn access_check(
         ip,
     };
     let rules = &cfg.access;
-    let v = rules.decide(&target, Some(&who));
+    let v = rules.explain(&target, Some(&who));
     let mut out = match v.rule {
         Some(i) => {
             let domains: Vec<String> = rules.rules.get(i).map_or(Vec::new(), |r| {
@@ -907,7 +907,11 @@ fn access_check(
         ),
     };
     for (i, why) in &v.passed {
-        out.push_str(&format!("  rule {} did not match: {why}\n", i + 1));
+        out.push_str(&format!(
+            "  rule {} did not match: {}\n",
+            i + 1,
+            why.describe(&target)
+        ));
     }
     match v.decision {
         crate::access::Decision::Allow => Ok(out),
@@ -1222,6 +1226,23 @@ pub fn config_check(cfg: &Checked) -> String {
     let mut out = cfg.masked_toml();
     for w in &cfg.warnings {
         out.push_str(&format!("# warning: {w}\n"));
+    }
+    // Groups are data, not configuration: one the rules name that the store does not
+    // have is a warning (when the store can be read here), never an error.
+    if let Ok(v) = admin(cfg, &AdminCall::Groups) {
+        let have: Vec<&str> = at(&v, "groups")
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|g| g.get("name").and_then(Value::as_str))
+            .collect();
+        for (key, name) in cfg.named_groups() {
+            if !have.contains(&name.as_str()) {
+                out.push_str(&format!(
+                    "# warning: {key}: no group `{name}` in the store (yet): it matches nobody\n"
+                ));
+            }
+        }
     }
     out
 }

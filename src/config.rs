@@ -1629,6 +1629,25 @@ impl Config {
 }
 
 impl Checked {
+    /// Every group the configuration names, with where: the access rules' `subject`s
+    /// and the OpenID Connect clients' `allowed_groups`.
+    pub fn named_groups(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (i, r) in self.access.rules.iter().enumerate() {
+            for s in &r.subjects {
+                if let crate::access::Subject::Group(g) = s {
+                    out.push((format!("access.rules[{i}].subject"), g.clone()));
+                }
+            }
+        }
+        for (i, c) in self.oidc_clients.iter().enumerate() {
+            for g in c.allowed_groups.iter().flatten() {
+                out.push((format!("oidc.clients[{i}].allowed_groups"), g.clone()));
+            }
+        }
+        out
+    }
+
     /// The name mails carry in their subject: the portal's title when one was chosen,
     /// else `mfa.issuer` (what they carried before the portal had a title, so a
     /// deployment that named only its issuer keeps its subjects).

@@ -265,15 +265,12 @@ fn forward_bearer(headers: &http::HeaderMap, cookie: Option<&str>) -> protocol::
     protocol::Bearer::Missing
 }
 
-/// The answer of forward-auth for `u`, a member of `groups`: latchkey's `X-Auth-*`
+/// The answer of forward-auth for `u`, a member of `groups` (read once per request): latchkey's `X-Auth-*`
 /// headers, and the trusted-header convention (`Remote-User`, `-Email`, `-Name`,
 /// `-Groups`: Authelia's and Authentik's) that Grafana, Gitea, Nextcloud and Immich read.
 /// `Remote-Name` and `Remote-Groups` are sent even when empty.
-fn forward_ok(svc: &Service, u: &protocol::UserView) -> Reply {
-    let groups = match svc.groups_of(&u.id) {
-        Ok(g) => g.join(","),
-        Err(_) => return plain_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
-    };
+fn forward_ok(u: &protocol::UserView, groups: &[String]) -> Reply {
+    let groups = groups.join(",");
     let mut r = Reply::empty(StatusCode::OK)
         .with(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let empty = String::new();
@@ -454,7 +451,7 @@ async fn forward_auth(
     let rule = verdict.rule.map_or(0, |i| i + 1);
     match (verdict.decision, asker) {
         (Decision::Allow, Some(a)) => {
-            let mut r = forward_ok(svc, &a.user);
+            let mut r = forward_ok(&a.user, &groups);
             if let (Some(expires_at), Some(portal), Some(cookie)) =
                 (a.renewed, &app.portal, a.cookie.as_deref())
             {
