@@ -208,6 +208,19 @@ async fn forward_auth_decides_by_the_first_matching_rule() {
     assert!(err.contains("not a member of family"), "{err}");
     let (code, out, _) = s.cli(&["access", "check", "--user", "bob", "--client", "app"]);
     assert_eq!((code, out.starts_with("allow")), (0, true), "{out}");
+    // A group the rules name that the store lacks: a warning of `config check`, no error.
+    let (_, out, _) = s.cli(&["config", "check"]);
+    assert!(!out.contains("no group"), "{out}");
+    let gone = s
+        .admin_req(Method::DELETE, "/admin/groups/admins", Some(ADMIN))
+        .await;
+    assert_eq!(gone.status, 204);
+    let (code, out, _) = s.cli(&["config", "check"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("# warning: access.rules[1].subject: no group `admins` in the store"),
+        "{out}"
+    );
 }
 
 #[tokio::test]
