@@ -234,10 +234,10 @@ pub fn signup(
     }
 }
 
-/// The second step: a TOTP or recovery code.
-pub fn mfa(l: Lang, path: &str, csrf: &str, rd: Option<&str>) -> Markup {
+/// The form that asks a second factor (a TOTP or recovery code), posted to `action`.
+fn second_factor_form(l: Lang, action: &str, csrf: &str, rd: Option<&str>) -> Markup {
     html! {
-        form method="post" action={ (path) "/mfa" } {
+        form method="post" action=(action) {
             (hidden(csrf, rd))
             label for="mfa_code" { (l.t("mfa-label")) }
             // Not a digits-only keypad: recovery codes have letters.
@@ -247,6 +247,13 @@ pub fn mfa(l: Lang, path: &str, csrf: &str, rd: Option<&str>) -> Markup {
             p class="hint" { (l.t("mfa-hint")) }
             button type="submit" { (l.t("mfa-submit")) }
         }
+    }
+}
+
+/// The second step: a TOTP or recovery code.
+pub fn mfa(l: Lang, path: &str, csrf: &str, rd: Option<&str>) -> Markup {
+    html! {
+        (second_factor_form(l, &format!("{path}/mfa"), csrf, rd))
         p class="hint" { a href={ (path) "/login" } { (l.t("mfa-restart")) } }
     }
 }
@@ -257,15 +264,7 @@ pub fn step_up(l: Lang, path: &str, csrf: &str, rd: Option<&str>, enrolled: bool
     html! {
         @if enrolled {
             p { (l.t("stepup-why")) }
-            form method="post" action={ (path) "/stepup" } {
-                (hidden(csrf, rd))
-                label for="mfa_code" { (l.t("mfa-label")) }
-                input type="text" id="mfa_code" name="mfa_code" inputmode="text"
-                    autocapitalize="characters" autocomplete="one-time-code" spellcheck="false"
-                    required autofocus;
-                p class="hint" { (l.t("mfa-hint")) }
-                button type="submit" { (l.t("mfa-submit")) }
-            }
+            (second_factor_form(l, &format!("{path}/stepup"), csrf, rd))
         } @else {
             p { (l.t("stepup-none")) }
             p { a class="button" href={ (path) "/account" } { (l.t("stepup-setup")) } }

@@ -237,21 +237,8 @@ async fn a_one_factor_session_steps_up_and_a_refused_browser_is_told_why() {
     let mut b = Browser::new(&s);
     assert_eq!(b.sign_in("dee", PW, "").await.status, 303);
     let auth = token(&s, "dee").await;
-    let secret = s
-        .post_json("/session/mfa/totp", &[("authorization", &auth)], &json!({}))
-        .await
-        .expect(200)["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let now = now_ms();
-    s.post_json(
-        "/session/mfa/totp/confirm",
-        &[("authorization", &auth)],
-        &json!({"code": totp_at(&secret, now)}),
-    )
-    .await
-    .expect(200);
+    let (secret, _) = crate::policy::enroll_totp(&s, &auth).await;
     let cookie = b.jar.header();
     let html = ("accept", "text/html");
     let r = forward(

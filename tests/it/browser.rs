@@ -644,21 +644,8 @@ async fn nginx_and_the_access_rules_step_a_session_up_to_two_factors() {
     // Dee sets up an authenticator app (through the API here); the session still counts one.
     let t = oauth_login(&s, "dee", PW).await.expect(200);
     let auth = bearer(t["access_token"].as_str().unwrap());
-    let secret = s
-        .post_json("/session/mfa/totp", &[("authorization", &auth)], &json!({}))
-        .await
-        .expect(200)["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let now = now_ms();
-    s.post_json(
-        "/session/mfa/totp/confirm",
-        &[("authorization", &auth)],
-        &json!({"code": totp_at(&secret, now)}),
-    )
-    .await
-    .expect(200);
+    let (secret, _) = crate::policy::enroll_totp(&s, &auth).await;
     b.c.goto(&app).await.unwrap();
     b.until(Locator::Id("mfa_code")).await.unwrap();
     report.extend(b.axe().await);

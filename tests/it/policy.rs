@@ -42,8 +42,21 @@ pub(crate) async fn account_with_totp(
         .expect(200),
         json!({"email_verified": true})
     );
+    let (secret, c) = enroll_totp(s, &auth).await;
+    let recovery = c["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    (access, secret, recovery)
+}
+
+/// Sets up TOTP for the user of `auth` (a bearer header) through the `session` family:
+/// the secret, and the confirmation's answer (the recovery codes).
+pub(crate) async fn enroll_totp(s: &Server, auth: &str) -> (String, Value) {
     let secret = s
-        .post_json("/session/mfa/totp", &[("authorization", &auth)], &json!({}))
+        .post_json("/session/mfa/totp", &[("authorization", auth)], &json!({}))
         .await
         .expect(200)["secret"]
         .as_str()
@@ -52,18 +65,12 @@ pub(crate) async fn account_with_totp(
     let c = s
         .post_json(
             "/session/mfa/totp/confirm",
-            &[("authorization", &auth)],
+            &[("authorization", auth)],
             &json!({"code": totp_at(&secret, now_ms())}),
         )
         .await
         .expect(200);
-    let recovery = c["recovery_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
-    (access, secret, recovery)
+    (secret, c)
 }
 
 #[tokio::test]
