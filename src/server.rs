@@ -265,8 +265,8 @@ fn forward_bearer(headers: &http::HeaderMap, cookie: Option<&str>) -> protocol::
     protocol::Bearer::Missing
 }
 
-/// The answer of forward-auth for `u`, a member of `groups` (read once per request): latchkey's `X-Auth-*`
-/// headers, and the trusted-header convention (`Remote-User`, `-Email`, `-Name`,
+/// The answer of forward-auth for `u`, a member of `groups` (read once per request):
+/// latchkey's `X-Auth-*` headers, and the trusted-header convention (`Remote-User`, `-Email`, `-Name`,
 /// `-Groups`: Authelia's and Authentik's) that Grafana, Gitea, Nextcloud and Immich read.
 /// `Remote-Name` and `Remote-Groups` are sent even when empty.
 fn forward_ok(u: &protocol::UserView, groups: &[String]) -> Reply {

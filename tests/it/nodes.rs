@@ -649,3 +649,73 @@ async fn a_node_started_before_its_database_serves_once_it_answers() {
     waiting.nodes[0].stop();
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// Issue 25: a membership changed on one node counts at the next decision of every node
+/// (memberships are read at each decision, never cached), measured: within 1 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_membership_change_counts_on_every_node_at_once() {
+    let rules = "[access]\ndefault_policy = \"deny\"\n\
+                 [[access.rules]]\ndomain = [\"photos.lab.test\"]\nsubject = [\"group:family\"]\n\
+                 policy = \"one_factor\"\n";
+    let n = nodes(3, rules).await;
+    oauth_signup(&n[0], "ivy", PW).await;
+    let t = oauth_login(&n[1], "ivy", PW).await.expect(200);
+    let auth = bearer(&field(&t, "access_token"));
+    let forward = |i: usize| {
+        let auth = auth.clone();
+        let s = &n[i];
+        async move {
+            s.get(
+                "/auth/forward",
+                &[
+                    ("authorization", auth.as_str()),
+                    ("x-forwarded-host", "photos.lab.test"),
+                    ("x-forwarded-uri", "/"),
+                    ("x-forwarded-method", "GET"),
+                ],
+            )
+            .await
+            .status
+            .as_u16()
+        }
+    };
+    for i in 0..3 {
+        assert_eq!(forward(i).await, 403, "node {i}: not a member yet");
+    }
+    let body = json!({"name": "family"});
+    n[0].admin_req_json(http::Method::POST, "/admin/groups", ADMIN, &body)
+        .await
+        .expect(201);
+    let add = "/admin/groups/family/members/ivy";
+    let changed = Instant::now();
+    assert_eq!(
+        n[0].admin_req(http::Method::PUT, add, Some(ADMIN))
+            .await
+            .status,
+        204
+    );
+    for i in 0..3 {
+        assert_eq!(forward(i).await, 200, "node {i}: a member now");
+    }
+    assert!(
+        changed.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        changed.elapsed()
+    );
+    // Removed on another node: refused everywhere at once.
+    let changed = Instant::now();
+    assert_eq!(
+        n[2].admin_req(http::Method::DELETE, add, Some(ADMIN))
+            .await
+            .status,
+        204
+    );
+    for i in 0..3 {
+        assert_eq!(forward(i).await, 403, "node {i}: removed");
+    }
+    assert!(
+        changed.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        changed.elapsed()
+    );
+}
