@@ -222,6 +222,7 @@ mail-no-account = Jemand wollte sich mit dieser Adresse bei { $issuer } anmelden
 
 stepup-title = Noch ein Schritt
 stepup-why = Diese App verlangt einen zweiten Faktor. Geben Sie einen Code aus Ihrer Authenticator-App ein.
+stepup-passkey = Diese App verlangt einen zweiten Faktor: Melden Sie sich mit einem Ihrer Passkeys an.
 stepup-none = Diese App verlangt einen zweiten Faktor, und Ihr Konto hat keinen. Richten Sie auf Ihrer Kontoseite eine Authenticator-App ein und kommen Sie dann zurück.
 stepup-setup = Zu Ihrem Konto
 refused-title = Nicht für dieses Konto

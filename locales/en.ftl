@@ -223,6 +223,7 @@ mail-no-account = Someone asked to sign in to { $issuer } with this address, but
 
 stepup-title = One more step
 stepup-why = This app asks for a second factor. Give a code from your authenticator app.
+stepup-passkey = This app asks for a second factor: sign in with one of your passkeys.
 stepup-none = This app asks for a second factor, and your account has none. Set up an authenticator app on your account page, then come back.
 stepup-setup = Go to your account
 refused-title = Not for this account

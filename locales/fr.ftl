@@ -222,6 +222,7 @@ mail-no-account = Quelqu’un a demandé à se connecter à { $issuer } avec cet
 
 stepup-title = Encore une étape
 stepup-why = Cette application demande un second facteur. Saisissez un code de votre application d’authentification.
+stepup-passkey = Cette application demande un second facteur : connectez-vous avec l’une de vos clés d’accès.
 stepup-none = Cette application demande un second facteur, et votre compte n’en a pas. Configurez une application d’authentification sur la page de votre compte, puis revenez.
 stepup-setup = Aller à votre compte
 refused-title = Pas pour ce compte

@@ -1277,9 +1277,30 @@ impl Flow<'_> {
         }
         let csrf = self.session_token(&cookie);
         let enrolled = v.principal.user.mfa.as_ref().is_some_and(|m| m.enabled);
+        // One of the account's passkeys signs in anew, with two factors (its sign-in asks
+        // the signed-out form token).
+        let has_passkey = self.svc.config().passkeys.is_some()
+            && self
+                .svc
+                .passkeys_of(&v.user.id)
+                .is_ok_and(|p| !p.is_empty());
+        let passkey = match has_passkey {
+            true => match self.pre_login_token() {
+                Ok(t) => Some(t),
+                Err(p) => return p,
+            },
+            false => None,
+        };
         let l = self.lang();
-        let content = pages::step_up(l, self.path(), &csrf, self.rd.as_deref(), enrolled);
-        let status = if enrolled {
+        let content = pages::step_up(
+            l,
+            self.path(),
+            &csrf,
+            self.rd.as_deref(),
+            enrolled,
+            passkey.as_deref(),
+        );
+        let status = if enrolled || passkey.is_some() {
             status
         } else {
             StatusCode::FORBIDDEN

@@ -138,15 +138,7 @@ pub fn login(l: Lang, p: &Login<'_>) -> Markup {
     };
     html! {
         @if p.passkeys {
-            div id="passkey" class="passkey" hidden
-                data-start={ (path) "/passkey/login/start" }
-                data-finish={ (path) "/passkey/login/finish" }
-                data-refused=(l.t("passkeys-refused"))
-                data-csrf=(csrf) data-rd=[rd] {
-                button type="button" id="passkey-signin" { (l.t("login-passkey")) }
-                p class="error" role="alert" id="passkey-error" hidden {}
-                p class="or" { (l.t("login-or")) }
-            }
+            (passkey_sign_in(l, path, csrf, rd))
         }
         form method="post" action={ (path) "/login" } {
             (hidden(csrf, rd))
@@ -175,6 +167,22 @@ pub fn login(l: Lang, p: &Login<'_>) -> Markup {
         }
         @if p.passkeys {
             script src={ (path) "/passkey.js" } defer {}
+        }
+    }
+}
+
+/// Signing in with a passkey (the portal's script runs it; hidden without the script):
+/// the sign-in page's, and the step-up page's (a passkey counts two factors).
+fn passkey_sign_in(l: Lang, path: &str, csrf: &str, rd: Option<&str>) -> Markup {
+    html! {
+        div id="passkey" class="passkey" hidden
+            data-start={ (path) "/passkey/login/start" }
+            data-finish={ (path) "/passkey/login/finish" }
+            data-refused=(l.t("passkeys-refused"))
+            data-csrf=(csrf) data-rd=[rd] {
+            button type="button" id="passkey-signin" { (l.t("login-passkey")) }
+            p class="error" role="alert" id="passkey-error" hidden {}
+            p class="or" { (l.t("login-or")) }
         }
     }
 }
@@ -259,13 +267,26 @@ pub fn mfa(l: Lang, path: &str, csrf: &str, rd: Option<&str>) -> Markup {
 }
 
 /// Step-up: the second factor of a session that has one (an app asks for two), or, with
-/// none enrolled, how to add one.
-pub fn step_up(l: Lang, path: &str, csrf: &str, rd: Option<&str>, enrolled: bool) -> Markup {
+/// none enrolled, how to add one. With `passkey` (the signed-out form token), a passkey
+/// too: signing in with one counts two factors.
+pub fn step_up(
+    l: Lang,
+    path: &str,
+    csrf: &str,
+    rd: Option<&str>,
+    enrolled: bool,
+    passkey: Option<&str>,
+) -> Markup {
     html! {
+        @if let Some(pre) = passkey {
+            p { (l.t("stepup-passkey")) }
+            (passkey_sign_in(l, path, pre, rd))
+            script src={ (path) "/passkey.js" } defer {}
+        }
         @if enrolled {
             p { (l.t("stepup-why")) }
             (second_factor_form(l, &format!("{path}/stepup"), csrf, rd))
-        } @else {
+        } @else if passkey.is_none() {
             p { (l.t("stepup-none")) }
             p { a class="button" href={ (path) "/account" } { (l.t("stepup-setup")) } }
         }

@@ -327,6 +327,51 @@ async fn a_one_factor_session_steps_up_and_a_refused_browser_is_told_why() {
         "{}",
         body(&page)
     );
+    // With a passkey, the step-up page offers it: signing in with one counts two factors.
+    let port = s.base.rsplit(':').next().unwrap();
+    let mut key = crate::softkey::SoftKey::new(&format!("http://auth.lab.test:{port}"));
+    let faults = crate::softkey::Faults::default();
+    let access = token(&s, "eli").await;
+    let access = access.trim_start_matches("Bearer ");
+    crate::passkeys::register(&s, access, &mut key, &faults)
+        .await
+        .expect(201);
+    let page = e
+        .get("/ui/stepup?rd=https%3A%2F%2Fgrafana.lab.test%2Fadmin")
+        .await;
+    assert_eq!(page.status, 200);
+    let step = body(&page);
+    assert!(
+        step.contains("data-start=\"/ui/passkey/login/start\""),
+        "{step}"
+    );
+    let pre = step
+        .split("data-csrf=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let jar = e.jar.header();
+    let h = [("cookie", jar.as_str())];
+    let start = s
+        .post_json("/ui/passkey/login/start", &h, &json!({"csrf": pre}))
+        .await
+        .expect(200);
+    let answer = key.assert(&start["publicKey"], &faults);
+    let rd = "https://grafana.lab.test/admin";
+    let finish =
+        json!({"csrf": pre, "ceremony": start["ceremony"], "credential": answer, "rd": rd});
+    let r = s.post_json("/ui/passkey/login/finish", &h, &finish).await;
+    e.jar.take(&r);
+    assert_eq!(r.json()["location"], rd, "{}", body(&r));
+    let r = forward(
+        &s,
+        "grafana.lab.test",
+        "/admin",
+        &[("cookie", &e.jar.header())],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", body(&r));
     // A refused browser learns which app and who is signed in, and can sign out.
     oauth_signup(&s, "fay", PW).await;
     let mut f = Browser::new(&s);
