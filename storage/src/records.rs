@@ -230,6 +230,11 @@ impl MemberRecord {
     pub fn key(group: &str, user_id: &str) -> Vec<u8> {
         format!("{group}\0{user_id}").into_bytes()
     }
+
+    /// The group and the user of a [`MemberRecord::key`].
+    fn parts(key: &[u8]) -> Option<(&str, &str)> {
+        std::str::from_utf8(key).ok()?.split_once('\0')
+    }
 }
 
 impl Kind for MemberRecord {
@@ -248,22 +253,23 @@ const MEMBER_BY_USER: &str = "member_by_user";
 /// The members of a group.
 const MEMBER_BY_GROUP: &str = "member_by_group";
 
-/// The names of the groups `user_id` is a member of, sorted.
+/// The names of the groups `user_id` is a member of, sorted. From the index's keys alone
+/// (every forward-auth request asks): no record is read.
 pub fn groups_of<R: Records + ?Sized>(r: &R, user_id: &str) -> Result<Vec<String>, StoreError> {
     let mut names: Vec<String> = r
-        .find::<MemberRecord>(MEMBER_BY_USER, user_id.as_bytes())?
-        .into_iter()
-        .map(|(_, m)| m.group)
+        .indexed(MEMBER_BY_USER, user_id.as_bytes())?
+        .iter()
+        .filter_map(|k| MemberRecord::parts(k).map(|(g, _)| g.to_owned()))
         .collect();
     names.sort();
     Ok(names)
 }
 
-/// The ids of the members of `group`.
+/// The ids of the members of `group`, from the index's keys alone.
 pub fn members_of<R: Records + ?Sized>(r: &R, group: &str) -> Result<Vec<String>, StoreError> {
-    Ok(r.find::<MemberRecord>(MEMBER_BY_GROUP, group.as_bytes())?
-        .into_iter()
-        .map(|(_, m)| m.user_id)
+    Ok(r.indexed(MEMBER_BY_GROUP, group.as_bytes())?
+        .iter()
+        .filter_map(|k| MemberRecord::parts(k).map(|(_, u)| u.to_owned()))
         .collect())
 }
 
