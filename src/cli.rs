@@ -1385,6 +1385,24 @@ pub fn format(call: &AdminCall, v: &Value) -> Result<String, String> {
     }
 }
 
+/// `upstream:subject (email)` of each linked identity.
+fn identities_line(v: &Value) -> String {
+    let list: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| match at(i, "email").as_str() {
+            Some(e) => format!("{}:{} ({e})", s(at(i, "upstream")), s(at(i, "subject"))),
+            None => format!("{}:{}", s(at(i, "upstream")), s(at(i, "subject"))),
+        })
+        .collect();
+    if list.is_empty() {
+        "-".into()
+    } else {
+        list.join(", ")
+    }
+}
+
 fn groups_line(v: &Value) -> String {
     let names: Vec<&str> = v
         .as_array()
@@ -1440,6 +1458,7 @@ fn user_lines(v: &Value) -> String {
         ("second factor", mfa.into()),
         ("live sessions", s(at(v, "live_families"))),
         ("groups", groups_line(at(v, "groups"))),
+        ("linked", identities_line(at(v, "identities"))),
         ("created", s(at(v, "created_at"))),
         ("last sign-in", s(at(v, "last_login_at"))),
     ] {

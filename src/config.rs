@@ -361,6 +361,70 @@ section!(
     }
 );
 
+/// One `[[upstream]]` entry: an OpenID Provider people may sign in through. Not made
+/// by `section!`: its `Debug` leaves the secret out.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Upstream {
+    /// `[a-z0-9-]`, 1 to 32: in the URLs of the sign-in.
+    pub id: String,
+    /// The button's label; empty: the id.
+    pub name: String,
+    /// Its issuer: discovery is at issuer + `/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// latchkey's client id there.
+    pub client_id: String,
+    /// latchkey's client secret there...
+    pub client_secret: String,
+    /// ...or the file that holds it (one or the other).
+    pub client_secret_file: PathBuf,
+    /// What to ask for (`openid` among them).
+    pub scopes: Vec<String>,
+    /// `verified_email`: an identity whose upstream email is verified signs in the
+    /// account that has proven the same address here; `none`: linked only from the
+    /// account page.
+    pub link: String,
+    /// An identity no account has gets a new account.
+    pub signup: bool,
+    /// The upstream's `amr` `mfa` counts as the second factor.
+    pub trust_mfa: bool,
+    /// A claim naming groups: the account's memberships of those that exist here follow
+    /// it at each sign-in. Empty: none.
+    pub groups_claim: String,
+    /// PEM file of the CA that signs the upstream's certificate (a private SSO), trusted
+    /// besides the platform's roots.
+    pub ca_file: PathBuf,
+}
+
+impl Default for Upstream {
+    fn default() -> Self {
+        Upstream {
+            id: String::new(),
+            name: String::new(),
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            client_secret_file: PathBuf::new(),
+            scopes: vec!["openid".into(), "email".into(), "profile".into()],
+            link: "verified_email".into(),
+            signup: false,
+            trust_mfa: false,
+            groups_claim: String::new(),
+            ca_file: PathBuf::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("id", &self.id)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
 section!(
     /// `[passkeys]`
     Passkeys {
@@ -428,6 +492,8 @@ section!(
         passkeys: Passkeys = Passkeys::default(),
         /// `[access]`
         access: Access = Access::default(),
+        /// `[[upstream]]`
+        upstream: Vec<Upstream> = Vec::new(),
     }
 );
 
@@ -776,6 +842,55 @@ impl Checked {
     }
 }
 
+/// How an upstream identity may find the account it signs in, besides a link made from
+/// the account page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkRule {
+    /// By an email the upstream says is verified, which the account has proven here.
+    VerifiedEmail,
+    /// Never: only from the account page.
+    None,
+}
+
+/// One `[[upstream]]`, checked.
+#[derive(Clone)]
+pub struct UpstreamSettings {
+    /// Its id (in URLs).
+    pub id: String,
+    /// The button's label.
+    pub name: String,
+    /// The issuer, exactly as the id tokens must name it.
+    pub issuer: String,
+    /// latchkey's client id there.
+    pub client_id: String,
+    /// latchkey's client secret there (read from the file when given so).
+    pub client_secret: protocol::Secret,
+    /// The scopes asked for (`openid` first).
+    pub scopes: Vec<String>,
+    /// How an identity finds its account.
+    pub link: LinkRule,
+    /// Strangers get an account.
+    pub signup: bool,
+    /// The upstream's `mfa` counts as the second factor.
+    pub trust_mfa: bool,
+    /// The claim naming groups, if any.
+    pub groups_claim: Option<String>,
+    /// A CA certificate file trusted besides the platform's roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for UpstreamSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamSettings")
+            .field("id", &self.id)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("link", &self.link)
+            .field("signup", &self.signup)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A configuration that passed [`Config::validate`]: every value parsed into the type it
 /// stands for. Nothing outside this module reads the raw file values.
 #[derive(Debug, Clone)]
@@ -816,6 +931,8 @@ pub struct Checked {
     pub passkeys: Option<PasskeySettings>,
     /// `[access]`: the rules forward-auth decides by.
     pub access: crate::access::Rules,
+    /// `[[upstream]]`: the providers people may sign in through.
+    pub upstreams: Vec<UpstreamSettings>,
     /// `log.format`
     pub log_format: LogFormat,
     /// Things that work but are unwise (short TTLs, cheap scrypt), for the log.
@@ -1164,6 +1281,16 @@ fn bad(key: &str, why: impl std::fmt::Display) -> ConfigError {
     }
 }
 
+/// Whether `u`'s host is a loopback address or `localhost`.
+fn loopback_host(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
 /// The group names of `key` (lowered), each checked.
 fn group_names(key: &str, names: &[String]) -> Result<Vec<String>, ConfigError> {
     if names.is_empty() {
@@ -1497,6 +1624,126 @@ impl Config {
         Ok(out)
     }
 
+    /// `[[upstream]]`, checked.
+    fn check_upstreams(
+        &self,
+        portal: bool,
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<UpstreamSettings>, ConfigError> {
+        let mut out: Vec<UpstreamSettings> = Vec::new();
+        for (i, u) in self.upstream.iter().enumerate() {
+            let key = |k: &str| format!("upstream[{i}].{k}");
+            let id_ok = (1..=32).contains(&u.id.len())
+                && u.id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !id_ok {
+                return Err(bad(&key("id"), "must be 1 to 32 of a-z, 0-9 and -"));
+            }
+            if out.iter().any(|o| o.id == u.id) {
+                return Err(bad(
+                    &key("id"),
+                    format!("`{}` names another upstream", u.id),
+                ));
+            }
+            let issuer = url::Url::parse(&u.issuer).ok().filter(|x| {
+                matches!(x.scheme(), "https" | "http")
+                    && x.host().is_some()
+                    && x.query().is_none()
+                    && x.fragment().is_none()
+            });
+            let Some(issuer_url) = issuer else {
+                return Err(bad(
+                    &key("issuer"),
+                    "must be the provider's issuer URL (https, no query), as its \
+                     /.well-known/openid-configuration names it",
+                ));
+            };
+            if issuer_url.scheme() == "http" && !loopback_host(&issuer_url) {
+                warnings.push(format!(
+                    "upstream `{}`: the issuer is plain http: its answers can be forged on the way",
+                    u.id
+                ));
+            }
+            if u.client_id.is_empty() {
+                return Err(bad(&key("client_id"), "must be latchkey's client id there"));
+            }
+            let secret = match (
+                u.client_secret.is_empty(),
+                u.client_secret_file.as_os_str().is_empty(),
+            ) {
+                (false, true) => u.client_secret.clone(),
+                (true, false) => std::fs::read_to_string(&u.client_secret_file)
+                    .map_err(|e| {
+                        bad(
+                            &key("client_secret_file"),
+                            format!("cannot be read ({}): name a readable file", e.kind()),
+                        )
+                    })?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned(),
+                _ => {
+                    return Err(bad(
+                        &key("client_secret"),
+                        "set client_secret or client_secret_file (one of them)",
+                    ))
+                }
+            };
+            if secret.is_empty() {
+                return Err(bad(&key("client_secret"), "must not be empty"));
+            }
+            if !u.scopes.iter().any(|s| s == "openid") {
+                return Err(bad(&key("scopes"), "must include `openid`"));
+            }
+            if let Some(s) = u.scopes.iter().find(|s| {
+                s.is_empty()
+                    || !s
+                        .bytes()
+                        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+            }) {
+                return Err(bad(&key("scopes"), format!("`{s}` is not a scope token")));
+            }
+            let link = match u.link.as_str() {
+                "verified_email" => LinkRule::VerifiedEmail,
+                "none" => LinkRule::None,
+                _ => return Err(bad(&key("link"), "must be `verified_email` or `none`")),
+            };
+            let ca_file = (!u.ca_file.as_os_str().is_empty()).then(|| u.ca_file.clone());
+            if let Some(f) = &ca_file {
+                if let Err(e) = std::fs::metadata(f) {
+                    return Err(bad(
+                        &key("ca_file"),
+                        format!("cannot be read ({}): name a PEM file", e.kind()),
+                    ));
+                }
+            }
+            out.push(UpstreamSettings {
+                id: u.id.clone(),
+                name: if u.name.trim().is_empty() {
+                    u.id.clone()
+                } else {
+                    u.name.trim().to_owned()
+                },
+                issuer: u.issuer.clone(),
+                client_id: u.client_id.clone(),
+                client_secret: protocol::Secret(secret),
+                scopes: u.scopes.clone(),
+                link,
+                signup: u.signup,
+                trust_mfa: u.trust_mfa,
+                groups_claim: (!u.groups_claim.is_empty()).then(|| u.groups_claim.clone()),
+                ca_file,
+            });
+        }
+        if !out.is_empty() && !portal {
+            return Err(bad(
+                "upstream",
+                "needs the portal (its login page shows the buttons): set portal.path",
+            ));
+        }
+        Ok(out)
+    }
+
     /// `[portal]`, checked; `None` when it is switched off.
     fn portal_settings(&self) -> Result<Option<PortalSettings>, ConfigError> {
         let p = &self.portal;
@@ -1820,6 +2067,7 @@ impl Config {
         let admin = self.check_admin(server.listen)?;
         let passkeys = self.passkey_settings(&mut warnings)?;
         let access = self.check_access()?;
+        let upstreams = self.check_upstreams(portal.is_some(), &mut warnings)?;
         let language = crate::i18n::Lang::from_code(self.portal.default_language.trim())
             .ok_or_else(|| {
                 bad(
@@ -1836,6 +2084,7 @@ impl Config {
             session,
             mfa_issuer: self.mfa.issuer.clone(),
             access,
+            upstreams,
             language,
             limits,
             mounts,
@@ -2317,6 +2566,12 @@ impl Config {
         for client in &mut c.oauth.clients {
             mask(&mut client.secret);
         }
+        for client in &mut c.oidc.clients {
+            mask(&mut client.secret);
+        }
+        for u in &mut c.upstream {
+            mask(&mut u.client_secret);
+        }
         toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# cannot print: {e}"))
     }
 }
@@ -2351,6 +2606,82 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn config_check_masks_every_secret() {
+        let mut c = Config::default();
+        c.oidc.clients.push(OidcClient {
+            id: "app".into(),
+            secret: "oidc-secret-value".into(),
+            ..OidcClient::default()
+        });
+        c.upstream.push(Upstream {
+            id: "corp".into(),
+            client_secret: "upstream-secret-value".into(),
+            ..Upstream::default()
+        });
+        c.admin.token = "admin-token-value".into();
+        let shown = c.masked_toml();
+        for secret in [
+            "oidc-secret-value",
+            "upstream-secret-value",
+            "admin-token-value",
+        ] {
+            assert!(!shown.contains(secret), "{secret} shown:\n{shown}");
+        }
+        assert!(!format!("{c:?}").contains("upstream-secret-value"));
+    }
+
+    #[test]
+    fn upstreams_are_checked_key_by_key() {
+        let base = || {
+            let mut c = Config::default();
+            c.upstream.push(Upstream {
+                id: "corp".into(),
+                issuer: "https://sso.example.com".into(),
+                client_id: "latchkey".into(),
+                client_secret: "s3cret-s3cret".into(),
+                ..Upstream::default()
+            });
+            c
+        };
+        let ok = base().validate().unwrap();
+        assert_eq!(ok.upstreams[0].link, LinkRule::VerifiedEmail);
+        assert!(!ok.upstreams[0].signup);
+        type Spoil = fn(&mut Upstream);
+        let cases: [(&str, Spoil); 7] = [
+            ("upstream[0].id", |u| u.id = "Corp!".into()),
+            ("upstream[0].issuer", |u| {
+                u.issuer = "sso.example.com".into()
+            }),
+            ("upstream[0].client_id", |u| u.client_id.clear()),
+            ("upstream[0].client_secret", |u| u.client_secret.clear()),
+            ("upstream[0].scopes", |u| u.scopes = vec!["email".into()]),
+            ("upstream[0].link", |u| u.link = "email".into()),
+            ("upstream[0].client_secret_file", |u| {
+                u.client_secret.clear();
+                u.client_secret_file = "/nonexistent/secret".into();
+            }),
+        ];
+        for (key, spoil) in cases {
+            let mut c = base();
+            spoil(&mut c.upstream[0]);
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.key, key, "{e}");
+            assert!(!e.to_string().contains("s3cret"), "{e}");
+        }
+        let mut twice = base();
+        twice.upstream.push(twice.upstream[0].clone());
+        assert_eq!(twice.validate().unwrap_err().key, "upstream[1].id");
+        let mut plain = base();
+        plain.upstream[0].issuer = "http://sso.example.com".into();
+        assert!(plain
+            .validate()
+            .unwrap()
+            .warnings
+            .iter()
+            .any(|w| w.contains("plain http")));
     }
 
     #[test]

@@ -28,6 +28,39 @@ use crate::limits::Source;
 use crate::portal::{PageRequest, Portal};
 use crate::service::Service;
 
+/// Why the server's routes could not be set up.
+#[derive(Debug)]
+pub enum AppError {
+    /// The families' mounts clash.
+    Mount(protocol::table::MountError),
+    /// An upstream's client could not be made (its CA file, the platform's roots).
+    Upstream(crate::outbound::OutboundError),
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AppError::Mount(e) => write!(f, "{e}"),
+            AppError::Upstream(e) => write!(f, "upstream: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AppError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AppError::Mount(e) => Some(e),
+            AppError::Upstream(e) => Some(e),
+        }
+    }
+}
+
+impl From<protocol::table::MountError> for AppError {
+    fn from(e: protocol::table::MountError) -> Self {
+        AppError::Mount(e)
+    }
+}
+
 /// Everything a request handler needs.
 #[derive(Debug)]
 pub struct App {
@@ -141,7 +174,7 @@ impl Cors {
 
 impl App {
     /// Builds the app from the service and its configuration.
-    pub fn new(service: Service) -> Result<App, protocol::table::MountError> {
+    pub fn new(service: Service) -> Result<App, AppError> {
         let cfg = service.config();
         let pairs: Vec<(&str, &str)> = cfg.mounts.iter().map(|(n, p)| (*n, p.as_str())).collect();
         let table =
@@ -166,7 +199,19 @@ impl App {
         Ok(App {
             cors,
             openapi,
-            portal: cfg.portal.as_ref().map(|p| Portal::new(p, cfg.language)),
+            portal: match &cfg.portal {
+                Some(p) => {
+                    let callbacks = format!(
+                        "{}{}/upstream",
+                        cfg.server.public_url.trim_end_matches('/'),
+                        p.path
+                    );
+                    let upstreams = crate::upstream::Upstreams::new(&cfg.upstreams, &callbacks)
+                        .map_err(AppError::Upstream)?;
+                    Some(Portal::new(p, cfg.language, upstreams))
+                }
+                None => None,
+            },
             max_body: cfg.server.max_body,
             timeout: cfg.server.request_timeout,
             table,

@@ -13,6 +13,7 @@
 pub mod oidc;
 mod pages;
 pub mod rd;
+mod upstream;
 
 use crate::clock::UnixMillis;
 use std::collections::BTreeMap;
@@ -30,6 +31,8 @@ use pages::Frame;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "latchkey_session";
+/// The cookie that binds a sign-in through an upstream to the browser that began it.
+const UPSTREAM_COOKIE: &str = "latchkey_upstream";
 /// Its name where the deployment allows the `__Host-` prefix (https, no `cookie_domain`):
 /// a browser keeps such a cookie only when this host set it with `Secure`, `Path=/` and
 /// no `Domain`, so no sibling subdomain can toss one in.
@@ -65,6 +68,8 @@ enum Scope {
 #[derive(Debug)]
 pub struct Portal {
     settings: PortalSettings,
+    /// The upstream OpenID Providers its login page offers.
+    upstreams: crate::upstream::Upstreams,
     csp: HeaderValue,
     /// The language of a visitor whose browser asks for none of the catalogs'.
     default_lang: Lang,
@@ -98,7 +103,11 @@ type Page = protocol::Reply;
 impl Portal {
     /// The portal `settings` describe, in `default_lang` where a browser asks for no
     /// language of the catalogs.
-    pub fn new(settings: &PortalSettings, default_lang: Lang) -> Portal {
+    pub fn new(
+        settings: &PortalSettings,
+        default_lang: Lang,
+        upstreams: crate::upstream::Upstreams,
+    ) -> Portal {
         let img = match settings
             .logo_url
             .as_deref()
@@ -119,6 +128,7 @@ impl Portal {
                 .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'")),
             settings: settings.clone(),
             default_lang,
+            upstreams,
         }
     }
 
@@ -147,6 +157,10 @@ impl Portal {
 
     /// Whether a POST to `rest` checks a credential (the per-IP bucket counts it).
     pub fn checks_credential(method: &Method, rest: &str) -> bool {
+        // An upstream's answer: a code exchanged, an id token checked.
+        if rest.starts_with("/upstream/") && rest.ends_with("/callback") {
+            return true;
+        }
         method == Method::POST
             && matches!(
                 rest,
@@ -630,6 +644,9 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
         set: Vec::new(),
         retry_after: std::sync::atomic::AtomicU64::new(0),
     };
+    if let Some(page) = flow.upstream_route(get, post).await {
+        return flow.finish(page);
+    }
     let page = match (req.rest, get, post) {
         ("" | "/", true, _) => portal.see_other(&format!("{}/account", s.path)),
         ("/login", true, _) => flow.login_page(None, StatusCode::OK).await,
@@ -847,6 +864,7 @@ impl Flow<'_> {
                 error: error.is_some(),
                 passkeys: self.svc.config().passkeys.is_some(),
                 signup: self.portal.settings.signup,
+                upstreams: &self.upstream_buttons(),
             },
         );
         // What the step before did (issue 28, item 2): a reset lands here.
@@ -1053,17 +1071,20 @@ impl Flow<'_> {
                 token,
                 expires_at,
             }) => self.signed_in(&user.id, &token, expires_at, "pwd"),
-            Ok(Outcome::MfaPending { credential, .. }) => {
-                let value = format!("p.{credential}");
-                self.set_cookie(MFA_COOKIE, &value, Some(MFA_STEP_SECS));
-                self.portal.see_other(&self.with_rd("/mfa"))
-            }
+            Ok(Outcome::MfaPending { credential, .. }) => self.second_factor_next(&credential),
             Ok(_) => self.failure_page(Failure::Transport(Transport::Internal)),
             Err(f) => {
                 let (status, msg) = self.explain(f);
                 self.login_page(Some(&msg), status).await
             }
         }
+    }
+
+    /// Sends the browser to the second-factor page of the pending sign-in `credential`.
+    fn second_factor_next(&mut self, credential: &str) -> Page {
+        let value = format!("p.{credential}");
+        self.set_cookie(MFA_COOKIE, &value, Some(MFA_STEP_SECS));
+        self.portal.see_other(&self.with_rd("/mfa"))
     }
 
     async fn request_code(&mut self) -> Page {
@@ -1359,9 +1380,8 @@ impl Flow<'_> {
         let l = self.lang();
         let done = match self.field("done") {
             d @ ("password" | "totp-off" | "session" | "passkey" | "passkey-renamed"
-            | "passkey-removed" | "signup" | "signup-existing" | "signup-no-password") => {
-                Some(l.t(&format!("done-{d}")))
-            }
+            | "passkey-removed" | "signup" | "signup-existing" | "signup-no-password"
+            | "upstream-linked" | "upstream-unlinked") => Some(l.t(&format!("done-{d}"))),
             _ => None,
         };
         let notice = notice.or(done.as_deref());
@@ -1392,6 +1412,7 @@ impl Flow<'_> {
                 has_password,
                 sessions: &sessions,
                 current: &v.principal.session,
+                upstreams: self.upstream_links(&v.user.id, &csrf).as_ref(),
             },
         );
         self.portal.framed(

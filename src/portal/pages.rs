@@ -124,6 +124,8 @@ pub struct Login<'a> {
     pub passkeys: bool,
     /// The sign-up page is on.
     pub signup: bool,
+    /// The upstreams to sign in through: `(id, name)`.
+    pub upstreams: &'a [(String, String)],
 }
 
 /// The sign-in page: password, or a mailed code; a link to reset the password; with
@@ -137,6 +139,18 @@ pub fn login(l: Lang, p: &Login<'_>) -> Markup {
         "username"
     };
     html! {
+        @if !p.upstreams.is_empty() {
+            ul class="upstreams" {
+                @for (id, name) in p.upstreams {
+                    li {
+                        a class="button secondary" href={ (path) "/upstream/" (id) "/start" (rd_query(rd)) } {
+                            (l.tf("login-with", &[("name", name.into())]))
+                        }
+                    }
+                }
+            }
+            p class="or" { (l.t("login-or")) }
+        }
         @if p.passkeys {
             (passkey_sign_in(l, path, csrf, rd))
         }
@@ -360,6 +374,20 @@ pub struct Account<'a> {
     pub current: &'a str,
     /// The account's passkeys; `None`: passkeys are off.
     pub passkeys: Option<&'a [protocol::PasskeyView]>,
+    /// The upstreams, with the account's identity at each; `None`: none configured.
+    pub upstreams: Option<&'a Vec<UpstreamLink>>,
+}
+
+/// An upstream as the account page lists it.
+pub struct UpstreamLink {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The account's identity there, if linked.
+    pub linked: Option<crate::service::IdentityView>,
+    /// The link that starts linking (with the session's form token).
+    pub start: String,
 }
 
 /// A time as people read it: `2026-12-02 06:30 UTC`.
@@ -382,7 +410,9 @@ fn time(ms: i64) -> Markup {
 /// apart).
 fn methods(l: Lang, amr: &[String]) -> String {
     let has = |m: &str| amr.iter().any(|a| a == m);
-    let first = if has("hwk") {
+    let first = if has("ext") {
+        "method-upstream"
+    } else if has("hwk") {
         "method-passkey"
     } else if has("pwd") {
         "method-password"
@@ -471,6 +501,10 @@ pub fn account(l: Lang, a: &Account<'_>) -> Markup {
             (passkeys(l, a, keys))
         }
 
+        @if let Some(ups) = a.upstreams {
+            (upstreams(l, a, ups))
+        }
+
         @if a.has_password {
             h2 { (l.t("account-password")) }
         } @else {
@@ -491,6 +525,39 @@ pub fn account(l: Lang, a: &Account<'_>) -> Markup {
                 autocomplete="new-password" required;
             button type="submit" {
                 @if a.has_password { (l.t("account-change-password")) } @else { (l.t("account-set-password-submit")) }
+            }
+        }
+    }
+}
+
+/// The account page's upstreams: the linked identities (with unlink) and a link for
+/// each upstream not linked.
+fn upstreams(l: Lang, a: &Account<'_>, ups: &[UpstreamLink]) -> Markup {
+    let path = a.path;
+    html! {
+        h2 { (l.t("upstream-title")) }
+        p { (l.t("upstream-pitch")) }
+        ul class="upstreams" {
+            @for u in ups {
+                li {
+                    @if let Some(i) = &u.linked {
+                        strong { (u.name) }
+                        @if let Some(e) = &i.email { " (" (e) ")" }
+                        " — " (around(&l.tf("upstream-linked-on", &[("when", MARK.into())]), time(i.linked_at.millis())))
+                        " "
+                        form class="inline" method="post" action={ (path) "/account/upstream/" (u.id) "/unlink" } {
+                            (hidden(a.csrf, None))
+                            button type="submit" class="danger"
+                                aria-label=(l.tf("upstream-unlink-label", &[("name", (&u.name).into())])) {
+                                (l.t("upstream-unlink"))
+                            }
+                        }
+                    } @else {
+                        a class="button secondary" href=(u.start) {
+                            (l.tf("upstream-link", &[("name", (&u.name).into())]))
+                        }
+                    }
+                }
             }
         }
     }

@@ -230,6 +230,19 @@ impl<'a> Reads<'a> {
             let mut v = user_json(&u, live_families(r, &u.id, self.now_ms)?);
             if let Some(m) = v.as_object_mut() {
                 m.insert("groups".into(), json!(storage::groups_of(r, &u.id)?));
+                let identities: Vec<Value> = storage::identities_of(r, &u.id)?
+                    .into_iter()
+                    .map(|i| {
+                        json!({
+                            "upstream": i.upstream,
+                            "subject": i.subject,
+                            "email": i.email,
+                            "linked_at": crate::clock::rfc3339(i.linked_at),
+                            "last_used_at": i.last_used_at.map(crate::clock::rfc3339),
+                        })
+                    })
+                    .collect();
+                m.insert("identities".into(), json!(identities));
             }
             Ok(v)
         })

@@ -81,6 +81,20 @@ pub(crate) enum Event {
     PasskeyRemoved { user: String },
     /// The account deleted itself.
     AccountDeleted { user: String },
+    /// An upstream identity was linked to the account (`how`: `email` by the linking
+    /// rule, `account` from the account page, `signup` with a new account).
+    UpstreamLinked {
+        user: String,
+        upstream: String,
+        how: &'static str,
+    },
+    /// An upstream identity was unlinked by the account's owner.
+    UpstreamUnlinked { user: String, upstream: String },
+    /// A sign-in through an upstream failed (`reason`: what went wrong, never a secret).
+    UpstreamFailed {
+        upstream: String,
+        reason: &'static str,
+    },
 }
 
 impl Event {
@@ -124,6 +138,20 @@ impl Service {
                 Event::SignedIn { user, method, mfa } => {
                     m.sign_in(method, "ok");
                     tracing::info!(target: "latchkey::audit", event = "sign_in", method, mfa, user = %user);
+                }
+                Event::UpstreamLinked {
+                    user,
+                    upstream,
+                    how,
+                } => {
+                    tracing::info!(target: "latchkey::audit", event = "upstream_linked", upstream = %upstream, how, user = %user);
+                }
+                Event::UpstreamUnlinked { user, upstream } => {
+                    tracing::info!(target: "latchkey::audit", event = "upstream_unlinked", upstream = %upstream, user = %user);
+                }
+                Event::UpstreamFailed { upstream, reason } => {
+                    m.sign_in(super::policy::UPSTREAM_AMR, "failed");
+                    tracing::info!(target: "latchkey::audit", event = "sign_in_failed", door = "upstream", upstream = %upstream, reason);
                 }
                 Event::SignInFailed { method } => {
                     m.sign_in(method, "failed");

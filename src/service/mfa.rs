@@ -53,6 +53,29 @@ pub(super) enum MfaAction {
     Regenerate,
 }
 
+/// Records a pending credential for `user` inside the caller's plan: the second step
+/// of a sign-in whose first factor (`amr`) was accepted.
+pub(super) fn put_pending(
+    w: &mut dyn storage::Write,
+    user: &UserRecord,
+    amr: Vec<String>,
+    now: crate::clock::UnixMillis,
+) -> Result<Outcome, super::Abort> {
+    let (credential, hash) = new_opaque_token()?;
+    let record = MfaPendingRecord {
+        user_id: user.id.clone(),
+        amr,
+        created_at: now,
+        expires_at: now + PENDING_TTL,
+        failures: 0,
+    };
+    w.put_mfa_pending(&hash, &record)?;
+    Ok(Outcome::MfaPending {
+        credential,
+        user_id: user.id.clone(),
+    })
+}
+
 impl Service {
     /// Records a pending credential for `user`, whose first factor (`amr`) was accepted.
     pub(super) async fn mfa_pending(
@@ -60,24 +83,10 @@ impl Service {
         user: &UserRecord,
         amr: Vec<String>,
     ) -> Result<Outcome, Failure> {
-        let (credential, hash) = new_opaque_token()?;
         let now = self.now();
-        let record = MfaPendingRecord {
-            user_id: user.id.clone(),
-            amr,
-            created_at: now,
-            expires_at: now + PENDING_TTL,
-            failures: 0,
-        };
-        self.write(move |w, _, _| {
-            w.put_mfa_pending(&hash, &record)?;
-            Ok(Ok(()))
-        })
-        .await?;
-        Ok(Outcome::MfaPending {
-            credential,
-            user_id: user.id.clone(),
-        })
+        let user = user.clone();
+        self.write(move |w, _, _| Ok(Ok(put_pending(w, &user, amr.clone(), now)?)))
+            .await
     }
 
     /// Finishes a pending sign-in with a TOTP or recovery code.
@@ -150,7 +159,11 @@ impl Service {
                 };
                 w.delete_mfa_pending(&hash)?;
                 w.update_user(&user)?;
-                events.push(Event::signed_in(&user.id, "pwd", &amr));
+                let method = match first.first().map(String::as_str) {
+                    Some(super::policy::UPSTREAM_AMR) => super::policy::UPSTREAM_AMR,
+                    _ => "pwd",
+                };
+                events.push(Event::signed_in(&user.id, method, &amr));
                 Ok(Ok(svc.start_session(w, &user, amr, now, issue)?))
             })
             .await;

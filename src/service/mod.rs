@@ -20,11 +20,13 @@ mod recovery;
 mod refresh;
 mod seen;
 mod session;
+mod upstream;
 
 pub use codes::{normalize_code, CODE_LEN};
 pub use parts::quota_address;
 pub use principal::{Door, Principal};
 use std::time::Duration;
+pub use upstream::{Identity, IdentityView, UpstreamRefusal};
 
 use crate::clock::UnixMillis;
 use refresh::Issue;
@@ -545,6 +547,12 @@ impl Service {
     /// The configuration.
     pub fn config(&self) -> &Checked {
         &self.inner.cfg
+    }
+
+    /// Whether mailed sign-in codes are on (the `session` family is mounted): a proven
+    /// address is then a way in.
+    pub fn mailed_codes_on(&self) -> bool {
+        self.inner.cfg.mounts.iter().any(|(n, _)| *n == "session")
     }
 
     /// The metrics.

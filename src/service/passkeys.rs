@@ -23,7 +23,9 @@ use webauthn_rs::prelude::{
 };
 
 use super::events::Event;
-use super::policy::{account_key, decide, signed_in_recently, Decision, Factor, PASSKEY_AMR};
+use super::policy::{
+    account_key, another_way_in, decide, signed_in_recently, Decision, Factor, PASSKEY_AMR,
+};
 use super::principal::Principal;
 use super::refresh::{new_opaque_token, Issue};
 use super::{internal, refused, store_failure, Service};
@@ -111,12 +113,6 @@ pub fn client_data_ok(credential: &Value, origins: &[String]) -> Result<(), &'st
         return Err("a ceremony in a frame of another origin");
     }
     Ok(())
-}
-
-/// Whether `user` has a way in besides its passkeys: a password, or an address that
-/// mailed codes (sign-in, reset) reach.
-pub fn other_way_in(user: &UserRecord) -> bool {
-    user.password_hash.is_some() || user.email.is_some()
 }
 
 /// Parses the authenticator's JSON answer (the one parser of untrusted WebAuthn input).
@@ -487,6 +483,7 @@ impl Service {
         let id = b64url_decode(id).ok_or(Failure::PasskeyNotFound)?;
         let owner = user_id.to_owned();
         let now = self.now();
+        let codes = self.mailed_codes_on();
         self.write(move |w, _, events| {
             match w.passkey(&id)? {
                 Some(p) if p.user_id == owner => {}
@@ -497,7 +494,9 @@ impl Service {
             let Some(mut user) = w.user(&owner)? else {
                 return Ok(Err(Failure::PasskeyNotFound));
             };
-            if !other_way_in(&user) && w.passkeys_of(&owner)?.len() <= 1 {
+            let others = w.passkeys_of(&owner)?.len().saturating_sub(1);
+            let identities = storage::identities_of(w, &owner)?.len();
+            if !another_way_in(&user, others, identities, codes) {
                 return Ok(Err(Failure::LastSignInMethod));
             }
             w.delete_passkey(&id)?;

@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use crate::clock::UnixMillis;
 use protocol::Failure;
-use storage::{AccountState, FamilyRecord, Revocation, StoreError, UserRecord, Write};
+use storage::{
+    AccountState, FamilyRecord, RecordsMut as _, Revocation, StoreError, UserRecord, Write,
+};
 
 use super::codes::normalize;
 use super::{internal, Abort};
@@ -33,6 +35,8 @@ pub(super) const MFA_AMR: [&str; 2] = ["otp", "mfa"];
 /// The `amr` of a passkey sign-in (RFC 8176: proof of possession of a hardware-secured
 /// key; user verification is required, so it stands alone).
 pub const PASSKEY_AMR: &str = "hwk";
+/// The `amr` of a sign-in through an upstream OpenID Provider (an external proof).
+pub const UPSTREAM_AMR: &str = "ext";
 /// Wrong second factors (or codes) a pending sign-in or a mailed code survives.
 pub const MAX_MFA_FAILURES: u32 = 5;
 /// Characters of a recovery code (5 bits each: 50 bits).
@@ -100,8 +104,67 @@ pub(super) fn live_family(family: &FamilyRecord, user_id: &str, now: UnixMillis)
 
 /// Whether a session that signed in at `signed_in_at` did so within
 /// [`RECENT_SIGN_IN`] of `now`.
-pub(super) fn signed_in_recently(signed_in_at: UnixMillis, now: UnixMillis) -> bool {
+pub fn signed_in_recently(signed_in_at: UnixMillis, now: UnixMillis) -> bool {
     signed_in_at >= now - RECENT_SIGN_IN
+}
+
+/// Whether an account keeps a way in without the one about to go: a password, a
+/// passkey, a linked identity (counts without the one going), or a proven address while
+/// mailed sign-in codes are on (`codes`). Removing a passkey and unlinking an identity
+/// both ask.
+pub(super) fn another_way_in(
+    user: &UserRecord,
+    passkeys: usize,
+    identities: usize,
+    codes: bool,
+) -> bool {
+    user.password_hash.is_some()
+        || passkeys > 0
+        || identities > 0
+        || (codes && user.email.is_some() && user.email_verified)
+}
+
+/// Which account an upstream identity signs in, by the linking rules (API.md Part 3):
+/// what the store holds is read by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Linking {
+    /// The identity is linked to this account.
+    Linked(String),
+    /// Link the identity to this account, whose proven address the upstream verified.
+    ByEmail(String),
+    /// An account holds the address but may not be linked so (never proven here, or the
+    /// upstream did not verify it, or `link = "none"`): sign in the usual way and link
+    /// from the account page. Nothing is created.
+    LinkFromAccount,
+    /// Nobody here: a new account.
+    SignUp,
+    /// Nobody here and sign-up is off.
+    NoAccount,
+}
+
+/// The linking rules: an identity already linked signs its account in; else one whose
+/// verified upstream email is an account's **proven** address here is linked to it (only
+/// with `by_email`); an address held here but never proven is never linked on the
+/// upstream's word (the account may be a pre-hijacker's); else a stranger signs up only
+/// with `signup`.
+pub(super) fn link_identity(
+    linked: Option<&str>,
+    holder: Option<&UserRecord>,
+    email_verified_upstream: bool,
+    by_email: bool,
+    signup: bool,
+) -> Linking {
+    if let Some(id) = linked {
+        return Linking::Linked(id.to_owned());
+    }
+    match holder {
+        Some(u) if by_email && email_verified_upstream && u.email_verified => {
+            Linking::ByEmail(u.id.clone())
+        }
+        Some(_) => Linking::LinkFromAccount,
+        None if signup => Linking::SignUp,
+        None => Linking::NoAccount,
+    }
 }
 
 /// The first proof of a sign-in, already checked by its door.
@@ -116,6 +179,9 @@ pub(super) enum Factor<'a> {
     Passkey,
     /// The second step of a sign-in whose first factor (`amr`) was accepted earlier.
     SecondStep { amr: &'a [String] },
+    /// An identity an upstream OpenID Provider vouched for (`[[upstream]]`); `mfa`: its
+    /// second factor counts here (`trust_mfa`, and the upstream's `amr` says `mfa`).
+    Upstream { mfa: bool },
 }
 
 impl Factor<'_> {
@@ -123,7 +189,7 @@ impl Factor<'_> {
         match self {
             Factor::Password { activate } => activate,
             Factor::MailedCode => true,
-            Factor::Passkey | Factor::SecondStep { .. } => false,
+            Factor::Passkey | Factor::SecondStep { .. } | Factor::Upstream { .. } => false,
         }
     }
 
@@ -133,6 +199,8 @@ impl Factor<'_> {
             Factor::MailedCode => vec!["otp".into()],
             Factor::Passkey => vec![PASSKEY_AMR.into()],
             Factor::SecondStep { amr } => amr.to_vec(),
+            Factor::Upstream { mfa: false } => vec![UPSTREAM_AMR.into()],
+            Factor::Upstream { mfa: true } => vec![UPSTREAM_AMR.into(), "mfa".into()],
         }
     }
 }
@@ -164,8 +232,9 @@ pub(super) fn decide(
     }
     let mut amr = factor.amr();
     let wants_second = match factor {
-        Factor::Passkey => false,
+        Factor::Passkey | Factor::Upstream { mfa: true } => false,
         Factor::SecondStep { .. } => true,
+        Factor::Upstream { mfa: false } => mfa_enabled(user),
         Factor::Password { .. } | Factor::MailedCode => mfa_enabled(user),
     };
     if wants_second {
@@ -311,7 +380,7 @@ pub(super) struct Claimed {
 
 /// An address proven for the first time (a mailed code, a reset code) takes the
 /// account: whatever was set up without that proof (password, second factor, passkeys,
-/// sessions) goes; the account keeps its id. Call only when `!user.email_verified`;
+/// linked upstream identities, sessions) goes; the account keeps its id. Call only when `!user.email_verified`;
 /// marks the address proven. The door writes `user`.
 pub(super) fn mailbox_owner_wins(
     w: &mut dyn Write,
@@ -324,8 +393,21 @@ pub(super) fn mailbox_owner_wins(
     for p in &passkeys {
         w.delete_passkey(&p.id)?;
     }
-    let removed =
-        user.password_hash.is_some() || user.mfa.is_some() || revoked > 0 || !passkeys.is_empty();
+    let identities = storage::identities_of(w, &user.id)?;
+    for i in &identities {
+        for g in &i.claimed_groups {
+            w.delete::<storage::MemberRecord>(&storage::MemberRecord::key(g, &user.id))?;
+        }
+        w.delete::<storage::IdentityRecord>(&storage::IdentityRecord::key(
+            &i.upstream,
+            &i.subject,
+        ))?;
+    }
+    let removed = user.password_hash.is_some()
+        || user.mfa.is_some()
+        || revoked > 0
+        || !passkeys.is_empty()
+        || !identities.is_empty();
     user.password_hash = None;
     user.mfa = None;
     user.email_verified = true;
@@ -491,6 +573,51 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(d, Decision::Refused(Failure::InvalidMfaCode)));
+    }
+
+    #[test]
+    fn an_upstream_identity_takes_only_a_proven_address() {
+        let mut holder = UserRecord::new("u1".into(), UnixMillis::from_millis(0));
+        let linked = link_identity(Some("u9"), Some(&holder), true, true, true);
+        assert_eq!(linked, Linking::Linked("u9".into()));
+        // Never proven here: the account may be a pre-hijacker's.
+        let l = link_identity(None, Some(&holder), true, true, true);
+        assert_eq!(l, Linking::LinkFromAccount);
+        holder.email_verified = true;
+        let l = link_identity(None, Some(&holder), true, true, true);
+        assert_eq!(l, Linking::ByEmail("u1".into()));
+        // The upstream did not verify it, or linking by email is off.
+        let l = link_identity(None, Some(&holder), false, true, true);
+        assert_eq!(l, Linking::LinkFromAccount);
+        let l = link_identity(None, Some(&holder), true, false, true);
+        assert_eq!(l, Linking::LinkFromAccount);
+        assert_eq!(link_identity(None, None, true, true, true), Linking::SignUp);
+        assert_eq!(
+            link_identity(None, None, true, true, false),
+            Linking::NoAccount
+        );
+    }
+
+    #[test]
+    fn an_upstream_second_factor_counts_only_when_trusted() {
+        let key = ServerKey::from_master(&[7; 32]);
+        let mut u = UserRecord::new("u1".into(), UnixMillis::from_millis(0));
+        u.mfa = Some(storage::MfaRecord {
+            sealed_secret: String::new(),
+            enabled: true,
+            last_step: 0,
+            enrolled_at: UnixMillis::from_millis(0),
+            recovery: Vec::new(),
+        });
+        let now = UnixMillis::from_millis(5);
+        let d = decide(&key, &mut u, Factor::Upstream { mfa: false }, None, now).unwrap();
+        assert!(matches!(d, Decision::SecondFactorNeeded));
+        let d = decide(&key, &mut u, Factor::Upstream { mfa: true }, None, now).unwrap();
+        assert!(matches!(d, Decision::SignedIn(ref a) if *a == ["ext", "mfa"]));
+        assert_eq!(acr_of(&["ext".into(), "mfa".into()]), ACR_TWO_FACTORS);
+        u.state = AccountState::Disabled;
+        let d = decide(&key, &mut u, Factor::Upstream { mfa: true }, None, now).unwrap();
+        assert!(matches!(d, Decision::Refused(Failure::Disabled)));
     }
 
     #[test]

@@ -37,9 +37,10 @@ pub use commit::{Abort, Job, Refused, MAX_QUEUE};
 pub use copy::{copy, Copied};
 pub use error::{Backup, Found, StoreError, Unique};
 pub use records::{
-    delete_group, groups_of, members_of, AccountState, CeremonyRecord, FamilyRecord, GrantRecord,
-    GroupRecord, MemberRecord, MfaPendingRecord, MfaRecord, PasskeyRecord, ProofPurpose,
-    ProofRecord, RefreshEntry, Revocation, SessionCodeRecord, SigningKeyRecord, UserRecord,
+    delete_group, groups_of, identities_of, members_of, AccountState, CeremonyRecord, FamilyRecord,
+    GrantRecord, GroupRecord, IdentityRecord, MemberRecord, MfaPendingRecord, MfaRecord,
+    PasskeyRecord, ProofPurpose, ProofRecord, RefreshEntry, Revocation, SessionCodeRecord,
+    SigningKeyRecord, UpstreamFlowRecord, UserRecord,
 };
 pub use rows::{Kind, Raw, Records, RecordsMut, Rows, RowsMut};
 pub use shared::{AttemptEnd, AttemptRules, AttemptStatus, Change};

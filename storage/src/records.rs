@@ -273,16 +273,102 @@ pub fn members_of<R: Records + ?Sized>(r: &R, group: &str) -> Result<Vec<String>
         .collect())
 }
 
-/// Removes every membership of `user_id` (the user is going): both backends' user
-/// deletion calls it, so no door can leave one behind.
-pub(crate) fn drop_memberships<W: RecordsMut + ?Sized>(
+/// Removes every row of the table layer that belongs to `user_id` (the user is going):
+/// memberships and linked identities. Both backends' user deletion calls it, so no door
+/// can leave one behind.
+pub(crate) fn drop_user_rows<W: RecordsMut + ?Sized>(
     w: &mut W,
     user_id: &str,
 ) -> Result<(), StoreError> {
     for (key, _) in w.find::<MemberRecord>(MEMBER_BY_USER, user_id.as_bytes())? {
         w.delete::<MemberRecord>(&key)?;
     }
+    for (key, _) in w.find::<IdentityRecord>(IDENTITY_BY_USER, user_id.as_bytes())? {
+        w.delete::<IdentityRecord>(&key)?;
+    }
     Ok(())
+}
+
+/// An account's identity at an upstream OpenID Provider (`[[upstream]]`): the upstream's
+/// `sub` signs this account in. Keyed by [`IdentityRecord::key`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityRecord {
+    /// The upstream's id (`[[upstream]] id`).
+    pub upstream: String,
+    /// The upstream's `sub` for this person.
+    pub subject: String,
+    /// The account it signs in.
+    pub user_id: String,
+    /// The email the upstream gave when last used, if any (shown, never trusted).
+    pub email: Option<String>,
+    /// When it was linked.
+    pub linked_at: UnixMillis,
+    /// When it last signed in.
+    pub last_used_at: Option<UnixMillis>,
+    /// The groups its `groups_claim` made the account a member of (and only those are
+    /// removed when the claim stops naming them).
+    pub claimed_groups: Vec<String>,
+}
+
+impl IdentityRecord {
+    /// The key of `subject` at `upstream` (an upstream id has no NUL).
+    pub fn key(upstream: &str, subject: &str) -> Vec<u8> {
+        format!("{upstream}\0{subject}").into_bytes()
+    }
+}
+
+impl Kind for IdentityRecord {
+    const TABLE: &'static str = "identity";
+
+    fn indexes(&self) -> Vec<(&'static str, Vec<u8>)> {
+        vec![(IDENTITY_BY_USER, self.user_id.as_bytes().to_vec())]
+    }
+}
+
+/// The linked identities of a user.
+const IDENTITY_BY_USER: &str = "identity_by_user";
+
+/// The identities linked to `user_id`, by upstream and subject.
+pub fn identities_of<R: Records + ?Sized>(
+    r: &R,
+    user_id: &str,
+) -> Result<Vec<IdentityRecord>, StoreError> {
+    Ok(
+        r.find::<IdentityRecord>(IDENTITY_BY_USER, user_id.as_bytes())?
+            .into_iter()
+            .map(|(_, i)| i)
+            .collect(),
+    )
+}
+
+/// A sign-in through an upstream under way (single use, minutes), keyed by the SHA-256
+/// of its `state`: what the callback checks the upstream's answer against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamFlowRecord {
+    /// The upstream's id.
+    pub upstream: String,
+    /// The `nonce` the id token must carry.
+    pub nonce: String,
+    /// The PKCE code verifier.
+    pub verifier: String,
+    /// Hex SHA-256 of the browser's flow cookie: the state works only in that browser.
+    pub binding: String,
+    /// Where to go afterwards (checked when the flow began).
+    pub rd: Option<String>,
+    /// The signed-in account to link the identity to; `None`: a sign-in.
+    pub link_user: Option<String>,
+    /// When it began.
+    pub created_at: UnixMillis,
+    /// When it stops working.
+    pub expires_at: UnixMillis,
+}
+
+impl Kind for UpstreamFlowRecord {
+    const TABLE: &'static str = "upstream_flow";
+
+    fn expires_at(&self) -> Option<UnixMillis> {
+        Some(self.expires_at)
+    }
 }
 
 /// Removes `group` and every membership of it; whether it was there.
@@ -299,6 +385,8 @@ pub(crate) const KINDS: &[(&str, Sweep)] = &[
     (CeremonyRecord::TABLE, sweep::<CeremonyRecord>),
     (GroupRecord::TABLE, sweep::<GroupRecord>),
     (MemberRecord::TABLE, sweep::<MemberRecord>),
+    (IdentityRecord::TABLE, sweep::<IdentityRecord>),
+    (UpstreamFlowRecord::TABLE, sweep::<UpstreamFlowRecord>),
 ];
 
 /// What a mailed proof code proves.

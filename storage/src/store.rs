@@ -1243,7 +1243,7 @@ impl Write for Writer {
         for p in self.passkeys_of(id)? {
             self.delete_passkey(&p.id)?;
         }
-        crate::records::drop_memberships(self, id)?;
+        crate::records::drop_user_rows(self, id)?;
         self.tx.open_table(USER_BY_NUM)?.remove(user.num)?;
         self.tx.open_table(USERS)?.remove(id)?;
         Ok(true)

@@ -408,7 +408,7 @@ impl Write for Access<'_> {
     }
 
     fn delete_user(&mut self, id: &str) -> Result<bool, StoreError> {
-        crate::records::drop_memberships(self, id)?;
+        crate::records::drop_user_rows(self, id)?;
         self.later(
             "DELETE FROM latchkey_passkeys WHERE user_id = $1",
             owned![id.to_owned()],
