@@ -189,7 +189,7 @@ error-busy = Der Server ist ausgelastet. Versuchen Sie es gleich noch einmal.
 error-signed-out = Sie sind abgemeldet. Melden Sie sich wieder an.
 error-passkey = Dieser Passkey hat hier nicht funktioniert (oder die Seite ist zu alt). Versuchen Sie es noch einmal.
 error-passkey-unknown = Dieser Passkey gehört nicht zu diesem Konto (in einem anderen Fenster entfernt?).
-error-last-method = Dieser Passkey ist der einzige Weg in dieses Konto: Legen Sie zuerst ein Passwort fest.
+error-last-method = Das ist der einzige verbleibende Weg in dieses Konto: Richten Sie zuerst einen anderen ein (ein Passwort, einen Passkey).
 error-internal = Bei uns ist etwas schiefgegangen.
 
 ## E-Mails

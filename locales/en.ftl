@@ -190,7 +190,7 @@ error-busy = The server is busy. Try again in a moment.
 error-signed-out = You are signed out. Sign in again.
 error-passkey = That passkey did not work here (or the page is too old). Try again.
 error-passkey-unknown = That passkey is not on this account (removed in another window?).
-error-last-method = That passkey is the only way into this account: set a password first.
+error-last-method = That is the only way left into this account: add another first (a password, a passkey).
 error-internal = Something went wrong on our side.
 
 ## Mails

@@ -189,7 +189,7 @@ error-busy = Le serveur est occupé. Réessayez dans un instant.
 error-signed-out = Vous êtes déconnecté. Reconnectez-vous.
 error-passkey = Cette clé d’accès n’a pas fonctionné ici (ou la page est trop ancienne). Réessayez.
 error-passkey-unknown = Cette clé d’accès n’est pas sur ce compte (supprimée dans une autre fenêtre ?).
-error-last-method = Cette clé d’accès est le seul moyen d’entrer dans ce compte : définissez d’abord un mot de passe.
+error-last-method = C’est le seul moyen restant d’accéder à ce compte : ajoutez-en d’abord un autre (un mot de passe, une clé d’accès).
 error-internal = Un problème est survenu de notre côté.
 
 ## E-mails

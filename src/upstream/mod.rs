@@ -28,7 +28,7 @@ use jose::{Expect, IdClaims, JoseError, Jwks};
 /// How long discovery is believed.
 pub const DISCOVERY_LIFE: Duration = Duration::from_secs(3600);
 /// The least time between two reads of a key set (a token naming an unknown key asks).
-pub const KEYS_REFETCH_GAP: Duration = Duration::from_secs(30);
+pub const KEYS_REFETCH_GAP: Duration = Duration::from_secs(5);
 /// How long a sign-in may take at the upstream.
 pub const FLOW_LIFE: Duration = Duration::from_secs(600);
 /// The most groups a `groups_claim` is read for.

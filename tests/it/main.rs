@@ -43,5 +43,6 @@ mod strict;
 mod support;
 mod timing;
 mod toolkit;
+mod upstream;
 mod users_cli;
 mod v0;
