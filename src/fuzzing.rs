@@ -468,11 +468,67 @@ pub fn passkey_credential(data: &[u8]) {
     }
 }
 
+/// The fixed Ed25519 key of the upstream fuzz target (its seed: 32 sevens), kid `k1`.
+pub fn upstream_key() -> ring::signature::Ed25519KeyPair {
+    ring::signature::Ed25519KeyPair::from_seed_unchecked(&[7; 32]).unwrap()
+}
+
+/// An upstream's id token and key set, as the callback reads them. The first byte
+/// chooses: a key set document (`j`: parsed, never more than the bound of keys), or an id
+/// token checked against the fixed key's set. What passes verified with the fixed key,
+/// named by its `kid`, with an asymmetric algorithm; its claims pass only as written.
+pub fn upstream_jose(data: &[u8]) {
+    use crate::upstream::jose::{check_claims, parse, Expect, Jwks, MAX_KEYS};
+    use ring::signature::KeyPair as _;
+    let Some((mode, rest)) = data.split_first() else {
+        return;
+    };
+    if *mode == b'j' {
+        if let Ok(set) = Jwks::parse(rest) {
+            assert!(set.len() <= MAX_KEYS);
+        }
+        return;
+    }
+    let Ok(token) = std::str::from_utf8(rest) else {
+        return;
+    };
+    static SET: OnceLock<Jwks> = OnceLock::new();
+    let set = SET.get_or_init(|| {
+        let doc = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1",
+            "x": crate::primitives::b64url(upstream_key().public_key().as_ref())}]});
+        Jwks::parse(doc.to_string().as_bytes()).unwrap()
+    });
+    let Ok(jws) = parse(token) else {
+        return;
+    };
+    let Ok(claims) = jws.verify(set) else {
+        return;
+    };
+    // Verified: the header said EdDSA (the only algorithm the key fits) and k1.
+    let header: serde_json::Value = serde_json::from_slice(
+        &crate::primitives::b64url_decode(token.split('.').next().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(header["kid"], "k1");
+    let want = Expect {
+        issuer: "https://up.example",
+        client_id: "latchkey",
+        nonce: "n-1",
+        now: NOW,
+    };
+    if let Ok(c) = check_claims(claims.clone(), &want) {
+        assert_eq!(claims["iss"], "https://up.example");
+        assert_eq!(claims["nonce"], "n-1");
+        assert_eq!(claims["sub"], c.sub.as_str());
+    }
+}
+
 /// A fuzz target's entry point.
 pub type Target = fn(&[u8]);
 
 /// Every target by name, for the corpus replay.
-pub const TARGETS: [(&str, Target); 15] = [
+pub const TARGETS: [(&str, Target); 16] = [
     ("jwt", jwt),
     ("paseto", paseto),
     ("refresh_token", refresh_token),
@@ -488,6 +544,7 @@ pub const TARGETS: [(&str, Target); 15] = [
     ("oidc_authorize", oidc_authorize),
     ("rd", rd),
     ("passkey_credential", passkey_credential),
+    ("upstream_jose", upstream_jose),
 ];
 
 #[cfg(test)]
@@ -527,6 +584,27 @@ mod tests {
             );
         }
         assert!(n >= 35, "only {n} corpus entries");
+    }
+
+    /// The upstream target's seeds reach its deepest checks: one id token passes them
+    /// all, and the key set seed holds its usable keys.
+    #[test]
+    fn the_upstream_seeds_reach_every_check() {
+        use crate::upstream::jose::{check_claims, parse, Expect, Jwks};
+        let dir = corpus_dir().join("upstream_jose");
+        let jwks = std::fs::read(dir.join("jwks")).unwrap();
+        let set = Jwks::parse(&jwks[1..]).unwrap();
+        assert_eq!(set.len(), 3);
+        let valid = std::fs::read_to_string(dir.join("valid")).unwrap();
+        let token = valid.strip_prefix('t').unwrap();
+        let claims = parse(token).unwrap().verify(&set).unwrap();
+        let want = Expect {
+            issuer: "https://up.example",
+            client_id: "latchkey",
+            nonce: "n-1",
+            now: NOW,
+        };
+        assert_eq!(check_claims(claims, &want).unwrap().sub, "s1");
     }
 
     /// Writes the seed corpus from real tokens and requests (run by hand:

@@ -193,7 +193,7 @@ impl Chrome {
 }
 
 /// A server whose public URL is where the browser reaches it.
-async fn portal_server(extra: &str, smtp: &Smtp) -> (Server, u16) {
+pub(crate) async fn portal_server(extra: &str, smtp: &Smtp) -> (Server, u16) {
     let port = free_port();
     let s = Server::start(&format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://auth.lk.test:{port}\"\n{}\n{extra}",

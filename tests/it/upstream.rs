@@ -37,6 +37,12 @@ struct UpState {
     jwks_reads: usize,
     /// The token requests: their `Authorization` header and form.
     token_requests: Vec<(String, Vec<(String, String)>)>,
+    /// When set, `/authorize` approves at once (a browser's visit) and the token endpoint
+    /// answers an id token of these claims with that request's nonce, signed by `k1`
+    /// (its PKCS#8 document).
+    auto: Option<(Value, Vec<u8>)>,
+    /// The nonce of the last `/authorize` visit.
+    nonce: String,
 }
 
 /// An upstream the tests control: discovery, a JWKS, a token endpoint and userinfo,
@@ -80,9 +86,12 @@ impl FakeUp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let base = format!("http://127.0.0.1:{}", addr.port());
-        let (k1, k2) = (ed_key(), ed_key());
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+        let k1 = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        let k2 = ed_key();
         let state = Arc::new(Mutex::new(UpState {
             keys: vec![jwk("k1", &k1)],
+            auto: Some((Value::Null, pkcs8.as_ref().to_vec())),
             ..UpState::default()
         }));
         let (st, b) = (state.clone(), base.clone());
@@ -160,6 +169,20 @@ async fn answer(
     base: &str,
 ) -> hyper::Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
+    if path == "/authorize" {
+        // A browser's visit: approved at once, back to the callback with a code.
+        let q: std::collections::BTreeMap<String, String> =
+            form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        st.lock().unwrap().nonce = q["nonce"].clone();
+        let to = format!("{}?code=auto&state={}", q["redirect_uri"], q["state"]);
+        return hyper::Response::builder()
+            .status(302)
+            .header("location", to)
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+    }
     let auth = req
         .headers()
         .get("authorization")
@@ -185,9 +208,22 @@ async fn answer(
             let mut s = st.lock().unwrap();
             let form = form_urlencoded::parse(&body).into_owned().collect();
             s.token_requests.push((auth, form));
-            s.token
-                .clone()
-                .unwrap_or((400, json!({"error": "invalid_grant"})))
+            match (&s.token, &s.auto) {
+                (Some(told), _) => told.clone(),
+                (None, Some((claims, pkcs8))) if claims.is_object() => {
+                    let mut c = claims.clone();
+                    c["nonce"] = json!(s.nonce);
+                    let key = Ed25519KeyPair::from_pkcs8(pkcs8).unwrap();
+                    let t = jws(&json!({"alg": "EdDSA", "kid": "k1"}), &c, |m| {
+                        key.sign(m).as_ref().to_vec()
+                    });
+                    (
+                        200,
+                        json!({"access_token": "at", "token_type": "Bearer", "id_token": t}),
+                    )
+                }
+                _ => (400, json!({"error": "invalid_grant"})),
+            }
         }
         "/userinfo" => match (
             st.lock().unwrap().userinfo.clone(),
@@ -882,34 +918,149 @@ async fn sign_in_upstream(bu: &mut Browser<'_>, authorize: &str, who: &str) -> S
     r.header("location").unwrap().to_owned()
 }
 
+/// In Chromium, at a desktop's width and a phone's: the login page's button, the
+/// upstream approving at once, the account page with the linked identity; axe-core finds
+/// no WCAG A or AA violation on the login page, the account page or a failure's page.
 #[tokio::test]
-async fn another_latchkey_is_the_upstream() {
+async fn chromium_signs_in_through_the_upstream_and_every_page_passes_axe() {
+    use crate::browser::Chrome;
+    use fantoccini::Locator;
+    let smtp = Smtp::start(&[]);
+    let up = FakeUp::start().await;
+    let (_server, port) = crate::browser::portal_server(
+        &format!(
+            "[[upstream]]\nid = \"corp\"\nname = \"Corp SSO\"\nissuer = \"{}\"\n\
+             client_id = \"latchkey\"\nclient_secret = \"{CLIENT_SECRET}\"\nsignup = true\n",
+            up.base
+        ),
+        &smtp,
+    )
+    .await;
+    let base = format!("http://auth.lk.test:{port}");
+    let mut report = Vec::new();
+    for (width, height, tag) in [(1280, 900, "desktop"), (360, 740, "360px")] {
+        let now = now_ms() / 1000;
+        let sub = format!("chrome-{tag}");
+        up.set(|u| {
+            u.token = None;
+            u.auto.as_mut().unwrap().0 = json!({"iss": up.base, "aud": "latchkey",
+                "sub": sub, "iat": now, "exp": now + 300, "name": "Chris",
+                "email": format!("{sub}@example.com"), "email_verified": true});
+        });
+        let b = Chrome::start(width, height).await;
+        b.c.goto(&format!("{base}/ui/login")).await.unwrap();
+        b.until(Locator::Css("ul.upstreams a")).await.unwrap();
+        assert!(
+            b.fits().await,
+            "the login page scrolls sideways at {width} px"
+        );
+        for f in b.axe().await {
+            report.push(format!("/ui/login at {width} px: {f}"));
+        }
+        b.shot(&format!("login-upstream-{tag}")).await;
+        b.click("ul.upstreams a").await;
+        b.reaches(&format!("{base}/ui/account")).await;
+        b.until(Locator::Css("ul.upstreams")).await.unwrap();
+        assert!(b.text("ul.upstreams").await.contains("Corp SSO"));
+        assert!(
+            b.fits().await,
+            "the account page scrolls sideways at {width} px"
+        );
+        for f in b.axe().await {
+            report.push(format!("/ui/account at {width} px: {f}"));
+        }
+        b.shot(&format!("account-upstream-{tag}")).await;
+        b.c.goto(&format!(
+            "{base}/ui/upstream/corp/callback?state=forged&code=x"
+        ))
+        .await
+        .unwrap();
+        b.until(Locator::Css("main p")).await.unwrap();
+        assert!(b.text("main").await.contains("did not work"));
+        for f in b.axe().await {
+            report.push(format!("the failure page at {width} px: {f}"));
+        }
+        b.close().await;
+    }
+    assert!(report.is_empty(), "{report:#?}");
+}
+
+/// The ```toml block of docs/guide/10 that starts with `first`.
+fn guide_block(first: &str) -> String {
+    let guide = include_str!("../../docs/guide/10-upstream.md");
+    let start = guide
+        .find(&format!("```toml\n{first}"))
+        .expect("the guide's block")
+        + 8;
+    let len = guide[start..].find("```").unwrap();
+    guide[start..start + len].to_string()
+}
+
+/// The guide's worked example, as printed: another latchkey (`sso.example.com`) is the
+/// upstream of this one (`auth.example.com`); its proven address and its groups come
+/// along.
+#[tokio::test]
+async fn another_latchkey_is_the_upstream_as_the_guide_sets_it_up() {
     let smtp = Smtp::start(&[]);
     let (down_port, up_port) = (free_port(), free_port());
     let up_base = format!("http://127.0.0.1:{up_port}");
     let down_base = format!("http://127.0.0.1:{down_port}");
+    let here = |block: String| {
+        block
+            .replace("https://sso.example.com", &up_base)
+            .replace("https://auth.example.com", &down_base)
+    };
     let up = Server::start(&format!(
         "[server]\nlisten = \"127.0.0.1:{up_port}\"\npublic_url = \"{up_base}\"\n\
-         [tokens]\nissuer = \"{up_base}\"\n{}\n\
-         [[oidc.clients]]\nid = \"latchkey\"\nsecret = \"{CLIENT_SECRET}\"\n\
-         redirect_uris = [\"{down_base}/ui/upstream/corp/callback\"]\n",
-        smtp.config("none")
+         [tokens]\nissuer = \"{up_base}\"\n\
+         [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN}\"\n{}\n{}",
+        smtp.config("none"),
+        here(guide_block("[[oidc.clients]]"))
     ))
     .await;
     proven(&up, &smtp, "liv").await;
+    for s in [&up] {
+        s.admin_req_json(
+            Method::POST,
+            "/admin/groups",
+            ADMIN,
+            &json!({"name": "family"}),
+        )
+        .await
+        .expect(201);
+    }
+    up.admin_req(Method::PUT, "/admin/groups/family/members/liv", Some(ADMIN))
+        .await
+        .expect(204);
+    let secret_file = up.config_path().with_file_name("corp-secret");
+    std::fs::write(
+        &secret_file,
+        "a-long-random-secret-shared-with-auth-example\n",
+    )
+    .unwrap();
     let down = Server::start(&format!(
         "[server]\nlisten = \"127.0.0.1:{down_port}\"\npublic_url = \"{down_base}\"\n\
-         [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN}\"\n\
-         [[upstream]]\nid = \"corp\"\nname = \"Up\"\nissuer = \"{up_base}\"\n\
-         client_id = \"latchkey\"\nclient_secret = \"{CLIENT_SECRET}\"\nsignup = true\n"
+         [admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{ADMIN}\"\n{}",
+        here(guide_block("[[upstream]]\nid = \"corp\""))
+            .replace("/run/secrets/corp", secret_file.to_str().unwrap())
     ))
     .await;
+    down.admin_req_json(
+        Method::POST,
+        "/admin/groups",
+        ADMIN,
+        &json!({"name": "family"}),
+    )
+    .await
+    .expect(201);
     let mut bd = Browser::new(&down);
-    let mut bu = Browser::new(&up);
+    let page = text(&bd.get("/ui/login").await);
+    assert!(page.contains("Sign in with Corp SSO"), "{page}");
     let r = bd.get("/ui/upstream/corp/start").await;
     assert_eq!(r.status, 303, "{}", text(&r));
     let authorize = r.header("location").unwrap().to_owned();
     assert!(authorize.starts_with(&format!("{up_base}/oidc/authorize?")));
+    let mut bu = Browser::new(&up);
     let back = sign_in_upstream(&mut bu, &authorize, "liv").await;
     assert!(
         back.starts_with(&format!("{down_base}/ui/upstream/corp/callback?")),
@@ -920,7 +1071,8 @@ async fn another_latchkey_is_the_upstream() {
     assert_eq!(bd.forward().await.status, 200);
     let u = user(&down, "liv@example.com").await;
     assert_eq!(u["email_verified"], true, "the upstream's proven address");
-    assert!(!down.log().contains(CLIENT_SECRET));
+    assert_eq!(u["groups"], json!(["family"]), "the upstream's groups");
+    assert!(!down.log().contains("a-long-random-secret"));
 }
 
 /// panva's oidc-provider (npm), started by the test: the script prints its issuer.
@@ -958,7 +1110,13 @@ impl NodeOp {
             .env("REDIRECT_URI", redirect_uri)
             .current_dir(node_modules().parent().unwrap())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
+            // Its start-up warnings (development keys and pages) go to a file.
+            .stderr(
+                std::fs::File::create(
+                    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("oidc-provider.log"),
+                )
+                .unwrap(),
+            )
             .spawn()
             .expect("node");
         let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
