@@ -157,8 +157,9 @@ impl Portal {
 
     /// Whether a POST to `rest` checks a credential (the per-IP bucket counts it).
     pub fn checks_credential(method: &Method, rest: &str) -> bool {
-        // An upstream's answer: a code exchanged, an id token checked.
-        if rest.starts_with("/upstream/") && rest.ends_with("/callback") {
+        // A sign-in through an upstream: its start writes a flow and may ask the
+        // upstream; its callback exchanges a code and checks an id token.
+        if rest.starts_with("/upstream/") {
             return true;
         }
         method == Method::POST

@@ -172,6 +172,16 @@ impl Upstreams {
     }
 }
 
+/// `work`, given up after [`crate::outbound::TIMEOUT`] in all (however many requests it
+/// makes): an upstream holds a sign-in no longer.
+async fn within<T>(
+    work: impl std::future::Future<Output = Result<T, UpstreamError>>,
+) -> Result<T, UpstreamError> {
+    tokio::time::timeout(crate::outbound::TIMEOUT, work)
+        .await
+        .map_err(|_| UpstreamError::Unreachable(OutboundError::Timeout))?
+}
+
 /// A JSON object of an answer, if it is one.
 fn object(body: &[u8]) -> Option<Map<String, Value>> {
     serde_json::from_slice(body).ok()
@@ -265,8 +275,12 @@ impl Provider {
     }
 
     /// Begins a sign-in: `state`, `nonce` and a PKCE verifier, and the URL that sends the
-    /// browser to the upstream with them.
+    /// browser to the upstream with them. Within [`crate::outbound::TIMEOUT`].
     pub async fn start(&self) -> Result<Started, UpstreamError> {
+        within(self.begin()).await
+    }
+
+    async fn begin(&self) -> Result<Started, UpstreamError> {
         let meta = self.metadata().await?;
         let (state, nonce, verifier) = (random_text()?, random_text()?, random_text()?);
         let mut url = meta.authorization_endpoint.clone();
@@ -289,8 +303,19 @@ impl Provider {
 
     /// Finishes a sign-in: exchanges `code` (with the flow's PKCE verifier), verifies the
     /// id token (signature through the key set, `iss`, `aud`, `exp`, `iat`, the flow's
-    /// `nonce`), and reads userinfo when the token lacks what the scopes ask for.
+    /// `nonce`), and reads userinfo when the token lacks what the scopes ask for. All of
+    /// it within [`crate::outbound::TIMEOUT`].
     pub async fn finish(
+        &self,
+        code: &str,
+        nonce: &str,
+        verifier: &str,
+        now_secs: i64,
+    ) -> Result<Identity, UpstreamError> {
+        within(self.complete(code, nonce, verifier, now_secs)).await
+    }
+
+    async fn complete(
         &self,
         code: &str,
         nonce: &str,

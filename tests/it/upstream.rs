@@ -43,6 +43,8 @@ struct UpState {
     auto: Option<(Value, Vec<u8>)>,
     /// The nonce of the last `/authorize` visit.
     nonce: String,
+    /// The token endpoint never answers.
+    hang: bool,
 }
 
 /// An upstream the tests control: discovery, a JWKS, a token endpoint and userinfo,
@@ -190,6 +192,9 @@ async fn answer(
         .unwrap_or("")
         .to_owned();
     let body = req.into_body().collect().await.unwrap().to_bytes();
+    if path == "/token" && st.lock().unwrap().hang {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
     let (status, v) = match path.as_str() {
         "/.well-known/openid-configuration" => (
             200,
@@ -895,6 +900,24 @@ async fn an_upstream_that_never_answers_fails_within_ten_seconds() {
     assert!(t.elapsed() < Duration::from_secs(14), "{:?}", t.elapsed());
     assert!(t.elapsed() >= Duration::from_secs(9));
     hold.abort();
+
+    // A provider that answers discovery but never the code exchange: the callback
+    // gives up within 10 s too, and nothing is created.
+    let up = FakeUp::start().await;
+    let s = downstream(&smtp, &up.base, "signup = true").await;
+    let before = users(&s).await;
+    let mut b = Browser::new(&s);
+    let q = begin(&mut b, "/ui/upstream/corp/start").await;
+    up.set(|u| u.hang = true);
+    let t = Instant::now();
+    let r = callback(&mut b, &q["state"], "c").await;
+    assert_eq!(r.status, 502, "{}", text(&r));
+    assert!(t.elapsed() < Duration::from_secs(14), "{:?}", t.elapsed());
+    assert_eq!(users(&s).await, before);
+    assert!(
+        s.log().contains("reason=\"unreachable\"")
+            || s.log().contains("\"reason\":\"unreachable\"")
+    );
 }
 
 /// Signs in on latchkey `up` (a second process, the upstream) through its pages, for a
