@@ -168,7 +168,7 @@ fn decode_segment(s: &str) -> String {
 /// The largest body the admin API reads.
 const MAX_BODY: u64 = 64 * 1024;
 
-async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
+async fn route(admin: Arc<Admin>, req: Request<Incoming>, peer: SocketAddr) -> Reply {
     if !admin.authorized(&req) {
         return error(
             StatusCode::UNAUTHORIZED,
@@ -198,7 +198,11 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
             )
         }
     };
-    let svc = &admin.service;
+    // What the admin API changes is recorded as `admin-api`'s, from the caller's address.
+    let svc = &admin.service.at(crate::service::audit::Context::admin(
+        "admin-api",
+        Some(peer.ip()),
+    ));
     let segments: Vec<&str> = parts
         .uri
         .path()
@@ -276,6 +280,15 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
             None => Reply::not_found(),
         },
         ["admin", "groups"] if m == Method::GET => ok(groups::list(svc.store())),
+        ["admin", "audit"] if m == Method::GET => {
+            let q = parts.uri.query().unwrap_or("");
+            ok(crate::service::audit::AuditArgs::from_query(q)
+                .and_then(|a| crate::service::audit::query(svc.store(), &a))
+                .map_err(crate::service::admin::AdminError::from))
+        }
+        ["admin", "webhooks"] if m == Method::GET => {
+            ok(crate::webhooks::status(svc.store(), &svc.config().webhooks))
+        }
         ["admin", "groups"] if m == Method::POST => {
             let name = member::<String>(&body, "name");
             let description = member::<String>(&body, "description");
@@ -355,7 +368,7 @@ async fn route(admin: Arc<Admin>, req: Request<Incoming>) -> Reply {
 pub async fn handle(
     admin: Arc<Admin>,
     req: Request<Incoming>,
-    _peer: SocketAddr,
+    peer: SocketAddr,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let start = Instant::now();
     let method = req.method().clone();
@@ -366,7 +379,7 @@ pub async fn handle(
     } else {
         Duration::from_secs(60)
     };
-    let reply = match crate::http::contained(route(admin, req), limit).await {
+    let reply = match crate::http::contained(route(admin, req, peer), limit).await {
         Ok(r) => r,
         Err(Failure::Transport(Transport::Timeout)) => {
             error(StatusCode::SERVICE_UNAVAILABLE, "timeout", "took too long")

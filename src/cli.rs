@@ -63,6 +63,24 @@ pub enum Command {
     /// The access rules, as forward-auth and OpenID Connect decide them.
     #[command(subcommand)]
     Access(AccessCmd),
+    /// The audit log, oldest first (through the admin API while a server runs).
+    Audit {
+        /// Only this account's events (id, email or username).
+        #[arg(long)]
+        user: Option<String>,
+        /// Only events of this name (sign_in, user_deleted, ...).
+        #[arg(long)]
+        event: Option<String>,
+        /// Only events at or after this time (RFC 3339: 2026-12-07T10:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Webhooks (through the admin API while a server runs).
+    #[command(subcommand)]
+    Webhooks(WebhooksCmd),
     /// Signing keys (through the admin API while a server runs).
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -135,6 +153,17 @@ pub enum AccessCmd {
         /// An OpenID Connect client's id (its allowed_groups and require_mfa).
         #[arg(long)]
         client: Option<String>,
+    },
+}
+
+/// `webhooks` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCmd {
+    /// Each endpoint's URL with its pending and failed messages.
+    Status {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -438,6 +467,10 @@ pub enum AdminCall {
     Inspect(String),
     /// `backup` (an absolute path)
     Backup(PathBuf),
+    /// `audit`, one page
+    Audit(crate::service::audit::AuditArgs),
+    /// `webhooks status`
+    Webhooks,
 }
 
 fn seg(s: &str) -> String {
@@ -483,6 +516,7 @@ impl AdminCall {
                     StateChange::Enable => "enable",
                     StateChange::Block => "block",
                     StateChange::Unblock => "unblock",
+                    StateChange::RevokeSessions => "revoke-sessions",
                 };
                 (
                     Method::POST,
@@ -507,6 +541,8 @@ impl AdminCall {
                 None,
             ),
             AdminCall::Groups => (Method::GET, "/admin/groups".into(), None),
+            AdminCall::Audit(a) => (Method::GET, format!("/admin/audit?{}", a.to_query()), None),
+            AdminCall::Webhooks => (Method::GET, "/admin/webhooks".into(), None),
             AdminCall::ShowGroup(n) => (Method::GET, format!("/admin/groups/{}", seg(n)), None),
             AdminCall::CreateGroup(n, d) => (
                 Method::POST,
@@ -564,6 +600,12 @@ impl AdminCall {
     fn direct(&self, store: &Store, cfg: &Checked) -> Result<Value, String> {
         let now = SystemClock.now();
         let reads = admin::Reads::new(store, cfg, now);
+        // What the command line changes on a stopped server is recorded as `cli`'s.
+        let actx = cfg
+            .audit
+            .enabled
+            .then(|| crate::service::audit::Context::admin("cli", None));
+        let a = actx.as_ref();
         let r = match self {
             AdminCall::ListUsers(after, limit) => reads.list_users(*after, *limit),
             // A redb file opened here has no server (lockouts live in a server's memory);
@@ -583,45 +625,48 @@ impl AdminCall {
                     if let Some(p) = p {
                         u.password_hash = Some(admin::hash_here(cfg, &p)?);
                     }
-                    let u = admin::insert_account(store, u)?;
+                    let u = admin::insert_account(store, u, a)?;
                     reads.show_user(&u.id)
                 })
             }
             AdminCall::SetPassword(k, p) => admin::password_for(store, cfg, k, p)
                 .and_then(|p| admin::hash_here(cfg, &p))
-                .and_then(|hash| admin::set_password(store, k, hash, now))
+                .and_then(|hash| admin::set_password(store, k, hash, now, a))
                 .and_then(|ch| {
                     admin::clear_stored_lockout(store, cfg, &ch.user.id);
                     admin::changed_json(&reads, &ch)
                 }),
             AdminCall::SetRole(k, r) => {
-                admin::set_role(store, k, r, now).and_then(|u| reads.show_user(&u.id))
+                admin::set_role(store, k, r, now, a).and_then(|u| reads.show_user(&u.id))
             }
-            AdminCall::Change(k, c) => admin::change_state(store, k, *c, now).and_then(|ch| {
+            AdminCall::Change(k, c) => admin::change_state(store, k, *c, now, a).and_then(|ch| {
                 if matches!(c, StateChange::Enable | StateChange::Unblock) {
                     admin::clear_stored_lockout(store, cfg, &ch.user.id);
                 }
                 admin::changed_json(&reads, &ch)
             }),
             AdminCall::Delete(k) => {
-                admin::delete_user(store, k, now).map(|(id, _)| json!({"deleted": id}))
+                admin::delete_user(store, k, now, a).map(|(id, _)| json!({"deleted": id}))
             }
             AdminCall::ResetMfa(k) => {
-                admin::reset_mfa(store, k, now).and_then(|u| reads.show_user(&u.id))
+                admin::reset_mfa(store, k, now, a).and_then(|u| reads.show_user(&u.id))
             }
             AdminCall::Passkeys(k) => admin::passkeys_json(store, k),
-            AdminCall::RemovePasskey(k, id) => {
-                admin::remove_passkey(store, k, id).map(|user| json!({"removed": id, "user": user}))
-            }
+            AdminCall::RemovePasskey(k, id) => admin::remove_passkey(store, k, id, now, a)
+                .map(|user| json!({"removed": id, "user": user})),
             AdminCall::Groups => groups::list(store),
+            AdminCall::Audit(q) => {
+                crate::service::audit::query(store, q).map_err(admin::AdminError::from)
+            }
+            AdminCall::Webhooks => crate::webhooks::status(store, &cfg.webhooks),
             AdminCall::ShowGroup(n) => groups::show(store, n),
-            AdminCall::CreateGroup(n, d) => groups::create(store, n, d.clone(), now),
-            AdminCall::DeleteGroup(n) => groups::delete(store, n),
+            AdminCall::CreateGroup(n, d) => groups::create(store, n, d.clone(), now, a),
+            AdminCall::DeleteGroup(n) => groups::delete(store, n, now, a),
             AdminCall::Member(n, u, true) => {
-                groups::add(store, n, u, now).map(|c| json!({"changed": c}))
+                groups::add(store, n, u, now, a).map(|c| json!({"changed": c}))
             }
             AdminCall::Member(n, u, false) => {
-                groups::remove(store, n, u).map(|c| json!({"changed": c}))
+                groups::remove(store, n, u, now, a).map(|c| json!({"changed": c}))
             }
             AdminCall::Keys => reads.keys(),
             AdminCall::Rotate => {
@@ -761,6 +806,25 @@ pub fn run(cfg: &Checked, command: &Command) -> Result<String, String> {
             GroupCmd::Add { name, users } => return members(cfg, name, users, true),
             GroupCmd::Remove { name, users } => return members(cfg, name, users, false),
         },
+        Command::Audit {
+            user,
+            event,
+            since,
+            json,
+        } => {
+            let args = crate::service::audit::AuditArgs {
+                user: user.clone(),
+                event: event.clone(),
+                since: since.clone(),
+                limit: Some(crate::service::audit::MAX_PAGE),
+                cursor: None,
+            };
+            return audit(cfg, args, *json);
+        }
+        Command::Webhooks(WebhooksCmd::Status { json }) => {
+            json_out = *json;
+            AdminCall::Webhooks
+        }
         Command::Keys(KeysCmd::List) => AdminCall::Keys,
         Command::Keys(KeysCmd::Rotate) => AdminCall::Rotate,
         Command::Keys(KeysCmd::Revoke { kid }) => AdminCall::RevokeKey(kid.clone()),
@@ -774,6 +838,39 @@ pub fn run(cfg: &Checked, command: &Command) -> Result<String, String> {
         ));
     }
     format(&call, &v)
+}
+
+/// `audit`: every page of the query, oldest first: a line per event, or its JSON.
+fn audit(
+    cfg: &Checked,
+    mut args: crate::service::audit::AuditArgs,
+    json: bool,
+) -> Result<String, String> {
+    let mut out = String::new();
+    loop {
+        let page = admin(cfg, &AdminCall::Audit(args.clone()))?;
+        for e in at(&page, "events").as_array().into_iter().flatten() {
+            if json {
+                out.push_str(&e.to_string());
+            } else {
+                out.push_str(&format!("{} {:<22}", s(at(e, "at")), s(at(e, "event"))));
+                for k in ["user", "actor", "door", "ip"] {
+                    if let Some(v) = at(e, k).as_str() {
+                        out.push_str(&format!(" {k}={v}"));
+                    }
+                }
+                let detail = at(e, "detail");
+                if detail.as_object().is_some_and(|d| !d.is_empty()) {
+                    out.push_str(&format!(" {detail}"));
+                }
+            }
+            out.push('\n');
+        }
+        match at(&page, "next").as_str() {
+            Some(next) => args.cursor = Some(next.to_owned()),
+            None => return Ok(out),
+        }
+    }
 }
 
 fn terminal() -> bool {
@@ -1372,6 +1469,21 @@ pub fn format(call: &AdminCall, v: &Value) -> Result<String, String> {
             Ok(out)
         }
         AdminCall::CreateGroup(..) => Ok(format!("created group {}\n", s(at(v, "name")))),
+        AdminCall::Webhooks => {
+            let mut out = String::new();
+            for e in at(v, "endpoints").as_array().into_iter().flatten() {
+                out.push_str(&format!(
+                    "{} pending={} failed={}\n",
+                    s(at(e, "url")),
+                    s(at(e, "pending")),
+                    s(at(e, "failed"))
+                ));
+            }
+            if out.is_empty() {
+                out.push_str("no webhooks configured\n");
+            }
+            Ok(out)
+        }
         AdminCall::ShowUser(_)
         | AdminCall::Create(_)
         | AdminCall::SetPassword(..)
@@ -1717,6 +1829,14 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
             }
         }
         let sweeper = tokio::spawn(sweep_loop(service.clone()));
+        let deliverer = match webhook_deliverer(&service) {
+            Ok(Some(d)) => Some(tokio::spawn(d.run())),
+            Ok(None) => None,
+            Err(e) => {
+                let _ = stop_tx.send(true);
+                return Err(e);
+            }
+        };
         let watcher = service.clone();
         let stopped_by = tokio::select! {
             () = &mut shutdown => None,
@@ -1731,6 +1851,9 @@ pub fn serve(cfg: Checked) -> Result<(), String> {
             let _ = t.await;
         }
         sweeper.abort();
+        if let Some(d) = deliverer {
+            d.abort();
+        }
         let _ = std::fs::remove_file(&url_file);
         tracing::info!("store closed, bye");
         match stopped_by {
@@ -1768,6 +1891,26 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     let mut f = o.open(path)?;
     f.write_all(text.as_bytes())?;
     f.sync_all()
+}
+
+/// The webhook deliverer of this node, with each new endpoint's fan-out started at the
+/// end of the audit log; `None` without webhooks.
+fn webhook_deliverer(service: &Service) -> Result<Option<crate::webhooks::Deliverer>, String> {
+    let cfg = service.config();
+    if cfg.webhooks.is_empty() {
+        return Ok(None);
+    }
+    crate::webhooks::start_endpoints(service.store(), &cfg.webhooks)
+        .map_err(|e| format!("webhooks: {e}"))?;
+    crate::webhooks::Deliverer::new(
+        service.store().clone(),
+        cfg.webhooks.clone(),
+        service.clock(),
+        cfg.audit.retention,
+        service.audited(),
+    )
+    .map(Some)
+    .map_err(|e| format!("webhooks: {e}"))
 }
 
 /// Removes expired refresh families and session codes once a minute.

@@ -13,6 +13,14 @@ pub fn rfc3339(t: UnixMillis) -> String {
     protocol::reply::rfc3339_ms(t.millis())
 }
 
+/// The moment an RFC 3339 text names (`2026-12-07T10:00:00Z`, an offset, a fraction).
+pub fn parse_rfc3339(s: &str) -> Option<UnixMillis> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+        .ok()
+        .map(UnixMillis::from_millis)
+}
+
 /// A source of the current time.
 pub trait Clock: Send + Sync + 'static {
     /// Now.

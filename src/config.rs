@@ -452,8 +452,55 @@ section!(
         listen: String = "127.0.0.1:8081".into(),
         /// Bearer token of the admin API; empty = off.
         token: String = String::new(),
+        /// The group whose members (signed in with two factors) use the admin pages
+        /// (`/ui/admin`); empty: no admin pages.
+        ui_group: String = "admins".into(),
     }
 );
+
+section!(
+    /// `[audit]`: the audit log in the store.
+    Audit {
+        /// Write security events to the store (read with `latchkey audit`).
+        enabled: bool = true,
+        /// How long events are kept, seconds (90 days).
+        retention: u64 = 7_776_000,
+    }
+);
+
+/// One `[[webhooks]]` entry (not made by `section!`: its `Debug` leaves the secret out).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Webhook {
+    /// Where messages are POSTed.
+    pub url: String,
+    /// `whsec_` + base64 of the signing key (Standard Webhooks).
+    pub secret: String,
+    /// The types it receives (`user.created`, `session.signed_in`, `audit.sign_in`, ...).
+    pub events: Vec<String>,
+    /// Seconds to wait before each retry of a message that failed.
+    pub retry_schedule: Vec<u64>,
+}
+
+impl Default for Webhook {
+    fn default() -> Self {
+        Webhook {
+            url: String::new(),
+            secret: String::new(),
+            events: Vec::new(),
+            retry_schedule: vec![5, 300, 1800, 7200, 18000, 36000],
+        }
+    }
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
 
 section!(
     /// The whole configuration.
@@ -494,6 +541,10 @@ section!(
         access: Access = Access::default(),
         /// `[[upstream]]`
         upstream: Vec<Upstream> = Vec::new(),
+        /// `[audit]`
+        audit: Audit = Audit::default(),
+        /// `[[webhooks]]`
+        webhooks: Vec<Webhook> = Vec::new(),
     }
 );
 
@@ -719,6 +770,8 @@ pub struct AdminSettings {
     pub listen: SocketAddr,
     /// The admin API's bearer token; `None`: the admin API is off.
     pub token: Option<String>,
+    /// The group of the admin pages' users; `None`: no admin pages.
+    pub ui_group: Option<String>,
 }
 
 impl std::fmt::Debug for AdminSettings {
@@ -842,6 +895,93 @@ impl Checked {
     }
 }
 
+/// `[audit]`, checked.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditSettings {
+    /// Events are written to the store.
+    pub enabled: bool,
+    /// How long they are kept.
+    pub retention: Duration,
+}
+
+/// One `[[webhooks]]`, checked.
+#[derive(Clone)]
+pub struct WebhookSettings {
+    /// Its id: hex of the first 8 bytes of the SHA-256 of its URL.
+    pub id: String,
+    /// Where messages go.
+    pub url: url::Url,
+    /// The signing key (decoded).
+    pub key: Vec<u8>,
+    /// The types it receives.
+    pub events: Vec<String>,
+    /// The waits before each retry.
+    pub retry_schedule: Vec<Duration>,
+}
+
+impl std::fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("url", &self.url.as_str())
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebhookSettings {
+    /// Whether it receives messages of `kind`.
+    pub fn wants(&self, kind: &str) -> bool {
+        self.events.iter().any(|e| e == kind)
+    }
+}
+
+/// The webhook types besides `audit.<event>`.
+pub const WEBHOOK_TYPES: [&str; 9] = [
+    "user.created",
+    "user.updated",
+    "user.deleted",
+    "user.disabled",
+    "user.enabled",
+    "session.signed_in",
+    "session.signed_out",
+    "group.member_added",
+    "group.member_removed",
+];
+
+/// The audit events (API.md Part 3 details, "Audit events").
+/// Besides the contract's, `role_changed` (an administrator set a role).
+pub const AUDIT_EVENTS: [&str; 29] = [
+    "sign_in",
+    "sign_in_failed",
+    "sign_out",
+    "mfa_enabled",
+    "mfa_disabled",
+    "mfa_reset",
+    "passkey_added",
+    "passkey_removed",
+    "password_changed",
+    "password_reset",
+    "email_proven",
+    "email_changed",
+    "account_cleaned",
+    "family_revoked",
+    "signed_out_everywhere",
+    "user_created",
+    "user_disabled",
+    "user_enabled",
+    "user_blocked",
+    "user_unblocked",
+    "user_deleted",
+    "group_created",
+    "group_deleted",
+    "group_member_added",
+    "group_member_removed",
+    "access_denied",
+    "upstream_linked",
+    "upstream_unlinked",
+    "role_changed",
+];
+
 /// How an upstream identity may find the account it signs in, besides a link made from
 /// the account page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -933,6 +1073,10 @@ pub struct Checked {
     pub access: crate::access::Rules,
     /// `[[upstream]]`: the providers people may sign in through.
     pub upstreams: Vec<UpstreamSettings>,
+    /// `[audit]`
+    pub audit: AuditSettings,
+    /// `[[webhooks]]`
+    pub webhooks: Vec<WebhookSettings>,
     /// `log.format`
     pub log_format: LogFormat,
     /// Things that work but are unwise (short TTLs, cheap scrypt), for the log.
@@ -1624,6 +1768,93 @@ impl Config {
         Ok(out)
     }
 
+    /// `[audit]` and `[[webhooks]]`, checked.
+    fn check_events(
+        &self,
+        warnings: &mut Vec<String>,
+    ) -> Result<(AuditSettings, Vec<WebhookSettings>), ConfigError> {
+        let audit = AuditSettings {
+            enabled: self.audit.enabled,
+            retention: seconds("audit.retention", self.audit.retention)?,
+        };
+        let mut hooks: Vec<WebhookSettings> = Vec::new();
+        for (i, h) in self.webhooks.iter().enumerate() {
+            let key = |k: &str| format!("webhooks[{i}].{k}");
+            let url = url::Url::parse(&h.url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .ok_or_else(|| bad(&key("url"), "must be an http(s) URL"))?;
+            if url.scheme() == "http" && !loopback_host(&url) {
+                warnings.push(format!(
+                    "webhooks[{i}]: {} is plain http: the messages (user data) travel unencrypted",
+                    h.url
+                ));
+            }
+            let secret = h
+                .secret
+                .strip_prefix("whsec_")
+                .and_then(|b| {
+                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b).ok()
+                })
+                .filter(|k| (16..=64).contains(&k.len()))
+                .ok_or_else(|| {
+                    bad(
+                        &key("secret"),
+                        "must be `whsec_` and the base64 of 16 to 64 random bytes \
+                         (e.g. `echo whsec_$(head -c 32 /dev/urandom | base64)`)",
+                    )
+                })?;
+            if h.events.is_empty() {
+                return Err(bad(&key("events"), "must name at least one type"));
+            }
+            for (j, e) in h.events.iter().enumerate() {
+                let known = WEBHOOK_TYPES.contains(&e.as_str())
+                    || e.strip_prefix("audit.")
+                        .is_some_and(|a| AUDIT_EVENTS.contains(&a));
+                if !known {
+                    return Err(bad(
+                        &format!("{}[{j}]", key("events")),
+                        format!(
+                            "`{e}` is no type: one of {}, or audit.<event> (docs/api.md)",
+                            WEBHOOK_TYPES.join(", ")
+                        ),
+                    ));
+                }
+            }
+            if h.retry_schedule.len() > 20 || h.retry_schedule.iter().any(|s| *s > 7 * 86_400) {
+                return Err(bad(
+                    &key("retry_schedule"),
+                    "at most 20 waits, each at most a week (seconds)",
+                ));
+            }
+            let id = crate::primitives::hex(&crate::primitives::sha256(url.as_str().as_bytes()))
+                .chars()
+                .take(16)
+                .collect::<String>();
+            if hooks.iter().any(|o| o.id == id) {
+                return Err(bad(&key("url"), "names another webhook's URL"));
+            }
+            hooks.push(WebhookSettings {
+                id,
+                url,
+                key: secret,
+                events: h.events.clone(),
+                retry_schedule: h
+                    .retry_schedule
+                    .iter()
+                    .map(|s| Duration::from_secs(*s))
+                    .collect(),
+            });
+        }
+        if !hooks.is_empty() && !audit.enabled {
+            return Err(bad(
+                "audit.enabled",
+                "must be true with webhooks (their messages are read from the audit log)",
+            ));
+        }
+        Ok((audit, hooks))
+    }
+
     /// `[[upstream]]`, checked.
     fn check_upstreams(
         &self,
@@ -2068,6 +2299,7 @@ impl Config {
         let passkeys = self.passkey_settings(&mut warnings)?;
         let access = self.check_access()?;
         let upstreams = self.check_upstreams(portal.is_some(), &mut warnings)?;
+        let (audit, webhooks) = self.check_events(&mut warnings)?;
         let language = crate::i18n::Lang::from_code(self.portal.default_language.trim())
             .ok_or_else(|| {
                 bad(
@@ -2085,6 +2317,8 @@ impl Config {
             mfa_issuer: self.mfa.issuer.clone(),
             access,
             upstreams,
+            audit,
+            webhooks,
             language,
             limits,
             mounts,
@@ -2546,9 +2780,19 @@ impl Config {
                 "must be at least 16 characters (or empty: admin API off)",
             ));
         }
+        let ui_group = match self.admin.ui_group.trim() {
+            "" => None,
+            g => Some(storage::GroupRecord::normal_name(g).ok_or_else(|| {
+                bad(
+                    "admin.ui_group",
+                    "must be a group name: 1 to 64 of a-z, 0-9, _ and -",
+                )
+            })?),
+        };
         Ok(AdminSettings {
             listen: admin_listen,
             token: admin_token,
+            ui_group,
         })
     }
 
@@ -2571,6 +2815,9 @@ impl Config {
         }
         for u in &mut c.upstream {
             mask(&mut u.client_secret);
+        }
+        for h in &mut c.webhooks {
+            mask(&mut h.secret);
         }
         toml::to_string_pretty(&c).unwrap_or_else(|e| format!("# cannot print: {e}"))
     }

@@ -237,7 +237,7 @@ mod tests {
     }
 
     /// Every variable a message may be given, with a value that stands out.
-    const PROBES: [(&str, &str); 11] = [
+    const PROBES: [(&str, &str); 12] = [
         ("app", "«APP»"),
         ("who", "«WHO»"),
         ("issuer", "«ISSUER»"),
@@ -249,6 +249,7 @@ mod tests {
         ("detail", "«DETAIL»"),
         ("title", "«TITLE»"),
         ("what", "«WHAT»"),
+        ("ip", "«IP»"),
     ];
 
     #[test]

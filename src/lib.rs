@@ -38,3 +38,4 @@ pub mod service;
 pub mod signer;
 pub mod totp;
 pub mod upstream;
+pub mod webhooks;

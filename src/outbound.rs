@@ -171,6 +171,23 @@ impl Outbound {
         self.send(url, req, Bytes::from(body)).await
     }
 
+    /// `POST url` of a JSON `body` with `headers` besides (a webhook's).
+    pub async fn post_json(
+        &self,
+        url: &url::Url,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer, OutboundError> {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(url.as_str())
+            .header(header::CONTENT_TYPE, "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(url, req, Bytes::from(body.to_owned())).await
+    }
+
     async fn send(
         &self,
         url: &url::Url,

@@ -26,6 +26,7 @@ use crate::config::Cidr;
 use crate::i18n::Lang;
 use crate::limits::Source;
 use crate::portal::{PageRequest, Portal};
+use crate::service::audit::Context;
 use crate::service::Service;
 
 /// Why the server's routes could not be set up.
@@ -411,7 +412,10 @@ async fn forward_auth(
     query: Option<&str>,
     client: IpAddr,
 ) -> Reply {
-    let svc = &app.service;
+    let svc = &app.service.at(Context {
+        ip: Some(client.to_string()),
+        ..Context::default()
+    });
     let bearer = forward_bearer(headers, svc.config().forward_auth_cookie.as_deref());
     let given = !matches!(bearer, protocol::Bearer::Missing);
     let mut asker = None;
@@ -544,8 +548,12 @@ async fn forward_auth(
             )
         }
         (Decision::Deny | Decision::StepUp, a) => {
-            let user = a.as_ref().map_or("-", |a| a.user.id.as_str());
-            tracing::info!(target: "latchkey::audit", event = "access_denied", user, host = %host, path = %path, rule);
+            match &a {
+                Some(a) => svc.access_refused(&a.user.id, &host, rule),
+                None => {
+                    tracing::info!(target: "latchkey::audit", event = "access_denied", user = "-", host = %host, path = %path, rule)
+                }
+            }
             match (&app.portal, browser, &a) {
                 (Some(portal), true, Some(a)) => {
                     let who = a
@@ -758,10 +766,12 @@ async fn dispatch(app: &App, req: Request<Incoming>, client: IpAddr, trace: &mut
                     .retry_after(retry_after);
                 }
             }
-            return crate::portal::oidc::handle(&app.service, portal, page(portal, path)).await;
+            let svc = app.service.at(Context::at("oidc", client));
+            return crate::portal::oidc::handle(&svc, portal, page(portal, path)).await;
         }
         Door::Portal(portal, rest) => {
-            return crate::portal::handle(&app.service, portal, page(portal, rest)).await
+            let svc = app.service.at(Context::at("portal", client));
+            return crate::portal::handle(&svc, portal, page(portal, rest)).await;
         }
         Door::Family {
             family,
@@ -791,12 +801,13 @@ async fn dispatch(app: &App, req: Request<Incoming>, client: IpAddr, trace: &mut
     }
     // Mails an API call sends are in its `Accept-Language` (a browser app's fetch sends
     // the browser's), else the default language.
+    let svc = app.service.at(Context::at(family.name, client));
     let result = match parts.headers.get(http::header::ACCEPT_LANGUAGE) {
         Some(accept) => {
             let lang = Lang::negotiate(accept.to_str().ok(), app.service.config().language);
-            app.service.speaking(lang).execute(call.op, source).await
+            svc.speaking(lang).execute(call.op, source).await
         }
-        None => app.service.execute(call.op, source).await,
+        None => svc.execute(call.op, source).await,
     };
     call.answer.reply(family, ctx, result)
 }

@@ -10,6 +10,7 @@
 //! waiting for its second step: 5 minutes). All `HttpOnly`, `SameSite=Lax`, `Secure`
 //! when the public URL is https.
 
+mod admin;
 pub mod oidc;
 mod pages;
 pub mod rd;
@@ -646,6 +647,9 @@ pub async fn handle(svc: &Service, portal: &Portal, req: PageRequest<'_>) -> Pag
         retry_after: std::sync::atomic::AtomicU64::new(0),
     };
     if let Some(page) = flow.upstream_route(get, post).await {
+        return flow.finish(page);
+    }
+    if let Some(page) = flow.admin_route(get, post).await {
         return flow.finish(page);
     }
     let page = match (req.rest, get, post) {
@@ -1414,6 +1418,7 @@ impl Flow<'_> {
                 sessions: &sessions,
                 current: &v.principal.session,
                 upstreams: self.upstream_links(&v.user.id, &csrf).as_ref(),
+                sign_ins: &self.svc.recent_sign_ins(&v.user.id, 5),
             },
         );
         self.portal.framed(

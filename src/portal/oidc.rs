@@ -361,7 +361,7 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
             return portal.see_other(&to);
         }
         _ => {
-            tracing::info!(target: "latchkey::audit", event = "access_denied", user = %v.user.id, client = %client.id);
+            svc.access_refused(&v.user.id, &format!("oidc:{}", client.id), 0);
             return a.error("access_denied", "this account may not use this app");
         }
     }

@@ -99,7 +99,7 @@ fn around(text: &str, inner: Markup) -> Markup {
 /// What [`around`] splits at.
 const MARK: &str = "\u{1}";
 
-fn hidden(csrf: &str, rd: Option<&str>) -> Markup {
+pub(super) fn hidden(csrf: &str, rd: Option<&str>) -> Markup {
     html! {
         input type="hidden" name="csrf" value=(csrf);
         @if let Some(rd) = rd {
@@ -376,6 +376,8 @@ pub struct Account<'a> {
     pub passkeys: Option<&'a [protocol::PasskeyView]>,
     /// The upstreams, with the account's identity at each; `None`: none configured.
     pub upstreams: Option<&'a Vec<UpstreamLink>>,
+    /// The account's last sign-ins, newest first (from the audit log).
+    pub sign_ins: &'a [crate::service::audit::SignInView],
 }
 
 /// An upstream as the account page lists it.
@@ -400,7 +402,7 @@ fn when(ms: i64) -> String {
 }
 
 /// A `<time>` element of `ms`.
-fn time(ms: i64) -> Markup {
+pub(super) fn time(ms: i64) -> Markup {
     html! { time datetime=(protocol::reply::rfc3339_ms(ms)) { (when(ms)) } }
 }
 
@@ -480,6 +482,19 @@ pub fn account(l: Lang, a: &Account<'_>) -> Markup {
             }
         }
 
+        @if !a.sign_ins.is_empty() {
+            h2 { (l.t("account-recent")) }
+            ul class="sign-ins" {
+                @for s in a.sign_ins {
+                    li {
+                        (time(s.at.millis()))
+                        " — " (door_words(l, s.door.as_deref()))
+                        @if let Some(ip) = &s.ip { " — " (l.tf("account-from", &[("ip", ip.into())])) }
+                    }
+                }
+            }
+        }
+
         h2 { (l.t("account-authenticator")) }
         @if a.totp {
             form method="post" action={ (path) "/totp/disable" } {
@@ -528,6 +543,19 @@ pub fn account(l: Lang, a: &Account<'_>) -> Markup {
             }
         }
     }
+}
+
+/// A door, in words.
+fn door_words(l: Lang, door: Option<&str>) -> String {
+    l.t(match door {
+        Some("portal") => "door-portal",
+        Some("oidc") => "door-oidc",
+        Some("passkey") => "door-passkey",
+        Some("upstream") => "door-upstream",
+        Some("admin") => "door-admin",
+        Some(_) => "door-app",
+        None => "door-unknown",
+    })
 }
 
 /// The account page's upstreams: the linked identities (with unlink) and a link for

@@ -83,13 +83,17 @@ impl Service {
                 .await
                 .map_err(|e| self.hash_failure(e))?,
         );
-        self.write(move |w, svc, _| {
+        self.write(move |w, svc, events| {
             let mut user = user.clone();
             if let Some(t) = w.conflict(&user)? {
                 return Ok(Err(taken_failure(t)));
             }
             user.num = w.allocate_user_num()?;
             w.insert_user(&user)?;
+            events.push(Event::UserCreated {
+                user: user.id.clone(),
+                how: "signup",
+            });
             Ok(Ok(if sign_in {
                 Outcome::Tokens(svc.start_family(w, &user, vec!["pwd".into()], now)?)
             } else {

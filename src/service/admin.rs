@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use storage::{AccountState, Found, Read, Store, StoreError, Unique, UserRecord};
 
+use super::audit::{record, Context};
 use super::policy::{account_key, revoke_all};
 use super::Service;
 use crate::config::Checked;
@@ -126,6 +127,8 @@ pub enum StateChange {
     Block,
     /// Blocked -> active.
     Unblock,
+    /// No change of state: every session ends ("sign out everywhere").
+    RevokeSessions,
 }
 
 impl StateChange {
@@ -136,7 +139,20 @@ impl StateChange {
             "enable" => Some(StateChange::Enable),
             "block" => Some(StateChange::Block),
             "unblock" => Some(StateChange::Unblock),
+            "revoke-sessions" => Some(StateChange::RevokeSessions),
             _ => None,
+        }
+    }
+}
+
+impl From<super::audit::QueryError> for AdminError {
+    fn from(e: super::audit::QueryError) -> Self {
+        use super::audit::QueryError as Q;
+        match e {
+            Q::BadRequest(why) => AdminError::BadRequest(why),
+            Q::NotFound => AdminError::NotFound,
+            Q::Ambiguous => AdminError::Ambiguous,
+            Q::Store(e) => AdminError::from(e),
         }
     }
 }
@@ -431,7 +447,11 @@ fn taken(u: Unique) -> AdminError {
 }
 
 /// Stores a new account (blocking), its number allocated in the same transaction.
-pub fn insert_account(store: &Store, user: UserRecord) -> Result<UserRecord, AdminError> {
+pub fn insert_account(
+    store: &Store,
+    user: UserRecord,
+    audit: Option<&Context>,
+) -> Result<UserRecord, AdminError> {
     let user = store.write(|w| {
         if let Some(t) = w.conflict(&user)? {
             return Err(taken(t));
@@ -439,6 +459,8 @@ pub fn insert_account(store: &Store, user: UserRecord) -> Result<UserRecord, Adm
         let mut user = user.clone();
         user.num = w.allocate_user_num()?;
         w.insert_user(&user)?;
+        let how = json!({"how": "admin"});
+        record(w, audit, "user_created", Some(&user), how, user.created_at)?;
         Ok(user)
     })?;
     tracing::info!(target: "latchkey::audit", event = "admin_user_created", user = %user.id, role = %user.role);
@@ -467,6 +489,7 @@ pub fn set_password(
     key: &str,
     hash: String,
     now: UnixMillis,
+    audit: Option<&Context>,
 ) -> Result<Changed, AdminError> {
     let changed = store.write(|w| {
         let mut u = one(w.find_user(key)?)?;
@@ -474,6 +497,8 @@ pub fn set_password(
         u.updated_at = now;
         w.update_user(&u)?;
         let revoked = revoke_all(w, &u.id, "password_set", now)?;
+        let d = json!({"by": "admin", "sessions_ended": revoked});
+        record(w, audit, "password_reset", Some(&u), d, now)?;
         Ok::<_, AdminError>(Changed { user: u, revoked })
     })?;
     tracing::warn!(target: "latchkey::audit", event = "admin_password_set", user = %changed.user.id, families_revoked = changed.revoked);
@@ -487,6 +512,7 @@ pub fn set_role(
     key: &str,
     role: &str,
     now: UnixMillis,
+    audit: Option<&Context>,
 ) -> Result<UserRecord, AdminError> {
     Fields {
         role: Some(role.to_owned()),
@@ -500,6 +526,8 @@ pub fn set_role(
             u.role = role.to_owned();
             u.updated_at = now;
             w.update_user(&u)?;
+            let d = json!({"role": role});
+            record(w, audit, "role_changed", Some(&u), d, now)?;
         }
         Ok::<_, AdminError>(u)
     })?;
@@ -530,6 +558,7 @@ pub fn change_state(
     key: &str,
     change: StateChange,
     now: UnixMillis,
+    audit: Option<&Context>,
 ) -> Result<Changed, AdminError> {
     let changed = store.write(|w| {
         let mut u = one(w.find_user(key)?)?;
@@ -545,15 +574,35 @@ pub fn change_state(
             (StateChange::Enable, _) => AccountState::Active,
             (StateChange::Block, _) => AccountState::Blocked,
             (StateChange::Unblock, AccountState::Blocked) => AccountState::Active,
-            (StateChange::Unblock, s) => s,
+            (StateChange::Unblock | StateChange::RevokeSessions, s) => s,
         };
         if u.state != from {
             u.updated_at = now;
             w.update_user(&u)?;
+            let event = match u.state {
+                AccountState::Disabled => "user_disabled",
+                AccountState::Blocked => "user_blocked",
+                _ if from == AccountState::Blocked => "user_unblocked",
+                _ => "user_enabled",
+            };
+            record(
+                w,
+                audit,
+                event,
+                Some(&u),
+                json!({"from": state_name(from)}),
+                now,
+            )?;
         }
-        let revoked = match revocation_cause(u.state) {
-            Some(cause) => revoke_all(w, &u.id, cause, now)?,
-            None => 0,
+        let revoked = match (change, revocation_cause(u.state)) {
+            (StateChange::RevokeSessions, _) => {
+                let n = revoke_all(w, &u.id, "signed_out_everywhere", now)?;
+                let d = json!({"sessions": n});
+                record(w, audit, "signed_out_everywhere", Some(&u), d, now)?;
+                n
+            }
+            (_, Some(cause)) => revoke_all(w, &u.id, cause, now)?,
+            (_, None) => 0,
         };
         Ok(Changed { user: u, revoked })
     })?;
@@ -576,11 +625,14 @@ pub fn delete_user(
     store: &Store,
     key: &str,
     now: UnixMillis,
+    audit: Option<&Context>,
 ) -> Result<(String, usize), AdminError> {
     let (id, revoked) = store.write(|w| {
         let u = one(w.find_user(key)?)?;
         let revoked = revoke_all(w, &u.id, "user_deleted", now)?;
         w.delete_user(&u.id)?;
+        let d = json!({"sessions_ended": revoked});
+        record(w, audit, "user_deleted", Some(&u), d, now)?;
         Ok::<_, AdminError>((u.id, revoked))
     })?;
     tracing::info!(target: "latchkey::audit", event = "admin_delete", user = %id, families_revoked = revoked);
@@ -609,7 +661,13 @@ pub fn passkeys_json(store: &Store, key: &str) -> Result<Value, AdminError> {
 
 /// Removes passkey `id` (base64url) of a user: for an owner who lost the device. Unlike
 /// the owner, an administrator may remove the last way in (and set a password after).
-pub fn remove_passkey(store: &Store, key: &str, id: &str) -> Result<String, AdminError> {
+pub fn remove_passkey(
+    store: &Store,
+    key: &str,
+    id: &str,
+    now: UnixMillis,
+    audit: Option<&Context>,
+) -> Result<String, AdminError> {
     let cred = crate::primitives::b64url_decode(id).ok_or(AdminError::NoSuchPasskey)?;
     let user_id = store.write(|w| {
         let u = one(w.find_user(key)?)?;
@@ -618,6 +676,14 @@ pub fn remove_passkey(store: &Store, key: &str, id: &str) -> Result<String, Admi
             _ => return Err(AdminError::NoSuchPasskey),
         }
         w.delete_passkey(&cred)?;
+        record(
+            w,
+            audit,
+            "passkey_removed",
+            Some(&u),
+            json!({"passkey": id}),
+            now,
+        )?;
         Ok(u.id)
     })?;
     tracing::warn!(target: "latchkey::audit", event = "admin_passkey_removed", user = %user_id, passkey = %id);
@@ -626,7 +692,12 @@ pub fn remove_passkey(store: &Store, key: &str, id: &str) -> Result<String, Admi
 
 /// Removes a user's second factor (TOTP and recovery codes): for an owner who lost both.
 /// Sessions stay; the account signs in with its first factor again, and may enrol anew.
-pub fn reset_mfa(store: &Store, key: &str, now: UnixMillis) -> Result<UserRecord, AdminError> {
+pub fn reset_mfa(
+    store: &Store,
+    key: &str,
+    now: UnixMillis,
+    audit: Option<&Context>,
+) -> Result<UserRecord, AdminError> {
     let user = store.write(|w| {
         let mut u = one(w.find_user(key)?)?;
         if u.mfa.is_none() {
@@ -635,6 +706,7 @@ pub fn reset_mfa(store: &Store, key: &str, now: UnixMillis) -> Result<UserRecord
         u.mfa = None;
         u.updated_at = now;
         w.update_user(&u)?;
+        record(w, audit, "mfa_reset", Some(&u), json!({}), now)?;
         Ok(u)
     })?;
     tracing::warn!(target: "latchkey::audit", event = "admin_mfa_reset", user = %user.id);
@@ -712,6 +784,11 @@ pub fn backup_json(dest: &std::path::Path, done: storage::Backup) -> Value {
 }
 
 impl Service {
+    /// The audit context of an administrator's call (`None`: the audit log is off).
+    pub fn audit_context(&self) -> Option<Context> {
+        self.config().audit.enabled.then(|| self.context().clone())
+    }
+
     /// The administrative reads, at the service's time.
     pub fn reads(&self) -> Reads<'_> {
         Reads::new(self.store(), self.config(), self.now())
@@ -722,9 +799,12 @@ impl Service {
         let key = key.to_owned();
         let now = self.now();
         let store = self.store().clone();
-        let changed = tokio::task::spawn_blocking(move || change_state(&store, &key, change, now))
-            .await
-            .map_err(AdminError::Thread)??;
+        let a = self.audit_context();
+        let changed = tokio::task::spawn_blocking(move || {
+            change_state(&store, &key, change, now, a.as_ref())
+        })
+        .await
+        .map_err(AdminError::Thread)??;
         if matches!(change, StateChange::Enable | StateChange::Unblock) {
             self.clear_lockout(&changed.user.id);
         }
@@ -755,7 +835,8 @@ impl Service {
             user.password_hash = Some(self.admin_hash(p).await?);
         }
         let store = self.store().clone();
-        let user = tokio::task::spawn_blocking(move || insert_account(&store, user))
+        let a = self.audit_context();
+        let user = tokio::task::spawn_blocking(move || insert_account(&store, user, a.as_ref()))
             .await
             .map_err(AdminError::Thread)??;
         self.admin_show(&user.id)
@@ -770,9 +851,11 @@ impl Service {
         let prepared = password_for(self.store(), self.config(), key, &password)?;
         let hash = self.admin_hash(prepared).await?;
         let (store, k, now) = (self.store().clone(), key.to_owned(), self.now());
-        let changed = tokio::task::spawn_blocking(move || set_password(&store, &k, hash, now))
-            .await
-            .map_err(AdminError::Thread)??;
+        let a = self.audit_context();
+        let changed =
+            tokio::task::spawn_blocking(move || set_password(&store, &k, hash, now, a.as_ref()))
+                .await
+                .map_err(AdminError::Thread)??;
         self.clear_lockout(&changed.user.id);
         for _ in 0..changed.revoked {
             self.metrics().revoked("password_set");
@@ -783,9 +866,11 @@ impl Service {
     /// [`set_role`], off the reactor.
     pub async fn admin_set_role(&self, key: &str, role: String) -> Result<Value, AdminError> {
         let (store, k, now) = (self.store().clone(), key.to_owned(), self.now());
-        let user = tokio::task::spawn_blocking(move || set_role(&store, &k, &role, now))
-            .await
-            .map_err(AdminError::Thread)??;
+        let a = self.audit_context();
+        let user =
+            tokio::task::spawn_blocking(move || set_role(&store, &k, &role, now, a.as_ref()))
+                .await
+                .map_err(AdminError::Thread)??;
         self.admin_show(&user.id)
     }
 
@@ -801,7 +886,8 @@ impl Service {
         let key = key.to_owned();
         let now = self.now();
         let store = self.store().clone();
-        let user = tokio::task::spawn_blocking(move || reset_mfa(&store, &key, now))
+        let a = self.audit_context();
+        let user = tokio::task::spawn_blocking(move || reset_mfa(&store, &key, now, a.as_ref()))
             .await
             .map_err(AdminError::Thread)??;
         self.reads().show_user(&user.id)
@@ -810,11 +896,12 @@ impl Service {
     /// [`remove_passkey`], off the reactor.
     pub async fn admin_remove_passkey(&self, key: &str, id: &str) -> Result<Value, AdminError> {
         let (key, id) = (key.to_owned(), id.to_owned());
-        let store = self.store().clone();
-        let user =
-            tokio::task::spawn_blocking(move || remove_passkey(&store, &key, &id).map(|u| (u, id)))
-                .await
-                .map_err(AdminError::Thread)??;
+        let (store, now, a) = (self.store().clone(), self.now(), self.audit_context());
+        let user = tokio::task::spawn_blocking(move || {
+            remove_passkey(&store, &key, &id, now, a.as_ref()).map(|u| (u, id))
+        })
+        .await
+        .map_err(AdminError::Thread)??;
         Ok(json!({"removed": user.1, "user": user.0}))
     }
 
@@ -823,9 +910,11 @@ impl Service {
         let key = key.to_owned();
         let now = self.now();
         let store = self.store().clone();
-        let (id, revoked) = tokio::task::spawn_blocking(move || delete_user(&store, &key, now))
-            .await
-            .map_err(AdminError::Thread)??;
+        let a = self.audit_context();
+        let (id, revoked) =
+            tokio::task::spawn_blocking(move || delete_user(&store, &key, now, a.as_ref()))
+                .await
+                .map_err(AdminError::Thread)??;
         for _ in 0..revoked {
             self.metrics().revoked("user_deleted");
         }

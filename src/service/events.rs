@@ -90,6 +90,17 @@ pub(crate) enum Event {
     },
     /// An upstream identity was unlinked by the account's owner.
     UpstreamUnlinked { user: String, upstream: String },
+    /// An account was made (`how`: `signup`, `code`, `upstream`, `admin`, `import`).
+    UserCreated { user: String, how: &'static str },
+    /// The account signed out `sessions` of its sessions (the session family's logout).
+    SignedOut { user: String, sessions: usize },
+    /// Forward-auth refused a signed-in user the app at `host` (`rule`: its number; 0:
+    /// the default policy).
+    AccessDenied {
+        user: String,
+        host: String,
+        rule: usize,
+    },
     /// A sign-in through an upstream failed (`reason`: what went wrong, never a secret).
     UpstreamFailed {
         upstream: String,
@@ -109,6 +120,40 @@ impl Event {
 }
 
 impl Service {
+    /// Tells that `user` was refused the app at `host` (by rule `rule`; 0: the default
+    /// policy, or an OpenID Connect client's groups). The audit log records it once a
+    /// minute per account and app at most, so that a browser retrying cannot make the
+    /// store write at its pace.
+    pub fn access_refused(&self, user: &str, host: &str, rule: usize) {
+        let now = self.now();
+        let key = crate::primitives::sha256(format!("{user}\0{host}").as_bytes());
+        let fresh = match self.inner.denials.lock() {
+            Ok(mut seen) => {
+                if seen.len() > 10_000 {
+                    seen.retain(|_, at| now.since(*at) < std::time::Duration::from_secs(60));
+                }
+                match seen.get(&key) {
+                    Some(at) if now.since(*at) < std::time::Duration::from_secs(60) => false,
+                    _ => {
+                        seen.insert(key, now);
+                        true
+                    }
+                }
+            }
+            Err(_) => true,
+        };
+        let e = Event::AccessDenied {
+            user: user.to_owned(),
+            host: host.to_owned(),
+            rule,
+        };
+        if fresh {
+            self.emit(&[e]);
+        } else {
+            self.applied(&[e]);
+        }
+    }
+
     /// Settles a sign-in's place in the lockout: a success clears the source's failures,
     /// a wrong credential counts (and may lock the source out); other refusals (a
     /// disabled account, a full queue) count neither way.
@@ -130,8 +175,16 @@ impl Service {
         }
     }
 
-    /// Applies `events`: metrics, audit log lines, lockouts.
+    /// Tells `events` that no plan made (a refusal before any write): what
+    /// [`Service::applied`] does, and their audit entries in a write of their own, in the
+    /// background (the answer does not wait for it).
     pub(crate) fn emit(&self, events: &[Event]) {
+        self.applied(events);
+        self.audit_in_background(events);
+    }
+
+    /// Applies `events`: metrics, audit log lines, lockouts.
+    pub(crate) fn applied(&self, events: &[Event]) {
         let m = &self.inner.metrics;
         for e in events {
             match e {
@@ -148,6 +201,15 @@ impl Service {
                 }
                 Event::UpstreamUnlinked { user, upstream } => {
                     tracing::info!(target: "latchkey::audit", event = "upstream_unlinked", upstream = %upstream, user = %user);
+                }
+                Event::UserCreated { user, how } => {
+                    tracing::info!(target: "latchkey::audit", event = "user_created", how, user = %user);
+                }
+                Event::SignedOut { user, sessions } => {
+                    tracing::info!(target: "latchkey::audit", event = "sign_out", sessions, user = %user);
+                }
+                Event::AccessDenied { user, host, rule } => {
+                    tracing::info!(target: "latchkey::audit", event = "access_denied", user = %user, host = %host, rule);
                 }
                 Event::UpstreamFailed { upstream, reason } => {
                     m.sign_in(super::policy::UPSTREAM_AMR, "failed");

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use storage::{GroupRecord, MemberRecord, Records as _, RecordsMut as _, Store};
 
 use super::admin::{one, AdminError};
+use super::audit::{record, Context};
 use super::Service;
 use crate::clock::UnixMillis;
 
@@ -60,6 +61,7 @@ pub fn create(
     name: &str,
     description: Option<String>,
     now: UnixMillis,
+    audit: Option<&Context>,
 ) -> Result<Value, AdminError> {
     let name = name_of(name)?;
     let description = description.filter(|d| !d.trim().is_empty());
@@ -81,35 +83,50 @@ pub fn create(
             return Err(AdminError::GroupExists);
         }
         w.put(name.as_bytes(), &rec)?;
+        record(w, audit, "group_created", None, json!({"group": name}), now)?;
         Ok(())
     })?;
-    tracing::info!(target: "latchkey::audit", event = "group_created", group = %name, actor = "admin-api");
+    tracing::info!(target: "latchkey::audit", event = "group_created", group = %name);
     Ok(json!({"name": rec.name, "description": rec.description, "members": 0}))
 }
 
 /// Removes a group and every membership of it, at once.
-pub fn delete(store: &Store, name: &str) -> Result<Value, AdminError> {
+pub fn delete(
+    store: &Store,
+    name: &str,
+    now: UnixMillis,
+    audit: Option<&Context>,
+) -> Result<Value, AdminError> {
     let name = name_of(name)?;
-    let gone = store.write(|w| storage::delete_group(w, &name))?;
-    if !gone {
-        return Err(AdminError::NoSuchGroup);
-    }
-    tracing::info!(target: "latchkey::audit", event = "group_deleted", group = %name, actor = "admin-api");
+    store.write(|w| {
+        if !storage::delete_group(w, &name)? {
+            return Err(AdminError::NoSuchGroup);
+        }
+        record(w, audit, "group_deleted", None, json!({"group": name}), now)?;
+        Ok(())
+    })?;
+    tracing::info!(target: "latchkey::audit", event = "group_deleted", group = %name);
     Ok(json!({ "deleted": name }))
 }
 
 /// Adds the user of `key` to the group (nothing when it is a member already): whether it
 /// was added.
-pub fn add(store: &Store, name: &str, key: &str, now: UnixMillis) -> Result<bool, AdminError> {
+pub fn add(
+    store: &Store,
+    name: &str,
+    key: &str,
+    now: UnixMillis,
+    audit: Option<&Context>,
+) -> Result<bool, AdminError> {
     let name = name_of(name)?;
-    let (user, added) = store.write(|w| {
+    store.write(|w| {
         if w.get::<GroupRecord>(name.as_bytes())?.is_none() {
             return Err(AdminError::NoSuchGroup);
         }
         let u = one(w.find_user(key)?)?;
         let k = MemberRecord::key(&name, &u.id);
         if w.get::<MemberRecord>(&k)?.is_some() {
-            return Ok((u.id, false));
+            return Ok(false);
         }
         let m = MemberRecord {
             group: name.clone(),
@@ -117,19 +134,24 @@ pub fn add(store: &Store, name: &str, key: &str, now: UnixMillis) -> Result<bool
             added_at: now,
         };
         w.put(&k, &m)?;
-        Ok((u.id, true))
-    })?;
-    if added {
-        tracing::info!(target: "latchkey::audit", event = "group_member_added", group = %name, user = %user, actor = "admin-api");
-    }
-    Ok(added)
+        let d = json!({"group": name});
+        record(w, audit, "group_member_added", Some(&u), d, now)?;
+        tracing::info!(target: "latchkey::audit", event = "group_member_added", group = %name, user = %u.id);
+        Ok(true)
+    })
 }
 
 /// Removes the user of `key` from the group (nothing when it is no member): whether it
 /// was removed.
-pub fn remove(store: &Store, name: &str, key: &str) -> Result<bool, AdminError> {
+pub fn remove(
+    store: &Store,
+    name: &str,
+    key: &str,
+    now: UnixMillis,
+    audit: Option<&Context>,
+) -> Result<bool, AdminError> {
     let name = name_of(name)?;
-    let (user, removed) = store.write(|w| {
+    store.write(|w| {
         if w.get::<GroupRecord>(name.as_bytes())?.is_none() {
             return Err(AdminError::NoSuchGroup);
         }
@@ -137,12 +159,13 @@ pub fn remove(store: &Store, name: &str, key: &str) -> Result<bool, AdminError> 
         let gone = w
             .delete::<MemberRecord>(&MemberRecord::key(&name, &u.id))?
             .is_some();
-        Ok((u.id, gone))
-    })?;
-    if removed {
-        tracing::info!(target: "latchkey::audit", event = "group_member_removed", group = %name, user = %user, actor = "admin-api");
-    }
-    Ok(removed)
+        if gone {
+            let d = json!({"group": name});
+            record(w, audit, "group_member_removed", Some(&u), d, now)?;
+            tracing::info!(target: "latchkey::audit", event = "group_member_removed", group = %name, user = %u.id);
+        }
+        Ok(gone)
+    })
 }
 
 impl Service {
@@ -160,15 +183,15 @@ impl Service {
         name: String,
         description: Option<String>,
     ) -> Result<Value, AdminError> {
-        let (store, now) = (self.store().clone(), self.now());
-        blocking(move || create(&store, &name, description, now)).await
+        let (store, now, a) = (self.store().clone(), self.now(), self.audit_context());
+        blocking(move || create(&store, &name, description, now, a.as_ref())).await
     }
 
     /// [`delete`], off the reactor.
     pub async fn admin_group_delete(&self, name: String) -> Result<Value, AdminError> {
         // Nothing caches memberships: every decision reads them, on every node.
-        let store = self.store().clone();
-        blocking(move || delete(&store, &name)).await
+        let (store, now, a) = (self.store().clone(), self.now(), self.audit_context());
+        blocking(move || delete(&store, &name, now, a.as_ref())).await
     }
 
     /// [`add`] or [`remove`], off the reactor.
@@ -178,10 +201,10 @@ impl Service {
         key: String,
         member: bool,
     ) -> Result<Value, AdminError> {
-        let (store, now) = (self.store().clone(), self.now());
+        let (store, now, a) = (self.store().clone(), self.now(), self.audit_context());
         let changed = blocking(move || match member {
-            true => add(&store, &name, &key, now),
-            false => remove(&store, &name, &key),
+            true => add(&store, &name, &key, now, a.as_ref()),
+            false => remove(&store, &name, &key, now, a.as_ref()),
         })
         .await?;
         Ok(json!({ "changed": changed }))

@@ -5,6 +5,7 @@
 
 mod accounts;
 pub mod admin;
+pub mod audit;
 mod codes;
 mod events;
 pub mod groups;
@@ -181,6 +182,11 @@ struct Inner {
     webauthn: Option<webauthn_rs::Webauthn>,
     /// The origins passkey ceremonies may come from, serialised (compared exactly).
     passkey_origins: Vec<String>,
+    /// When each (account, app) refusal was last recorded (see
+    /// [`Service::access_refused`]).
+    denials: std::sync::Mutex<std::collections::HashMap<[u8; 32], UnixMillis>>,
+    /// Told when audit events were written (the webhook deliverer wakes up).
+    audited: Arc<tokio::sync::Notify>,
 }
 
 /// Why the service could not start.
@@ -406,6 +412,9 @@ pub struct Service {
     inner: Arc<Inner>,
     /// The language of the mails it sends (see [`Service::speaking`]).
     lang: crate::i18n::Lang,
+    /// Who calls, through which door, from where (see [`Service::at`]): what the audit
+    /// events of its writes say.
+    ctx: Arc<audit::Context>,
 }
 
 impl std::fmt::Debug for Service {
@@ -491,8 +500,11 @@ impl Service {
                 mail,
                 webauthn,
                 passkey_origins,
+                denials: std::sync::Mutex::new(std::collections::HashMap::new()),
+                audited: Arc::new(tokio::sync::Notify::new()),
             }),
             lang,
+            ctx: Arc::new(audit::Context::default()),
         })
     }
 
@@ -602,7 +614,33 @@ impl Service {
         Service {
             inner: self.inner.clone(),
             lang,
+            ctx: self.ctx.clone(),
         }
+    }
+
+    /// This service for a call `ctx` describes (its door, its client's address, who
+    /// acts): the audit events of its writes say so.
+    pub fn at(&self, ctx: audit::Context) -> Service {
+        Service {
+            inner: self.inner.clone(),
+            lang: self.lang,
+            ctx: Arc::new(ctx),
+        }
+    }
+
+    /// Told each time this node writes audit events (the webhook deliverer waits on it).
+    pub fn audited(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.audited.clone()
+    }
+
+    /// The clock the service reads.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.inner.clock.clone()
+    }
+
+    /// The call's context (see [`Service::at`]).
+    pub fn context(&self) -> &audit::Context {
+        &self.ctx
     }
 
     /// Now, from the service's clock.
@@ -630,15 +668,17 @@ impl Service {
             this.inner.guards.lockouts.sweep(now)?;
             let (mut families, mut codes) = (0, 0);
             for _ in 0..SWEEP_ROUNDS {
+                let retention = this.inner.cfg.audit.retention;
                 let counts = store.write(|w| {
                     Ok::<_, StoreError>([
                         w.sweep_families(now, SWEEP_BATCH)?,
                         w.sweep_spent_refresh(now - SPENT_KEPT, SWEEP_BATCH)?,
                         w.sweep_session_codes(now, SWEEP_BATCH)?,
                         w.sweep_challenges(now, SWEEP_BATCH)?,
+                        audit::prune(w, now, retention, SWEEP_BATCH)?,
                     ])
                 })?;
-                let [f, r, c, ch] = counts;
+                let [f, r, c, ch, _] = counts;
                 families += f + r;
                 codes += c + ch;
                 if counts.iter().all(|n| *n < SWEEP_BATCH) {
@@ -808,6 +848,12 @@ impl Service {
         let job: storage::Job = Box::new(move |w| {
             let mut events = Vec::new();
             let v = f(w, &this, &mut events).map_err(storage::Abort::from)?;
+            // The audit log is written in the plan's own transaction.
+            if this.inner.cfg.audit.enabled {
+                let entries = events.iter().flat_map(audit::entries).collect();
+                audit::write_entries(w, &this.ctx, entries, this.now())
+                    .map_err(|e| storage::Abort::from(Abort::from(e)))?;
+            }
             if let Ok(mut g) = out.lock() {
                 *g = Some((v, events));
             }
@@ -826,7 +872,10 @@ impl Service {
         }
         let done = slot.lock().ok().and_then(|mut g| g.take());
         let (value, events) = done.ok_or_else(|| internal("write", "no result"))?;
-        self.emit(&events);
+        self.applied(&events);
+        if self.inner.cfg.audit.enabled && events.iter().any(|e| !audit::entries(e).is_empty()) {
+            self.inner.audited.notify_one();
+        }
         value
     }
 

@@ -274,7 +274,7 @@ impl Service {
             let allowed = client.allowed_groups.as_deref();
             let (decision, _) = crate::access::oidc_decision(allowed, false, &who);
             if decision != crate::access::Decision::Allow {
-                tracing::info!(target: "latchkey::audit", event = "access_denied", user = %user_id, client = %client.id, grant = "refresh_token");
+                self.access_refused(&user_id, &format!("oidc:{}", client.id), 0);
                 self.oidc_refused("refresh_token");
                 return Err(Failure::RefreshInvalid);
             }

@@ -153,6 +153,10 @@ impl Service {
                         };
                         u.num = w.allocate_user_num()?;
                         w.insert_user(&u)?;
+                        events.push(Event::UserCreated {
+                            user: u.id.clone(),
+                            how: "code",
+                        });
                         u
                     }
                     None => {
@@ -360,6 +364,10 @@ impl Service {
                         events.push(Event::Revoked {
                             cause: "logout",
                             count: 1,
+                        });
+                        events.push(Event::SignedOut {
+                            user: f.user_id.clone(),
+                            sessions: 1,
                         });
                     }
                 }

@@ -17,6 +17,7 @@ mod codec;
 mod commit;
 mod copy;
 mod error;
+mod events;
 #[cfg(feature = "postgres")]
 mod pg;
 #[cfg(not(feature = "postgres"))]
@@ -36,6 +37,10 @@ pub use codec::{skeleton, CodecError};
 pub use commit::{Abort, Job, Refused, MAX_QUEUE};
 pub use copy::{copy, Copied};
 pub use error::{Backup, Found, StoreError, Unique};
+pub use events::{
+    append_audit, audit_page, delivery_counts, fanout_counter, last_audit_id, prune_audit,
+    AuditQuery, AuditRecord, DeliveryRecord, FailedDeliveryRecord,
+};
 pub use records::{
     delete_group, groups_of, identities_of, members_of, AccountState, CeremonyRecord, FamilyRecord,
     GrantRecord, GroupRecord, IdentityRecord, MemberRecord, MfaPendingRecord, MfaRecord,

@@ -387,6 +387,12 @@ pub(crate) const KINDS: &[(&str, Sweep)] = &[
     (MemberRecord::TABLE, sweep::<MemberRecord>),
     (IdentityRecord::TABLE, sweep::<IdentityRecord>),
     (UpstreamFlowRecord::TABLE, sweep::<UpstreamFlowRecord>),
+    (crate::AuditRecord::TABLE, sweep::<crate::AuditRecord>),
+    (crate::DeliveryRecord::TABLE, sweep::<crate::DeliveryRecord>),
+    (
+        crate::FailedDeliveryRecord::TABLE,
+        sweep::<crate::FailedDeliveryRecord>,
+    ),
 ];
 
 /// What a mailed proof code proves.

@@ -1,6 +1,7 @@
 //! Integration tests: the real `latchkey` binary over real sockets with a real store.
 
 mod access;
+mod admin_pages;
 mod adversarial;
 mod backup;
 mod browser;
@@ -46,3 +47,4 @@ mod toolkit;
 mod upstream;
 mod users_cli;
 mod v0;
+mod webhooks;

@@ -15,7 +15,7 @@ const ADMIN: &str = "admin-token-0123456789abcdef";
 const PW: &str = "correct horse battery";
 
 /// Nodes on one database, sharing one server key file (as an operator copies it).
-struct Nodes {
+pub(crate) struct Nodes {
     nodes: Vec<Server>,
     url: String,
 }
@@ -60,7 +60,7 @@ async fn nodes_on(n: usize, url: String, extra: &str) -> Nodes {
     Nodes { nodes, url }
 }
 
-async fn nodes(n: usize, extra: &str) -> Nodes {
+pub(crate) async fn nodes(n: usize, extra: &str) -> Nodes {
     nodes_on(n, storage::testing::new_database().unwrap(), extra).await
 }
 
