@@ -111,11 +111,21 @@ pub fn signature(key: &[u8], id: &str, timestamp: i64, body: &str) -> String {
 }
 
 /// `{"endpoints": [{"url", "pending", "failed"}]}` (`latchkey webhooks status`).
+/// Pending: the messages waiting (or under way), and the events its fan-out has not
+/// looked at yet (each may make a message).
 pub fn status(store: &Store, hooks: &[WebhookSettings]) -> Result<Value, AdminError> {
     store.read(|r| {
+        let last = storage::last_audit_id(r)?;
         let mut out = Vec::new();
         for h in hooks {
             let (pending, failed) = storage::delivery_counts(r, &h.id)?;
+            let unseen = match r.counter(&init_counter(&h.id))? {
+                0 => 0,
+                _ => last.saturating_sub(r.counter(&storage::fanout_counter(&h.id))?),
+            };
+            let pending = u64::try_from(pending)
+                .unwrap_or(u64::MAX)
+                .saturating_add(unseen);
             out.push(json!({"url": h.url.as_str(), "pending": pending, "failed": failed}));
         }
         Ok(json!({ "endpoints": out }))
