@@ -87,11 +87,7 @@ impl Flow<'_> {
             }
             (["audit"], true, _) => self.admin_audit(&svc),
             (_, false, false) => Page::method_not_allowed(&[http::Method::GET, http::Method::POST]),
-            _ => self.portal.trouble(
-                self.req,
-                StatusCode::NOT_FOUND,
-                &self.lang().t("no-such-page"),
-            ),
+            _ => self.admin_not_found(),
         };
         Some(page)
     }
@@ -100,9 +96,7 @@ impl Flow<'_> {
     async fn admin_visitor(&mut self) -> Result<(Visitor, String), Page> {
         let l = self.lang();
         let Some(group) = self.svc.config().admin.ui_group.clone() else {
-            return Err(self
-                .portal
-                .trouble(self.req, StatusCode::NOT_FOUND, &l.t("no-such-page")));
+            return Err(self.admin_not_found());
         };
         let here = self.req.path.to_owned();
         let Some((v, cookie)) = self.signed_in_visitor().await else {
@@ -128,6 +122,14 @@ impl Flow<'_> {
             return Err(self.portal.see_other(&to));
         }
         Ok((v, cookie))
+    }
+
+    fn admin_not_found(&self) -> Page {
+        self.portal.trouble(
+            self.req,
+            StatusCode::NOT_FOUND,
+            &self.lang().t("no-such-page"),
+        )
     }
 
     fn admin_page(&self, title: &str, error: Option<&str>, body: Markup) -> Page {
@@ -427,13 +429,7 @@ impl Flow<'_> {
                 svc.admin_delete(id).await.map(|_| "deleted")
             }
             (None, "delete") => return self.admin_confirm_delete(svc, id, csrf),
-            _ => {
-                return self.portal.trouble(
-                    self.req,
-                    StatusCode::NOT_FOUND,
-                    &self.lang().t("no-such-page"),
-                )
-            }
+            _ => return self.admin_not_found(),
         };
         match result {
             Ok("deleted") => self
@@ -583,13 +579,7 @@ impl Flow<'_> {
                 svc.admin_group_delete(name.to_owned()).await,
                 "group-deleted",
             ),
-            _ => {
-                return self.portal.trouble(
-                    self.req,
-                    StatusCode::NOT_FOUND,
-                    &self.lang().t("no-such-page"),
-                )
-            }
+            _ => return self.admin_not_found(),
         };
         match result {
             Ok(_) if done == "group-deleted" => self

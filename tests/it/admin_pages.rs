@@ -7,7 +7,7 @@
 use fantoccini::key::Key;
 use fantoccini::Locator;
 use http::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::browser::{portal_server, Chrome};
 use crate::policy::{account_with_totp, PW};
@@ -21,15 +21,7 @@ fn text(r: &Resp) -> String {
 }
 
 async fn make_admin(s: &Server, user: &str) {
-    let r = s
-        .admin_req_json(
-            Method::POST,
-            "/admin/groups",
-            ADMIN,
-            &json!({"name": "admins"}),
-        )
-        .await;
-    assert!(matches!(r.status.as_u16(), 201 | 409));
+    s.group(ADMIN, "admins").await;
     s.admin_req(
         Method::PUT,
         &format!("/admin/groups/admins/members/{user}"),

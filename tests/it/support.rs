@@ -133,6 +133,19 @@ pub fn on_postgres() -> bool {
 }
 
 impl Server {
+    /// Makes group `name` through the admin API (`token`); one that exists is fine.
+    pub async fn group(&self, token: &str, name: &str) {
+        let r = self
+            .admin_req_json(
+                Method::POST,
+                "/admin/groups",
+                token,
+                &serde_json::json!({"name": name}),
+            )
+            .await;
+        assert!(matches!(r.status.as_u16(), 201 | 409), "{}", r.status);
+    }
+
     /// Starts the binary with the test config plus `extra` TOML.
     pub async fn start(extra: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();

@@ -524,9 +524,7 @@ async fn link_none_and_a_second_factor_and_groups() {
     // groups_claim: memberships of the groups that exist, set at each sign-in; an
     // admin's stay.
     for g in ["family", "admins"] {
-        s.admin_req_json(Method::POST, "/admin/groups", ADMIN, &json!({"name": g}))
-            .await
-            .expect(201);
+        s.group(ADMIN, g).await;
     }
     let r = through(&mut b, &up, |n| {
         let mut c = up.claims("eve-up", n, Some(("eve@example.com", true)));
@@ -1043,14 +1041,7 @@ async fn another_latchkey_is_the_upstream_as_the_guide_sets_it_up() {
     .await;
     proven(&up, &smtp, "liv").await;
     for s in [&up] {
-        s.admin_req_json(
-            Method::POST,
-            "/admin/groups",
-            ADMIN,
-            &json!({"name": "family"}),
-        )
-        .await
-        .expect(201);
+        s.group(ADMIN, "family").await;
     }
     up.admin_req(Method::PUT, "/admin/groups/family/members/liv", Some(ADMIN))
         .await
@@ -1068,14 +1059,7 @@ async fn another_latchkey_is_the_upstream_as_the_guide_sets_it_up() {
             .replace("/run/secrets/corp", secret_file.to_str().unwrap())
     ))
     .await;
-    down.admin_req_json(
-        Method::POST,
-        "/admin/groups",
-        ADMIN,
-        &json!({"name": "family"}),
-    )
-    .await
-    .expect(201);
+    down.group(ADMIN, "family").await;
     let mut bd = Browser::new(&down);
     let page = text(&bd.get("/ui/login").await);
     assert!(page.contains("Sign in with Corp SSO"), "{page}");
@@ -1237,14 +1221,7 @@ async fn panvas_oidc_provider_is_the_upstream() {
         op.issuer
     ))
     .await;
-    down.admin_req_json(
-        Method::POST,
-        "/admin/groups",
-        ADMIN,
-        &json!({"name": "family"}),
-    )
-    .await
-    .expect(201);
+    down.group(ADMIN, "family").await;
     let mut bd = Browser::new(&down);
     let r = bd.get("/ui/upstream/corp/start").await;
     assert_eq!(r.status, 303, "{}", text(&r));

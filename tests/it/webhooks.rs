@@ -169,14 +169,7 @@ async fn every_door_writes_the_audit_log_and_the_cursor_pages_without_gaps() {
         .await
         .expect(200);
     }
-    s.admin_req_json(
-        Method::POST,
-        "/admin/groups",
-        ADMIN,
-        &json!({"name": "family"}),
-    )
-    .await
-    .expect(201);
+    s.group(ADMIN, "family").await;
     s.admin_req(Method::PUT, "/admin/groups/family/members/ann", Some(ADMIN))
         .await
         .expect(204);
