@@ -90,7 +90,8 @@ pub(crate) enum Event {
     },
     /// An upstream identity was unlinked by the account's owner.
     UpstreamUnlinked { user: String, upstream: String },
-    /// An account was made (`how`: `signup`, `code`, `upstream`, `admin`, `import`).
+    /// An account was made (`how`: `signup`, `code`, `upstream`; the admin operations
+    /// record `admin` themselves).
     UserCreated { user: String, how: &'static str },
     /// The account signed out `sessions` of its sessions (the session family's logout).
     SignedOut { user: String, sessions: usize },
