@@ -12,13 +12,9 @@ fn claims(jwt: &str) -> Value {
     serde_json::from_slice(&latchkey::primitives::b64url_decode(payload).unwrap()).unwrap()
 }
 
-/// An account made through `oauth` with a password, its email proven through its own
-/// session, and TOTP on: (access token, TOTP secret, recovery codes).
-pub(crate) async fn account_with_totp(
-    s: &Server,
-    smtp: &Smtp,
-    name: &str,
-) -> (String, String, Vec<String>) {
+/// An account made through `oauth` with a password (`PW`, `name@example.com`), its email
+/// proven through its own session: its access token.
+pub(crate) async fn account_with_proven_email(s: &Server, smtp: &Smtp, name: &str) -> String {
     oauth_signup(s, name, PW).await;
     let t = oauth_login(s, name, PW).await.expect(200);
     let access = t["access_token"].as_str().unwrap().to_string();
@@ -42,6 +38,18 @@ pub(crate) async fn account_with_totp(
         .expect(200),
         json!({"email_verified": true})
     );
+    access
+}
+
+/// An account made through `oauth` with a password, its email proven through its own
+/// session, and TOTP on: (access token, TOTP secret, recovery codes).
+pub(crate) async fn account_with_totp(
+    s: &Server,
+    smtp: &Smtp,
+    name: &str,
+) -> (String, String, Vec<String>) {
+    let access = account_with_proven_email(s, smtp, name).await;
+    let auth = bearer(&access);
     let (secret, c) = enroll_totp(s, &auth).await;
     let recovery = c["recovery_codes"]
         .as_array()

@@ -312,24 +312,7 @@ async fn user(s: &Server, key: &str) -> Value {
 
 /// An account `name` (password `PW`, `name@example.com`) whose address is proven.
 async fn proven(s: &Server, smtp: &Smtp, name: &str) {
-    oauth_signup(s, name, PW).await;
-    let t = oauth_login(s, name, PW).await.expect(200);
-    let auth = bearer(t["access_token"].as_str().unwrap());
-    s.post_json(
-        "/session/email/verify/start",
-        &[("authorization", &auth)],
-        &json!({}),
-    )
-    .await
-    .expect(202);
-    let code = session_code_of(&smtp.wait_mail(&format!("{name}@example.com"), 1).await);
-    s.post_json(
-        "/session/email/verify",
-        &[("authorization", &auth)],
-        &json!({"code": code}),
-    )
-    .await
-    .expect(200);
+    crate::policy::account_with_proven_email(s, smtp, name).await;
 }
 
 #[tokio::test]
