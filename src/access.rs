@@ -382,9 +382,7 @@ pub fn oidc_decision(
 
 /// Whether a session of `amr` counts two factors: a second factor after the first
 /// (`mfa`), or a passkey (`hwk`: user verification is required of every passkey).
-pub fn two_factors(amr: &[String]) -> bool {
-    amr.iter().any(|m| m == "mfa" || m == "hwk")
-}
+pub use crate::service::policy::two_factors;
 
 #[cfg(test)]
 mod tests {

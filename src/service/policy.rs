@@ -431,6 +431,12 @@ pub fn acr_of(amr: &[String]) -> &'static str {
     }
 }
 
+/// Whether a sign-in made with `amr` counts two factors (what `two_factor` access rules,
+/// step-up, `require_mfa` and the admin pages ask for).
+pub fn two_factors(amr: &[String]) -> bool {
+    acr_of(amr) == ACR_TWO_FACTORS
+}
+
 /// Whether a sign-in made with `amr` meets an app's essential `acr` values (none asked:
 /// it does).
 pub fn meets_acr(amr: &[String], wanted: Option<&[String]>) -> bool {
