@@ -413,7 +413,7 @@ async fn forward_auth(
     client: IpAddr,
 ) -> Reply {
     let svc = &app.service.at(Context {
-        ip: Some(client.to_string()),
+        ip: Some(client),
         ..Context::default()
     });
     let bearer = forward_bearer(headers, svc.config().forward_auth_cookie.as_deref());

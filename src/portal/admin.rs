@@ -42,7 +42,7 @@ fn enc(x: &str) -> String {
 
 /// The admin's own service: its actions are recorded as theirs, from their address.
 fn as_admin(svc: &Service, v: &Visitor) -> Service {
-    let ip = svc.context().ip.clone();
+    let ip = svc.context().ip;
     svc.at(Context {
         door: Some("admin"),
         ip,
@@ -115,9 +115,7 @@ impl Flow<'_> {
                 &l.t("admin-not-allowed"),
             ));
         }
-        let two = crate::service::policy::acr_of(&v.principal.amr)
-            == crate::service::policy::ACR_TWO_FACTORS;
-        if !two {
+        if !crate::service::policy::two_factors(&v.principal.amr) {
             let to = format!("{}/stepup?rd={}", self.path(), enc(&here));
             return Err(self.portal.see_other(&to));
         }
@@ -305,22 +303,7 @@ impl Flow<'_> {
         let uid = s(&u, "id");
         let sessions = svc.sessions_of(&uid).unwrap_or_default();
         let passkeys = svc.passkeys_of(&uid).unwrap_or_default();
-        let events = crate::service::audit::query(
-            svc.store(),
-            &AuditArgs {
-                user: Some(uid.clone()),
-                ..AuditArgs::default()
-            },
-        )
-        .ok();
-        let recent: Vec<Value> = events
-            .as_ref()
-            .and_then(|p| at(p, "events").as_array().cloned())
-            .unwrap_or_default()
-            .into_iter()
-            .rev()
-            .take(10)
-            .collect();
+        let recent = svc.recent_events(&uid, 10);
         let action = |name: &str, label: String, class: &str| {
             html! {
                 form class="inline" method="post" action={ (path) "/admin/users/" (uid) "/" (name) } {

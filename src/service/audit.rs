@@ -21,7 +21,7 @@ pub struct Context {
     /// The door (`oauth`, `toolkit`, `v0`, `session`, `portal`, `oidc`, `admin`).
     pub door: Option<&'static str>,
     /// The client's address (after `trusted_proxies`).
-    pub ip: Option<String>,
+    pub ip: Option<IpAddr>,
     /// Who acts for someone else (`admin-api`, `cli`, an admin's user id); `None`: the
     /// account acts itself.
     pub actor: Option<String>,
@@ -32,7 +32,7 @@ impl Context {
     pub fn at(door: &'static str, ip: IpAddr) -> Context {
         Context {
             door: Some(door),
-            ip: Some(ip.to_string()),
+            ip: Some(ip),
             actor: None,
         }
     }
@@ -41,7 +41,7 @@ impl Context {
     pub fn admin(actor: &str, ip: Option<IpAddr>) -> Context {
         Context {
             door: Some("admin"),
-            ip: ip.map(|i| i.to_string()),
+            ip,
             actor: Some(actor.to_owned()),
         }
     }
@@ -216,7 +216,7 @@ fn append(
         actor: ctx.actor.clone().or_else(|| e.user.clone()),
         user: e.user,
         door: e.door.or(ctx.door).map(str::to_owned),
-        ip: ctx.ip.clone(),
+        ip: ctx.ip.map(|i| i.to_string()),
         detail: e.detail.to_string(),
         email: user.and_then(|u| u.email.clone()),
         username: user.and_then(|u| u.username.clone()),
@@ -430,24 +430,6 @@ pub fn query(store: &Store, a: &AuditArgs) -> Result<Value, QueryError> {
     })
 }
 
-/// The last `n` sign-ins of `user_id`, newest first (the account page shows them).
-pub fn recent_sign_ins<R: Records + ?Sized>(
-    r: &R,
-    user_id: &str,
-    n: usize,
-) -> Result<Vec<AuditRecord>, StoreError> {
-    let q = AuditQuery {
-        user: Some(user_id),
-        event: Some("sign_in"),
-        ..AuditQuery::default()
-    };
-    let mut all = storage::audit_page(r, &q, usize::MAX)?;
-    let keep = all.len().saturating_sub(n);
-    let mut last: Vec<_> = all.drain(keep..).collect();
-    last.reverse();
-    Ok(last)
-}
-
 /// A sign-in, as the account page lists its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignInView {
@@ -489,10 +471,20 @@ impl super::Service {
         });
     }
 
+    /// The account's last `n` events, newest first, as the admin pages show them.
+    pub fn recent_events(&self, user_id: &str, n: usize) -> Vec<Value> {
+        self.store()
+            .read(|r| storage::recent_audit(r, user_id, None, n))
+            .unwrap_or_default()
+            .iter()
+            .map(json_of)
+            .collect()
+    }
+
     /// The account's last `n` sign-ins, newest first.
     pub fn recent_sign_ins(&self, user_id: &str, n: usize) -> Vec<SignInView> {
         self.store()
-            .read(|r| recent_sign_ins(r, user_id, n))
+            .read(|r| storage::recent_audit(r, user_id, Some("sign_in"), n))
             .unwrap_or_default()
             .into_iter()
             .map(|e| SignInView {

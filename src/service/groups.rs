@@ -109,6 +109,18 @@ pub fn delete(
     Ok(json!({ "deleted": name }))
 }
 
+/// The user `key` names, once group `name` is known to exist.
+fn group_and_user(
+    w: &mut dyn storage::Write,
+    name: &str,
+    key: &str,
+) -> Result<storage::UserRecord, AdminError> {
+    if w.get::<GroupRecord>(name.as_bytes())?.is_none() {
+        return Err(AdminError::NoSuchGroup);
+    }
+    one(w.find_user(key)?)
+}
+
 /// Adds the user of `key` to the group (nothing when it is a member already): whether it
 /// was added.
 pub fn add(
@@ -120,10 +132,7 @@ pub fn add(
 ) -> Result<bool, AdminError> {
     let name = name_of(name)?;
     store.write(|w| {
-        if w.get::<GroupRecord>(name.as_bytes())?.is_none() {
-            return Err(AdminError::NoSuchGroup);
-        }
-        let u = one(w.find_user(key)?)?;
+        let u = group_and_user(w, &name, key)?;
         let k = MemberRecord::key(&name, &u.id);
         if w.get::<MemberRecord>(&k)?.is_some() {
             return Ok(false);
@@ -152,10 +161,7 @@ pub fn remove(
 ) -> Result<bool, AdminError> {
     let name = name_of(name)?;
     store.write(|w| {
-        if w.get::<GroupRecord>(name.as_bytes())?.is_none() {
-            return Err(AdminError::NoSuchGroup);
-        }
-        let u = one(w.find_user(key)?)?;
+        let u = group_and_user(w, &name, key)?;
         let gone = w
             .delete::<MemberRecord>(&MemberRecord::key(&name, &u.id))?
             .is_some();

@@ -165,6 +165,28 @@ pub fn audit_page<R: Records + ?Sized>(
     }
 }
 
+/// At most `n` of `user_id`'s events (only those named `event`, when given), newest
+/// first: read from the newest back, so a long history costs what is shown.
+pub fn recent_audit<R: Records + ?Sized>(
+    r: &R,
+    user_id: &str,
+    event: Option<&str>,
+    n: usize,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let mut out = Vec::new();
+    for key in r.indexed(AUDIT_BY_USER, user_id.as_bytes())?.iter().rev() {
+        if out.len() >= n {
+            break;
+        }
+        if let Some(e) = r.get::<AuditRecord>(key)? {
+            if event.is_none_or(|x| e.event == x) {
+                out.push(e);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Removes at most `limit` events older than `before`, oldest first; how many.
 pub fn prune_audit<W: RecordsMut + ?Sized>(
     w: &mut W,

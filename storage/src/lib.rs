@@ -39,7 +39,7 @@ pub use copy::{copy, Copied};
 pub use error::{Backup, Found, StoreError, Unique};
 pub use events::{
     append_audit, audit_page, delivery_counts, fanout_counter, last_audit_id, prune_audit,
-    AuditQuery, AuditRecord, DeliveryRecord, FailedDeliveryRecord,
+    recent_audit, AuditQuery, AuditRecord, DeliveryRecord, FailedDeliveryRecord,
 };
 pub use records::{
     delete_group, groups_of, identities_of, members_of, AccountState, CeremonyRecord, FamilyRecord,

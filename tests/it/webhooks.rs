@@ -472,3 +472,30 @@ async fn old_events_are_pruned_by_the_sweeper() {
     p.svc.sweep().await.unwrap();
     assert_eq!(count(&p), 0);
 }
+
+/// The account page's and the admin pages' recent events are the newest, read from the
+/// newest back (not the first page of a long history).
+#[tokio::test]
+async fn recent_events_are_the_newest() {
+    let p = InProcess::new(|_| {});
+    let t = p.sign_up("kit", PW).await;
+    let id = latchkey::primitives::b64url_decode(t.access_token.split('.').nth(1).unwrap())
+        .map(|c| {
+            serde_json::from_slice::<Value>(&c).unwrap()["sub"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .unwrap();
+    for _ in 0..4 {
+        p.advance(1.0);
+        tokens(p.sign_in("kit", PW).await);
+    }
+    let last = p.svc.recent_sign_ins(&id, 2);
+    assert_eq!(last.len(), 2);
+    assert!(last[0].at > last[1].at, "{last:?}");
+    assert_eq!(last[0].at.millis(), p.now_ms());
+    let events = p.svc.recent_events(&id, 3);
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0]["event"], "sign_in");
+}
