@@ -50,6 +50,24 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// Whether `text` is [`hex`] of `bytes`, without allocating, in time that depends only
+/// on the lengths (a stored token hash against the hash of what was presented).
+pub fn is_hex_of(text: &str, bytes: &[u8]) -> bool {
+    // The digit of a nibble, without a branch on it: 'a' - '0' - 10 = 39.
+    let digit = |n: u8| b'0' + n + 39 * u8::from(n > 9);
+    let text = text.as_bytes();
+    if text.len() != bytes.len() * 2 {
+        return false;
+    }
+    let mut diff = 0u8;
+    for (pair, b) in text.chunks_exact(2).zip(bytes) {
+        if let [hi, lo] = pair {
+            diff |= (hi ^ digit(b >> 4)) | (lo ^ digit(b & 15));
+        }
+    }
+    diff == 0
+}
+
 /// Decodes hex (either case); `None` unless every character is a hex digit and there
 /// is an even number of them.
 pub fn hex_decode(s: &str) -> Option<Vec<u8>> {
@@ -100,6 +118,26 @@ mod tests {
             assert_eq!(hex_decode(bad), None, "{bad}");
         }
         assert_eq!(hex_decode(""), Some(vec![]));
+    }
+
+    #[test]
+    fn is_hex_of_matches_hex_exactly() {
+        let all: Vec<u8> = (0..=255).collect();
+        assert!(is_hex_of(&hex(&all), &all));
+        assert!(is_hex_of("", &[]));
+        // Upper case is not what `hex` writes; every single digit changed is refused.
+        assert!(!is_hex_of("0FA0", &[0x0f, 0xa0]));
+        let text = hex(&all);
+        for i in 0..text.len() {
+            let mut changed = text.clone().into_bytes();
+            changed[i] = if changed[i] == b'0' { b'1' } else { b'0' };
+            assert!(
+                !is_hex_of(std::str::from_utf8(&changed).unwrap(), &all),
+                "{i}"
+            );
+        }
+        assert!(!is_hex_of("0fa", &[0x0f, 0xa0]), "short");
+        assert!(!is_hex_of("0fa000", &[0x0f, 0xa0]), "long");
     }
 
     #[test]

@@ -315,21 +315,20 @@ fn forward_bearer(headers: &http::HeaderMap, cookie: Option<&str>) -> protocol::
 /// latchkey's `X-Auth-*` headers, and the trusted-header convention (`Remote-User`, `-Email`, `-Name`,
 /// `-Groups`: Authelia's and Authentik's) that Grafana, Gitea, Nextcloud and Immich read.
 /// `Remote-Name` and `Remote-Groups` are sent even when empty.
-fn forward_ok(u: &protocol::UserView, groups: &[String]) -> Reply {
+fn forward_ok(u: &storage::UserRecord, groups: &[String]) -> Reply {
     let groups = groups.join(",");
     let mut r = Reply::empty(StatusCode::OK)
         .with(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let empty = String::new();
-    let name = u.display_name.as_ref().unwrap_or(&empty);
+    let name = u.display_name.as_deref().unwrap_or("");
     for (header, value) in [
-        ("x-auth-user", Some(&u.id)),
-        ("x-auth-email", u.email.as_ref()),
-        ("x-auth-username", u.username.as_ref()),
-        ("x-auth-role", Some(&u.role)),
-        ("remote-user", u.username.as_ref().or(u.email.as_ref())),
-        ("remote-email", u.email.as_ref()),
+        ("x-auth-user", Some(u.id.as_str())),
+        ("x-auth-email", u.email.as_deref()),
+        ("x-auth-username", u.username.as_deref()),
+        ("x-auth-role", Some(u.role.as_str())),
+        ("remote-user", u.username.as_deref().or(u.email.as_deref())),
+        ("remote-email", u.email.as_deref()),
         ("remote-name", Some(name)),
-        ("remote-groups", Some(&groups)),
+        ("remote-groups", Some(groups.as_str())),
     ] {
         if let Some(v) = value.and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok()) {
             r = r.with(http::HeaderName::from_static(header), v);
@@ -392,7 +391,8 @@ fn forwarded(headers: &http::HeaderMap) -> (String, String, String) {
 /// Who forward-auth is asked about: the user, how it signed in, and for a portal session
 /// its cookie (to renew, and to sign out from the refusal page).
 struct Asker {
-    user: protocol::UserView,
+    user: storage::UserRecord,
+    groups: Vec<String>,
     amr: Vec<String>,
     cookie: Option<String>,
     renewed: Option<storage::UnixMillis>,
@@ -423,7 +423,8 @@ async fn forward_auth(
         if let Some(portal) = &app.portal {
             if let Some((v, cookie)) = portal.visitor(svc, headers).await {
                 asker = Some(Asker {
-                    user: v.user,
+                    user: v.principal.user,
+                    groups: v.groups,
                     amr: v.principal.amr,
                     cookie: Some(cookie),
                     renewed: v.renewed,
@@ -432,10 +433,16 @@ async fn forward_auth(
         }
     }
     if asker.is_none() && given {
+        let unavailable =
+            || plain_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable");
         match svc.authenticate(bearer) {
             Ok(caller) => {
+                let Ok(groups) = svc.groups_of(&caller.user.id) else {
+                    return unavailable();
+                };
                 asker = Some(Asker {
-                    user: crate::service::view(&caller.user),
+                    user: caller.user,
+                    groups,
                     amr: caller.amr,
                     cookie: None,
                     renewed: None,
@@ -444,19 +451,10 @@ async fn forward_auth(
             Err(
                 Failure::Transport(Transport::Overloaded { .. })
                 | Failure::Transport(Transport::Internal),
-            ) => return plain_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+            ) => return unavailable(),
             Err(_) => {}
         }
     }
-    let groups = match &asker {
-        Some(a) => match svc.groups_of(&a.user.id) {
-            Ok(g) => g,
-            Err(_) => {
-                return plain_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
-            }
-        },
-        None => Vec::new(),
-    };
     let (host, path, method) = forwarded(headers);
     let target = crate::access::Target {
         host: &host,
@@ -468,7 +466,7 @@ async fn forward_auth(
         id: &a.user.id,
         email: a.user.email.as_deref(),
         username: a.user.username.as_deref(),
-        groups: &groups,
+        groups: &a.groups,
         two_factors: crate::access::two_factors(&a.amr),
     });
     let verdict = svc.config().access.decide(&target, who.as_ref());
@@ -500,7 +498,7 @@ async fn forward_auth(
     let rule = verdict.rule.map_or(0, |i| i + 1);
     match (verdict.decision, asker) {
         (Decision::Allow, Some(a)) => {
-            let mut r = forward_ok(&a.user, &groups);
+            let mut r = forward_ok(&a.user, &a.groups);
             if let (Some(expires_at), Some(portal), Some(cookie)) =
                 (a.renewed, &app.portal, a.cookie.as_deref())
             {

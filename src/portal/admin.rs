@@ -46,7 +46,7 @@ fn as_admin(svc: &Service, v: &Visitor) -> Service {
     svc.at(Context {
         door: Some("admin"),
         ip,
-        actor: Some(v.user.id.clone()),
+        actor: Some(v.user().id.clone()),
     })
 }
 
@@ -103,12 +103,7 @@ impl Flow<'_> {
             let to = format!("{}/login?rd={}", self.path(), enc(&here));
             return Err(self.portal.see_other(&to));
         };
-        let member = self
-            .svc
-            .groups_of(&v.user.id)
-            .map(|g| g.contains(&group))
-            .unwrap_or(false);
-        if !member {
+        if !v.groups.contains(&group) {
             return Err(self.portal.trouble(
                 self.req,
                 StatusCode::FORBIDDEN,

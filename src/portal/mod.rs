@@ -990,7 +990,7 @@ impl Flow<'_> {
             .open_from_browser(sealed, &format!("signup:{email}"))?;
         let v = self.svc.portal_visitor(token).await.ok()?;
         if !v
-            .user
+            .user()
             .email
             .as_deref()
             .is_some_and(|e| e.eq_ignore_ascii_case(&email))
@@ -1308,7 +1308,7 @@ impl Flow<'_> {
         let has_passkey = self.svc.config().passkeys.is_some()
             && self
                 .svc
-                .passkeys_of(&v.user.id)
+                .passkeys_of(&v.user().id)
                 .is_ok_and(|p| !p.is_empty());
         let passkey = match has_passkey {
             true => match self.pre_login_token() {
@@ -1364,7 +1364,11 @@ impl Flow<'_> {
         if !self.session_ok(&cookie) {
             return self.forbidden();
         }
-        if let Err(f) = self.svc.end_session(&v.user.id, &v.principal.session).await {
+        if let Err(f) = self
+            .svc
+            .end_session(&v.user().id, &v.principal.session)
+            .await
+        {
             return self.failure_page(f);
         }
         self.set.clear();
@@ -1390,12 +1394,12 @@ impl Flow<'_> {
             _ => None,
         };
         let notice = notice.or(done.as_deref());
-        let sessions = match self.svc.sessions_of(&v.user.id) {
+        let sessions = match self.svc.sessions_of(&v.user().id) {
             Ok(s) => s,
             Err(f) => return self.failure_page(f),
         };
         let has_password = v.has_password();
-        let passkeys = match self.svc.passkeys_of(&v.user.id) {
+        let passkeys = match self.svc.passkeys_of(&v.user().id) {
             Ok(p) => p,
             Err(f) => return self.failure_page(f),
         };
@@ -1410,15 +1414,15 @@ impl Flow<'_> {
                     .then_some(passkeys.as_slice()),
                 path: self.path(),
                 csrf: &csrf,
-                username: v.user.username.as_deref(),
-                email: v.user.email.as_deref(),
-                email_verified: v.user.email_verified,
-                totp: v.user.mfa_enabled,
+                username: v.user().username.as_deref(),
+                email: v.user().email.as_deref(),
+                email_verified: v.user().email_verified,
+                totp: v.view().mfa_enabled,
                 has_password,
                 sessions: &sessions,
                 current: &v.principal.session,
-                upstreams: self.upstream_links(&v.user.id, &csrf).as_ref(),
-                sign_ins: &self.svc.recent_sign_ins(&v.user.id, 5),
+                upstreams: self.upstream_links(&v.user().id, &csrf).as_ref(),
+                sign_ins: &self.svc.recent_sign_ins(&v.user().id, 5),
             },
         );
         self.portal.framed(
@@ -1438,7 +1442,7 @@ impl Flow<'_> {
             Err(p) => return p,
         };
         let id = self.field("id").to_owned();
-        if let Err(f) = self.svc.end_session(&v.user.id, &id).await {
+        if let Err(f) = self.svc.end_session(&v.user().id, &id).await {
             return self.failure_page(f);
         }
         self.portal

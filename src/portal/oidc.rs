@@ -310,7 +310,7 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
         hinted: hinted.as_deref(),
     };
     let fresh_enough = |v: &crate::service::portal::Visitor| {
-        policy::fresh_enough(&wanted, &v.user.id, v.principal.signed_in_at, now)
+        policy::fresh_enough(&wanted, &v.user().id, v.principal.signed_in_at, now)
     };
     let (v, cookie) = match found {
         Some((v, c)) if fresh_enough(&v) => (v, c),
@@ -337,15 +337,11 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
     };
     // Who may use this app (issue 25): told only now, after the sign-in, so a stranger
     // learns nothing. A member whose sign-in has one factor where two are wanted steps up.
-    let groups = match svc.groups_of(&v.user.id) {
-        Ok(g) => g,
-        Err(_) => return a.error("temporarily_unavailable", "try again"),
-    };
     let who = crate::access::Who {
-        id: &v.user.id,
-        email: v.user.email.as_deref(),
-        username: v.user.username.as_deref(),
-        groups: &groups,
+        id: &v.user().id,
+        email: v.user().email.as_deref(),
+        username: v.user().username.as_deref(),
+        groups: &v.groups,
         two_factors: crate::access::two_factors(&v.principal.amr),
     };
     match crate::access::oidc_decision(client.allowed_groups.as_deref(), client.require_mfa, &who).0
@@ -361,7 +357,7 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
             return portal.see_other(&to);
         }
         _ => {
-            svc.access_refused(&v.user.id, &format!("oidc:{}", client.id), 0);
+            svc.access_refused(&v.user().id, &format!("oidc:{}", client.id), 0);
             return a.error("access_denied", "this account may not use this app");
         }
     }
@@ -397,11 +393,11 @@ async fn authorize(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Rep
                 let content = pages::consent(
                     l,
                     &client.name,
-                    v.user
+                    v.user()
                         .username
                         .as_deref()
-                        .or(v.user.email.as_deref())
-                        .unwrap_or(&v.user.id),
+                        .or(v.user().email.as_deref())
+                        .unwrap_or(&v.user().id),
                     &scope,
                     &csrf,
                     &hidden,
@@ -663,7 +659,7 @@ async fn logout(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Reply 
         Some("same-origin" | "same-site")
     );
     let hinted = hint.as_ref().map(|h| (h.sub.as_str(), h.fresh));
-    let confirmed = policy::silent_logout(hinted, &v.user.id, same_site)
+    let confirmed = policy::silent_logout(hinted, &v.user().id, same_site)
         || (req.method == Method::POST
             && super::same_origin(portal.settings(), req.headers)
             && svc.form_token_ok(
@@ -682,7 +678,7 @@ async fn logout(svc: &Service, portal: &Portal, req: &PageRequest<'_>) -> Reply 
         let content = pages::confirm_logout(l, name, &csrf, &hidden);
         return portal.page(req, StatusCode::OK, &l.t("logout-title"), None, content);
     }
-    if let Err(f) = svc.end_session(&v.user.id, &v.principal.session).await {
+    if let Err(f) = svc.end_session(&v.user().id, &v.principal.session).await {
         let (status, msg) = super::explain(l, f);
         return portal.trouble(req, status, &msg);
     }

@@ -122,7 +122,7 @@ impl<'a> Flow<'a> {
                 let (status, msg) = self.explain(Failure::ReauthRequired);
                 return self.account(None, Some(&msg), status).await;
             }
-            Some(v.user.id.clone())
+            Some(v.user().id.clone())
         } else {
             None
         };

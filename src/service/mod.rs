@@ -22,6 +22,7 @@ mod refresh;
 mod seen;
 mod session;
 mod upstream;
+mod visits;
 
 pub use codes::{normalize_code, CODE_LEN};
 pub use parts::quota_address;
@@ -187,6 +188,8 @@ struct Inner {
     denials: std::sync::Mutex<std::collections::HashMap<[u8; 32], UnixMillis>>,
     /// Told when audit events were written (the webhook deliverer wakes up).
     audited: Arc<tokio::sync::Notify>,
+    /// The portal sessions read since the store last changed (redb only).
+    visits: visits::Visits,
 }
 
 /// Why the service could not start.
@@ -502,6 +505,7 @@ impl Service {
                 passkey_origins,
                 denials: std::sync::Mutex::new(std::collections::HashMap::new()),
                 audited: Arc::new(tokio::sync::Notify::new()),
+                visits: visits::Visits::default(),
             }),
             lang,
             ctx: Arc::new(audit::Context::default()),

@@ -117,7 +117,7 @@ impl Service {
         let record = GrantRecord {
             client_id: a.client_id,
             scope: a.scope,
-            user_id: v.user.id.clone(),
+            user_id: v.user().id.clone(),
             auth_time: v.principal.signed_in_at,
             amr: v.principal.amr.clone(),
             nonce: a.nonce,

@@ -8,6 +8,7 @@
 //! refresh token as a cookie), and it is never rotated: the family's lifetime slides
 //! instead, renewed while the browser uses it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::UnixMillis;
@@ -19,8 +20,9 @@ use super::events::Event;
 use super::policy::{end_session, may_act};
 use super::principal::{Door, Principal};
 use super::refresh::{family_key, new_family, new_opaque_token, parse_opaque_token};
+use super::visits::Visit;
 use super::{store_failure, view, Abort, Service};
-use crate::primitives::{b64url, b64url_decode, hex, sha256};
+use crate::primitives::{b64url, b64url_decode, hex, is_hex_of, sha256};
 
 /// The store key of a session cookie: never the SHA-256 of the bare token, which is what
 /// a refresh token is stored under.
@@ -36,13 +38,24 @@ pub struct Visitor {
     /// Who they are, authenticated by the cookie: the caller of the operations the pages
     /// run.
     pub principal: Principal,
-    /// The account, as the pages may show it.
-    pub user: UserView,
+    /// The groups of the account, sorted, read with the session (one transaction): what
+    /// forward-auth, the OIDC clients' `allowed_groups` and the admin pages decide on.
+    pub groups: Vec<String>,
     /// A new end when this visit renewed the session (the cookie is sent again).
     pub renewed: Option<UnixMillis>,
 }
 
 impl Visitor {
+    /// The account, as read with the session.
+    pub fn user(&self) -> &UserRecord {
+        &self.principal.user
+    }
+
+    /// The account as the pages may show it.
+    pub fn view(&self) -> UserView {
+        view(&self.principal.user)
+    }
+
     /// Whether the account has a password (the page asks for it before changing it).
     pub fn has_password(&self) -> bool {
         self.principal.user.password_hash.is_some()
@@ -95,32 +108,58 @@ impl Service {
 
     /// The person a session cookie belongs to: the cookie is the live family's token and
     /// the account is active. A session used after a twelfth of its lifetime is renewed.
+    /// The session, the account and its groups are read in one transaction; on redb,
+    /// what a read found stands until the next commit (see [`super::visits`]), and the
+    /// rules that depend on the time and on the account are applied at every visit.
     pub async fn portal_visitor(&self, cookie: &str) -> Result<Visitor, Failure> {
         if parse_opaque_token(cookie).is_none() {
             return Err(Failure::TokenInvalid);
         }
         let hash = session_hash(cookie);
         let now = self.now();
-        let found = self
-            .inner
-            .store
-            .read(|r| {
-                let Some(entry) = r.refresh(&hash)?.filter(|e| e.spent_at.is_none()) else {
-                    return Ok(None);
-                };
-                let Some(family) = r.family(&entry.family_id)? else {
-                    return Ok(None);
-                };
-                if !family.is_live(now) || family.current_token != hex(&hash) {
-                    return Ok(None);
+        let store = &self.inner.store;
+        let version = store.version();
+        let kept = version.and_then(|v| self.inner.visits.get(&hash, v));
+        let visit = match kept {
+            Some(visit) => visit,
+            None => {
+                let found = store
+                    .read(|r| {
+                        let Some(entry) = r.refresh(&hash)?.filter(|e| e.spent_at.is_none()) else {
+                            return Ok(None);
+                        };
+                        let Some(family) = r.family(&entry.family_id)? else {
+                            return Ok(None);
+                        };
+                        if !is_hex_of(&family.current_token, &hash) {
+                            return Ok(None);
+                        }
+                        let Some(user) = r.user(&family.user_id)? else {
+                            return Ok(None);
+                        };
+                        let groups = storage::groups_of(r, &user.id)?;
+                        Ok(Some(Visit {
+                            family,
+                            user,
+                            groups,
+                        }))
+                    })
+                    .map_err(store_failure)?;
+                let visit = Arc::new(found.ok_or(Failure::TokenInvalid)?);
+                if let (Some(before), Some(after)) = (version, store.version()) {
+                    if visit.family.is_live(now) {
+                        self.inner.visits.keep(hash, before, after, visit.clone());
+                    }
                 }
-                Ok(r.user(&family.user_id)?.map(|u| (family, u)))
-            })
-            .map_err(store_failure)?;
-        let Some((family, user)) = found else {
-            return Err(Failure::TokenInvalid);
+                visit
+            }
         };
-        if may_act(user.state, false).is_err() {
+        let Visit {
+            family,
+            user,
+            groups,
+        } = &*visit;
+        if !family.is_live(now) || may_act(user.state, false).is_err() {
             return Err(Failure::TokenInvalid);
         }
         let ttl = self.portal_ttl();
@@ -131,13 +170,13 @@ impl Service {
             None
         };
         Ok(Visitor {
-            user: view(&user),
+            groups: groups.clone(),
             principal: Principal {
-                user,
+                user: user.clone(),
                 door: Door::Portal,
-                amr: family.amr,
+                amr: family.amr.clone(),
                 signed_in_at: family.created_at,
-                session: family.id,
+                session: family.id.clone(),
             },
             renewed,
         })
@@ -156,7 +195,7 @@ impl Service {
             let Some(mut f) = w.family(&id)? else {
                 return Ok(Err(Failure::TokenInvalid));
             };
-            if !f.is_live(now) || f.current_token != hex(&hash) {
+            if !f.is_live(now) || !is_hex_of(&f.current_token, &hash) {
                 return Ok(Err(Failure::TokenInvalid));
             }
             f.rotated_at = now;

@@ -10,7 +10,7 @@ use storage::{FamilyRecord, RefreshEntry, UserRecord, Write};
 use super::events::Event;
 use super::policy::{end_session, may_act};
 use super::{internal, new_id, view, Abort, Service};
-use crate::primitives::{b64url, b64url_decode, hex, hex_decode, random_bytes, sha256};
+use crate::primitives::{b64url, b64url_decode, hex, hex_decode, is_hex_of, random_bytes, sha256};
 
 /// Length of a refresh token: 32 random bytes in unpadded base64url.
 pub const REFRESH_TOKEN_LEN: usize = 43;
@@ -263,7 +263,7 @@ impl Service {
                 if let Some(spent_at) = entry.spent_at {
                     // Whether what the rotation gave is untouched: its successor is still
                     // the family's current token.
-                    let untouched = family.current_token == hex(&successor_hash);
+                    let untouched = is_hex_of(&family.current_token, &successor_hash);
                     // Tolerated only within a window that exists: with reuse_interval = 0
                     // even a reuse in the same millisecond is theft.
                     let age = now.since(spent_at);
@@ -296,7 +296,7 @@ impl Service {
                 w.put_refresh(&hash, &entry)?;
                 // The family's current token, if it is another one (a record of an older
                 // release), is spent now too, so one token stays live per family.
-                if family.current_token != hex(&hash) {
+                if !is_hex_of(&family.current_token, &hash) {
                     if let Some(cur) = hex_decode(&family.current_token) {
                         if let Some(mut c) = w.refresh(&cur)? {
                             if c.spent_at.is_none() {

@@ -114,6 +114,17 @@ impl Store {
         }
     }
 
+    /// A number that changes with every commit, when this process makes them all (redb,
+    /// whose file is locked to it): taken before a read, it tells later whether anything
+    /// that read saw may have changed since. `None` when other servers write too
+    /// (PostgreSQL).
+    pub fn version(&self) -> Option<u64> {
+        match &self.inner.backend {
+            Backend::Redb(r) => Some(r.version()),
+            Backend::Postgres(_) => None,
+        }
+    }
+
     /// Whether [`Store::subscribe`] is being told every change now: only then may a
     /// server keep what it read (redb: always, nobody else writes).
     pub fn changes_known(&self) -> bool {

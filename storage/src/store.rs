@@ -129,6 +129,9 @@ macro_rules! every_table {
 pub struct RedbStore {
     db: std::sync::Arc<Database>,
     path: PathBuf,
+    /// Write transactions ended with a commit (attempted) through this handle and its
+    /// clones: see [`RedbStore::version`].
+    version: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -154,6 +157,7 @@ impl RedbStore {
         let mut store = RedbStore {
             db: std::sync::Arc::new(db),
             path: path.to_path_buf(),
+            version: Default::default(),
         };
         let migrated = store.write(|w| {
             // Creating every table up front lets read transactions assume they exist.
@@ -213,6 +217,7 @@ impl RedbStore {
         let store = RedbStore {
             db: std::sync::Arc::new(db),
             path: path.to_path_buf(),
+            version: Default::default(),
         };
         match store.read(|r| r.schema_version())? {
             v if v > SCHEMA_VERSION => Err(StoreError::TooNew(v)),
@@ -240,7 +245,12 @@ impl RedbStore {
         let mut w = Writer { tx };
         match f(&mut w) {
             Ok(v) => {
-                w.tx.commit().map_err(StoreError::from)?;
+                let committed = w.tx.commit();
+                // After the commit is visible, before its writer is answered; a failed
+                // commit counts too (what it left is not known).
+                self.version
+                    .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                committed.map_err(StoreError::from)?;
                 Ok(v)
             }
             Err(e) => {
@@ -248,6 +258,13 @@ impl RedbStore {
                 Err(e)
             }
         }
+    }
+
+    /// A number that changes with every commit made through this store, taken before a
+    /// read begins: while it has not changed, nothing that read saw has changed either
+    /// (the file is locked to this process: every write to it comes through here).
+    pub fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Writes a consistent copy of the store to `dest` (a new file, mode 0600) while
@@ -1688,6 +1705,27 @@ mod tests {
             seen.sort_unstable();
             assert_eq!(seen, (0..n).collect::<Vec<_>>());
         }
+    }
+
+    /// The version moves with every commit, through any clone, and not with a write
+    /// that returned an error (nothing of it remains) nor with a read.
+    #[test]
+    fn the_version_moves_with_each_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("s.redb")).unwrap();
+        let clone = store.clone();
+        let v0 = store.version();
+        store
+            .write(|w| w.insert_user(&user(&"a".repeat(32), 1, "a@x.test", "a")))
+            .unwrap();
+        assert_eq!(clone.version(), v0 + 1);
+        let failed: Result<(), StoreError> = clone.write(|w| {
+            w.insert_user(&user(&"b".repeat(32), 2, "b@x.test", "b"))?;
+            Err(StoreError::Unsupported("changed its mind"))
+        });
+        assert!(failed.is_err());
+        store.read(|r| r.user_count()).unwrap();
+        assert_eq!(store.version(), v0 + 1);
     }
 
     /// A bulk import leaves the B-trees' leaves mostly full (appended in order they were

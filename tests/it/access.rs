@@ -507,3 +507,119 @@ fn config_errors_name_the_rule_and_its_key() {
         assert!(e.contains(&format!(":{line}: ")), "line {line}: {e}");
     }
 }
+
+/// Forward-auth with a portal session answers from what a redb server read of the
+/// session until the store's next commit (src/service/visits.rs): every change below is
+/// a commit, and each counts at the very next request, after requests that were answered
+/// from that memory.
+#[tokio::test]
+async fn a_portal_session_s_answer_follows_every_change_at_the_next_request() {
+    let smtp = Smtp::start(&[]);
+    let s = start(&smtp).await;
+    oauth_signup(&s, "fay", PW).await;
+    join(&s, "family", "fay").await;
+    join(&s, "admins", "fay").await;
+    let mut b = Browser::new(&s);
+    assert_eq!(b.sign_in("fay", PW, "").await.status, 303);
+    let cookie = b.jar.header();
+    let photos = || async { forward(&s, "photos.lab.test", "/", &[("cookie", &cookie)]).await };
+    let groups = |r: &Resp| r.header("remote-groups").map(str::to_owned);
+    for _ in 0..3 {
+        let r = photos().await;
+        assert_eq!(r.status, 200);
+        assert_eq!(groups(&r).as_deref(), Some("admins,family"));
+    }
+    // A membership removed, then given back.
+    let member = "/admin/groups/family/members/fay";
+    assert_eq!(
+        s.admin_req(Method::DELETE, member, Some(ADMIN))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(photos().await.status, 403);
+    assert_eq!(
+        s.admin_req(Method::PUT, member, Some(ADMIN)).await.status,
+        204
+    );
+    let r = photos().await;
+    assert_eq!(groups(&r).as_deref(), Some("admins,family"));
+    // A group deleted.
+    assert_eq!(
+        s.admin_req(Method::DELETE, "/admin/groups/admins", Some(ADMIN))
+            .await
+            .status,
+        204
+    );
+    let r = photos().await;
+    assert_eq!(groups(&r).as_deref(), Some("family"));
+    // The account disabled, then enabled: its sessions ended with it.
+    for (action, status) in [("disable", 401), ("enable", 401)] {
+        let path = format!("/admin/users/fay/{action}");
+        assert_eq!(
+            s.admin_req(Method::POST, &path, Some(ADMIN)).await.status,
+            200
+        );
+        assert_eq!(photos().await.status, status, "{action}");
+    }
+    // A new session, warm, then signed out everywhere.
+    let mut b = Browser::new(&s);
+    assert_eq!(b.sign_in("fay", PW, "").await.status, 303);
+    let cookie = b.jar.header();
+    let again = || async { forward(&s, "photos.lab.test", "/", &[("cookie", &cookie)]).await };
+    assert_eq!(again().await.status, 200);
+    assert_eq!(again().await.status, 200);
+    let path = "/admin/users/fay/revoke-sessions";
+    assert!(s
+        .admin_req(Method::POST, path, Some(ADMIN))
+        .await
+        .status
+        .is_success());
+    assert_eq!(again().await.status, 401);
+}
+
+/// The time still counts for a session answered from memory: its end, and its renewal
+/// (a commit), with no other write in between.
+#[tokio::test]
+async fn a_remembered_portal_session_still_ends_on_time() {
+    let p = InProcess::new(|c| c.portal.session_ttl = 1_200);
+    p.sign_up("gus", PW).await;
+    let op = protocol::Operation::PasswordSignIn {
+        login: "gus".into(),
+        password: protocol::Secret(PW.into()),
+        client: None,
+        activate: false,
+        second: protocol::SecondFactor::Inline(None),
+    };
+    let cookie = match p
+        .svc
+        .sign_in_browser(op, latchkey::limits::Source::LOCAL)
+        .await
+    {
+        Ok(protocol::Outcome::Session { token, .. }) => token,
+        other => panic!("{other:?}"),
+    };
+    let v = p.svc.portal_visitor(&cookie).await.unwrap();
+    assert_eq!(
+        (v.user().username.as_deref(), v.renewed),
+        (Some("gus"), None)
+    );
+    // Within a twelfth of its life (100 s): answered as it was, not renewed.
+    p.advance(50.0);
+    assert!(p
+        .svc
+        .portal_visitor(&cookie)
+        .await
+        .unwrap()
+        .renewed
+        .is_none());
+    // Past it: renewed to now + 1,200 s.
+    p.advance(60.0);
+    let renewed = p.svc.portal_visitor(&cookie).await.unwrap().renewed;
+    assert_eq!(renewed.map(|t| t.millis()), Some(p.now_ms() + 1_200_000));
+    // Unused past its end: over, though nothing was written since it was last read.
+    p.advance(1_100.0);
+    assert!(p.svc.portal_visitor(&cookie).await.is_ok());
+    p.advance(1_201.0);
+    assert!(p.svc.portal_visitor(&cookie).await.is_err());
+}
