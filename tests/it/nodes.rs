@@ -651,7 +651,8 @@ async fn a_node_started_before_its_database_serves_once_it_answers() {
 }
 
 /// Issue 25: a membership changed on one node counts at the next decision of every node
-/// (memberships are read at each decision, never cached), measured: within 1 s.
+/// (a PostgreSQL node reads memberships at each decision, keeps none), measured: within
+/// 1 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_membership_change_counts_on_every_node_at_once() {
     let rules = "[access]\ndefault_policy = \"deny\"\n\
