@@ -477,14 +477,12 @@ impl Service {
             .as_ref()
             .map(passkeys::serialized_origins)
             .unwrap_or_default();
-        let seen = store.shared().then(|| Arc::new(seen::Seen::default()));
+        let seen = Arc::new(seen::Seen::default());
         let tokens = parts::Tokens::new(&cfg, keys, seen.clone());
         {
             let keys_changed = tokens.changed.clone();
             store.subscribe(move |change| {
-                if let Some(s) = &seen {
-                    s.forget(change);
-                }
+                seen.forget(change);
                 if matches!(change, storage::Change::Keys | storage::Change::Lost) {
                     keys_changed.notify_one();
                 }

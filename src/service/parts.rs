@@ -25,14 +25,14 @@ pub(super) struct Tokens {
     pub(super) keys: KeyRing,
     issuer: String,
     access_ttl: std::time::Duration,
-    /// What bearer checks read, when the store is shared (see `seen`).
-    pub(super) seen: Option<Arc<Seen>>,
+    /// What bearer checks read, while the store has not changed (see `seen`).
+    pub(super) seen: Arc<Seen>,
     /// Woken when another server changed the signing keys.
     pub(super) changed: Arc<tokio::sync::Notify>,
 }
 
 impl Tokens {
-    pub(super) fn new(cfg: &Checked, keys: KeyRing, seen: Option<Arc<Seen>>) -> Tokens {
+    pub(super) fn new(cfg: &Checked, keys: KeyRing, seen: Arc<Seen>) -> Tokens {
         Tokens {
             keys,
             issuer: cfg.tokens.issuer.clone(),

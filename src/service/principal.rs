@@ -9,6 +9,7 @@ use protocol::{Bearer, Failure};
 use storage::UserRecord;
 
 use super::policy::{live_family, may_act};
+use super::seen::Seen;
 use super::{store_failure, Service};
 use crate::signer::Claims;
 
@@ -50,20 +51,28 @@ impl Service {
             signed_in_at,
             session: claims.sid,
         };
-        // On a shared store, what an earlier check read stands until a change notice.
-        let seen = self
-            .inner
-            .tokens
-            .seen
-            .as_ref()
-            .filter(|_| self.inner.store.changes_known());
+        // What an earlier check read stands until the store changes (see `seen`): a
+        // change notice on a shared store, any commit on redb.
+        let store = &self.inner.store;
+        let seen = Some(&*self.inner.tokens.seen).filter(|_| store.changes_known());
+        let current = |s: &Seen| {
+            if let Some(v) = store.version() {
+                s.at_version(v);
+            }
+        };
+        if let Some(s) = seen {
+            current(s);
+        }
         if let Some((u, at)) = seen.and_then(|s| s.lookup(&claims.sid, &claims.sub, now)) {
+            // Only an active account was kept, and a change of state is a change; the
+            // rule is still asked, as for a read.
+            if may_act(u.state, false).is_err() {
+                return Err(Failure::TokenInvalid);
+            }
             return Ok(principal(u, at, claims));
         }
         let epoch = seen.map(|s| s.epoch());
-        let found = self
-            .inner
-            .store
+        let found = store
             .read(|r| {
                 let family = r.family(&claims.sid)?;
                 let live = family.as_ref().filter(|f| live_family(f, &claims.sub, now));
@@ -74,6 +83,9 @@ impl Service {
                     .map(|u| (f.expires_at, f.created_at, u)))
             })
             .map_err(store_failure)?;
+        if let Some(s) = seen {
+            current(s);
+        }
         match found {
             Some((expires_at, signed_in_at, u)) if may_act(u.state, false).is_ok() => {
                 if let (Some(s), Some(e)) = (seen, epoch) {

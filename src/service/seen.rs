@@ -1,10 +1,13 @@
-//! What a server that shares its store with others remembers of it between requests:
-//! the live families and active users its bearer checks read. A change notice from the
-//! store (a family revoked, a user changed or deleted, on any server) forgets them at
-//! once, and so does a lost notice stream. A read races a notice by the *epoch*: what
-//! was read is kept only if no notice arrived while it was being read.
+//! What a server remembers between requests of the store it reads: the live families and
+//! active users its bearer checks read. A read races a change by the *epoch*: what was
+//! read is kept only if the epoch did not move while it was being read, and a moved epoch
+//! forgets what it made stale.
 //!
-//! A redb server needs none of this: its reads are local and cost microseconds.
+//! - On a shared store (PostgreSQL) a change notice (a family revoked, a user changed or
+//!   deleted, on any server) moves the epoch and forgets what it names; a lost notice
+//!   stream forgets everything.
+//! - On redb (one server: every write comes through it) the epoch is the store's version,
+//!   which every commit moves: any write forgets everything.
 
 use crate::clock::UnixMillis;
 use std::collections::HashMap;
@@ -13,7 +16,7 @@ use std::sync::Mutex;
 use storage::{Change, UserRecord};
 
 /// Entries kept at most (past it, everything is forgotten: it is only a cache).
-const CAP: usize = 100_000;
+const CAP: usize = 10_000;
 
 #[derive(Default)]
 struct Inner {
@@ -43,6 +46,17 @@ impl Seen {
     /// The epoch to give [`Seen::remember`] for a read that starts now.
     pub(crate) fn epoch(&self) -> u64 {
         self.lock().epoch
+    }
+
+    /// On a store with a version (redb): moves the epoch to `version`, forgetting
+    /// everything read at an older one. (Versions only grow.)
+    pub(crate) fn at_version(&self, version: u64) {
+        let mut g = self.lock();
+        if version > g.epoch {
+            g.epoch = version;
+            g.families.clear();
+            g.users.clear();
+        }
     }
 
     /// The user of family `sid` and the family's sign-in time, when both are
@@ -135,5 +149,26 @@ mod tests {
         s.remember(e, "f", at(100), at(7), &user("u"));
         s.forget(&Change::Lost);
         assert!(s.lookup("f", "u", at(50)).is_none());
+    }
+
+    #[test]
+    fn on_a_versioned_store_any_commit_forgets_everything() {
+        let at = UnixMillis::from_millis;
+        let s = Seen::default();
+        s.at_version(3);
+        let e = s.epoch();
+        s.remember(e, "f", at(100), at(7), &user("u"));
+        s.at_version(3);
+        assert!(s.lookup("f", "u", at(50)).is_some(), "no commit since");
+        s.at_version(4);
+        assert!(s.lookup("f", "u", at(50)).is_none());
+        // A read that began at 4 while a commit made 5 is not kept; an older version
+        // does not take the epoch back.
+        let e = s.epoch();
+        s.at_version(5);
+        s.remember(e, "f", at(100), at(7), &user("u"));
+        assert!(s.lookup("f", "u", at(50)).is_none());
+        s.at_version(4);
+        assert_eq!(s.epoch(), 5);
     }
 }
