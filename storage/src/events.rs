@@ -166,7 +166,8 @@ pub fn audit_page<R: Records + ?Sized>(
 }
 
 /// At most `n` of `user_id`'s events (only those named `event`, when given), newest
-/// first: read from the newest back, so a long history costs what is shown.
+/// first: the user's index keys are read whole (small), the records from the newest
+/// back, only until `n` are found.
 pub fn recent_audit<R: Records + ?Sized>(
     r: &R,
     user_id: &str,
