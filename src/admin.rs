@@ -379,7 +379,7 @@ pub async fn handle(
     } else {
         Duration::from_secs(60)
     };
-    let reply = match crate::http::contained(route(admin, req, peer), limit).await {
+    let reply = match crate::http::contained(Box::pin(route(admin, req, peer)), limit).await {
         Ok(r) => r,
         Err(Failure::Transport(Transport::Timeout)) => {
             error(StatusCode::SERVICE_UNAVAILABLE, "timeout", "took too long")

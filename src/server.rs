@@ -849,7 +849,7 @@ pub async fn handle(
     );
     // Every line logged for this request (its audit events too) names the client.
     let span = tracing::info_span!("request", client = %client);
-    let handler = async move {
+    let handler = Box::pin(async move {
         let mut trace = Trace {
             family: "-",
             route: "-",
@@ -873,7 +873,7 @@ pub async fn handle(
             tokio::time::sleep(hold).await;
         }
         (reply, trace)
-    };
+    });
     let (reply, trace) =
         match crate::http::contained(handler.instrument(span.clone()), timeout).await {
             Ok(done) => done,
@@ -961,11 +961,14 @@ mod tests {
     #[tokio::test]
     async fn panics_and_timeouts_are_contained() {
         use crate::http::contained;
-        let r = contained(async { panic!("boom") }, Duration::from_secs(5)).await;
+        let r = contained(Box::pin(async { panic!("boom") }), Duration::from_secs(5)).await;
         assert_eq!(r.err(), Some(Failure::Transport(Transport::Internal)));
         let r = contained(std::future::pending::<()>(), Duration::from_millis(20)).await;
         assert_eq!(r.err(), Some(Failure::Transport(Transport::Timeout)));
-        assert_eq!(contained(async { 7 }, Duration::from_secs(1)).await, Ok(7));
+        assert_eq!(
+            contained(Box::pin(async { 7 }), Duration::from_secs(1)).await,
+            Ok(7)
+        );
         let reply = reject(
             Some(&protocol::oauth::FAMILY),
             Failure::Transport(Transport::Internal),

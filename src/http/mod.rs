@@ -114,16 +114,16 @@ pub fn to_response(reply: Reply) -> Response<Full<Bytes>> {
 
 /// Polls a future, turning a panic inside it into `Err` instead of unwinding further.
 /// (Once it has panicked it is never polled again: it answers `Ready(Err)`.)
-struct CatchUnwind<F: Future>(std::pin::Pin<Box<F>>);
+struct CatchUnwind<F: Future + Unpin>(F);
 
-impl<F: Future> Future for CatchUnwind<F> {
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
     type Output = Result<F::Output, ()>;
 
     fn poll(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        let inner = self.0.as_mut();
+        let inner = std::pin::Pin::new(&mut self.0);
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
             Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
             Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
@@ -137,11 +137,16 @@ impl<F: Future> Future for CatchUnwind<F> {
 /// stopping it after `timeout` ([`Failure::Transport(Transport::Timeout)`]). If the client goes away, hyper drops
 /// this future and the work with it (a store transaction already handed to the committer
 /// still commits or aborts whole).
-pub async fn contained<T: Send + 'static>(
-    fut: impl Future<Output = T> + Send + 'static,
-    timeout: Duration,
-) -> Result<T, Failure> {
-    match tokio::time::timeout(timeout, CatchUnwind(Box::pin(fut))).await {
+///
+/// `fut` must be `Unpin`: a handler boxed where it is made (`Box::pin(async { .. })`).
+/// A request's future holds the state of every door (about 9 KB); boxed at once, it is
+/// written into its box and never copied again as the futures around it move (the
+/// connection's slot, this one, the timeout).
+pub async fn contained<T, F>(fut: F, timeout: Duration) -> Result<T, Failure>
+where
+    F: Future<Output = T> + Send + Unpin,
+{
+    match tokio::time::timeout(timeout, CatchUnwind(fut)).await {
         Ok(Ok(done)) => Ok(done),
         Ok(Err(())) => {
             tracing::error!(panic = true, "request handler failed");
