@@ -86,20 +86,44 @@ impl Reply {
 }
 
 /// Formats Unix milliseconds as RFC 3339 UTC with milliseconds: `2024-09-12T13:57:28.148Z`.
+///
+/// Written digit by digit: most answers carry two or three of these, and `format!` took
+/// a microsecond each (a tenth of a whole `/users/me` answered from memory).
 pub fn rfc3339_ms(ms: i64) -> String {
     let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
         return String::new();
     };
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    let Ok(year) = u32::try_from(t.year()) else {
+        // Before year 0: never a time this server records, kept readable all the same.
+        return format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        );
+    };
+    let fields = [
+        (year, 4, '-'),
+        (u32::from(u8::from(t.month())), 2, '-'),
+        (u32::from(t.day()), 2, 'T'),
+        (u32::from(t.hour()), 2, ':'),
+        (u32::from(t.minute()), 2, ':'),
+        (u32::from(t.second()), 2, '.'),
+        (u32::from(t.millisecond()), 3, 'Z'),
+    ];
+    let mut out = String::with_capacity(24);
+    for (value, width, then) in fields {
+        for place in (0..width).rev() {
+            let digit = value / 10u32.pow(place) % 10;
+            out.push(char::from_digit(digit, 10).unwrap_or('0'));
+        }
+        out.push(then);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -111,5 +135,37 @@ mod tests {
             "2024-09-12T13:57:28.148Z"
         );
         assert_eq!(super::rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::rfc3339_ms(-1), "1969-12-31T23:59:59.999Z");
+        assert_eq!(
+            super::rfc3339_ms(253_402_300_799_999),
+            "9999-12-31T23:59:59.999Z"
+        );
+        assert_eq!(
+            super::rfc3339_ms(-62_167_219_200_000),
+            "0000-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            super::rfc3339_ms(-62_167_219_200_001),
+            "-001-12-31T23:59:59.999Z"
+        );
+        assert_eq!(super::rfc3339_ms(253_402_300_800_000), "");
+        // Digit by digit, as the general formatter writes it.
+        let mut ms: i64 = -62_167_219_200_000;
+        while ms < 253_402_300_799_999 {
+            let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                .unwrap();
+            let expected = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.millisecond()
+            );
+            assert_eq!(super::rfc3339_ms(ms), expected);
+            ms += 1_234_567_891_234;
+        }
     }
 }
