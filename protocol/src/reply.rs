@@ -95,16 +95,7 @@ pub fn rfc3339_ms(ms: i64) -> String {
     };
     let Ok(year) = u32::try_from(t.year()) else {
         // Before year 0: never a time this server records, kept readable all the same.
-        return format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.millisecond()
-        );
+        return formatted(t);
     };
     let fields = [
         (year, 4, '-'),
@@ -124,6 +115,20 @@ pub fn rfc3339_ms(ms: i64) -> String {
         out.push(then);
     }
     out
+}
+
+/// The same, through the general formatter (any year).
+fn formatted(t: time::OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
 }
 
 #[cfg(test)]
@@ -154,16 +159,7 @@ mod tests {
         while ms < 253_402_300_799_999 {
             let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
                 .unwrap();
-            let expected = format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second(),
-                t.millisecond()
-            );
+            let expected = super::formatted(t);
             assert_eq!(super::rfc3339_ms(ms), expected);
             ms += 1_234_567_891_234;
         }
