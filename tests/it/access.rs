@@ -604,28 +604,20 @@ async fn a_remembered_portal_session_still_ends_on_time() {
         (v.user().username.as_deref(), v.renewed),
         (Some("gus"), None)
     );
+    // A visit, and the renewal it made if any.
+    let renewal = || async { p.svc.portal_visitor(&cookie).await.unwrap().renewed };
     // Within a twelfth of its life (100 s): answered as it was, not renewed.
     p.advance(50.0);
-    assert!(p
-        .svc
-        .portal_visitor(&cookie)
-        .await
-        .unwrap()
-        .renewed
-        .is_none());
+    assert!(renewal().await.is_none());
     // Past it: renewed to now + 1,200 s.
     p.advance(60.0);
-    let renewed = p.svc.portal_visitor(&cookie).await.unwrap().renewed;
-    assert_eq!(renewed.map(|t| t.millis()), Some(p.now_ms() + 1_200_000));
+    assert_eq!(
+        renewal().await.map(|t| t.millis()),
+        Some(p.now_ms() + 1_200_000)
+    );
     // The renewal was a commit: the next visit reads the session again and is kept;
     // then, unused past its end with nothing written since, it is over.
-    assert!(p
-        .svc
-        .portal_visitor(&cookie)
-        .await
-        .unwrap()
-        .renewed
-        .is_none());
+    assert!(renewal().await.is_none());
     p.advance(1_201.0);
     assert!(p.svc.portal_visitor(&cookie).await.is_err());
 }
